@@ -1,0 +1,57 @@
+//! The in-memory tree every store parses into and emits from.
+//!
+//! It mirrors sops's `TreeBranch`/`TreeItem` model: a document is an ordered list of
+//! items, each either a `key: value` pair or a comment line, so comments and key order
+//! survive a decrypt/encrypt round trip and are encrypted in place like values.
+
+/// One document (or one nested mapping): ordered items.
+pub type Branch = Vec<Item>;
+
+/// An entry of a [`Branch`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// A `key: value` pair. Keys are always strings in sops files.
+    Entry(String, Value),
+    /// A comment line, without its leading `#` (sops keeps the leading space).
+    Comment(String),
+}
+
+/// A value in the tree.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// YAML `null` / `~` / empty, JSON `null`. Never encrypted, never in the MAC.
+    Null,
+    /// A boolean (`type:bool`, plaintext `True`/`False`).
+    Bool(bool),
+    /// A signed 64-bit integer (`type:int`).
+    Int(i64),
+    /// A 64-bit float (`type:float`, plaintext in shortest non-exponent form).
+    Float(f64),
+    /// A string (`type:str`). Encrypted values are strings `ENC[...]` too.
+    Str(String),
+    /// A timestamp, kept as the RFC 3339 text Go's `time.Time.MarshalText` writes (`type:time`).
+    Time(String),
+    /// Raw bytes (`type:bytes`): only produced by decrypting such a value.
+    Bytes(Vec<u8>),
+    /// A comment inside a list (lists have no keys to hang an [`Item::Comment`] on).
+    Comment(String),
+    /// A nested mapping.
+    Map(Branch),
+    /// A sequence; may contain [`Value::Comment`] entries.
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// True for maps and lists.
+    pub fn is_collection(&self) -> bool {
+        matches!(self, Value::Map(_) | Value::List(_))
+    }
+}
+
+/// Finds the value of `key` in a branch.
+pub fn get<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {
+    branch.iter().find_map(|item| match item {
+        Item::Entry(k, v) if k == key => Some(v),
+        _ => None,
+    })
+}
