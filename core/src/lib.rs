@@ -1,5 +1,15 @@
 //! keytap-core: read and write sops-encrypted files byte-compatibly with sops 3.11.
 #![deny(missing_docs)]
 
+pub mod cipher;
+pub mod datakey;
+pub mod error;
+pub mod example;
+pub mod file;
+pub mod keys;
+pub mod metadata;
+pub mod shamir;
 pub mod stores;
 pub mod tree;
+pub mod treepath;
+pub mod walk;

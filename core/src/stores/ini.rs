@@ -5,9 +5,19 @@ use crate::tree::{Branch, Value};
 /// INI store.
 pub struct IniStore;
 impl Store for IniStore {
-    fn load_plain(&self, _: &[u8]) -> Result<Vec<Branch>, StoreError> { Err(StoreError::new("ini: not yet")) }
-    fn load_encrypted(&self, _: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError> { Err(StoreError::new("ini: not yet")) }
-    fn emit_plain(&self, _: &[Branch]) -> Result<Vec<u8>, StoreError> { Err(StoreError::new("ini: not yet")) }
-    fn emit_encrypted(&self, _: &[Branch], _: &Branch) -> Result<Vec<u8>, StoreError> { Err(StoreError::new("ini: not yet")) }
-    fn emit_value(&self, _: &Value) -> Result<Vec<u8>, StoreError> { Err(StoreError::new("ini: not yet")) }
+    fn load_plain(&self, _: &[u8]) -> Result<Vec<Branch>, StoreError> {
+        Err(StoreError::new("ini: not yet"))
+    }
+    fn load_encrypted(&self, _: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
+        Err(StoreError::new("ini: not yet"))
+    }
+    fn emit_plain(&self, _: &[Branch]) -> Result<Vec<u8>, StoreError> {
+        Err(StoreError::new("ini: not yet"))
+    }
+    fn emit_encrypted(&self, _: &[Branch], _: &Branch) -> Result<Vec<u8>, StoreError> {
+        Err(StoreError::new("ini: not yet"))
+    }
+    fn emit_value(&self, _: &Value) -> Result<Vec<u8>, StoreError> {
+        Err(StoreError::new("ini: not yet"))
+    }
 }

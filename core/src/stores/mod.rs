@@ -20,7 +20,9 @@ pub struct StoreError {
 impl StoreError {
     /// Builds an error from any message.
     pub fn new(message: impl Into<String>) -> Self {
-        StoreError { message: message.into() }
+        StoreError {
+            message: message.into(),
+        }
     }
 }
 

@@ -1,0 +1,308 @@
+//! Command-line definitions: sops's commands and flags, plus keytap's own.
+
+use clap::{Args, Parser, Subcommand};
+
+/// keytap: sops-compatible encrypted secrets, with keys on hardware tokens via age plugins.
+#[derive(Parser, Debug)]
+#[command(
+    name = "keytap",
+    version,
+    about,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    /// Path to the .sops.yaml config file (no upward search when set).
+    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
+    pub config: Option<String>,
+
+    /// Say which identity unwrapped the data key and other details on stderr.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+
+    /// Accepted for sops compatibility; keytap never checks for updates.
+    #[arg(long, global = true, hide = true)]
+    pub disable_version_check: bool,
+
+    /// Legacy `sops -e/-d/-r/-s FILE` and `sops FILE` (edit) forms.
+    #[command(flatten)]
+    pub legacy: LegacyArgs,
+
+    /// File for the legacy forms (edit when no mode flag is given).
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Mode flags of the legacy single-command form.
+#[derive(Args, Debug, Default)]
+pub struct LegacyArgs {
+    /// Encrypt FILE (legacy form of `encrypt`).
+    #[arg(short = 'e', long = "encrypt")]
+    pub encrypt: bool,
+    /// Decrypt FILE (legacy form of `decrypt`).
+    #[arg(short = 'd', long = "decrypt")]
+    pub decrypt: bool,
+    /// Generate a new data key and re-encrypt FILE (legacy form of `rotate`).
+    #[arg(short = 'r', long = "rotate")]
+    pub rotate: bool,
+    /// Show master keys when editing (accepted; keytap never shows metadata in the editor).
+    #[arg(short = 's', long = "show-master-keys")]
+    pub show_master_keys: bool,
+    /// Extract a value (legacy decrypt).
+    #[arg(long)]
+    pub extract: Option<String>,
+    /// Set a value: `'["key"] <json>'` (legacy).
+    #[arg(long)]
+    pub set: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Ignore the MAC when decrypting.
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+/// Input/output options shared by most commands.
+#[derive(Args, Debug, Default, Clone)]
+pub struct CommonArgs {
+    /// Write the result back to the input file (atomically).
+    #[arg(short = 'i', long = "in-place")]
+    pub in_place: bool,
+    /// Write the result to this file instead of stdout (atomically).
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<String>,
+    /// Input format: yaml, json, dotenv, ini or binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output format (default: the input format).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Use this path instead of FILE's to choose formats and the .sops.yaml rule.
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<String>,
+    /// Spaces of indentation in YAML/JSON output.
+    #[arg(long, value_name = "N")]
+    pub indent: Option<usize>,
+}
+
+/// Recipients and encryption rules for new files.
+#[derive(Args, Debug, Default, Clone)]
+pub struct KeyArgs {
+    /// Comma-separated age recipients (age1..., age1<plugin>1..., ssh-ed25519/ssh-rsa keys).
+    #[arg(
+        short = 'a',
+        long = "age",
+        env = "SOPS_AGE_RECIPIENTS",
+        value_name = "RECIPIENTS"
+    )]
+    pub age: Option<String>,
+    /// PGP fingerprints (not supported by keytap; rejected with a clear error).
+    #[arg(short = 'p', long = "pgp", hide = true)]
+    pub pgp: Option<String>,
+    /// Groups needed to recover the key when there are several key groups.
+    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
+    pub shamir_threshold: Option<usize>,
+    /// Keys ending in this suffix stay unencrypted.
+    #[arg(long)]
+    pub unencrypted_suffix: Option<String>,
+    /// Only keys ending in this suffix are encrypted.
+    #[arg(long)]
+    pub encrypted_suffix: Option<String>,
+    /// Keys matching this regex stay unencrypted.
+    #[arg(long)]
+    pub unencrypted_regex: Option<String>,
+    /// Only keys matching this regex are encrypted.
+    #[arg(long)]
+    pub encrypted_regex: Option<String>,
+    /// Items below a comment matching this regex stay unencrypted.
+    #[arg(long)]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Only items below a comment matching this regex are encrypted.
+    #[arg(long)]
+    pub encrypted_comment_regex: Option<String>,
+    /// Compute the MAC only over encrypted values.
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Encrypt a file.
+    Encrypt {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// The file to encrypt.
+        file: String,
+    },
+    /// Decrypt a file.
+    Decrypt {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Print only the value at this path, e.g. '["a"][0]'.
+        #[arg(long, value_name = "PATH")]
+        extract: Option<String>,
+        /// Do not check the MAC.
+        #[arg(long)]
+        ignore_mac: bool,
+        /// Decrypt several files into DIR (one session per plugin for all of them).
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<String>,
+        /// The file(s) to decrypt.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Edit a file in $SOPS_EDITOR / $EDITOR (creates it if it does not exist).
+    Edit {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Accepted for sops compatibility.
+        #[arg(short = 's', long = "show-master-keys")]
+        show_master_keys: bool,
+        /// Do not check the MAC.
+        #[arg(long)]
+        ignore_mac: bool,
+        /// The file to edit.
+        file: String,
+    },
+    /// Set one value: FILE '["key"]' '<json value>'.
+    Set {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Read the value from this file.
+        #[arg(long)]
+        value_file: bool,
+        /// Read the value from stdin.
+        #[arg(long)]
+        value_stdin: bool,
+        /// Do nothing (exit 0) when the value is already set.
+        #[arg(long)]
+        idempotent: bool,
+        /// Do not check the MAC.
+        #[arg(long)]
+        ignore_mac: bool,
+        /// The file.
+        file: String,
+        /// The path, e.g. '["a"]["b"]'.
+        path: String,
+        /// The JSON value (or the file holding it with --value-file).
+        value: Option<String>,
+    },
+    /// Remove one value: FILE '["key"]'.
+    Unset {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Do nothing (exit 0) when the path does not exist.
+        #[arg(long)]
+        idempotent: bool,
+        /// Do not check the MAC.
+        #[arg(long)]
+        ignore_mac: bool,
+        /// The file.
+        file: String,
+        /// The path.
+        path: String,
+    },
+    /// Generate a new data key and re-encrypt the file.
+    Rotate {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Comma-separated age recipients to add.
+        #[arg(long)]
+        add_age: Option<String>,
+        /// Comma-separated age recipients to remove.
+        #[arg(long)]
+        rm_age: Option<String>,
+        /// Do not check the MAC.
+        #[arg(long)]
+        ignore_mac: bool,
+        /// The file.
+        file: String,
+    },
+    /// Re-wrap the data key to the recipients .sops.yaml now lists.
+    Updatekeys {
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Input format.
+        #[arg(long)]
+        input_type: Option<String>,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Print {"encrypted":true|false}.
+    Filestatus {
+        /// Input format.
+        #[arg(long)]
+        input_type: Option<String>,
+        /// The file.
+        file: String,
+    },
+    /// Run a command with the file's values in its environment.
+    ExecEnv {
+        /// Do not inherit keytap's environment.
+        #[arg(long)]
+        pristine: bool,
+        /// Accepted for sops compatibility.
+        #[arg(long)]
+        background: bool,
+        /// Accepted for sops compatibility.
+        #[arg(long)]
+        same_process: bool,
+        /// Accepted for sops compatibility.
+        #[arg(long)]
+        user: Option<String>,
+        /// Input format.
+        #[arg(long)]
+        input_type: Option<String>,
+        /// The file.
+        file: String,
+        /// The command (run with `sh -c`).
+        command: String,
+    },
+    /// Run a command with the decrypted file at '{}' (a FIFO by default).
+    ExecFile {
+        /// Use a 0600 temporary file instead of a FIFO.
+        #[arg(long)]
+        no_fifo: bool,
+        /// Accepted for sops compatibility.
+        #[arg(long)]
+        background: bool,
+        /// Accepted for sops compatibility.
+        #[arg(long)]
+        user: Option<String>,
+        /// Input format.
+        #[arg(long)]
+        input_type: Option<String>,
+        /// Output format of the plaintext given to the command.
+        #[arg(long)]
+        output_type: Option<String>,
+        /// File name of the plaintext inside its private directory.
+        #[arg(long)]
+        filename: Option<String>,
+        /// The file.
+        file: String,
+        /// The command; `{}` is replaced by the plaintext's path.
+        command: String,
+    },
+    /// Generate an age identity (like age-keygen).
+    Keygen {
+        /// Write the identity to FILE (mode 0600; never overwritten).
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        /// Print the recipient of the identity in FILE (or stdin).
+        #[arg(short = 'y')]
+        to_recipient: bool,
+        /// The identity file for -y.
+        input: Option<String>,
+    },
+}

@@ -1,0 +1,103 @@
+//! `decrypt`: sops file in, plaintext out (or one value with `--extract`).
+
+use std::path::Path;
+
+use keytap_core::error::exit_code;
+use keytap_core::stores::Format;
+use keytap_core::tree::Value;
+use keytap_core::treepath;
+
+use crate::args::CommonArgs;
+use crate::context;
+use crate::error::CliError;
+
+/// Decrypts `file` to its documents, with the identities of this user.
+pub fn open_file(
+    common: &CommonArgs,
+    file: &str,
+    ignore_mac: bool,
+) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
+    let f = context::formats(
+        common,
+        file,
+        crate::rules::store_options(None).unwrap_or_default(),
+    )?;
+    let data = context::read_input(file)?;
+    let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
+    let first = enc.metadata.age_recipients().first().map(|s| s.to_string());
+    let ids = context::identities(first.as_deref());
+    let open = enc.open(&ids, ignore_mac).map_err(CliError::from)?;
+    Ok((open, f))
+}
+
+/// The bytes `--extract` prints for a value: strings raw, other scalars in their text form,
+/// collections through the output store.
+fn extract_bytes(value: &Value, f: &context::Formats) -> Result<Vec<u8>, CliError> {
+    Ok(match value {
+        Value::Str(s) | Value::Time(s) => s.clone().into_bytes(),
+        Value::Bytes(b) => b.clone(),
+        Value::Int(i) => i.to_string().into_bytes(),
+        Value::Float(x) => keytap_core::cipher::format_float_plain(*x).into_bytes(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Null => Vec::new(),
+        other => f
+            .output_store
+            .emit_value(other)
+            .map_err(|e| CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()))?,
+    })
+}
+
+/// Runs `decrypt`.
+pub fn run(
+    common: &CommonArgs,
+    extract: Option<&str>,
+    ignore_mac: bool,
+    output_dir: Option<&str>,
+    files: &[String],
+    _verbose: bool,
+) -> Result<i32, CliError> {
+    if let Some(dir) = output_dir {
+        for file in files {
+            let (open, f) = open_file(common, file, ignore_mac)?;
+            let out = f.output_store.emit_plain(&open.docs).map_err(|e| {
+                CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()).in_file(file)
+            })?;
+            let name = Path::new(file).file_name().ok_or_else(|| {
+                CliError::new(exit_code::GENERIC, format!("{file}: no file name"))
+            })?;
+            crate::output::write_atomic(&Path::new(dir).join(name), &out, 0o600)?;
+        }
+        return Ok(0);
+    }
+    if files.len() != 1 {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            "Error: decrypt takes one file unless --output-dir is given",
+        ));
+    }
+    let file = &files[0];
+    let (open, f) = open_file(common, file, ignore_mac)?;
+    let out = match extract {
+        Some(path) => {
+            let steps = treepath::parse(path)
+                .map_err(|e| CliError::new(exit_code::INVALID_TREE_PATH_FORMAT, e.to_string()))?;
+            let doc = open
+                .docs
+                .first()
+                .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
+            let value = treepath::get(doc, &steps).map_err(|e| {
+                CliError::new(exit_code::GENERIC, format!("Error walking tree: {e}"))
+            })?;
+            extract_bytes(value, &f)?
+        }
+        None => f.output_store.emit_plain(&open.docs).map_err(|e| {
+            CliError::new(
+                exit_code::ERROR_DUMPING_TREE,
+                format!("Error dumping file: {e}"),
+            )
+        })?,
+    };
+    let _ = Format::Yaml;
+    crate::output::write_result(common, file, &out, 0o600)?;
+    Ok(0)
+}

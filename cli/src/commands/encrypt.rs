@@ -1,0 +1,58 @@
+//! `encrypt`: plaintext in, sops file out.
+
+use keytap_core::error::exit_code;
+use keytap_core::file::{has_sops_top_level_key, OpenFile};
+
+use crate::args::{CommonArgs, KeyArgs};
+use crate::context;
+use crate::error::CliError;
+use crate::rules;
+
+const ALREADY_ENCRYPTED: &str =
+    "The file you have provided contains a top-level entry called 'sops', or for flat file
+formats top-level entries starting with 'sops_'. This is generally due to
+the file already being encrypted. SOPS uses a top-level entry called 'sops'
+to store the metadata required to decrypt the file. For this reason, SOPS
+can not encrypt files that already contain such an entry.
+
+If this is an unencrypted file, rename the 'sops' entry.
+
+If this is an encrypted file and you want to edit it, use the editor mode,
+for example: `sops my_file.yaml`";
+
+/// Runs `encrypt`.
+pub fn run(
+    common: &CommonArgs,
+    keys: &KeyArgs,
+    file: &str,
+    config: Option<&str>,
+) -> Result<i32, CliError> {
+    let rules_path = common.filename_override.as_deref().unwrap_or(file);
+    let f = context::formats(common, file, rules::store_options(config)?)?;
+    let data = context::read_input(file)?;
+    let docs = f.input_store.load_plain(&data).map_err(|e| {
+        CliError::new(
+            exit_code::COULD_NOT_READ_INPUT_FILE,
+            format!("Error unmarshalling file: {e}"),
+        )
+        .in_file(file)
+    })?;
+    if docs.is_empty() {
+        return Err(CliError::new(
+            exit_code::NEED_AT_LEAST_ONE_DOCUMENT,
+            "File cannot be completely empty, it must contain at least one document",
+        ));
+    }
+    if has_sops_top_level_key(&docs[0], f.output) {
+        return Err(CliError::new(
+            exit_code::FILE_ALREADY_ENCRYPTED,
+            ALREADY_ENCRYPTED,
+        ));
+    }
+    let settings = rules::resolve(keys, rules_path, config)?;
+    let open = OpenFile::create(docs, settings.metadata).map_err(CliError::from)?;
+    let sealed = open.seal()?;
+    let out = sealed.emit(&*f.output_store, f.output)?;
+    crate::output::write_result(common, file, &out, 0o644)?;
+    Ok(0)
+}

@@ -1,0 +1,90 @@
+//! `keygen`: make an age identity, output like `age-keygen`.
+
+use std::io::{BufRead, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::str::FromStr;
+
+use age::secrecy::ExposeSecret;
+use keytap_core::error::exit_code;
+
+use crate::error::CliError;
+
+/// Runs `keygen [-o FILE]` or `keygen -y [FILE]`.
+pub fn run(output: Option<&str>, to_recipient: bool, input: Option<&str>) -> Result<i32, CliError> {
+    if to_recipient {
+        let data = match input {
+            Some(p) if p != "-" => std::fs::read_to_string(p).map_err(|e| {
+                CliError::new(
+                    exit_code::COULD_NOT_READ_INPUT_FILE,
+                    format!("failed to read {p}: {e}"),
+                )
+            })?,
+            _ => {
+                let mut s = String::new();
+                for line in std::io::stdin().lock().lines() {
+                    let line = line.map_err(|e| {
+                        CliError::new(exit_code::COULD_NOT_READ_INPUT_FILE, e.to_string())
+                    })?;
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+                s
+            }
+        };
+        let data = zeroize::Zeroizing::new(data);
+        let mut printed = false;
+        for line in data
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let id = age::x25519::Identity::from_str(line).map_err(|_| {
+                CliError::new(
+                    exit_code::GENERIC,
+                    "identity file contains a line that is not an age X25519 identity",
+                )
+            })?;
+            crate::output::write_stdout(format!("{}\n", id.to_public()).as_bytes())?;
+            printed = true;
+        }
+        if !printed {
+            return Err(CliError::new(
+                exit_code::GENERIC,
+                "no identities found in input",
+            ));
+        }
+        return Ok(0);
+    }
+    let id = age::x25519::Identity::generate();
+    let created = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("zero")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formattable");
+    let text = zeroize::Zeroizing::new(format!(
+        "# created: {created}\n# public key: {}\n{}\n",
+        id.to_public(),
+        id.to_string().expose_secret()
+    ));
+    match output {
+        Some(path) if path != "-" => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| {
+                    CliError::new(exit_code::COULD_NOT_WRITE_OUTPUT_FILE, format!("failed to create {path}: {e} (keytap never overwrites an identity file)"))
+                })?;
+            f.write_all(text.as_bytes()).map_err(|e| {
+                CliError::new(
+                    exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+                    format!("failed to write {path}: {e}"),
+                )
+            })?;
+            eprintln!("Public key: {}", id.to_public());
+        }
+        _ => crate::output::write_stdout(text.as_bytes())?,
+    }
+    Ok(0)
+}

@@ -1,0 +1,162 @@
+//! One module per command; `run` dispatches.
+
+mod decrypt;
+mod edit;
+mod encrypt;
+mod exec;
+mod filestatus;
+mod keygen;
+mod rotate;
+mod set;
+mod updatekeys;
+
+use crate::args::{Cli, Command};
+use crate::error::CliError;
+use keytap_core::error::exit_code;
+
+/// Runs the parsed command line; returns the exit code on success.
+pub fn run(cli: Cli) -> Result<i32, CliError> {
+    let verbose = cli.verbose;
+    let config = cli.config.clone();
+    match cli.command {
+        Some(Command::Encrypt { common, keys, file }) => {
+            encrypt::run(&common, &keys, &file, config.as_deref())
+        }
+        Some(Command::Decrypt {
+            common,
+            extract,
+            ignore_mac,
+            output_dir,
+            files,
+        }) => decrypt::run(
+            &common,
+            extract.as_deref(),
+            ignore_mac,
+            output_dir.as_deref(),
+            &files,
+            verbose,
+        ),
+        Some(Command::Edit {
+            common,
+            keys,
+            ignore_mac,
+            file,
+            ..
+        }) => edit::run(&common, &keys, ignore_mac, &file, config.as_deref()),
+        Some(Command::Set {
+            common,
+            value_file,
+            value_stdin,
+            idempotent,
+            ignore_mac,
+            file,
+            path,
+            value,
+        }) => set::run_set(
+            &common,
+            &file,
+            &path,
+            value.as_deref(),
+            value_file,
+            value_stdin,
+            idempotent,
+            ignore_mac,
+        ),
+        Some(Command::Unset {
+            common,
+            idempotent,
+            ignore_mac,
+            file,
+            path,
+        }) => set::run_unset(&common, &file, &path, idempotent, ignore_mac),
+        Some(Command::Rotate {
+            common,
+            add_age,
+            rm_age,
+            ignore_mac,
+            file,
+        }) => rotate::run(
+            &common,
+            add_age.as_deref(),
+            rm_age.as_deref(),
+            ignore_mac,
+            &file,
+        ),
+        Some(Command::Updatekeys {
+            yes,
+            input_type,
+            files,
+        }) => updatekeys::run(yes, input_type.as_deref(), &files, config.as_deref()),
+        Some(Command::Filestatus { input_type, file }) => {
+            filestatus::run(input_type.as_deref(), &file)
+        }
+        Some(Command::ExecEnv {
+            pristine,
+            input_type,
+            file,
+            command,
+            ..
+        }) => exec::run_env(input_type.as_deref(), &file, &command, pristine),
+        Some(Command::ExecFile {
+            no_fifo,
+            input_type,
+            output_type,
+            filename,
+            file,
+            command,
+            ..
+        }) => exec::run_file(
+            input_type.as_deref(),
+            output_type.as_deref(),
+            filename.as_deref(),
+            &file,
+            &command,
+            no_fifo,
+        ),
+        Some(Command::Keygen {
+            output,
+            to_recipient,
+            input,
+        }) => keygen::run(output.as_deref(), to_recipient, input.as_deref()),
+        None => legacy(cli, config.as_deref(), verbose),
+    }
+}
+
+/// `keytap -e|-d|-r FILE` and `keytap FILE` (edit), as sops accepts them.
+fn legacy(cli: Cli, config: Option<&str>, verbose: bool) -> Result<i32, CliError> {
+    let l = cli.legacy;
+    let Some(file) = cli.file else {
+        return Err(CliError::new(
+            exit_code::NO_FILE_SPECIFIED,
+            "Error: no file specified",
+        ));
+    };
+    let modes = [l.encrypt, l.decrypt, l.rotate]
+        .iter()
+        .filter(|m| **m)
+        .count();
+    if modes > 1 {
+        return Err(CliError::new(
+            exit_code::CONFLICTING_PARAMETERS,
+            "Error: you can't use more than one of --encrypt, --decrypt and --rotate at the same time",
+        ));
+    }
+    if l.encrypt {
+        encrypt::run(&l.common, &l.keys, &file, config)
+    } else if l.decrypt {
+        decrypt::run(
+            &l.common,
+            l.extract.as_deref(),
+            l.ignore_mac,
+            None,
+            std::slice::from_ref(&file),
+            verbose,
+        )
+    } else if l.rotate {
+        rotate::run(&l.common, None, None, l.ignore_mac, &file)
+    } else if let Some(set) = l.set {
+        set::run_legacy_set(&l.common, &file, &set, l.ignore_mac)
+    } else {
+        edit::run(&l.common, &l.keys, l.ignore_mac, &file, config)
+    }
+}

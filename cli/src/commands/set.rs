@@ -1,0 +1,166 @@
+//! `set` and `unset`: change one value in place; unchanged values keep their ciphertext.
+
+use std::path::Path;
+
+use keytap_core::error::exit_code;
+use keytap_core::stores::{Format, StoreOptions};
+use keytap_core::tree::{Branch, Value};
+use keytap_core::treepath;
+
+use crate::args::CommonArgs;
+use crate::commands::decrypt::open_file;
+use crate::error::CliError;
+
+/// Turns a `set` value (JSON text) into a tree value as sops does: objects and arrays
+/// through the JSON store, scalars as Go's `encoding/json` decodes them (numbers as floats).
+pub fn json_value(text: &str) -> Result<Value, CliError> {
+    let invalid = || {
+        CliError::new(
+            exit_code::INVALID_SET_FORMAT,
+            "Value for --set is not valid JSON",
+        )
+    };
+    let parsed: serde_json::Value = serde_json::from_str(text).map_err(|_| invalid())?;
+    Ok(match parsed {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) => Value::Float(n.as_f64().ok_or_else(invalid)?),
+        serde_json::Value::String(s) => Value::Str(s),
+        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+            let store = Format::Json.store(&StoreOptions::default());
+            let mut docs: Vec<Branch> = store.load_plain(text.as_bytes()).map_err(|_| {
+                CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid --set value format")
+            })?;
+            if docs.is_empty() {
+                return Err(CliError::new(
+                    exit_code::INVALID_SET_FORMAT,
+                    "Invalid --set value format",
+                ));
+            }
+            Value::Map(docs.swap_remove(0))
+        }
+    })
+}
+
+fn seal_and_write(
+    open: &keytap_core::file::OpenFile,
+    f: &crate::context::Formats,
+    file: &str,
+) -> Result<(), CliError> {
+    let sealed = open.seal()?;
+    let out = sealed.emit(&*f.output_store, f.output)?;
+    crate::output::write_atomic(Path::new(file), &out, 0o644)
+}
+
+/// Runs `set FILE PATH VALUE`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_set(
+    common: &CommonArgs,
+    file: &str,
+    path: &str,
+    value: Option<&str>,
+    value_file: bool,
+    value_stdin: bool,
+    idempotent: bool,
+    ignore_mac: bool,
+) -> Result<i32, CliError> {
+    if value_file && value_stdin {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            "Error: cannot use both --value-file and --value-stdin",
+        ));
+    }
+    let steps = treepath::parse(path)
+        .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid set index format"))?;
+    let text = if value_stdin {
+        if value.is_some() {
+            return Err(CliError::new(
+                exit_code::NO_FILE_SPECIFIED,
+                "Error: file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used.",
+            ));
+        }
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| CliError::new(exit_code::GENERIC, format!("Error reading stdin: {e}")))?;
+        s
+    } else {
+        let Some(v) = value else {
+            return Err(CliError::new(
+                exit_code::NO_FILE_SPECIFIED,
+                "Error: no file specified, or index and value are missing. Need precisely 3 positional arguments.",
+            ));
+        };
+        if value_file {
+            std::fs::read_to_string(v)
+                .map_err(|e| CliError::new(exit_code::GENERIC, format!("Error reading {v}: {e}")))?
+        } else {
+            v.to_string()
+        }
+    };
+    let value = json_value(&text)?;
+    let (mut open, f) = open_file(common, file, ignore_mac)?;
+    let doc = open
+        .docs
+        .first_mut()
+        .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
+    let changed =
+        treepath::set(doc, &steps, value).map_err(|e| CliError::new(exit_code::GENERIC, e))?;
+    if !changed && idempotent {
+        return Ok(0);
+    }
+    seal_and_write(&open, &f, file)?;
+    Ok(0)
+}
+
+/// Runs the legacy `--set '["key"] <json>' FILE`.
+pub fn run_legacy_set(
+    common: &CommonArgs,
+    file: &str,
+    set: &str,
+    ignore_mac: bool,
+) -> Result<i32, CliError> {
+    let Some(split) = set.find("] ") else {
+        return Err(CliError::new(
+            exit_code::INVALID_SET_FORMAT,
+            "Invalid --set format",
+        ));
+    };
+    let (path, value) = (set[..split + 1].trim_end(), &set[split + 2..]);
+    let value = json_value(value)?;
+    let steps = treepath::parse(path)
+        .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid --set format"))?;
+    let (mut open, f) = open_file(common, file, ignore_mac)?;
+    let doc = open
+        .docs
+        .first_mut()
+        .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
+    treepath::set(doc, &steps, value).map_err(|e| CliError::new(exit_code::GENERIC, e))?;
+    seal_and_write(&open, &f, file)?;
+    Ok(0)
+}
+
+/// Runs `unset FILE PATH`.
+pub fn run_unset(
+    common: &CommonArgs,
+    file: &str,
+    path: &str,
+    idempotent: bool,
+    ignore_mac: bool,
+) -> Result<i32, CliError> {
+    let steps = treepath::parse(path)
+        .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid unset index format"))?;
+    let (mut open, f) = open_file(common, file, ignore_mac)?;
+    let doc = open
+        .docs
+        .first_mut()
+        .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
+    match treepath::unset(doc, &steps) {
+        Ok(()) => {}
+        Err(e) if idempotent && (e.starts_with("Key not found") || e.starts_with("Index ")) => {
+            return Ok(0)
+        }
+        Err(e) => return Err(CliError::new(exit_code::GENERIC, e)),
+    }
+    seal_and_write(&open, &f, file)?;
+    Ok(0)
+}

@@ -1,0 +1,114 @@
+//! What every command needs: formats and stores for a path, reading input, identities.
+
+use std::path::Path;
+
+use keytap_core::error::exit_code;
+use keytap_core::file::EncryptedFile;
+use keytap_core::keys::age::AgeIdentities;
+use keytap_core::stores::{Format, Store, StoreOptions};
+
+use crate::args::CommonArgs;
+use crate::error::CliError;
+
+/// Formats and stores resolved for one file.
+pub struct Formats {
+    /// Format the input is parsed as.
+    pub input: Format,
+    /// Format the output is written as.
+    pub output: Format,
+    /// Store for the input.
+    pub input_store: Box<dyn Store>,
+    /// Store for the output.
+    pub output_store: Box<dyn Store>,
+}
+
+fn parse_format(name: &str) -> Result<Format, CliError> {
+    Format::from_name(name).ok_or_else(|| {
+        CliError::new(
+            exit_code::GENERIC,
+            format!("unknown format {name:?}: use yaml, json, dotenv, ini or binary"),
+        )
+    })
+}
+
+/// Resolves formats: explicit types win, else the extension of `--filename-override` or FILE.
+pub fn formats(
+    common: &CommonArgs,
+    file: &str,
+    indent_from_config: StoreOptions,
+) -> Result<Formats, CliError> {
+    let name_for_type = common.filename_override.as_deref().unwrap_or(file);
+    let input = match &common.input_type {
+        Some(t) => parse_format(t)?,
+        None => Format::from_path(name_for_type),
+    };
+    let output = match &common.output_type {
+        Some(t) => parse_format(t)?,
+        None => input,
+    };
+    let mut options = indent_from_config;
+    if let Some(n) = common.indent {
+        options.yaml_indent = Some(n);
+        options.json_indent = Some(n);
+    }
+    Ok(Formats {
+        input,
+        output,
+        input_store: input.store(&options),
+        output_store: output.store(&options),
+    })
+}
+
+/// Reads the input file (or stdin for `-`/`/dev/stdin`), mapping failures to exit 2.
+pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
+    let result = if file == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+    } else {
+        std::fs::read(file)
+    };
+    result.map_err(|e| {
+        CliError::new(
+            exit_code::COULD_NOT_READ_INPUT_FILE,
+            format!("Error reading file: {file}: {}", io_reason(&e)),
+        )
+    })
+}
+
+/// An io::Error without Rust's "(os error N)" suffix.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Parses an encrypted file, with errors naming it.
+pub fn parse_encrypted(
+    store: &dyn Store,
+    file: &str,
+    data: &[u8],
+) -> Result<EncryptedFile, CliError> {
+    EncryptedFile::parse(store, data).map_err(|e| {
+        let code = e.exit_code();
+        let message = match &e {
+            keytap_core::error::Error::Parse(se) => format!("Error loading file {file}: {se}"),
+            keytap_core::error::Error::MetadataNotFound => {
+                format!("{file}: sops metadata not found")
+            }
+            other => format!("{file}: {other}"),
+        };
+        CliError::new(code, message)
+    })
+}
+
+/// Loads the user's identities for unwrapping data keys.
+pub fn identities(first_recipient: Option<&str>) -> AgeIdentities {
+    AgeIdentities::load(first_recipient)
+}
+
+/// Whether `path` exists (for `edit` of a new file).
+pub fn exists(path: &str) -> bool {
+    Path::new(path).exists()
+}

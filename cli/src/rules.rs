@@ -1,0 +1,118 @@
+//! Settings for a new file: recipients, key groups and the encryption rule, from the
+//! command line first and the matching `.sops.yaml` creation rule second (sops's precedence).
+
+use keytap_core::error::exit_code;
+use keytap_core::metadata::{KeyGroup, MasterKey, Metadata};
+use keytap_core::stores::StoreOptions;
+use keytap_core::walk::CryptRule;
+
+use crate::args::KeyArgs;
+use crate::error::CliError;
+
+/// Everything needed to create the metadata of a new encrypted file.
+pub struct NewFileSettings {
+    /// Metadata with unwrapped master keys.
+    pub metadata: Metadata,
+}
+
+fn age_group(recipients: &str) -> Result<KeyGroup, CliError> {
+    let mut group = KeyGroup::new();
+    for r in recipients.split(',') {
+        let r = r.trim();
+        if r.is_empty() {
+            continue;
+        }
+        keytap_core::keys::age::AgeRecipient::parse(r)
+            .map_err(|e| CliError::new(exit_code::GENERIC, e.to_string()))?;
+        group.push(MasterKey::Age {
+            recipient: r.to_string(),
+            enc: String::new(),
+        });
+    }
+    Ok(group)
+}
+
+/// The crypt rule given on the command line, if any; more than one is an error.
+pub fn crypt_rule_from_flags(keys: &KeyArgs) -> Result<Option<CryptRule>, CliError> {
+    let mut rules = Vec::new();
+    let flags = [
+        (&keys.unencrypted_suffix, "unencrypted_suffix"),
+        (&keys.encrypted_suffix, "encrypted_suffix"),
+        (&keys.unencrypted_regex, "unencrypted_regex"),
+        (&keys.encrypted_regex, "encrypted_regex"),
+        (&keys.unencrypted_comment_regex, "unencrypted_comment_regex"),
+        (&keys.encrypted_comment_regex, "encrypted_comment_regex"),
+    ];
+    for (value, field) in flags {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            rules.push(CryptRule::from_field(field, v.clone()).expect("known field"));
+        }
+    }
+    if rules.len() > 1 {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file",
+        ));
+    }
+    Ok(rules.pop())
+}
+
+/// Resolves the settings for encrypting `file` (the path used for rule matching).
+pub fn resolve(
+    keys: &KeyArgs,
+    file: &str,
+    config_flag: Option<&str>,
+) -> Result<NewFileSettings, CliError> {
+    if keys.pgp.as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            "keytap does not support PGP keys; use age recipients (-a)",
+        ));
+    }
+    let flag_rule = crypt_rule_from_flags(keys)?;
+    let rule = crate::config_rules::creation_rule(file, config_flag)?;
+    let key_groups = match keys.age.as_deref().filter(|a| !a.trim().is_empty()) {
+        Some(age) => vec![age_group(age)?],
+        None => match &rule {
+            Some(r) => r.key_groups.clone(),
+            None => {
+                return Err(CliError::new(
+                    exit_code::GENERIC,
+                    "config file not found, or has no creation rules, and no keys provided through command line options",
+                ))
+            }
+        },
+    };
+    if key_groups.iter().all(|g| g.is_empty()) {
+        return Err(CliError::new(
+            exit_code::NO_ENCRYPTION_KEY_FOUND,
+            "Could not generate data key: no recipients",
+        ));
+    }
+    let crypt_rule = flag_rule
+        .or_else(|| rule.as_ref().and_then(|r| r.crypt_rule.clone()))
+        .unwrap_or_default();
+    let shamir_threshold = keys
+        .shamir_threshold
+        .filter(|t| *t != 0)
+        .or_else(|| rule.as_ref().map(|r| r.shamir_threshold))
+        .unwrap_or(0);
+    let mac_only_encrypted =
+        keys.mac_only_encrypted || rule.as_ref().is_some_and(|r| r.mac_only_encrypted);
+    Ok(NewFileSettings {
+        metadata: Metadata {
+            key_groups,
+            shamir_threshold,
+            last_modified: String::new(),
+            mac: String::new(),
+            crypt_rule,
+            mac_only_encrypted,
+            version: keytap_core::metadata::SOPS_VERSION.to_string(),
+        },
+    })
+}
+
+/// Output options from `.sops.yaml`'s `stores:` section (missing config = defaults).
+pub fn store_options(config_flag: Option<&str>) -> Result<StoreOptions, CliError> {
+    crate::config_rules::store_options(config_flag)
+}

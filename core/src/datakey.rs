@@ -1,0 +1,282 @@
+//! The data key: generated per file, wrapped to every master key (split with Shamir across
+//! key groups when there are several), and recovered from whichever keys the user holds.
+
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::cipher::DataKey;
+use crate::keys::age::{AgeIdentities, AgeRecipient};
+use crate::metadata::{KeyGroup, MasterKey, Metadata};
+
+/// Generates a fresh random data key.
+pub fn generate() -> DataKey {
+    let mut key = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(key.as_mut());
+    key
+}
+
+/// Why the data key could not be wrapped.
+#[derive(Debug, thiserror::Error)]
+pub enum WrapError {
+    /// A group has no keys.
+    #[error("empty key group provided")]
+    EmptyGroup,
+    /// No key groups at all.
+    #[error("no key groups provided")]
+    NoGroups,
+    /// The Shamir threshold does not fit the groups.
+    #[error("could not split data key into parts for Shamir: {0}")]
+    Shamir(String),
+    /// A master key failed to wrap.
+    #[error("{0}")]
+    Key(String),
+}
+
+/// Wraps `key` to every master key of `metadata`. With more than one group the key is split
+/// with Shamir (threshold defaulting to the number of groups, as sops does) and group `i`
+/// wraps share `i`. When `only_missing` is set, keys that already have an `enc` keep it
+/// (sops's `EncryptIfNeeded`, used by `updatekeys`).
+pub fn wrap(metadata: &mut Metadata, key: &DataKey, only_missing: bool) -> Result<(), WrapError> {
+    if metadata.key_groups.is_empty() {
+        return Err(WrapError::NoGroups);
+    }
+    let parts: Vec<Zeroizing<Vec<u8>>> = if metadata.key_groups.len() == 1 {
+        vec![Zeroizing::new(key.to_vec())]
+    } else {
+        if metadata.shamir_threshold == 0 {
+            metadata.shamir_threshold = metadata.key_groups.len();
+        }
+        crate::shamir::split(
+            key.as_ref(),
+            metadata.key_groups.len(),
+            metadata.shamir_threshold,
+        )
+        .map_err(|e| WrapError::Shamir(e.to_string()))?
+        .into_iter()
+        .map(Zeroizing::new)
+        .collect()
+    };
+    for (group, part) in metadata.key_groups.iter_mut().zip(parts.iter()) {
+        if group.is_empty() {
+            return Err(WrapError::EmptyGroup);
+        }
+        wrap_group(group, part, only_missing)?;
+    }
+    Ok(())
+}
+
+fn wrap_group(group: &mut KeyGroup, part: &[u8], only_missing: bool) -> Result<(), WrapError> {
+    for key in group.iter_mut() {
+        let description = key.describe();
+        match key {
+            MasterKey::Age { recipient, enc } => {
+                if only_missing && !enc.is_empty() {
+                    continue;
+                }
+                let parsed =
+                    AgeRecipient::parse(recipient).map_err(|e| WrapError::Key(e.to_string()))?;
+                *enc = parsed
+                    .wrap(recipient, part)
+                    .map_err(|e| WrapError::Key(e.to_string()))?;
+            }
+            MasterKey::Other { kind, fields } => {
+                let has_enc = matches!(crate::tree::get(fields, "enc"), Some(crate::tree::Value::Str(s)) if !s.is_empty());
+                if only_missing && has_enc {
+                    continue;
+                }
+                return Err(WrapError::Key(format!(
+                    "keytap cannot encrypt the data key to {} keys ({}); only age recipients are supported",
+                    kind, description
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of trying one master key.
+#[derive(Debug)]
+pub struct KeyAttempt {
+    /// The key's recipient or identifier.
+    pub key: String,
+    /// `None` on success, else why it failed.
+    pub error: Option<String>,
+}
+
+/// Why the data key could not be recovered: each group's attempts, for the sops-style report.
+#[derive(Debug)]
+pub struct RecoverError {
+    /// Per group: the attempts made, in order.
+    pub groups: Vec<Vec<KeyAttempt>>,
+    /// Whether each group yielded its share.
+    pub group_ok: Vec<bool>,
+    /// Groups needed.
+    pub threshold: usize,
+    /// A non-key failure (e.g. Shamir shares that do not combine).
+    pub other: Option<String>,
+}
+
+impl std::fmt::Display for RecoverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(other) = &self.other {
+            return write!(f, "{other}");
+        }
+        // Same layout as sops's getDataKeyError, so scripts and habits carry over.
+        writeln!(
+            f,
+            "Failed to get the data key required to decrypt the SOPS file."
+        )?;
+        writeln!(f)?;
+        for (i, attempts) in self.groups.iter().enumerate() {
+            writeln!(
+                f,
+                "Group {}: {}",
+                i,
+                if self.group_ok[i] { "OK" } else { "FAILED" }
+            )?;
+            for a in attempts {
+                match &a.error {
+                    None => writeln!(f, "  {}: OK", a.key)?,
+                    Some(e) => {
+                        writeln!(f, "  {}: FAILED", a.key)?;
+                        for (j, line) in wrap_text(e, 60).iter().enumerate() {
+                            writeln!(f, "    {} {}", if j == 0 { "- |" } else { "  |" }, line)?;
+                        }
+                    }
+                }
+            }
+            writeln!(f)?;
+        }
+        let ok = self.group_ok.iter().filter(|o| **o).count();
+        if self.groups.len() > 1 {
+            write!(
+                f,
+                "Recovery failed because only {} of {} key groups could be decrypted; {} are required.",
+                ok,
+                self.groups.len(),
+                self.threshold
+            )
+        } else {
+            write!(
+                f,
+                "Recovery failed because no master key was able to decrypt the file. In\norder for SOPS to recover the file, at least one key has to be successful,\nbut none were."
+            )
+        }
+    }
+}
+
+impl std::error::Error for RecoverError {}
+
+fn wrap_text(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Recovers the data key with the identities available: the first key of each group that
+/// unwraps gives that group's part; with several groups, `threshold` parts are combined.
+pub fn recover(metadata: &Metadata, identities: &AgeIdentities) -> Result<DataKey, RecoverError> {
+    let mut groups = Vec::new();
+    let mut group_ok = Vec::new();
+    let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    let threshold = if metadata.key_groups.len() > 1 {
+        if metadata.shamir_threshold == 0 {
+            metadata.key_groups.len()
+        } else {
+            metadata.shamir_threshold
+        }
+    } else {
+        1
+    };
+    for group in &metadata.key_groups {
+        let mut attempts = Vec::new();
+        let mut part = None;
+        // age keys first, as sops's default decryption order.
+        let ordered = group
+            .iter()
+            .filter(|k| matches!(k, MasterKey::Age { .. }))
+            .chain(group.iter().filter(|k| !matches!(k, MasterKey::Age { .. })));
+        for key in ordered {
+            let result = match key {
+                MasterKey::Age { enc, .. } => identities.unwrap(enc).map_err(|e| e.to_string()),
+                MasterKey::Other { kind, .. } => {
+                    Err(format!("keytap cannot decrypt with {kind} keys"))
+                }
+            };
+            match result {
+                Ok(p) => {
+                    attempts.push(KeyAttempt {
+                        key: key.describe(),
+                        error: None,
+                    });
+                    part = Some(p);
+                    break;
+                }
+                Err(e) => attempts.push(KeyAttempt {
+                    key: key.describe(),
+                    error: Some(e),
+                }),
+            }
+        }
+        group_ok.push(part.is_some());
+        groups.push(attempts);
+        if let Some(p) = part {
+            parts.push(p);
+        }
+        if metadata.key_groups.len() > 1 && parts.len() >= threshold {
+            break;
+        }
+    }
+    let fail = |other: Option<String>, groups, group_ok| RecoverError {
+        groups,
+        group_ok,
+        threshold,
+        other,
+    };
+    let key: Zeroizing<Vec<u8>> = if metadata.key_groups.len() > 1 {
+        if parts.len() < threshold {
+            while group_ok.len() < metadata.key_groups.len() {
+                group_ok.push(false);
+                groups.push(Vec::new());
+            }
+            return Err(fail(None, groups, group_ok));
+        }
+        let shares: Vec<Vec<u8>> = parts.iter().map(|p| p.to_vec()).collect();
+        let combined = crate::shamir::combine(&shares).map_err(|e| {
+            fail(
+                Some(format!("could not get data key from shamir parts: {e}")),
+                Vec::new(),
+                Vec::new(),
+            )
+        })?;
+        Zeroizing::new(combined)
+    } else {
+        match parts.pop() {
+            Some(p) => p,
+            None => return Err(fail(None, groups, group_ok)),
+        }
+    };
+    let arr: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+        fail(
+            Some(format!(
+                "recovered data key has {} bytes, expected 32",
+                key.len()
+            )),
+            Vec::new(),
+            Vec::new(),
+        )
+    })?;
+    Ok(Zeroizing::new(arr))
+}

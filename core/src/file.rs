@@ -1,0 +1,192 @@
+//! A sops file as a whole: parse and emit it, open it with the user's identities, and seal
+//! it again after changes.
+
+use crate::cipher::{DataKey, ValueCipher};
+use crate::datakey;
+use crate::error::Error;
+use crate::keys::age::AgeIdentities;
+use crate::metadata::{self, Metadata};
+use crate::stores::{Format, Store};
+use crate::tree::{Branch, Value};
+use crate::walk;
+
+/// An encrypted file: documents with encrypted leaves, and the metadata.
+#[derive(Clone, Debug)]
+pub struct EncryptedFile {
+    /// Documents (encrypted values in place, `sops` key removed).
+    pub docs: Vec<Branch>,
+    /// The `sops` metadata.
+    pub metadata: Metadata,
+}
+
+/// Go's `time.Time.Format(time.RFC3339)` of a parsed RFC 3339 time: fractional seconds
+/// dropped and a zero offset written `Z` (sops uses this string as the MAC's AAD).
+pub fn normalize_rfc3339(s: &str) -> String {
+    let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+    else {
+        return s.to_string();
+    };
+    let t = t.replace_nanosecond(0).expect("zero is valid");
+    let base = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let off = t.offset();
+    if off.is_utc() {
+        format!("{base}Z")
+    } else {
+        let (h, m, _) = off.as_hms();
+        let sign = if off.is_negative() { '-' } else { '+' };
+        format!(
+            "{base}{sign}{:02}:{:02}",
+            h.unsigned_abs(),
+            m.unsigned_abs()
+        )
+    }
+}
+
+impl EncryptedFile {
+    /// Parses an encrypted file with the store of its format.
+    pub fn parse(store: &dyn Store, input: &[u8]) -> Result<EncryptedFile, Error> {
+        let (docs, meta) = store.load_encrypted(input).map_err(Error::Parse)?;
+        let meta = meta.ok_or(Error::MetadataNotFound)?;
+        let metadata = Metadata::from_branch(&meta).map_err(Error::Metadata)?;
+        Ok(EncryptedFile { docs, metadata })
+    }
+
+    /// Emits the file in `format` with its store.
+    pub fn emit(&self, store: &dyn Store, format: Format) -> Result<Vec<u8>, Error> {
+        // Go writes a nil key list as `[]` in YAML and `null` in JSON (and the flattened
+        // formats, which go through JSON).
+        let empty_list = if format == Format::Yaml {
+            Value::List(Vec::new())
+        } else {
+            Value::Null
+        };
+        store
+            .emit_encrypted(&self.docs, &self.metadata.to_branch(empty_list))
+            .map_err(Error::Emit)
+    }
+
+    /// Recovers the data key with `identities` and decrypts every value, checking the MAC
+    /// unless `ignore_mac`.
+    pub fn open(self, identities: &AgeIdentities, ignore_mac: bool) -> Result<OpenFile, Error> {
+        let key = datakey::recover(&self.metadata, identities).map_err(Error::Recover)?;
+        self.open_with_key(key, ignore_mac)
+    }
+
+    /// Decrypts with an already recovered data key.
+    pub fn open_with_key(self, key: DataKey, ignore_mac: bool) -> Result<OpenFile, Error> {
+        let EncryptedFile { mut docs, metadata } = self;
+        let mut cipher = ValueCipher::new(&key);
+        let computed = walk::decrypt_tree(
+            &mut docs,
+            &mut cipher,
+            &metadata.crypt_rule,
+            metadata.mac_only_encrypted,
+        )
+        .map_err(Error::DecryptTree)?;
+        if !ignore_mac {
+            let aad = normalize_rfc3339(&metadata.last_modified);
+            let stored = match cipher.decrypt(&metadata.mac, &aad) {
+                Ok(Value::Str(s)) => s,
+                Ok(_) => return Err(Error::DecryptMac("the MAC is not a string".into())),
+                Err(e) => return Err(Error::DecryptMac(e.to_string())),
+            };
+            if stored != computed {
+                return Err(Error::MacMismatch { stored, computed });
+            }
+        }
+        Ok(OpenFile {
+            docs,
+            metadata,
+            key,
+            cipher,
+        })
+    }
+}
+
+/// A decrypted file that remembers its data key and IVs, ready to be changed and sealed.
+pub struct OpenFile {
+    /// The plaintext documents.
+    pub docs: Vec<Branch>,
+    /// The metadata (its `mac` and `lastmodified` are refreshed by [`OpenFile::seal`]).
+    pub metadata: Metadata,
+    key: DataKey,
+    cipher: ValueCipher,
+}
+
+impl OpenFile {
+    /// A new file: generates a data key and wraps it to every master key in `metadata`
+    /// (which carries the key groups, rule, threshold and `mac_only_encrypted`).
+    pub fn create(docs: Vec<Branch>, mut metadata: Metadata) -> Result<OpenFile, Error> {
+        let key = datakey::generate();
+        datakey::wrap(&mut metadata, &key, false).map_err(Error::Wrap)?;
+        let cipher = ValueCipher::new(&key);
+        Ok(OpenFile {
+            docs,
+            metadata,
+            key,
+            cipher,
+        })
+    }
+
+    /// The data key.
+    pub fn data_key(&self) -> &DataKey {
+        &self.key
+    }
+
+    /// Generates a new data key and re-wraps it to every master key (`rotate`). Every value
+    /// gets a fresh IV on the next seal.
+    pub fn rotate(&mut self) -> Result<(), Error> {
+        let key = datakey::generate();
+        datakey::wrap(&mut self.metadata, &key, false).map_err(Error::Wrap)?;
+        self.cipher = ValueCipher::new(&key);
+        self.key = key;
+        Ok(())
+    }
+
+    /// Wraps the current data key to master keys that have no `enc` yet (`updatekeys`).
+    /// With several key groups, the key is split again so every group gets a fresh share.
+    pub fn wrap_new_keys(&mut self) -> Result<(), Error> {
+        let resplit = self.metadata.key_groups.len() > 1;
+        datakey::wrap(&mut self.metadata, &self.key, !resplit).map_err(Error::Wrap)
+    }
+
+    /// Encrypts the documents, sets `lastmodified` to now and stores the new MAC. Values
+    /// unchanged since they were decrypted keep their exact ciphertext.
+    pub fn seal(&self) -> Result<EncryptedFile, Error> {
+        let mut docs = self.docs.clone();
+        let mut metadata = self.metadata.clone();
+        let mac = walk::encrypt_tree(
+            &mut docs,
+            &self.cipher,
+            &metadata.crypt_rule,
+            metadata.mac_only_encrypted,
+        )
+        .map_err(Error::EncryptTree)?;
+        metadata.last_modified = metadata::now_rfc3339();
+        metadata.version = metadata::SOPS_VERSION.to_string();
+        metadata.mac = self
+            .cipher
+            .encrypt(&Value::Str(mac), &metadata.last_modified)
+            .map_err(|e| Error::EncryptMac(e.to_string()))?;
+        Ok(EncryptedFile { docs, metadata })
+    }
+}
+
+/// sops's `HasSopsTopLevelKey` for the output format: a top-level `sops` key, or for
+/// dotenv any key starting with `sops_` (its flattened metadata).
+pub fn has_sops_top_level_key(doc: &Branch, format: Format) -> bool {
+    doc.iter().any(|item| match item {
+        crate::tree::Item::Entry(k, _) => {
+            k == "sops" || (format == Format::Dotenv && k.starts_with("sops_"))
+        }
+        crate::tree::Item::Comment(_) => false,
+    })
+}

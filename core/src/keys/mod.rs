@@ -1,0 +1,4 @@
+//! Key sources: what wraps and unwraps a file's data key.
+
+pub mod age;
+pub mod prompt;

@@ -1,0 +1,366 @@
+//! The `sops:` metadata block: read from any sops 3.x file, written as sops 3.11 writes it.
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::tree::{Branch, Item, Value};
+use crate::walk::CryptRule;
+
+/// The version keytap writes into `sops.version`: files stay readable by sops 3.11+.
+pub const SOPS_VERSION: &str = "3.11.0";
+
+/// A broken or missing metadata block.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// The file has no top-level `sops` key.
+    #[error("sops metadata not found")]
+    NotFound,
+    /// A field is present but unusable.
+    #[error("invalid sops metadata: {0}")]
+    Invalid(String),
+}
+
+/// One wrapped copy of the data key (or of a Shamir share).
+#[derive(Clone, Debug, PartialEq)]
+pub enum MasterKey {
+    /// An age recipient and the armored age file holding the key.
+    Age {
+        /// `age1...`, `age1pq1...`, `age1<plugin>1...`, or an ssh public key.
+        recipient: String,
+        /// The armored age file.
+        enc: String,
+    },
+    /// Any other key type (pgp, kms, gcp_kms, azure_kv, hc_vault, ...): kept verbatim so
+    /// teammates using them keep access; keytap cannot unwrap it.
+    Other {
+        /// The metadata list it came from, e.g. `pgp`.
+        kind: String,
+        /// Its fields, in file order.
+        fields: Branch,
+    },
+}
+
+impl MasterKey {
+    /// A short description for messages: the recipient, fingerprint or ARN.
+    pub fn describe(&self) -> String {
+        match self {
+            MasterKey::Age { recipient, .. } => recipient.clone(),
+            MasterKey::Other { kind, fields } => {
+                let id = ["fp", "arn", "resource_id", "vault_url", "key_name"]
+                    .iter()
+                    .find_map(|k| match crate::tree::get(fields, k) {
+                        Some(Value::Str(s)) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                format!("{kind} {id}")
+            }
+        }
+    }
+}
+
+/// A key group: any one of its keys unwraps the group's share.
+pub type KeyGroup = Vec<MasterKey>;
+
+/// The metadata of an encrypted file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metadata {
+    /// Key groups; one group unless Shamir splitting is used.
+    pub key_groups: Vec<KeyGroup>,
+    /// Groups needed to recover the key (0 = unset; means all groups when several).
+    pub shamir_threshold: usize,
+    /// `lastmodified`, RFC 3339 seconds UTC (the MAC's AAD).
+    pub last_modified: String,
+    /// The encrypted MAC envelope.
+    pub mac: String,
+    /// Which values are encrypted.
+    pub crypt_rule: CryptRule,
+    /// Whether the MAC covers only encrypted values.
+    pub mac_only_encrypted: bool,
+    /// The sops version that wrote the file.
+    pub version: String,
+}
+
+/// Key-list kinds sops knows, in the order its metadata struct writes them around `age`.
+const KEY_LISTS_BEFORE_AGE: [&str; 4] = ["kms", "gcp_kms", "azure_kv", "hc_vault"];
+
+fn as_str(v: &Value, field: &str) -> Result<String, MetadataError> {
+    match v {
+        Value::Str(s) => Ok(s.clone()),
+        Value::Time(s) => Ok(s.clone()),
+        Value::Int(i) => Ok(i.to_string()),
+        Value::Null => Ok(String::new()),
+        _ => Err(MetadataError::Invalid(format!("{field} must be a string"))),
+    }
+}
+
+fn list_items<'a>(v: &'a Value, field: &str) -> Result<Vec<&'a Branch>, MetadataError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::List(items) => items
+            .iter()
+            .filter(|i| !matches!(i, Value::Comment(_)))
+            .map(|i| match i {
+                Value::Map(b) => Ok(b),
+                _ => Err(MetadataError::Invalid(format!(
+                    "entries of {field} must be maps"
+                ))),
+            })
+            .collect(),
+        _ => Err(MetadataError::Invalid(format!("{field} must be a list"))),
+    }
+}
+
+fn parse_keys(branch: &Branch, group: &mut KeyGroup) -> Result<(), MetadataError> {
+    // sops reads kms, gcp_kms, azure_kv, hc_vault, pgp, then age; keep that order.
+    for kind in KEY_LISTS_BEFORE_AGE.iter().chain(["pgp", "hckms"].iter()) {
+        if let Some(v) = crate::tree::get(branch, kind) {
+            for fields in list_items(v, kind)? {
+                group.push(MasterKey::Other {
+                    kind: kind.to_string(),
+                    fields: fields.clone(),
+                });
+            }
+        }
+    }
+    if let Some(v) = crate::tree::get(branch, "age") {
+        for fields in list_items(v, "age")? {
+            let recipient = crate::tree::get(fields, "recipient")
+                .map(|v| as_str(v, "age recipient"))
+                .transpose()?;
+            let enc = crate::tree::get(fields, "enc")
+                .map(|v| as_str(v, "age enc"))
+                .transpose()?;
+            group.push(MasterKey::Age {
+                recipient: recipient.unwrap_or_default(),
+                enc: enc.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn parse_int(v: &Value, field: &str) -> Result<usize, MetadataError> {
+    match v {
+        Value::Int(i) if *i >= 0 => Ok(*i as usize),
+        Value::Null => Ok(0),
+        // dotenv and INI carry every metadata value as a string.
+        Value::Str(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| MetadataError::Invalid(format!("{field} must be a number"))),
+        Value::Float(f) if f.fract() == 0.0 && *f >= 0.0 => Ok(*f as usize),
+        _ => Err(MetadataError::Invalid(format!("{field} must be a number"))),
+    }
+}
+
+fn parse_bool(v: &Value, field: &str) -> Result<bool, MetadataError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Null => Ok(false),
+        Value::Str(s) => match s.as_str() {
+            "true" | "True" | "TRUE" | "1" | "t" | "T" => Ok(true),
+            "false" | "False" | "FALSE" | "0" | "f" | "F" | "" => Ok(false),
+            _ => Err(MetadataError::Invalid(format!("{field} must be a boolean"))),
+        },
+        _ => Err(MetadataError::Invalid(format!("{field} must be a boolean"))),
+    }
+}
+
+impl Metadata {
+    /// Reads the metadata subtree of a file (any sops 3.x layout, any key order).
+    pub fn from_branch(branch: &Branch) -> Result<Metadata, MetadataError> {
+        let get = |k: &str| crate::tree::get(branch, k);
+        let last_modified = get("lastmodified")
+            .map(|v| as_str(v, "lastmodified"))
+            .transpose()?
+            .unwrap_or_default();
+        OffsetDateTime::parse(&last_modified, &Rfc3339).map_err(|_| {
+            MetadataError::Invalid(format!(
+                "lastmodified {last_modified:?} is not an RFC 3339 time"
+            ))
+        })?;
+        let mac = get("mac")
+            .map(|v| as_str(v, "mac"))
+            .transpose()?
+            .unwrap_or_default();
+        let version = get("version")
+            .map(|v| as_str(v, "version"))
+            .transpose()?
+            .unwrap_or_default();
+        let shamir_threshold = get("shamir_threshold")
+            .map(|v| parse_int(v, "shamir_threshold"))
+            .transpose()?
+            .unwrap_or(0);
+        let mac_only_encrypted = get("mac_only_encrypted")
+            .map(|v| parse_bool(v, "mac_only_encrypted"))
+            .transpose()?
+            .unwrap_or(false);
+
+        let mut rules = Vec::new();
+        for name in [
+            "unencrypted_suffix",
+            "encrypted_suffix",
+            "unencrypted_regex",
+            "encrypted_regex",
+            "unencrypted_comment_regex",
+            "encrypted_comment_regex",
+        ] {
+            if let Some(v) = get(name) {
+                let s = as_str(v, name)?;
+                if !s.is_empty() {
+                    rules.push(CryptRule::from_field(name, s).expect("known field"));
+                }
+            }
+        }
+        if rules.len() > 1 {
+            return Err(MetadataError::Invalid(
+                "Cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file".into(),
+            ));
+        }
+        let crypt_rule = rules.pop().unwrap_or_default();
+
+        // Keys at the top level form one group and win over key_groups, as in sops.
+        let mut top = KeyGroup::new();
+        parse_keys(branch, &mut top)?;
+        let key_groups = if !top.is_empty() {
+            vec![top]
+        } else if let Some(v) = get("key_groups") {
+            let mut groups = Vec::new();
+            for g in list_items(v, "key_groups")? {
+                let mut group = KeyGroup::new();
+                parse_keys(g, &mut group)?;
+                groups.push(group);
+            }
+            groups
+        } else {
+            Vec::new()
+        };
+        if key_groups.is_empty() {
+            return Err(MetadataError::Invalid("No keys found in file".into()));
+        }
+        Ok(Metadata {
+            key_groups,
+            shamir_threshold,
+            last_modified,
+            mac,
+            crypt_rule,
+            mac_only_encrypted,
+            version,
+        })
+    }
+
+    /// Writes the metadata in sops 3.11's field order. `empty_list` is how an empty key list
+    /// that sops writes anyway (`hc_vault`/`age` inside `key_groups`) appears: `[]` in YAML,
+    /// `null` in JSON and the flattened formats (Go's nil slice).
+    pub fn to_branch(&self, empty_list: Value) -> Branch {
+        let mut b = Branch::new();
+        if self.shamir_threshold > 0 {
+            b.push(Item::Entry(
+                "shamir_threshold".into(),
+                Value::Int(self.shamir_threshold as i64),
+            ));
+        }
+        if self.key_groups.len() > 1 {
+            let groups = self
+                .key_groups
+                .iter()
+                .map(|g| {
+                    let mut gb = Branch::new();
+                    // keygroup struct order: pgp, kms, gcp_kms, azure_kv, hc_vault (always), age (always).
+                    for kind in ["pgp", "kms", "gcp_kms", "azure_kv"] {
+                        push_other_list(&mut gb, g, kind, None);
+                    }
+                    push_other_list(&mut gb, g, "hc_vault", Some(&empty_list));
+                    push_age_list(&mut gb, g, Some(&empty_list));
+                    Value::Map(gb)
+                })
+                .collect();
+            b.push(Item::Entry("key_groups".into(), Value::List(groups)));
+        }
+        let single = if self.key_groups.len() == 1 {
+            Some(&self.key_groups[0])
+        } else {
+            None
+        };
+        if let Some(g) = single {
+            for kind in KEY_LISTS_BEFORE_AGE {
+                push_other_list(&mut b, g, kind, None);
+            }
+            push_age_list(&mut b, g, None);
+        }
+        b.push(Item::Entry(
+            "lastmodified".into(),
+            Value::Str(self.last_modified.clone()),
+        ));
+        b.push(Item::Entry("mac".into(), Value::Str(self.mac.clone())));
+        if let Some(g) = single {
+            push_other_list(&mut b, g, "pgp", None);
+        }
+        b.push(Item::Entry(
+            self.crypt_rule.field_name().into(),
+            Value::Str(self.crypt_rule.value().into()),
+        ));
+        if self.mac_only_encrypted {
+            b.push(Item::Entry("mac_only_encrypted".into(), Value::Bool(true)));
+        }
+        b.push(Item::Entry(
+            "version".into(),
+            Value::Str(self.version.clone()),
+        ));
+        b
+    }
+
+    /// All age recipients, group by group.
+    pub fn age_recipients(&self) -> Vec<&str> {
+        self.key_groups
+            .iter()
+            .flatten()
+            .filter_map(|k| match k {
+                MasterKey::Age { recipient, .. } => Some(recipient.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn push_other_list(b: &mut Branch, group: &KeyGroup, kind: &str, empty: Option<&Value>) {
+    let items: Vec<Value> = group
+        .iter()
+        .filter_map(|k| match k {
+            MasterKey::Other { kind: k, fields } if k == kind => Some(Value::Map(fields.clone())),
+            _ => None,
+        })
+        .collect();
+    if !items.is_empty() {
+        b.push(Item::Entry(kind.into(), Value::List(items)));
+    } else if let Some(empty) = empty {
+        b.push(Item::Entry(kind.into(), empty.clone()));
+    }
+}
+
+fn push_age_list(b: &mut Branch, group: &KeyGroup, empty: Option<&Value>) {
+    let items: Vec<Value> = group
+        .iter()
+        .filter_map(|k| match k {
+            MasterKey::Age { recipient, enc } => Some(Value::Map(vec![
+                Item::Entry("recipient".into(), Value::Str(recipient.clone())),
+                Item::Entry("enc".into(), Value::Str(enc.clone())),
+            ])),
+            _ => None,
+        })
+        .collect();
+    if !items.is_empty() {
+        b.push(Item::Entry("age".into(), Value::List(items)));
+    } else if let Some(empty) = empty {
+        b.push(Item::Entry("age".into(), empty.clone()));
+    }
+}
+
+/// Now, as sops writes `lastmodified`: RFC 3339, whole seconds, UTC `Z`.
+pub fn now_rfc3339() -> String {
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("zero is valid");
+    now.format(&Rfc3339).expect("formattable")
+}

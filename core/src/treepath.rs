@@ -1,0 +1,265 @@
+//! sops tree paths (`["a"][0]["b"]`), used by `--extract`, `set` and `unset`.
+//!
+//! Parsing and the set/unset semantics follow sops's `parseTreePath`, `TreeBranch.Set`
+//! and `TreeBranch.Unset`, so the same arguments change files the same way.
+
+use crate::tree::{Branch, Item, Value};
+
+/// One step of a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A mapping key.
+    Key(String),
+    /// A list index.
+    Index(usize),
+}
+
+/// A path that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid tree path {path:?}: {reason}")]
+pub struct PathError {
+    /// The path as given.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Parses `["key"][0]['other']`.
+pub fn parse(arg: &str) -> Result<Vec<Step>, PathError> {
+    let err = |reason: String| PathError {
+        path: arg.to_string(),
+        reason,
+    };
+    let mut steps = Vec::new();
+    for component in arg.split('[') {
+        if component.is_empty() {
+            continue;
+        }
+        let Some(inner) = component.strip_suffix(']') else {
+            return Err(err(format!("component {component} doesn't end with ]")));
+        };
+        if inner.starts_with('"') || inner.starts_with('\'') {
+            if inner.len() < 2 {
+                return Err(err(format!("unterminated string in component {component}")));
+            }
+            steps.push(Step::Key(inner[1..inner.len() - 1].to_string()));
+        } else {
+            let digits = inner.strip_prefix('+').unwrap_or(inner);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(format!(
+                    "{inner:?} is neither a quoted key nor an index"
+                )));
+            }
+            steps.push(Step::Index(
+                digits
+                    .parse()
+                    .map_err(|_| err(format!("index {inner} is too large")))?,
+            ));
+        }
+    }
+    Ok(steps)
+}
+
+/// Renders a path back to its `["a"][0]` form.
+pub fn display(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => format!("[\"{k}\"]"),
+            Step::Index(i) => format!("[{i}]"),
+        })
+        .collect()
+}
+
+/// Finds the value at `steps` in a document.
+pub fn get<'a>(doc: &'a Branch, steps: &[Step]) -> Result<&'a Value, String> {
+    let mut current: Option<&Value> = None;
+    for step in steps {
+        match step {
+            Step::Key(k) => {
+                let branch = match current {
+                    None => doc,
+                    Some(Value::Map(b)) => b,
+                    Some(_) => return Err(format!("component ['{k}'] not found")),
+                };
+                current = Some(
+                    crate::tree::get(branch, k)
+                        .ok_or_else(|| format!("component ['{k}'] not found"))?,
+                );
+            }
+            Step::Index(i) => match current {
+                Some(Value::List(l)) => {
+                    // Like sops, indices count comment entries too.
+                    current = Some(
+                        l.get(*i)
+                            .ok_or_else(|| format!("component [{i}] accesses out of bounds"))?,
+                    );
+                }
+                _ => {
+                    return Err(format!(
+                        "component [{i}] is integer, but tree part is not a slice"
+                    ))
+                }
+            },
+        }
+    }
+    current.ok_or_else(|| "empty path".to_string())
+}
+
+fn value_from_path(steps: &[Step], leaf: Value) -> Value {
+    match steps.split_first() {
+        None => leaf,
+        Some((Step::Index(_), rest)) => Value::List(vec![value_from_path(rest, leaf)]),
+        Some((Step::Key(k), rest)) => {
+            Value::Map(vec![Item::Entry(k.clone(), value_from_path(rest, leaf))])
+        }
+    }
+}
+
+/// Sets the value at `steps`, creating missing maps and list entries as sops does.
+/// Returns whether anything changed.
+pub fn set(doc: &mut Branch, steps: &[Step], value: Value) -> Result<bool, String> {
+    let Some((first, rest)) = steps.split_first() else {
+        return Err("empty path".into());
+    };
+    let Step::Key(key) = first else {
+        return Err("a document's top level is a mapping: the path must start with a key".into());
+    };
+    set_in_branch(doc, key, rest, value)
+}
+
+fn set_in_branch(
+    branch: &mut Branch,
+    key: &str,
+    rest: &[Step],
+    value: Value,
+) -> Result<bool, String> {
+    for item in branch.iter_mut() {
+        if let Item::Entry(k, v) = item {
+            if k == key {
+                return set_in_value(v, rest, value);
+            }
+        }
+    }
+    branch.push(Item::Entry(key.to_string(), value_from_path(rest, value)));
+    Ok(true)
+}
+
+fn set_in_value(target: &mut Value, steps: &[Step], value: Value) -> Result<bool, String> {
+    let Some((first, rest)) = steps.split_first() else {
+        let changed = *target != value;
+        *target = value;
+        return Ok(changed);
+    };
+    match (first, &mut *target) {
+        (Step::Key(k), Value::Map(b)) => set_in_branch(b, k, rest, value),
+        (Step::Index(i), Value::List(l)) => {
+            // Like sops, indices count comment entries too.
+            match l.get_mut(*i) {
+                Some(item) => set_in_value(item, rest, value),
+                None => {
+                    l.push(value_from_path(rest, value));
+                    Ok(true)
+                }
+            }
+        }
+        _ => {
+            let new = value_from_path(steps, value);
+            let changed = *target != new;
+            *target = new;
+            Ok(changed)
+        }
+    }
+}
+
+/// Removes the value at `steps`. Errors name the missing key or index as sops does.
+pub fn unset(doc: &mut Branch, steps: &[Step]) -> Result<(), String> {
+    let Some((first, rest)) = steps.split_first() else {
+        return Err("empty path".into());
+    };
+    let Step::Key(key) = first else {
+        return Err(format!("Key not found: {}", display(&steps[..1])));
+    };
+    unset_in_branch(doc, key, rest)
+}
+
+fn unset_in_branch(branch: &mut Branch, key: &str, rest: &[Step]) -> Result<(), String> {
+    let pos = branch
+        .iter()
+        .position(|i| matches!(i, Item::Entry(k, _) if k == key))
+        .ok_or_else(|| format!("Key not found: {key}"))?;
+    if rest.is_empty() {
+        branch.remove(pos);
+        return Ok(());
+    }
+    let Item::Entry(_, v) = &mut branch[pos] else {
+        unreachable!("position matched an entry")
+    };
+    unset_in_value(v, rest)
+}
+
+fn unset_in_value(target: &mut Value, steps: &[Step]) -> Result<(), String> {
+    let (first, rest) = steps.split_first().expect("non-empty");
+    match (first, target) {
+        (Step::Key(k), Value::Map(b)) => unset_in_branch(b, k, rest),
+        (Step::Index(i), Value::List(l)) => {
+            let p = *i;
+            if p >= l.len() {
+                return Err(format!("Index {i} out of bounds"));
+            }
+            if rest.is_empty() {
+                l.remove(p);
+                Ok(())
+            } else {
+                unset_in_value(&mut l[p], rest)
+            }
+        }
+        (step, _) => Err(format!(
+            "Unsupported type for item '{}'",
+            display(std::slice::from_ref(step))
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.into())
+    }
+
+    #[test]
+    fn parses_sops_paths() {
+        assert_eq!(
+            parse(r#"["a"][0]['b']"#).unwrap(),
+            vec![Step::Key("a".into()), Step::Index(0), Step::Key("b".into())]
+        );
+        assert!(parse(r#"["a""#).is_err());
+        assert!(parse("[x]").is_err());
+        assert!(parse("[\"]").is_err());
+    }
+
+    #[test]
+    fn set_get_unset() {
+        let mut doc = vec![Item::Entry("a".into(), Value::List(vec![s("x"), s("y")]))];
+        assert!(set(&mut doc, &parse(r#"["b"]["c"]"#).unwrap(), s("1")).unwrap());
+        assert_eq!(
+            get(&doc, &parse(r#"["b"]["c"]"#).unwrap()).unwrap(),
+            &s("1")
+        );
+        assert!(!set(&mut doc, &parse(r#"["b"]["c"]"#).unwrap(), s("1")).unwrap());
+        assert!(set(&mut doc, &parse(r#"["a"][5]"#).unwrap(), s("z")).unwrap());
+        assert_eq!(get(&doc, &parse(r#"["a"][2]"#).unwrap()).unwrap(), &s("z"));
+        unset(&mut doc, &parse(r#"["a"][0]"#).unwrap()).unwrap();
+        assert_eq!(get(&doc, &parse(r#"["a"][0]"#).unwrap()).unwrap(), &s("y"));
+        assert_eq!(
+            unset(&mut doc, &parse(r#"["nope"]"#).unwrap()).unwrap_err(),
+            "Key not found: nope"
+        );
+        assert_eq!(
+            unset(&mut doc, &parse(r#"["a"][9]"#).unwrap()).unwrap_err(),
+            "Index 9 out of bounds"
+        );
+    }
+}

@@ -1,0 +1,550 @@
+//! Encrypting and decrypting a whole tree, and the MAC over it.
+//!
+//! Hand-written to follow sops's `walkBranch`/`walkSlice`/`shouldBeEncrypted` exactly: which
+//! leaves are encrypted depends on the key path and on the comments directly above an item,
+//! the AAD is the chain of mapping keys joined by `:` plus a trailing `:`, and the MAC is
+//! SHA-512 over the plaintext of the leaves in walk order.
+
+use regex::Regex;
+use sha2::{Digest, Sha512};
+
+use crate::cipher::{leaf_bytes, CipherError, ValueCipher};
+use crate::tree::{Branch, Item, Value};
+
+/// sha256("sops"): fed first into the MAC of `mac_only_encrypted` files.
+const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
+    0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
+];
+
+/// The rule deciding which values are encrypted (at most one per file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CryptRule {
+    /// Keys whose path has a component ending in this suffix stay plaintext (sops's default,
+    /// `_unencrypted`).
+    UnencryptedSuffix(String),
+    /// Only keys whose path has a component ending in this suffix are encrypted.
+    EncryptedSuffix(String),
+    /// Keys whose path has a component matching this regex stay plaintext.
+    UnencryptedRegex(String),
+    /// Only keys whose path has a component matching this regex are encrypted.
+    EncryptedRegex(String),
+    /// Items below a comment matching this regex stay plaintext.
+    UnencryptedCommentRegex(String),
+    /// Only items below a comment matching this regex are encrypted.
+    EncryptedCommentRegex(String),
+}
+
+impl Default for CryptRule {
+    fn default() -> Self {
+        CryptRule::UnencryptedSuffix("_unencrypted".into())
+    }
+}
+
+impl CryptRule {
+    /// The metadata field name of this rule (`unencrypted_suffix`, ...).
+    pub fn field_name(&self) -> &'static str {
+        match self {
+            CryptRule::UnencryptedSuffix(_) => "unencrypted_suffix",
+            CryptRule::EncryptedSuffix(_) => "encrypted_suffix",
+            CryptRule::UnencryptedRegex(_) => "unencrypted_regex",
+            CryptRule::EncryptedRegex(_) => "encrypted_regex",
+            CryptRule::UnencryptedCommentRegex(_) => "unencrypted_comment_regex",
+            CryptRule::EncryptedCommentRegex(_) => "encrypted_comment_regex",
+        }
+    }
+
+    /// The rule's suffix or regex text.
+    pub fn value(&self) -> &str {
+        match self {
+            CryptRule::UnencryptedSuffix(s)
+            | CryptRule::EncryptedSuffix(s)
+            | CryptRule::UnencryptedRegex(s)
+            | CryptRule::EncryptedRegex(s)
+            | CryptRule::UnencryptedCommentRegex(s)
+            | CryptRule::EncryptedCommentRegex(s) => s,
+        }
+    }
+
+    /// Builds a rule from its metadata field name.
+    pub fn from_field(name: &str, value: String) -> Option<CryptRule> {
+        Some(match name {
+            "unencrypted_suffix" => CryptRule::UnencryptedSuffix(value),
+            "encrypted_suffix" => CryptRule::EncryptedSuffix(value),
+            "unencrypted_regex" => CryptRule::UnencryptedRegex(value),
+            "encrypted_regex" => CryptRule::EncryptedRegex(value),
+            "unencrypted_comment_regex" => CryptRule::UnencryptedCommentRegex(value),
+            "encrypted_comment_regex" => CryptRule::EncryptedCommentRegex(value),
+            _ => return None,
+        })
+    }
+}
+
+/// Why a tree could not be encrypted or decrypted.
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    /// The rule's regex does not compile.
+    #[error("invalid {field} {regex:?}: {message}")]
+    BadRegex {
+        /// Metadata field name.
+        field: &'static str,
+        /// The regex text.
+        regex: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// A value failed to decrypt; `path` names it (no plaintext).
+    #[error("could not decrypt value at {path}: {source}")]
+    Decrypt {
+        /// The value's key path, e.g. `["a"]["b"][0]`.
+        path: String,
+        /// The cipher's reason.
+        source: CipherError,
+    },
+    /// A value failed to encrypt.
+    #[error("could not encrypt value at {path}: {source}")]
+    Encrypt {
+        /// The value's key path.
+        path: String,
+        /// The cipher's reason.
+        source: CipherError,
+    },
+    /// An encrypted comment would be mistaken for an unencrypted one on decryption.
+    #[error("encrypted comment matches unencrypted_comment_regex; make sure the regex cannot match an encrypted comment")]
+    CommentRegexMatchesCiphertext,
+}
+
+struct Matcher {
+    rule: CryptRule,
+    regex: Option<Regex>,
+    mac_only_encrypted: bool,
+}
+
+impl Matcher {
+    fn new(rule: &CryptRule, mac_only_encrypted: bool) -> Result<Self, WalkError> {
+        let regex = match rule {
+            CryptRule::UnencryptedRegex(r)
+            | CryptRule::EncryptedRegex(r)
+            | CryptRule::UnencryptedCommentRegex(r)
+            | CryptRule::EncryptedCommentRegex(r) => Some(Regex::new(r).map_err(|e| {
+                WalkError::BadRegex {
+                    field: rule.field_name(),
+                    regex: r.clone(),
+                    message: e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
+                }
+            })?),
+            _ => None,
+        };
+        Ok(Matcher {
+            rule: rule.clone(),
+            regex,
+            mac_only_encrypted,
+        })
+    }
+
+    /// sops's `shouldBeEncrypted`.
+    fn should_encrypt(&self, path: &[String], comments: &[Vec<String>], is_comment: bool) -> bool {
+        let re = self.regex.as_ref();
+        match &self.rule {
+            CryptRule::UnencryptedSuffix(s) => {
+                s.is_empty() || !path.iter().any(|p| p.ends_with(s.as_str()))
+            }
+            CryptRule::EncryptedSuffix(s) => {
+                s.is_empty() || path.iter().any(|p| p.ends_with(s.as_str()))
+            }
+            CryptRule::UnencryptedRegex(_) => {
+                !path.iter().any(|p| re.is_some_and(|r| r.is_match(p)))
+            }
+            CryptRule::EncryptedRegex(_) => path.iter().any(|p| re.is_some_and(|r| r.is_match(p))),
+            CryptRule::UnencryptedCommentRegex(_) => !comments
+                .iter()
+                .flatten()
+                .any(|c| re.is_some_and(|r| r.is_match(c))),
+            CryptRule::EncryptedCommentRegex(_) => {
+                let last_level = comments.len().saturating_sub(1);
+                let last_index = comments.last().map_or(0, |l| l.len()).saturating_sub(1);
+                comments.iter().enumerate().any(|(i, level)| {
+                    level.iter().enumerate().any(|(j, c)| {
+                        // A comment does not make itself encrypted.
+                        !(is_comment && i == last_level && j == last_index)
+                            && re.is_some_and(|r| r.is_match(c))
+                    })
+                })
+            }
+        }
+    }
+}
+
+/// A leaf visited by the walk: a value, or a comment line (in a map or a list).
+enum Leaf<'a> {
+    Value(&'a mut Value),
+    MapComment(&'a mut String),
+}
+
+struct Walker<'m, F> {
+    matcher: &'m Matcher,
+    path: Vec<String>,
+    comments: Vec<Vec<String>>,
+    on_leaf: F,
+}
+
+impl<F> Walker<'_, F>
+where
+    F: FnMut(Leaf<'_>, &[String], bool) -> Result<(), WalkError>,
+{
+    fn branch(&mut self, branch: &mut Branch) -> Result<(), WalkError> {
+        self.comments.push(Vec::new());
+        for item in branch.iter_mut() {
+            match item {
+                Item::Comment(c) => {
+                    self.comments.last_mut().expect("pushed").push(c.clone());
+                    let encrypt = self
+                        .matcher
+                        .should_encrypt(&self.path, &self.comments, true);
+                    (self.on_leaf)(Leaf::MapComment(c), &self.path, encrypt)?;
+                }
+                Item::Entry(key, value) => {
+                    self.path.push(key.clone());
+                    self.value(value)?;
+                    self.path.pop();
+                    self.comments.last_mut().expect("pushed").clear();
+                }
+            }
+        }
+        self.comments.pop();
+        Ok(())
+    }
+
+    fn list(&mut self, list: &mut [Value]) -> Result<(), WalkError> {
+        self.comments.push(Vec::new());
+        for v in list.iter_mut() {
+            let is_comment = if let Value::Comment(c) = v {
+                self.comments.last_mut().expect("pushed").push(c.clone());
+                true
+            } else {
+                false
+            };
+            self.value(v)?;
+            if !is_comment {
+                self.comments.last_mut().expect("pushed").clear();
+            }
+        }
+        self.comments.pop();
+        Ok(())
+    }
+
+    fn value(&mut self, value: &mut Value) -> Result<(), WalkError> {
+        match value {
+            Value::Map(b) => self.branch(b),
+            Value::List(l) => self.list(l),
+            Value::Null => Ok(()),
+            _ => {
+                let is_comment = matches!(value, Value::Comment(_));
+                let encrypt = self
+                    .matcher
+                    .should_encrypt(&self.path, &self.comments, is_comment);
+                (self.on_leaf)(Leaf::Value(value), &self.path, encrypt)
+            }
+        }
+    }
+}
+
+/// Human-readable location of a value for error messages: `["a"]["b"]`.
+pub fn display_path(path: &[String]) -> String {
+    if path.is_empty() {
+        return "the top level".into();
+    }
+    path.iter().map(|p| format!("[{p:?}]")).collect()
+}
+
+fn aad(path: &[String]) -> String {
+    let mut s = path.join(":");
+    s.push(':');
+    s
+}
+
+fn new_mac_hasher(mac_only_encrypted: bool) -> Sha512 {
+    let mut h = Sha512::new();
+    if mac_only_encrypted {
+        h.update(MAC_ONLY_ENCRYPTED_INIT);
+    }
+    h
+}
+
+fn hash_leaf(h: &mut Sha512, value: &Value) {
+    if matches!(value, Value::Comment(_)) {
+        return;
+    }
+    if let Some((bytes, _)) = leaf_bytes(value) {
+        h.update(&bytes);
+    }
+}
+
+/// Encrypts every leaf the rule selects, in place, and returns the MAC (128 uppercase hex).
+pub fn encrypt_tree(
+    docs: &mut [Branch],
+    cipher: &ValueCipher,
+    rule: &CryptRule,
+    mac_only_encrypted: bool,
+) -> Result<String, WalkError> {
+    let matcher = Matcher::new(rule, mac_only_encrypted)?;
+    let mut hasher = new_mac_hasher(mac_only_encrypted);
+    let unencrypted_comment_re = match rule {
+        CryptRule::UnencryptedCommentRegex(_) => matcher.regex.clone(),
+        _ => None,
+    };
+    for doc in docs.iter_mut() {
+        let mut walker = Walker {
+            matcher: &matcher,
+            path: Vec::new(),
+            comments: Vec::new(),
+            on_leaf: |leaf: Leaf<'_>, path: &[String], encrypt: bool| -> Result<(), WalkError> {
+                let err = |source| WalkError::Encrypt {
+                    path: display_path(path),
+                    source,
+                };
+                match leaf {
+                    Leaf::Value(v) => {
+                        if !matcher.mac_only_encrypted || encrypt {
+                            hash_leaf(&mut hasher, v);
+                        }
+                        if encrypt {
+                            let enc = cipher.encrypt(v, &aad(path)).map_err(err)?;
+                            if matches!(v, Value::Comment(_)) {
+                                if unencrypted_comment_re
+                                    .as_ref()
+                                    .is_some_and(|r| r.is_match(&enc))
+                                {
+                                    return Err(WalkError::CommentRegexMatchesCiphertext);
+                                }
+                                *v = Value::Comment(enc);
+                            } else {
+                                *v = Value::Str(enc);
+                            }
+                        }
+                    }
+                    Leaf::MapComment(c) => {
+                        if encrypt {
+                            let enc = cipher
+                                .encrypt(&Value::Comment(c.clone()), &aad(path))
+                                .map_err(err)?;
+                            if unencrypted_comment_re
+                                .as_ref()
+                                .is_some_and(|r| r.is_match(&enc))
+                            {
+                                return Err(WalkError::CommentRegexMatchesCiphertext);
+                            }
+                            *c = enc;
+                        }
+                    }
+                }
+                Ok(())
+            },
+        };
+        walker.branch(doc)?;
+    }
+    Ok(hex::encode_upper(hasher.finalize()))
+}
+
+/// Decrypts every leaf the rule selects, in place, and returns the MAC computed over the
+/// plaintext (128 uppercase hex) for the caller to compare with the stored one.
+/// A comment that fails to decrypt is kept as it is (files from old sops have plain comments).
+pub fn decrypt_tree(
+    docs: &mut [Branch],
+    cipher: &mut ValueCipher,
+    rule: &CryptRule,
+    mac_only_encrypted: bool,
+) -> Result<String, WalkError> {
+    let matcher = Matcher::new(rule, mac_only_encrypted)?;
+    let mut hasher = new_mac_hasher(mac_only_encrypted);
+    for doc in docs.iter_mut() {
+        let mut walker = Walker {
+            matcher: &matcher,
+            path: Vec::new(),
+            comments: Vec::new(),
+            on_leaf: |leaf: Leaf<'_>, path: &[String], encrypt: bool| -> Result<(), WalkError> {
+                match leaf {
+                    Leaf::Value(v) => {
+                        if encrypt {
+                            match v {
+                                Value::Comment(c) => {
+                                    if let Ok(Value::Comment(plain)) = cipher.decrypt(c, &aad(path))
+                                    {
+                                        *c = plain;
+                                    }
+                                }
+                                Value::Str(s) => {
+                                    *v = cipher.decrypt(s, &aad(path)).map_err(|source| {
+                                        WalkError::Decrypt {
+                                            path: display_path(path),
+                                            source,
+                                        }
+                                    })?;
+                                }
+                                // sops only decrypts strings; anything else cannot be ciphertext.
+                                _ => {
+                                    return Err(WalkError::Decrypt {
+                                        path: display_path(path),
+                                        source: CipherError::NotEncrypted,
+                                    })
+                                }
+                            }
+                        }
+                        if !matcher.mac_only_encrypted || encrypt {
+                            hash_leaf(&mut hasher, v);
+                        }
+                    }
+                    Leaf::MapComment(c) => {
+                        if encrypt {
+                            if let Ok(Value::Comment(plain)) = cipher.decrypt(c, &aad(path)) {
+                                *c = plain;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            },
+        };
+        walker.branch(doc)?;
+    }
+    Ok(hex::encode_upper(hasher.finalize()))
+}
+
+/// Computes the MAC of a plaintext tree without changing it (used by `set`/`edit` checks).
+pub fn plaintext_mac(
+    docs: &[Branch],
+    rule: &CryptRule,
+    mac_only_encrypted: bool,
+) -> Result<String, WalkError> {
+    let matcher = Matcher::new(rule, mac_only_encrypted)?;
+    let mut hasher = new_mac_hasher(mac_only_encrypted);
+    let mut docs = docs.to_vec();
+    for doc in docs.iter_mut() {
+        let mut walker = Walker {
+            matcher: &matcher,
+            path: Vec::new(),
+            comments: Vec::new(),
+            on_leaf: |leaf: Leaf<'_>, _: &[String], encrypt: bool| -> Result<(), WalkError> {
+                if let Leaf::Value(v) = leaf {
+                    if !matcher.mac_only_encrypted || encrypt {
+                        hash_leaf(&mut hasher, v);
+                    }
+                }
+                Ok(())
+            },
+        };
+        walker.branch(doc)?;
+    }
+    Ok(hex::encode_upper(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.into())
+    }
+
+    fn sample() -> Vec<Branch> {
+        vec![vec![
+            Item::Comment(" top".into()),
+            Item::Entry("a".into(), s("1")),
+            Item::Entry("b_unencrypted".into(), s("plain")),
+            Item::Entry(
+                "c".into(),
+                Value::Map(vec![Item::Entry(
+                    "d".into(),
+                    Value::List(vec![s("x"), Value::Comment(" c".into()), Value::Int(3)]),
+                )]),
+            ),
+            Item::Entry("n".into(), Value::Null),
+        ]]
+    }
+
+    #[test]
+    fn round_trip_keeps_data_and_mac() {
+        let mut docs = sample();
+        let c = ValueCipher::new(&[1; 32]);
+        let mac = encrypt_tree(&mut docs, &c, &CryptRule::default(), false).unwrap();
+        assert_eq!(
+            mac,
+            plaintext_mac(&sample(), &CryptRule::default(), false).unwrap()
+        );
+        // Unencrypted suffix stays plain, others are envelopes.
+        let top = &docs[0];
+        assert!(matches!(&top[0], Item::Comment(c) if c.starts_with("ENC[")));
+        assert_eq!(top[2], Item::Entry("b_unencrypted".into(), s("plain")));
+        let mut dc = ValueCipher::new(&[1; 32]);
+        let mac2 = decrypt_tree(&mut docs, &mut dc, &CryptRule::default(), false).unwrap();
+        assert_eq!(mac, mac2);
+        assert_eq!(docs, sample());
+    }
+
+    #[test]
+    fn aad_binds_values_to_their_key() {
+        let mut docs = vec![vec![
+            Item::Entry("a".into(), s("1")),
+            Item::Entry("b".into(), s("2")),
+        ]];
+        let c = ValueCipher::new(&[1; 32]);
+        encrypt_tree(&mut docs, &c, &CryptRule::default(), false).unwrap();
+        // Swap the two ciphertexts: decryption must fail.
+        let (Item::Entry(_, va), Item::Entry(_, vb)) = (docs[0][0].clone(), docs[0][1].clone())
+        else {
+            panic!()
+        };
+        docs[0][0] = Item::Entry("a".into(), vb);
+        docs[0][1] = Item::Entry("b".into(), va);
+        let mut dc = ValueCipher::new(&[1; 32]);
+        assert!(matches!(
+            decrypt_tree(&mut docs, &mut dc, &CryptRule::default(), false),
+            Err(WalkError::Decrypt { .. })
+        ));
+    }
+
+    #[test]
+    fn rules_select_the_right_leaves() {
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let m = Matcher::new(&CryptRule::EncryptedRegex("^pass".into()), false).unwrap();
+        assert!(m.should_encrypt(&path(&["db", "password"]), &[], false));
+        assert!(!m.should_encrypt(&path(&["db", "user"]), &[], false));
+        let m = Matcher::new(&CryptRule::EncryptedSuffix("_secret".into()), false).unwrap();
+        assert!(m.should_encrypt(&path(&["x_secret", "y"]), &[], false));
+        assert!(!m.should_encrypt(&path(&["y"]), &[], false));
+        let m = Matcher::new(&CryptRule::EncryptedCommentRegex("sops:enc".into()), false).unwrap();
+        let comments = vec![vec![" sops:enc".to_string()]];
+        assert!(m.should_encrypt(&path(&["k"]), &comments, false));
+        assert!(
+            !m.should_encrypt(&path(&[]), &comments, true),
+            "the marker comment itself stays plain"
+        );
+        let m = Matcher::new(&CryptRule::UnencryptedCommentRegex("plain".into()), false).unwrap();
+        assert!(!m.should_encrypt(&path(&["k"]), &[vec![" plain".into()]], false));
+        assert!(Matcher::new(&CryptRule::EncryptedRegex("(".into()), false).is_err());
+    }
+
+    #[test]
+    fn mac_only_encrypted_differs_and_skips_plain_values() {
+        let plain = sample();
+        let full = plaintext_mac(&plain, &CryptRule::default(), false).unwrap();
+        let only = plaintext_mac(&plain, &CryptRule::default(), true).unwrap();
+        assert_ne!(full, only);
+        let mut changed = sample();
+        changed[0][2] = Item::Entry("b_unencrypted".into(), s("other"));
+        assert_eq!(
+            only,
+            plaintext_mac(&changed, &CryptRule::default(), true).unwrap()
+        );
+        assert_ne!(
+            full,
+            plaintext_mac(&changed, &CryptRule::default(), false).unwrap()
+        );
+    }
+}
