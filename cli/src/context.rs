@@ -31,7 +31,8 @@ fn parse_format(name: &str) -> Result<Format, CliError> {
     })
 }
 
-/// Resolves formats: explicit types win, else the extension of `--filename-override` or FILE.
+/// Resolves formats: explicit types win, else the extension of `--filename-override` or FILE
+/// (for input and output alike, as sops does).
 pub fn formats(
     common: &CommonArgs,
     file: &str,
@@ -44,7 +45,8 @@ pub fn formats(
     };
     let output = match &common.output_type {
         Some(t) => parse_format(t)?,
-        None => input,
+        // Like sops: the output format follows the path, not `--input-type`.
+        None => Format::from_path(name_for_type),
     };
     let mut options = indent_from_config;
     if let Some(n) = common.indent {
@@ -93,14 +95,28 @@ pub fn parse_encrypted(
     EncryptedFile::parse(store, data).map_err(|e| {
         let code = e.exit_code();
         let message = match &e {
-            keytap_core::error::Error::Parse(se) => format!("Error loading file {file}: {se}"),
-            keytap_core::error::Error::MetadataNotFound => {
-                format!("{file}: sops metadata not found")
+            keytap_core::error::Error::Parse(se) => {
+                format!(
+                    "Error unmarshalling input {}: {se} (in {file})",
+                    store_name(file)
+                )
             }
-            other => format!("{file}: {other}"),
+            keytap_core::error::Error::MetadataNotFound => {
+                format!("sops metadata not found (in {file})")
+            }
+            other => format!("{other} (in {file})"),
         };
         CliError::new(code, message)
     })
+}
+
+fn store_name(file: &str) -> &'static str {
+    match Format::from_path(file) {
+        Format::Yaml => "yaml",
+        Format::Dotenv => "dotenv",
+        Format::Ini => "ini",
+        Format::Json | Format::Binary => "json",
+    }
 }
 
 /// Loads the user's identities for unwrapping data keys.
@@ -111,4 +127,31 @@ pub fn identities(first_recipient: Option<&str>) -> AgeIdentities {
 /// Whether `path` exists (for `edit` of a new file).
 pub fn exists(path: &str) -> bool {
     Path::new(path).exists()
+}
+
+/// sops's checks before touching FILE: `-i` with `--output` (8) and a missing file (100).
+pub fn check_target(common: &CommonArgs, file: &str) -> Result<(), CliError> {
+    if common.in_place && common.output.is_some() {
+        return Err(CliError::new(
+            exit_code::CONFLICTING_PARAMETERS,
+            "Error: cannot operate on both --output and --in-place",
+        ));
+    }
+    if file != "-" && !Path::new(file).exists() {
+        return Err(CliError::new(
+            exit_code::NO_FILE_SPECIFIED,
+            format!(
+                "Error: cannot operate on non-existent file {:?}",
+                absolute(file)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The absolute form of a path, for messages (as sops prints them).
+pub fn absolute(file: &str) -> String {
+    std::path::absolute(file)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| file.to_string())
 }

@@ -38,7 +38,7 @@ pub enum CipherError {
     #[error("unsupported IV length {0}")]
     IvLength(usize),
     /// Authentication failed: wrong key, wrong AAD (moved value) or tampered data.
-    #[error("could not decrypt with AES_GCM: message authentication failed")]
+    #[error("Could not decrypt with AES_GCM: cipher: message authentication failed")]
     Authentication,
     /// The plaintext does not parse as the envelope's declared type.
     #[error("decrypted value is not a valid {0}")]

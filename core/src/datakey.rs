@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 use crate::cipher::DataKey;
 use crate::keys::age::{AgeIdentities, AgeRecipient};
 use crate::metadata::{KeyGroup, MasterKey, Metadata};
+use crate::wordwrap;
 
 /// Generates a fresh random data key.
 pub fn generate() -> DataKey {
@@ -121,69 +122,58 @@ impl std::fmt::Display for RecoverError {
         if let Some(other) = &self.other {
             return write!(f, "{other}");
         }
-        // Same layout as sops's getDataKeyError, so scripts and habits carry over.
-        writeln!(
-            f,
-            "Failed to get the data key required to decrypt the SOPS file."
-        )?;
-        writeln!(f)?;
-        for (i, attempts) in self.groups.iter().enumerate() {
-            writeln!(
-                f,
-                "Group {}: {}",
-                i,
-                if self.group_ok[i] { "OK" } else { "FAILED" }
-            )?;
-            for a in attempts {
-                match &a.error {
-                    None => writeln!(f, "  {}: OK", a.key)?,
-                    Some(e) => {
-                        writeln!(f, "  {}: FAILED", a.key)?;
-                        for (j, line) in wrap_text(e, 60).iter().enumerate() {
-                            writeln!(f, "    {} {}", if j == 0 { "- |" } else { "  |" }, line)?;
-                        }
-                    }
+        // Built exactly like sops's getDataKeyError report, so it reads the same.
+        let groups: Vec<String> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, attempts)| {
+                if self.group_ok[i] {
+                    return format!("Group {i}: SUCCESS");
                 }
-            }
-            writeln!(f)?;
-        }
+                let keys: Vec<String> = attempts
+                    .iter()
+                    .map(|a| {
+                        let err = a.error.as_deref().unwrap_or("");
+                        let mut body = String::new();
+                        for line in wordwrap::wrap(err, 60).split('\n') {
+                            body.push_str(&format!("  | {line}\n"));
+                        }
+                        body.replace_range(0..1, "-");
+                        let body = indent(body.trim_end_matches('\n'));
+                        format!("{}: FAILED\n{}", a.key, body)
+                    })
+                    .collect();
+                format!("Group {i}: FAILED\n{}", indent(&keys.join("\n\n")))
+            })
+            .collect();
         let ok = self.group_ok.iter().filter(|o| **o).count();
-        if self.groups.len() > 1 {
-            write!(
-                f,
-                "Recovery failed because only {} of {} key groups could be decrypted; {} are required.",
-                ok,
-                self.groups.len(),
-                self.threshold
+        let trailer = if self.groups.len() > 1 {
+            format!(
+                "Recovery failed because the file was encrypted with a Shamir threshold of {}, but only {} part(s) were successfully recovered, one for each successful key group. In order for SOPS to recover the file, at least {} groups have to be successful. In order for a group to be successful, decryption has to succeed with any of the keys in that key group.",
+                self.threshold, ok, self.threshold
             )
         } else {
-            write!(
-                f,
-                "Recovery failed because no master key was able to decrypt the file. In\norder for SOPS to recover the file, at least one key has to be successful,\nbut none were."
-            )
-        }
+            "Recovery failed because no master key was able to decrypt the file. In order for SOPS to recover the file, at least one key has to be successful, but none were.".to_string()
+        };
+        write!(
+            f,
+            "Failed to get the data key required to decrypt the SOPS file.\n\n{}\n\n{}",
+            groups.join("\n\n"),
+            wordwrap::wrap(&trailer, 75)
+        )
     }
+}
+
+/// Prefixes every line (empty ones too) with two spaces, as sops's report does.
+fn indent(text: &str) -> String {
+    text.split('\n')
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl std::error::Error for RecoverError {}
-
-fn wrap_text(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.len() + 1 + word.len() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
 
 /// Recovers the data key with the identities available: the first key of each group that
 /// unwraps gives that group's part; with several groups, `threshold` parts are combined.

@@ -38,7 +38,7 @@ pub mod exit_code {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be parsed in its format.
-    #[error("Error unmarshalling input: {0}")]
+    #[error("{0}")]
     Parse(#[source] StoreError),
     /// The file could not be emitted in the output format.
     #[error("Could not marshal tree: {0}")]
@@ -65,7 +65,7 @@ pub enum Error {
     #[error("Cannot decrypt MAC: {0}")]
     DecryptMac(String),
     /// The MAC does not match the content.
-    #[error("MAC mismatch. File has {stored}, computed {computed}")]
+    #[error("MAC mismatch. File has {}, computed {computed}", if stored.is_empty() { "no MAC" } else { stored.as_str() })]
     MacMismatch {
         /// MAC stored in the file.
         stored: String,
@@ -82,7 +82,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         use exit_code::*;
         match self {
-            Error::Parse(_) => COULD_NOT_READ_INPUT_FILE,
+            // sops exits 1 when an encrypted file does not parse (2 is for plaintext input).
+            Error::Parse(_) => GENERIC,
             Error::Emit(_) => ERROR_DUMPING_TREE,
             Error::MetadataNotFound | Error::Metadata(_) => GENERIC,
             Error::Recover(_) => COULD_NOT_RETRIEVE_KEY,

@@ -91,6 +91,12 @@ impl EncryptedFile {
             metadata.mac_only_encrypted,
         )
         .map_err(Error::DecryptTree)?;
+        if !ignore_mac && metadata.mac.is_empty() {
+            return Err(Error::MacMismatch {
+                stored: String::new(),
+                computed,
+            });
+        }
         if !ignore_mac {
             let aad = normalize_rfc3339(&metadata.last_modified);
             let stored = match cipher.decrypt(&metadata.mac, &aad) {
@@ -158,6 +164,14 @@ impl OpenFile {
         datakey::wrap(&mut self.metadata, &self.key, !resplit).map_err(Error::Wrap)
     }
 
+    /// Raises `version` to keytap's sops version when the file's is older (what sops's
+    /// `edit` does; `set`, `unset` and `rotate` keep it).
+    pub fn bump_version(&mut self) {
+        if metadata::version_older(&self.metadata.version, metadata::SOPS_VERSION) {
+            self.metadata.version = metadata::SOPS_VERSION.to_string();
+        }
+    }
+
     /// Encrypts the documents, sets `lastmodified` to now and stores the new MAC. Values
     /// unchanged since they were decrypted keep their exact ciphertext.
     pub fn seal(&self) -> Result<EncryptedFile, Error> {
@@ -171,7 +185,6 @@ impl OpenFile {
         )
         .map_err(Error::EncryptTree)?;
         metadata.last_modified = metadata::now_rfc3339();
-        metadata.version = metadata::SOPS_VERSION.to_string();
         metadata.mac = self
             .cipher
             .encrypt(&Value::Str(mac), &metadata.last_modified)

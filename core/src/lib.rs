@@ -13,3 +13,4 @@ pub mod stores;
 pub mod tree;
 pub mod treepath;
 pub mod walk;
+pub mod wordwrap;

@@ -113,7 +113,7 @@ fn list_items<'a>(v: &'a Value, field: &str) -> Result<Vec<&'a Branch>, Metadata
 
 fn parse_keys(branch: &Branch, group: &mut KeyGroup) -> Result<(), MetadataError> {
     // sops reads kms, gcp_kms, azure_kv, hc_vault, pgp, then age; keep that order.
-    for kind in KEY_LISTS_BEFORE_AGE.iter().chain(["pgp", "hckms"].iter()) {
+    for kind in KEY_LISTS_BEFORE_AGE.iter().chain(["pgp"].iter()) {
         if let Some(v) = crate::tree::get(branch, kind) {
             for fields in list_items(v, kind)? {
                 group.push(MasterKey::Other {
@@ -363,4 +363,22 @@ pub fn now_rfc3339() -> String {
         .replace_nanosecond(0)
         .expect("zero is valid");
     now.format(&Rfc3339).expect("formattable")
+}
+
+/// Whether semver-ish version `a` is older than `b` (missing parts count as 0; text that
+/// does not parse counts as older, so it gets replaced).
+pub fn version_older(a: &str, b: &str) -> bool {
+    fn parts(v: &str) -> Option<Vec<u64>> {
+        let core = v.trim().trim_start_matches('v').split(['-', '+']).next()?;
+        core.split('.').map(|p| p.parse().ok()).collect()
+    }
+    match (parts(a), parts(b)) {
+        (Some(mut x), Some(mut y)) => {
+            x.resize(3, 0);
+            y.resize(3, 0);
+            x < y
+        }
+        (None, _) => true,
+        _ => false,
+    }
 }

@@ -94,7 +94,7 @@ pub enum WalkError {
         message: String,
     },
     /// A value failed to decrypt; `path` names it (no plaintext).
-    #[error("could not decrypt value at {path}: {source}")]
+    #[error("Error walking tree: Could not decrypt value at {path}: {source}")]
     Decrypt {
         /// The value's key path, e.g. `["a"]["b"][0]`.
         path: String,
@@ -102,7 +102,7 @@ pub enum WalkError {
         source: CipherError,
     },
     /// A value failed to encrypt.
-    #[error("could not encrypt value at {path}: {source}")]
+    #[error("Error walking tree: Could not encrypt value at {path}: {source}")]
     Encrypt {
         /// The value's key path.
         path: String,

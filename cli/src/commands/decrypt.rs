@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use keytap_core::error::exit_code;
-use keytap_core::stores::Format;
 use keytap_core::tree::Value;
 use keytap_core::treepath;
 
@@ -17,6 +16,7 @@ pub fn open_file(
     file: &str,
     ignore_mac: bool,
 ) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
+    context::check_target(common, file)?;
     let f = context::formats(
         common,
         file,
@@ -33,17 +33,25 @@ pub fn open_file(
 /// The bytes `--extract` prints for a value: strings raw, other scalars in their text form,
 /// collections through the output store.
 fn extract_bytes(value: &Value, f: &context::Formats) -> Result<Vec<u8>, CliError> {
+    // sops: strings raw, maps as a whole plain file, anything else through EmitValue.
     Ok(match value {
-        Value::Str(s) | Value::Time(s) => s.clone().into_bytes(),
+        Value::Str(s) => s.clone().into_bytes(),
         Value::Bytes(b) => b.clone(),
-        Value::Int(i) => i.to_string().into_bytes(),
-        Value::Float(x) => keytap_core::cipher::format_float_plain(*x).into_bytes(),
-        Value::Bool(b) => b.to_string().into_bytes(),
-        Value::Null => Vec::new(),
-        other => f
+        Value::Map(branch) => f
             .output_store
-            .emit_value(other)
-            .map_err(|e| CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()))?,
+            .emit_plain(std::slice::from_ref(branch))
+            .map_err(|e| {
+                CliError::new(
+                    exit_code::ERROR_DUMPING_TREE,
+                    format!("Error dumping file: {e}"),
+                )
+            })?,
+        other => f.output_store.emit_value(other).map_err(|e| {
+            CliError::new(
+                exit_code::ERROR_DUMPING_TREE,
+                format!("Error dumping tree: {e}"),
+            )
+        })?,
     })
 }
 
@@ -79,14 +87,18 @@ pub fn run(
     let (open, f) = open_file(common, file, ignore_mac)?;
     let out = match extract {
         Some(path) => {
-            let steps = treepath::parse(path)
-                .map_err(|e| CliError::new(exit_code::INVALID_TREE_PATH_FORMAT, e.to_string()))?;
+            let steps = treepath::parse(path).map_err(|e| {
+                CliError::new(
+                    exit_code::INVALID_TREE_PATH_FORMAT,
+                    format!("error parsing --extract path: {}", e.reason),
+                )
+            })?;
             let doc = open
                 .docs
                 .first()
                 .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
             let value = treepath::get(doc, &steps).map_err(|e| {
-                CliError::new(exit_code::GENERIC, format!("Error walking tree: {e}"))
+                CliError::new(exit_code::GENERIC, format!("error truncating tree: {e}"))
             })?;
             extract_bytes(value, &f)?
         }
@@ -97,7 +109,6 @@ pub fn run(
             )
         })?,
     };
-    let _ = Format::Yaml;
     crate::output::write_result(common, file, &out, 0o600)?;
     Ok(0)
 }

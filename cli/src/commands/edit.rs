@@ -242,6 +242,7 @@ pub fn run(
             )?,
             Ok(docs) => {
                 open.docs = docs;
+                open.bump_version();
                 match open.seal() {
                     Ok(sealed) => {
                         let bytes = sealed.emit(&*f.output_store, f.output)?;

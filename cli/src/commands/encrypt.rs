@@ -27,6 +27,7 @@ pub fn run(
     file: &str,
     config: Option<&str>,
 ) -> Result<i32, CliError> {
+    context::check_target(common, file)?;
     let rules_path = common.filename_override.as_deref().unwrap_or(file);
     let f = context::formats(common, file, rules::store_options(config)?)?;
     let data = context::read_input(file)?;

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::process::Command;
 
 use keytap_core::error::exit_code;
-use keytap_core::stores::Format;
 use keytap_core::tree::{Item, Value};
 
 use crate::args::CommonArgs;
@@ -49,10 +48,32 @@ fn run_child(mut cmd: Command) -> Result<i32, CliError> {
     let status = cmd
         .status()
         .map_err(|e| CliError::new(exit_code::GENERIC, format!("could not run command: {e}")))?;
-    Ok(status.code().unwrap_or_else(|| {
-        use std::os::unix::process::ExitStatusExt;
-        128 + status.signal().unwrap_or(0)
-    }))
+    // Like sops: Go's exec error for a failed child, and its exit code (255 after a signal).
+    match status.code() {
+        Some(0) => Ok(0),
+        Some(code) => {
+            eprintln!("exit status {code}");
+            Ok(code)
+        }
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            eprintln!("signal: {}", signal_name(status.signal().unwrap_or(0)));
+            Ok(255)
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "killed",
+        libc::SIGTERM => "terminated",
+        libc::SIGINT => "interrupt",
+        libc::SIGSEGV => "segmentation fault",
+        libc::SIGABRT => "aborted",
+        libc::SIGHUP => "hangup",
+        libc::SIGPIPE => "broken pipe",
+        _ => "killed by a signal",
+    }
 }
 
 fn shell(command: &str) -> Command {
@@ -116,7 +137,6 @@ pub fn run_file(
             .emit_plain(&open.docs)
             .map_err(|e| CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()))?,
     );
-    let _ = Format::Yaml;
     let dir = tempfile::Builder::new()
         .prefix(".keytap")
         .tempdir()

@@ -5,20 +5,34 @@ use keytap_core::stores::{Format, StoreOptions};
 use crate::context;
 use crate::error::CliError;
 
-/// Prints `{"encrypted":true}` or `{"encrypted":false}` as sops does.
+fn fail(message: String) -> CliError {
+    CliError::new(
+        1,
+        format!("cannot check file status: cannot load encrypted file: {message}"),
+    )
+}
+
+/// Prints `{"encrypted":true}` or `{"encrypted":false}` as sops does: false when the file
+/// has no metadata, or metadata without a version or MAC; an error when it does not parse.
 pub fn run(input_type: Option<&str>, file: &str) -> Result<i32, CliError> {
-    let format = match input_type {
-        Some(t) => {
-            Format::from_name(t).ok_or_else(|| CliError::new(1, format!("unknown format {t:?}")))?
-        }
-        None => Format::from_path(file),
-    };
-    let data = context::read_input(file)?;
+    let format = input_type
+        .and_then(Format::from_name)
+        .unwrap_or_else(|| Format::from_path(file));
+    let data = std::fs::read(file).map_err(|e| {
+        fail(format!(
+            "Error reading file: open {file}: {}",
+            context::io_reason(&e)
+        ))
+    })?;
     let store = format.store(&StoreOptions::default());
-    let encrypted = matches!(
-        store.load_encrypted(&data),
-        Ok((_, Some(meta))) if keytap_core::metadata::Metadata::from_branch(&meta).is_ok()
-    );
+    let encrypted = match store.load_encrypted(&data) {
+        Ok((_, None)) => false,
+        Ok((_, Some(meta))) => match keytap_core::metadata::Metadata::from_branch(&meta) {
+            Ok(m) => !m.version.is_empty() && !m.mac.is_empty(),
+            Err(e) => return Err(fail(e.to_string())),
+        },
+        Err(e) => return Err(fail(e.to_string())),
+    };
     crate::output::write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())?;
     Ok(0)
 }

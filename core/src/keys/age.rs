@@ -184,43 +184,12 @@ fn is_encrypted_identity_file(data: &[u8]) -> bool {
 }
 
 impl AgeIdentities {
-    /// Loads identities from every place sops looks, in this order: `SOPS_AGE_KEY`,
-    /// `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, the user's `keys.txt`, then SSH keys
-    /// (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`).
-    /// `recipient` is exported to `SOPS_AGE_KEY_CMD` as `SOPS_AGE_RECIPIENT`.
+    /// Loads identities from every place sops looks, in sops's order:
+    /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`, `SOPS_AGE_KEY`,
+    /// `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` (run with `SOPS_AGE_RECIPIENT` set to
+    /// `recipient_for_cmd`), then the user's `keys.txt`.
     pub fn load(recipient_for_cmd: Option<&str>) -> AgeIdentities {
         let mut ids = AgeIdentities::default();
-        let mut found_any_source = false;
-
-        match std::env::var("SOPS_AGE_KEY") {
-            Ok(keys) => {
-                found_any_source = true;
-                let keys = Zeroizing::new(keys.split_whitespace().collect::<Vec<_>>().join("\n"));
-                ids.add_identity_text("SOPS_AGE_KEY", keys.as_bytes());
-            }
-            Err(_) => ids.unused_locations.push("SOPS_AGE_KEY".into()),
-        }
-        match std::env::var_os("SOPS_AGE_KEY_FILE") {
-            Some(path) => {
-                found_any_source = true;
-                ids.add_identity_file("SOPS_AGE_KEY_FILE", Path::new(&path));
-            }
-            None => ids.unused_locations.push("SOPS_AGE_KEY_FILE".into()),
-        }
-        match std::env::var("SOPS_AGE_KEY_CMD") {
-            Ok(cmd) => {
-                found_any_source = true;
-                ids.add_identity_cmd(&cmd, recipient_for_cmd);
-            }
-            Err(_) => ids.unused_locations.push("SOPS_AGE_KEY_CMD".into()),
-        }
-        if let Some(path) = default_keys_file() {
-            if path.exists() {
-                ids.add_identity_file(&path.display().to_string(), &path);
-            } else if !found_any_source {
-                ids.unused_locations.push(path.display().to_string());
-            }
-        }
         match std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
             Some(path) => ids.add_ssh_identity(Path::new(&path), true),
             None => ids
@@ -237,35 +206,81 @@ impl AgeIdentities {
                 }
             }
         }
+        // Readers are parsed after all sources are known, like sops; empty ones are listed
+        // as unused after the others.
+        let mut readers: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
+        match std::env::var("SOPS_AGE_KEY") {
+            Ok(keys) => readers.push(("SOPS_AGE_KEY".into(), Zeroizing::new(keys.into_bytes()))),
+            Err(_) => ids.unused_locations.push("SOPS_AGE_KEY".into()),
+        }
+        match std::env::var_os("SOPS_AGE_KEY_FILE") {
+            Some(path) => match std::fs::read(&path) {
+                Ok(data) => readers.push(("SOPS_AGE_KEY_FILE".into(), Zeroizing::new(data))),
+                Err(e) => ids.load_error_raw(format!(
+                    "failed to open SOPS_AGE_KEY_FILE file: open {}: {}",
+                    Path::new(&path).display(),
+                    io_reason(&e)
+                )),
+            },
+            None => ids.unused_locations.push("SOPS_AGE_KEY_FILE".into()),
+        }
+        match std::env::var("SOPS_AGE_KEY_CMD") {
+            Ok(cmd) => {
+                if let Some(out) = ids.run_identity_cmd(&cmd, recipient_for_cmd) {
+                    readers.push(("SOPS_AGE_KEY_CMD".into(), out));
+                }
+            }
+            Err(_) => ids.unused_locations.push("SOPS_AGE_KEY_CMD".into()),
+        }
+        if let Some(path) = default_keys_file() {
+            match std::fs::read(&path) {
+                Ok(data) => readers.push((path.display().to_string(), Zeroizing::new(data))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if readers.is_empty() && ids.identities.is_empty() {
+                        ids.unused_locations.push(path.display().to_string());
+                    }
+                }
+                Err(e) => ids.load_error_raw(format!(
+                    "failed to open file: open {}: {}",
+                    path.display(),
+                    io_reason(&e)
+                )),
+            }
+        }
+        let mut empty = Vec::new();
+        for (location, data) in readers {
+            let before = ids.identities.len();
+            ids.add_identity_text(&location, &data);
+            if ids.identities.len() == before
+                && !ids.load_errors.iter().any(
+                    |e| matches!(e, AgeError::Load { source_name, .. } if *source_name == location),
+                )
+            {
+                empty.push(location);
+            }
+        }
+        ids.unused_locations.retain(|l| !empty.contains(l));
+        ids.unused_locations.extend(empty);
         ids
     }
 
-    fn load_error(&mut self, source: &str, message: impl Into<String>) {
+    fn load_error_raw(&mut self, message: String) {
         self.load_errors.push(AgeError::Load {
-            source_name: source.to_string(),
-            message: message.into(),
+            source_name: String::new(),
+            message,
         });
     }
 
-    fn add_identity_file(&mut self, source: &str, path: &Path) {
-        match std::fs::read(path) {
-            Ok(data) => {
-                let data = Zeroizing::new(data);
-                self.add_identity_text(source, &data)
-            }
-            Err(e) => self.load_error(
-                source,
-                format!("failed to open file {}: {}", path.display(), e),
-            ),
-        }
-    }
-
-    fn add_identity_cmd(&mut self, cmd: &str, recipient: Option<&str>) {
+    fn run_identity_cmd(
+        &mut self,
+        cmd: &str,
+        recipient: Option<&str>,
+    ) -> Option<Zeroizing<Vec<u8>>> {
         let Some(args) = shlex::split(cmd).filter(|a| !a.is_empty()) else {
-            return self.load_error(
-                "SOPS_AGE_KEY_CMD",
-                format!("failed to parse command {cmd:?}"),
-            );
+            self.load_error_raw(format!(
+                "failed to parse command {cmd} from SOPS_AGE_KEY_CMD"
+            ));
+            return None;
         };
         let mut command = std::process::Command::new(&args[0]);
         command
@@ -276,19 +291,32 @@ impl AgeIdentities {
             command.env("SOPS_AGE_RECIPIENT", r);
         }
         match command.output() {
-            Ok(out) if out.status.success() => {
-                let stdout = Zeroizing::new(out.stdout);
-                self.add_identity_text("SOPS_AGE_KEY_CMD", &stdout)
+            Ok(out) if out.status.success() => Some(Zeroizing::new(out.stdout)),
+            Ok(out) => {
+                let status = match out.status.code() {
+                    Some(c) => format!("exit status {c}"),
+                    None => "killed by a signal".to_string(),
+                };
+                self.load_error_raw(format!(
+                    "failed to execute command {cmd} from SOPS_AGE_KEY_CMD: {status}"
+                ));
+                None
             }
-            Ok(out) => self.load_error(
-                "SOPS_AGE_KEY_CMD",
-                format!("command {cmd:?} failed with {}", out.status),
-            ),
-            Err(e) => self.load_error(
-                "SOPS_AGE_KEY_CMD",
-                format!("failed to execute command {cmd:?}: {e}"),
-            ),
+            Err(e) => {
+                self.load_error_raw(format!(
+                    "failed to execute command {cmd} from SOPS_AGE_KEY_CMD: {}",
+                    io_reason(&e)
+                ));
+                None
+            }
         }
+    }
+
+    fn load_error(&mut self, source: &str, message: impl Into<String>) {
+        self.load_errors.push(AgeError::Load {
+            source_name: source.to_string(),
+            message: message.into(),
+        });
     }
 
     /// Parses identity-file text (native and plugin identities; `#` lines and blanks skipped).
@@ -303,10 +331,15 @@ impl AgeIdentities {
         }
         let file = match age::IdentityFile::from_buffer(BufReader::new(data)) {
             Ok(f) => f.with_callbacks(Prompter),
-            Err(e) => return self.load_error(source, e.to_string()),
+            Err(e) => {
+                return self.load_error(
+                    source,
+                    format!("failed to parse '{source}' age identities: {e}"),
+                )
+            }
         };
         match file.into_identities() {
-            Ok(list) if list.is_empty() => self.unused_locations.push(source.to_string()),
+            Ok(list) if list.is_empty() => {}
             Ok(list) => {
                 for identity in list {
                     self.identities.push(LoadedIdentity {
@@ -325,7 +358,10 @@ impl AgeIdentities {
             Ok(d) => Zeroizing::new(d),
             Err(e) => {
                 if explicit {
-                    self.load_error(&source, format!("failed to open file: {e}"));
+                    self.load_error(
+                        &source,
+                        format!("failed to open file: open {source}: {}", io_reason(&e)),
+                    );
                 }
                 return;
             }
@@ -342,41 +378,94 @@ impl AgeIdentities {
         }
     }
 
-    /// Unwraps one armored `enc` blob, trying every identity. On failure the error says why
-    /// for each identity source (never key material).
+    /// Unwraps one armored `enc` blob, trying every identity. On failure the message is
+    /// built as sops builds it: the cause, identity loading errors, then the locations that
+    /// held no keys (never key material).
     pub fn unwrap(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, AgeError> {
         if self.identities.is_empty() {
-            let mut msg = String::from("failed to load age identities");
-            self.append_context(&mut msg);
-            return Err(AgeError::Unwrap(msg));
+            return Err(AgeError::Unwrap(
+                self.with_context("failed to load age identities".into()),
+            ));
         }
-        let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()))
-            .map_err(|e| AgeError::Unwrap(format!("malformed age data key: {e}")))?;
+        let decryptor =
+            age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes())).map_err(|e| {
+                AgeError::Unwrap(format!(
+                    "failed to create reader for decrypting sops data key with age: {e}"
+                ))
+            })?;
         let identities = self
             .identities
             .iter()
             .map(|i| i.identity.as_ref() as &dyn age::Identity);
         let mut reader = decryptor.decrypt(identities).map_err(|e| {
-            let mut msg =
-                format!("failed to create reader for decrypting sops data key with age: {e}");
-            self.append_context(&mut msg);
-            AgeError::Unwrap(msg)
+            let cause = match e {
+                age::DecryptError::NoMatchingKeys => {
+                    "identity did not match any of the recipients".to_string()
+                }
+                other => other.to_string(),
+            };
+            AgeError::Unwrap(self.with_context(format!(
+                "failed to create reader for decrypting sops data key with age: {cause}"
+            )))
         })?;
         let mut out = Zeroizing::new(Vec::new());
-        reader
-            .read_to_end(&mut out)
-            .map_err(|e| AgeError::Unwrap(format!("failed to decrypt the age data key: {e}")))?;
+        reader.read_to_end(&mut out).map_err(|e| {
+            AgeError::Unwrap(format!(
+                "failed to copy age decrypted data into bytes.Buffer: {e}"
+            ))
+        })?;
         Ok(out)
     }
 
-    fn append_context(&self, msg: &mut String) {
+    fn with_context(&self, mut msg: String) -> String {
         if !self.load_errors.is_empty() {
-            let errs: Vec<String> = self.load_errors.iter().map(|e| e.to_string()).collect();
+            let errs: Vec<String> = self
+                .load_errors
+                .iter()
+                .map(|e| match e {
+                    AgeError::Load {
+                        source_name,
+                        message,
+                    } if source_name.is_empty() => message.clone(),
+                    AgeError::Load { message, .. } => message.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
             msg.push_str(&format!(
                 ". Errors while loading age identities: {}",
                 errs.join("; ")
             ));
         }
+        let unused = &self.unused_locations;
+        match unused.len() {
+            0 => {}
+            1 => msg.push_str(&format!(". Did not find keys in location '{}'.", unused[0])),
+            2 => msg.push_str(&format!(
+                ". Did not find keys in locations '{}' and '{}'.",
+                unused[0], unused[1]
+            )),
+            n => msg.push_str(&format!(
+                ". Did not find keys in locations '{}', and '{}'.",
+                unused[..n - 1].join("', '"),
+                unused[n - 1]
+            )),
+        }
+        msg
+    }
+}
+
+/// An io::Error's text without Rust's "(os error N)" suffix, like Go prints it.
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    };
+    // Go spells the common ones in lower case.
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => s,
     }
 }
 
@@ -388,7 +477,7 @@ fn decrypt_identity_file(source: &str, data: &[u8]) -> Result<Zeroizing<Vec<u8>>
     }
     let passphrase = age::Callbacks::request_passphrase(
         &Prompter,
-        &format!("Enter passphrase for identity file {source}:"),
+        &format!("Enter passphrase for identity '{source}':"),
     )
     .ok_or_else(|| "identity file is passphrase-protected and no passphrase could be asked (no terminal, KEYTAP_ASKPASS unset)".to_string())?;
     let identity = age::scrypt::Identity::new(passphrase);

