@@ -294,6 +294,25 @@ pub enum Command {
         /// The command; `{}` is replaced by the plaintext's path.
         command: String,
     },
+    /// Add or delete key groups (the data key is split again across the groups).
+    Groups {
+        /// What to do.
+        #[command(subcommand)]
+        action: GroupsAction,
+    },
+    /// Print a shell completion script.
+    Completion {
+        /// bash, zsh or fish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+    /// Show which identities, plugins and recipients keytap finds; with FILE, which of
+    /// your identities can open it. Prints no secret.
+    Doctor {
+        /// A sops file to check.
+        file: Option<String>,
+    },
     /// Generate an age identity (like age-keygen).
     Keygen {
         /// Write the identity to FILE (mode 0600; never overwritten).
@@ -304,5 +323,39 @@ pub enum Command {
         to_recipient: bool,
         /// The identity file for -y.
         input: Option<String>,
+    },
+}
+
+/// `groups add` / `groups delete`.
+#[derive(Subcommand, Debug)]
+pub enum GroupsAction {
+    /// Add a key group made of the given recipients.
+    Add {
+        /// The sops file.
+        #[arg(short = 'f', long)]
+        file: String,
+        /// age recipients of the new group (repeatable, each may be a comma list).
+        #[arg(long)]
+        age: Vec<String>,
+        /// Write back to the file instead of stdout.
+        #[arg(short = 'i', long = "in-place")]
+        in_place: bool,
+        /// Groups needed to recover the key.
+        #[arg(long = "shamir-secret-sharing-threshold")]
+        shamir_threshold: Option<usize>,
+    },
+    /// Delete the key group at INDEX (0-based).
+    Delete {
+        /// The sops file.
+        #[arg(short = 'f', long)]
+        file: String,
+        /// Write back to the file instead of stdout.
+        #[arg(short = 'i', long = "in-place")]
+        in_place: bool,
+        /// Groups needed to recover the key.
+        #[arg(long = "shamir-secret-sharing-threshold")]
+        shamir_threshold: Option<usize>,
+        /// The group's index.
+        index: String,
     },
 }

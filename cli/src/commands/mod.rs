@@ -1,10 +1,12 @@
 //! One module per command; `run` dispatches.
 
 mod decrypt;
+mod doctor;
 mod edit;
 mod encrypt;
 mod exec;
 mod filestatus;
+mod groups;
 mod keygen;
 mod rotate;
 mod set;
@@ -113,6 +115,24 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             &command,
             no_fifo,
         ),
+        Some(Command::Groups { action }) => groups::run(action),
+        Some(Command::Completion { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "keytap", &mut out);
+            crate::output::write_stdout(&out)?;
+            Ok(0)
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| CliError::new(exit_code::GENERIC, e.to_string()))?;
+            crate::output::write_stdout(&out)?;
+            Ok(0)
+        }
+        Some(Command::Doctor { file }) => doctor::run(file.as_deref()),
         Some(Command::Keygen {
             output,
             to_recipient,

@@ -1,0 +1,157 @@
+//! `doctor`: what keytap can see, and for a file, who can open it. Never prints a secret.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use keytap_core::keys::age::AgeIdentities;
+use keytap_core::metadata::MasterKey;
+
+use crate::args::CommonArgs;
+use crate::context;
+use crate::error::CliError;
+
+fn recipient_kind(r: &str) -> String {
+    if r.starts_with("age1pq1") {
+        "age post-quantum (ML-KEM-768 + X25519)".into()
+    } else if r.starts_with("age1") && r.matches('1').count() > 1 {
+        let name = &r[4..r[4..].find('1').map(|i| i + 4).unwrap_or(r.len())];
+        format!("age plugin '{name}' (needs age-plugin-{name} to decrypt)")
+    } else if r.starts_with("age1") {
+        "age X25519".into()
+    } else if r.starts_with("ssh-ed25519") {
+        "SSH ed25519".into()
+    } else if r.starts_with("ssh-rsa") {
+        "SSH RSA".into()
+    } else {
+        "unknown".into()
+    }
+}
+
+fn plugins_on_path() -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let path = std::env::var_os("KEYTAP_PLUGIN_PATH")
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(plugin) = name.strip_prefix("age-plugin-") {
+                    found.insert(format!("{plugin} ({})", dir.join(&name).display()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Runs `doctor [FILE]`.
+pub fn run(file: Option<&str>) -> Result<i32, CliError> {
+    let ids = AgeIdentities::load(None);
+    println!("Identities:");
+    if ids.identities.is_empty() {
+        println!("  none found");
+    }
+    let mut by_source: Vec<(String, usize)> = Vec::new();
+    for id in &ids.identities {
+        match by_source.iter_mut().find(|(s, _)| *s == id.source) {
+            Some((_, n)) => *n += 1,
+            None => by_source.push((id.source.clone(), 1)),
+        }
+    }
+    for (source, n) in &by_source {
+        println!(
+            "  {source}: {n} identit{}",
+            if *n == 1 { "y" } else { "ies" }
+        );
+    }
+    for e in &ids.load_errors {
+        println!("  problem: {e}");
+    }
+    if !ids.unused_locations.is_empty() {
+        println!(
+            "  looked in, nothing there: {}",
+            ids.unused_locations.join(", ")
+        );
+    }
+    for var in ["SOPS_AGE_KEY_FILE"] {
+        if let Some(p) = std::env::var_os(var) {
+            check_permissions(Path::new(&p), var);
+        }
+    }
+    if let Some(p) = keytap_core::keys::age::default_keys_file().filter(|p| p.exists()) {
+        check_permissions(&p, "keys.txt");
+    }
+    println!("age plugins on PATH:");
+    let plugins = plugins_on_path();
+    if plugins.is_empty() {
+        println!("  none");
+    }
+    for p in plugins {
+        println!("  {p}");
+    }
+    if let Some(file) = file {
+        let common = CommonArgs::default();
+        let f = context::formats(&common, file, Default::default())?;
+        let data = context::read_input(file)?;
+        let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
+        println!("{file}:");
+        if enc.metadata.key_groups.len() > 1 {
+            let t = if enc.metadata.shamir_threshold == 0 {
+                enc.metadata.key_groups.len()
+            } else {
+                enc.metadata.shamir_threshold
+            };
+            println!(
+                "  {} key groups, {} needed",
+                enc.metadata.key_groups.len(),
+                t
+            );
+        }
+        for (gi, group) in enc.metadata.key_groups.iter().enumerate() {
+            for key in group {
+                match key {
+                    MasterKey::Age { recipient, enc } => {
+                        let verdict = match ids.unwrap(enc) {
+                            Ok(_) => "you can open it".to_string(),
+                            Err(_) => "none of your identities opens it".to_string(),
+                        };
+                        println!(
+                            "  group {gi}: {} [{}]: {verdict}",
+                            short(recipient),
+                            recipient_kind(recipient)
+                        );
+                    }
+                    other => println!(
+                        "  group {gi}: {} [not supported by keytap]",
+                        other.describe()
+                    ),
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn short(r: &str) -> String {
+    if r.len() > 40 {
+        format!("{}…{}", &r[..20], &r[r.len() - 8..])
+    } else {
+        r.to_string()
+    }
+}
+
+fn check_permissions(path: &Path, label: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(path) {
+        let mode = m.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            println!(
+                "  warning: {label} {} is readable by others (mode {:o}); run: chmod 600 {}",
+                path.display(),
+                mode,
+                path.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! `groups add|delete`: change the key groups; the same data key is split again.
+
+use keytap_core::error::exit_code;
+use keytap_core::metadata::{KeyGroup, MasterKey};
+
+use crate::args::{CommonArgs, GroupsAction};
+use crate::commands::decrypt::open_file;
+use crate::error::CliError;
+
+/// Runs `groups add` or `groups delete`.
+pub fn run(action: GroupsAction) -> Result<i32, CliError> {
+    let (file, in_place, threshold) = match &action {
+        GroupsAction::Add {
+            file,
+            in_place,
+            shamir_threshold,
+            ..
+        } => (file.clone(), *in_place, *shamir_threshold),
+        GroupsAction::Delete {
+            file,
+            in_place,
+            shamir_threshold,
+            ..
+        } => (file.clone(), *in_place, *shamir_threshold),
+    };
+    let common = CommonArgs {
+        in_place,
+        ..CommonArgs::default()
+    };
+    let (mut open, f) = open_file(&common, &file, false)?;
+    match &action {
+        GroupsAction::Add { age, .. } => {
+            let mut group = KeyGroup::new();
+            for r in age
+                .iter()
+                .flat_map(|a| a.split(','))
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+            {
+                keytap_core::keys::age::AgeRecipient::parse(r)
+                    .map_err(|e| CliError::new(exit_code::GENERIC, e.to_string()))?;
+                group.push(MasterKey::Age {
+                    recipient: r.to_string(),
+                    enc: String::new(),
+                });
+            }
+            if group.is_empty() {
+                return Err(CliError::new(
+                    exit_code::GENERIC,
+                    "groups add needs at least one --age recipient",
+                ));
+            }
+            let before = open.metadata.key_groups.len();
+            open.metadata.key_groups.push(group);
+            if open.metadata.shamir_threshold == 0 && before == 1 {
+                open.metadata.shamir_threshold = open.metadata.key_groups.len();
+            }
+        }
+        GroupsAction::Delete { index, .. } => {
+            let i: usize = index.parse().map_err(|_| {
+                CliError::new(
+                    exit_code::GENERIC,
+                    format!("failed to parse [index] argument: {index:?} is not a group index"),
+                )
+            })?;
+            if i >= open.metadata.key_groups.len() {
+                return Err(CliError::new(
+                    exit_code::GENERIC,
+                    format!(
+                        "group index {i} out of range: the file has {} key groups",
+                        open.metadata.key_groups.len()
+                    ),
+                ));
+            }
+            open.metadata.key_groups.remove(i);
+        }
+    }
+    if let Some(t) = threshold {
+        open.metadata.shamir_threshold = t;
+    }
+    let groups = open.metadata.key_groups.len();
+    if groups > 1 && open.metadata.shamir_threshold > groups {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            format!(
+                "removing this key group will make the Shamir threshold impossible to satisfy: Shamir threshold is {}, but we only have {} key groups",
+                open.metadata.shamir_threshold, groups
+            ),
+        ));
+    }
+    if groups <= 1 {
+        open.metadata.shamir_threshold = 0;
+    }
+    for group in open.metadata.key_groups.iter_mut() {
+        for key in group.iter_mut() {
+            if let MasterKey::Age { enc, .. } = key {
+                enc.clear();
+            }
+        }
+    }
+    open.wrap_new_keys().map_err(CliError::from)?;
+    let sealed = open.seal()?;
+    let out = sealed.emit(&*f.output_store, f.output)?;
+    crate::output::write_result(&common, &file, &out, 0o644)?;
+    Ok(0)
+}
