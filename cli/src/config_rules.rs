@@ -1,6 +1,11 @@
 //! Bridge from `.sops.yaml` (keytap-core's config module) to what commands need.
 
-use keytap_core::metadata::KeyGroup;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use keytap_core::config::{self, Config};
+use keytap_core::error::exit_code;
+use keytap_core::metadata::{KeyGroup, MasterKey};
 use keytap_core::stores::StoreOptions;
 use keytap_core::walk::CryptRule;
 
@@ -18,12 +23,80 @@ pub struct Rule {
     pub mac_only_encrypted: bool,
 }
 
-/// The creation rule for `file`, or `None` when there is no config file.
-pub fn creation_rule(_file: &str, _config_flag: Option<&str>) -> Result<Option<Rule>, CliError> {
-    Ok(None)
+static CONFIG_FLAG: OnceLock<Option<String>> = OnceLock::new();
+
+/// Records `--config`/`SOPS_CONFIG` once for the whole run.
+pub fn set_config_flag(flag: Option<String>) {
+    let _ = CONFIG_FLAG.set(flag);
+}
+
+fn config_error(e: config::ConfigError) -> CliError {
+    CliError::new(e.exit_code(), e.to_string())
+}
+
+/// Loads the config sops would use (flag, env, or found upward from the cwd).
+fn load_config(config_flag: Option<&str>) -> Result<Option<Config>, CliError> {
+    let flag = config_flag.or_else(|| CONFIG_FLAG.get().and_then(|f| f.as_deref()));
+    let choice = config::choose_config(flag.map(Path::new), None);
+    if let Some(w) = &choice.warning {
+        eprintln!("{w}");
+    }
+    match choice.path {
+        Some(path) => config::load(&path).map(Some).map_err(config_error),
+        None => Ok(None),
+    }
+}
+
+fn unsupported(kind: &str, what: &str) -> CliError {
+    CliError::new(
+        exit_code::GENERIC,
+        format!("keytap cannot encrypt to {kind} {what}: only age recipients (X25519, SSH, plugins) are supported"),
+    )
+}
+
+/// The creation rule for `file`, or `None` when there is no config (or no rules in it).
+/// A config whose rules do not match `file` is an error, even with `--age`, as in sops.
+pub fn creation_rule(file: &str, config_flag: Option<&str>) -> Result<Option<Rule>, CliError> {
+    let Some(cfg) = load_config(config_flag)? else { return Ok(None) };
+    let dir = cfg.dir().map_err(|e| CliError::new(exit_code::GENERIC, format!("{}: {e}", cfg.path.display())))?;
+    let abs = config::absolute_path(Path::new(file)).map_err(|e| CliError::new(exit_code::GENERIC, format!("{file}: {e}")))?;
+    let Some(rule) = cfg.rule_for(&abs, &dir).map_err(config_error)? else { return Ok(None) };
+    let mut key_groups = Vec::new();
+    for spec in &rule.key_groups {
+        if let Some(fp) = spec.pgp.first() {
+            return Err(unsupported("PGP key", fp));
+        }
+        if !spec.kms.is_empty() || !spec.gcp_kms.is_empty() || !spec.azure_keyvault.is_empty() || !spec.hc_vault.is_empty() {
+            return Err(unsupported("cloud KMS keys", "in .sops.yaml"));
+        }
+        let mut group = KeyGroup::new();
+        for r in &spec.age {
+            keytap_core::keys::age::AgeRecipient::parse(r).map_err(|e| CliError::new(exit_code::GENERIC, e.to_string()))?;
+            group.push(MasterKey::Age { recipient: r.trim().to_string(), enc: String::new() });
+        }
+        key_groups.push(group);
+    }
+    if rule.shamir_threshold < 0 {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            format!("{}: shamir_threshold must not be negative", cfg.path.display()),
+        ));
+    }
+    Ok(Some(Rule {
+        key_groups,
+        crypt_rule: rule.crypt_rule.clone(),
+        shamir_threshold: rule.shamir_threshold as usize,
+        mac_only_encrypted: rule.mac_only_encrypted,
+    }))
 }
 
 /// `stores:` options from the config (defaults when there is none).
-pub fn store_options(_config_flag: Option<&str>) -> Result<StoreOptions, CliError> {
-    Ok(StoreOptions::default())
+pub fn store_options(config_flag: Option<&str>) -> Result<StoreOptions, CliError> {
+    let Some(cfg) = load_config(config_flag)? else { return Ok(StoreOptions::default()) };
+    let positive = |n: i64| usize::try_from(n).ok();
+    Ok(StoreOptions {
+        yaml_indent: positive(cfg.stores.yaml_indent).filter(|n| *n > 0),
+        json_indent: positive(cfg.stores.json_indent),
+        json_binary_indent: positive(cfg.stores.json_binary_indent),
+    })
 }

@@ -32,9 +32,8 @@ fn age_group(recipients: &str) -> Result<KeyGroup, CliError> {
     Ok(group)
 }
 
-/// The crypt rule given on the command line, if any; more than one is an error.
-pub fn crypt_rule_from_flags(keys: &KeyArgs) -> Result<Option<CryptRule>, CliError> {
-    let mut rules = Vec::new();
+/// The crypt rules given on the command line.
+pub fn crypt_rules_from_flags(keys: &KeyArgs) -> Vec<CryptRule> {
     let flags = [
         (&keys.unencrypted_suffix, "unencrypted_suffix"),
         (&keys.encrypted_suffix, "encrypted_suffix"),
@@ -43,25 +42,21 @@ pub fn crypt_rule_from_flags(keys: &KeyArgs) -> Result<Option<CryptRule>, CliErr
         (&keys.unencrypted_comment_regex, "unencrypted_comment_regex"),
         (&keys.encrypted_comment_regex, "encrypted_comment_regex"),
     ];
-    for (value, field) in flags {
-        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-            rules.push(CryptRule::from_field(field, v.clone()).expect("known field"));
-        }
-    }
-    if rules.len() > 1 {
-        return Err(CliError::new(
-            exit_code::GENERIC,
-            "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file",
-        ));
-    }
-    Ok(rules.pop())
+    flags
+        .iter()
+        .filter_map(|(value, field)| {
+            value.as_ref().filter(|v| !v.is_empty()).map(|v| CryptRule::from_field(field, v.clone()).expect("known field"))
+        })
+        .collect()
 }
 
 /// Resolves the settings for encrypting `file` (the path used for rule matching).
+/// `binary` drops the crypt rule and `mac_only_encrypted`, as sops does for the binary store.
 pub fn resolve(
     keys: &KeyArgs,
     file: &str,
     config_flag: Option<&str>,
+    binary: bool,
 ) -> Result<NewFileSettings, CliError> {
     if keys.pgp.as_deref().is_some_and(|p| !p.is_empty()) {
         return Err(CliError::new(
@@ -69,7 +64,6 @@ pub fn resolve(
             "keytap does not support PGP keys; use age recipients (-a)",
         ));
     }
-    let flag_rule = crypt_rule_from_flags(keys)?;
     let rule = crate::config_rules::creation_rule(file, config_flag)?;
     let key_groups = match keys.age.as_deref().filter(|a| !a.trim().is_empty()) {
         Some(age) => vec![age_group(age)?],
@@ -89,16 +83,18 @@ pub fn resolve(
             "Could not generate data key: no recipients",
         ));
     }
-    let crypt_rule = flag_rule
-        .or_else(|| rule.as_ref().and_then(|r| r.crypt_rule.clone()))
+        let flags = crypt_rules_from_flags(keys);
+    let crypt_rule = CryptRule::resolve(&flags, rule.as_ref().and_then(|r| r.crypt_rule.as_ref()), binary)
+        .map_err(|e| CliError::new(e.exit_code(), e.to_string()))?
         .unwrap_or_default();
     let shamir_threshold = keys
         .shamir_threshold
         .filter(|t| *t != 0)
         .or_else(|| rule.as_ref().map(|r| r.shamir_threshold))
         .unwrap_or(0);
-    let mac_only_encrypted =
-        keys.mac_only_encrypted || rule.as_ref().is_some_and(|r| r.mac_only_encrypted);
+        let mac_only_encrypted =
+        !binary && (keys.mac_only_encrypted || rule.as_ref().is_some_and(|r| r.mac_only_encrypted));
+
     Ok(NewFileSettings {
         metadata: Metadata {
             key_groups,

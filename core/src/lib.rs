@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod cipher;
+pub mod config;
 pub mod datakey;
 pub mod error;
 pub mod example;

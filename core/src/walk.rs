@@ -5,7 +5,8 @@
 //! the AAD is the chain of mapping keys joined by `:` plus a trailing `:`, and the MAC is
 //! SHA-512 over the plaintext of the leaves in walk order.
 
-use regex::Regex;
+
+
 use sha2::{Digest, Sha512};
 
 use crate::cipher::{leaf_bytes, CipherError, ValueCipher};
@@ -116,7 +117,7 @@ pub enum WalkError {
 
 struct Matcher {
     rule: CryptRule,
-    regex: Option<Regex>,
+    regex: Option<regex::Regex>,
     mac_only_encrypted: bool,
 }
 
@@ -126,7 +127,7 @@ impl Matcher {
             CryptRule::UnencryptedRegex(r)
             | CryptRule::EncryptedRegex(r)
             | CryptRule::UnencryptedCommentRegex(r)
-            | CryptRule::EncryptedCommentRegex(r) => Some(Regex::new(r).map_err(|e| {
+            | CryptRule::EncryptedCommentRegex(r) => Some(crate::config::go_regex(r).map_err(|e| {
                 WalkError::BadRegex {
                     field: rule.field_name(),
                     regex: r.clone(),

@@ -20,7 +20,7 @@ pub fn open_file(
     let f = context::formats(
         common,
         file,
-        crate::rules::store_options(None).unwrap_or_default(),
+        crate::rules::store_options(None)?,
     )?;
     let data = context::read_input(file)?;
     let enc = context::parse_encrypted(&*f.input_store, file, &data)?;

@@ -159,8 +159,8 @@ pub fn run(
         open_file(common, file, ignore_mac)?.0
     } else {
         let rules_path = common.filename_override.as_deref().unwrap_or(file);
-        let settings = rules::resolve(keys, rules_path, config)?;
         let f = context::formats(common, file, rules::store_options(config)?)?;
+        let settings = rules::resolve(keys, rules_path, config, f.input == keytap_core::stores::Format::Binary)?;
         let docs = keytap_core::example::example_docs(f.input);
         OpenFile::create(docs, settings.metadata).map_err(|e| {
             CliError::new(

@@ -20,6 +20,7 @@ use keytap_core::error::exit_code;
 pub fn run(cli: Cli) -> Result<i32, CliError> {
     let verbose = cli.verbose;
     let config = cli.config.clone();
+    crate::config_rules::set_config_flag(config.clone());
     match cli.command {
         Some(Command::Encrypt { common, keys, file }) => {
             encrypt::run(&common, &keys, &file, config.as_deref())
