@@ -72,19 +72,12 @@ pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     result.map_err(|e| {
         CliError::new(
             exit_code::COULD_NOT_READ_INPUT_FILE,
-            format!("Error reading file: {file}: {}", io_reason(&e)),
+            format!("Error reading file: open {}: {}", absolute(file), io_reason(&e)),
         )
     })
 }
 
-/// An io::Error without Rust's "(os error N)" suffix.
-pub fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+pub use keytap_core::goerr::io_reason;
 
 /// Parses an encrypted file, with errors naming it.
 pub fn parse_encrypted(

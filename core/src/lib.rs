@@ -15,3 +15,4 @@ pub mod tree;
 pub mod treepath;
 pub mod walk;
 pub mod wordwrap;
+pub mod goerr;

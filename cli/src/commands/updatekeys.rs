@@ -44,7 +44,7 @@ pub fn run(
             && (rule.shamir_threshold == 0
                 || rule.shamir_threshold == open.metadata.shamir_threshold)
         {
-            eprintln!("File {file} already up to date");
+            eprintln!("File {} already up to date", crate::context::absolute(file));
             continue;
         }
         let mut diff = String::new();
@@ -67,15 +67,23 @@ pub fn run(
                 diff.push_str(&format!("--- {k}\n"));
             }
         }
-        eprintln!("The following changes will be made to the file's groups:");
-        eprint!("{diff}");
+        // sops prints the diff on stdout, the shamir line first.
+        let old_t = open.metadata.shamir_threshold;
+        let new_t = if rule.shamir_threshold != 0 { rule.shamir_threshold } else { old_t };
+        let shamir_line = if old_t == new_t {
+            if new_t > 0 { format!("shamir_threshold: {new_t}\n") } else { String::new() }
+        } else {
+            format!("+++ shamir_threshold: {new_t}\n--- shamir_threshold: {old_t}\n")
+        };
+        print!("The following changes will be made to the file's groups:\n{shamir_line}{diff}");
         if !yes {
-            eprint!("Is this okay? (y/n):");
+            print!("Is this okay? (y/n):");
+            let _ = std::io::stdout().flush();
             let _ = std::io::stderr().flush();
             let mut answer = String::new();
             std::io::stdin().lock().read_line(&mut answer).ok();
             if answer.trim() != "y" {
-                eprintln!("Changes not applied");
+                eprintln!("File {} left unchanged", crate::context::absolute(file));
                 continue;
             }
         }
@@ -104,7 +112,7 @@ pub fn run(
         let sealed = open.seal()?;
         let out = sealed.emit(&*f.output_store, f.output)?;
         crate::output::write_atomic(Path::new(file), &out, 0o644)?;
-        eprintln!("File {file} synced with new keys");
+        eprintln!("File {} synced with new keys", crate::context::absolute(file));
     }
     Ok(0)
 }

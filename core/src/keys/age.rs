@@ -454,20 +454,7 @@ impl AgeIdentities {
     }
 }
 
-/// An io::Error's text without Rust's "(os error N)" suffix, like Go prints it.
-fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    let s = match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    };
-    // Go spells the common ones in lower case.
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => s,
-    }
-}
+use crate::goerr::io_reason;
 
 fn decrypt_identity_file(source: &str, data: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))
