@@ -190,8 +190,9 @@ impl ValueCipher {
         let plain = Zeroizing::new(open(&self.key, &iv, &sealed, aad.as_bytes())?);
         let text = || std::str::from_utf8(&plain).map(str::to_owned);
         let (value, stash_ty) = match ty {
+            // Go strings hold any bytes (binary files): keep non-UTF-8 plaintext as bytes.
             "str" => (
-                Value::Str(text().map_err(|_| CipherError::BadPlaintext("str"))?),
+                text().map(Value::Str).unwrap_or_else(|_| Value::Bytes(plain.to_vec())),
                 "str",
             ),
             "int" => (

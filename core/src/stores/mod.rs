@@ -5,6 +5,7 @@ use crate::tree::{Branch, Value};
 
 pub mod binary;
 pub mod dotenv;
+pub mod flatten;
 pub mod ini;
 pub mod json;
 pub mod yaml;

@@ -1,0 +1,156 @@
+//! The JSON store: sops's `stores/json` (the JSON half; the binary store reuses it).
+//!
+//! Reading: the top level must be an object; keys keep their order (duplicates too);
+//! numbers are float64 like sops reads them (`1` is encrypted as `type:float`), see
+//! [`parse`]. Writing: sops's ordered encoder plus Go's `json.Indent`, see [`encode`];
+//! one tab per level by default, `--indent N` spaces, a trailing newline on files.
+
+mod encode;
+pub(crate) mod gofmt;
+mod parse;
+
+use super::{Store, StoreError};
+use crate::tree::{Branch, Item, Value};
+
+pub(crate) use encode::write_go_marshal;
+pub(crate) use parse::go_lossy_utf8;
+use parse::{Numbers, Parser};
+
+/// The JSON store.
+#[derive(Clone, Debug)]
+pub struct JsonStore {
+    /// One indentation level: a tab (sops's default) or `--indent N` spaces.
+    indent: String,
+}
+
+impl JsonStore {
+    /// A store writing one tab per level (`None`, sops's default) or `n` spaces
+    /// (`--indent n`; 0 means newlines without indentation, as in sops).
+    pub fn new(indent: Option<usize>) -> Self {
+        let indent = match indent {
+            None => "\t".to_string(),
+            Some(n) => " ".repeat(n),
+        };
+        JsonStore { indent }
+    }
+
+    /// Emits one branch as a file: indented object plus a trailing newline.
+    fn emit_branch(&self, branch: &[Item]) -> Result<Vec<u8>, StoreError> {
+        let mut out = String::new();
+        encode::write_branch(&mut out, branch, &self.indent, 0)
+            .map_err(|e| StoreError::new(format!("Error marshaling to json: {e}")))?;
+        out.push('\n');
+        Ok(out.into_bytes())
+    }
+}
+
+/// Parses a plaintext JSON document (shared with the binary store's encrypted form).
+pub(crate) fn load_plain(input: &[u8]) -> Result<Branch, StoreError> {
+    Parser::new(input)
+        .document(Numbers::Float)
+        .map_err(|e| StoreError::new(format!("Could not unmarshal input data: {e}")))
+}
+
+/// Parses an encrypted JSON document: the data without the top-level `sops` entries, and
+/// the metadata object. Integer literals inside the metadata come back as `Value::Int`
+/// (sops unmarshals them into Go `int` fields), everything else as in plain files.
+pub(crate) fn load_encrypted(input: &[u8]) -> Result<(Branch, Option<Branch>), StoreError> {
+    let branch = Parser::new(input)
+        .document(Numbers::IntWhenIntegral)
+        .map_err(|e| StoreError::new(format!("Error unmarshalling input json: {e}")))?;
+    let mut metadata = None;
+    let mut data = Vec::with_capacity(branch.len());
+    for item in branch {
+        match item {
+            Item::Entry(key, value) if key == "sops" => {
+                // Go's Unmarshal lets a later duplicate win; null means "no metadata".
+                metadata = match value {
+                    Value::Map(m) => Some(m),
+                    Value::Null => None,
+                    other => {
+                        return Err(StoreError::new(format!(
+                            "Error unmarshalling input json: the top-level 'sops' entry is {}, not an object",
+                            describe(&other)
+                        )))
+                    }
+                };
+            }
+            other => data.push(other),
+        }
+    }
+    if let Some(m) = &metadata {
+        if matches!(
+            crate::tree::get(m, "version"),
+            Some(Value::Int(_) | Value::Float(_))
+        ) {
+            return Err(StoreError::new(
+                "SOPS versions higher than 2.0.10 can not automatically decrypt JSON files created with \
+                 SOPS 1.x. In order to be able to decrypt this file, you can either edit it manually and \
+                 make sure the JSON value under `sops -> version` is a string and not a number, or you \
+                 can rotate the file's key with any version of SOPS between 2.0 and 2.0.10 using \
+                 `sops -r your_file.json`",
+            ));
+        }
+    }
+    Ok((data, metadata))
+}
+
+/// A short name for a value's kind, for error messages (never the value itself).
+pub(crate) fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Int(_) | Value::Float(_) => "a number",
+        Value::Str(_) | Value::Time(_) | Value::Bytes(_) => "a string",
+        Value::Comment(_) => "a comment",
+        Value::Map(_) => "an object",
+        Value::List(_) => "a list",
+    }
+}
+
+impl JsonStore {
+    /// The encrypted file: the first document with `sops` appended last.
+    pub(crate) fn emit_encrypted_doc(
+        &self,
+        docs: &[Branch],
+        metadata: &Branch,
+    ) -> Result<Vec<u8>, StoreError> {
+        let first = docs
+            .first()
+            .ok_or_else(|| StoreError::new("Error marshaling to json: no document to write"))?;
+        let mut branch: Vec<Item> = Vec::with_capacity(first.len() + 1);
+        branch.extend(first.iter().cloned());
+        branch.push(Item::Entry("sops".into(), Value::Map(metadata.clone())));
+        self.emit_branch(&branch)
+    }
+}
+
+impl Store for JsonStore {
+    fn load_plain(&self, input: &[u8]) -> Result<Vec<Branch>, StoreError> {
+        Ok(vec![load_plain(input)?])
+    }
+
+    fn load_encrypted(&self, input: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
+        let (data, metadata) = load_encrypted(input)?;
+        Ok((vec![data], metadata))
+    }
+
+    /// JSON holds one document: like sops, only the first is written.
+    fn emit_plain(&self, docs: &[Branch]) -> Result<Vec<u8>, StoreError> {
+        let first = docs
+            .first()
+            .ok_or_else(|| StoreError::new("Error marshaling to json: no document to write"))?;
+        self.emit_branch(first)
+    }
+
+    fn emit_encrypted(&self, docs: &[Branch], metadata: &Branch) -> Result<Vec<u8>, StoreError> {
+        self.emit_encrypted_doc(docs, metadata)
+    }
+
+    /// Indented like a file but without the trailing newline (sops's `EmitValue`).
+    fn emit_value(&self, value: &Value) -> Result<Vec<u8>, StoreError> {
+        let mut out = String::new();
+        encode::write_indented(&mut out, value, &self.indent, 0).map_err(StoreError::new)?;
+        Ok(out.into_bytes())
+    }
+}

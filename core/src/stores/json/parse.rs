@@ -1,0 +1,456 @@
+//! A JSON parser hand-written to read documents the way sops's JSON store does.
+//!
+//! sops walks Go's `encoding/json` token stream itself (not `Unmarshal` into a map), so:
+//! key order and duplicate keys are kept; every number is a float64 (Go's `Token()` has
+//! no `UseNumber`), a number out of float64 range is an error; strings decode like Go
+//! (`\uXXXX` surrogate pairs combined, lone surrogates and invalid UTF-8 bytes each
+//! become U+FFFD); control characters in strings are syntax errors. Error messages use
+//! Go's wording (`invalid character 'x' after object key`) and never quote input text
+//! beyond the one offending character.
+//!
+//! Differences from sops, on purpose: sops's plain-file reader stops at the closing `}`
+//! of the top-level object and ignores what follows, and treats input cut off inside a
+//! value as if the object ended there; keytap rejects both (a truncated file would
+//! otherwise silently lose secrets). Nesting deeper than [`MAX_DEPTH`] is an error
+//! (Go's limit is 10000) so that no recursive walk over the tree can exhaust the stack.
+
+use crate::tree::{Branch, Item, Value};
+
+/// Deepest nesting of objects and arrays accepted.
+pub(crate) const MAX_DEPTH: usize = 1000;
+
+/// How numbers become values.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Numbers {
+    /// Every number is a float64, as sops reads data.
+    Float,
+    /// An integer literal that fits an i64 is an `Int` (how Go unmarshals sops's
+    /// metadata struct, whose `shamir_threshold` is an `int`); anything else a float.
+    IntWhenIntegral,
+}
+
+pub(crate) struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    depth: usize,
+}
+
+type PResult<T> = Result<T, String>;
+
+/// Go's `quoteChar` from `encoding/json` (the `'x'` in syntax errors). A byte is shown
+/// as the Latin-1 character of the same value, as Go does.
+fn quote_char(c: u8) -> String {
+    match c {
+        b'\'' => "'\\''".to_string(),
+        b'"' => "'\"'".to_string(),
+        0x07 => "'\\a'".to_string(),
+        0x08 => "'\\b'".to_string(),
+        0x0c => "'\\f'".to_string(),
+        b'\n' => "'\\n'".to_string(),
+        b'\r' => "'\\r'".to_string(),
+        b'\t' => "'\\t'".to_string(),
+        0x0b => "'\\v'".to_string(),
+        b'\\' => "'\\\\'".to_string(),
+        0x00..=0x1f | 0x7f => format!("'\\x{:02x}'", c),
+        0x80..=0xa0 | 0xad => format!("'\\u00{:02x}'", c),
+        _ => format!("'{}'", char::from(c)),
+    }
+}
+
+fn invalid(c: u8, context: &str) -> String {
+    format!("invalid character {} {}", quote_char(c), context)
+}
+
+const UNEXPECTED_END: &str = "unexpected end of JSON input";
+
+impl<'a> Parser<'a> {
+    pub(crate) fn new(s: &'a [u8]) -> Self {
+        Parser {
+            s,
+            pos: 0,
+            depth: 0,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Parses a whole document whose top level must be an object. `sops_numbers` is how
+    /// numbers under the top-level `sops` key are read (encrypted files).
+    pub(crate) fn document(&mut self, sops_numbers: Numbers) -> PResult<Branch> {
+        self.skip_ws();
+        let branch = match self.peek() {
+            None => return Err("the input is empty, expected a JSON object".into()),
+            Some(b'{') => {
+                self.pos += 1;
+                self.object(Numbers::Float, Some(sops_numbers))?
+            }
+            Some(b'[') => return Err("Expected JSON object start, got delimiter [ instead".into()),
+            Some(c) => {
+                let kind = match c {
+                    b'"' => "a string",
+                    b'-' | b'0'..=b'9' => "a number",
+                    b't' | b'f' => "a boolean",
+                    b'n' => "null",
+                    _ => return Err(invalid(c, "looking for beginning of value")),
+                };
+                return Err(format!("Expected JSON object start, got {kind} instead"));
+            }
+        };
+        self.skip_ws();
+        if let Some(c) = self.peek() {
+            return Err(invalid(c, "after top-level value"));
+        }
+        Ok(branch)
+    }
+
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "exceeded max depth of {MAX_DEPTH} nested objects and arrays"
+            ));
+        }
+        Ok(())
+    }
+
+    /// After `{`. `top` carries the number mode for a `sops` key (top level only).
+    fn object(&mut self, numbers: Numbers, top: Option<Numbers>) -> PResult<Branch> {
+        self.enter()?;
+        let mut branch = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(branch);
+        }
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.into()),
+                Some(b'"') => self.pos += 1,
+                Some(c) => return Err(invalid(c, "looking for beginning of object key string")),
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.into()),
+                Some(b':') => self.pos += 1,
+                Some(c) => return Err(invalid(c, "after object key")),
+            }
+            let value_numbers = match top {
+                Some(n) if key == "sops" => n,
+                _ => numbers,
+            };
+            let value = self.value(value_numbers)?;
+            branch.push(Item::Entry(key, value));
+            self.skip_ws();
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.into()),
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(branch);
+                }
+                Some(c) => return Err(invalid(c, "after object key:value pair")),
+            }
+        }
+    }
+
+    /// After `[`.
+    fn array(&mut self, numbers: Numbers) -> PResult<Vec<Value>> {
+        self.enter()?;
+        let mut list = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(list);
+        }
+        loop {
+            list.push(self.value(numbers)?);
+            self.skip_ws();
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.into()),
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(list);
+                }
+                Some(c) => return Err(invalid(c, "after array element")),
+            }
+        }
+    }
+
+    fn value(&mut self, numbers: Numbers) -> PResult<Value> {
+        self.skip_ws();
+        match self.peek() {
+            None => Err(UNEXPECTED_END.into()),
+            Some(b'{') => {
+                self.pos += 1;
+                Ok(Value::Map(self.object(numbers, None)?))
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                Ok(Value::List(self.array(numbers)?))
+            }
+            Some(b'"') => {
+                self.pos += 1;
+                Ok(Value::Str(self.string()?))
+            }
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(numbers),
+            Some(c) => Err(invalid(c, "looking for beginning of value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Value) -> PResult<Value> {
+        for expected in word.bytes() {
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.into()),
+                Some(c) if c == expected => self.pos += 1,
+                Some(c) => {
+                    // Go: "in literal true (expecting 'r')"; the first letter chose the literal.
+                    return Err(invalid(
+                        c,
+                        &format!("in literal {word} (expecting {})", quote_char(expected)),
+                    ));
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn number(&mut self, numbers: Numbers) -> PResult<Value> {
+        let start = self.pos;
+        let mut integral = true;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            None => return Err(UNEXPECTED_END.into()),
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            Some(c) => return Err(invalid(c, "in numeric literal")),
+        }
+        if self.peek() == Some(b'.') {
+            integral = false;
+            self.pos += 1;
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.into()),
+                Some(b'0'..=b'9') => self.digits(),
+                Some(c) => return Err(invalid(c, "after decimal point in numeric literal")),
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integral = false;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            match self.peek() {
+                None => return Err(UNEXPECTED_END.into()),
+                Some(b'0'..=b'9') => self.digits(),
+                Some(c) => return Err(invalid(c, "in exponent of numeric literal")),
+            }
+        }
+        // The slice is ASCII by construction.
+        let text = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("0");
+        if numbers == Numbers::IntWhenIntegral && integral {
+            if let Ok(i) = text.parse::<i64>() {
+                return Ok(Value::Int(i));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => Err(format!(
+                "json: cannot unmarshal number {text} into Go value of type float64"
+            )),
+        }
+    }
+
+    fn hex4(&mut self) -> PResult<u32> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let c = self.peek().ok_or_else(|| UNEXPECTED_END.to_string())?;
+            let d = (c as char)
+                .to_digit(16)
+                .ok_or_else(|| invalid(c, "in \\u hexadecimal character escape"))?;
+            v = v * 16 + d;
+            self.pos += 1;
+        }
+        Ok(v)
+    }
+
+    /// A `\uXXXX` escape starting at `self.pos` (pointing at the backslash), if well-formed.
+    fn peek_u_escape(&self) -> Option<u32> {
+        let s = self.s.get(self.pos..self.pos + 6)?;
+        if s[0] != b'\\' || s[1] != b'u' {
+            return None;
+        }
+        let text = std::str::from_utf8(&s[2..]).ok()?;
+        u32::from_str_radix(text, 16)
+            .ok()
+            .filter(|_| text.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
+    /// After the opening quote; consumes the closing quote.
+    fn string(&mut self) -> PResult<String> {
+        let mut raw: Vec<u8> = Vec::new();
+        loop {
+            let c = self.peek().ok_or_else(|| UNEXPECTED_END.to_string())?;
+            self.pos += 1;
+            match c {
+                b'"' => break,
+                b'\\' => {
+                    let e = self.peek().ok_or_else(|| UNEXPECTED_END.to_string())?;
+                    self.pos += 1;
+                    let ch = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let r = self.hex4()?;
+                            if (0xD800..0xE000).contains(&r) {
+                                // Go: combine a valid high+low pair; anything else is U+FFFD
+                                // and a following escape is read on its own.
+                                match self.peek_u_escape() {
+                                    Some(r2)
+                                        if (0xD800..0xDC00).contains(&r)
+                                            && (0xDC00..0xE000).contains(&r2) =>
+                                    {
+                                        self.pos += 6;
+                                        let cp = 0x10000 + ((r - 0xD800) << 10) + (r2 - 0xDC00);
+                                        char::from_u32(cp).unwrap_or('\u{FFFD}')
+                                    }
+                                    _ => '\u{FFFD}',
+                                }
+                            } else {
+                                char::from_u32(r).unwrap_or('\u{FFFD}')
+                            }
+                        }
+                        other => return Err(invalid(other, "in string escape code")),
+                    };
+                    let mut buf = [0u8; 4];
+                    raw.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                }
+                0x00..=0x1f => return Err(invalid(c, "in string literal")),
+                _ => raw.push(c),
+            }
+        }
+        Ok(go_lossy_utf8(&raw))
+    }
+}
+
+/// Walks bytes the way Go's `utf8.DecodeRune` loop does: valid UTF-8 runs are passed as
+/// text, and every byte that does not start a valid sequence is passed on its own
+/// (Rust's `from_utf8_lossy` would treat a whole truncated sequence as one error).
+pub(crate) fn for_each_go_rune(raw: &[u8], mut f: impl FnMut(Result<&str, u8>)) {
+    let mut i = 0;
+    while i < raw.len() {
+        match std::str::from_utf8(&raw[i..]) {
+            Ok(s) => {
+                f(Ok(s));
+                return;
+            }
+            Err(e) => {
+                let valid = e.valid_up_to();
+                if valid > 0 {
+                    // The prefix was just validated, so this cannot fail.
+                    f(Ok(
+                        std::str::from_utf8(&raw[i..i + valid]).unwrap_or_default()
+                    ));
+                    i += valid;
+                }
+                f(Err(raw[i]));
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Decodes bytes as Go does when it converts them to text: every byte that does not
+/// start a valid UTF-8 sequence becomes one U+FFFD.
+pub(crate) fn go_lossy_utf8(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for_each_go_rune(raw, |r| match r {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push('\u{FFFD}'),
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> PResult<Branch> {
+        Parser::new(s.as_bytes()).document(Numbers::Float)
+    }
+
+    #[test]
+    fn errors_are_go_worded() {
+        assert_eq!(
+            parse(r#"{"a" 1}"#).unwrap_err(),
+            "invalid character '1' after object key"
+        );
+        assert_eq!(
+            parse(r#"{"a":1,}"#).unwrap_err(),
+            "invalid character '}' looking for beginning of object key string"
+        );
+        assert_eq!(
+            parse(r#"{"a":01}"#).unwrap_err(),
+            "invalid character '1' after object key:value pair"
+        );
+        assert_eq!(
+            parse(r#"{"a":tru}"#).unwrap_err(),
+            "invalid character '}' in literal true (expecting 'e')"
+        );
+        assert_eq!(
+            parse(
+                r#"{"a":"x
+"}"#
+            )
+            .unwrap_err(),
+            "invalid character '\\n' in string literal"
+        );
+        assert!(parse(r#"{"a":1E400}"#)
+            .unwrap_err()
+            .contains("cannot unmarshal number 1E400"));
+    }
+
+    #[test]
+    fn strings_decode_like_go() {
+        let b = parse(r#"{"a":"\ud800x\ud83d\ude00\udc00"}"#).unwrap();
+        assert_eq!(
+            b,
+            vec![Item::Entry(
+                "a".into(),
+                Value::Str("\u{FFFD}x😀\u{FFFD}".into())
+            )]
+        );
+        assert_eq!(go_lossy_utf8(b"\xe2\x82A\xff"), "\u{FFFD}\u{FFFD}A\u{FFFD}");
+    }
+}

@@ -1,0 +1,130 @@
+//! JSON store against the real sops 3.11 (see `common` for the corpus conventions).
+
+mod common;
+
+use common::*;
+use keytap_core::stores::json::JsonStore;
+use keytap_core::stores::Store;
+use keytap_core::tree::{Item, Value};
+
+#[test]
+fn corpus_round_trips_like_sops() {
+    let n = round_trip_corpus(&JsonStore::new(None), "json", "json", None, identity);
+    assert!(
+        n >= 12,
+        "the JSON corpus needs at least 12 valid files, has {n}"
+    );
+}
+
+#[test]
+fn indent_option_matches_sops() {
+    for indent in [0, 2, 4] {
+        let store = JsonStore::new(Some(indent));
+        for file in ["basic.json", "empty_collections.json", "deep.json"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/json")
+                .join(file);
+            let input = std::fs::read(&path).expect("read");
+            let enc = check_plain_round_trip(&store, "json", &input, Some(indent))
+                .unwrap_or_else(|e| panic!("{file} --indent {indent}: {e}"));
+            check_encrypted_round_trip(&store, &enc, identity)
+                .unwrap_or_else(|e| panic!("{file} --indent {indent}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn malformed_inputs_are_errors() {
+    let n = malformed_corpus(&JsonStore::new(None), "json", "json");
+    assert!(n >= 12);
+}
+
+#[test]
+fn numbers_are_float64_like_sops() {
+    // sops reads every JSON number as a float64 (and encrypts it as type:float).
+    let docs = JsonStore::new(None)
+        .load_plain(br#"{"a": 1, "b": 9223372036854775807}"#)
+        .unwrap();
+    assert_eq!(docs[0][0], Item::Entry("a".into(), Value::Float(1.0)));
+    assert_eq!(
+        docs[0][1],
+        Item::Entry("b".into(), Value::Float(9223372036854775807.0))
+    );
+}
+
+#[test]
+fn encrypted_metadata_and_errors() {
+    let store = JsonStore::new(None);
+    let (docs, md) = store
+        .load_encrypted(br#"{"a": 1, "sops": {"shamir_threshold": 2, "kms": null, "mac_only_encrypted": true, "version": "3.11.0"}, "b": 2}"#)
+        .unwrap();
+    assert_eq!(docs[0].len(), 2, "the sops entry is removed from the data");
+    let md = md.expect("metadata");
+    assert_eq!(md[0], Item::Entry("shamir_threshold".into(), Value::Int(2)));
+    assert_eq!(md[1], Item::Entry("kms".into(), Value::Null));
+    assert_eq!(
+        md[2],
+        Item::Entry("mac_only_encrypted".into(), Value::Bool(true))
+    );
+    // No sops entry: no metadata.
+    let (_, md) = store.load_encrypted(br#"{"a": 1}"#).unwrap();
+    assert!(md.is_none());
+    for bad in [
+        &br#"{"sops": "not an object"}"#[..],
+        br#"{"sops": {"version": 1}}"#,
+        br#"{"sops": {}} trailing"#,
+        br#"["sops"]"#,
+        b"",
+    ] {
+        let e = store.load_encrypted(bad).expect_err(&show(bad));
+        assert_one_line(&e.message, &show(bad));
+    }
+}
+
+#[test]
+fn comments_and_non_finite_floats() {
+    let store = JsonStore::new(None);
+    let doc = vec![
+        Item::Comment(" dropped".into()),
+        Item::Entry(
+            "l".into(),
+            Value::List(vec![
+                Value::Comment("x".into()),
+                Value::Int(1),
+                Value::Comment("y".into()),
+            ]),
+        ),
+        Item::Entry(
+            "only_comments".into(),
+            Value::List(vec![Value::Comment("x".into())]),
+        ),
+        Item::Entry("m".into(), Value::Map(vec![Item::Comment("c".into())])),
+    ];
+    let out = store.emit_plain(&[doc]).unwrap();
+    assert_eq!(
+        show(&out),
+        "{\n\t\"l\": [\n\t\t1\n\t],\n\t\"only_comments\": [],\n\t\"m\": {}\n}\n"
+    );
+    let nan = vec![Item::Entry("f".into(), Value::Float(f64::NAN))];
+    let e = store.emit_plain(&[nan]).unwrap_err();
+    assert!(
+        e.message.contains("unsupported value: NaN"),
+        "{}",
+        e.message
+    );
+    assert!(store.emit_plain(&[]).is_err());
+}
+
+#[test]
+fn deep_nesting_is_refused_without_crashing() {
+    let store = JsonStore::new(None);
+    let deep = format!("{{\"a\": {}1{}}}", "[".repeat(5000), "]".repeat(5000));
+    let e = store.load_plain(deep.as_bytes()).unwrap_err();
+    assert_one_line(&e.message, "deep");
+}
+
+#[test]
+fn random_inputs_never_panic() {
+    let inputs = fuzz_inputs("json", br#"{}[]:,"\u0123456789-+.eEtruefalsn "#, 3000);
+    fuzz_store(&JsonStore::new(None), &inputs);
+}
