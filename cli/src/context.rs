@@ -114,7 +114,16 @@ fn store_name(file: &str) -> &'static str {
 
 /// Loads the user's identities for unwrapping data keys.
 pub fn identities(first_recipient: Option<&str>) -> AgeIdentities {
-    AgeIdentities::load(first_recipient)
+    let mut ids = AgeIdentities::load(first_recipient);
+    ids.verbose = VERBOSE.get().copied().unwrap_or(false);
+    ids
+}
+
+static VERBOSE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Records `-v` for the whole run.
+pub fn set_verbose(v: bool) {
+    let _ = VERBOSE.set(v);
 }
 
 /// Whether `path` exists (for `edit` of a new file).

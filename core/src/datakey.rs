@@ -178,46 +178,71 @@ impl std::error::Error for RecoverError {}
 /// Recovers the data key with the identities available: the first key of each group that
 /// unwraps gives that group's part; with several groups, `threshold` parts are combined.
 pub fn recover(metadata: &Metadata, identities: &AgeIdentities) -> Result<DataKey, RecoverError> {
-    let mut groups = Vec::new();
-    let mut group_ok = Vec::new();
-    let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    let threshold = if metadata.key_groups.len() > 1 {
-        if metadata.shamir_threshold == 0 {
-            metadata.key_groups.len()
-        } else {
-            metadata.shamir_threshold
+    recover_many(&[metadata], identities).pop().expect("one result per file")
+}
+
+/// Recovers the data keys of many files at once: every wrapped key of every file goes
+/// through [`AgeIdentities::unwrap_many`] together, so each plugin runs one session (one
+/// PIN prompt) for all of them.
+pub fn recover_many(files: &[&Metadata], identities: &AgeIdentities) -> Vec<Result<DataKey, RecoverError>> {
+    let mut encs: Vec<&str> = Vec::new();
+    for m in files {
+        for key in m.key_groups.iter().flatten() {
+            if let MasterKey::Age { enc, .. } = key {
+                encs.push(enc);
+            }
         }
+    }
+    let mut unwrapped = identities.unwrap_many(&encs).into_iter();
+    files
+        .iter()
+        .map(|m| {
+            let results: Vec<Vec<Result<Zeroizing<Vec<u8>>, String>>> = m
+                .key_groups
+                .iter()
+                .map(|g| {
+                    g.iter()
+                        .filter(|k| matches!(k, MasterKey::Age { .. }))
+                        .map(|_| unwrapped.next().expect("one result per blob").map_err(|e| e.to_string()))
+                        .collect()
+                })
+                .collect();
+            combine_groups(m, results)
+        })
+        .collect()
+}
+
+fn combine_groups(metadata: &Metadata, mut age_results: Vec<Vec<Result<Zeroizing<Vec<u8>>, String>>>) -> Result<DataKey, RecoverError> {
+    let several = metadata.key_groups.len() > 1;
+    let threshold = if several {
+        if metadata.shamir_threshold == 0 { metadata.key_groups.len() } else { metadata.shamir_threshold }
     } else {
         1
     };
-    for group in &metadata.key_groups {
+    let mut groups = Vec::new();
+    let mut group_ok = Vec::new();
+    let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    for (group, results) in metadata.key_groups.iter().zip(age_results.iter_mut()) {
+        // Report in sops's decryption order: age keys first, then the others.
         let mut attempts = Vec::new();
         let mut part = None;
-        // age keys first, as sops's default decryption order.
-        let ordered = group
-            .iter()
-            .filter(|k| matches!(k, MasterKey::Age { .. }))
-            .chain(group.iter().filter(|k| !matches!(k, MasterKey::Age { .. })));
-        for key in ordered {
-            let result = match key {
-                MasterKey::Age { enc, .. } => identities.unwrap(enc).map_err(|e| e.to_string()),
-                MasterKey::Other { kind, .. } => {
-                    Err(format!("keytap cannot decrypt with {kind} keys"))
-                }
-            };
+        let ages = group.iter().filter(|k| matches!(k, MasterKey::Age { .. }));
+        for (key, result) in ages.zip(results.drain(..)) {
             match result {
                 Ok(p) => {
-                    attempts.push(KeyAttempt {
-                        key: key.describe(),
-                        error: None,
-                    });
                     part = Some(p);
                     break;
                 }
-                Err(e) => attempts.push(KeyAttempt {
+                Err(e) => attempts.push(KeyAttempt { key: key.describe(), error: Some(e) }),
+            }
+        }
+        if part.is_none() {
+            for key in group.iter().filter(|k| !matches!(k, MasterKey::Age { .. })) {
+                let MasterKey::Other { kind, .. } = key else { continue };
+                attempts.push(KeyAttempt {
                     key: key.describe(),
-                    error: Some(e),
-                }),
+                    error: Some(format!("keytap cannot decrypt with {kind} keys")),
+                });
             }
         }
         group_ok.push(part.is_some());
@@ -225,32 +250,15 @@ pub fn recover(metadata: &Metadata, identities: &AgeIdentities) -> Result<DataKe
         if let Some(p) = part {
             parts.push(p);
         }
-        if metadata.key_groups.len() > 1 && parts.len() >= threshold {
-            break;
-        }
     }
-    let fail = |other: Option<String>, groups, group_ok| RecoverError {
-        groups,
-        group_ok,
-        threshold,
-        other,
-    };
-    let key: Zeroizing<Vec<u8>> = if metadata.key_groups.len() > 1 {
+    let fail = |other: Option<String>, groups, group_ok| RecoverError { groups, group_ok, threshold, other };
+    let key: Zeroizing<Vec<u8>> = if several {
         if parts.len() < threshold {
-            while group_ok.len() < metadata.key_groups.len() {
-                group_ok.push(false);
-                groups.push(Vec::new());
-            }
             return Err(fail(None, groups, group_ok));
         }
         let shares: Vec<Vec<u8>> = parts.iter().map(|p| p.to_vec()).collect();
-        let combined = crate::shamir::combine(&shares).map_err(|e| {
-            fail(
-                Some(format!("could not get data key from shamir parts: {e}")),
-                Vec::new(),
-                Vec::new(),
-            )
-        })?;
+        let combined = crate::shamir::combine(&shares)
+            .map_err(|e| fail(Some(format!("could not get data key from shamir parts: {e}")), Vec::new(), Vec::new()))?;
         Zeroizing::new(combined)
     } else {
         match parts.pop() {
@@ -259,14 +267,7 @@ pub fn recover(metadata: &Metadata, identities: &AgeIdentities) -> Result<DataKe
         }
     };
     let arr: [u8; 32] = key.as_slice().try_into().map_err(|_| {
-        fail(
-            Some(format!(
-                "recovered data key has {} bytes, expected 32",
-                key.len()
-            )),
-            Vec::new(),
-            Vec::new(),
-        )
+        fail(Some(format!("recovered data key has {} bytes, expected 32", key.len())), Vec::new(), Vec::new())
     })?;
     Ok(Zeroizing::new(arr))
 }

@@ -16,3 +16,4 @@ pub mod treepath;
 pub mod walk;
 pub mod wordwrap;
 pub mod goerr;
+pub mod plugin;

@@ -65,17 +65,7 @@ pub fn run(
     _verbose: bool,
 ) -> Result<i32, CliError> {
     if let Some(dir) = output_dir {
-        for file in files {
-            let (open, f) = open_file(common, file, ignore_mac)?;
-            let out = f.output_store.emit_plain(&open.docs).map_err(|e| {
-                CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()).in_file(file)
-            })?;
-            let name = Path::new(file).file_name().ok_or_else(|| {
-                CliError::new(exit_code::GENERIC, format!("{file}: no file name"))
-            })?;
-            crate::output::write_atomic(&Path::new(dir).join(name), &out, 0o600)?;
-        }
-        return Ok(0);
+        return decrypt_to_dir(common, ignore_mac, dir, files);
     }
     if files.len() != 1 {
         return Err(CliError::new(
@@ -110,5 +100,39 @@ pub fn run(
         })?,
     };
     crate::output::write_result(common, file, &out, 0o600)?;
+    Ok(0)
+}
+
+/// `decrypt --output-dir DIR FILE...`: all data keys are unwrapped together (one session
+/// per plugin, one PIN prompt), then each plaintext is written to DIR (mode 0600).
+fn decrypt_to_dir(common: &CommonArgs, ignore_mac: bool, dir: &str, files: &[String]) -> Result<i32, CliError> {
+    let mut parsed = Vec::new();
+    for file in files {
+        context::check_target(common, file)?;
+        let f = context::formats(common, file, crate::rules::store_options(None)?)?;
+        let data = context::read_input(file)?;
+        let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
+        parsed.push((file, f, enc));
+    }
+    let ids = context::identities(None);
+    let metas: Vec<&keytap_core::metadata::Metadata> = parsed.iter().map(|(_, _, e)| &e.metadata).collect();
+    let keys = keytap_core::datakey::recover_many(&metas, &ids);
+    let mut outputs = Vec::new();
+    for ((file, f, enc), key) in parsed.into_iter().zip(keys) {
+        let key = key.map_err(|e| CliError::from(keytap_core::error::Error::Recover(e)).in_file(file))?;
+        let open = enc.open_with_key(key, ignore_mac).map_err(|e| CliError::from(e).in_file(file))?;
+        let out = f
+            .output_store
+            .emit_plain(&open.docs)
+            .map_err(|e| CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()).in_file(file))?;
+        let name = Path::new(file)
+            .file_name()
+            .ok_or_else(|| CliError::new(exit_code::GENERIC, format!("{file}: no file name")))?;
+        outputs.push((Path::new(dir).join(name), zeroize::Zeroizing::new(out)));
+    }
+    // Nothing is written unless every file decrypted.
+    for (path, out) in outputs {
+        crate::output::write_atomic(&path, &out, 0o600)?;
+    }
     Ok(0)
 }

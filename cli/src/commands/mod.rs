@@ -21,6 +21,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
     let verbose = cli.verbose;
     let config = cli.config.clone();
     crate::config_rules::set_config_flag(config.clone());
+    crate::context::set_verbose(verbose);
     match cli.command {
         Some(Command::Encrypt { common, keys, file }) => {
             encrypt::run(&common, &keys, &file, config.as_deref())

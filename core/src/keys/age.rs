@@ -112,13 +112,8 @@ impl AgeRecipient {
             AgeRecipient::X25519(r) => r,
             AgeRecipient::Ssh(r) => r,
             AgeRecipient::Plugin(r) => {
-                plugin = age::plugin::RecipientPluginV1::new(
-                    r.plugin(),
-                    std::slice::from_ref(r),
-                    &[],
-                    Prompter,
-                )
-                .map_err(|_| AgeError::PluginNotFound {
+                plugin = crate::plugin::recipient::PluginRecipient::new(r.plugin(), recipient_text);
+                plugin.check_installed().map_err(|_| AgeError::PluginNotFound {
                     binary: plugin_binary(r.plugin()),
                     what: format!("recipient {recipient_text}"),
                 })?;
@@ -149,11 +144,35 @@ pub struct LoadedIdentity {
     pub identity: Box<dyn age::Identity>,
 }
 
+/// A plugin identity and where it came from.
+#[derive(Clone, Debug)]
+pub struct PluginIdentity {
+    /// The plugin's name (`yubikey` for `AGE-PLUGIN-YUBIKEY-1...`).
+    pub plugin: String,
+    /// The identity string (secret-ish: it may name a key, never printed in full).
+    pub identity: Zeroizing<String>,
+    /// Env var or file it came from.
+    pub source: String,
+}
+
+impl PluginIdentity {
+    /// A short, non-secret label: plugin name and source.
+    pub fn label(&self) -> String {
+        format!("age-plugin-{} identity from {}", self.plugin, self.source)
+    }
+}
+
 /// All identities keytap found, plus what went wrong while looking.
 #[derive(Default)]
 pub struct AgeIdentities {
-    /// Usable identities, in the order they are tried.
+    /// Usable native identities (X25519, SSH), in the order they are tried.
     pub identities: Vec<LoadedIdentity>,
+    /// Plugin identities (`AGE-PLUGIN-...`), run through one session per plugin.
+    pub plugin_identities: Vec<PluginIdentity>,
+    /// Try plugin (hardware) identities before native ones (the default).
+    pub plugins_first: bool,
+    /// Say on stderr which identity unwrapped each key.
+    pub verbose: bool,
     /// Sources that existed but failed to load (never fatal on their own).
     pub load_errors: Vec<AgeError>,
     /// Sources looked at that had nothing.
@@ -189,7 +208,13 @@ impl AgeIdentities {
     /// `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` (run with `SOPS_AGE_RECIPIENT` set to
     /// `recipient_for_cmd`), then the user's `keys.txt`.
     pub fn load(recipient_for_cmd: Option<&str>) -> AgeIdentities {
-        let mut ids = AgeIdentities::default();
+        let mut ids = AgeIdentities {
+            plugins_first: !matches!(
+                std::env::var("KEYTAP_IDENTITY_ORDER").as_deref(),
+                Ok("software-first") | Ok("native-first")
+            ),
+            ..AgeIdentities::default()
+        };
         match std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
             Some(path) => ids.add_ssh_identity(Path::new(&path), true),
             None => ids
@@ -249,9 +274,9 @@ impl AgeIdentities {
         }
         let mut empty = Vec::new();
         for (location, data) in readers {
-            let before = ids.identities.len();
+            let before = ids.identities.len() + ids.plugin_identities.len();
             ids.add_identity_text(&location, &data);
-            if ids.identities.len() == before
+            if ids.identities.len() + ids.plugin_identities.len() == before
                 && !ids.load_errors.iter().any(
                     |e| matches!(e, AgeError::Load { source_name, .. } if *source_name == location),
                 )
@@ -329,27 +354,50 @@ impl AgeIdentities {
             }
             return;
         }
-        let file = match age::IdentityFile::from_buffer(BufReader::new(data)) {
-            Ok(f) => f.with_callbacks(Prompter),
-            Err(e) => {
+        let text = match std::str::from_utf8(data) {
+            Ok(t) => t,
+            Err(_) => return self.load_error(source, format!("failed to parse '{source}' age identities: not UTF-8 text")),
+        };
+        let mut natives = Vec::new();
+        let mut plugins = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with("AGE-PLUGIN-") {
+                match (age::plugin::Identity::from_str(line), crate::plugin::plugin_name(line)) {
+                    (Ok(_), Some(plugin)) => plugins.push(PluginIdentity {
+                        plugin,
+                        identity: Zeroizing::new(line.to_string()),
+                        source: source.to_string(),
+                    }),
+                    _ => {
+                        return self.load_error(
+                            source,
+                            format!("failed to parse '{source}' age identities: malformed plugin identity on line {}", n + 1),
+                        )
+                    }
+                }
+            } else if line.starts_with("AGE-SECRET-KEY-1") {
+                match age::x25519::Identity::from_str(line) {
+                    Ok(id) => natives.push(id),
+                    Err(e) => {
+                        return self.load_error(source, format!("failed to parse '{source}' age identities: {e} (line {})", n + 1))
+                    }
+                }
+            } else {
+                // The line itself is never echoed: it may be a secret.
                 return self.load_error(
                     source,
-                    format!("failed to parse '{source}' age identities: {e}"),
-                )
+                    format!("failed to parse '{source}' age identities: unknown identity type on line {}", n + 1),
+                );
             }
-        };
-        match file.into_identities() {
-            Ok(list) if list.is_empty() => {}
-            Ok(list) => {
-                for identity in list {
-                    self.identities.push(LoadedIdentity {
-                        source: source.to_string(),
-                        identity,
-                    });
-                }
-            }
-            Err(e) => self.load_error(source, e.to_string()),
         }
+        for id in natives {
+            self.identities.push(LoadedIdentity { source: source.to_string(), identity: Box::new(id) });
+        }
+        self.plugin_identities.extend(plugins);
     }
 
     fn add_ssh_identity(&mut self, path: &Path, explicit: bool) {
@@ -378,43 +426,165 @@ impl AgeIdentities {
         }
     }
 
-    /// Unwraps one armored `enc` blob, trying every identity. On failure the message is
-    /// built as sops builds it: the cause, identity loading errors, then the locations that
-    /// held no keys (never key material).
+    /// Unwraps one armored `enc` blob (see [`AgeIdentities::unwrap_many`]).
     pub fn unwrap(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, AgeError> {
-        if self.identities.is_empty() {
-            return Err(AgeError::Unwrap(
-                self.with_context("failed to load age identities".into()),
-            ));
-        }
-        let decryptor =
-            age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes())).map_err(|e| {
-                AgeError::Unwrap(format!(
-                    "failed to create reader for decrypting sops data key with age: {e}"
-                ))
-            })?;
-        let identities = self
-            .identities
+        self.unwrap_many(&[enc]).pop().expect("one result per blob")
+    }
+
+    /// Unwraps many armored `enc` blobs (of one or many files). Native identities are
+    /// tried one by one; plugin identities run ONE session per plugin for all blobs still
+    /// locked, so a PIN is asked once. By default plugins (hardware) go first
+    /// (`KEYTAP_IDENTITY_ORDER=software-first` flips it). A plugin whose token is absent is
+    /// skipped with a one-line note. Failures are worded as sops words them, with the
+    /// loading errors and the locations that had no keys.
+    pub fn unwrap_many(&self, encs: &[&str]) -> Vec<Result<Zeroizing<Vec<u8>>, AgeError>> {
+        let n = encs.len();
+        let mut done: Vec<Option<Zeroizing<Vec<u8>>>> = (0..n).map(|_| None).collect();
+        let mut causes: Vec<Vec<String>> = vec![Vec::new(); n];
+        let mut malformed: Vec<Option<String>> = vec![None; n];
+        let stanzas: Vec<Vec<age_core::format::Stanza>> = encs
             .iter()
-            .map(|i| i.identity.as_ref() as &dyn age::Identity);
-        let mut reader = decryptor.decrypt(identities).map_err(|e| {
-            let cause = match e {
-                age::DecryptError::NoMatchingKeys => {
-                    "identity did not match any of the recipients".to_string()
+            .enumerate()
+            .map(|(i, enc)| match header_stanzas(enc) {
+                Ok(s) => s,
+                Err(e) => {
+                    malformed[i] = Some(e);
+                    Vec::new()
                 }
-                other => other.to_string(),
-            };
-            AgeError::Unwrap(self.with_context(format!(
-                "failed to create reader for decrypting sops data key with age: {cause}"
-            )))
-        })?;
-        let mut out = Zeroizing::new(Vec::new());
-        reader.read_to_end(&mut out).map_err(|e| {
-            AgeError::Unwrap(format!(
-                "failed to copy age decrypted data into bytes.Buffer: {e}"
-            ))
-        })?;
-        Ok(out)
+            })
+            .collect();
+        let passes: [bool; 2] = if self.plugins_first { [true, false] } else { [false, true] };
+        for plugins in passes {
+            if plugins {
+                self.plugin_pass(encs, &stanzas, &malformed, &mut done, &mut causes);
+            } else {
+                self.native_pass(encs, &malformed, &mut done, &mut causes);
+            }
+        }
+        (0..n)
+            .map(|i| {
+                if let Some(data) = done[i].take() {
+                    return Ok(data);
+                }
+                if let Some(m) = &malformed[i] {
+                    return Err(AgeError::Unwrap(format!(
+                        "failed to create reader for decrypting sops data key with age: {m}"
+                    )));
+                }
+                if self.identities.is_empty() && self.plugin_identities.is_empty() {
+                    return Err(AgeError::Unwrap(self.with_context("failed to load age identities".into())));
+                }
+                let mut cause = causes[i].clone();
+                cause.dedup();
+                if cause.is_empty() {
+                    cause.push("identity did not match any of the recipients".into());
+                }
+                Err(AgeError::Unwrap(self.with_context(format!(
+                    "failed to create reader for decrypting sops data key with age: {}",
+                    cause.join("; ")
+                ))))
+            })
+            .collect()
+    }
+
+    fn native_pass(
+        &self,
+        encs: &[&str],
+        malformed: &[Option<String>],
+        done: &mut [Option<Zeroizing<Vec<u8>>>],
+        causes: &mut [Vec<String>],
+    ) {
+        for (i, enc) in encs.iter().enumerate() {
+            if done[i].is_some() || malformed[i].is_some() {
+                continue;
+            }
+            for id in &self.identities {
+                match decrypt_with(enc, id.identity.as_ref()) {
+                    Ok(data) => {
+                        if self.verbose {
+                            eprintln!("keytap: data key unwrapped with the identity from {}", id.source);
+                        }
+                        done[i] = Some(data);
+                        break;
+                    }
+                    Err(age::DecryptError::NoMatchingKeys) => {}
+                    Err(e) => causes[i].push(e.to_string()),
+                }
+            }
+            if done[i].is_none() && !self.identities.is_empty() {
+                causes[i].push("identity did not match any of the recipients".into());
+            }
+        }
+    }
+
+    fn plugin_pass(
+        &self,
+        encs: &[&str],
+        stanzas: &[Vec<age_core::format::Stanza>],
+        malformed: &[Option<String>],
+        done: &mut [Option<Zeroizing<Vec<u8>>>],
+        causes: &mut [Vec<String>],
+    ) {
+        let mut names: Vec<&str> = Vec::new();
+        for p in &self.plugin_identities {
+            if !names.contains(&p.plugin.as_str()) {
+                names.push(&p.plugin);
+            }
+        }
+        for name in names {
+            let pending: Vec<usize> =
+                (0..encs.len()).filter(|i| done[*i].is_none() && malformed[*i].is_none()).collect();
+            if pending.is_empty() {
+                return;
+            }
+            let ids: Vec<&PluginIdentity> = self.plugin_identities.iter().filter(|p| p.plugin == name).collect();
+            let id_strings: Vec<String> = ids.iter().map(|p| p.identity.to_string()).collect();
+            let files: Vec<Vec<age_core::format::Stanza>> = pending.iter().map(|i| clone_stanzas(&stanzas[*i])).collect();
+            match crate::plugin::identity::unwrap_files(name, &id_strings, &files, &Prompter) {
+                Ok(outcome) => {
+                    for (idx, message) in &outcome.identity_errors {
+                        let who = idx.and_then(|k| ids.get(k)).map(|p| p.label()).unwrap_or_else(|| format!("age-plugin-{name}"));
+                        eprintln!("keytap: skipping {who}: {message}");
+                        for i in &pending {
+                            causes[*i].push(format!("age-plugin-{name}: {message}"));
+                        }
+                    }
+                    for (file, message) in &outcome.file_errors {
+                        for (k, i) in pending.iter().enumerate() {
+                            if file.is_none() || *file == Some(k) {
+                                causes[*i].push(format!("age-plugin-{name}: {message}"));
+                            }
+                        }
+                    }
+                    for q in &outcome.unanswered {
+                        for i in &pending {
+                            causes[*i].push(format!(
+                                "{q}, but there is no way to ask (no terminal, KEYTAP_ASKPASS unset, no pinentry)"
+                            ));
+                        }
+                    }
+                    for (k, key) in outcome.file_keys.into_iter().enumerate() {
+                        let i = pending[k];
+                        let Some(key) = key else { continue };
+                        match decrypt_with(encs[i], &ReplayIdentity(key)) {
+                            Ok(data) => {
+                                if self.verbose {
+                                    eprintln!("keytap: data key unwrapped by age-plugin-{name}");
+                                }
+                                done[i] = Some(data);
+                            }
+                            Err(_) => causes[i].push(format!("age-plugin-{name} returned a wrong file key")),
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("keytap: skipping age-plugin-{name}: {e}");
+                    for i in &pending {
+                        causes[*i].push(e.to_string());
+                    }
+                }
+            }
+        }
     }
 
     fn with_context(&self, mut msg: String) -> String {
@@ -476,4 +646,51 @@ fn decrypt_identity_file(source: &str, data: &[u8]) -> Result<Zeroizing<Vec<u8>>
         .read_to_end(&mut out)
         .map_err(|e| format!("could not decrypt identity file: {e}"))?;
     Ok(out)
+}
+
+/// Decrypts one armored age file with one identity.
+fn decrypt_with(enc: &str, identity: &dyn age::Identity) -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()))?;
+    let mut reader = decryptor.decrypt(std::iter::once(identity))?;
+    let mut out = Zeroizing::new(Vec::new());
+    reader.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+fn clone_stanzas(s: &[age_core::format::Stanza]) -> Vec<age_core::format::Stanza> {
+    s.iter()
+        .map(|s| age_core::format::Stanza { tag: s.tag.clone(), args: s.args.clone(), body: s.body.clone() })
+        .collect()
+}
+
+/// Reads an age file's recipient stanzas: an identity that records what it is shown.
+fn header_stanzas(enc: &str) -> Result<Vec<age_core::format::Stanza>, String> {
+    struct Collector(std::cell::RefCell<Vec<age_core::format::Stanza>>);
+    impl age::Identity for Collector {
+        fn unwrap_stanza(&self, _: &age_core::format::Stanza) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+            None
+        }
+        fn unwrap_stanzas(
+            &self,
+            stanzas: &[age_core::format::Stanza],
+        ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+            self.0.borrow_mut().extend(clone_stanzas(stanzas));
+            None
+        }
+    }
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes())).map_err(|e| e.to_string())?;
+    let collector = Collector(std::cell::RefCell::new(Vec::new()));
+    let _ = decryptor.decrypt(std::iter::once(&collector as &dyn age::Identity));
+    Ok(collector.0.into_inner())
+}
+
+/// Hands the age crate a file key a plugin session already returned, so the crate checks
+/// the header MAC and decrypts the payload with it.
+struct ReplayIdentity(age_core::format::FileKey);
+
+impl age::Identity for ReplayIdentity {
+    fn unwrap_stanza(&self, _: &age_core::format::Stanza) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        use age::secrecy::ExposeSecret;
+        Some(Ok(age_core::format::FileKey::new(Box::new(*self.0.expose_secret()))))
+    }
 }

@@ -75,10 +75,93 @@ impl age::Callbacks for Prompter {
     }
 
     fn request_passphrase(&self, description: &str) -> Option<SecretString> {
-        let answer = match Self::askpass(description) {
-            Some(a) => a?,
-            None => rpassword::prompt_password(format!("{description} ")).ok()?,
-        };
-        Some(SecretString::from(answer))
+        // KEYTAP_ASKPASS, then an explicit PINENTRY_PROGRAM, then the terminal, then any
+        // pinentry on PATH; with none of them the request gets no answer (never a hang).
+        if let Some(answer) = Self::askpass(description) {
+            return answer.map(SecretString::from);
+        }
+        if let Some(program) = std::env::var_os("PINENTRY_PROGRAM").filter(|p| !p.is_empty()) {
+            return pinentry(std::path::Path::new(&program), description).map(SecretString::from);
+        }
+        if std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok() {
+            return rpassword::prompt_password(format!("{description} ")).ok().map(SecretString::from);
+        }
+        let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join("pinentry"))
+            .find(|p| p.is_file())?;
+        pinentry(&on_path, description).map(SecretString::from)
     }
+}
+
+/// Asks a secret through a pinentry program (Assuan: SETDESC, GETPIN, read `D <data>`).
+fn pinentry(program: &std::path::Path, description: &str) -> Option<String> {
+    use std::io::Read;
+    let mut child = Command::new(program)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    let stdout = child.stdout.take()?;
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    let expect_ok = |reader: &mut std::io::BufReader<std::process::ChildStdout>, line: &mut String| -> Option<()> {
+        line.clear();
+        reader.read_line(line).ok()?;
+        line.starts_with("OK").then_some(())
+    };
+    expect_ok(&mut reader, &mut line)?;
+    let escaped: String = description
+        .chars()
+        .map(|c| match c {
+            '%' => "%25".to_string(),
+            '\n' => "%0A".to_string(),
+            '\r' => "%0D".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    for cmd in [format!("SETDESC {escaped}\n"), "SETPROMPT PIN:\n".to_string()] {
+        stdin.write_all(cmd.as_bytes()).ok()?;
+        stdin.flush().ok()?;
+        expect_ok(&mut reader, &mut line)?;
+    }
+    stdin.write_all(b"GETPIN\n").ok()?;
+    stdin.flush().ok()?;
+    let mut secret = None;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            break;
+        }
+        if let Some(data) = line.strip_prefix("D ") {
+            secret = Some(percent_decode(data.trim_end_matches(['\n', '\r'])));
+        } else if line.starts_with("OK") || line.starts_with("ERR") {
+            break;
+        }
+    }
+    let _ = stdin.write_all(b"BYE\n");
+    drop(stdin);
+    let mut rest = Vec::new();
+    let _ = reader.read_to_end(&mut rest);
+    let _ = child.wait();
+    secret
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -1,0 +1,120 @@
+//! `identity-v1`: unwrap the file keys of many age files in one plugin session, so a PIN is
+//! asked once however many files (the protocol numbers the files).
+
+use age::secrecy::ExposeSecret;
+use age_core::format::{FileKey, Stanza, FILE_KEY_BYTES};
+use base64::Engine;
+
+use super::connection::{find_plugin, timeout_from_env, Connection};
+use super::PluginError;
+
+/// What one session produced.
+#[derive(Default)]
+pub struct SessionOutcome {
+    /// Per file: the file key, if the plugin returned one.
+    pub file_keys: Vec<Option<FileKey>>,
+    /// Errors the plugin reported about identities (index into the identities, message).
+    pub identity_errors: Vec<(Option<usize>, String)>,
+    /// Errors about specific files' stanzas, or internal errors (`None` file).
+    pub file_errors: Vec<(Option<usize>, String)>,
+    /// Prompts the client could not answer (no terminal, no askpass, no pinentry).
+    pub unanswered: Vec<String>,
+}
+
+fn b64(s: &str) -> Option<String> {
+    base64::engine::general_purpose::STANDARD_NO_PAD.decode(s).ok().and_then(|b| String::from_utf8(b).ok())
+}
+
+/// Runs one `identity-v1` session of `age-plugin-<plugin>` with `identities` over the
+/// stanzas of every file, answering prompts through `ui`.
+pub fn unwrap_files(
+    plugin: &str,
+    identities: &[String],
+    files: &[Vec<Stanza>],
+    ui: &impl age::Callbacks,
+) -> Result<SessionOutcome, PluginError> {
+    let path = find_plugin(plugin)?;
+    let mut conn = Connection::open(&path, "identity-v1", timeout_from_env())?;
+    let binary = conn.binary.clone();
+    for id in identities {
+        conn.send("add-identity", &[id], &[])?;
+    }
+    for (i, stanzas) in files.iter().enumerate() {
+        let index = i.to_string();
+        for s in stanzas {
+            let mut args: Vec<&str> = vec![&index, &s.tag];
+            args.extend(s.args.iter().map(String::as_str));
+            conn.send("recipient-stanza", &args, &s.body)?;
+        }
+    }
+    conn.send("done", &[], &[])?;
+
+    let mut out = SessionOutcome { file_keys: (0..files.len()).map(|_| None).collect(), ..Default::default() };
+    loop {
+        let s = conn.receive()?;
+        let body_text = || String::from_utf8_lossy(&s.body).into_owned();
+        match s.tag.as_str() {
+            "done" => break,
+            "msg" => {
+                ui.display_message(&body_text());
+                conn.send("ok", &[], &[])?;
+            }
+            "confirm" => {
+                let yes = s.args.first().and_then(|a| b64(a)).unwrap_or_else(|| "yes".into());
+                let no = s.args.get(1).and_then(|a| b64(a));
+                match ui.confirm(&body_text(), &yes, no.as_deref()) {
+                    Some(true) => conn.send("ok", &["yes"], &[])?,
+                    Some(false) => conn.send("ok", &["no"], &[])?,
+                    None => {
+                        out.unanswered.push(format!("{binary} asked to confirm: {}", body_text()));
+                        conn.send("fail", &[], &[])?
+                    }
+                }
+            }
+            "request-public" => match ui.request_public_string(&body_text()) {
+                Some(v) => conn.send("ok", &[], v.as_bytes())?,
+                None => {
+                    out.unanswered.push(format!("{binary} asked for {:?}", body_text()));
+                    conn.send("fail", &[], &[])?
+                }
+            },
+            "request-secret" => match ui.request_passphrase(&body_text()) {
+                Some(v) => conn.send("ok", &[], v.expose_secret().as_bytes())?,
+                None => {
+                    out.unanswered.push(format!("{binary} asked for {:?}", body_text()));
+                    conn.send("fail", &[], &[])?
+                }
+            },
+            "file-key" => {
+                let index = s.args.first().and_then(|a| a.parse::<usize>().ok()).filter(|i| *i < files.len());
+                match (index, <[u8; FILE_KEY_BYTES]>::try_from(s.body.as_slice())) {
+                    (Some(i), Ok(key)) => {
+                        if out.file_keys[i].is_none() {
+                            out.file_keys[i] = Some(FileKey::new(Box::new(key)));
+                        }
+                        conn.send("ok", &[], &[])?;
+                    }
+                    _ => {
+                        return Err(PluginError::Protocol {
+                            binary,
+                            message: "sent a malformed file-key".into(),
+                        })
+                    }
+                }
+            }
+            "error" => {
+                let message = body_text();
+                match s.args.first().map(String::as_str) {
+                    Some("identity") => {
+                        out.identity_errors.push((s.args.get(1).and_then(|a| a.parse().ok()), message))
+                    }
+                    Some("stanza") => out.file_errors.push((s.args.get(1).and_then(|a| a.parse().ok()), message)),
+                    _ => out.file_errors.push((None, message)),
+                }
+                conn.send("ok", &[], &[])?;
+            }
+            _ => conn.send("unsupported", &[], &[])?,
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,88 @@
+//! `recipient-v1`: wrap a file key to a plugin recipient (`age1<name>1...`).
+
+use std::collections::HashSet;
+
+use age::secrecy::ExposeSecret;
+use age_core::format::{FileKey, Stanza};
+
+use super::connection::{find_plugin, timeout_from_env, Connection};
+use super::PluginError;
+use crate::keys::prompt::Prompter;
+
+/// A plugin recipient, usable wherever the `age` crate takes a recipient.
+pub struct PluginRecipient {
+    plugin: String,
+    recipient: String,
+}
+
+impl PluginRecipient {
+    /// A recipient of plugin `plugin` (its binary is looked up when wrapping).
+    pub fn new(plugin: &str, recipient: &str) -> Self {
+        PluginRecipient { plugin: plugin.to_string(), recipient: recipient.to_string() }
+    }
+
+    /// Checks that the plugin binary exists, for an early clear error.
+    pub fn check_installed(&self) -> Result<(), PluginError> {
+        find_plugin(&self.plugin).map(|_| ())
+    }
+
+    fn session(&self, file_key: &FileKey) -> Result<(Vec<Stanza>, HashSet<String>), PluginError> {
+        let path = find_plugin(&self.plugin)?;
+        let mut conn = Connection::open(&path, "recipient-v1", timeout_from_env())?;
+        let binary = conn.binary.clone();
+        conn.send("add-recipient", &[&self.recipient], &[])?;
+        conn.send("wrap-file-key", &[], file_key.expose_secret())?;
+        conn.send("extension-labels", &[], &[])?;
+        conn.send("done", &[], &[])?;
+        let ui = Prompter;
+        let mut stanzas = Vec::new();
+        let mut labels = HashSet::new();
+        let mut errors = Vec::new();
+        loop {
+            let s = conn.receive()?;
+            let text = String::from_utf8_lossy(&s.body).into_owned();
+            match s.tag.as_str() {
+                "done" => break,
+                "recipient-stanza" if s.args.len() >= 2 => {
+                    stanzas.push(Stanza { tag: s.args[1].clone(), args: s.args[2..].to_vec(), body: s.body.clone() });
+                    conn.send("ok", &[], &[])?;
+                }
+                "labels" => {
+                    labels.extend(s.args.iter().cloned());
+                    conn.send("ok", &[], &[])?;
+                }
+                "msg" => {
+                    age::Callbacks::display_message(&ui, &text);
+                    conn.send("ok", &[], &[])?;
+                }
+                "request-public" => match age::Callbacks::request_public_string(&ui, &text) {
+                    Some(v) => conn.send("ok", &[], v.as_bytes())?,
+                    None => conn.send("fail", &[], &[])?,
+                },
+                "request-secret" => match age::Callbacks::request_passphrase(&ui, &text) {
+                    Some(v) => conn.send("ok", &[], v.expose_secret().as_bytes())?,
+                    None => conn.send("fail", &[], &[])?,
+                },
+                "confirm" => conn.send("fail", &[], &[])?,
+                "error" => {
+                    errors.push(text);
+                    conn.send("ok", &[], &[])?;
+                }
+                _ => conn.send("unsupported", &[], &[])?,
+            }
+        }
+        if !errors.is_empty() {
+            return Err(PluginError::Reported { binary, message: errors.join("; ") });
+        }
+        if stanzas.is_empty() {
+            return Err(PluginError::Protocol { binary, message: "returned no recipient stanza".into() });
+        }
+        Ok((stanzas, labels))
+    }
+}
+
+impl age::Recipient for PluginRecipient {
+    fn wrap_file_key(&self, file_key: &FileKey) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+        self.session(file_key).map_err(|e| age::EncryptError::Io(std::io::Error::other(e.to_string())))
+    }
+}
