@@ -176,14 +176,12 @@ pub fn run_file(
         make_fifo(&path)?;
         let fifo = path.clone();
         let data = plain.to_vec();
-        // The child may read the FIFO once, several times, or never: feed it from a thread
-        // that the process abandons when the child exits.
+        // One reader gets the plaintext once, as with sops; if the child never opens the
+        // FIFO, the blocked writer thread is abandoned when the child exits.
         std::thread::spawn(move || {
             let data = zeroize::Zeroizing::new(data);
-            while let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(&fifo) {
-                if w.write_all(&data).is_err() {
-                    break;
-                }
+            if let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+                let _ = w.write_all(&data);
             }
         });
     }
