@@ -1,29 +1,158 @@
-//! YAML store (placeholder until the real one lands).
-use super::{Store, StoreError};
-use crate::tree::{Branch, Value};
+//! YAML store, byte-compatible with sops 3.11 (which uses go-yaml v3).
+//!
+//! Reading goes bytes -> characters (`reader`) -> tokens with comments (`scanner`) ->
+//! events (`parser`) -> node graph (`compose`) -> sops tree (`load`), each stage following
+//! the go-yaml v3 code sops runs, because which comment ends up where, and how scalars
+//! resolve, are decided by go-yaml's internals. Writing goes sops tree -> go-yaml-style
+//! nodes and events (`encode`) -> text (`emitter`), again following go-yaml's emitter so
+//! that output matches `sops` byte for byte.
 
-/// YAML store.
-pub struct YamlStore;
+mod compose;
+mod emitter;
+mod encode;
+mod load;
+mod parser;
+mod reader;
+mod resolve;
+mod scanner;
+
+use super::{Store, StoreError};
+use crate::tree::{Branch, Item, Value};
+
+/// sops's default YAML indentation.
+pub const DEFAULT_INDENT: usize = 4;
+
+/// The YAML store.
+#[derive(Clone, Debug)]
+pub struct YamlStore {
+    indent: usize,
+}
+
 impl YamlStore {
-    /// New store with the given indent.
-    pub fn new(_indent: Option<usize>) -> Self {
-        YamlStore
+    /// A store writing with `indent` spaces per level (`None` or 0: sops's default of 4;
+    /// like go-yaml, values outside 2..=9 become 2).
+    pub fn new(indent: Option<usize>) -> Self {
+        let indent = match indent {
+            Some(n) if n > 0 => n,
+            _ => DEFAULT_INDENT,
+        };
+        YamlStore { indent }
     }
 }
+
+/// Parses all documents of a stream into node graphs.
+struct Parsed {
+    nodes: Vec<compose::Node>,
+    docs: Vec<usize>,
+}
+
+/// Parses the whole stream; `first_check` runs on the first document as soon as it is
+/// composed (sops runs its go-yaml decoder check before reading further documents).
+fn parse_stream(
+    input: &[u8],
+    first_check: fn(&[compose::Node], usize) -> Result<(), String>,
+    first_prefix: &str,
+    later_prefix: &str,
+) -> Result<Parsed, StoreError> {
+    let chars = reader::decode_input(input).map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
+    let mut composer = compose::Composer::new(chars);
+    let mut docs = Vec::new();
+    match composer.next_document() {
+        Err(e) => return Err(StoreError::new(format!("{first_prefix}{e}"))),
+        Ok(None) => return Err(StoreError::new(format!("{first_prefix}EOF"))),
+        Ok(Some(d)) => {
+            first_check(&composer.nodes, d).map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
+            docs.push(d);
+        }
+    }
+    loop {
+        match composer.next_document() {
+            Err(e) => return Err(StoreError::new(format!("{later_prefix}{e}"))),
+            Ok(None) => break,
+            Ok(Some(d)) => docs.push(d),
+        }
+    }
+    Ok(Parsed { nodes: composer.nodes, docs })
+}
+
+fn build_all(parsed: &Parsed) -> Result<Vec<Branch>, StoreError> {
+    let mut builder = load::Builder::new(&parsed.nodes);
+    parsed
+        .docs
+        .iter()
+        .map(|&d| builder.document(d).map_err(|e| StoreError::new(format!("Error unmarshaling input YAML: {e}"))))
+        .collect()
+}
+
 impl Store for YamlStore {
-    fn load_plain(&self, _: &[u8]) -> Result<Vec<Branch>, StoreError> {
-        Err(StoreError::new("yaml: not yet"))
+    fn load_plain(&self, input: &[u8]) -> Result<Vec<Branch>, StoreError> {
+        if input.is_empty() {
+            return Ok(Vec::new());
+        }
+        let parsed = parse_stream(input, load::Checker::check_plain_document, "", "Error unmarshaling input YAML: ")?;
+        build_all(&parsed)
     }
-    fn load_encrypted(&self, _: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
-        Err(StoreError::new("yaml: not yet"))
+
+    fn load_encrypted(&self, input: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
+        if input.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let parsed = parse_stream(
+            input,
+            load::check_encrypted_document,
+            "Error unmarshalling input yaml: ",
+            "Error unmarshaling input YAML: ",
+        )?;
+        let mut docs = build_all(&parsed)?;
+        let mut metadata = None;
+        for (i, doc) in docs.iter_mut().enumerate() {
+            let mut k = 0;
+            while k < doc.len() {
+                if matches!(&doc[k], Item::Entry(key, _) if key == "sops") {
+                    let item = doc.remove(k);
+                    if i == 0 && metadata.is_none() {
+                        if let Item::Entry(_, v) = item {
+                            metadata = Some(v);
+                        }
+                    }
+                } else {
+                    k += 1;
+                }
+            }
+        }
+        let metadata = match metadata {
+            None | Some(Value::Null) => None,
+            Some(Value::Map(b)) => Some(b),
+            Some(_) => {
+                return Err(StoreError::new(
+                    "Error unmarshalling input yaml: the sops metadata is not a mapping",
+                ))
+            }
+        };
+        Ok((docs, metadata))
     }
-    fn emit_plain(&self, _: &[Branch]) -> Result<Vec<u8>, StoreError> {
-        Err(StoreError::new("yaml: not yet"))
+
+    fn emit_plain(&self, docs: &[Branch]) -> Result<Vec<u8>, StoreError> {
+        let refs: Vec<&Branch> = docs.iter().collect();
+        encode::emit_documents(&refs, None, self.indent)
+            .map(String::into_bytes)
+            .map_err(|e| StoreError::new(format!("Error marshaling to yaml: {e}")))
     }
-    fn emit_encrypted(&self, _: &[Branch], _: &Branch) -> Result<Vec<u8>, StoreError> {
-        Err(StoreError::new("yaml: not yet"))
+
+    fn emit_encrypted(&self, docs: &[Branch], metadata: &Branch) -> Result<Vec<u8>, StoreError> {
+        let refs: Vec<&Branch> = docs.iter().collect();
+        let sops = Item::Entry("sops".to_string(), Value::Map(metadata.clone()));
+        encode::emit_documents(&refs, Some(&sops), self.indent)
+            .map(String::into_bytes)
+            .map_err(|e| StoreError::new(format!("Error marshaling to yaml: {e}")))
     }
-    fn emit_value(&self, _: &Value) -> Result<Vec<u8>, StoreError> {
-        Err(StoreError::new("yaml: not yet"))
+
+    fn emit_value(&self, value: &Value) -> Result<Vec<u8>, StoreError> {
+        encode::emit_value(value)
+            .map(String::into_bytes)
+            .map_err(|e| StoreError::new(format!("Error dumping tree: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,485 @@
+//! sops tree to emitter events, as sops's `appendTreeBranch`/`treeValueToNode` build
+//! go-yaml nodes and go-yaml's `encoder.node` turns them into events.
+//!
+//! Two go-yaml behaviours are folded in here. First, sops builds every scalar with
+//! `Node.Encode`, which *emits* the value and parses it back, so the style a node ends up
+//! with is the style go-yaml's emitter picked for it at the document root (`root_style`).
+//! Second, the encoder re-derives tags: a plain `<<` keeps its `!!merge` tag and is printed
+//! `!!merge <<`. Comments follow sops's placement: comments before the first entry become
+//! the collection's head comment, comments before later entries the entry's head comment,
+//! trailing comments the last key's (or item's) foot comment.
+
+use super::compose::{style, Composer, Kind};
+use super::emitter::{EEvent, EKind, Emitter};
+use super::resolve::{format_float, long_tag, resolve, BINARY_TAG, STR_TAG};
+use super::scanner::ScalarStyle;
+use crate::tree::{Branch, Item, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NKind {
+    Mapping,
+    Sequence,
+    Scalar,
+}
+
+/// The subset of go-yaml's `Node` that sops fills in for emission.
+#[derive(Clone, Debug)]
+struct ENode {
+    kind: NKind,
+    /// Short tag (`!!str`, `!!merge`, ...), as the re-parse in `Node.Encode` set it.
+    tag: String,
+    /// True when the tag was explicit in the re-parsed text (`!!binary`).
+    tagged: bool,
+    style: ScalarStyle,
+    value: String,
+    head_comment: String,
+    foot_comment: String,
+    content: Vec<ENode>,
+    /// go-yaml's zero node (a failed `Node.Encode`): written as `null`.
+    null: bool,
+}
+
+impl ENode {
+    fn collection(kind: NKind) -> ENode {
+        ENode {
+            kind,
+            tag: String::new(),
+            tagged: false,
+            style: ScalarStyle::Plain,
+            value: String::new(),
+            head_comment: String::new(),
+            foot_comment: String::new(),
+            content: Vec::new(),
+            null: false,
+        }
+    }
+}
+
+/// go-yaml's `isBase60Float`: `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.
+pub(crate) fn is_base60_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    let c = b[0];
+    if !(c == b'+' || c == b'-' || c.is_ascii_digit()) || !s.contains(':') {
+        return false;
+    }
+    let mut i = 0;
+    if b[i] == b'+' || b[i] == b'-' {
+        i += 1;
+    }
+    if i >= b.len() || !b[i].is_ascii_digit() {
+        return false;
+    }
+    i += 1;
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while i < b.len() && b[i] == b':' {
+        i += 1;
+        // One group is `[0-5]?[0-9]` and must be followed by ':', '.' or the end, so
+        // the run of digits is one digit, or two with the first at most 5.
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let n = i - start;
+        if !(n == 1 || (n == 2 && b[start] <= b'5')) {
+            return false;
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+/// go-yaml's `isOldBool`: YAML 1.1 booleans that must be quoted.
+pub(crate) fn is_old_bool(s: &str) -> bool {
+    matches!(s, "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF")
+}
+
+/// The style go-yaml's `encoder.stringv` asks for: literal for multi-line text, plain when
+/// the text reads back as the same string, double-quoted otherwise.
+pub(crate) fn requested_string_style(s: &str) -> ScalarStyle {
+    let can_use_plain = resolve("", s).0 == STR_TAG && !(is_base60_float(s) || is_old_bool(s));
+    if s.contains('\n') {
+        ScalarStyle::Literal
+    } else if can_use_plain {
+        ScalarStyle::Plain
+    } else {
+        ScalarStyle::DoubleQuoted
+    }
+}
+
+/// go-yaml's `encodeBase64`: 70-column lines, each ended by a newline when there are
+/// several.
+fn encode_base64(data: &[u8]) -> String {
+    const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut enc = String::new();
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
+        for k in 0..4 {
+            if k <= chunk.len() {
+                enc.push(ALPHA[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                enc.push('=');
+            }
+        }
+    }
+    let lines = enc.len() / 70 + 1;
+    if lines <= 1 {
+        return enc;
+    }
+    let mut out = String::new();
+    let bytes = enc.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let j = (i + 70).min(bytes.len());
+        out.push_str(&enc[i..j]);
+        out.push('\n');
+        i = j;
+    }
+    out
+}
+
+/// A scalar node as `Node.Encode(v)` leaves it. go-yaml implements `Node.Encode` by
+/// emitting the value as a one-scalar document and parsing that text back, so this does
+/// exactly that with our emitter and parser: the re-parsed style and tag are what the
+/// final emission sees. When the text does not parse back (a literal block whose first
+/// line starts with a tab, for instance) go-yaml leaves the node empty and sops writes
+/// `null`; `None` here stands for that.
+fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -> Option<ENode> {
+    let mut em = Emitter::new(4);
+    let mut ev = EEvent::new(EKind::Scalar);
+    ev.value = text.to_string();
+    ev.style = requested;
+    match explicit_tag {
+        Some(t) => {
+            ev.tag = long_tag(t);
+            ev.implicit = false;
+            ev.quoted_implicit = false;
+        }
+        None => {
+            ev.implicit = true;
+            ev.quoted_implicit = true;
+        }
+    }
+    let events = [EEvent::new(EKind::StreamStart), EEvent::new(EKind::DocumentStart), ev, EEvent::new(EKind::DocumentEnd)];
+    for e in events {
+        em.emit(e).ok()?;
+    }
+    em.clear_open_ended();
+    em.emit(EEvent::new(EKind::StreamEnd)).ok()?;
+    let mut composer = Composer::new(em.out.chars().collect());
+    let doc = composer.next_document().ok()??;
+    let n = *composer.nodes[doc].content.first()?;
+    let node = &composer.nodes[n];
+    if node.kind != Kind::Scalar {
+        return None;
+    }
+    let st = if node.style & style::DOUBLE_QUOTED != 0 {
+        ScalarStyle::DoubleQuoted
+    } else if node.style & style::SINGLE_QUOTED != 0 {
+        ScalarStyle::SingleQuoted
+    } else if node.style & style::LITERAL != 0 {
+        ScalarStyle::Literal
+    } else if node.style & style::FOLDED != 0 {
+        ScalarStyle::Folded
+    } else {
+        ScalarStyle::Plain
+    };
+    Some(ENode {
+        kind: NKind::Scalar,
+        tag: node.tag.clone(),
+        tagged: node.style & style::TAGGED != 0,
+        style: st,
+        value: node.value.clone(),
+        head_comment: String::new(),
+        foot_comment: String::new(),
+        content: Vec::new(),
+        null: false,
+    })
+}
+
+/// The scalar node sops builds for a tree value (`valueNode.Encode(v)`).
+fn scalar_node(v: &Value) -> ENode {
+    let (text, requested, explicit_tag) = match v {
+        Value::Null => ("null".to_string(), ScalarStyle::Plain, None),
+        Value::Bool(b) => (b.to_string(), ScalarStyle::Plain, None),
+        Value::Int(i) => (i.to_string(), ScalarStyle::Plain, None),
+        Value::Float(f) => (format_float(*f), ScalarStyle::Plain, None),
+        Value::Time(t) => (t.clone(), ScalarStyle::Plain, None),
+        Value::Str(s) => (s.clone(), requested_string_style(s), None),
+        Value::Bytes(b) => {
+            // go-yaml's stringv for non-UTF-8 text: `!!binary` with base64.
+            let s = encode_base64(b);
+            let st = if s.contains('\n') { ScalarStyle::Literal } else { ScalarStyle::Plain };
+            (s, st, Some(BINARY_TAG))
+        }
+        // Not reachable from sops trees; treated as text.
+        Value::Comment(c) => (c.clone(), requested_string_style(c), None),
+        Value::Map(_) | Value::List(_) => (String::new(), ScalarStyle::Plain, None),
+    };
+    node_encode(&text, requested, explicit_tag).unwrap_or_else(|| {
+        let mut n = ENode::collection(NKind::Scalar);
+        n.null = true;
+        n
+    })
+}
+
+fn join_comments(comments: &[String]) -> String {
+    let mut s = String::from("#");
+    s.push_str(&comments.join("\n#"));
+    s
+}
+
+/// sops's `addCommentsHead`: prepends to the node's head comment.
+fn add_comments_head(node: &mut ENode, comments: &mut Vec<String>) {
+    if !comments.is_empty() {
+        let c = join_comments(comments);
+        if node.head_comment.is_empty() {
+            node.head_comment = c;
+        } else {
+            node.head_comment = format!("{c}\n{}", node.head_comment);
+        }
+    }
+    comments.clear();
+}
+
+/// sops's `addCommentsFoot`: appends to the node's foot comment.
+fn add_comments_foot(node: &mut ENode, comments: &mut Vec<String>) {
+    if !comments.is_empty() {
+        let c = join_comments(comments);
+        if node.foot_comment.is_empty() {
+            node.foot_comment = c;
+        } else {
+            node.foot_comment = format!("{}\n{c}", node.foot_comment);
+        }
+    }
+    comments.clear();
+}
+
+/// Deepest tree the emitter accepts (its recursion must stay within the stack).
+const MAX_EMIT_DEPTH: usize = 512;
+
+fn tree_value_to_node(v: &Value, depth: usize) -> Result<ENode, String> {
+    if depth > MAX_EMIT_DEPTH {
+        return Err(format!("tree nesting deeper than {MAX_EMIT_DEPTH} levels"));
+    }
+    Ok(match v {
+        Value::Map(b) => {
+            let mut m = ENode::collection(NKind::Mapping);
+            append_tree_branch(b, &mut m, depth + 1)?;
+            m
+        }
+        Value::List(l) => {
+            let mut s = ENode::collection(NKind::Sequence);
+            append_sequence(l, &mut s, depth + 1)?;
+            s
+        }
+        Value::Comment(c) => {
+            // sops would encode its Comment struct as a mapping `{value: ...}`.
+            let mut m = ENode::collection(NKind::Mapping);
+            append_tree_branch(&vec![Item::Entry("value".into(), Value::Str(c.clone()))], &mut m, depth + 1)?;
+            m
+        }
+        other => scalar_node(other),
+    })
+}
+
+fn append_sequence(list: &[Value], seq: &mut ENode, depth: usize) -> Result<(), String> {
+    let mut comments: Vec<String> = Vec::new();
+    let mut beginning = true;
+    for item in list {
+        if let Value::Comment(c) = item {
+            comments.push(c.clone());
+        } else {
+            if beginning {
+                add_comments_head(seq, &mut comments);
+                beginning = false;
+            }
+            let mut node = tree_value_to_node(item, depth)?;
+            add_comments_head(&mut node, &mut comments);
+            seq.content.push(node);
+        }
+    }
+    if !comments.is_empty() {
+        if beginning {
+            add_comments_head(seq, &mut comments);
+        } else if let Some(last) = seq.content.last_mut() {
+            add_comments_foot(last, &mut comments);
+        }
+    }
+    Ok(())
+}
+
+fn append_tree_branch(branch: &Branch, mapping: &mut ENode, depth: usize) -> Result<(), String> {
+    let mut comments: Vec<String> = Vec::new();
+    let mut beginning = true;
+    for item in branch {
+        match item {
+            Item::Comment(c) => comments.push(c.clone()),
+            Item::Entry(k, v) => {
+                if beginning {
+                    add_comments_head(mapping, &mut comments);
+                    beginning = false;
+                }
+                let mut key = scalar_node(&Value::Str(k.clone()));
+                add_comments_head(&mut key, &mut comments);
+                let value = tree_value_to_node(v, depth)?;
+                mapping.content.push(key);
+                mapping.content.push(value);
+            }
+        }
+    }
+    if !comments.is_empty() {
+        if beginning {
+            add_comments_head(mapping, &mut comments);
+        } else {
+            let n = mapping.content.len();
+            add_comments_foot(&mut mapping.content[n - 2], &mut comments);
+        }
+    }
+    Ok(())
+}
+
+/// go-yaml's `encoder.node`: events for a node; `tail` is the previous key's foot comment.
+fn node_events(node: &ENode, tail: &str, out: &mut Vec<EEvent>) {
+    match node.kind {
+        NKind::Sequence => {
+            let mut ev = EEvent::new(EKind::SequenceStart);
+            ev.head_comment = node.head_comment.clone();
+            out.push(ev);
+            for c in &node.content {
+                node_events(c, "", out);
+            }
+            let mut end = EEvent::new(EKind::SequenceEnd);
+            end.foot_comment = node.foot_comment.clone();
+            out.push(end);
+        }
+        NKind::Mapping => {
+            let mut ev = EEvent::new(EKind::MappingStart);
+            ev.tail_comment = tail.to_string();
+            ev.head_comment = node.head_comment.clone();
+            out.push(ev);
+            let mut tail = String::new();
+            for pair in node.content.chunks(2) {
+                let mut k = pair[0].clone();
+                let foot = std::mem::take(&mut k.foot_comment);
+                node_events(&k, &tail, out);
+                tail = foot;
+                if let Some(v) = pair.get(1) {
+                    node_events(v, "", out);
+                }
+            }
+            let mut end = EEvent::new(EKind::MappingEnd);
+            end.tail_comment = tail;
+            end.foot_comment = node.foot_comment.clone();
+            out.push(end);
+        }
+        NKind::Scalar if node.null => {
+            // encoder.node: a zero node is written by nilv(), which carries no comments.
+            let mut ev = EEvent::new(EKind::Scalar);
+            ev.value = "null".into();
+            ev.tail_comment = String::new();
+            let _ = tail;
+            out.push(ev);
+        }
+        NKind::Scalar => {
+            let mut tag = node.tag.clone();
+            let mut force_quoting = false;
+            if !tag.is_empty() && !node.tagged {
+                let quoted_or_block = node.style != ScalarStyle::Plain;
+                if tag == STR_TAG && quoted_or_block {
+                    tag.clear();
+                } else {
+                    let rtag = resolve("", &node.value).0;
+                    if rtag == tag {
+                        tag.clear();
+                    } else if tag == STR_TAG {
+                        tag.clear();
+                        force_quoting = true;
+                    }
+                }
+            }
+            let style = if node.style != ScalarStyle::Plain {
+                node.style
+            } else if node.value.contains('\n') {
+                ScalarStyle::Literal
+            } else if force_quoting {
+                ScalarStyle::DoubleQuoted
+            } else {
+                ScalarStyle::Plain
+            };
+            let mut ev = EEvent::new(EKind::Scalar);
+            let implicit = tag.is_empty();
+            ev.tag = if implicit { String::new() } else { long_tag(&tag) };
+            ev.implicit = implicit;
+            ev.quoted_implicit = implicit;
+            ev.value = node.value.clone();
+            ev.style = style;
+            ev.head_comment = node.head_comment.clone();
+            ev.foot_comment = node.foot_comment.clone();
+            ev.tail_comment = tail.to_string();
+            out.push(ev);
+        }
+    }
+}
+
+/// Emits documents as go-yaml's `Encoder` (with `SetIndent(indent)`) writes the nodes sops
+/// builds: one root mapping per document, `---` between documents.
+pub(crate) fn emit_documents(docs: &[&Branch], extra: Option<&Item>, indent: usize) -> Result<String, String> {
+    let mut em = Emitter::new(indent as i64);
+    if docs.is_empty() {
+        // go-yaml's Close() fails before anything is written; sops ignores that error.
+        return Ok(String::new());
+    }
+    em.emit(EEvent::new(EKind::StreamStart))?;
+    for doc in docs {
+        let mut mapping = ENode::collection(NKind::Mapping);
+        match extra {
+            Some(item) => {
+                let mut b: Branch = (*doc).clone();
+                b.push(item.clone());
+                append_tree_branch(&b, &mut mapping, 0)?;
+            }
+            None => append_tree_branch(doc, &mut mapping, 0)?,
+        }
+        emit_root(&mut em, &mapping)?;
+    }
+    em.clear_open_ended();
+    em.emit(EEvent::new(EKind::StreamEnd))?;
+    Ok(em.out)
+}
+
+fn emit_root(em: &mut Emitter, node: &ENode) -> Result<(), String> {
+    em.emit(EEvent::new(EKind::DocumentStart))?;
+    let mut events = Vec::new();
+    node_events(node, "", &mut events);
+    for ev in events {
+        em.emit(ev)?;
+    }
+    em.emit(EEvent::new(EKind::DocumentEnd))
+}
+
+/// sops's `EmitValue`: `yaml.Marshal` of the node for one value (default indent 4).
+pub(crate) fn emit_value(v: &Value) -> Result<String, String> {
+    let mut em = Emitter::new(4);
+    em.emit(EEvent::new(EKind::StreamStart))?;
+    let node = tree_value_to_node(v, 0)?;
+    emit_root(&mut em, &node)?;
+    em.clear_open_ended();
+    em.emit(EEvent::new(EKind::StreamEnd))?;
+    Ok(em.out)
+}
