@@ -85,8 +85,7 @@ pub fn resolve(
     }
         let flags = crypt_rules_from_flags(keys);
     let crypt_rule = CryptRule::resolve(&flags, rule.as_ref().and_then(|r| r.crypt_rule.as_ref()), binary)
-        .map_err(|e| CliError::new(e.exit_code(), e.to_string()))?
-        .unwrap_or_default();
+        .map_err(|e| CliError::new(e.exit_code(), e.to_string()))?;
     let shamir_threshold = keys
         .shamir_threshold
         .filter(|t| *t != 0)

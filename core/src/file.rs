@@ -87,7 +87,7 @@ impl EncryptedFile {
         let computed = walk::decrypt_tree(
             &mut docs,
             &mut cipher,
-            &metadata.crypt_rule,
+            &metadata.crypt_rule.clone().unwrap_or_default(),
             metadata.mac_only_encrypted,
         )
         .map_err(Error::DecryptTree)?;
@@ -180,7 +180,7 @@ impl OpenFile {
         let mac = walk::encrypt_tree(
             &mut docs,
             &self.cipher,
-            &metadata.crypt_rule,
+            &metadata.crypt_rule.clone().unwrap_or_default(),
             metadata.mac_only_encrypted,
         )
         .map_err(Error::EncryptTree)?;

@@ -74,7 +74,9 @@ pub struct Metadata {
     /// The encrypted MAC envelope.
     pub mac: String,
     /// Which values are encrypted.
-    pub crypt_rule: CryptRule,
+    /// `None` only for new binary files, which sops writes without any rule field; files
+    /// read back always have one (sops's default `unencrypted_suffix` when none is stored).
+    pub crypt_rule: Option<CryptRule>,
     /// Whether the MAC covers only encrypted values.
     pub mac_only_encrypted: bool,
     /// The sops version that wrote the file.
@@ -218,7 +220,7 @@ impl Metadata {
                 "Cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file".into(),
             ));
         }
-        let crypt_rule = rules.pop().unwrap_or_default();
+        let crypt_rule = Some(rules.pop().unwrap_or_default());
 
         // Keys at the top level form one group and win over key_groups, as in sops.
         let mut top = KeyGroup::new();
@@ -297,10 +299,9 @@ impl Metadata {
         if let Some(g) = single {
             push_other_list(&mut b, g, "pgp", None);
         }
-        b.push(Item::Entry(
-            self.crypt_rule.field_name().into(),
-            Value::Str(self.crypt_rule.value().into()),
-        ));
+        if let Some(rule) = &self.crypt_rule {
+            b.push(Item::Entry(rule.field_name().into(), Value::Str(rule.value().into())));
+        }
         if self.mac_only_encrypted {
             b.push(Item::Entry("mac_only_encrypted".into(), Value::Bool(true)));
         }

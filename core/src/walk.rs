@@ -317,18 +317,17 @@ pub fn encrypt_tree(
                         }
                         if encrypt {
                             let enc = cipher.encrypt(v, &aad(path)).map_err(err)?;
-                            if matches!(v, Value::Comment(_)) && enc.is_empty() {
-                                // sops's walkSlice stores the "" it gets for an empty comment
-                                // as a string item, so `#` alone in a list becomes `- ""`.
-                                *v = Value::Str(enc);
-                            } else if matches!(v, Value::Comment(_)) {
+                            if matches!(v, Value::Comment(_)) {
                                 if unencrypted_comment_re
                                     .as_ref()
                                     .is_some_and(|r| r.is_match(&enc))
                                 {
                                     return Err(WalkError::CommentRegexMatchesCiphertext);
                                 }
-                                *v = Value::Comment(enc);
+                                // sops's walkSlice stores what Encrypt returns as a plain
+                                // string item: an encrypted list comment is written
+                                // `- ENC[...,type:comment]` (and `#` alone becomes `- ""`).
+                                *v = Value::Str(enc);
                             } else {
                                 *v = Value::Str(enc);
                             }
