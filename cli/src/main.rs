@@ -10,6 +10,11 @@ mod rules;
 
 use clap::Parser;
 
+// The YAML store allocates many small strings; mimalloc makes a 10,000-value file
+// decrypt markedly faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = args::Cli::parse();
     let code = match commands::run(cli) {

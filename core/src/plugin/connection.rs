@@ -88,16 +88,21 @@ impl Connection {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            let mut buffer = Zeroizing::new(String::new());
+            let mut buffer = Zeroizing::new(Vec::<u8>::new());
             loop {
-                match age_core::format::read::age_stanza(buffer.as_bytes()) {
+                // Every stanza starts with "-> ": anything else is not the protocol.
+                let prefix = buffer.len().min(3);
+                if buffer[..prefix] != b"-> "[..prefix] {
+                    let _ = tx.send(Incoming::Garbage);
+                    return;
+                }
+                match age_core::format::read::age_stanza(&buffer) {
                     Ok((rest, stanza)) => {
                         let stanza: Stanza = stanza.into();
                         let rest = rest.to_vec();
                         if tx.send(Incoming::Stanza(stanza)).is_err() {
                             return;
                         }
-                        let rest = String::from_utf8(rest).unwrap_or_default();
                         *buffer = rest;
                         continue;
                     }
@@ -107,13 +112,12 @@ impl Connection {
                         return;
                     }
                 }
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
+                match reader.read_until(b'\n', &mut buffer) {
                     Ok(0) | Err(_) => {
                         let _ = tx.send(if buffer.is_empty() { Incoming::Eof } else { Incoming::Garbage });
                         return;
                     }
-                    Ok(_) => buffer.push_str(&line),
+                    Ok(_) => {}
                 }
             }
         });
@@ -158,8 +162,17 @@ impl Connection {
                 Err(PluginError::Protocol { binary: self.binary.clone(), message: "sent data that is not the age plugin protocol".into() })
             }
             Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => {
-                let status = self.child.wait().ok().and_then(|s| s.code());
-                Err(PluginError::Exited { binary: self.binary.clone(), code: status })
+                // The plugin closed its output; give it a moment to exit, never wait forever.
+                let mut code = None;
+                for _ in 0..50 {
+                    if let Ok(Some(status)) = self.child.try_wait() {
+                        code = status.code();
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                self.kill();
+                Err(PluginError::Exited { binary: self.binary.clone(), code })
             }
             Err(RecvTimeoutError::Timeout) => {
                 self.kill();

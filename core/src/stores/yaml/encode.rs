@@ -212,6 +212,34 @@ fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -
     })
 }
 
+/// Text whose emit-and-reparse in `Node.Encode` is known without running it: a plain
+/// scalar that comes back unchanged and plain, tagged by the resolver. This covers the bulk
+/// of a sops file (`ENC[...]` values, simple words and numbers) and spares a full emit and
+/// parse per value. `fast_path_agrees_with_node_encode` checks it against the slow path.
+fn simple_plain_text(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else { return false };
+    let second = b.get(1).copied();
+    let first_ok = first.is_ascii_alphanumeric()
+        || first == b'_'
+        || (first == b'-' && second.is_some_and(|c| c.is_ascii_digit()))
+        || (first == b'.' && second.is_some_and(|c| c.is_ascii_alphanumeric()));
+    first_ok
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || b" _./+=,:[]-".contains(&c))
+        && !s.ends_with([' ', ':'])
+        && !s.contains(": ")
+        && !is_base60_float(s)
+        && !is_old_bool(s)
+}
+
+fn plain_node(text: String) -> ENode {
+    let (tag, _) = resolve("", &text);
+    let mut n = ENode::collection(NKind::Scalar);
+    n.tag = tag;
+    n.value = text;
+    n
+}
+
 /// The scalar node sops builds for a tree value (`valueNode.Encode(v)`).
 fn scalar_node(v: &Value) -> ENode {
     let (text, requested, explicit_tag) = match v {
@@ -231,6 +259,9 @@ fn scalar_node(v: &Value) -> ENode {
         Value::Comment(c) => (c.clone(), requested_string_style(c), None),
         Value::Map(_) | Value::List(_) => (String::new(), ScalarStyle::Plain, None),
     };
+    if explicit_tag.is_none() && requested == ScalarStyle::Plain && simple_plain_text(&text) {
+        return plain_node(text);
+    }
     node_encode(&text, requested, explicit_tag).unwrap_or_else(|| {
         let mut n = ENode::collection(NKind::Scalar);
         n.null = true;
@@ -482,4 +513,43 @@ pub(crate) fn emit_value(v: &Value) -> Result<String, String> {
     em.clear_open_ended();
     em.emit(EEvent::new(EKind::StreamEnd))?;
     Ok(em.out)
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    #[test]
+    fn fast_path_agrees_with_node_encode() {
+        let alphabet: Vec<char> = "ab1Z0 _./+=,:[]-e".chars().collect();
+        let mut samples: Vec<String> = [
+            "ENC[AES256_GCM,data:oYyi,iv:MyIDYbT718JRr11QtBkcj3Dwm4k1aCGZBVeZf0EyV8o=,tag:t5z2Z023Up0kxwCgw1gNxg==,type:str]",
+            "hello world", "-1", "-12.5", ".inf", ".nan", "1e+21", "0x1F", "0o17", "true", "false", "null",
+            "a:b", "a: b", "x]", "[x", "a,b", "1_000", "2001-12-14", "1:30", "_", "a b:", "0.1", "-", "-a",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // A deterministic spread of strings over the fast path's alphabet.
+        let mut seed: u64 = 0x9E3779B97F4A7C15;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = 1 + (seed % 7) as usize;
+            let s: String = (0..len).map(|i| alphabet[((seed >> (i * 5)) % alphabet.len() as u64) as usize]).collect();
+            samples.push(s);
+        }
+        let mut checked = 0;
+        for s in samples {
+            if requested_string_style(&s) != ScalarStyle::Plain || !simple_plain_text(&s) {
+                continue;
+            }
+            checked += 1;
+            let fast = plain_node(s.clone());
+            let slow = node_encode(&s, ScalarStyle::Plain, None).expect("plain text re-parses");
+            assert_eq!((fast.tag.as_str(), fast.style, fast.value.as_str(), fast.tagged), (slow.tag.as_str(), slow.style, slow.value.as_str(), slow.tagged), "{s:?}");
+        }
+        assert!(checked > 5_000, "too few strings took the fast path: {checked}");
+    }
 }

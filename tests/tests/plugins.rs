@@ -1,0 +1,236 @@
+//! Data keys unwrapped through age plugins (issue #4), with the misbehaving test plugin
+//! `age-plugin-testkit` and the real sops as the other client.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use keytap_e2e::{keytap_bin, Run, Workspace};
+
+fn bin_dir() -> PathBuf {
+    keytap_bin().parent().unwrap().to_path_buf()
+}
+
+fn testkit() -> PathBuf {
+    let p = bin_dir().join("age-plugin-testkit");
+    assert!(p.exists(), "{} not built: run `cargo build --workspace`", p.display());
+    p
+}
+
+/// (recipient, identity) of a fresh testkit key, optionally with a built-in mode.
+fn testkit_key(mode: Option<&str>) -> (String, String) {
+    let mut cmd = std::process::Command::new(testkit());
+    cmd.arg("--generate");
+    if let Some(m) = mode {
+        cmd.args(["--mode", m]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let recipient = text.lines().find_map(|l| l.strip_prefix("# recipient: ")).unwrap().to_string();
+    let identity = text.lines().find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1")).unwrap().to_string();
+    (recipient, identity)
+}
+
+/// PATH with the plugins built in this workspace first.
+fn path_with_plugins() -> String {
+    format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default())
+}
+
+fn script(ws: &Workspace, name: &str, body: &str) -> PathBuf {
+    let p = ws.write(name, format!("#!/bin/sh\n{body}\n"));
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn count_lines(path: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter(|l| l.contains(needle)).count()
+}
+
+/// Runs keytap with plugins on PATH and the given extra environment, bounded in time.
+fn keytap_env(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> (Run, Duration) {
+    let start = Instant::now();
+    let run = ws.run("timeout", |c| {
+        c.arg("120").arg(keytap_bin()).args(args).env("PATH", path_with_plugins());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+    });
+    (run, start.elapsed())
+}
+
+fn encrypt_to(ws: &Workspace, name: &str, recipients: &str) {
+    ws.write("plain.json", r#"{"token": "s3cret"}"#);
+    let (run, _) = keytap_env(ws, &["encrypt", "--age", recipients, "plain.json"], &[]);
+    assert_eq!(run.code, 0, "encrypt: {}", run.stderr);
+    ws.write(name, &run.stdout);
+}
+
+#[test]
+fn plugin_recipients_interoperate_with_sops() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    encrypt_to(&ws, "ours.json", &recipient);
+    let text = String::from_utf8(ws.read("ours.json")).unwrap();
+    assert!(text.contains(&recipient));
+    // keytap and sops both decrypt it through the plugin.
+    let (ours, _) = keytap_env(&ws, &["decrypt", "ours.json"], &[("SOPS_AGE_KEY", &identity)]);
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    let theirs = ws.run("sops", |c| {
+        c.args(["decrypt", "ours.json"]).env("PATH", path_with_plugins()).env("SOPS_AGE_KEY", &identity);
+    });
+    assert_eq!(theirs.code, 0, "{}", theirs.stderr);
+    assert_eq!(ours.stdout, theirs.stdout);
+    // sops encrypts through the plugin, keytap decrypts.
+    let enc = ws.run("sops", |c| {
+        c.args(["encrypt", "--age", &recipient, "plain.json"]).env("PATH", path_with_plugins());
+    });
+    assert_eq!(enc.code, 0, "{}", enc.stderr);
+    ws.write("theirs.json", &enc.stdout);
+    let (run, _) = keytap_env(&ws, &["decrypt", "theirs.json"], &[("SOPS_AGE_KEY", &identity)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.out().contains("s3cret"));
+}
+
+#[test]
+fn a_pin_is_asked_once_for_twenty_files() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    let mut files = Vec::new();
+    for i in 0..20 {
+        let name = format!("f{i:02}.json");
+        encrypt_to(&ws, &name, &recipient);
+        files.push(name);
+    }
+    let log = ws.path("testkit.log");
+    let asked = ws.path("asked.log");
+    let askpass = script(&ws, "askpass.sh", &format!("echo \"$1\" >> {}\necho 123456", asked.display()));
+    std::fs::create_dir_all(ws.path("out")).unwrap();
+    let mut args = vec!["decrypt", "--output-dir", "out"];
+    args.extend(files.iter().map(String::as_str));
+    let (run, _) = keytap_env(
+        &ws,
+        &args,
+        &[
+            ("SOPS_AGE_KEY", &identity),
+            ("TESTKIT_MODE", "prompt-pin"),
+            ("TESTKIT_LOG", log.to_str().unwrap()),
+            ("KEYTAP_ASKPASS", askpass.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count_lines(&log, "session identity-v1"), 1, "one plugin session for 20 files");
+    assert_eq!(count_lines(&asked, "PIN"), 1, "one PIN prompt for 20 files");
+    for f in &files {
+        assert!(std::fs::read_to_string(ws.path("out").join(f)).unwrap().contains("s3cret"));
+    }
+}
+
+#[test]
+fn a_wrong_pin_fails_cleanly() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    encrypt_to(&ws, "s.json", &recipient);
+    let askpass = script(&ws, "askpass.sh", "echo 000000");
+    let (run, _) = keytap_env(
+        &ws,
+        &["decrypt", "s.json"],
+        &[("SOPS_AGE_KEY", &identity), ("TESTKIT_MODE", "prompt-pin"), ("KEYTAP_ASKPASS", askpass.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.contains("age-plugin-testkit"), "{}", run.stderr);
+}
+
+#[test]
+fn no_way_to_ask_is_a_clear_error_not_a_hang() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    encrypt_to(&ws, "s.json", &recipient);
+    // No KEYTAP_ASKPASS, no pinentry, no terminal (the harness gives no tty).
+    let (run, took) = keytap_env(
+        &ws,
+        &["decrypt", "s.json"],
+        &[("SOPS_AGE_KEY", &identity), ("TESTKIT_MODE", "prompt-pin"), ("PATH", &format!("{}:/usr/bin:/bin", bin_dir().display()))],
+    );
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    assert!(run.stderr.contains("Enter PIN for testkit"), "names what the plugin asked: {}", run.stderr);
+    assert!(run.stderr.contains("no way to ask"), "{}", run.stderr);
+    assert!(took < Duration::from_secs(30));
+}
+
+#[test]
+fn pinentry_answers_when_askpass_is_unset() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    encrypt_to(&ws, "s.json", &recipient);
+    let pinentry = script(
+        &ws,
+        "pinentry.sh",
+        "echo OK\nwhile read -r line; do case \"$line\" in GETPIN*) echo 'D 123456'; echo OK;; BYE*) echo OK; exit 0;; *) echo OK;; esac; done",
+    );
+    let (run, _) = keytap_env(
+        &ws,
+        &["decrypt", "s.json"],
+        &[("SOPS_AGE_KEY", &identity), ("TESTKIT_MODE", "prompt-pin"), ("PINENTRY_PROGRAM", pinentry.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.out().contains("s3cret"));
+}
+
+#[test]
+fn every_plugin_misbehaviour_is_a_clear_error_without_plaintext() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    encrypt_to(&ws, "s.json", &recipient);
+    for (mode, expect) in [
+        ("fail", "age-plugin-testkit"),
+        ("crash", "age-plugin-testkit"),
+        ("garbage", "not the age plugin protocol"),
+        ("wrong-key", "wrong file key"),
+        ("absent", "age-plugin-testkit"),
+        ("hang", "did not answer within 2 s"),
+    ] {
+        let (run, took) = keytap_env(
+            &ws,
+            &["decrypt", "s.json"],
+            &[("SOPS_AGE_KEY", &identity), ("TESTKIT_MODE", mode), ("KEYTAP_PLUGIN_TIMEOUT", "2")],
+        );
+        assert_eq!(run.code, 128, "{mode}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{mode}: printed plaintext");
+        assert!(run.stderr.contains(expect), "{mode}: expected {expect:?} in {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{mode}: {}", run.stderr);
+        assert!(took < Duration::from_secs(60), "{mode} took {took:?}");
+    }
+}
+
+#[test]
+fn an_absent_token_falls_back_to_a_software_key() {
+    let ws = Workspace::new();
+    let (hw_recipient, hw_identity) = testkit_key(Some("absent"));
+    encrypt_to(&ws, "s.json", &format!("{hw_recipient},{}", ws.recipient));
+    let software = std::fs::read_to_string(&ws.keys).unwrap();
+    let keys = ws.write("keys.txt.both", format!("{hw_identity}\n{software}"));
+    let (run, _) = keytap_env(&ws, &["decrypt", "-v", "s.json"], &[("SOPS_AGE_KEY_FILE", keys.to_str().unwrap())]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.out().contains("s3cret"));
+    assert!(run.stderr.contains("skipping"), "a one-line note about the absent token: {}", run.stderr);
+    assert!(run.stderr.contains("data key unwrapped with"), "-v says which identity worked: {}", run.stderr);
+}
+
+#[test]
+fn a_missing_plugin_binary_names_it() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    encrypt_to(&ws, "s.json", &recipient);
+    let (run, _) = keytap_env(&ws, &["decrypt", "s.json"], &[("SOPS_AGE_KEY", &identity), ("PATH", "/usr/bin:/bin")]);
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    assert!(run.stderr.contains("age-plugin-testkit not found in PATH"), "{}", run.stderr);
+    // KEYTAP_PLUGIN_PATH finds it without PATH.
+    let (run, _) = keytap_env(
+        &ws,
+        &["decrypt", "s.json"],
+        &[("SOPS_AGE_KEY", &identity), ("PATH", "/usr/bin:/bin"), ("KEYTAP_PLUGIN_PATH", bin_dir().to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
