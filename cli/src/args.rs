@@ -321,8 +321,24 @@ pub enum Command {
         /// Print the recipient of the identity in FILE (or stdin).
         #[arg(short = 'y')]
         to_recipient: bool,
+        /// Generate a post-quantum (ML-KEM-768 + X25519) identity, like `age-keygen -pq`.
+        #[arg(long)]
+        pq: bool,
         /// The identity file for -y.
         input: Option<String>,
+    },
+    /// Install the secrets of a NixOS module manifest (sops-nix's sops-install-secrets):
+    /// decrypt every sops file once, write a new generation, switch the symlink atomically.
+    InstallSecrets {
+        /// Validate without installing: `manifest` (the manifest alone), `sopsfile` (also
+        /// the sops files and keys, without decrypting) or `off` (install).
+        #[arg(long, value_name = "MODE", default_value = "off", value_parser = ["manifest", "sopsfile", "off"])]
+        check_mode: String,
+        /// Look up no user or group: everything is owned by root (secrets for users).
+        #[arg(long)]
+        ignore_passwd: bool,
+        /// The manifest JSON.
+        manifest: String,
     },
 }
 

@@ -16,4 +16,5 @@ pub mod treepath;
 pub mod walk;
 pub mod wordwrap;
 pub mod goerr;
+pub mod install;
 pub mod plugin;

@@ -10,7 +10,7 @@ use keytap_core::error::exit_code;
 use crate::error::CliError;
 
 /// Runs `keygen [-o FILE]` or `keygen -y [FILE]`.
-pub fn run(output: Option<&str>, to_recipient: bool, input: Option<&str>) -> Result<i32, CliError> {
+pub fn run(output: Option<&str>, to_recipient: bool, pq: bool, input: Option<&str>) -> Result<i32, CliError> {
     if to_recipient {
         let data = match input {
             Some(p) if p != "-" => std::fs::read_to_string(p).map_err(|e| {
@@ -38,13 +38,16 @@ pub fn run(output: Option<&str>, to_recipient: bool, input: Option<&str>) -> Res
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
-            let id = age::x25519::Identity::from_str(line).map_err(|_| {
-                CliError::new(
-                    exit_code::GENERIC,
-                    "identity file contains a line that is not an age X25519 identity",
-                )
+                        let public = if line.starts_with("AGE-SECRET-KEY-PQ-1") {
+                keytap_core::keys::pq::PqIdentity::from_str(line).map(|id| id.to_public().to_string()).ok()
+            } else {
+                age::x25519::Identity::from_str(line).map(|id| id.to_public().to_string()).ok()
+            };
+            let public = public.ok_or_else(|| {
+                CliError::new(exit_code::GENERIC, "identity file contains a line that is not an age identity")
             })?;
-            crate::output::write_stdout(format!("{}\n", id.to_public()).as_bytes())?;
+            crate::output::write_stdout(format!("{public}\n").as_bytes())?;
+
             printed = true;
         }
         if !printed {
@@ -55,17 +58,19 @@ pub fn run(output: Option<&str>, to_recipient: bool, input: Option<&str>) -> Res
         }
         return Ok(0);
     }
-    let id = age::x25519::Identity::generate();
+    let (secret, public) = if pq {
+        let id = keytap_core::keys::pq::PqIdentity::generate();
+        (id.to_secret_string(), id.to_public().to_string())
+    } else {
+        let id = age::x25519::Identity::generate();
+        (zeroize::Zeroizing::new(id.to_string().expose_secret().to_string()), id.to_public().to_string())
+    };
     let created = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("zero")
         .format(&time::format_description::well_known::Rfc3339)
         .expect("formattable");
-    let text = zeroize::Zeroizing::new(format!(
-        "# created: {created}\n# public key: {}\n{}\n",
-        id.to_public(),
-        id.to_string().expose_secret()
-    ));
+    let text = zeroize::Zeroizing::new(format!("# created: {created}\n# public key: {public}\n{}\n", secret.as_str()));
     match output {
         Some(path) if path != "-" => {
             let mut f = std::fs::OpenOptions::new()
@@ -82,7 +87,7 @@ pub fn run(output: Option<&str>, to_recipient: bool, input: Option<&str>) -> Res
                     format!("failed to write {path}: {e}"),
                 )
             })?;
-            eprintln!("Public key: {}", id.to_public());
+            eprintln!("Public key: {public}");
         }
         _ => crate::output::write_stdout(text.as_bytes())?,
     }

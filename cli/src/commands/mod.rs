@@ -7,6 +7,7 @@ mod encrypt;
 mod exec;
 mod filestatus;
 mod groups;
+mod install_secrets;
 mod keygen;
 mod rotate;
 mod set;
@@ -135,11 +136,12 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             Ok(0)
         }
         Some(Command::Doctor { file }) => doctor::run(file.as_deref()),
-        Some(Command::Keygen {
-            output,
-            to_recipient,
-            input,
-        }) => keygen::run(output.as_deref(), to_recipient, input.as_deref()),
+        Some(Command::Keygen { output, to_recipient, pq, input }) => keygen::run(output.as_deref(), to_recipient, pq, input.as_deref()),
+        Some(Command::InstallSecrets {
+            check_mode,
+            ignore_passwd,
+            manifest,
+        }) => install_secrets::run(&check_mode, ignore_passwd, &manifest),
         None => legacy(cli, config.as_deref(), verbose),
     }
 }

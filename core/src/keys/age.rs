@@ -73,6 +73,11 @@ pub enum AgeRecipient {
     Ssh(age::ssh::Recipient),
     /// `age1<name>1...`, wrapped by running `age-plugin-<name>`.
     Plugin(age::plugin::Recipient),
+    /// `age1pq1...`: ML-KEM-768 + X25519 hybrid (age 1.3), native.
+    PostQuantum(Box<super::pq::PqRecipient>),
+    /// `age1tag1...` / `age1tagpq1...`: hardware "tag" recipients (age 1.3), encrypted
+    /// natively; decrypted by the token's plugin.
+    Tag(Box<super::tag::TagRecipient>),
 }
 
 impl AgeRecipient {
@@ -84,7 +89,16 @@ impl AgeRecipient {
             recipient: r.to_string(),
             message,
         };
-        if is_plugin_recipient(r) {
+        // age 1.3's native types have a second `1` too: check them before plugins.
+        if r.starts_with("age1pq1") {
+            super::pq::PqRecipient::from_str(r)
+                .map(|p| AgeRecipient::PostQuantum(Box::new(p)))
+                .map_err(|e| bad("post-quantum", e.to_string()))
+        } else if r.starts_with("age1tag1") || r.starts_with("age1tagpq1") {
+            super::tag::TagRecipient::from_str(r)
+                .map(|t| AgeRecipient::Tag(Box::new(t)))
+                .map_err(|e| bad("tag", e.to_string()))
+        } else if is_plugin_recipient(r) {
             age::plugin::Recipient::from_str(r)
                 .map(AgeRecipient::Plugin)
                 .map_err(|e| bad("plugin", e.to_string()))
@@ -111,6 +125,8 @@ impl AgeRecipient {
         let recipient: &dyn age::Recipient = match self {
             AgeRecipient::X25519(r) => r,
             AgeRecipient::Ssh(r) => r,
+            AgeRecipient::PostQuantum(r) => r.as_ref(),
+            AgeRecipient::Tag(r) => r.as_ref(),
             AgeRecipient::Plugin(r) => {
                 plugin = crate::plugin::recipient::PluginRecipient::new(r.plugin(), recipient_text);
                 plugin.check_installed().map_err(|_| AgeError::PluginNotFound {
@@ -359,6 +375,7 @@ impl AgeIdentities {
             Err(_) => return self.load_error(source, format!("failed to parse '{source}' age identities: not UTF-8 text")),
         };
         let mut natives = Vec::new();
+        let mut pq = Vec::new();
         let mut plugins = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim_end_matches('\r');
@@ -379,6 +396,13 @@ impl AgeIdentities {
                         )
                     }
                 }
+            } else if line.starts_with("AGE-SECRET-KEY-PQ-1") {
+                match super::pq::PqIdentity::from_str(line) {
+                    Ok(id) => pq.push(id),
+                    Err(e) => {
+                        return self.load_error(source, format!("failed to parse '{source}' age identities: {e} (line {})", n + 1))
+                    }
+                }
             } else if line.starts_with("AGE-SECRET-KEY-1") {
                 match age::x25519::Identity::from_str(line) {
                     Ok(id) => natives.push(id),
@@ -395,6 +419,9 @@ impl AgeIdentities {
             }
         }
         for id in natives {
+            self.identities.push(LoadedIdentity { source: source.to_string(), identity: Box::new(id) });
+        }
+        for id in pq {
             self.identities.push(LoadedIdentity { source: source.to_string(), identity: Box::new(id) });
         }
         self.plugin_identities.extend(plugins);

@@ -1,4 +1,6 @@
 //! Key sources: what wraps and unwraps a file's data key.
 
 pub mod age;
+pub mod pq;
 pub mod prompt;
+pub mod tag;

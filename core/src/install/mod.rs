@@ -1,0 +1,212 @@
+//! `install-secrets`: the boot-time installer behind the NixOS module, a drop-in for
+//! sops-nix's `sops-install-secrets` reading the same manifest.
+//!
+//! One run: validate the manifest, mount the secrets filesystem, load identities, parse
+//! every sops file once, recover all data keys together (one session per plugin, so one PIN
+//! prompt however many files), decrypt each file once, render templates, write generation
+//! N+1 in full, request restarts/reloads, switch the symlink atomically, link outside
+//! paths, prune. Any failure before the switch leaves the live generation untouched.
+
+pub mod changes;
+pub mod check;
+pub mod generation;
+pub mod keys;
+pub mod manifest;
+pub mod mount;
+pub mod sources;
+pub mod sshkey;
+pub mod template;
+pub mod users;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+pub use check::CheckMode;
+use manifest::Manifest;
+use template::RENDERED_SUBDIR;
+
+/// Why the installation failed: one message naming what failed (secret, file, path).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct InstallError {
+    /// The message.
+    pub message: String,
+}
+
+impl InstallError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        InstallError { message: message.into() }
+    }
+}
+
+/// Command-line options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// Validate only (`manifest`, `sopsfile`) or install (`off`).
+    pub check_mode: CheckMode,
+    /// Never look users or groups up: everything is `root:root` (for `neededForUsers`
+    /// secrets, installed before users exist).
+    pub ignore_passwd: bool,
+}
+
+/// The named points of a run, in order, at which a test can have the process killed
+/// (`KEYTAP_INSTALL_TEST_KILL_AT=<step>`; `secret:<n>` / `template:<n>` after the n-th
+/// file, from 1). Used to prove a kill anywhere leaves the symlink on a complete generation.
+pub const STEPS: &[&str] = &[
+    "validated", "mounted", "keys", "decrypted", "prepared", "secret:1", "secrets", "template:1",
+    "templates", "changes", "switched", "linked", "pruned",
+];
+
+/// Test hook: SIGKILLs this process when `KEYTAP_INSTALL_TEST_KILL_AT` names `step`.
+fn checkpoint(step: &str) {
+    if let Some(at) = std::env::var_os("KEYTAP_INSTALL_TEST_KILL_AT") {
+        if at == step {
+            // SAFETY: kill(2) on our own pid; no memory is involved.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Runs the installer (or a check) with `opts`.
+pub fn run(opts: &Options) -> Result<(), InstallError> {
+    let mut m = Manifest::read(&opts.manifest)?;
+    if m.user_mode {
+        match std::env::var("XDG_RUNTIME_DIR") {
+            Ok(dir) => m.replace_runtime_dir(&dir),
+            Err(_) if opts.check_mode != CheckMode::Off => m.replace_runtime_dir(""),
+            Err(_) => {
+                return Err(InstallError::new(
+                    "cannot figure out runtime directory: $XDG_RUNTIME_DIR is not set",
+                ))
+            }
+        }
+    }
+    let dry = std::env::var("NIXOS_ACTION").as_deref() == Ok("dry-activate");
+    let plan = check::validate(&m, opts.check_mode, opts.ignore_passwd, dry)
+        .map_err(|e| InstallError::new(format!("manifest is not valid: {}", e.message)))?;
+    if opts.check_mode != CheckMode::Off {
+        return Ok(());
+    }
+    checkpoint("validated");
+    install(&m, plan, opts.ignore_passwd, dry)
+}
+
+fn install(m: &Manifest, plan: check::Plan, ignore_passwd: bool, dry: bool) -> Result<(), InstallError> {
+    let keys_gid = if ignore_passwd || m.user_mode { 0 } else { users::keys_gid()? };
+    let mount_point = Path::new(&m.secrets_mount_point);
+    let symlink_path = Path::new(&m.symlink_path);
+    if m.secrets_mount_point.is_empty() || m.symlink_path.is_empty() {
+        return Err(InstallError::new("manifest is not valid: secretsMountPoint and symlinkPath must be set"));
+    }
+
+    mount::mount_secret_fs(mount_point, keys_gid, m.use_tmpfs, m.user_mode)
+        .map_err(|e| InstallError::new(format!("failed to mount filesystem for secrets: {}", e.message)))?;
+    checkpoint("mounted");
+
+    let identities = keys::load(m)?;
+    checkpoint("keys");
+
+    let file_index: Vec<usize> = m
+        .secrets
+        .iter()
+        .map(|s| plan.sources.file_of(s).expect("every secret's file is registered"))
+        .collect();
+    let mut plain = plan.sources.decrypt(&m.secrets, &identities)?;
+    let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(m.secrets.len());
+    for (s, i) in m.secrets.iter().zip(&file_index) {
+        values.push(plain[*i].value(s)?);
+    }
+    drop(plain);
+    checkpoint("decrypted");
+
+    let substitutions: Vec<(&str, &[u8])> = plan
+        .placeholders
+        .iter()
+        .map(|(p, i)| (p.as_str(), values[*i].as_slice()))
+        .collect();
+    let rendered: Vec<Zeroizing<Vec<u8>>> =
+        plan.templates.iter().map(|(_, text)| template::render(text, &substitutions)).collect();
+
+    let dir = generation::prepare(mount_point, symlink_path, keys_gid, m.user_mode)
+        .map_err(|e| InstallError::new(format!("failed to prepare new secrets directory: {}", e.message)))?;
+    checkpoint("prepared");
+
+    for (n, (s, attrs)) in m.secrets.iter().zip(&plan.secrets).enumerate() {
+        write::create_parent_dirs(&dir, &s.name, keys_gid, m.user_mode)
+            .and_then(|()| {
+                write::write_file(&dir.join(&s.name), &values[n], attrs.mode, attrs.uid, attrs.gid, m.user_mode)
+            })
+            .map_err(|e| InstallError::new(format!("cannot write secrets: secret {}: {}", s.name, e.message)))?;
+        checkpoint(&format!("secret:{}", n + 1));
+    }
+    checkpoint("secrets");
+
+    let rendered_dir = dir.join(RENDERED_SUBDIR);
+    for (n, (t, (attrs, _))) in m.templates.iter().zip(&plan.templates).enumerate() {
+        write::create_parent_dirs(&rendered_dir, &t.name, keys_gid, m.user_mode)
+            .and_then(|()| {
+                write::write_file(&rendered_dir.join(&t.name), &rendered[n], attrs.mode, attrs.uid, attrs.gid, m.user_mode)
+            })
+            .map_err(|e| InstallError::new(format!("cannot render templates: template {}: {}", t.name, e.message)))?;
+        checkpoint(&format!("template:{}", n + 1));
+    }
+    checkpoint("templates");
+
+    if !m.user_mode {
+        let secret_entries: Vec<changes::Entry<'_>> = m
+            .secrets
+            .iter()
+            .map(|s| changes::Entry { name: &s.name, restart_units: &s.restart_units, reload_units: &s.reload_units })
+            .collect();
+        let template_entries: Vec<changes::Entry<'_>> = m
+            .templates
+            .iter()
+            .map(|t| changes::Entry { name: &t.name, restart_units: &t.restart_units, reload_units: &t.reload_units })
+            .collect();
+        changes::handle(dry, m.logging.secret_changes, symlink_path, &dir, &secret_entries, &template_entries)
+            .map_err(|e| InstallError::new(format!("cannot request units to restart: {}", e.message)))?;
+    }
+    checkpoint("changes");
+    if dry {
+        return Ok(());
+    }
+
+    generation::switch(&dir, symlink_path)
+        .map_err(|e| InstallError::new(format!("cannot update secrets symlink: {}", e.message)))?;
+    checkpoint("switched");
+
+    let mut links: Vec<generation::Link<'_>> = Vec::new();
+    for (s, a) in m.secrets.iter().zip(&plan.secrets) {
+        links.push(generation::Link {
+            target: symlink_path.join(&s.name),
+            path: &s.path,
+            uid: a.uid,
+            gid: a.gid,
+            kind: "secret",
+        });
+    }
+    for (t, (a, _)) in m.templates.iter().zip(&plan.templates) {
+        links.push(generation::Link {
+            target: symlink_path.join(RENDERED_SUBDIR).join(&t.name),
+            path: &t.path,
+            uid: a.uid,
+            gid: a.gid,
+            kind: "template",
+        });
+    }
+    generation::link_paths(&links, m.user_mode)
+        .map_err(|e| InstallError::new(format!("failed to prepare symlinks to secret store: {}", e.message)))?;
+    checkpoint("linked");
+
+    generation::prune(mount_point, &dir, m.keep_generations as u64)
+        .map_err(|e| InstallError::new(format!("cannot prune old secrets generations: {}", e.message)))?;
+    checkpoint("pruned");
+    Ok(())
+}

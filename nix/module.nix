@@ -1,0 +1,842 @@
+# keytap's NixOS module: a drop-in for sops-nix's `sops.*` options.
+#
+# Same option names, types, defaults and meanings as sops-nix, the same installer manifest
+# (so `config.sops.secrets.<name>.path` and friends read back the same values), installed
+# by `keytap install-secrets`, which decrypts each sops file once and unwraps every data key
+# through one session per age plugin (one PIN prompt per boot).
+#
+# keytap additions, all opt-in or derived from `sops.age.plugins`:
+#   - `sops.age.identityOrder`: try plugin (hardware) identities before or after software
+#     ones.
+#   - `sops.askPassword`: ask PINs and passphrases through systemd-ask-password (on by
+#     default when a plugin in `sops.age.plugins` prompts).
+#   - when a plugin needs a smart card, a TPM or a prompt, the installer runs as a systemd
+#     unit (`useSystemdActivation` defaults to true) ordered after pcscd.socket / tpm2.target,
+#     and pcscd is enabled for smart-card plugins.
+#
+# GnuPG is not supported: configurations that really use it (`sops.gnupg.home`, or
+# `sops.gnupg.sshKeyPaths` set to a non-empty list) fail with an assertion saying so.
+{
+  config,
+  options,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib)
+    mkOption
+    mkIf
+    mkMerge
+    mkDefault
+    types
+    ;
+
+  cfg = config.sops;
+  users = config.users.users;
+
+  # --- age plugins and what they need at boot -------------------------------------------
+
+  # What known plugins need. A plugin package can say so itself with
+  # `passthru.keytapNeeds = { card = ...; tpm = ...; prompt = ...; }`.
+  knownPluginNeeds = {
+    age-plugin-yubikey = {
+      card = true;
+      prompt = true;
+    };
+    age-plugin-tpm = {
+      tpm = true;
+      prompt = true;
+    };
+    age-plugin-fido2-hmac.prompt = true;
+    age-plugin-ledger.prompt = true;
+    age-plugin-trezor.prompt = true;
+    age-plugin-passphrase.prompt = true;
+  };
+  pluginNeeds =
+    p:
+    {
+      card = false;
+      tpm = false;
+      prompt = false;
+    }
+    // (knownPluginNeeds.${lib.getName p} or { })
+    // (p.passthru.keytapNeeds or (p.keytapNeeds or { }));
+  anyPluginNeeds = what: lib.any (p: (pluginNeeds p).${what}) cfg.age.plugins;
+  needsCard = anyPluginNeeds "card";
+  needsTpm = anyPluginNeeds "tpm";
+  needsPrompt = anyPluginNeeds "prompt";
+  needsBootHardware = needsCard || needsTpm || needsPrompt;
+
+  sysusersEnabled = options.systemd ? sysusers && config.systemd.sysusers.enable;
+  userbornEnabled = options.services ? userborn && config.services.userborn.enable;
+
+  # --- GnuPG (not supported) --------------------------------------------------------------
+
+  # The default of gnupg.sshKeyPaths (the RSA host keys) is not a request for GnuPG; only
+  # a value the configuration sets is.
+  gnupgSshKeysSet =
+    cfg.gnupg.sshKeyPaths != [ ]
+    && (options.sops.gnupg.sshKeyPaths.highestPrio or lib.modules.defaultOverridePriority) < 1500;
+  usesGnupg = cfg.gnupg.home != null || gnupgSshKeysSet;
+
+  # --- option types -----------------------------------------------------------------------
+
+  pathNotInStore = lib.mkOptionType {
+    name = "pathNotInStore";
+    description = "path not in the Nix store";
+    descriptionClass = "noun";
+    check = x: !lib.path.hasStorePathPrefix (/. + x);
+    merge = lib.mergeEqualOption;
+  };
+
+  secretType = types.submodule (
+    { config, name, ... }:
+    {
+      config = {
+        sopsFile = lib.mkOptionDefault cfg.defaultSopsFile;
+        sopsFileHash = lib.mkOptionDefault (
+          lib.optionalString cfg.validateSopsFiles "${builtins.hashFile "sha256" config.sopsFile}"
+        );
+      };
+      options = {
+        name = mkOption {
+          type = types.str;
+          default = name;
+          description = "Name of the file used in /run/secrets";
+        };
+        key = mkOption {
+          type = types.str;
+          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
+          description = ''
+            Key used to lookup in the sops file (`a/b/c` for nested keys).
+            This option is ignored if format is binary, dotenv or ini.
+            "" means whole file.
+          '';
+        };
+        path = mkOption {
+          type = types.str;
+          default =
+            if config.neededForUsers then
+              "/run/secrets-for-users/${config.name}"
+            else
+              "/run/secrets/${config.name}";
+          defaultText = "/run/secrets-for-users/$name when neededForUsers is set, /run/secrets/$name when otherwise.";
+          description = ''
+            Path where secrets are symlinked to.
+            If the default is kept no symlink is created.
+          '';
+        };
+        format = mkOption {
+          type = types.enum [
+            "yaml"
+            "json"
+            "binary"
+            "dotenv"
+            "ini"
+          ];
+          default = cfg.defaultSopsFormat;
+          description = ''
+            File format used to decrypt the sops secret.
+            Binary files are written to the target file as is.
+          '';
+        };
+        mode = mkOption {
+          type = types.str;
+          default = "0400";
+          description = "Permissions mode of the secret file in octal.";
+        };
+        owner = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "User of the file. Can only be set if uid is 0.";
+        };
+        uid = mkOption {
+          type = types.nullOr types.int;
+          default = 0;
+          description = ''
+            UID of the file, only applied when owner is null. The UID will be applied even if
+            the corresponding user doesn't exist.
+          '';
+        };
+        group = mkOption {
+          type = types.nullOr types.str;
+          default = if config.owner != null then users.${config.owner}.group else null;
+          defaultText = lib.literalMD "{option}`config.users.users.\${owner}.group`";
+          description = "Group of the file. Can only be set if gid is 0.";
+        };
+        gid = mkOption {
+          type = types.nullOr types.int;
+          default = 0;
+          description = ''
+            GID of the file, only applied when group is null. The GID will be applied even if
+            the corresponding group doesn't exist.
+          '';
+        };
+        sopsFile = mkOption {
+          type = types.path;
+          defaultText = lib.literalExpression "\${config.sops.defaultSopsFile}";
+          description = "Sops file the secret is loaded from.";
+        };
+        sopsFileHash = mkOption {
+          type = types.str;
+          readOnly = true;
+          description = ''
+            Hash of the sops file, useful in
+            {option}`systemd.services.<name>.restartTriggers`.
+          '';
+        };
+        restartUnits = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "sshd.service" ];
+          description = "Names of units that should be restarted when this secret changes.";
+        };
+        reloadUnits = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "sshd.service" ];
+          description = "Names of units that should be reloaded when this secret changes.";
+        };
+        neededForUsers = mkOption {
+          type = types.bool;
+          default = false;
+          description = ''
+            Decrypt this secret before users and groups are created, into
+            /run/secrets-for-users (e.g. for `users.users.<name>.hashedPasswordFile`).
+            Such secrets must be owned by root.
+          '';
+        };
+      };
+    }
+  );
+
+  templateType = types.submodule (
+    { config, name, ... }:
+    {
+      options = {
+        name = mkOption {
+          type = types.singleLineStr;
+          default = name;
+          description = "Name of the file used in /run/secrets/rendered";
+        };
+        path = mkOption {
+          type = types.singleLineStr;
+          default = "/run/secrets/rendered/${config.name}";
+          description = "Path where the rendered file will be placed";
+        };
+        content = mkOption {
+          type = types.lines;
+          default = "";
+          description = "Content of the file";
+        };
+        mode = mkOption {
+          type = types.singleLineStr;
+          default = "0400";
+          description = "Permissions mode of the rendered secret file in octal.";
+        };
+        owner = mkOption {
+          type = types.nullOr types.singleLineStr;
+          default = null;
+          description = "User of the file. Can only be set if uid is 0.";
+        };
+        uid = mkOption {
+          type = types.nullOr types.int;
+          default = 0;
+          description = "UID of the template, only applied when owner is null.";
+        };
+        group = mkOption {
+          type = types.nullOr types.singleLineStr;
+          default = if config.owner != null then users.${config.owner}.group else null;
+          defaultText = lib.literalExpression "config.users.users.\${cfg.owner}.group";
+          description = "Group of the file. Can only be set if gid is 0.";
+        };
+        gid = mkOption {
+          type = types.nullOr types.int;
+          default = 0;
+          description = "GID of the template, only applied when group is null.";
+        };
+        file = mkOption {
+          type = types.path;
+          default = pkgs.writeText config.name config.content;
+          defaultText = lib.literalExpression "pkgs.writeText config.name config.content";
+          example = "./configuration-template.conf";
+          description = ''
+            File used as the template. When this value is specified,
+            `sops.templates.<name>.content` is ignored.
+          '';
+        };
+        restartUnits = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "sshd.service" ];
+          description = "Names of units that should be restarted when the rendered template changes.";
+        };
+        reloadUnits = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "sshd.service" ];
+          description = "Names of units that should be reloaded when the rendered template changes.";
+        };
+      };
+    }
+  );
+
+  # --- the manifests ----------------------------------------------------------------------
+
+  regularSecrets = lib.filterAttrs (_: v: !v.neededForUsers) cfg.secrets;
+  secretsForUsers = lib.filterAttrs (_: v: v.neededForUsers) cfg.secrets;
+
+  manifestFor =
+    suffix: secrets: templates: extra:
+    let
+      problems = lib.concatMap (
+        secret:
+        lib.optional (!builtins.pathExists secret.sopsFile)
+          "Cannot find path '${secret.sopsFile}' set in sops.secrets.${lib.strings.escapeNixIdentifier secret.name}.sopsFile\n"
+        ++
+          lib.optional
+            (
+              !builtins.isPath secret.sopsFile
+              && !(builtins.isString secret.sopsFile && lib.hasPrefix builtins.storeDir secret.sopsFile)
+            )
+            "'${secret.sopsFile}' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"
+      ) (builtins.attrValues secrets);
+    in
+    if cfg.validateSopsFiles && problems != [ ] then
+      throw "\nFailed assertions:\n${lib.concatStringsSep "\n" (map (x: "- ${x}") problems)}"
+    else
+      pkgs.writeTextFile {
+        name = "manifest${suffix}.json";
+        text = builtins.toJSON (
+          {
+            secrets = builtins.attrValues secrets;
+            templates = builtins.attrValues templates;
+            secretsMountPoint = "/run/secrets.d";
+            symlinkPath = "/run/secrets";
+            keepGenerations = cfg.keepGenerations;
+            gnupgHome = cfg.gnupg.home;
+            sshKeyPaths = cfg.gnupg.sshKeyPaths;
+            ageKeyFile = cfg.age.keyFile;
+            ageSshKeyPaths = cfg.age.sshKeyPaths;
+            useTmpfs = cfg.useTmpfs;
+            placeholderBySecretName = cfg.placeholder;
+            userMode = false;
+            logging = {
+              keyImport = builtins.elem "keyImport" cfg.log;
+              secretChanges = builtins.elem "secretChanges" cfg.log;
+            };
+          }
+          // extra
+        );
+        checkPhase = ''
+          ${lib.getExe' cfg.validationPackage "keytap"} install-secrets --check-mode=${
+            if cfg.validateSopsFiles then "sopsfile" else "manifest"
+          } "$out"
+        '';
+      };
+
+  manifest = manifestFor "" regularSecrets cfg.templates { };
+  manifestForUsers = manifestFor "-for-users" secretsForUsers { } {
+    secretsMountPoint = "/run/secrets-for-users.d";
+    symlinkPath = "/run/secrets-for-users";
+  };
+
+  # --- how the installer runs -------------------------------------------------------------
+
+  installer = lib.getExe' cfg.package "keytap";
+
+  askPasswordProgram = pkgs.writeShellScript "keytap-askpass" ''
+    exec ${lib.getExe' config.systemd.package "systemd-ask-password"} --id=keytap:install-secrets -- "$1"
+  '';
+
+  # keytap's own settings, under the user's `sops.environment` (which wins).
+  keytapEnvironment =
+    lib.optionalAttrs (cfg.age.identityOrder != null) {
+      KEYTAP_IDENTITY_ORDER = cfg.age.identityOrder;
+    }
+    // lib.optionalAttrs cfg.askPassword { KEYTAP_ASKPASS = "${askPasswordProgram}"; };
+
+  # Activation scripts: variables exported in a subshell, values in single quotes and not
+  # escaped any further (sops-nix's documented behaviour for `sops.environment`).
+  withEnvironment =
+    command:
+    let
+      env =
+        keytapEnvironment
+        // cfg.environment
+        // {
+          HOME = "/var/empty";
+          PATH = lib.makeBinPath cfg.age.plugins;
+        };
+    in
+    ''
+      (
+      ${lib.concatStringsSep "\n" (lib.mapAttrsToList (n: v: "  export ${n}='${v}'") env)}
+        ${command}
+      )
+    '';
+
+  unitEnvironment = keytapEnvironment // cfg.environment // { SOPS_RESTART_UNITS_VIA_SYSTEMCTL = "1"; };
+
+  requiresMountsFor = lib.concatLists [
+    (lib.optional (cfg.gnupg.home != null) cfg.gnupg.home)
+    cfg.gnupg.sshKeyPaths
+    (lib.optional (cfg.age.keyFile != null) cfg.age.keyFile)
+    cfg.age.sshKeyPaths
+  ];
+
+  hardwareUnits = lib.optional needsCard "pcscd.socket" ++ lib.optional needsTpm "tpm2.target";
+
+  # Skip ssh keys deployed with sops to avoid a catch 22.
+  defaultImportKeys =
+    algo:
+    if config.services.openssh.enable then
+      map (e: e.path) (
+        lib.filter (e: e.type == algo && !(lib.hasPrefix "/run/secrets" e.path)) config.services.openssh.hostKeys
+      )
+    else
+      [ ];
+in
+{
+  imports = [
+    (lib.mkRenamedOptionModule
+      [
+        "sops"
+        "gnupgHome"
+      ]
+      [
+        "sops"
+        "gnupg"
+        "home"
+      ]
+    )
+    (lib.mkRenamedOptionModule
+      [
+        "sops"
+        "sshKeyPaths"
+      ]
+      [
+        "sops"
+        "gnupg"
+        "sshKeyPaths"
+      ]
+    )
+  ];
+
+  options.sops = {
+    secrets = mkOption {
+      type = types.attrsOf secretType;
+      default = { };
+      description = "Secrets to decrypt.";
+    };
+
+    templates = mkOption {
+      type = types.attrsOf templateType;
+      default = { };
+      description = "Templates for secret files";
+    };
+
+    placeholder = mkOption {
+      type = types.attrsOf (
+        lib.mkOptionType {
+          name = "coercibleToString";
+          description = "value that can be coerced to string";
+          check = lib.strings.isConvertibleWithToString;
+          merge = lib.mergeEqualOption;
+        }
+      );
+      default = { };
+      visible = false;
+    };
+
+    defaultSopsFile = mkOption {
+      type = types.path;
+      description = "Default sops file used for all secrets.";
+    };
+
+    defaultSopsFormat = mkOption {
+      type = types.str;
+      default = "yaml";
+      description = "Default sops format used for all secrets.";
+    };
+
+    defaultSopsKey = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = ''
+        Default key used to lookup in all secrets.
+        This option is ignored if format is binary.
+        "" means whole file.
+      '';
+    };
+
+    validateSopsFiles = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Check all sops files at evaluation time.
+        This requires sops files to be added to the nix store.
+      '';
+    };
+
+    keepGenerations = mkOption {
+      type = types.ints.unsigned;
+      default = 1;
+      description = "Number of secrets generations to keep. Setting this to 0 disables pruning.";
+    };
+
+    log = mkOption {
+      type = types.listOf (
+        types.enum [
+          "keyImport"
+          "secretChanges"
+        ]
+      );
+      default = [
+        "keyImport"
+        "secretChanges"
+      ];
+      description = "What to log";
+    };
+
+    environment = mkOption {
+      type = types.attrsOf (types.either types.str types.path);
+      default = { };
+      description = ''
+        Environment variables to set before calling the installer.
+
+        The values are placed in single quotes and not escaped any further to allow usage
+        of command substitutions for more flexibility. To properly quote strings with
+        quotes use lib.escapeShellArg.
+      '';
+    };
+
+    package = mkOption {
+      type = types.package;
+      default = pkgs.keytap or (pkgs.callPackage ./package.nix { });
+      defaultText = lib.literalExpression "pkgs.keytap or (pkgs.callPackage ./package.nix { })";
+      description = "The keytap package whose `keytap install-secrets` installs the secrets.";
+    };
+
+    validationPackage = mkOption {
+      type = types.package;
+      default =
+        if pkgs.stdenv.buildPlatform == pkgs.stdenv.hostPlatform then
+          cfg.package
+        else
+          pkgs.pkgsBuildHost.keytap or (pkgs.pkgsBuildHost.callPackage ./package.nix { });
+      defaultText = lib.literalExpression "config.sops.package";
+      description = ''
+        keytap package used to validate the manifest at build time.
+        Defaults to sops.package when building natively, and a native keytap when cross
+        compiling.
+      '';
+    };
+
+    useTmpfs = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Use tmpfs in place of ramfs for secrets storage.
+
+        *WARNING*: on Linux kernels earlier than 6.4 a tmpfs can be swapped out, writing
+        secrets to disk unencrypted. Do not use unless absolutely necessary.
+      '';
+    };
+
+    useSystemdActivation = mkOption {
+      type = types.bool;
+      default = sysusersEnabled || userbornEnabled || needsBootHardware;
+      defaultText = lib.literalExpression (
+        "(options.systemd ? sysusers && config.systemd.sysusers.enable) "
+        + "|| (options.services ? userborn && config.services.userborn.enable) "
+        + "|| a plugin in sops.age.plugins needs a smart card, a TPM or a prompt"
+      );
+      description = ''
+        Use a systemd unit to install secrets, instead of deploying them using an
+        activation script.
+
+        Enabled automatically when systemd-sysusers or userborn manage users, and when a
+        plugin in `sops.age.plugins` needs a smart card (the unit runs after pcscd.socket),
+        a TPM (after tpm2.target) or a prompt (systemd-ask-password), none of which an
+        activation script has.
+      '';
+    };
+
+    askPassword = mkOption {
+      type = types.bool;
+      default = needsPrompt;
+      defaultText = lib.literalMD "true when a plugin in {option}`sops.age.plugins` asks for a PIN or passphrase";
+      description = ''
+        Answer the PIN and passphrase requests of age plugins with systemd-ask-password
+        (the boot console, Plymouth, or `systemd-tty-ask-password-agent`), so a
+        PIN-protected key works at boot without a terminal. keytap asks once per boot per
+        plugin, however many secrets there are.
+      '';
+    };
+
+    age = {
+      keyFile = mkOption {
+        type = types.nullOr pathNotInStore;
+        default = null;
+        example = "/var/lib/sops-nix/key.txt";
+        description = ''
+          Path to age key file used for sops decryption. It may hold plugin identities
+          (`AGE-PLUGIN-...`) as well as `AGE-SECRET-KEY-...` lines.
+        '';
+      };
+
+      plugins = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+        description = "age plugins to use for decryption: their `bin` is on the installer's PATH.";
+      };
+
+      identityOrder = mkOption {
+        type = types.nullOr (
+          types.enum [
+            "plugins-first"
+            "software-first"
+          ]
+        );
+        default = null;
+        description = ''
+          Which identities keytap tries first: plugin (hardware) identities, or software
+          ones (age keys, SSH host keys). `null` keeps keytap's default (plugins first).
+          With `software-first` a token is only touched for files no software key opens.
+        '';
+      };
+
+      generateKey = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Whether or not to generate the age key. If this option is set to false, the key
+          must already be present at the specified location.
+        '';
+      };
+
+      sshKeyPaths = mkOption {
+        type = types.listOf types.path;
+        default = defaultImportKeys "ed25519";
+        defaultText = lib.literalMD "The ed25519 keys from {option}`config.services.openssh.hostKeys`";
+        description = "Paths to ssh keys added as age keys during sops decryption.";
+      };
+    };
+
+    gnupg = {
+      home = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/root/.gnupg";
+        description = ''
+          Path to gnupg database directory containing the key for decrypting the sops file.
+          Not supported by keytap: setting it fails with an assertion.
+        '';
+      };
+
+      sshKeyPaths = mkOption {
+        type = types.listOf types.path;
+        default = defaultImportKeys "rsa";
+        defaultText = lib.literalMD "The rsa keys from {option}`config.services.openssh.hostKeys`";
+        description = ''
+          Path to ssh keys added as GPG keys during sops decryption. keytap has no GnuPG:
+          setting this to a non-empty list fails with an assertion; `[ ]` is accepted.
+        '';
+      };
+
+      package = mkOption {
+        type = types.package;
+        default = pkgs.gnupg;
+        defaultText = lib.literalExpression "pkgs.gnupg";
+        description = "The gnupg package (unused by keytap, kept for compatibility).";
+      };
+    };
+  };
+
+  config = mkMerge [
+    (mkIf (cfg.secrets != { }) {
+      assertions = [
+        {
+          assertion = !(cfg.gnupg.home != null && cfg.gnupg.sshKeyPaths != [ ]);
+          message = "Exactly one of sops.gnupg.home and sops.gnupg.sshKeyPaths must be set";
+        }
+        {
+          assertion = !usesGnupg;
+          message = ''
+            keytap does not support GnuPG, but ${
+              if cfg.gnupg.home != null then "sops.gnupg.home" else "sops.gnupg.sshKeyPaths"
+            } is set.
+            Encrypt the sops files to age recipients instead (for an SSH host key, its
+            ssh-to-age recipient, then use sops.age.sshKeyPaths), and remove sops.gnupg.home /
+            set sops.gnupg.sshKeyPaths = [ ].
+          '';
+        }
+        {
+          # sops-nix's check, minus GnuPG: keytap only reads age keys.
+          assertion = cfg.age.keyFile != null || cfg.age.sshKeyPaths != [ ] || usesGnupg;
+          message = "No key source configured for sops. Either set services.openssh.enable (its ed25519 host key is used) or set sops.age.keyFile or sops.age.sshKeyPaths (keytap does not use GnuPG)";
+        }
+      ]
+      ++ lib.optionals cfg.validateSopsFiles (
+        lib.concatLists (
+          lib.mapAttrsToList (_: secret: [
+            {
+              assertion = secret.uid != null && secret.uid != 0 -> secret.owner == null;
+              message = "In ${secret.name} exactly one of sops.owner and sops.uid must be set";
+            }
+            {
+              assertion = secret.gid != null && secret.gid != 0 -> secret.group == null;
+              message = "In ${secret.name} exactly one of sops.group and sops.gid must be set";
+            }
+          ]) cfg.secrets
+        )
+      )
+      ++ [
+        {
+          assertion =
+            (lib.filterAttrs (
+              _: v: (v.uid != 0 && v.owner != "root") || (v.gid != 0 && v.group != "root")
+            ) secretsForUsers) == { };
+          message = "neededForUsers cannot be used for secrets that are not root-owned";
+        }
+        {
+          assertion = secretsForUsers != { } && sysusersEnabled -> config.users.mutableUsers;
+          message = ''
+            systemd.sysusers.enable in combination with sops.secrets.<name>.neededForUsers can only work with config.users.mutableUsers enabled.
+            See https://github.com/Mic92/sops-nix/issues/475
+          '';
+        }
+      ];
+
+      warnings =
+        lib.optional (secretsForUsers != { } && (needsCard || needsTpm) && !(sysusersEnabled || userbornEnabled))
+          ''
+            sops: secrets with neededForUsers are installed by an activation script, before
+            pcscd and the TPM are available, so a smart-card or TPM plugin cannot open them.
+            Encrypt those secrets to a software key as well (sops.age.keyFile or an SSH host key).
+          '';
+
+      services.pcscd.enable = mkIf needsCard (mkDefault true);
+
+      systemd.services.sops-install-secrets = mkIf (regularSecrets != { } && cfg.useSystemdActivation) {
+        wantedBy = [ "sysinit.target" ];
+        after = [
+          "local-fs.target"
+          "systemd-sysusers.service"
+          "userborn.service"
+        ]
+        ++ hardwareUnits;
+        wants = hardwareUnits;
+        requiredBy = [ "sysinit-reactivation.target" ];
+        # With a token or a prompt the unit starts later than sops-nix's (after pcscd's
+        # socket), so make sure ordinary services still find their secrets.
+        before = [ "sysinit-reactivation.target" ] ++ lib.optional needsBootHardware "basic.target";
+        environment = unitEnvironment;
+        path = cfg.age.plugins;
+        unitConfig = {
+          DefaultDependencies = "no";
+          RequiresMountsFor = requiresMountsFor;
+        };
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = [ "${installer} install-secrets ${manifest}" ];
+          RemainAfterExit = true;
+        };
+      };
+
+      systemd.services.sops-install-secrets-for-users =
+        mkIf (secretsForUsers != { } && (sysusersEnabled || userbornEnabled))
+          {
+            wantedBy = [ "systemd-sysusers.service" ];
+            before = [ "systemd-sysusers.service" ];
+            environment = unitEnvironment;
+            path = cfg.age.plugins;
+            unitConfig = {
+              DefaultDependencies = "no";
+              RequiresMountsFor = requiresMountsFor;
+            };
+            serviceConfig = {
+              Type = "oneshot";
+              ExecStart = [ "${installer} install-secrets --ignore-passwd ${manifestForUsers}" ];
+              RemainAfterExit = true;
+            };
+          };
+
+      system.activationScripts = mkMerge [
+        {
+          setupSecrets = mkIf (regularSecrets != { } && !cfg.useSystemdActivation) (
+            lib.stringAfter
+              (
+                [
+                  "specialfs"
+                  "users"
+                  "groups"
+                ]
+                ++ lib.optional cfg.age.generateKey "generate-age-key"
+              )
+              ''
+                [ -e /run/current-system ] || echo setting up secrets...
+                ${withEnvironment "${installer} install-secrets ${manifest}"}
+              ''
+            // lib.optionalAttrs (config.system ? dryActivationScript) { supportsDryActivation = true; }
+          );
+
+          generate-age-key =
+            let
+              escapedKeyFile = lib.escapeShellArg cfg.age.keyFile;
+            in
+            mkIf cfg.age.generateKey (
+              lib.stringAfter [ ] ''
+                if [[ ! -f ${escapedKeyFile} ]]; then
+                  echo generating machine-specific age key...
+                  mkdir -p "$(dirname ${escapedKeyFile})"
+                  # keytap keygen writes the key with mode 0600.
+                  ${installer} keygen -o ${escapedKeyFile}
+                fi
+              ''
+            );
+        }
+        (mkIf (secretsForUsers != { } && !(sysusersEnabled || userbornEnabled)) {
+          setupSecretsForUsers =
+            lib.stringAfter ([ "specialfs" ] ++ lib.optional cfg.age.generateKey "generate-age-key") ''
+              [ -e /run/current-system ] || echo setting up secrets for users...
+              ${withEnvironment "${installer} install-secrets --ignore-passwd ${manifestForUsers}"}
+            ''
+            // lib.optionalAttrs (config.system ? dryActivationScript) { supportsDryActivation = true; };
+
+          users.deps = [ "setupSecretsForUsers" ];
+        })
+      ];
+    })
+
+    (mkIf (cfg.templates != { }) {
+      sops.placeholder = lib.mapAttrs (
+        name: _: mkDefault "<SOPS:${builtins.hashString "sha256" name}:PLACEHOLDER>"
+      ) cfg.secrets;
+
+      assertions =
+        lib.mapAttrsToList (name: t: {
+          assertion = !(t.owner != null && t.uid != 0);
+          message = ''
+            Assertion failed for `sops.templates.${name}`:
+            Both `owner` and `uid` cannot be defined at the same time. Use either `owner` or leave `uid` as 0.
+          '';
+        }) cfg.templates
+        ++ lib.mapAttrsToList (name: t: {
+          assertion = !(t.group != null && t.gid != 0);
+          message = ''
+            Assertion failed for `sops.templates.${name}`:
+            Both `group` and `gid` cannot be defined at the same time. Use either `group` or leave `gid` as 0.
+          '';
+        }) cfg.templates;
+    })
+
+    {
+      system.build.sops-nix-manifest = manifest;
+      system.build.sops-nix-users-manifest = manifestForUsers;
+    }
+  ];
+}
