@@ -605,7 +605,7 @@ in
         description = ''
           Which identities keytap tries first: plugin (hardware) identities, or software
           ones (age keys, SSH host keys). `null` keeps keytap's default (plugins first).
-          With `software-first` a token is only touched for files no software key opens.
+          Sets `KEYTAP_IDENTITY_ORDER` for the installer.
         '';
       };
 

@@ -8,6 +8,9 @@ set -euo pipefail
 need_apt=()
 command -v age >/dev/null 2>&1 || need_apt+=(age)
 command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+# nix-instantiate: the NixOS module's parse and evaluation tests (always with
+# --store dummy://, so nothing is built or fetched).
+command -v nix-instantiate >/dev/null 2>&1 || need_apt+=(nix-bin)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -22,7 +22,11 @@ fn plugin_dir() -> PathBuf {
 }
 
 fn path_with_plugins() -> String {
-    format!("{}:{}", plugin_dir().display(), std::env::var("PATH").unwrap())
+    format!(
+        "{}:{}",
+        plugin_dir().display(),
+        std::env::var("PATH").unwrap()
+    )
 }
 
 /// A testkit identity: (identity file text, recipient).
@@ -49,7 +53,10 @@ fn askpass(site: &Site, answer: &str) -> (PathBuf, PathBuf) {
     let log = site.ws.path(&format!("askpass-{answer}.log"));
     let script = site.ws.write(
         &format!("askpass-{answer}"),
-        format!("#!/bin/sh\necho \"$1\" >> '{}'\necho {answer}\n", log.display()),
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\necho {answer}\n",
+            log.display()
+        ),
     );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -67,7 +74,11 @@ fn sops_encrypt(site: &Site, name: &str, plain: &str, recipients: &str) -> PathB
 }
 
 fn count(log: &std::path::Path, what: &str) -> usize {
-    std::fs::read_to_string(log).unwrap_or_default().lines().filter(|l| l.starts_with(what)).count()
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with(what))
+        .count()
 }
 
 #[test]
@@ -77,7 +88,9 @@ fn two_hundred_secrets_in_twenty_files_take_one_plugin_session_and_one_prompt() 
     let keyfile = site.ws.write("testkit-keys.txt", &identity);
     let mut secrets = Vec::new();
     for f in 0..20 {
-        let plain: String = (0..10).map(|k| format!("key{k}: value-{f}-{k}\n")).collect();
+        let plain: String = (0..10)
+            .map(|k| format!("key{k}: value-{f}-{k}\n"))
+            .collect();
         let file = sops_encrypt(&site, &format!("f{f:02}.yaml"), &plain, &recipient);
         for k in 0..10 {
             secrets.push(site.secret(&format!("s{f:02}-{k}"), &format!("key{k}"), &file, "yaml"));
@@ -101,20 +114,42 @@ fn two_hundred_secrets_in_twenty_files_take_one_plugin_session_and_one_prompt() 
     assert_eq!(r.code, 0, "{}", r.stderr);
     for f in 0..20 {
         for k in 0..10 {
-            assert_eq!(site.read_secret(&format!("s{f:02}-{k}")), format!("value-{f}-{k}").as_bytes());
+            assert_eq!(
+                site.read_secret(&format!("s{f:02}-{k}")),
+                format!("value-{f}-{k}").as_bytes()
+            );
         }
     }
-    assert_eq!(count(&log, "session identity-v1"), 1, "one plugin session: {}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(
+        count(&log, "session identity-v1"),
+        1,
+        "one plugin session: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     assert_eq!(count(&log, "prompt"), 1, "one PIN prompt");
-    assert_eq!(count(&log, "unwrap files=20"), 1, "all 20 files in that session");
-    assert_eq!(std::fs::read_to_string(&ask_log).unwrap().lines().count(), 1, "askpass ran once");
+    assert_eq!(
+        count(&log, "unwrap files=20"),
+        1,
+        "all 20 files in that session"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&ask_log).unwrap().lines().count(),
+        1,
+        "askpass ran once"
+    );
 }
 
 #[test]
 fn an_absent_token_falls_back_to_the_software_key() {
     let site = Site::new();
     let (identity, recipient) = testkit_identity(None);
-    let keyfile = site.ws.write("keys.txt", format!("{identity}{}", std::fs::read_to_string(&site.ws.keys).unwrap()));
+    let keyfile = site.ws.write(
+        "keys.txt",
+        format!(
+            "{identity}{}",
+            std::fs::read_to_string(&site.ws.keys).unwrap()
+        ),
+    );
     let both = format!("{recipient},{}", site.ws.recipient);
     let file = sops_encrypt(&site, "s.yaml", "a: fallback-works\n", &both);
     let mut m = site.manifest_value(vec![site.secret("a", "a", &file, "yaml")], vec![]);
@@ -139,8 +174,16 @@ fn an_absent_token_falls_back_to_the_software_key() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(site.read_secret("a"), b"fallback-works");
-    assert!(r.stderr.contains("testkit token not found") || r.stderr.contains("skipping"), "{}", r.stderr);
-    assert_eq!(count(&log, "session identity-v1"), 1, "the token was tried first");
+    assert!(
+        r.stderr.contains("testkit token not found") || r.stderr.contains("skipping"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        count(&log, "session identity-v1"),
+        1,
+        "the token was tried first"
+    );
 
     // software-first (what sops.age.identityOrder sets) works the same way round.
     // (keytap-core still asks the plugin for the file's other wrapped key even after the
@@ -165,19 +208,34 @@ fn a_wrong_pin_fails_naming_file_and_secret_and_keeps_the_live_generation() {
     let with = |ask: &PathBuf| {
         site.install(
             &[&site.s(&mf)],
-            &[("PATH", &path), ("TESTKIT_MODE", "prompt-pin"), ("KEYTAP_ASKPASS", ask.to_str().unwrap())],
+            &[
+                ("PATH", &path),
+                ("TESTKIT_MODE", "prompt-pin"),
+                ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
+            ],
         )
     };
     assert_eq!(with(&good).code, 0);
     let r = with(&bad);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains(&site.s(&file)) && r.stderr.contains("'pinned'"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&site.s(&file)) && r.stderr.contains("'pinned'"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(site.live(), Some(1));
     assert_eq!(site.read_secret("pinned"), b"behind-a-pin");
     // No way to ask at all (no askpass, no terminal): fails, saying what was asked.
-    let r = site.install(&[&site.s(&mf)], &[("PATH", &path), ("TESTKIT_MODE", "prompt-pin")]);
+    let r = site.install(
+        &[&site.s(&mf)],
+        &[("PATH", &path), ("TESTKIT_MODE", "prompt-pin")],
+    );
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("no way to ask") || r.stderr.contains("PIN"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no way to ask") || r.stderr.contains("PIN"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(site.live(), Some(1));
 }
 
@@ -190,7 +248,10 @@ fn kill_9_while_the_plugin_is_busy_leaves_the_live_generation() {
     let v2 = sops_encrypt(&site, "v2.yaml", "a: two\nb: two-b\n", &recipient);
     let mk = |file: &PathBuf, tag: &str| {
         let mut m: Value = site.manifest_value(
-            vec![site.secret("a", "a", file, "yaml"), site.secret("b", "b", file, "yaml")],
+            vec![
+                site.secret("a", "a", file, "yaml"),
+                site.secret("b", "b", file, "yaml"),
+            ],
             vec![],
         );
         m["ageKeyFile"] = json!(site.s(&keyfile));
@@ -227,4 +288,95 @@ fn kill_9_while_the_plugin_is_busy_leaves_the_live_generation() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(site.read_secret("a"), b"two");
     assert_eq!(site.read_secret("b"), b"two-b");
+}
+
+#[test]
+fn a_passphrase_protected_key_opens_from_a_file_or_one_prompt() {
+    let site = Site::new();
+    let plugin = plugin_dir().join("age-plugin-passphrase");
+    assert!(
+        plugin.exists(),
+        "age-plugin-passphrase not built: run `cargo build -p age-plugin-passphrase`"
+    );
+    let pass = site.ws.write("pass", "correct horse");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let keyfile = site.ws.path("key.age");
+    let out = std::process::Command::new(&plugin)
+        .args(["--generate", "--work-factor", "10", "-o"])
+        .arg(&keyfile)
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let with_file = String::from_utf8(out.stdout).unwrap();
+    let recipient = with_file
+        .lines()
+        .find_map(|l| l.strip_prefix("# recipient: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let out = std::process::Command::new(&plugin)
+        .arg("--identity")
+        .arg(&keyfile)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let prompt_only = String::from_utf8(out.stdout).unwrap();
+
+    let mut secrets = Vec::new();
+    for f in 0..5 {
+        let file = sops_encrypt(
+            &site,
+            &format!("p{f}.yaml"),
+            &format!("a: pass-{f}\n"),
+            &recipient,
+        );
+        secrets.push(site.secret(&format!("p{f}"), "a", &file, "yaml"));
+    }
+    let path = path_with_plugins();
+    for (tag, identity) in [("file", &with_file), ("prompt", &prompt_only)] {
+        let ids = site.ws.write(&format!("ids-{tag}.txt"), identity);
+        let mut m = site.manifest_value(secrets.clone(), vec![]);
+        m["ageKeyFile"] = json!(site.s(&ids));
+        let mf = site.write_manifest(&format!("{tag}.json"), &m);
+        let (ask, ask_log) = askpass(&site, "correct-horse-ignored");
+        let ask_script = site.ws.write(
+            &format!("ask-{tag}"),
+            format!(
+                "#!/bin/sh\n{} \"$1\" >/dev/null\necho 'correct horse'\n",
+                ask.display()
+            ),
+        );
+        std::fs::set_permissions(&ask_script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _ = std::fs::remove_file(&ask_log);
+        let r = site.install(
+            &[&site.s(&mf)],
+            &[
+                ("PATH", &path),
+                ("KEYTAP_ASKPASS", ask_script.to_str().unwrap()),
+            ],
+        );
+        assert_eq!(r.code, 0, "{tag}: {}", r.stderr);
+        for f in 0..5 {
+            assert_eq!(
+                site.read_secret(&format!("p{f}")),
+                format!("pass-{f}").as_bytes(),
+                "{tag}"
+            );
+        }
+        let asked = std::fs::read_to_string(&ask_log)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        assert_eq!(
+            asked,
+            if tag == "file" { 0 } else { 1 },
+            "{tag}: prompts for 5 files"
+        );
+    }
 }

@@ -11,7 +11,8 @@ use install_common::*;
 use serde_json::{json, Value};
 
 const YAML: &str = "api_key: yaml-secret\nnested:\n    db:\n        password: hunter2\nmulti: |\n    line one\n    line two\nport: 5432\n";
-const JSON: &str = "{\n\t\"token\": \"json-secret\",\n\t\"deep\": {\n\t\t\"inner\": \"json-nested\"\n\t}\n}\n";
+const JSON: &str =
+    "{\n\t\"token\": \"json-secret\",\n\t\"deep\": {\n\t\t\"inner\": \"json-nested\"\n\t}\n}\n";
 const DOTENV: &str = "USER=admin\nPASSWORD=dotenv-secret\n";
 const INI: &str = "[database]\nuser = admin\npassword = ini-secret\n";
 
@@ -60,7 +61,9 @@ fn every_format_owner_mode_and_path_is_installed_like_sops_nix() {
     let mut blob = site.secret("blob", "", &bin, "binary");
     blob["mode"] = json!("0600");
     let m = site.manifest_value(
-        vec![api, nested, multi, whole_yaml, token, deep, whole_json, dotenv, ini_s, blob],
+        vec![
+            api, nested, multi, whole_yaml, token, deep, whole_json, dotenv, ini_s, blob,
+        ],
         vec![],
     );
     let manifest = site.write_manifest("manifest.json", &m);
@@ -70,7 +73,10 @@ fn every_format_owner_mode_and_path_is_installed_like_sops_nix() {
     assert_eq!(fs_magic(&site.mount()), RAMFS, "secrets.d is a ramfs");
     let keys = gid_of("nogroup");
     assert_eq!(attrs(&site.mount()), (0o751, 0, keys));
-    assert_eq!(std::fs::read_link(site.link()).unwrap(), site.mount().join("1"));
+    assert_eq!(
+        std::fs::read_link(site.link()).unwrap(),
+        site.mount().join("1")
+    );
     assert_eq!(attrs(&site.mount().join("1")), (0o751, 0, keys));
     assert_eq!(attrs(&site.link().join("db")), (0o751, 0, keys));
 
@@ -78,25 +84,43 @@ fn every_format_owner_mode_and_path_is_installed_like_sops_nix() {
     assert_eq!(site.read_secret("api_key"), b"yaml-secret");
     assert_eq!(site.read_secret("db/password"), b"hunter2");
     assert_eq!(site.read_secret("multi"), b"line one\nline two\n");
-    assert_eq!(site.read_secret("multi"), sops_plain(&site, &yaml, Some("[\"multi\"]")));
-    assert_eq!(site.read_secret("whole.yaml"), sops_plain(&site, &yaml, None));
+    assert_eq!(
+        site.read_secret("multi"),
+        sops_plain(&site, &yaml, Some("[\"multi\"]"))
+    );
+    assert_eq!(
+        site.read_secret("whole.yaml"),
+        sops_plain(&site, &yaml, None)
+    );
     assert_eq!(site.read_secret("token"), b"json-secret");
     assert_eq!(site.read_secret("deep"), b"json-nested");
-    assert_eq!(site.read_secret("whole.json"), sops_plain(&site, &json_f, None));
+    assert_eq!(
+        site.read_secret("whole.json"),
+        sops_plain(&site, &json_f, None)
+    );
     assert_eq!(site.read_secret("app.env"), sops_plain(&site, &env, None));
     assert_eq!(site.read_secret("app.env"), DOTENV.as_bytes());
-    assert_eq!(site.read_secret("settings.ini"), sops_plain(&site, &ini, None));
+    assert_eq!(
+        site.read_secret("settings.ini"),
+        sops_plain(&site, &ini, None)
+    );
     assert_eq!(site.read_secret("blob"), binary_blob());
 
     // Owners and modes.
-    assert_eq!(attrs(&site.link().join("api_key")), (0o440, uid_of("nobody"), keys));
+    assert_eq!(
+        attrs(&site.link().join("api_key")),
+        (0o440, uid_of("nobody"), keys)
+    );
     assert_eq!(attrs(&site.link().join("db/password")), (0o640, 1234, 5678));
     assert_eq!(attrs(&site.link().join("token")), (0o400, 0, 0));
     assert_eq!(attrs(&site.link().join("blob")), (0o600, 0, 0));
 
     // A path outside the symlink directory is a symlink through /run/secrets, owned like
     // the secret.
-    assert_eq!(std::fs::read_link(&outside).unwrap(), site.link().join("api_key"));
+    assert_eq!(
+        std::fs::read_link(&outside).unwrap(),
+        site.link().join("api_key")
+    );
     assert_eq!(std::fs::read(&outside).unwrap(), b"yaml-secret");
     use std::os::unix::fs::MetadataExt;
     let lmeta = std::fs::symlink_metadata(&outside).unwrap();
@@ -116,18 +140,29 @@ fn templates_are_rendered_with_owner_mode_and_outside_path() {
     let ini_s = site.secret("settings.ini", "", &ini, "ini");
     let mut t1 = site.template(
         "app.conf",
-        &format!("key={}\npassword={}\nagain={}\n", placeholder("api_key"), placeholder("db"), placeholder("api_key")),
+        &format!(
+            "key={}\npassword={}\nagain={}\n",
+            placeholder("api_key"),
+            placeholder("db"),
+            placeholder("api_key")
+        ),
     );
     t1["owner"] = json!("nobody");
     t1["group"] = json!("nogroup");
     t1["mode"] = json!("0440");
     let linked = site.ws.path("etc/externally/linked");
-    let mut t2 = site.template("nested/ini-copy", &format!("# copy\n{}", placeholder("settings.ini")));
+    let mut t2 = site.template(
+        "nested/ini-copy",
+        &format!("# copy\n{}", placeholder("settings.ini")),
+    );
     t2["path"] = json!(site.s(&linked));
     t2["uid"] = json!(420);
     t2["gid"] = json!(421);
     // A template given as a file (content empty), as `sops.templates.<n>.file`.
-    let tfile = site.ws.write("template-file.txt", format!("from file: {}\n", placeholder("db")));
+    let tfile = site.ws.write(
+        "template-file.txt",
+        format!("from file: {}\n", placeholder("db")),
+    );
     let mut t3 = site.template("from-file", "");
     t3["file"] = json!(site.s(&tfile));
     let m = site.manifest_value(vec![api, db, ini_s], vec![t1, t2, t3]);
@@ -138,25 +173,49 @@ fn templates_are_rendered_with_owner_mode_and_outside_path() {
         std::fs::read_to_string(rendered.join("app.conf")).unwrap(),
         "key=yaml-secret\npassword=hunter2\nagain=yaml-secret\n"
     );
-    assert_eq!(attrs(&rendered.join("app.conf")), (0o440, uid_of("nobody"), gid_of("nogroup")));
+    assert_eq!(
+        attrs(&rendered.join("app.conf")),
+        (0o440, uid_of("nobody"), gid_of("nogroup"))
+    );
     let mut want = b"# copy\n".to_vec();
     want.extend(sops_plain(&site, &ini, None));
-    assert_eq!(std::fs::read(rendered.join("nested/ini-copy")).unwrap(), want);
+    assert_eq!(
+        std::fs::read(rendered.join("nested/ini-copy")).unwrap(),
+        want
+    );
     assert_eq!(attrs(&rendered.join("nested/ini-copy")), (0o400, 420, 421));
-    assert_eq!(std::fs::read_link(&linked).unwrap(), rendered.join("nested/ini-copy"));
-    assert_eq!(std::fs::read_to_string(rendered.join("from-file")).unwrap(), "from file: hunter2\n");
+    assert_eq!(
+        std::fs::read_link(&linked).unwrap(),
+        rendered.join("nested/ini-copy")
+    );
+    assert_eq!(
+        std::fs::read_to_string(rendered.join("from-file")).unwrap(),
+        "from file: hunter2\n"
+    );
 
     // A missing placeholder for a secret is refused, as sops-nix does.
     let mut bad = m.clone();
-    bad["placeholderBySecretName"].as_object_mut().unwrap().remove("db");
+    bad["placeholderBySecretName"]
+        .as_object_mut()
+        .unwrap()
+        .remove("db");
     let r = site.install(&[&site.s(&site.write_manifest("bad.json", &bad))], &[]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("placeholder for db not found in manifest"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("placeholder for db not found in manifest"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A manifest with one YAML secret `v` whose value is `value`.
 fn one_secret_manifest(site: &Site, value: &str, keep: u64, tag: &str) -> std::path::PathBuf {
-    let yaml = site.sops_file(&format!("v-{tag}.yaml"), format!("v: {value}\n").as_bytes(), &[]);
+    let yaml = site.sops_file(
+        &format!("v-{tag}.yaml"),
+        format!("v: {value}\n").as_bytes(),
+        &[],
+    );
     let mut m = site.manifest_value(vec![site.secret("v", "v", &yaml, "yaml")], vec![]);
     m["keepGenerations"] = json!(keep);
     site.write_manifest(&format!("m-{tag}.json"), &m)
@@ -169,7 +228,11 @@ fn each_run_switches_to_a_new_generation_and_prunes_like_sops_nix() {
     site.install_ok(&keep1);
     site.install_ok(&keep1);
     assert_eq!(site.live(), Some(2));
-    assert_eq!(site.generations(), vec![2], "keepGenerations = 1 keeps only the live one");
+    assert_eq!(
+        site.generations(),
+        vec![2],
+        "keepGenerations = 1 keeps only the live one"
+    );
     // The mount is reused, never stacked.
     assert_eq!(mount_count(&site.mount()), 1);
 
@@ -177,7 +240,11 @@ fn each_run_switches_to_a_new_generation_and_prunes_like_sops_nix() {
     for _ in 0..3 {
         site.install_ok(&keep0);
     }
-    assert_eq!(site.generations(), vec![2, 3, 4, 5], "keepGenerations = 0 keeps all");
+    assert_eq!(
+        site.generations(),
+        vec![2, 3, 4, 5],
+        "keepGenerations = 0 keeps all"
+    );
     assert_eq!(site.read_secret("v"), b"two");
 
     let keep2 = one_secret_manifest(&site, "three", 2, "c");
@@ -234,7 +301,10 @@ fn changed_secrets_request_restarts_and_reloads_and_are_logged() {
         }
         let mut t = site.template("t", &format!("a={}", placeholder("a")));
         t["reloadUnits"] = json!(["t-reload.service"]);
-        site.write_manifest(&format!("{tag}.json"), &site.manifest_value(secrets, vec![t]))
+        site.write_manifest(
+            &format!("{tag}.json"),
+            &site.manifest_value(secrets, vec![t]),
+        )
     };
     let m1 = mk(&v1, false, "m1");
     let m2 = mk(&v2, true, "m2");
@@ -256,13 +326,19 @@ fn changed_secrets_request_restarts_and_reloads_and_are_logged() {
     // Dry activation: says what would happen, switches nothing, restarts nothing.
     let r = site.install(&[&site.s(&m2)], &[("NIXOS_ACTION", "dry-activate")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), "would add secret: c\nwould modify secret: a\nwould modify rendered secret: t\n");
+    assert_eq!(
+        r.out(),
+        "would add secret: c\nwould modify secret: a\nwould modify rendered secret: t\n"
+    );
     assert_eq!(site.read_secret("a"), b"one");
     assert!(nixos.join("dry-activation-restart-list").exists());
     assert!(!restart_list.exists());
 
     let r = site.install_ok(&m2);
-    assert_eq!(r.out(), "adding secret: c\nmodifying secret: a\nmodifying rendered secret: t\n");
+    assert_eq!(
+        r.out(),
+        "adding secret: c\nmodifying secret: a\nmodifying rendered secret: t\n"
+    );
     assert_eq!(
         std::fs::read_to_string(&restart_list).unwrap(),
         "a-restart.service\nc-restart.service\n"
@@ -274,18 +350,28 @@ fn changed_secrets_request_restarts_and_reloads_and_are_logged() {
 
     // Back to m1: c is removed.
     let r = site.install_ok(&m1);
-    assert_eq!(r.out(), "modifying secret: a\nremoving secret: c\nmodifying rendered secret: t\n");
+    assert_eq!(
+        r.out(),
+        "modifying secret: a\nremoving secret: c\nmodifying rendered secret: t\n"
+    );
 
     // As the systemd unit: systemctl --no-block try-restart / try-reload-or-restart.
     let bin = site.ws.path("fakebin");
     std::fs::create_dir_all(&bin).unwrap();
     let log = site.ws.path("systemctl.log");
     let script = bin.join("systemctl");
-    std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let r = site.install(&[&site.s(&m2)], &[("SOPS_RESTART_UNITS_VIA_SYSTEMCTL", "1"), ("PATH", &path)]);
+    let r = site.install(
+        &[&site.s(&m2)],
+        &[("SOPS_RESTART_UNITS_VIA_SYSTEMCTL", "1"), ("PATH", &path)],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
@@ -303,66 +389,143 @@ fn changed_secrets_request_restarts_and_reloads_and_are_logged() {
 fn a_failing_secret_names_secret_and_file_and_keeps_the_live_generation() {
     let site = Site::new();
     let yaml = site.sops_file("secrets.yaml", YAML.as_bytes(), &[]);
-    let good = site.manifest_value(vec![site.secret("api_key", "api_key", &yaml, "yaml")], vec![]);
+    let good = site.manifest_value(
+        vec![site.secret("api_key", "api_key", &yaml, "yaml")],
+        vec![],
+    );
     site.install_ok(&site.write_manifest("good.json", &good));
     let before = site.generations();
 
     let check = |m: Value, tag: &str, want: &[&str]| {
-        let r = site.install(&[&site.s(&site.write_manifest(&format!("{tag}.json"), &m))], &[]);
+        let r = site.install(
+            &[&site.s(&site.write_manifest(&format!("{tag}.json"), &m))],
+            &[],
+        );
         assert_eq!(r.code, 1, "{tag}: {}", r.stderr);
         for w in want {
             assert!(r.stderr.contains(w), "{tag}: want {w:?} in: {}", r.stderr);
         }
         assert_eq!(site.live(), Some(1), "{tag}: the live generation stays");
         assert_eq!(site.read_secret("api_key"), b"yaml-secret", "{tag}");
-        assert_eq!(site.generations(), before, "{tag}: no half-made generation left");
+        assert_eq!(
+            site.generations(),
+            before,
+            "{tag}: no half-made generation left"
+        );
     };
     let yaml_s = site.s(&yaml);
 
     // A key that is not in the file.
     let mut m = good.clone();
-    m["secrets"].as_array_mut().unwrap().push(site.secret("missing", "nope/deeper", &yaml, "yaml"));
-    check(m, "missing-key", &["secret missing in ", &yaml_s, "the key 'nope' cannot be found"]);
+    m["secrets"]
+        .as_array_mut()
+        .unwrap()
+        .push(site.secret("missing", "nope/deeper", &yaml, "yaml"));
+    check(
+        m,
+        "missing-key",
+        &[
+            "secret missing in ",
+            &yaml_s,
+            "the key 'nope' cannot be found",
+        ],
+    );
 
     // A value that is not a string (sops-nix refuses those too).
     let mut m = good.clone();
-    m["secrets"].as_array_mut().unwrap().push(site.secret("port", "port", &yaml, "yaml"));
-    check(m, "not-string", &["secret port in ", &yaml_s, "is not a string"]);
+    m["secrets"]
+        .as_array_mut()
+        .unwrap()
+        .push(site.secret("port", "port", &yaml, "yaml"));
+    check(
+        m,
+        "not-string",
+        &["secret port in ", &yaml_s, "is not a string"],
+    );
 
     // A file nobody here can decrypt.
     let other = keytap_e2e::Workspace::new();
     let plain = other.write("o.yaml", "x: y\n");
-    let enc = other.sops(["encrypt", "--age", &other.recipient, plain.to_str().unwrap()]).ok();
+    let enc = other
+        .sops([
+            "encrypt",
+            "--age",
+            &other.recipient,
+            plain.to_str().unwrap(),
+        ])
+        .ok();
     let foreign = site.ws.write("enc/foreign.yaml", enc);
     let mut m = good.clone();
-    m["secrets"].as_array_mut().unwrap().push(site.secret("foreign_x", "x", &foreign, "yaml"));
-    check(m, "undecryptable", &["failed to decrypt", &site.s(&foreign), "foreign_x", "Failed to get the data key"]);
+    m["secrets"]
+        .as_array_mut()
+        .unwrap()
+        .push(site.secret("foreign_x", "x", &foreign, "yaml"));
+    check(
+        m,
+        "undecryptable",
+        &[
+            "failed to decrypt",
+            &site.s(&foreign),
+            "foreign_x",
+            "Failed to get the data key",
+        ],
+    );
 
     // A tampered file (MAC mismatch).
     let text = std::fs::read_to_string(&yaml).unwrap();
-    let tampered_text = text.replacen("api_key: ENC[AES256_GCM,data:", "api_key: ENC[AES256_GCM,data:A", 1);
+    let tampered_text = text.replacen(
+        "api_key: ENC[AES256_GCM,data:",
+        "api_key: ENC[AES256_GCM,data:A",
+        1,
+    );
     let tampered = site.ws.write("enc/tampered.yaml", tampered_text);
     let mut m = good.clone();
     m["secrets"] = json!([site.secret("api_key", "api_key", &tampered, "yaml")]);
-    check(m, "tampered", &["failed to decrypt", &site.s(&tampered), "'api_key'"]);
+    check(
+        m,
+        "tampered",
+        &["failed to decrypt", &site.s(&tampered), "'api_key'"],
+    );
 
     // A missing sops file, an unknown format, two formats for one file, a bad mode, an
     // unknown owner, a name escaping the generation.
     let mut m = good.clone();
     m["secrets"][0]["sopsFile"] = json!("/nonexistent/secrets.yaml");
-    check(m, "missing-file", &["failed reading /nonexistent/secrets.yaml"]);
+    check(
+        m,
+        "missing-file",
+        &["failed reading /nonexistent/secrets.yaml"],
+    );
     let mut m = good.clone();
     m["secrets"][0]["format"] = json!("toml");
-    check(m, "bad-format", &["unsupported format toml for secret api_key"]);
+    check(
+        m,
+        "bad-format",
+        &["unsupported format toml for secret api_key"],
+    );
     let mut m = good.clone();
-    m["secrets"].as_array_mut().unwrap().push(site.secret("again", "", &yaml, "json"));
-    check(m, "two-formats", &["secret again defined the format of", "as json, but it was specified as yaml in api_key before"]);
+    m["secrets"]
+        .as_array_mut()
+        .unwrap()
+        .push(site.secret("again", "", &yaml, "json"));
+    check(
+        m,
+        "two-formats",
+        &[
+            "secret again defined the format of",
+            "as json, but it was specified as yaml in api_key before",
+        ],
+    );
     let mut m = good.clone();
     m["secrets"][0]["mode"] = json!("0999");
     check(m, "bad-mode", &["invalid number in mode: 0999"]);
     let mut m = good.clone();
     m["secrets"][0]["owner"] = json!("no-such-user-keytap");
-    check(m, "bad-owner", &["failed to lookup user 'no-such-user-keytap'"]);
+    check(
+        m,
+        "bad-owner",
+        &["failed to lookup user 'no-such-user-keytap'"],
+    );
     let mut m = good.clone();
     m["secrets"][0]["name"] = json!("../escape");
     check(m, "escape", &["invalid secret name '../escape'"]);
@@ -378,34 +541,78 @@ fn assert_complete(site: &Site, step: &str, old: Option<&str>, new: &str) {
     let gen = site.mount().join(live.to_string());
     let a = std::fs::read_to_string(gen.join("a")).unwrap_or_else(|e| panic!("{step}: a: {e}"));
     let b = std::fs::read_to_string(gen.join("sub/b")).unwrap_or_else(|e| panic!("{step}: b: {e}"));
-    let t = std::fs::read_to_string(gen.join("rendered/t")).unwrap_or_else(|e| panic!("{step}: t: {e}"));
-    let which = if a == new { new } else { old.unwrap_or_else(|| panic!("{step}: unexpected {a}")) };
+    let t = std::fs::read_to_string(gen.join("rendered/t"))
+        .unwrap_or_else(|e| panic!("{step}: t: {e}"));
+    let which = if a == new {
+        new
+    } else {
+        old.unwrap_or_else(|| panic!("{step}: unexpected {a}"))
+    };
     assert_eq!(a, which, "{step}");
-    assert_eq!(b, format!("{which}-b"), "{step}: secrets of one generation come from one run");
+    assert_eq!(
+        b,
+        format!("{which}-b"),
+        "{step}: secrets of one generation come from one run"
+    );
     assert_eq!(t, format!("t={which}"), "{step}");
 }
 
 #[test]
 fn a_kill_at_any_step_leaves_the_symlink_on_a_complete_generation() {
     let steps = [
-        "validated", "mounted", "keys", "decrypted", "prepared", "secret:1", "secret:2", "secrets",
-        "template:1", "templates", "changes", "switched", "linked", "pruned",
+        "validated",
+        "mounted",
+        "keys",
+        "decrypted",
+        "prepared",
+        "secret:1",
+        "secret:2",
+        "secrets",
+        "template:1",
+        "templates",
+        "changes",
+        "switched",
+        "linked",
+        "pruned",
     ];
     // Every step the installer names is exercised.
     let out = std::process::Command::new("grep")
-        .args(["-o", "\"[a-z]*:\\?[0-9]*\"", concat!(env!("CARGO_MANIFEST_DIR"), "/../core/src/install/mod.rs")])
+        .args([
+            "-o",
+            "\"[a-z]*:\\?[0-9]*\"",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../core/src/install/mod.rs"),
+        ])
         .output()
         .unwrap();
     let named = String::from_utf8(out.stdout).unwrap();
-    for s in ["validated", "mounted", "keys", "decrypted", "prepared", "secrets", "templates", "changes", "switched", "linked", "pruned"] {
-        assert!(named.contains(&format!("\"{s}\"")), "step {s} not in the installer");
+    for s in [
+        "validated",
+        "mounted",
+        "keys",
+        "decrypted",
+        "prepared",
+        "secrets",
+        "templates",
+        "changes",
+        "switched",
+        "linked",
+        "pruned",
+    ] {
+        assert!(
+            named.contains(&format!("\"{s}\"")),
+            "step {s} not in the installer"
+        );
     }
 
     let site = Site::new();
     let mut n = 0;
     let mut make = |value: &str| {
         n += 1;
-        let f = site.sops_file(&format!("k{n}.yaml"), format!("a: {value}\nb: {value}-b\n").as_bytes(), &[]);
+        let f = site.sops_file(
+            &format!("k{n}.yaml"),
+            format!("a: {value}\nb: {value}-b\n").as_bytes(),
+            &[],
+        );
         let a = site.secret("a", "a", &f, "yaml");
         let mut b = site.secret("sub/b", "b", &f, "yaml");
         b["path"] = json!(site.s(&site.ws.path("outside/b")));
@@ -428,7 +635,11 @@ fn a_kill_at_any_step_leaves_the_symlink_on_a_complete_generation() {
         );
         let mf = fresh.write_manifest("k.json", &m);
         let r = fresh.install(&[&fresh.s(&mf)], &[("KEYTAP_INSTALL_TEST_KILL_AT", step)]);
-        assert_eq!(r.code, -1, "first run, {step}: expected SIGKILL, got {} {}", r.code, r.stderr);
+        assert_eq!(
+            r.code, -1,
+            "first run, {step}: expected SIGKILL, got {} {}",
+            r.code, r.stderr
+        );
         assert_complete(&fresh, step, None, "v0");
         fresh.install_ok(&mf);
         assert_complete(&fresh, step, None, "v0");
@@ -441,15 +652,25 @@ fn a_kill_at_any_step_leaves_the_symlink_on_a_complete_generation() {
         let new = format!("v{}", i + 1);
         let m = make(&new);
         let r = site.install(&[&site.s(&m)], &[("KEYTAP_INSTALL_TEST_KILL_AT", step)]);
-        assert_eq!(r.code, -1, "{step}: expected SIGKILL, got {} {}", r.code, r.stderr);
+        assert_eq!(
+            r.code, -1,
+            "{step}: expected SIGKILL, got {} {}",
+            r.code, r.stderr
+        );
         assert_complete(&site, step, Some(&old), &new);
         let switched = std::fs::read_to_string(site.link().join("a")).unwrap() == new;
         let after_switch = ["switched", "linked", "pruned"].contains(step);
-        assert_eq!(switched, after_switch, "{step}: the switch is the one point of change");
+        assert_eq!(
+            switched, after_switch,
+            "{step}: the switch is the one point of change"
+        );
         // The next run repairs whatever the kill left behind.
         site.install_ok(&m);
         assert_complete(&site, step, None, &new);
-        assert_eq!(std::fs::read_to_string(site.ws.path("outside/b")).unwrap(), format!("{new}-b"));
+        assert_eq!(
+            std::fs::read_to_string(site.ws.path("outside/b")).unwrap(),
+            format!("{new}-b")
+        );
         old = new;
     }
     // No temporary symlinks or directories left in the symlink's directory.
@@ -467,7 +688,10 @@ fn check_modes_validate_without_touching_anything() {
     let yaml = site.sops_file("secrets.yaml", YAML.as_bytes(), &[]);
     let bin = site.sops_file("blob.bin", b"data", &[]);
     let m = site.manifest_value(
-        vec![site.secret("api_key", "api_key", &yaml, "yaml"), site.secret("blob", "", &bin, "binary")],
+        vec![
+            site.secret("api_key", "api_key", &yaml, "yaml"),
+            site.secret("blob", "", &bin, "binary"),
+        ],
         vec![],
     );
     let good = site.write_manifest("good.json", &m);
@@ -482,26 +706,51 @@ fn check_modes_validate_without_touching_anything() {
     let mut missing = m.clone();
     missing["secrets"][0]["sopsFile"] = json!("/nonexistent.yaml");
     let mf = site.write_manifest("missing.json", &missing);
-    assert_eq!(site.install(&["--check-mode=manifest", &site.s(&mf)], &[]).code, 0);
+    assert_eq!(
+        site.install(&["--check-mode=manifest", &site.s(&mf)], &[])
+            .code,
+        0
+    );
     let r = site.install(&["--check-mode=sopsfile", &site.s(&mf)], &[]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("failed reading /nonexistent.yaml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("failed reading /nonexistent.yaml"),
+        "{}",
+        r.stderr
+    );
 
     // Keys are checked against the encrypted file, without any key.
     let mut nokey = m.clone();
     nokey["secrets"][0]["key"] = json!("nested/db/nope");
     let mf = site.write_manifest("nokey.json", &nokey);
-    let r = site.ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.env_remove("SOPS_AGE_KEY_FILE").args(["install-secrets", "--check-mode=sopsfile", &site.s(&mf)]);
-    });
+    let r = site
+        .ws
+        .run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+            c.env_remove("SOPS_AGE_KEY_FILE").args([
+                "install-secrets",
+                "--check-mode=sopsfile",
+                &site.s(&mf),
+            ]);
+        });
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("the key 'nested/db/nope' cannot be found"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the key 'nested/db/nope' cannot be found"),
+        "{}",
+        r.stderr
+    );
 
     // Not a sops file / not the declared format.
     let plain = site.ws.write("plain.yaml", "a: b\n");
     let mut notsops = m.clone();
     notsops["secrets"][0]["sopsFile"] = json!(site.s(&plain));
-    let r = site.install(&["--check-mode=sopsfile", &site.s(&site.write_manifest("ns.json", &notsops))], &[]);
+    let r = site.install(
+        &[
+            "--check-mode=sopsfile",
+            &site.s(&site.write_manifest("ns.json", &notsops)),
+        ],
+        &[],
+    );
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("sops metadata not found"), "{}", r.stderr);
 
@@ -509,7 +758,11 @@ fn check_modes_validate_without_touching_anything() {
     let mut owner = m.clone();
     owner["secrets"][0]["owner"] = json!("no-such-user-keytap");
     let mf = site.write_manifest("owner.json", &owner);
-    assert_eq!(site.install(&["--check-mode=sopsfile", &site.s(&mf)], &[]).code, 0);
+    assert_eq!(
+        site.install(&["--check-mode=sopsfile", &site.s(&mf)], &[])
+            .code,
+        0
+    );
 
     // Unknown mode, missing manifest, malformed manifest.
     let r = site.install(&["--check-mode=bogus", &site.s(&good)], &[]);
@@ -519,7 +772,11 @@ fn check_modes_validate_without_touching_anything() {
     assert!(r.stderr.contains("failed to open manifest"), "{}", r.stderr);
     let r = site.install(&[&site.s(&site.ws.write("broken.json", "{"))], &[]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("failed to parse manifest"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("failed to parse manifest"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -548,7 +805,9 @@ fn tmpfs_is_mounted_with_use_tmpfs_and_an_existing_mount_is_reused() {
     let ok = r.code == 0;
     let magic = fs_magic(&users_mount);
     let owner = attrs(&site.ws.path("run/secrets-for-users/k"));
-    let _ = std::process::Command::new("umount").arg(&users_mount).status();
+    let _ = std::process::Command::new("umount")
+        .arg(&users_mount)
+        .status();
     assert!(ok, "{}", r.stderr);
     assert_eq!(magic, RAMFS);
     assert_eq!(owner, (0o400, 0, 0));
@@ -568,19 +827,38 @@ fn an_ssh_host_key_works_as_an_age_identity_like_ssh_to_age() {
     // keytap: the Edwards y of the public key mapped to Montgomery u = (1+y)/(1-y).
     let recipient = ssh_pub_to_age(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
     let plain = site.ws.write("plain/host.yaml", "host_secret: from-ssh\n");
-    let enc = site.ws.sops(["encrypt", "--age", &recipient, plain.to_str().unwrap()]).ok();
+    let enc = site
+        .ws
+        .sops(["encrypt", "--age", &recipient, plain.to_str().unwrap()])
+        .ok();
     let file = site.ws.write("enc/host.yaml", enc);
-    let mut m = site.manifest_value(vec![site.secret("host_secret", "host_secret", &file, "yaml")], vec![]);
+    let mut m = site.manifest_value(
+        vec![site.secret("host_secret", "host_secret", &file, "yaml")],
+        vec![],
+    );
     m["ageKeyFile"] = json!(null);
     m["ageSshKeyPaths"] = json!([site.s(&key), "/nonexistent/ssh_host_rsa_key"]);
     let mf = site.write_manifest("m.json", &m);
-    let r = site.ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.env_remove("SOPS_AGE_KEY_FILE").args(["install-secrets", &site.s(&mf)]);
-    });
+    let r = site
+        .ws
+        .run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+            c.env_remove("SOPS_AGE_KEY_FILE")
+                .args(["install-secrets", &site.s(&mf)]);
+        });
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(site.read_secret("host_secret"), b"from-ssh");
-    assert!(r.stderr.contains(&format!("as age key with fingerprint {recipient}")), "{}", r.stderr);
-    assert!(r.stderr.contains("Cannot read ssh key '/nonexistent/ssh_host_rsa_key'"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("as age key with fingerprint {recipient}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("Cannot read ssh key '/nonexistent/ssh_host_rsa_key'"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// ssh-to-age for a public key, in Python (independent of keytap's Rust conversion).
@@ -612,7 +890,14 @@ hrp = "age"
 pm = polymod([ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + five + [0] * 6) ^ 1
 print(hrp + "1" + "".join(CH[v] for v in five) + "".join(CH[(pm >> 5 * (5 - i)) & 31] for i in range(6)))
 "#;
-    let out = std::process::Command::new("python3").args(["-c", script, pub_line]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, pub_line])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

@@ -14,11 +14,17 @@ use install_common::*;
 use serde_json::{json, Value};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn nix_instantiate() -> Command {
-    let ok = Command::new("nix-instantiate").arg("--version").output().map(|o| o.status.success());
+    let ok = Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success());
     assert!(
         matches!(ok, Ok(true)),
         "nix-instantiate is needed (apt-get install nix-bin; see scripts/install-deps.sh)"
@@ -33,18 +39,45 @@ fn nix_instantiate() -> Command {
 fn nixpkgs_lib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
-        if std::env::var("NIX_PATH").map(|p| p.contains("nixpkgs")).unwrap_or(false) {
-            let out = nix_instantiate().args(["--find-file", "nixpkgs/lib"]).output().unwrap();
+        if std::env::var("NIX_PATH")
+            .map(|p| p.contains("nixpkgs"))
+            .unwrap_or(false)
+        {
+            let out = nix_instantiate()
+                .args(["--find-file", "nixpkgs/lib"])
+                .output()
+                .unwrap();
             if out.status.success() {
                 return PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
             }
         }
         let tarball = repo().join("../shared/vendor/nixpkgs-lib.tgz");
-        assert!(tarball.exists(), "{} is missing (see its README)", tarball.display());
-        let dir = tempfile::tempdir().unwrap().keep();
-        let st = Command::new("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&dir).status().unwrap();
-        assert!(st.success(), "cannot extract {}", tarball.display());
-        dir.join("lib")
+        assert!(
+            tarball.exists(),
+            "{} is missing (see its README)",
+            tarball.display()
+        );
+        // Extracted once into the target directory (complete or not at all: renamed into
+        // place after extraction).
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nixpkgs-lib");
+        if !cache.join("lib/default.nix").exists() {
+            let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+            let st = Command::new("tar")
+                .arg("-xzf")
+                .arg(&tarball)
+                .arg("-C")
+                .arg(tmp.path())
+                .status()
+                .unwrap();
+            assert!(st.success(), "cannot extract {}", tarball.display());
+            let _ = std::fs::rename(tmp.keep(), &cache);
+        }
+        assert!(
+            cache.join("lib/default.nix").exists(),
+            "{} has no lib/",
+            tarball.display()
+        );
+        cache.join("lib")
     })
 }
 
@@ -55,7 +88,10 @@ fn eval(expr: &str) -> Result<Value, String> {
         lib = nixpkgs_lib().display(),
         harness = repo().join("nix/tests/harness.nix").display(),
     );
-    let out = nix_instantiate().args(["--eval", "--strict", "--json", "-E", &full]).output().unwrap();
+    let out = nix_instantiate()
+        .args(["--eval", "--strict", "--json", "-E", &full])
+        .output()
+        .unwrap();
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -86,22 +122,48 @@ fn nix_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_nix_file_parses() {
     let mut files = Vec::new();
     nix_files(&repo(), &mut files);
-    let names: Vec<String> = files.iter().map(|f| f.strip_prefix(repo()).unwrap().display().to_string()).collect();
-    for want in ["flake.nix", "nix/module.nix", "nix/package.nix", "nix/tests/harness.nix", "nix/tests/vm.nix"] {
-        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(repo()).unwrap().display().to_string())
+        .collect();
+    for want in [
+        "flake.nix",
+        "nix/module.nix",
+        "nix/package.nix",
+        "nix/tests/harness.nix",
+        "nix/tests/vm.nix",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
     }
     for f in &files {
         let out = nix_instantiate().arg("--parse").arg(f).output().unwrap();
-        assert!(out.status.success(), "{} does not parse: {}", f.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{} does not parse: {}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // The gate can fail.
     let bad = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(bad.path(), "{ a = ; }").unwrap();
-    assert!(!nix_instantiate().arg("--parse").arg(bad.path()).output().unwrap().status.success());
+    assert!(!nix_instantiate()
+        .arg("--parse")
+        .arg(bad.path())
+        .output()
+        .unwrap()
+        .status
+        .success());
 }
 
 fn typical() -> String {
-    format!("h.summary [ {} ]", repo().join("nix/tests/typical-config.nix").display())
+    format!(
+        "h.summary [ {} ]",
+        repo().join("nix/tests/typical-config.nix").display()
+    )
 }
 
 #[test]
@@ -112,35 +174,73 @@ fn a_sops_nix_users_config_reads_back_sops_nix_values() {
     let secrets = &s["secrets"];
     assert_eq!(secrets["claude_key"]["path"], "/run/secrets/claude_key");
     assert_eq!(secrets["claude_key"]["owner"], "alice");
-    assert_eq!(secrets["claude_key"]["group"], "users", "group defaults to the owner's group");
+    assert_eq!(
+        secrets["claude_key"]["group"], "users",
+        "group defaults to the owner's group"
+    );
     assert_eq!(secrets["claude_key"]["mode"], "0400");
     assert_eq!(secrets["claude_key"]["format"], "yaml");
     assert_eq!(secrets["claude_key"]["key"], "claude_key");
-    assert_eq!(secrets["alice_password"]["path"], "/run/secrets-for-users/alice_password");
-    assert_eq!(secrets["nested/db/password"]["path"], "/run/secrets/nested/db/password");
+    assert_eq!(
+        secrets["alice_password"]["path"],
+        "/run/secrets-for-users/alice_password"
+    );
+    assert_eq!(
+        secrets["nested/db/password"]["path"],
+        "/run/secrets/nested/db/password"
+    );
     assert_eq!(secrets["nested/db/password"]["key"], "nested/db/password");
-    assert_eq!(s["templates"]["app.env"]["path"], "/run/secrets/rendered/app.env");
+    assert_eq!(
+        s["templates"]["app.env"]["path"],
+        "/run/secrets/rendered/app.env"
+    );
     assert_eq!(s["keepGenerations"], 1);
     assert_eq!(s["useSystemdActivation"], false);
     assert_eq!(s["askPassword"], false);
-    assert_eq!(s["ageSshKeyPaths"], json!(["/etc/ssh/ssh_host_ed25519_key"]));
+    assert_eq!(
+        s["ageSshKeyPaths"],
+        json!(["/etc/ssh/ssh_host_ed25519_key"])
+    );
     assert_eq!(s["gnupgSshKeyPaths"], json!([]));
     // sopsFileHash: sha256 of the file, as sops-nix computes it.
-    let hash = Command::new("sha256sum").arg(repo().join("nix/tests/secrets.yaml")).output().unwrap();
+    let hash = Command::new("sha256sum")
+        .arg(repo().join("nix/tests/secrets.yaml"))
+        .output()
+        .unwrap();
     let hash = String::from_utf8(hash.stdout).unwrap();
-    assert_eq!(secrets["claude_key"]["sopsFileHash"], hash.split_whitespace().next().unwrap());
+    assert_eq!(
+        secrets["claude_key"]["sopsFileHash"],
+        hash.split_whitespace().next().unwrap()
+    );
     let ph = s["placeholder"]["claude_key"].as_str().unwrap();
     assert_eq!(ph, placeholder("claude_key"));
-    assert_eq!(s["templates"]["app.env"]["content"], format!("API_KEY={ph}\n"));
+    assert_eq!(
+        s["templates"]["app.env"]["content"],
+        format!("API_KEY={ph}\n")
+    );
 
     // The installer runs from activation scripts, users' secrets before `users`.
     let setup = s["activation"]["setupSecrets"]["text"].as_str().unwrap();
-    assert!(setup.contains("bin/keytap install-secrets /nix/store/"), "{setup}");
+    assert!(
+        setup.contains("bin/keytap install-secrets /nix/store/"),
+        "{setup}"
+    );
     assert!(setup.contains("export HOME='/var/empty'"), "{setup}");
-    assert_eq!(s["activation"]["setupSecrets"]["deps"], json!(["specialfs", "users", "groups"]));
-    let for_users = s["activation"]["setupSecretsForUsers"]["text"].as_str().unwrap();
-    assert!(for_users.contains("install-secrets --ignore-passwd /nix/store/"), "{for_users}");
-    assert!(s["activation"]["usersDeps"].as_array().unwrap().contains(&json!("setupSecretsForUsers")));
+    assert_eq!(
+        s["activation"]["setupSecrets"]["deps"],
+        json!(["specialfs", "users", "groups"])
+    );
+    let for_users = s["activation"]["setupSecretsForUsers"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        for_users.contains("install-secrets --ignore-passwd /nix/store/"),
+        "{for_users}"
+    );
+    assert!(s["activation"]["usersDeps"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("setupSecretsForUsers")));
     assert_eq!(s["units"]["regular"], Value::Null);
 
     // The manifest: exactly sops-nix's fields.
@@ -150,16 +250,36 @@ fn a_sops_nix_users_config_reads_back_sops_nix_values() {
     assert_eq!(
         fields,
         [
-            "ageKeyFile", "ageSshKeyPaths", "gnupgHome", "keepGenerations", "logging",
-            "placeholderBySecretName", "secrets", "secretsMountPoint", "sshKeyPaths", "symlinkPath",
-            "templates", "useTmpfs", "userMode"
+            "ageKeyFile",
+            "ageSshKeyPaths",
+            "gnupgHome",
+            "keepGenerations",
+            "logging",
+            "placeholderBySecretName",
+            "secrets",
+            "secretsMountPoint",
+            "sshKeyPaths",
+            "symlinkPath",
+            "templates",
+            "useTmpfs",
+            "userMode"
         ]
     );
     assert_eq!(m["secretsMountPoint"], "/run/secrets.d");
     assert_eq!(m["symlinkPath"], "/run/secrets");
-    assert_eq!(m["logging"], json!({"keyImport": true, "secretChanges": true}));
-    assert_eq!(m["secrets"].as_array().unwrap().len(), 2, "neededForUsers secrets go to their own manifest");
-    assert!(m["secrets"][0]["sopsFile"].as_str().unwrap().starts_with("/nix/store/"));
+    assert_eq!(
+        m["logging"],
+        json!({"keyImport": true, "secretChanges": true})
+    );
+    assert_eq!(
+        m["secrets"].as_array().unwrap().len(),
+        2,
+        "neededForUsers secrets go to their own manifest"
+    );
+    assert!(m["secrets"][0]["sopsFile"]
+        .as_str()
+        .unwrap()
+        .starts_with("/nix/store/"));
     let um = &s["usersManifest"]["json"];
     assert_eq!(um["secretsMountPoint"], "/run/secrets-for-users.d");
     assert_eq!(um["symlinkPath"], "/run/secrets-for-users");
@@ -208,12 +328,17 @@ fn the_modules_manifest_installs_with_keytap() {
     );
     let s = eval_ok(&format!("h.summary [ ({config}) ]"));
     assert_eq!(s["failedAssertions"], json!([]));
-    assert_eq!(s["manifest"]["checkPhase"].as_str().unwrap().contains("--check-mode=manifest"), true);
+    assert!(s["manifest"]["checkPhase"]
+        .as_str()
+        .unwrap()
+        .contains("--check-mode=manifest"));
 
     // Point /run at the site and install both manifests, as the activation scripts do.
     let run = site.s(&site.ws.path("run"));
     let relocate = |v: &Value| -> Value {
-        let text = serde_json::to_string(v).unwrap().replace("\"/run/", &format!("\"{run}/"));
+        let text = serde_json::to_string(v)
+            .unwrap()
+            .replace("\"/run/", &format!("\"{run}/"));
         serde_json::from_str(&text).unwrap()
     };
     let m = relocate(&s["manifest"]["json"]);
@@ -232,26 +357,56 @@ fn the_modules_manifest_installs_with_keytap() {
     assert_eq!(users_value.unwrap(), b"hash");
     site.install_ok(&mf);
     assert_eq!(site.read_secret("claude_key"), b"sk-live");
-    assert_eq!(attrs(&site.link().join("claude_key")), (0o440, uid_of("nobody"), gid_of("nogroup")));
+    assert_eq!(
+        attrs(&site.link().join("claude_key")),
+        (0o440, uid_of("nobody"), gid_of("nogroup"))
+    );
     assert_eq!(site.read_secret("nested/db/password"), b"hunter2");
-    assert_eq!(std::fs::read(site.ws.path("run/elsewhere/app.env")).unwrap(), b"A=1\nB=2\n");
-    assert_eq!(std::fs::read(site.link().join("rendered/app.conf")).unwrap(), b"key=sk-live\n");
+    assert_eq!(
+        std::fs::read(site.ws.path("run/elsewhere/app.env")).unwrap(),
+        b"A=1\nB=2\n"
+    );
+    assert_eq!(
+        std::fs::read(site.link().join("rendered/app.conf")).unwrap(),
+        b"key=sk-live\n"
+    );
 }
 
 fn with(config: &str) -> String {
-    format!("h.summary [ {} ({config}) ]", repo().join("nix/tests/typical-config.nix").display())
+    format!(
+        "h.summary [ {} ({config}) ]",
+        repo().join("nix/tests/typical-config.nix").display()
+    )
 }
 
 #[test]
 fn bad_configs_are_rejected_with_nixpkgs_messages() {
     let cases = [
-        ("{ sops.secrets.x.nonexistent = 1; }", "The option `sops.secrets.x.nonexistent' does not exist"),
-        ("{ sops.nonexistent = true; }", "The option `sops.nonexistent' does not exist"),
-        ("{ sops.keepGenerations = -1; }", "is not of type `unsigned integer, meaning >=0'"),
-        ("{ sops.secrets.x.format = \"toml\"; }", "is not of type `one of \"yaml\", \"json\", \"binary\", \"dotenv\", \"ini\"'"),
+        (
+            "{ sops.secrets.x.nonexistent = 1; }",
+            "The option `sops.secrets.x.nonexistent' does not exist",
+        ),
+        (
+            "{ sops.nonexistent = true; }",
+            "The option `sops.nonexistent' does not exist",
+        ),
+        (
+            "{ sops.keepGenerations = -1; }",
+            "is not of type `unsigned integer, meaning >=0'",
+        ),
+        (
+            "{ sops.secrets.x.format = \"toml\"; }",
+            "is not of type `one of \"yaml\", \"json\", \"binary\", \"dotenv\", \"ini\"'",
+        ),
         ("{ sops.secrets.x.mode = 400; }", "is not of type `string'"),
-        ("{ sops.age.keyFile = \"/nix/store/00000000000000000000000000000000-key.txt\"; }", "path not in the Nix store'"),
-        ("{ sops.age.identityOrder = \"random\"; }", "sops.age.identityOrder"),
+        (
+            "{ sops.age.keyFile = \"/nix/store/00000000000000000000000000000000-key.txt\"; }",
+            "path not in the Nix store'",
+        ),
+        (
+            "{ sops.age.identityOrder = \"random\"; }",
+            "sops.age.identityOrder",
+        ),
         ("{ sops.log = [ \"everything\" ]; }", "is not of type"),
     ];
     for (config, want) in cases {
@@ -260,30 +415,74 @@ fn bad_configs_are_rejected_with_nixpkgs_messages() {
     }
     // Assertions (what NixOS's toplevel refuses to build).
     let failed = |config: &str| -> Vec<String> {
-        let s = eval_ok(&format!("(let s = {}; in s.failedAssertions)", with(config)));
-        s.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+        let s = eval_ok(&format!(
+            "(let s = {}; in s.failedAssertions)",
+            with(config)
+        ));
+        s.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
     };
     let gpg = failed("{ sops.gnupg.home = \"/root/.gnupg\"; }");
-    assert!(gpg.iter().any(|m| m.contains("keytap does not support GnuPG") && m.contains("sops.gnupg.home")), "{gpg:?}");
+    assert!(
+        gpg.iter()
+            .any(|m| m.contains("keytap does not support GnuPG") && m.contains("sops.gnupg.home")),
+        "{gpg:?}"
+    );
     let gpg = failed("{ sops.gnupg.sshKeyPaths = [ \"/etc/ssh/ssh_host_rsa_key\" ]; }");
-    assert!(gpg.iter().any(|m| m.contains("keytap does not support GnuPG") && m.contains("sops.gnupg.sshKeyPaths")), "{gpg:?}");
+    assert!(
+        gpg.iter()
+            .any(|m| m.contains("keytap does not support GnuPG")
+                && m.contains("sops.gnupg.sshKeyPaths")),
+        "{gpg:?}"
+    );
     // The renamed sops-nix option is an alias too.
     let gpg = failed("{ sops.gnupgHome = \"/root/.gnupg\"; }");
-    assert!(gpg.iter().any(|m| m.contains("keytap does not support GnuPG")), "{gpg:?}");
+    assert!(
+        gpg.iter()
+            .any(|m| m.contains("keytap does not support GnuPG")),
+        "{gpg:?}"
+    );
     // [ ] is fine, and so is the default (the RSA host keys) without anything set.
-    assert_eq!(failed("{ sops.gnupg.sshKeyPaths = lib.mkForce [ ]; }"), Vec::<String>::new());
+    assert_eq!(
+        failed("{ sops.gnupg.sshKeyPaths = lib.mkForce [ ]; }"),
+        Vec::<String>::new()
+    );
     let default_rsa = eval_ok(&format!(
         "h.summary [ {{ services.openssh.enable = true; sops.defaultSopsFile = {}; sops.secrets.x = {{ }}; }} ]",
         repo().join("nix/tests/secrets.yaml").display()
     ));
     assert_eq!(default_rsa["failedAssertions"], json!([]));
-    assert_eq!(default_rsa["gnupgSshKeyPaths"], json!(["/etc/ssh/ssh_host_rsa_key"]));
-    let none = failed("{ services.openssh.enable = lib.mkForce false; sops.age.keyFile = lib.mkForce null; }");
-    assert!(none.iter().any(|m| m.contains("No key source configured for sops")), "{none:?}");
+    assert_eq!(
+        default_rsa["gnupgSshKeyPaths"],
+        json!(["/etc/ssh/ssh_host_rsa_key"])
+    );
+    let none = failed(
+        "{ services.openssh.enable = lib.mkForce false; sops.age.keyFile = lib.mkForce null; }",
+    );
+    assert!(
+        none.iter()
+            .any(|m| m.contains("No key source configured for sops")),
+        "{none:?}"
+    );
     let owner = failed("{ sops.secrets.claude_key.uid = 1000; }");
-    assert!(owner.iter().any(|m| m.contains("exactly one of sops.owner and sops.uid")), "{owner:?}");
-    let users = failed("{ sops.secrets.alice_password.owner = \"alice\"; sops.secrets.alice_password.uid = 5; }");
-    assert!(users.iter().any(|m| m.contains("neededForUsers cannot be used for secrets that are not root-owned")), "{users:?}");
+    assert!(
+        owner
+            .iter()
+            .any(|m| m.contains("exactly one of sops.owner and sops.uid")),
+        "{owner:?}"
+    );
+    let users = failed(
+        "{ sops.secrets.alice_password.owner = \"alice\"; sops.secrets.alice_password.uid = 5; }",
+    );
+    assert!(
+        users.iter().any(
+            |m| m.contains("neededForUsers cannot be used for secrets that are not root-owned")
+        ),
+        "{users:?}"
+    );
     // validateSopsFiles refuses sops files outside the store, as sops-nix.
     let as_string = format!(
         "{{ sops.secrets.claude_key.sopsFile = lib.mkForce \"{}\"; }}",
@@ -291,8 +490,16 @@ fn bad_configs_are_rejected_with_nixpkgs_messages() {
     );
     let err = eval(&with(&as_string)).unwrap_err();
     assert!(err.contains("' is not in the Nix store. Either add it to the Nix store or set sops.validateSopsFiles to false"), "{err}");
-    let err = eval(&with("{ sops.secrets.claude_key.sopsFile = lib.mkForce \"/nonexistent/secrets.yaml\"; }")).unwrap_err();
-    assert!(err.contains("Cannot find path '/nonexistent/secrets.yaml' set in sops.secrets.claude_key.sopsFile"), "{err}");
+    let err = eval(&with(
+        "{ sops.secrets.claude_key.sopsFile = lib.mkForce \"/nonexistent/secrets.yaml\"; }",
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains(
+            "Cannot find path '/nonexistent/secrets.yaml' set in sops.secrets.claude_key.sopsFile"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -303,34 +510,83 @@ fn plugins_that_need_a_card_tpm_or_prompt_make_it_a_unit() {
     assert_eq!(s["pcscd"], true);
     assert_eq!(s["askPassword"], true);
     let u = &s["units"]["regular"];
-    assert!(u["after"].as_array().unwrap().contains(&json!("pcscd.socket")), "{u}");
-    assert!(u["wants"].as_array().unwrap().contains(&json!("pcscd.socket")), "{u}");
-    assert!(u["before"].as_array().unwrap().contains(&json!("basic.target")), "{u}");
+    assert!(
+        u["after"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pcscd.socket")),
+        "{u}"
+    );
+    assert!(
+        u["wants"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pcscd.socket")),
+        "{u}"
+    );
+    assert!(
+        u["before"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("basic.target")),
+        "{u}"
+    );
     assert_eq!(u["wantedBy"], json!(["sysinit.target"]));
     assert_eq!(u["unitConfig"]["DefaultDependencies"], "no");
     assert_eq!(u["environment"]["SOPS_RESTART_UNITS_VIA_SYSTEMCTL"], "1");
     assert_eq!(u["environment"]["KEYTAP_IDENTITY_ORDER"], "software-first");
-    assert!(u["environment"]["KEYTAP_ASKPASS"].as_str().unwrap().contains("keytap-askpass"));
-    assert!(u["path"][0].as_str().unwrap().ends_with("-age-plugin-yubikey"));
-    assert!(u["serviceConfig"]["ExecStart"][0].as_str().unwrap().contains("bin/keytap install-secrets /nix/store/"));
+    assert!(u["environment"]["KEYTAP_ASKPASS"]
+        .as_str()
+        .unwrap()
+        .contains("keytap-askpass"));
+    assert!(u["path"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("-age-plugin-yubikey"));
+    assert!(u["serviceConfig"]["ExecStart"][0]
+        .as_str()
+        .unwrap()
+        .contains("bin/keytap install-secrets /nix/store/"));
     assert_eq!(s["activation"]["setupSecrets"], Value::Null);
     // Users' secrets still come from the activation script, before pcscd: warned about.
-    assert!(s["warnings"][0].as_str().unwrap().contains("neededForUsers"), "{}", s["warnings"]);
+    assert!(
+        s["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("neededForUsers"),
+        "{}",
+        s["warnings"]
+    );
 
     // TPM: after tpm2.target, no pcscd.
-    let s = eval_ok(&with("{ pkgs, ... }: { sops.age.plugins = [ pkgs.age-plugin-tpm ]; }"));
+    let s = eval_ok(&with(
+        "{ pkgs, ... }: { sops.age.plugins = [ pkgs.age-plugin-tpm ]; }",
+    ));
     assert_eq!(s["pcscd"], false);
-    assert!(s["units"]["regular"]["after"].as_array().unwrap().contains(&json!("tpm2.target")));
+    assert!(s["units"]["regular"]["after"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("tpm2.target")));
 
     // A plugin that declares itself (passthru.keytapNeeds), and askPassword turned off.
     let s = eval_ok(&with("{ pkgs, ... }: { sops.age.plugins = [ pkgs.age-plugin-testkit ]; sops.askPassword = false; }"));
     assert_eq!(s["useSystemdActivation"], true);
-    assert_eq!(s["units"]["regular"]["environment"].get("KEYTAP_ASKPASS"), None);
+    assert_eq!(
+        s["units"]["regular"]["environment"].get("KEYTAP_ASKPASS"),
+        None
+    );
 
     // sops-nix's own switch, without plugins: sops-nix's unit, unchanged.
     let s = eval_ok(&with("{ sops.useSystemdActivation = true; }"));
     let u = &s["units"]["regular"];
-    assert_eq!(u["after"], json!(["local-fs.target", "systemd-sysusers.service", "userborn.service"]));
+    assert_eq!(
+        u["after"],
+        json!([
+            "local-fs.target",
+            "systemd-sysusers.service",
+            "userborn.service"
+        ])
+    );
     assert_eq!(u["before"], json!(["sysinit-reactivation.target"]));
     assert_eq!(u["requiredBy"], json!(["sysinit-reactivation.target"]));
 
@@ -339,15 +595,29 @@ fn plugins_that_need_a_card_tpm_or_prompt_make_it_a_unit() {
     assert_eq!(s["useSystemdActivation"], true);
     let fu = &s["units"]["forUsers"];
     assert_eq!(fu["before"], json!(["systemd-sysusers.service"]));
-    assert!(fu["serviceConfig"]["ExecStart"][0].as_str().unwrap().contains("install-secrets --ignore-passwd"));
+    assert!(fu["serviceConfig"]["ExecStart"][0]
+        .as_str()
+        .unwrap()
+        .contains("install-secrets --ignore-passwd"));
     assert_eq!(s["activation"]["setupSecretsForUsers"], Value::Null);
 
     // No plugins: the activation script, with the plugins' PATH as sops-nix sets it.
-    let s = eval_ok(&with("{ sops.environment.FOO = \"bar\"; sops.age.generateKey = true; }"));
+    let s = eval_ok(&with(
+        "{ sops.environment.FOO = \"bar\"; sops.age.generateKey = true; }",
+    ));
     let text = s["activation"]["setupSecrets"]["text"].as_str().unwrap();
-    assert!(text.contains("export FOO='bar'") && text.contains("export PATH=''"), "{text}");
-    assert!(s["activation"]["setupSecrets"]["deps"].as_array().unwrap().contains(&json!("generate-age-key")));
-    assert!(s["activation"]["generateAgeKey"]["text"].as_str().unwrap().contains("bin/keytap keygen -o /var/lib/sops-nix/key.txt"));
+    assert!(
+        text.contains("export FOO='bar'") && text.contains("export PATH=''"),
+        "{text}"
+    );
+    assert!(s["activation"]["setupSecrets"]["deps"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("generate-age-key")));
+    assert!(s["activation"]["generateAgeKey"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("bin/keytap keygen -o /var/lib/sops-nix/key.txt"));
 }
 
 #[test]
@@ -380,14 +650,27 @@ fn the_flake_and_package_evaluate() {
     );
     let v = eval_ok(&expr);
     assert!(v["keytap"].as_str().unwrap().ends_with("nix/package.nix"));
-    assert_eq!(v["passphrase"], json!({"pname": "age-plugin-passphrase", "keytapNeeds": {"prompt": true}}));
+    assert_eq!(
+        v["passphrase"],
+        json!({"pname": "age-plugin-passphrase", "keytapNeeds": {"prompt": true}})
+    );
     assert!(v["module"].as_str().unwrap().ends_with("nix/module.nix"));
     assert_eq!(v["module"], v["defaultModule"]);
-    assert_eq!(v["overlay"], json!(["age-plugin-passphrase", "age-plugin-testkit", "keytap"]));
+    assert_eq!(
+        v["overlay"],
+        json!(["age-plugin-passphrase", "age-plugin-testkit", "keytap"])
+    );
     for c in ["keytap", "age-plugin-passphrase", "module-eval", "nixos-vm"] {
-        assert!(v["checks"].as_array().unwrap().contains(&json!(c)), "{c} missing: {}", v["checks"]);
+        assert!(
+            v["checks"].as_array().unwrap().contains(&json!(c)),
+            "{c} missing: {}",
+            v["checks"]
+        );
     }
-    assert_eq!(v["moduleEval"]["secrets"]["claude_key"]["path"], "/run/secrets/claude_key");
+    assert_eq!(
+        v["moduleEval"]["secrets"]["claude_key"]["path"],
+        "/run/secrets/claude_key"
+    );
 
     // The package: version from the workspace, the sops-install-secrets wrapper.
     let expr = format!(
@@ -419,7 +702,11 @@ fn the_flake_and_package_evaluate() {
         .unwrap();
     assert!(st.success());
     let r = Command::new(out.path().join("bin/sops-install-secrets"))
-        .args(["-check-mode=sopsfile", "-ignore-passwd", "/nix/store/x-manifest.json"])
+        .args([
+            "-check-mode=sopsfile",
+            "-ignore-passwd",
+            "/nix/store/x-manifest.json",
+        ])
         .output()
         .unwrap();
     assert_eq!(

@@ -9,9 +9,17 @@ use crate::error::CliError;
 /// Runs the installer; failures exit 1 with one message naming what failed.
 pub fn run(check_mode: &str, ignore_passwd: bool, manifest: &str) -> Result<i32, CliError> {
     let check_mode = CheckMode::parse(check_mode).ok_or_else(|| {
-        CliError::new(1, format!("invalid value provided for --check-mode flag: {check_mode}"))
+        CliError::new(
+            1,
+            format!("invalid value provided for --check-mode flag: {check_mode}"),
+        )
     })?;
-    let opts = Options { manifest: manifest.into(), check_mode, ignore_passwd };
-    install::run(&opts).map_err(|e| CliError::new(1, format!("keytap install-secrets: {}", e.message)))?;
+    let opts = Options {
+        manifest: manifest.into(),
+        check_mode,
+        ignore_passwd,
+    };
+    install::run(&opts)
+        .map_err(|e| CliError::new(1, format!("keytap install-secrets: {}", e.message)))?;
     Ok(0)
 }

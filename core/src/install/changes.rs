@@ -36,7 +36,12 @@ struct Found {
     modified: BTreeSet<String>,
 }
 
-fn compare(old_dir: &Path, new_dir: &Path, entries: &[Entry<'_>], found: &mut Found) -> Result<(), InstallError> {
+fn compare(
+    old_dir: &Path,
+    new_dir: &Path,
+    entries: &[Entry<'_>],
+    found: &mut Found,
+) -> Result<(), InstallError> {
     for e in entries {
         let old = std::fs::read(old_dir.join(e.name));
         let changed = match old {
@@ -48,10 +53,19 @@ fn compare(old_dir: &Path, new_dir: &Path, entries: &[Entry<'_>], found: &mut Fo
                 found.added.insert(e.name.to_string());
                 true
             }
-            Err(err) => return Err(InstallError::new(format!("cannot read {}: {err}", old_dir.join(e.name).display()))),
+            Err(err) => {
+                return Err(InstallError::new(format!(
+                    "cannot read {}: {err}",
+                    old_dir.join(e.name).display()
+                )))
+            }
             Ok(old) => {
-                let new = std::fs::read(new_dir.join(e.name))
-                    .map_err(|err| InstallError::new(format!("cannot read {}: {err}", new_dir.join(e.name).display())))?;
+                let new = std::fs::read(new_dir.join(e.name)).map_err(|err| {
+                    InstallError::new(format!(
+                        "cannot read {}: {err}",
+                        new_dir.join(e.name).display()
+                    ))
+                })?;
                 let differs = old != new;
                 if differs {
                     found.modified.insert(e.name.to_string());
@@ -69,10 +83,16 @@ fn compare(old_dir: &Path, new_dir: &Path, entries: &[Entry<'_>], found: &mut Fo
 
 /// Files under `dir` (following symlinks), as paths relative to it.
 fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         let path = e.path();
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => walk(&path, &rel, out),
@@ -105,8 +125,18 @@ pub fn handle(
         templates,
         &mut template_changes,
     )?;
-    let restart: Vec<String> = secret_changes.restart.iter().chain(&template_changes.restart).cloned().collect();
-    let reload: Vec<String> = secret_changes.reload.iter().chain(&template_changes.reload).cloned().collect();
+    let restart: Vec<String> = secret_changes
+        .restart
+        .iter()
+        .chain(&template_changes.restart)
+        .cloned()
+        .collect();
+    let reload: Vec<String> = secret_changes
+        .reload
+        .iter()
+        .chain(&template_changes.reload)
+        .cloned()
+        .collect();
 
     if std::env::var("SOPS_RESTART_UNITS_VIA_SYSTEMCTL").as_deref() == Ok("1") {
         if dry {
@@ -155,11 +185,31 @@ pub fn handle(
         let _ = writeln!(out, "{v} {noun}{s}: {}", names.join(", "));
     };
     line("secret", &secret_changes.added, "adding", "would add");
-    line("secret", &secret_changes.modified, "modifying", "would modify");
+    line(
+        "secret",
+        &secret_changes.modified,
+        "modifying",
+        "would modify",
+    );
     line("secret", &removed_secrets, "removing", "would remove");
-    line("rendered secret", &template_changes.added, "adding", "would add");
-    line("rendered secret", &template_changes.modified, "modifying", "would modify");
-    line("rendered secret", &removed_templates, "removing", "would remove");
+    line(
+        "rendered secret",
+        &template_changes.added,
+        "adding",
+        "would add",
+    );
+    line(
+        "rendered secret",
+        &template_changes.modified,
+        "modifying",
+        "would modify",
+    );
+    line(
+        "rendered secret",
+        &removed_templates,
+        "removing",
+        "would remove",
+    );
     Ok(())
 }
 
@@ -177,8 +227,14 @@ fn systemctl(verb: &str, units: &[String]) -> Result<(), InstallError> {
         .status();
     match status {
         Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(InstallError::new(format!("error running 'systemctl {}': {s}", args.join(" ")))),
-        Err(e) => Err(InstallError::new(format!("error running 'systemctl {}': {e}", args.join(" ")))),
+        Ok(s) => Err(InstallError::new(format!(
+            "error running 'systemctl {}': {s}",
+            args.join(" ")
+        ))),
+        Err(e) => Err(InstallError::new(format!(
+            "error running 'systemctl {}': {e}",
+            args.join(" ")
+        ))),
     }
 }
 

@@ -84,7 +84,12 @@ fn resolve(
 
 /// Checks the manifest the way sops-nix does and resolves owners (only when installing,
 /// and not with `--ignore-passwd` or in a dry activation, where everything is root's).
-pub fn validate(m: &Manifest, mode: CheckMode, ignore_passwd: bool, dry: bool) -> Result<Plan, InstallError> {
+pub fn validate(
+    m: &Manifest,
+    mode: CheckMode,
+    ignore_passwd: bool,
+    dry: bool,
+) -> Result<Plan, InstallError> {
     if !m.gnupg_home.is_empty() {
         let both = |other: &str| {
             InstallError::new(format!(
@@ -99,14 +104,25 @@ pub fn validate(m: &Manifest, mode: CheckMode, ignore_passwd: bool, dry: bool) -
         }
     }
     if m.keep_generations < 0 {
-        return Err(InstallError::new(format!("keepGenerations must not be negative, got {}", m.keep_generations)));
+        return Err(InstallError::new(format!(
+            "keepGenerations must not be negative, got {}",
+            m.keep_generations
+        )));
     }
     let mut secrets = Vec::with_capacity(m.secrets.len());
     let mut placeholders = Vec::new();
     for (i, s) in m.secrets.iter().enumerate() {
         check_name("secret", &s.name)?;
         let file_mode = parse_mode(&s.mode)?;
-        let (uid, gid) = resolve(s.owner.as_deref(), s.uid, s.group.as_deref(), s.gid, mode, ignore_passwd, dry)?;
+        let (uid, gid) = resolve(
+            s.owner.as_deref(),
+            s.uid,
+            s.group.as_deref(),
+            s.gid,
+            mode,
+            ignore_passwd,
+            dry,
+        )?;
         secret_format(s)?;
         if !m.templates.is_empty() {
             let p = m.placeholder_by_secret_name.get(&s.name).ok_or_else(|| {
@@ -114,16 +130,40 @@ pub fn validate(m: &Manifest, mode: CheckMode, ignore_passwd: bool, dry: bool) -
             })?;
             placeholders.push((p.clone(), i));
         }
-        secrets.push(FileAttrs { mode: file_mode, uid, gid });
+        secrets.push(FileAttrs {
+            mode: file_mode,
+            uid,
+            gid,
+        });
     }
     let sources = Sources::load(&m.secrets, mode != CheckMode::Manifest)?;
     let mut templates = Vec::with_capacity(m.templates.len());
     for t in &m.templates {
         check_name("template", &t.name)?;
         let file_mode = parse_mode(&t.mode)?;
-        let (uid, gid) = resolve(t.owner.as_deref(), t.uid, t.group.as_deref(), t.gid, mode, ignore_passwd, dry)?;
+        let (uid, gid) = resolve(
+            t.owner.as_deref(),
+            t.uid,
+            t.group.as_deref(),
+            t.gid,
+            mode,
+            ignore_passwd,
+            dry,
+        )?;
         let text = super::template::text_of(t)?;
-        templates.push((FileAttrs { mode: file_mode, uid, gid }, text));
+        templates.push((
+            FileAttrs {
+                mode: file_mode,
+                uid,
+                gid,
+            },
+            text,
+        ));
     }
-    Ok(Plan { secrets, templates, placeholders, sources })
+    Ok(Plan {
+        secrets,
+        templates,
+        placeholders,
+        sources,
+    })
 }

@@ -20,9 +20,14 @@ pub fn current(mount: &Path, link: &Path) -> Result<u64, InstallError> {
         Ok(target) => {
             let t = target.to_string_lossy();
             if t.starts_with(&*mount.to_string_lossy()) {
-                let base = target.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+                let base = target
+                    .file_name()
+                    .map(|b| b.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 return base.parse::<u64>().map_err(|_| {
-                    err(format!("cannot parse {base} of {t} as a number: invalid syntax"))
+                    err(format!(
+                        "cannot parse {base} of {t} as a number: invalid syntax"
+                    ))
                 });
             }
             Ok(0)
@@ -34,29 +39,60 @@ pub fn current(mount: &Path, link: &Path) -> Result<u64, InstallError> {
 /// Makes the empty directory of the next generation (`0751 root:keys_gid`). A `link`
 /// that exists but is not a symlink is removed first; a leftover directory of the same
 /// number (from an interrupted run, never live) is replaced.
-pub fn prepare(mount: &Path, link: &Path, keys_gid: u32, user_mode: bool) -> Result<PathBuf, InstallError> {
+pub fn prepare(
+    mount: &Path,
+    link: &Path,
+    keys_gid: u32,
+    user_mode: bool,
+) -> Result<PathBuf, InstallError> {
     let mut generation = 0;
     match std::fs::read_link(link) {
         Ok(_) => generation = current(mount, link)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
             if std::fs::symlink_metadata(link).is_err() {
-                return Err(err(format!("cannot access {}: {}", link.display(), io_reason(&e))));
+                return Err(err(format!(
+                    "cannot access {}: {}",
+                    link.display(),
+                    io_reason(&e)
+                )));
             }
-            remove_any(link).map_err(|e| err(format!("cannot remove {}: {}", link.display(), io_reason(&e))))?;
+            remove_any(link).map_err(|e| {
+                err(format!(
+                    "cannot remove {}: {}",
+                    link.display(),
+                    io_reason(&e)
+                ))
+            })?;
         }
     }
     let dir = mount.join((generation + 1).to_string());
     if std::fs::symlink_metadata(&dir).is_ok() {
-        remove_any(&dir).map_err(|e| err(format!("cannot remove existing {}: {}", dir.display(), io_reason(&e))))?;
+        remove_any(&dir).map_err(|e| {
+            err(format!(
+                "cannot remove existing {}: {}",
+                dir.display(),
+                io_reason(&e)
+            ))
+        })?;
     }
     std::fs::DirBuilder::new()
         .mode(0o751)
         .create(&dir)
-        .map_err(|e| err(format!("mkdir(): mkdir {}: {}", dir.display(), io_reason(&e))))?;
+        .map_err(|e| {
+            err(format!(
+                "mkdir(): mkdir {}: {}",
+                dir.display(),
+                io_reason(&e)
+            ))
+        })?;
     if !user_mode {
         std::os::unix::fs::chown(&dir, Some(0), Some(keys_gid)).map_err(|e| {
-            err(format!("cannot change owner/group of '{}' to 0/{keys_gid}: {}", dir.display(), io_reason(&e)))
+            err(format!(
+                "cannot change owner/group of '{}' to 0/{keys_gid}: {}",
+                dir.display(),
+                io_reason(&e)
+            ))
         })?;
     }
     Ok(dir)
@@ -73,7 +109,10 @@ fn remove_any(p: &Path) -> std::io::Result<()> {
 
 /// The temporary name the new symlink gets before it is renamed over `link`.
 pub fn temp_link_name(link: &Path) -> PathBuf {
-    let base = link.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = link
+        .file_name()
+        .map(|b| b.to_string_lossy().into_owned())
+        .unwrap_or_default();
     link.with_file_name(format!(".{base}.keytap-new"))
 }
 
@@ -85,19 +124,47 @@ pub fn switch(target: &Path, link: &Path) -> Result<(), InstallError> {
         .recursive(true)
         .mode(0o755)
         .create(parent)
-        .map_err(|e| err(format!("cannot create directory {}: {}", parent.display(), io_reason(&e))))?;
+        .map_err(|e| {
+            err(format!(
+                "cannot create directory {}: {}",
+                parent.display(),
+                io_reason(&e)
+            ))
+        })?;
     match std::os::unix::fs::symlink(target, link) {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(err(format!("cannot create symlink {}: {}", link.display(), io_reason(&e)))),
+        Err(e) => {
+            return Err(err(format!(
+                "cannot create symlink {}: {}",
+                link.display(),
+                io_reason(&e)
+            )))
+        }
     }
     let tmp = temp_link_name(link);
-    remove_any(&tmp).map_err(|e| err(format!("cannot remove stale {}: {}", tmp.display(), io_reason(&e))))?;
-    std::os::unix::fs::symlink(target, &tmp)
-        .map_err(|e| err(format!("cannot create symlink {}: {}", tmp.display(), io_reason(&e))))?;
+    remove_any(&tmp).map_err(|e| {
+        err(format!(
+            "cannot remove stale {}: {}",
+            tmp.display(),
+            io_reason(&e)
+        ))
+    })?;
+    std::os::unix::fs::symlink(target, &tmp).map_err(|e| {
+        err(format!(
+            "cannot create symlink {}: {}",
+            tmp.display(),
+            io_reason(&e)
+        ))
+    })?;
     std::fs::rename(&tmp, link).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        err(format!("cannot rename {} to {}: {}", tmp.display(), link.display(), io_reason(&e)))
+        err(format!(
+            "cannot rename {} to {}: {}",
+            tmp.display(),
+            link.display(),
+            io_reason(&e)
+        ))
     })
 }
 
@@ -126,41 +193,75 @@ pub fn link_paths(links: &[Link<'_>], user_mode: bool) -> Result<(), InstallErro
         let path = Path::new(l.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
-                err(format!("cannot create parent directory of '{}': {}", l.path, io_reason(&e)))
+                err(format!(
+                    "cannot create parent directory of '{}': {}",
+                    l.path,
+                    io_reason(&e)
+                ))
             })?;
         }
-        create_symlink(&l.target, path, l.uid, l.gid, user_mode)
-            .map_err(|e| err(format!("failed to symlink {} '{}': {}", l.kind, l.path, e.message)))?;
+        create_symlink(&l.target, path, l.uid, l.gid, user_mode).map_err(|e| {
+            err(format!(
+                "failed to symlink {} '{}': {}",
+                l.kind, l.path, e.message
+            ))
+        })?;
     }
     Ok(())
 }
 
-fn create_symlink(target: &Path, path: &Path, uid: u32, gid: u32, user_mode: bool) -> Result<(), InstallError> {
+fn create_symlink(
+    target: &Path,
+    path: &Path,
+    uid: u32,
+    gid: u32,
+    user_mode: bool,
+) -> Result<(), InstallError> {
     for _ in 0..16 {
         match std::fs::symlink_metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if user_mode {
                     return std::os::unix::fs::symlink(target, path).map_err(|e| {
-                        err(format!("cannot create symlink '{}': {}", path.display(), io_reason(&e)))
+                        err(format!(
+                            "cannot create symlink '{}': {}",
+                            path.display(),
+                            io_reason(&e)
+                        ))
                     });
                 }
                 return symlink_chowned(target, path, uid, gid);
             }
-            Err(e) => return Err(err(format!("cannot stat '{}': {}", path.display(), io_reason(&e)))),
+            Err(e) => {
+                return Err(err(format!(
+                    "cannot stat '{}': {}",
+                    path.display(),
+                    io_reason(&e)
+                )))
+            }
             Ok(meta) => {
                 if meta.file_type().is_symlink() {
                     if let Ok(current) = std::fs::read_link(path) {
-                        if current == target && (user_mode || (meta.uid() == uid && meta.gid() == gid)) {
+                        if current == target
+                            && (user_mode || (meta.uid() == uid && meta.gid() == gid))
+                        {
                             return Ok(());
                         }
                     }
                 }
-                std::fs::remove_file(path)
-                    .map_err(|e| err(format!("cannot override {}: {}", path.display(), io_reason(&e))))?;
+                std::fs::remove_file(path).map_err(|e| {
+                    err(format!(
+                        "cannot override {}: {}",
+                        path.display(),
+                        io_reason(&e)
+                    ))
+                })?;
             }
         }
     }
-    Err(err(format!("cannot create symlink '{}': it keeps reappearing", path.display())))
+    Err(err(format!(
+        "cannot create symlink '{}': it keeps reappearing",
+        path.display()
+    )))
 }
 
 /// Creates the link under a temporary name in a private directory, gives it to
@@ -170,7 +271,12 @@ fn symlink_chowned(target: &Path, path: &Path, uid: u32, gid: u32) -> Result<(),
     let dir = tempfile::Builder::new()
         .prefix(".keytap-link")
         .tempdir_in(parent)
-        .map_err(|e| err(format!("cannot create temporary symlink directory: {}", io_reason(&e))))?;
+        .map_err(|e| {
+            err(format!(
+                "cannot create temporary symlink directory: {}",
+                io_reason(&e)
+            ))
+        })?;
     let tmp = dir.path().join(path.file_name().unwrap_or_default());
     std::os::unix::fs::symlink(target, &tmp).map_err(|e| {
         err(format!(
@@ -189,7 +295,12 @@ fn symlink_chowned(target: &Path, path: &Path, uid: u32, gid: u32) -> Result<(),
         ))
     })?;
     std::fs::rename(&tmp, path).map_err(|e| {
-        err(format!("cannot move symlink '{}' to '{}': {}", tmp.display(), path.display(), io_reason(&e)))
+        err(format!(
+            "cannot move symlink '{}' to '{}': {}",
+            tmp.display(),
+            path.display(),
+            io_reason(&e)
+        ))
     })
 }
 
@@ -204,20 +315,38 @@ pub fn prune(mount: &Path, current_dir: &Path, keep: u64) -> Result<(), InstallE
         .and_then(|n| n.to_str())
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| err("logic error, current generation is not numeric".into()))?;
-    let entries = std::fs::read_dir(mount)
-        .map_err(|e| err(format!("cannot open {}: {}", mount.display(), io_reason(&e))))?;
+    let entries = std::fs::read_dir(mount).map_err(|e| {
+        err(format!(
+            "cannot open {}: {}",
+            mount.display(),
+            io_reason(&e)
+        ))
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|e| err(format!("cannot read {}: {}", mount.display(), io_reason(&e))))?;
+        let entry = entry.map_err(|e| {
+            err(format!(
+                "cannot read {}: {}",
+                mount.display(),
+                io_reason(&e)
+            ))
+        })?;
         let name = entry.file_name();
-        let Some(n) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else { continue };
+        let Some(n) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
         if n == current {
             continue;
         }
         // Newer numbers than the live one (leftovers of interrupted runs) stay, as in
         // sops-nix; they are replaced when their number comes up.
         if i128::from(current) - i128::from(keep) >= i128::from(n) {
-            remove_any(&entry.path())
-                .map_err(|e| err(format!("cannot remove {}: {}", entry.path().display(), io_reason(&e))))?;
+            remove_any(&entry.path()).map_err(|e| {
+                err(format!(
+                    "cannot remove {}: {}",
+                    entry.path().display(),
+                    io_reason(&e)
+                ))
+            })?;
         }
     }
     Ok(())

@@ -74,10 +74,15 @@ pub fn load(manifest: &Manifest) -> Result<AgeIdentities, InstallError> {
         .mode(0o600)
         .open(&keyfile)
         .map_err(|e| {
-            InstallError::new(format!("cannot create '{}': {}", keyfile.display(), io_reason(&e)))
+            InstallError::new(format!(
+                "cannot create '{}': {}",
+                keyfile.display(),
+                io_reason(&e)
+            ))
         })?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| InstallError::new(format!("cannot write key to age file: {}", io_reason(&e))))?;
+    file.write_all(text.as_bytes()).map_err(|e| {
+        InstallError::new(format!("cannot write key to age file: {}", io_reason(&e)))
+    })?;
     drop(file);
     if !encrypted_key_file {
         std::env::set_var("SOPS_AGE_KEY_FILE", &keyfile);

@@ -118,7 +118,11 @@ pub struct Manifest {
     #[serde(default, deserialize_with = "nullable")]
     pub templates: Vec<Template>,
     /// Secret name -> the placeholder string templates contain.
-    #[serde(default, rename = "placeholderBySecretName", deserialize_with = "nullable")]
+    #[serde(
+        default,
+        rename = "placeholderBySecretName",
+        deserialize_with = "nullable"
+    )]
     pub placeholder_by_secret_name: BTreeMap<String, String>,
     /// Where the ramfs holding the generations is mounted (`/run/secrets.d`).
     #[serde(default, rename = "secretsMountPoint", deserialize_with = "nullable")]
@@ -244,7 +248,10 @@ mod tests {
 
     #[test]
     fn runtime_dir_is_substituted() {
-        assert_eq!(replace_runtime_dir("%r/secrets", "/run/user/1"), "/run/user/1/secrets");
+        assert_eq!(
+            replace_runtime_dir("%r/secrets", "/run/user/1"),
+            "/run/user/1/secrets"
+        );
         assert_eq!(replace_runtime_dir("%%r/x", "/r"), "%r/x");
     }
 }

@@ -38,7 +38,9 @@ pub struct InstallError {
 impl InstallError {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        InstallError { message: message.into() }
+        InstallError {
+            message: message.into(),
+        }
     }
 }
 
@@ -58,8 +60,19 @@ pub struct Options {
 /// (`KEYTAP_INSTALL_TEST_KILL_AT=<step>`; `secret:<n>` / `template:<n>` after the n-th
 /// file, from 1). Used to prove a kill anywhere leaves the symlink on a complete generation.
 pub const STEPS: &[&str] = &[
-    "validated", "mounted", "keys", "decrypted", "prepared", "secret:1", "secrets", "template:1",
-    "templates", "changes", "switched", "linked", "pruned",
+    "validated",
+    "mounted",
+    "keys",
+    "decrypted",
+    "prepared",
+    "secret:1",
+    "secrets",
+    "template:1",
+    "templates",
+    "changes",
+    "switched",
+    "linked",
+    "pruned",
 ];
 
 /// Test hook: SIGKILLs this process when `KEYTAP_INSTALL_TEST_KILL_AT` names `step`.
@@ -98,16 +111,31 @@ pub fn run(opts: &Options) -> Result<(), InstallError> {
     install(&m, plan, opts.ignore_passwd, dry)
 }
 
-fn install(m: &Manifest, plan: check::Plan, ignore_passwd: bool, dry: bool) -> Result<(), InstallError> {
-    let keys_gid = if ignore_passwd || m.user_mode { 0 } else { users::keys_gid()? };
+fn install(
+    m: &Manifest,
+    plan: check::Plan,
+    ignore_passwd: bool,
+    dry: bool,
+) -> Result<(), InstallError> {
+    let keys_gid = if ignore_passwd || m.user_mode {
+        0
+    } else {
+        users::keys_gid()?
+    };
     let mount_point = Path::new(&m.secrets_mount_point);
     let symlink_path = Path::new(&m.symlink_path);
     if m.secrets_mount_point.is_empty() || m.symlink_path.is_empty() {
-        return Err(InstallError::new("manifest is not valid: secretsMountPoint and symlinkPath must be set"));
+        return Err(InstallError::new(
+            "manifest is not valid: secretsMountPoint and symlinkPath must be set",
+        ));
     }
 
-    mount::mount_secret_fs(mount_point, keys_gid, m.use_tmpfs, m.user_mode)
-        .map_err(|e| InstallError::new(format!("failed to mount filesystem for secrets: {}", e.message)))?;
+    mount::mount_secret_fs(mount_point, keys_gid, m.use_tmpfs, m.user_mode).map_err(|e| {
+        InstallError::new(format!(
+            "failed to mount filesystem for secrets: {}",
+            e.message
+        ))
+    })?;
     checkpoint("mounted");
 
     let identities = keys::load(m)?;
@@ -116,7 +144,11 @@ fn install(m: &Manifest, plan: check::Plan, ignore_passwd: bool, dry: bool) -> R
     let file_index: Vec<usize> = m
         .secrets
         .iter()
-        .map(|s| plan.sources.file_of(s).expect("every secret's file is registered"))
+        .map(|s| {
+            plan.sources
+                .file_of(s)
+                .expect("every secret's file is registered")
+        })
         .collect();
     let mut plain = plan.sources.decrypt(&m.secrets, &identities)?;
     let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(m.secrets.len());
@@ -131,19 +163,39 @@ fn install(m: &Manifest, plan: check::Plan, ignore_passwd: bool, dry: bool) -> R
         .iter()
         .map(|(p, i)| (p.as_str(), values[*i].as_slice()))
         .collect();
-    let rendered: Vec<Zeroizing<Vec<u8>>> =
-        plan.templates.iter().map(|(_, text)| template::render(text, &substitutions)).collect();
+    let rendered: Vec<Zeroizing<Vec<u8>>> = plan
+        .templates
+        .iter()
+        .map(|(_, text)| template::render(text, &substitutions))
+        .collect();
 
-    let dir = generation::prepare(mount_point, symlink_path, keys_gid, m.user_mode)
-        .map_err(|e| InstallError::new(format!("failed to prepare new secrets directory: {}", e.message)))?;
+    let dir =
+        generation::prepare(mount_point, symlink_path, keys_gid, m.user_mode).map_err(|e| {
+            InstallError::new(format!(
+                "failed to prepare new secrets directory: {}",
+                e.message
+            ))
+        })?;
     checkpoint("prepared");
 
     for (n, (s, attrs)) in m.secrets.iter().zip(&plan.secrets).enumerate() {
         write::create_parent_dirs(&dir, &s.name, keys_gid, m.user_mode)
             .and_then(|()| {
-                write::write_file(&dir.join(&s.name), &values[n], attrs.mode, attrs.uid, attrs.gid, m.user_mode)
+                write::write_file(
+                    &dir.join(&s.name),
+                    &values[n],
+                    attrs.mode,
+                    attrs.uid,
+                    attrs.gid,
+                    m.user_mode,
+                )
             })
-            .map_err(|e| InstallError::new(format!("cannot write secrets: secret {}: {}", s.name, e.message)))?;
+            .map_err(|e| {
+                InstallError::new(format!(
+                    "cannot write secrets: secret {}: {}",
+                    s.name, e.message
+                ))
+            })?;
         checkpoint(&format!("secret:{}", n + 1));
     }
     checkpoint("secrets");
@@ -152,9 +204,21 @@ fn install(m: &Manifest, plan: check::Plan, ignore_passwd: bool, dry: bool) -> R
     for (n, (t, (attrs, _))) in m.templates.iter().zip(&plan.templates).enumerate() {
         write::create_parent_dirs(&rendered_dir, &t.name, keys_gid, m.user_mode)
             .and_then(|()| {
-                write::write_file(&rendered_dir.join(&t.name), &rendered[n], attrs.mode, attrs.uid, attrs.gid, m.user_mode)
+                write::write_file(
+                    &rendered_dir.join(&t.name),
+                    &rendered[n],
+                    attrs.mode,
+                    attrs.uid,
+                    attrs.gid,
+                    m.user_mode,
+                )
             })
-            .map_err(|e| InstallError::new(format!("cannot render templates: template {}: {}", t.name, e.message)))?;
+            .map_err(|e| {
+                InstallError::new(format!(
+                    "cannot render templates: template {}: {}",
+                    t.name, e.message
+                ))
+            })?;
         checkpoint(&format!("template:{}", n + 1));
     }
     checkpoint("templates");
@@ -163,15 +227,32 @@ fn install(m: &Manifest, plan: check::Plan, ignore_passwd: bool, dry: bool) -> R
         let secret_entries: Vec<changes::Entry<'_>> = m
             .secrets
             .iter()
-            .map(|s| changes::Entry { name: &s.name, restart_units: &s.restart_units, reload_units: &s.reload_units })
+            .map(|s| changes::Entry {
+                name: &s.name,
+                restart_units: &s.restart_units,
+                reload_units: &s.reload_units,
+            })
             .collect();
         let template_entries: Vec<changes::Entry<'_>> = m
             .templates
             .iter()
-            .map(|t| changes::Entry { name: &t.name, restart_units: &t.restart_units, reload_units: &t.reload_units })
+            .map(|t| changes::Entry {
+                name: &t.name,
+                restart_units: &t.restart_units,
+                reload_units: &t.reload_units,
+            })
             .collect();
-        changes::handle(dry, m.logging.secret_changes, symlink_path, &dir, &secret_entries, &template_entries)
-            .map_err(|e| InstallError::new(format!("cannot request units to restart: {}", e.message)))?;
+        changes::handle(
+            dry,
+            m.logging.secret_changes,
+            symlink_path,
+            &dir,
+            &secret_entries,
+            &template_entries,
+        )
+        .map_err(|e| {
+            InstallError::new(format!("cannot request units to restart: {}", e.message))
+        })?;
     }
     checkpoint("changes");
     if dry {
@@ -201,12 +282,20 @@ fn install(m: &Manifest, plan: check::Plan, ignore_passwd: bool, dry: bool) -> R
             kind: "template",
         });
     }
-    generation::link_paths(&links, m.user_mode)
-        .map_err(|e| InstallError::new(format!("failed to prepare symlinks to secret store: {}", e.message)))?;
+    generation::link_paths(&links, m.user_mode).map_err(|e| {
+        InstallError::new(format!(
+            "failed to prepare symlinks to secret store: {}",
+            e.message
+        ))
+    })?;
     checkpoint("linked");
 
-    generation::prune(mount_point, &dir, m.keep_generations as u64)
-        .map_err(|e| InstallError::new(format!("cannot prune old secrets generations: {}", e.message)))?;
+    generation::prune(mount_point, &dir, m.keep_generations as u64).map_err(|e| {
+        InstallError::new(format!(
+            "cannot prune old secrets generations: {}",
+            e.message
+        ))
+    })?;
     checkpoint("pruned");
     Ok(())
 }

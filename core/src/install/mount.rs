@@ -41,7 +41,9 @@ fn unescape_mountinfo(field: &str) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && i + 3 < b.len() {
-            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 4]).unwrap_or("x"), 8) {
+            if let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 4]).unwrap_or("x"), 8)
+            {
                 out.push(v);
                 i += 4;
                 continue;
@@ -106,12 +108,18 @@ pub fn mount_secret_fs(
     let current = fs_type(mountpoint)?;
     if !is_mount_point(mountpoint)? || current != magic {
         let flags = libc::MS_NODEV | libc::MS_NOSUID | libc::MS_NOEXEC;
-        let first = if use_tmpfs { "mode=0751,noswap" } else { "mode=0751" };
+        let first = if use_tmpfs {
+            "mode=0751,noswap"
+        } else {
+            "mode=0751"
+        };
         if let Err(e) = do_mount(mountpoint, fstype, flags, first) {
             if use_tmpfs && e.raw_os_error() == Some(libc::EINVAL) {
                 // Kernels before 6.4 do not know `noswap`.
                 do_mount(mountpoint, fstype, flags, "mode=0751").map_err(|e| {
-                    InstallError::new(format!("cannot mount (fallback without noswap failed): {e}"))
+                    InstallError::new(format!(
+                        "cannot mount (fallback without noswap failed): {e}"
+                    ))
                 })?;
             } else {
                 return Err(InstallError::new(format!("cannot mount: {e}")));
@@ -127,12 +135,7 @@ pub fn mount_secret_fs(
     })
 }
 
-fn do_mount(
-    target: &Path,
-    fstype: &str,
-    flags: libc::c_ulong,
-    data: &str,
-) -> std::io::Result<()> {
+fn do_mount(target: &Path, fstype: &str, flags: libc::c_ulong, data: &str) -> std::io::Result<()> {
     let src = CString::new("none").expect("no NUL");
     let tgt = CString::new(target.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;

@@ -36,9 +36,17 @@ pub struct Sources {
 
 /// The format named by a secret (`""` is YAML, as in sops-nix).
 pub fn secret_format(s: &Secret) -> Result<Format, InstallError> {
-    let name = if s.format.is_empty() { "yaml" } else { s.format.as_str() };
-    Format::from_name(name)
-        .ok_or_else(|| InstallError::new(format!("unsupported format {} for secret {}", s.format, s.name)))
+    let name = if s.format.is_empty() {
+        "yaml"
+    } else {
+        s.format.as_str()
+    };
+    Format::from_name(name).ok_or_else(|| {
+        InstallError::new(format!(
+            "unsupported format {} for secret {}",
+            s.format, s.name
+        ))
+    })
 }
 
 /// Whether a secret of this format is a key inside the file (else it is the whole file).
@@ -61,14 +69,20 @@ impl Sources {
             let i = match sources.index.get(&s.sops_file) {
                 Some(i) => *i,
                 None => {
-                    let encrypted = if parse { Some(parse_file(&s.sops_file, format)?) } else { None };
+                    let encrypted = if parse {
+                        Some(parse_file(&s.sops_file, format)?)
+                    } else {
+                        None
+                    };
                     sources.files.push(SourceFile {
                         path: s.sops_file.clone(),
                         format,
                         first_secret: s.name.clone(),
                         encrypted,
                     });
-                    sources.index.insert(s.sops_file.clone(), sources.files.len() - 1);
+                    sources
+                        .index
+                        .insert(s.sops_file.clone(), sources.files.len() - 1);
                     sources.files.len() - 1
                 }
             };
@@ -86,7 +100,10 @@ impl Sources {
             if let Some(enc) = &file.encrypted {
                 if has_keys(format) && !s.key.is_empty() {
                     lookup(&enc.docs, &s.key).map_err(|e| {
-                        InstallError::new(format!("secret {} in {} is not valid: {e}", s.name, s.sops_file))
+                        InstallError::new(format!(
+                            "secret {} in {} is not valid: {e}",
+                            s.name, s.sops_file
+                        ))
                     })?;
                 }
             }
@@ -95,11 +112,20 @@ impl Sources {
     }
 
     /// Recovers every file's data key in one go and decrypts each file once.
-    pub fn decrypt(self, secrets: &[Secret], identities: &AgeIdentities) -> Result<Vec<Plain>, InstallError> {
+    pub fn decrypt(
+        self,
+        secrets: &[Secret],
+        identities: &AgeIdentities,
+    ) -> Result<Vec<Plain>, InstallError> {
         let metas: Vec<&crate::metadata::Metadata> = self
             .files
             .iter()
-            .map(|f| &f.encrypted.as_ref().expect("files parsed before decrypting").metadata)
+            .map(|f| {
+                &f.encrypted
+                    .as_ref()
+                    .expect("files parsed before decrypting")
+                    .metadata
+            })
             .collect();
         let keys = crate::datakey::recover_many(&metas, identities);
         let mut out = Vec::with_capacity(self.files.len());
@@ -114,13 +140,24 @@ impl Sources {
                     "failed to decrypt '{}' (needed by secret{} {}): {e}",
                     file.path,
                     if users.len() == 1 { "" } else { "s" },
-                    users.iter().map(|u| format!("'{u}'")).collect::<Vec<_>>().join(", ")
+                    users
+                        .iter()
+                        .map(|u| format!("'{u}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             };
             let key = key.map_err(|e| fail(e.to_string()))?;
             let enc = file.encrypted.expect("parsed");
-            let open = enc.open_with_key(key, false).map_err(|e| fail(e.to_string()))?;
-            out.push(Plain { path: file.path, format: file.format, docs: open.docs, whole: None });
+            let open = enc
+                .open_with_key(key, false)
+                .map_err(|e| fail(e.to_string()))?;
+            out.push(Plain {
+                path: file.path,
+                format: file.format,
+                docs: open.docs,
+                whole: None,
+            });
         }
         Ok(out)
     }
@@ -128,7 +165,10 @@ impl Sources {
 
 fn parse_file(path: &str, format: Format) -> Result<EncryptedFile, InstallError> {
     let data = std::fs::read(path).map_err(|e| {
-        InstallError::new(format!("failed reading {path}: open {path}: {}", crate::goerr::io_reason(&e)))
+        InstallError::new(format!(
+            "failed reading {path}: open {path}: {}",
+            crate::goerr::io_reason(&e)
+        ))
     })?;
     let store = format.store(&StoreOptions::default());
     EncryptedFile::parse(store.as_ref(), &data)
@@ -159,14 +199,25 @@ impl Plain {
 
     /// The value of one secret: a string at its key path, or the whole file.
     pub fn value(&mut self, s: &Secret) -> Result<Zeroizing<Vec<u8>>, InstallError> {
-        let invalid = |e: String| InstallError::new(format!("secret {} in {} is not valid: {e}", s.name, s.sops_file));
+        let invalid = |e: String| {
+            InstallError::new(format!(
+                "secret {} in {} is not valid: {e}",
+                s.name, s.sops_file
+            ))
+        };
         if !has_keys(self.format) || s.key.is_empty() {
-            return self.whole().map(|b| Zeroizing::new(b.to_vec())).map_err(invalid);
+            return self
+                .whole()
+                .map(|b| Zeroizing::new(b.to_vec()))
+                .map_err(invalid);
         }
         match lookup(&self.docs, &s.key).map_err(invalid)? {
             Value::Str(v) => Ok(Zeroizing::new(v.as_bytes().to_vec())),
             Value::Bytes(b) => Ok(Zeroizing::new(b.clone())),
-            _ => Err(invalid(format!("the value of key '{}' is not a string", s.key))),
+            _ => Err(invalid(format!(
+                "the value of key '{}' is not a string",
+                s.key
+            ))),
         }
     }
 }
@@ -204,7 +255,10 @@ mod tests {
     fn doc() -> Vec<Branch> {
         vec![vec![
             Item::Comment(" c".into()),
-            Item::Entry("a".into(), Value::Map(vec![Item::Entry("b".into(), Value::Str("x".into()))])),
+            Item::Entry(
+                "a".into(),
+                Value::Map(vec![Item::Entry("b".into(), Value::Str("x".into()))]),
+            ),
             Item::Entry("n".into(), Value::Int(3)),
         ]]
     }
@@ -213,9 +267,18 @@ mod tests {
     fn nested_keys_resolve_like_sops_nix() {
         let d = doc();
         assert_eq!(lookup(&d, "a/b").unwrap(), &Value::Str("x".into()));
-        assert_eq!(lookup(&d, "a/c").unwrap_err(), "the key 'a/c' cannot be found");
-        assert_eq!(lookup(&d, "z/c").unwrap_err(), "the key 'z' cannot be found");
-        assert_eq!(lookup(&d, "n/c").unwrap_err(), "key 'n' does not refer to a dictionary");
+        assert_eq!(
+            lookup(&d, "a/c").unwrap_err(),
+            "the key 'a/c' cannot be found"
+        );
+        assert_eq!(
+            lookup(&d, "z/c").unwrap_err(),
+            "the key 'z' cannot be found"
+        );
+        assert_eq!(
+            lookup(&d, "n/c").unwrap_err(),
+            "key 'n' does not refer to a dictionary"
+        );
         assert!(lookup(&[], "a").is_err());
     }
 }

@@ -40,7 +40,10 @@ fn ed25519_seed(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
             .decode(b64.as_bytes())
             .map_err(|e| format!("ssh: malformed key: {e}"))?,
     );
-    let mut r = Reader { data: &blob, pos: 0 };
+    let mut r = Reader {
+        data: &blob,
+        pos: 0,
+    };
     if r.take(15)? != b"openssh-key-v1\0" {
         return Err("ssh: malformed key: bad magic".into());
     }
@@ -48,7 +51,9 @@ fn ed25519_seed(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     let _kdf = r.string()?;
     let _kdf_options = r.string()?;
     if cipher != b"none" {
-        return Err("ssh key is passphrase-protected; host keys used as age keys must not be".into());
+        return Err(
+            "ssh key is passphrase-protected; host keys used as age keys must not be".into(),
+        );
     }
     let n = r.u32()?;
     if n != 1 {
@@ -56,7 +61,10 @@ fn ed25519_seed(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     }
     let _public = r.string()?;
     let private = r.string()?;
-    let mut p = Reader { data: private, pos: 0 };
+    let mut p = Reader {
+        data: private,
+        pos: 0,
+    };
     let c1 = p.u32()?;
     let c2 = p.u32()?;
     if c1 != c2 {
@@ -105,7 +113,13 @@ impl<'a> Reader<'a> {
 const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
 fn polymod(values: &[u8]) -> u32 {
-    const GEN: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
+    const GEN: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
     let mut chk: u32 = 1;
     for v in values {
         let top = chk >> 25;
@@ -182,8 +196,10 @@ mod tests {
     #[test]
     fn non_ed25519_and_garbage_are_refused() {
         assert!(ssh_private_key_to_age(b"hello").is_err());
-        assert!(ssh_private_key_to_age(b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n")
-            .unwrap_err()
-            .contains("ed25519"));
+        assert!(ssh_private_key_to_age(
+            b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"
+        )
+        .unwrap_err()
+        .contains("ed25519"));
     }
 }

@@ -64,15 +64,29 @@ mod tests {
 
     #[test]
     fn placeholders_are_replaced_everywhere() {
-        let out = render("a=<P1> b=<P2> again <P1>\n", &[("<P1>", b"one"), ("<P2>", b"two")]);
+        let out = render(
+            "a=<P1> b=<P2> again <P1>\n",
+            &[("<P1>", b"one"), ("<P2>", b"two")],
+        );
         assert_eq!(&out[..], b"a=one b=two again one\n");
     }
 
     #[test]
     fn content_wins_over_file_and_neither_is_an_error() {
-        let t = Template { name: "t".into(), content: "x".into(), file: "/nonexistent".into(), ..Default::default() };
+        let t = Template {
+            name: "t".into(),
+            content: "x".into(),
+            file: "/nonexistent".into(),
+            ..Default::default()
+        };
         assert_eq!(text_of(&t).unwrap(), "x");
-        let t = Template { name: "t".into(), ..Default::default() };
-        assert!(text_of(&t).unwrap_err().to_string().contains("neither content nor file"));
+        let t = Template {
+            name: "t".into(),
+            ..Default::default()
+        };
+        assert!(text_of(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("neither content nor file"));
     }
 }

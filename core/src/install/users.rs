@@ -17,14 +17,18 @@ fn buffer_size() -> usize {
 /// The uid of user `name`.
 pub fn uid_of(name: &str) -> Result<u32, InstallError> {
     lookup_user(name)?.ok_or_else(|| {
-        InstallError::new(format!("failed to lookup user '{name}': user: unknown user {name}"))
+        InstallError::new(format!(
+            "failed to lookup user '{name}': user: unknown user {name}"
+        ))
     })
 }
 
 /// The gid of group `name`.
 pub fn gid_of(name: &str) -> Result<u32, InstallError> {
     lookup_group(name)?.ok_or_else(|| {
-        InstallError::new(format!("failed to lookup group '{name}': group: unknown group {name}"))
+        InstallError::new(format!(
+            "failed to lookup group '{name}': group: unknown group {name}"
+        ))
     })
 }
 
@@ -38,7 +42,13 @@ fn lookup_user(name: &str) -> Result<Option<u32>, InstallError> {
         let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::passwd = std::ptr::null_mut();
         let rc = unsafe {
-            libc::getpwnam_r(cname.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
+            libc::getpwnam_r(
+                cname.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
         };
         if rc == libc::ERANGE && size < 1 << 20 {
             size *= 4;
@@ -64,7 +74,13 @@ fn lookup_group(name: &str) -> Result<Option<u32>, InstallError> {
         let mut grp: libc::group = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::group = std::ptr::null_mut();
         let rc = unsafe {
-            libc::getgrnam_r(cname.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result)
+            libc::getgrnam_r(
+                cname.as_ptr(),
+                &mut grp,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
         };
         if rc == libc::ERANGE && size < 1 << 20 {
             size *= 4;
@@ -104,7 +120,11 @@ pub fn user_name(uid: u32) -> Option<String> {
         return None;
     }
     // SAFETY: pw_name points into buf, NUL-terminated.
-    Some(unsafe { CStr::from_ptr(pwd.pw_name) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(pwd.pw_name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use crate::goerr::io_reason;
 pub fn check_name(kind: &str, name: &str) -> Result<(), InstallError> {
     let p = Path::new(name);
     let ok = !name.is_empty()
-        && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        && p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     if ok {
         Ok(())
     } else {
@@ -25,7 +26,12 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), InstallError> {
 }
 
 /// Creates the directories leading to `base/name` (mode 0751, `root:keys_gid`).
-pub fn create_parent_dirs(base: &Path, name: &str, keys_gid: u32, user_mode: bool) -> Result<(), InstallError> {
+pub fn create_parent_dirs(
+    base: &Path,
+    name: &str,
+    keys_gid: u32,
+    user_mode: bool,
+) -> Result<(), InstallError> {
     let target = base.join(name);
     let mut so_far = base.to_path_buf();
     let parent = Path::new(name).parent().unwrap_or(Path::new(""));
@@ -62,7 +68,14 @@ pub fn create_parent_dirs(base: &Path, name: &str, keys_gid: u32, user_mode: boo
 }
 
 /// Writes `data` to `path` with exactly `mode`, owned by `uid:gid` (unless `user_mode`).
-pub fn write_file(path: &Path, data: &[u8], mode: u32, uid: u32, gid: u32, user_mode: bool) -> Result<(), InstallError> {
+pub fn write_file(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    user_mode: bool,
+) -> Result<(), InstallError> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -70,9 +83,20 @@ pub fn write_file(path: &Path, data: &[u8], mode: u32, uid: u32, gid: u32, user_
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| InstallError::new(format!("cannot write {}: {}", path.display(), io_reason(&e))))?;
-    f.write_all(data)
-        .map_err(|e| InstallError::new(format!("cannot write {}: {}", path.display(), io_reason(&e))))?;
+        .map_err(|e| {
+            InstallError::new(format!(
+                "cannot write {}: {}",
+                path.display(),
+                io_reason(&e)
+            ))
+        })?;
+    f.write_all(data).map_err(|e| {
+        InstallError::new(format!(
+            "cannot write {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+    })?;
     if !user_mode {
         std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).map_err(|e| {
             InstallError::new(format!(
@@ -82,9 +106,14 @@ pub fn write_file(path: &Path, data: &[u8], mode: u32, uid: u32, gid: u32, user_
             ))
         })?;
     }
-    f.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| {
-        InstallError::new(format!("cannot change mode of {} to {mode:o}: {}", path.display(), io_reason(&e)))
-    })?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| {
+            InstallError::new(format!(
+                "cannot change mode of {} to {mode:o}: {}",
+                path.display(),
+                io_reason(&e)
+            ))
+        })?;
     Ok(())
 }
 
@@ -109,6 +138,13 @@ mod tests {
         write_file(&p, b"v", 0o440, 0, 0, true).unwrap();
         let meta = std::fs::metadata(&p).unwrap();
         assert_eq!(meta.permissions().mode() & 0o7777, 0o440);
-        assert_eq!(std::fs::metadata(dir.path().join("x/y")).unwrap().permissions().mode() & 0o777, 0o751);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("x/y"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o751
+        );
     }
 }

@@ -168,7 +168,12 @@ mod sha2_hex {
             .expect("sha256sum");
         child.stdin.take().unwrap().write_all(data).unwrap();
         let out = child.wait_with_output().unwrap();
-        String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -179,7 +184,9 @@ pub fn is_mounted(path: &Path) -> bool {
 
 /// How many mounts are stacked on `path`.
 pub fn mount_count(path: &Path) -> usize {
-    let Ok(canon) = std::fs::canonicalize(path) else { return 0 };
+    let Ok(canon) = std::fs::canonicalize(path) else {
+        return 0;
+    };
     let want = canon.to_str().unwrap().replace(' ', "\\040");
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
@@ -190,7 +197,11 @@ pub fn mount_count(path: &Path) -> usize {
 
 /// `stat -f -c %t`: the filesystem magic of `path`, in hex.
 pub fn fs_magic(path: &Path) -> String {
-    let out = Command::new("stat").args(["-f", "-c", "%t"]).arg(path).output().unwrap();
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%t"])
+        .arg(path)
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -204,17 +215,35 @@ pub fn attrs(path: &Path) -> (u32, u32, u32) {
 /// Numeric id of a user or group through `id`/`getent`.
 pub fn uid_of(user: &str) -> u32 {
     let out = Command::new("id").args(["-u", user]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 pub fn gid_of(group: &str) -> u32 {
-    let out = Command::new("getent").args(["group", group]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().split(':').nth(2).unwrap().trim().parse().unwrap()
+    let out = Command::new("getent")
+        .args(["group", group])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn unsafe_geteuid() -> u32 {
     let out = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Sends SIGKILL to a process.

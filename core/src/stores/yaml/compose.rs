@@ -75,11 +75,12 @@ type CResult<T> = Result<T, String>;
 
 impl Composer {
     pub(crate) fn new(text: Vec<char>) -> Composer {
+        let expected_nodes = text.len() / 24 + 16;
         Composer {
             parser: Parser::new(text),
             event: None,
             started: false,
-            nodes: Vec::new(),
+            nodes: Vec::with_capacity(expected_nodes),
             anchors: HashMap::new(),
             depth: 0,
         }

@@ -200,12 +200,15 @@ impl Scanner {
         let mut buf = text;
         // The NUL end marker plus room for the longest lookahead (`--- `).
         buf.extend(std::iter::repeat_n('\0', 8));
+        // The token queue keeps every token of the stream; sizing it up front avoids
+        // repeated reallocation on large files (about one token per 12 characters).
+        let expected_tokens = buf.len() / 12 + 16;
         Scanner {
             buf,
             pos: 0,
             mark: Mark::default(),
             newlines: 0,
-            tokens: Vec::new(),
+            tokens: Vec::with_capacity(expected_tokens),
             tokens_head: 0,
             tokens_parsed: 0,
             token_available: false,
