@@ -186,14 +186,20 @@ pub fn recover(metadata: &Metadata, identities: &AgeIdentities) -> Result<DataKe
 /// PIN prompt) for all of them.
 pub fn recover_many(files: &[&Metadata], identities: &AgeIdentities) -> Vec<Result<DataKey, RecoverError>> {
     let mut encs: Vec<&str> = Vec::new();
+    let mut group_of: Vec<usize> = Vec::new();
+    let mut group_id = 0;
     for m in files {
-        for key in m.key_groups.iter().flatten() {
-            if let MasterKey::Age { enc, .. } = key {
-                encs.push(enc);
+        for group in &m.key_groups {
+            for key in group {
+                if let MasterKey::Age { enc, .. } = key {
+                    encs.push(enc);
+                    group_of.push(group_id);
+                }
             }
+            group_id += 1;
         }
     }
-    let mut unwrapped = identities.unwrap_many(&encs).into_iter();
+    let mut unwrapped = identities.unwrap_many_grouped(&encs, &group_of).into_iter();
     files
         .iter()
         .map(|m| {

@@ -234,3 +234,30 @@ fn a_missing_plugin_binary_names_it() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+#[test]
+fn software_first_spares_the_token_when_a_software_key_opens_the_file() {
+    let ws = Workspace::new();
+    let (hw_recipient, hw_identity) = testkit_key(None);
+    encrypt_to(&ws, "s.json", &format!("{hw_recipient},{}", ws.recipient));
+    let software = std::fs::read_to_string(&ws.keys).unwrap();
+    let keys = ws.write("keys.both", format!("{hw_identity}\n{software}"));
+    let log = ws.path("testkit.log");
+    let env = [
+        ("SOPS_AGE_KEY_FILE", keys.to_str().unwrap()),
+        ("TESTKIT_LOG", log.to_str().unwrap()),
+        ("TESTKIT_MODE", "prompt-pin"),
+    ];
+    let mut with_order = env.to_vec();
+    with_order.push(("KEYTAP_IDENTITY_ORDER", "software-first"));
+    let (run, _) = keytap_env(&ws, &["decrypt", "s.json"], &with_order);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count_lines(&log, "session identity-v1"), 0, "the token was asked although the software key opened the file");
+    // Hardware first (the default) does use the token.
+    let askpass = script(&ws, "askpass.sh", "echo 123456");
+    let mut hw_first = env.to_vec();
+    hw_first.push(("KEYTAP_ASKPASS", askpass.to_str().unwrap()));
+    let (run, _) = keytap_env(&ws, &["decrypt", "s.json"], &hw_first);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count_lines(&log, "session identity-v1"), 1);
+}

@@ -465,6 +465,15 @@ impl AgeIdentities {
     /// skipped with a one-line note. Failures are worded as sops words them, with the
     /// loading errors and the locations that had no keys.
     pub fn unwrap_many(&self, encs: &[&str]) -> Vec<Result<Zeroizing<Vec<u8>>, AgeError>> {
+        let groups: Vec<usize> = (0..encs.len()).collect();
+        self.unwrap_many_grouped(encs, &groups)
+    }
+
+    /// Like [`AgeIdentities::unwrap_many`], where `group_of[i]` says which blobs are
+    /// alternatives (the keys of one key group of one file): once one blob of a group is
+    /// open, the others are not tried in later passes, so a software key that already
+    /// opened a group spares the token its PIN prompt.
+    pub fn unwrap_many_grouped(&self, encs: &[&str], group_of: &[usize]) -> Vec<Result<Zeroizing<Vec<u8>>, AgeError>> {
         let n = encs.len();
         let mut done: Vec<Option<Zeroizing<Vec<u8>>>> = (0..n).map(|_| None).collect();
         let mut causes: Vec<Vec<String>> = vec![Vec::new(); n];
@@ -482,10 +491,14 @@ impl AgeIdentities {
             .collect();
         let passes: [bool; 2] = if self.plugins_first { [true, false] } else { [false, true] };
         for plugins in passes {
+            let open_groups: std::collections::HashSet<usize> =
+                (0..n).filter(|i| done[*i].is_some()).map(|i| group_of[i]).collect();
+            let skip: Vec<bool> =
+                (0..n).map(|i| malformed[i].is_some() || done[i].is_some() || open_groups.contains(&group_of[i])).collect();
             if plugins {
-                self.plugin_pass(encs, &stanzas, &malformed, &mut done, &mut causes);
+                self.plugin_pass(encs, &stanzas, &skip, &mut done, &mut causes);
             } else {
-                self.native_pass(encs, &malformed, &mut done, &mut causes);
+                self.native_pass(encs, &skip, &mut done, &mut causes);
             }
         }
         (0..n)
@@ -517,12 +530,12 @@ impl AgeIdentities {
     fn native_pass(
         &self,
         encs: &[&str],
-        malformed: &[Option<String>],
+        skip: &[bool],
         done: &mut [Option<Zeroizing<Vec<u8>>>],
         causes: &mut [Vec<String>],
     ) {
         for (i, enc) in encs.iter().enumerate() {
-            if done[i].is_some() || malformed[i].is_some() {
+            if skip[i] {
                 continue;
             }
             for id in &self.identities {
@@ -548,7 +561,7 @@ impl AgeIdentities {
         &self,
         encs: &[&str],
         stanzas: &[Vec<age_core::format::Stanza>],
-        malformed: &[Option<String>],
+        skip: &[bool],
         done: &mut [Option<Zeroizing<Vec<u8>>>],
         causes: &mut [Vec<String>],
     ) {
@@ -560,7 +573,7 @@ impl AgeIdentities {
         }
         for name in names {
             let pending: Vec<usize> =
-                (0..encs.len()).filter(|i| done[*i].is_none() && malformed[*i].is_none()).collect();
+                (0..encs.len()).filter(|i| done[*i].is_none() && !skip[*i]).collect();
             if pending.is_empty() {
                 return;
             }
