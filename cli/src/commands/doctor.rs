@@ -13,6 +13,10 @@ use crate::error::CliError;
 fn recipient_kind(r: &str) -> String {
     if r.starts_with("age1pq1") {
         "age post-quantum (ML-KEM-768 + X25519)".into()
+    } else if r.starts_with("age1tagpq1") {
+        "age tag, post-quantum (ML-KEM-768 + P-256; opened by the token's plugin)".into()
+    } else if r.starts_with("age1tag1") {
+        "age tag (P-256; opened by the token's plugin, not post-quantum)".into()
     } else if r.starts_with("age1") && r.matches('1').count() > 1 {
         let name = &r[4..r[4..].find('1').map(|i| i + 4).unwrap_or(r.len())];
         format!("age plugin '{name}' (needs age-plugin-{name} to decrypt)")
