@@ -354,6 +354,9 @@ pub(crate) struct Checker<'a> {
     active: HashSet<usize>,
     terrors: Vec<String>,
     merged_fields: Option<HashSet<Shape>>,
+    /// Shapes of scalars are only compared while merging; building them costs a
+    /// formatted string per scalar, so it is skipped otherwise.
+    collecting_shapes: bool,
     depth: usize,
 }
 
@@ -396,6 +399,7 @@ impl<'a> Checker<'a> {
             active: HashSet::new(),
             terrors: Vec::new(),
             merged_fields: None,
+            collecting_shapes: false,
             depth: 0,
         }
     }
@@ -517,9 +521,11 @@ impl<'a> Checker<'a> {
             // d.null: only interfaces (and addressable maps) take a null.
             return Ok((out == Out::Iface, Shape::Nil));
         }
-        let shape = Shape::Scalar(format!("{resolved:?}"));
+        let want_shape = self.collecting_shapes || self.merged_fields.is_some();
+        let shape = if want_shape { Shape::Scalar(format!("{resolved:?}")) } else { Shape::Scalar(String::new()) };
         match out {
-            Out::Str => Ok((true, Shape::Scalar(format!("{:?}", Scalar::Str(node.value.clone()))))),
+            Out::Str if want_shape => Ok((true, Shape::Scalar(format!("{:?}", Scalar::Str(node.value.clone()))))),
+            Out::Str => Ok((true, shape)),
             Out::Iface => Ok((true, shape)),
             Out::StringMap | Out::IfaceMap => {
                 self.terror(n, &tag, out);
@@ -564,7 +570,14 @@ impl<'a> Checker<'a> {
         let l = node.content.len();
         // Unique keys: same kind and same text.
         let before = self.terrors.len();
-        let mut i = 0;
+        // go-yaml compares every pair; only do that (for its error order) when a hash pass
+        // finds a duplicate, so large mappings stay linear.
+        let mut seen = HashSet::with_capacity(l / 2);
+        let has_duplicate = (0..l).step_by(2).any(|i| {
+            let k = &nodes[node.content[i]];
+            !seen.insert((k.kind as u8, k.value.as_str()))
+        });
+        let mut i = if has_duplicate { 0 } else { l };
         while i < l {
             let ni = &nodes[node.content[i]];
             let mut j = i + 2;
@@ -641,12 +654,14 @@ impl<'a> Checker<'a> {
         if self.merged_fields.is_none() {
             let mut set = HashSet::new();
             let keys: Vec<usize> = self.nodes[parent].content.iter().step_by(2).copied().collect();
+            self.collecting_shapes = true;
             for k in keys {
                 let (ok, shape) = self.unmarshal(k, Out::Iface)?;
                 if ok {
                     set.insert(shape);
                 }
             }
+            self.collecting_shapes = false;
             self.merged_fields = Some(set);
         }
         let want_map = || Fail("yaml: map merge requires map or sequence of maps as the value".into());
