@@ -1517,6 +1517,23 @@ impl Scanner {
                         whitespaces.clear();
                     }
                 }
+                if self.flow_level == 0 && c != ':' {
+                    // Copy the run up to the next blank, break or ':' at once (nothing in
+                    // it can end the scalar in block context).
+                    let start = self.pos;
+                    let mut stop = start;
+                    while stop < self.buf.len() && self.buf[stop] != ':' && !is_blankz(self.buf[stop]) {
+                        stop += 1;
+                    }
+                    s.extend(&self.buf[start..stop]);
+                    let n = (stop - start) as i64;
+                    self.pos = stop;
+                    self.mark.index += n;
+                    self.mark.column += n;
+                    self.newlines = 0;
+                    end = self.mark;
+                    continue;
+                }
                 self.read(&mut s);
                 end = self.mark;
             }
