@@ -7,11 +7,18 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 ./scripts/install-deps.sh >/dev/null
-cargo build --locked --quiet -p keytap
+cargo build --locked --quiet -p keytap -p keytap-age-plugin-yubikey -p keytap-piv-card
 keytap="$root/target/debug/keytap"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+started_pids=()
+cleanup() {
+  # Stop what step 7 started (the software YubiKey, then pcscd), by PID.
+  for pid in "${started_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${started_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 cd "$work"
 export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config"
 mkdir -p "$HOME" secrets
@@ -70,8 +77,37 @@ printf 'token: from-sops\n' > secrets/other.yaml
 sops encrypt -i secrets/other.yaml
 show "$keytap" decrypt secrets/other.yaml
 
-step "7. Hardware flow"
-echo "   The YubiKey PIV plugin and its software card are not built yet (issue #5);"
-echo "   identities AGE-PLUGIN-*-1... in keys.txt already run age-plugin-<name> from PATH."
+step "7. A YubiKey: the PIV plugin, on a software YubiKey behind a real pcscd"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "   (skipped: starting pcscd needs root; see tests/tests/yubikey.rs)"
+elif [ -S /run/pcscd/pcscd.comm ]; then
+  echo "   (skipped: a pcscd is already running here; stop it to see the software YubiKey)"
+else
+  card="$root/target/debug/keytap-piv-card"
+  # pcscd in the foreground with vsmartcard's vpcd reader; the emulator connecting to the
+  # reader is the card being inserted.
+  pcscd -f -a >"$work/pcscd.log" 2>&1 &
+  started_pids=("$!")
+  "$card" wait-pcscd
+  "$card" run --state "$work/yubikey.json" --serial 15000042 --counters "$work/card-counters" >"$work/card.log" 2>&1 &
+  started_pids=("$!" "${started_pids[@]}")
+  "$card" wait-card
+  show pcsc_scan -r
+  export PATH="$root/target/debug:$PATH"   # age-plugin-yubikey (keytap's) for keytap to run
+  echo 123456 > "$work/pin"; echo 246810 > "$work/new-pin"; chmod 600 "$work/pin" "$work/new-pin"
+  echo '$ age-plugin-yubikey --generate --name "walkthrough key" --touch-policy never --pin-file pin --new-pin-file new-pin > yubikey-identity.txt'
+  age-plugin-yubikey --generate --name "walkthrough key" --touch-policy never \
+    --pin-file "$work/pin" --new-pin-file "$work/new-pin" > "$work/yubikey-identity.txt"
+  cat "$work/yubikey-identity.txt"
+  yk_recipient=$(sed -n 's/^#    Recipient: //p' "$work/yubikey-identity.txt")
+  printf 'wifi_password: correct-horse-on-a-yubikey\n' > secrets/yubikey.yaml
+  show "$keytap" encrypt -i --age "$yk_recipient" secrets/yubikey.yaml
+  # The PIN comes from a scripted askpass (a real user gets a prompt or pinentry).
+  printf '#!/bin/sh\necho "   askpass was asked: $1" >&2\necho 246810\n' > "$work/askpass.sh"
+  chmod +x "$work/askpass.sh"
+  show env SOPS_AGE_KEY_FILE="$work/yubikey-identity.txt" KEYTAP_ASKPASS="$work/askpass.sh" \
+    "$keytap" decrypt secrets/yubikey.yaml
+  echo "   the card counted: $(tr '\n' ' ' < "$work/card-counters" 2>/dev/null || true)"
+fi
 echo
 echo "Walkthrough complete."

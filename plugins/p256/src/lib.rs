@@ -10,6 +10,8 @@
 //!   the tag check, ChaCha20-Poly1305).
 //! - [`tag`]: `age1tag1...` recipients and `p256tag` stanzas.
 //! - [`hybrid`]: `age1tagpq1...` recipients (MLKEM768-P256) and `mlkem768p256tag` stanzas.
+//! - [`piv`]: age-plugin-yubikey's `age1yubikey1...` recipients and `piv-p256` stanzas
+//!   (ECDH, HKDF-SHA256, ChaCha20-Poly1305), for keytap's YubiKey plugin.
 //! - [`hpke`]: RFC 9180 base mode, single shot, as age's HPKE stanzas use it (also used by
 //!   keytap-core for the `mlkem768x25519` stanza).
 //! - [`bech32`]: Bech32 as age uses it (BIP 173 without the 90-character limit).
@@ -27,9 +29,11 @@
 pub mod bech32;
 pub mod hpke;
 pub mod hybrid;
+pub mod piv;
 pub mod point;
 pub mod software;
 pub mod tag;
+pub mod tpm_ecc;
 
 pub use point::{P256Point, PointError};
 
