@@ -78,7 +78,9 @@ fn split_canonical(s: &str) -> Option<[&str; 4]> {
     let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=';
     let field = |input: &'_ str, sep: &str| -> Option<(usize, usize)> {
         let end = input.bytes().position(|c| !b64(c))?;
-        input[end..].starts_with(sep).then_some((end, end + sep.len()))
+        input[end..]
+            .starts_with(sep)
+            .then_some((end, end + sep.len()))
     };
     let (d_end, d_next) = field(rest, ",iv:")?;
     let after_data = &rest[d_next..];
@@ -93,7 +95,12 @@ fn split_canonical(s: &str) -> Option<[&str; 4]> {
     if d_end == 0 || i_end == 0 || t_end == 0 || ty_end == 0 {
         return None;
     }
-    Some([&rest[..d_end], &after_data[..i_end], &after_iv[..t_end], &after_tag[..ty_end]])
+    Some([
+        &rest[..d_end],
+        &after_data[..i_end],
+        &after_iv[..t_end],
+        &after_tag[..ty_end],
+    ])
 }
 
 /// True when `s` looks like a sops-encrypted value.
@@ -225,18 +232,26 @@ impl ValueCipher {
         if envelope.is_empty() {
             return Ok(Value::Str(String::new()));
         }
-                let fields = match split_canonical(envelope) {
+        let fields = match split_canonical(envelope) {
             Some(f) => f,
             None => {
-                let caps = envelope_regex().captures(envelope).ok_or(CipherError::NotEncrypted)?;
+                let caps = envelope_regex()
+                    .captures(envelope)
+                    .ok_or(CipherError::NotEncrypted)?;
                 let get = |i| caps.get(i).map_or("", |m| m.as_str());
                 [get(1), get(2), get(3), get(4)]
             }
         };
         let engine = base64_engine();
-        let data = engine.decode(fields[0]).map_err(|_| CipherError::Base64("data"))?;
-        let iv = engine.decode(fields[1]).map_err(|_| CipherError::Base64("iv"))?;
-        let tag = engine.decode(fields[2]).map_err(|_| CipherError::Base64("tag"))?;
+        let data = engine
+            .decode(fields[0])
+            .map_err(|_| CipherError::Base64("data"))?;
+        let iv = engine
+            .decode(fields[1])
+            .map_err(|_| CipherError::Base64("iv"))?;
+        let tag = engine
+            .decode(fields[2])
+            .map_err(|_| CipherError::Base64("tag"))?;
         let ty = fields[3];
 
         let mut sealed = data;
@@ -246,7 +261,9 @@ impl ValueCipher {
         let (value, stash_ty) = match ty {
             // Go strings hold any bytes (binary files): keep non-UTF-8 plaintext as bytes.
             "str" => (
-                text().map(Value::Str).unwrap_or_else(|_| Value::Bytes(plain.to_vec())),
+                text()
+                    .map(Value::Str)
+                    .unwrap_or_else(|_| Value::Bytes(plain.to_vec())),
                 "str",
             ),
             "int" => (
@@ -447,7 +464,9 @@ mod tests {
             "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]trailing",
             "ENC[AES256_GCM,data:AA==,iv:AA==,iv:BB==,tag:AA==,type:str]",
         ] {
-            let via_regex = envelope_regex().captures(s).map(|c| [1, 2, 3, 4].map(|i| c[i].to_string()));
+            let via_regex = envelope_regex()
+                .captures(s)
+                .map(|c| [1, 2, 3, 4].map(|i| c[i].to_string()));
             if let Some(fast) = split_canonical(s) {
                 assert_eq!(Some(fast.map(String::from)), via_regex, "{s}");
             }

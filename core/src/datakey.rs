@@ -178,13 +178,18 @@ impl std::error::Error for RecoverError {}
 /// Recovers the data key with the identities available: the first key of each group that
 /// unwraps gives that group's part; with several groups, `threshold` parts are combined.
 pub fn recover(metadata: &Metadata, identities: &AgeIdentities) -> Result<DataKey, RecoverError> {
-    recover_many(&[metadata], identities).pop().expect("one result per file")
+    recover_many(&[metadata], identities)
+        .pop()
+        .expect("one result per file")
 }
 
 /// Recovers the data keys of many files at once: every wrapped key of every file goes
 /// through [`AgeIdentities::unwrap_many`] together, so each plugin runs one session (one
 /// PIN prompt) for all of them.
-pub fn recover_many(files: &[&Metadata], identities: &AgeIdentities) -> Vec<Result<DataKey, RecoverError>> {
+pub fn recover_many(
+    files: &[&Metadata],
+    identities: &AgeIdentities,
+) -> Vec<Result<DataKey, RecoverError>> {
     let mut encs: Vec<&str> = Vec::new();
     let mut group_of: Vec<usize> = Vec::new();
     let mut group_id = 0;
@@ -209,7 +214,12 @@ pub fn recover_many(files: &[&Metadata], identities: &AgeIdentities) -> Vec<Resu
                 .map(|g| {
                     g.iter()
                         .filter(|k| matches!(k, MasterKey::Age { .. }))
-                        .map(|_| unwrapped.next().expect("one result per blob").map_err(|e| e.to_string()))
+                        .map(|_| {
+                            unwrapped
+                                .next()
+                                .expect("one result per blob")
+                                .map_err(|e| e.to_string())
+                        })
                         .collect()
                 })
                 .collect();
@@ -218,10 +228,17 @@ pub fn recover_many(files: &[&Metadata], identities: &AgeIdentities) -> Vec<Resu
         .collect()
 }
 
-fn combine_groups(metadata: &Metadata, mut age_results: Vec<Vec<Result<Zeroizing<Vec<u8>>, String>>>) -> Result<DataKey, RecoverError> {
+fn combine_groups(
+    metadata: &Metadata,
+    mut age_results: Vec<Vec<Result<Zeroizing<Vec<u8>>, String>>>,
+) -> Result<DataKey, RecoverError> {
     let several = metadata.key_groups.len() > 1;
     let threshold = if several {
-        if metadata.shamir_threshold == 0 { metadata.key_groups.len() } else { metadata.shamir_threshold }
+        if metadata.shamir_threshold == 0 {
+            metadata.key_groups.len()
+        } else {
+            metadata.shamir_threshold
+        }
     } else {
         1
     };
@@ -239,12 +256,17 @@ fn combine_groups(metadata: &Metadata, mut age_results: Vec<Vec<Result<Zeroizing
                     part = Some(p);
                     break;
                 }
-                Err(e) => attempts.push(KeyAttempt { key: key.describe(), error: Some(e) }),
+                Err(e) => attempts.push(KeyAttempt {
+                    key: key.describe(),
+                    error: Some(e),
+                }),
             }
         }
         if part.is_none() {
             for key in group.iter().filter(|k| !matches!(k, MasterKey::Age { .. })) {
-                let MasterKey::Other { kind, .. } = key else { continue };
+                let MasterKey::Other { kind, .. } = key else {
+                    continue;
+                };
                 attempts.push(KeyAttempt {
                     key: key.describe(),
                     error: Some(format!("keytap cannot decrypt with {kind} keys")),
@@ -257,14 +279,24 @@ fn combine_groups(metadata: &Metadata, mut age_results: Vec<Vec<Result<Zeroizing
             parts.push(p);
         }
     }
-    let fail = |other: Option<String>, groups, group_ok| RecoverError { groups, group_ok, threshold, other };
+    let fail = |other: Option<String>, groups, group_ok| RecoverError {
+        groups,
+        group_ok,
+        threshold,
+        other,
+    };
     let key: Zeroizing<Vec<u8>> = if several {
         if parts.len() < threshold {
             return Err(fail(None, groups, group_ok));
         }
         let shares: Vec<Vec<u8>> = parts.iter().map(|p| p.to_vec()).collect();
-        let combined = crate::shamir::combine(&shares)
-            .map_err(|e| fail(Some(format!("could not get data key from shamir parts: {e}")), Vec::new(), Vec::new()))?;
+        let combined = crate::shamir::combine(&shares).map_err(|e| {
+            fail(
+                Some(format!("could not get data key from shamir parts: {e}")),
+                Vec::new(),
+                Vec::new(),
+            )
+        })?;
         Zeroizing::new(combined)
     } else {
         match parts.pop() {
@@ -273,7 +305,14 @@ fn combine_groups(metadata: &Metadata, mut age_results: Vec<Vec<Result<Zeroizing
         }
     };
     let arr: [u8; 32] = key.as_slice().try_into().map_err(|_| {
-        fail(Some(format!("recovered data key has {} bytes, expected 32", key.len())), Vec::new(), Vec::new())
+        fail(
+            Some(format!(
+                "recovered data key has {} bytes, expected 32",
+                key.len()
+            )),
+            Vec::new(),
+            Vec::new(),
+        )
     })?;
     Ok(Zeroizing::new(arr))
 }

@@ -300,7 +300,10 @@ impl Metadata {
             push_other_list(&mut b, g, "pgp", None);
         }
         if let Some(rule) = &self.crypt_rule {
-            b.push(Item::Entry(rule.field_name().into(), Value::Str(rule.value().into())));
+            b.push(Item::Entry(
+                rule.field_name().into(),
+                Value::Str(rule.value().into()),
+            ));
         }
         if self.mac_only_encrypted {
             b.push(Item::Entry("mac_only_encrypted".into(), Value::Bool(true)));

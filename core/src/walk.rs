@@ -5,8 +5,6 @@
 //! the AAD is the chain of mapping keys joined by `:` plus a trailing `:`, and the MAC is
 //! SHA-512 over the plaintext of the leaves in walk order.
 
-
-
 use sha2::{Digest, Sha512};
 
 use crate::cipher::{leaf_bytes, CipherError, ValueCipher};
@@ -127,19 +125,21 @@ impl Matcher {
             CryptRule::UnencryptedRegex(r)
             | CryptRule::EncryptedRegex(r)
             | CryptRule::UnencryptedCommentRegex(r)
-            | CryptRule::EncryptedCommentRegex(r) => Some(crate::config::go_regex(r).map_err(|e| {
-                WalkError::BadRegex {
-                    field: rule.field_name(),
-                    regex: r.clone(),
-                    message: e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                        .trim()
-                        .to_string(),
-                }
-            })?),
+            | CryptRule::EncryptedCommentRegex(r) => {
+                Some(crate::config::go_regex(r).map_err(|e| {
+                    WalkError::BadRegex {
+                        field: rule.field_name(),
+                        regex: r.clone(),
+                        message: e
+                            .to_string()
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                            .trim()
+                            .to_string(),
+                    }
+                })?)
+            }
             _ => None,
         };
         Ok(Matcher {

@@ -129,10 +129,12 @@ impl AgeRecipient {
             AgeRecipient::Tag(r) => r.as_ref(),
             AgeRecipient::Plugin(r) => {
                 plugin = crate::plugin::recipient::PluginRecipient::new(r.plugin(), recipient_text);
-                plugin.check_installed().map_err(|_| AgeError::PluginNotFound {
-                    binary: plugin_binary(r.plugin()),
-                    what: format!("recipient {recipient_text}"),
-                })?;
+                plugin
+                    .check_installed()
+                    .map_err(|_| AgeError::PluginNotFound {
+                        binary: plugin_binary(r.plugin()),
+                        what: format!("recipient {recipient_text}"),
+                    })?;
                 &plugin
             }
         };
@@ -372,7 +374,12 @@ impl AgeIdentities {
         }
         let text = match std::str::from_utf8(data) {
             Ok(t) => t,
-            Err(_) => return self.load_error(source, format!("failed to parse '{source}' age identities: not UTF-8 text")),
+            Err(_) => {
+                return self.load_error(
+                    source,
+                    format!("failed to parse '{source}' age identities: not UTF-8 text"),
+                )
+            }
         };
         let mut natives = Vec::new();
         let mut pq = Vec::new();
@@ -400,14 +407,26 @@ impl AgeIdentities {
                 match super::pq::PqIdentity::from_str(line) {
                     Ok(id) => pq.push(id),
                     Err(e) => {
-                        return self.load_error(source, format!("failed to parse '{source}' age identities: {e} (line {})", n + 1))
+                        return self.load_error(
+                            source,
+                            format!(
+                                "failed to parse '{source}' age identities: {e} (line {})",
+                                n + 1
+                            ),
+                        )
                     }
                 }
             } else if line.starts_with("AGE-SECRET-KEY-1") {
                 match age::x25519::Identity::from_str(line) {
                     Ok(id) => natives.push(id),
                     Err(e) => {
-                        return self.load_error(source, format!("failed to parse '{source}' age identities: {e} (line {})", n + 1))
+                        return self.load_error(
+                            source,
+                            format!(
+                                "failed to parse '{source}' age identities: {e} (line {})",
+                                n + 1
+                            ),
+                        )
                     }
                 }
             } else {
@@ -419,10 +438,16 @@ impl AgeIdentities {
             }
         }
         for id in natives {
-            self.identities.push(LoadedIdentity { source: source.to_string(), identity: Box::new(id) });
+            self.identities.push(LoadedIdentity {
+                source: source.to_string(),
+                identity: Box::new(id),
+            });
         }
         for id in pq {
-            self.identities.push(LoadedIdentity { source: source.to_string(), identity: Box::new(id) });
+            self.identities.push(LoadedIdentity {
+                source: source.to_string(),
+                identity: Box::new(id),
+            });
         }
         self.plugin_identities.extend(plugins);
     }
@@ -473,7 +498,11 @@ impl AgeIdentities {
     /// alternatives (the keys of one key group of one file): once one blob of a group is
     /// open, the others are not tried in later passes, so a software key that already
     /// opened a group spares the token its PIN prompt.
-    pub fn unwrap_many_grouped(&self, encs: &[&str], group_of: &[usize]) -> Vec<Result<Zeroizing<Vec<u8>>, AgeError>> {
+    pub fn unwrap_many_grouped(
+        &self,
+        encs: &[&str],
+        group_of: &[usize],
+    ) -> Vec<Result<Zeroizing<Vec<u8>>, AgeError>> {
         let n = encs.len();
         let mut done: Vec<Option<Zeroizing<Vec<u8>>>> = (0..n).map(|_| None).collect();
         let mut causes: Vec<Vec<String>> = vec![Vec::new(); n];
@@ -489,12 +518,23 @@ impl AgeIdentities {
                 }
             })
             .collect();
-        let passes: [bool; 2] = if self.plugins_first { [true, false] } else { [false, true] };
+        let passes: [bool; 2] = if self.plugins_first {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for plugins in passes {
-            let open_groups: std::collections::HashSet<usize> =
-                (0..n).filter(|i| done[*i].is_some()).map(|i| group_of[i]).collect();
-            let skip: Vec<bool> =
-                (0..n).map(|i| malformed[i].is_some() || done[i].is_some() || open_groups.contains(&group_of[i])).collect();
+            let open_groups: std::collections::HashSet<usize> = (0..n)
+                .filter(|i| done[*i].is_some())
+                .map(|i| group_of[i])
+                .collect();
+            let skip: Vec<bool> = (0..n)
+                .map(|i| {
+                    malformed[i].is_some()
+                        || done[i].is_some()
+                        || open_groups.contains(&group_of[i])
+                })
+                .collect();
             if plugins {
                 self.plugin_pass(encs, &stanzas, &skip, &mut done, &mut causes);
             } else {
@@ -512,7 +552,9 @@ impl AgeIdentities {
                     )));
                 }
                 if self.identities.is_empty() && self.plugin_identities.is_empty() {
-                    return Err(AgeError::Unwrap(self.with_context("failed to load age identities".into())));
+                    return Err(AgeError::Unwrap(
+                        self.with_context("failed to load age identities".into()),
+                    ));
                 }
                 let mut cause = causes[i].clone();
                 cause.dedup();
@@ -542,7 +584,10 @@ impl AgeIdentities {
                 match decrypt_with(enc, id.identity.as_ref()) {
                     Ok(data) => {
                         if self.verbose {
-                            eprintln!("keytap: data key unwrapped with the identity from {}", id.source);
+                            eprintln!(
+                                "keytap: data key unwrapped with the identity from {}",
+                                id.source
+                            );
                         }
                         done[i] = Some(data);
                         break;
@@ -572,18 +617,29 @@ impl AgeIdentities {
             }
         }
         for name in names {
-            let pending: Vec<usize> =
-                (0..encs.len()).filter(|i| done[*i].is_none() && !skip[*i]).collect();
+            let pending: Vec<usize> = (0..encs.len())
+                .filter(|i| done[*i].is_none() && !skip[*i])
+                .collect();
             if pending.is_empty() {
                 return;
             }
-            let ids: Vec<&PluginIdentity> = self.plugin_identities.iter().filter(|p| p.plugin == name).collect();
+            let ids: Vec<&PluginIdentity> = self
+                .plugin_identities
+                .iter()
+                .filter(|p| p.plugin == name)
+                .collect();
             let id_strings: Vec<String> = ids.iter().map(|p| p.identity.to_string()).collect();
-            let files: Vec<Vec<age_core::format::Stanza>> = pending.iter().map(|i| clone_stanzas(&stanzas[*i])).collect();
+            let files: Vec<Vec<age_core::format::Stanza>> = pending
+                .iter()
+                .map(|i| clone_stanzas(&stanzas[*i]))
+                .collect();
             match crate::plugin::identity::unwrap_files(name, &id_strings, &files, &Prompter) {
                 Ok(outcome) => {
                     for (idx, message) in &outcome.identity_errors {
-                        let who = idx.and_then(|k| ids.get(k)).map(|p| p.label()).unwrap_or_else(|| format!("age-plugin-{name}"));
+                        let who = idx
+                            .and_then(|k| ids.get(k))
+                            .map(|p| p.label())
+                            .unwrap_or_else(|| format!("age-plugin-{name}"));
                         eprintln!("keytap: skipping {who}: {message}");
                         for i in &pending {
                             causes[*i].push(format!("age-plugin-{name}: {message}"));
@@ -613,7 +669,8 @@ impl AgeIdentities {
                                 }
                                 done[i] = Some(data);
                             }
-                            Err(_) => causes[i].push(format!("age-plugin-{name} returned a wrong file key")),
+                            Err(_) => causes[i]
+                                .push(format!("age-plugin-{name} returned a wrong file key")),
                         }
                     }
                 }
@@ -689,7 +746,10 @@ fn decrypt_identity_file(source: &str, data: &[u8]) -> Result<Zeroizing<Vec<u8>>
 }
 
 /// Decrypts one armored age file with one identity.
-fn decrypt_with(enc: &str, identity: &dyn age::Identity) -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
+fn decrypt_with(
+    enc: &str,
+    identity: &dyn age::Identity,
+) -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()))?;
     let mut reader = decryptor.decrypt(std::iter::once(identity))?;
     let mut out = Zeroizing::new(Vec::new());
@@ -699,7 +759,11 @@ fn decrypt_with(enc: &str, identity: &dyn age::Identity) -> Result<Zeroizing<Vec
 
 fn clone_stanzas(s: &[age_core::format::Stanza]) -> Vec<age_core::format::Stanza> {
     s.iter()
-        .map(|s| age_core::format::Stanza { tag: s.tag.clone(), args: s.args.clone(), body: s.body.clone() })
+        .map(|s| age_core::format::Stanza {
+            tag: s.tag.clone(),
+            args: s.args.clone(),
+            body: s.body.clone(),
+        })
         .collect()
 }
 
@@ -707,7 +771,10 @@ fn clone_stanzas(s: &[age_core::format::Stanza]) -> Vec<age_core::format::Stanza
 fn header_stanzas(enc: &str) -> Result<Vec<age_core::format::Stanza>, String> {
     struct Collector(std::cell::RefCell<Vec<age_core::format::Stanza>>);
     impl age::Identity for Collector {
-        fn unwrap_stanza(&self, _: &age_core::format::Stanza) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        fn unwrap_stanza(
+            &self,
+            _: &age_core::format::Stanza,
+        ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
             None
         }
         fn unwrap_stanzas(
@@ -718,7 +785,8 @@ fn header_stanzas(enc: &str) -> Result<Vec<age_core::format::Stanza>, String> {
             None
         }
     }
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes())).map_err(|e| e.to_string())?;
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()))
+        .map_err(|e| e.to_string())?;
     let collector = Collector(std::cell::RefCell::new(Vec::new()));
     let _ = decryptor.decrypt(std::iter::once(&collector as &dyn age::Identity));
     Ok(collector.0.into_inner())
@@ -729,8 +797,13 @@ fn header_stanzas(enc: &str) -> Result<Vec<age_core::format::Stanza>, String> {
 struct ReplayIdentity(age_core::format::FileKey);
 
 impl age::Identity for ReplayIdentity {
-    fn unwrap_stanza(&self, _: &age_core::format::Stanza) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+    fn unwrap_stanza(
+        &self,
+        _: &age_core::format::Stanza,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
         use age::secrecy::ExposeSecret;
-        Some(Ok(age_core::format::FileKey::new(Box::new(*self.0.expose_secret()))))
+        Some(Ok(age_core::format::FileKey::new(Box::new(
+            *self.0.expose_secret(),
+        ))))
     }
 }

@@ -83,8 +83,15 @@ impl age::Callbacks for Prompter {
         if let Some(program) = std::env::var_os("PINENTRY_PROGRAM").filter(|p| !p.is_empty()) {
             return pinentry(std::path::Path::new(&program), description).map(SecretString::from);
         }
-        if std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok() {
-            return rpassword::prompt_password(format!("{description} ")).ok().map(SecretString::from);
+        if std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .is_ok()
+        {
+            return rpassword::prompt_password(format!("{description} "))
+                .ok()
+                .map(SecretString::from);
         }
         let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
             .map(|d| d.join("pinentry"))
@@ -106,7 +113,9 @@ fn pinentry(program: &std::path::Path, description: &str) -> Option<String> {
     let stdout = child.stdout.take()?;
     let mut reader = std::io::BufReader::new(stdout);
     let mut line = String::new();
-    let expect_ok = |reader: &mut std::io::BufReader<std::process::ChildStdout>, line: &mut String| -> Option<()> {
+    let expect_ok = |reader: &mut std::io::BufReader<std::process::ChildStdout>,
+                     line: &mut String|
+     -> Option<()> {
         line.clear();
         reader.read_line(line).ok()?;
         line.starts_with("OK").then_some(())
@@ -121,7 +130,10 @@ fn pinentry(program: &std::path::Path, description: &str) -> Option<String> {
             c => c.to_string(),
         })
         .collect();
-    for cmd in [format!("SETDESC {escaped}\n"), "SETPROMPT PIN:\n".to_string()] {
+    for cmd in [
+        format!("SETDESC {escaped}\n"),
+        "SETPROMPT PIN:\n".to_string(),
+    ] {
         stdin.write_all(cmd.as_bytes()).ok()?;
         stdin.flush().ok()?;
         expect_ok(&mut reader, &mut line)?;

@@ -43,12 +43,17 @@ pub fn find_plugin(name: &str) -> Result<PathBuf, PluginError> {
             return Ok(candidate);
         }
     }
-    Err(PluginError::NotFound { binary, search_var: var })
+    Err(PluginError::NotFound {
+        binary,
+        search_var: var,
+    })
 }
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// What the reader thread hands over: a stanza, the end of output, or unparseable bytes.
@@ -71,18 +76,37 @@ pub struct Connection {
 
 impl Connection {
     /// Starts `path --age-plugin=<state_machine>` in a private empty working directory.
-    pub fn open(path: &Path, state_machine: &str, timeout: Duration) -> Result<Connection, PluginError> {
-        let binary = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let workdir = tempfile::tempdir().map_err(|e| PluginError::Io { binary: binary.clone(), message: e.to_string() })?;
-        let debug = std::env::var("AGEDEBUG").map(|v| v == "plugin").unwrap_or(false);
+    pub fn open(
+        path: &Path,
+        state_machine: &str,
+        timeout: Duration,
+    ) -> Result<Connection, PluginError> {
+        let binary = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let workdir = tempfile::tempdir().map_err(|e| PluginError::Io {
+            binary: binary.clone(),
+            message: e.to_string(),
+        })?;
+        let debug = std::env::var("AGEDEBUG")
+            .map(|v| v == "plugin")
+            .unwrap_or(false);
         let mut child = Command::new(path)
             .arg(format!("--age-plugin={state_machine}"))
             .current_dir(workdir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(if debug { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if debug {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
-            .map_err(|e| PluginError::Io { binary: binary.clone(), message: format!("could not start: {e}") })?;
+            .map_err(|e| PluginError::Io {
+                binary: binary.clone(),
+                message: format!("could not start: {e}"),
+            })?;
         let stdout = child.stdout.take().expect("piped stdout");
         let stdin = child.stdin.take();
         let (tx, rx) = mpsc::channel();
@@ -114,14 +138,25 @@ impl Connection {
                 }
                 match reader.read_until(b'\n', &mut buffer) {
                     Ok(0) | Err(_) => {
-                        let _ = tx.send(if buffer.is_empty() { Incoming::Eof } else { Incoming::Garbage });
+                        let _ = tx.send(if buffer.is_empty() {
+                            Incoming::Eof
+                        } else {
+                            Incoming::Garbage
+                        });
                         return;
                     }
                     Ok(_) => {}
                 }
             }
         });
-        Ok(Connection { binary, child, stdin, incoming: rx, timeout, _workdir: workdir })
+        Ok(Connection {
+            binary,
+            child,
+            stdin,
+            incoming: rx,
+            timeout,
+            _workdir: workdir,
+        })
     }
 
     /// Sends one stanza: `-> command args...`, then the body in wrapped base64.
@@ -146,7 +181,9 @@ impl Connection {
         out.push_str(rest);
         out.push('\n');
         let binary = self.binary.clone();
-        let stdin = self.stdin.as_mut().ok_or_else(|| PluginError::Crashed { binary: binary.clone() })?;
+        let stdin = self.stdin.as_mut().ok_or_else(|| PluginError::Crashed {
+            binary: binary.clone(),
+        })?;
         stdin
             .write_all(out.as_bytes())
             .and_then(|_| stdin.flush())
@@ -159,7 +196,10 @@ impl Connection {
             Ok(Incoming::Stanza(s)) => Ok(s),
             Ok(Incoming::Garbage) => {
                 self.kill();
-                Err(PluginError::Protocol { binary: self.binary.clone(), message: "sent data that is not the age plugin protocol".into() })
+                Err(PluginError::Protocol {
+                    binary: self.binary.clone(),
+                    message: "sent data that is not the age plugin protocol".into(),
+                })
             }
             Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => {
                 // The plugin closed its output; give it a moment to exit, never wait forever.
@@ -172,11 +212,17 @@ impl Connection {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 self.kill();
-                Err(PluginError::Exited { binary: self.binary.clone(), code })
+                Err(PluginError::Exited {
+                    binary: self.binary.clone(),
+                    code,
+                })
             }
             Err(RecvTimeoutError::Timeout) => {
                 self.kill();
-                Err(PluginError::Timeout { binary: self.binary.clone(), seconds: self.timeout.as_secs() })
+                Err(PluginError::Timeout {
+                    binary: self.binary.clone(),
+                    seconds: self.timeout.as_secs(),
+                })
             }
         }
     }

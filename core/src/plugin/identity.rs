@@ -22,7 +22,10 @@ pub struct SessionOutcome {
 }
 
 fn b64(s: &str) -> Option<String> {
-    base64::engine::general_purpose::STANDARD_NO_PAD.decode(s).ok().and_then(|b| String::from_utf8(b).ok())
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
 }
 
 /// Runs one `identity-v1` session of `age-plugin-<plugin>` with `identities` over the
@@ -49,7 +52,10 @@ pub fn unwrap_files(
     }
     conn.send("done", &[], &[])?;
 
-    let mut out = SessionOutcome { file_keys: (0..files.len()).map(|_| None).collect(), ..Default::default() };
+    let mut out = SessionOutcome {
+        file_keys: (0..files.len()).map(|_| None).collect(),
+        ..Default::default()
+    };
     loop {
         let s = conn.receive()?;
         let body_text = || String::from_utf8_lossy(&s.body).into_owned();
@@ -60,13 +66,18 @@ pub fn unwrap_files(
                 conn.send("ok", &[], &[])?;
             }
             "confirm" => {
-                let yes = s.args.first().and_then(|a| b64(a)).unwrap_or_else(|| "yes".into());
+                let yes = s
+                    .args
+                    .first()
+                    .and_then(|a| b64(a))
+                    .unwrap_or_else(|| "yes".into());
                 let no = s.args.get(1).and_then(|a| b64(a));
                 match ui.confirm(&body_text(), &yes, no.as_deref()) {
                     Some(true) => conn.send("ok", &["yes"], &[])?,
                     Some(false) => conn.send("ok", &["no"], &[])?,
                     None => {
-                        out.unanswered.push(format!("{binary} asked to confirm: {}", body_text()));
+                        out.unanswered
+                            .push(format!("{binary} asked to confirm: {}", body_text()));
                         conn.send("fail", &[], &[])?
                     }
                 }
@@ -74,19 +85,25 @@ pub fn unwrap_files(
             "request-public" => match ui.request_public_string(&body_text()) {
                 Some(v) => conn.send("ok", &[], v.as_bytes())?,
                 None => {
-                    out.unanswered.push(format!("{binary} asked for {:?}", body_text()));
+                    out.unanswered
+                        .push(format!("{binary} asked for {:?}", body_text()));
                     conn.send("fail", &[], &[])?
                 }
             },
             "request-secret" => match ui.request_passphrase(&body_text()) {
                 Some(v) => conn.send("ok", &[], v.expose_secret().as_bytes())?,
                 None => {
-                    out.unanswered.push(format!("{binary} asked for {:?}", body_text()));
+                    out.unanswered
+                        .push(format!("{binary} asked for {:?}", body_text()));
                     conn.send("fail", &[], &[])?
                 }
             },
             "file-key" => {
-                let index = s.args.first().and_then(|a| a.parse::<usize>().ok()).filter(|i| *i < files.len());
+                let index = s
+                    .args
+                    .first()
+                    .and_then(|a| a.parse::<usize>().ok())
+                    .filter(|i| *i < files.len());
                 match (index, <[u8; FILE_KEY_BYTES]>::try_from(s.body.as_slice())) {
                     (Some(i), Ok(key)) => {
                         if out.file_keys[i].is_none() {
@@ -105,10 +122,12 @@ pub fn unwrap_files(
             "error" => {
                 let message = body_text();
                 match s.args.first().map(String::as_str) {
-                    Some("identity") => {
-                        out.identity_errors.push((s.args.get(1).and_then(|a| a.parse().ok()), message))
-                    }
-                    Some("stanza") => out.file_errors.push((s.args.get(1).and_then(|a| a.parse().ok()), message)),
+                    Some("identity") => out
+                        .identity_errors
+                        .push((s.args.get(1).and_then(|a| a.parse().ok()), message)),
+                    Some("stanza") => out
+                        .file_errors
+                        .push((s.args.get(1).and_then(|a| a.parse().ok()), message)),
                     _ => out.file_errors.push((None, message)),
                 }
                 conn.send("ok", &[], &[])?;

@@ -86,8 +86,14 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(plugin_name("age1yubikey1qabc").as_deref(), Some("yubikey"));
-        assert_eq!(plugin_name("AGE-PLUGIN-YUBIKEY-1QABC").as_deref(), Some("yubikey"));
-        assert_eq!(plugin_name("AGE-PLUGIN-MY-TOKEN-1QABC").as_deref(), Some("my-token"));
+        assert_eq!(
+            plugin_name("AGE-PLUGIN-YUBIKEY-1QABC").as_deref(),
+            Some("yubikey")
+        );
+        assert_eq!(
+            plugin_name("AGE-PLUGIN-MY-TOKEN-1QABC").as_deref(),
+            Some("my-token")
+        );
         assert_eq!(plugin_name("age1qqq"), None);
     }
 }

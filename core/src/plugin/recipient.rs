@@ -18,7 +18,10 @@ pub struct PluginRecipient {
 impl PluginRecipient {
     /// A recipient of plugin `plugin` (its binary is looked up when wrapping).
     pub fn new(plugin: &str, recipient: &str) -> Self {
-        PluginRecipient { plugin: plugin.to_string(), recipient: recipient.to_string() }
+        PluginRecipient {
+            plugin: plugin.to_string(),
+            recipient: recipient.to_string(),
+        }
     }
 
     /// Checks that the plugin binary exists, for an early clear error.
@@ -44,7 +47,11 @@ impl PluginRecipient {
             match s.tag.as_str() {
                 "done" => break,
                 "recipient-stanza" if s.args.len() >= 2 => {
-                    stanzas.push(Stanza { tag: s.args[1].clone(), args: s.args[2..].to_vec(), body: s.body.clone() });
+                    stanzas.push(Stanza {
+                        tag: s.args[1].clone(),
+                        args: s.args[2..].to_vec(),
+                        body: s.body.clone(),
+                    });
                     conn.send("ok", &[], &[])?;
                 }
                 "labels" => {
@@ -72,17 +79,27 @@ impl PluginRecipient {
             }
         }
         if !errors.is_empty() {
-            return Err(PluginError::Reported { binary, message: errors.join("; ") });
+            return Err(PluginError::Reported {
+                binary,
+                message: errors.join("; "),
+            });
         }
         if stanzas.is_empty() {
-            return Err(PluginError::Protocol { binary, message: "returned no recipient stanza".into() });
+            return Err(PluginError::Protocol {
+                binary,
+                message: "returned no recipient stanza".into(),
+            });
         }
         Ok((stanzas, labels))
     }
 }
 
 impl age::Recipient for PluginRecipient {
-    fn wrap_file_key(&self, file_key: &FileKey) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
-        self.session(file_key).map_err(|e| age::EncryptError::Io(std::io::Error::other(e.to_string())))
+    fn wrap_file_key(
+        &self,
+        file_key: &FileKey,
+    ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+        self.session(file_key)
+            .map_err(|e| age::EncryptError::Io(std::io::Error::other(e.to_string())))
     }
 }

@@ -91,7 +91,6 @@ impl Format {
             Format::Dotenv => Box::new(dotenv::DotenvStore),
             Format::Ini => Box::new(ini::IniStore),
             Format::Binary => Box::new(binary::BinaryStore::new(options.json_binary_indent)),
-
         }
     }
 }
@@ -102,7 +101,7 @@ pub struct StoreOptions {
     /// Spaces per YAML indentation level; `None` = sops's default of 4.
     pub yaml_indent: Option<usize>,
     /// Spaces per JSON indentation level; `None` = sops's default (a tab).
-        pub json_indent: Option<usize>,
+    pub json_indent: Option<usize>,
     /// Like `json_indent`, for the JSON envelope of binary files (`stores.json_binary`).
     pub json_binary_indent: Option<usize>,
 }

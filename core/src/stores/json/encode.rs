@@ -21,25 +21,46 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
 /// The body of [`write_string`], without the quotes.
 fn escape_into(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
-                let b = c as u32 as u8;
-                out.push_str("\\u00");
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 0xf) as usize] as char);
-            }
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            _ => out.push(c),
+    // Fast path: copy runs that need no escape at once (all of an ENC[...] value).
+    let plain =
+        |b: u8| (0x20..0x80).contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        let run = bytes[start..]
+            .iter()
+            .position(|&b| !plain(b))
+            .map_or(bytes.len(), |n| start + n);
+        out.push_str(&s[start..run]);
+        if run == bytes.len() {
+            return;
         }
+        // Escape (or copy) the one character at `run`, then continue with runs.
+        let c = s[run..].chars().next().expect("not at the end");
+        escape_char(out, c, HEX);
+        start = run + c.len_utf8();
+    }
+}
+
+/// One character as Go's `encoding/json` writes it inside a string.
+fn escape_char(out: &mut String, c: char, hex: &[u8; 16]) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
+            let b = c as u32 as u8;
+            out.push_str("\\u00");
+            out.push(hex[(b >> 4) as usize] as char);
+            out.push(hex[(b & 0xf) as usize] as char);
+        }
+        '\u{2028}' => out.push_str("\\u2028"),
+        '\u{2029}' => out.push_str("\\u2029"),
+        _ => out.push(c),
     }
 }
 

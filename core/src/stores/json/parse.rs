@@ -315,6 +315,14 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> PResult<String> {
         let mut raw: Vec<u8> = Vec::new();
         loop {
+            // Fast path: copy the run of ordinary bytes up to a quote, backslash or control.
+            let rest = &self.s[self.pos..];
+            let run = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
+            raw.extend_from_slice(&rest[..run]);
+            self.pos += run;
             let c = self.peek().ok_or_else(|| UNEXPECTED_END.to_string())?;
             self.pos += 1;
             match c {

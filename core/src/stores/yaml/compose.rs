@@ -56,7 +56,10 @@ impl Node {
             && (short_tag(&self.tag) == STR_TAG
                 || ((self.tag.is_empty() || self.tag == "!")
                     && self.style
-                        & (style::SINGLE_QUOTED | style::DOUBLE_QUOTED | style::LITERAL | style::FOLDED)
+                        & (style::SINGLE_QUOTED
+                            | style::DOUBLE_QUOTED
+                            | style::LITERAL
+                            | style::FOLDED)
                         != 0))
     }
 }
@@ -90,16 +93,27 @@ impl Composer {
         if self.event.is_none() {
             match self.parser.next_event().map_err(|e| e.message())? {
                 Some(ev) => self.event = Some(ev),
-                None => return Err("yaml: attempted to go past the end of stream; corrupted value?".into()),
+                None => {
+                    return Err(
+                        "yaml: attempted to go past the end of stream; corrupted value?".into(),
+                    )
+                }
             }
         }
-        Ok(self.event.as_ref().map(|e| e.typ).unwrap_or(EventType::StreamEnd))
+        Ok(self
+            .event
+            .as_ref()
+            .map(|e| e.typ)
+            .unwrap_or(EventType::StreamEnd))
     }
 
     /// Takes the current event, which must be of type `typ`.
     fn expect(&mut self, typ: EventType) -> CResult<Event> {
         self.peek()?;
-        let ev = self.event.take().ok_or_else(|| "yaml: unexpected end of events".to_string())?;
+        let ev = self
+            .event
+            .take()
+            .ok_or_else(|| "yaml: unexpected end of events".to_string())?;
         if ev.typ == EventType::StreamEnd && typ != EventType::StreamEnd {
             return Err("yaml: attempted to go past the end of stream; corrupted value?".into());
         }
@@ -118,7 +132,9 @@ impl Composer {
         match self.peek()? {
             EventType::StreamEnd => Ok(None),
             EventType::DocumentStart => self.document().map(Some),
-            other => Err(format!("yaml: unexpected {other:?} event at document level")),
+            other => Err(format!(
+                "yaml: unexpected {other:?} event at document level"
+            )),
         }
     }
 
@@ -178,7 +194,9 @@ impl Composer {
             EventType::MappingStart => self.mapping(),
             EventType::SequenceStart => self.sequence(),
             EventType::DocumentStart => self.document(),
-            other => Err(format!("yaml: attempted to parse unexpected event {other:?}")),
+            other => Err(format!(
+                "yaml: attempted to parse unexpected event {other:?}"
+            )),
         };
         self.depth -= 1;
         r
@@ -190,7 +208,11 @@ impl Composer {
         let child = self.parse()?;
         self.nodes[n].content.push(child);
         if self.peek()? == EventType::DocumentEnd {
-            let foot = self.event.as_ref().map(|e| e.foot_comment.clone()).unwrap_or_default();
+            let foot = self
+                .event
+                .as_ref()
+                .map(|e| e.foot_comment.clone())
+                .unwrap_or_default();
             self.nodes[n].foot_comment = foot;
         }
         self.expect(EventType::DocumentEnd)?;
@@ -198,7 +220,11 @@ impl Composer {
     }
 
     fn alias(&mut self) -> CResult<usize> {
-        let name = self.event.as_ref().map(|e| e.anchor.clone()).unwrap_or_default();
+        let name = self
+            .event
+            .as_ref()
+            .map(|e| e.anchor.clone())
+            .unwrap_or_default();
         let n = self.new_node(Kind::Alias, "", "", name.clone());
         match self.anchors.get(&name) {
             Some(&target) => self.nodes[n].alias = Some(target),
@@ -297,7 +323,10 @@ impl Composer {
         self.nodes[n].line_comment = line;
         self.nodes[n].foot_comment = foot;
         let len = self.nodes[n].content.len();
-        if self.nodes[n].style & style::FLOW == 0 && !self.nodes[n].foot_comment.is_empty() && len > 1 {
+        if self.nodes[n].style & style::FLOW == 0
+            && !self.nodes[n].foot_comment.is_empty()
+            && len > 1
+        {
             let last_key = self.nodes[n].content[len - 2];
             self.nodes[last_key].foot_comment = std::mem::take(&mut self.nodes[n].foot_comment);
         }

@@ -84,6 +84,8 @@ enum State {
 #[derive(Default)]
 struct ScalarData {
     value: Vec<char>,
+    /// The same text as a string, for writing a plain scalar without spaces in one copy.
+    text: String,
     multiline: bool,
     flow_plain_allowed: bool,
     block_plain_allowed: bool,
@@ -178,7 +180,10 @@ fn analyze_full(v: &[char]) -> Analysis {
     let mut previous_space = false;
     let mut previous_break = false;
 
-    if v.len() >= 3 && ((v[0] == '-' && v[1] == '-' && v[2] == '-') || (v[0] == '.' && v[1] == '.' && v[2] == '.')) {
+    if v.len() >= 3
+        && ((v[0] == '-' && v[1] == '-' && v[2] == '-')
+            || (v[0] == '.' && v[1] == '.' && v[2] == '.'))
+    {
         block_indicators = true;
         flow_indicators = true;
     }
@@ -188,7 +193,8 @@ fn analyze_full(v: &[char]) -> Analysis {
         let followed_by_whitespace = i + 1 >= v.len() || is_blank(v[i + 1]);
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
                     flow_indicators = true;
                     block_indicators = true;
                 }
@@ -302,7 +308,29 @@ fn analyze_full(v: &[char]) -> Analysis {
 /// every other flag false. `None` sends anything else to the full analysis.
 fn analyze_graphic_ascii(v: &[char]) -> Option<Analysis> {
     let first = *v.first()?;
-    if matches!(first, ' ' | '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' | '?' | ':' | '-' | '.') {
+    if matches!(
+        first,
+        ' ' | '#'
+            | ','
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '&'
+            | '*'
+            | '!'
+            | '|'
+            | '>'
+            | '\''
+            | '"'
+            | '%'
+            | '@'
+            | '`'
+            | '?'
+            | ':'
+            | '-'
+            | '.'
+    ) {
         return None;
     }
     if v.last() == Some(&' ') {
@@ -448,8 +476,13 @@ impl Emitter {
         let mut level = 0i64;
         for ev in &self.events[self.events_head..] {
             match ev.kind {
-                EKind::StreamStart | EKind::DocumentStart | EKind::SequenceStart | EKind::MappingStart => level += 1,
-                EKind::StreamEnd | EKind::DocumentEnd | EKind::SequenceEnd | EKind::MappingEnd => level -= 1,
+                EKind::StreamStart
+                | EKind::DocumentStart
+                | EKind::SequenceStart
+                | EKind::MappingStart => level += 1,
+                EKind::StreamEnd | EKind::DocumentEnd | EKind::SequenceEnd | EKind::MappingEnd => {
+                    level -= 1
+                }
                 _ => {}
             }
             if level == 0 {
@@ -468,7 +501,8 @@ impl Emitter {
                 // go-yaml: content of a `- ` item is indented by the indicator's width.
                 self.indent += 2;
             } else {
-                self.indent = self.best_indent * ((self.indent + self.best_indent) / self.best_indent);
+                self.indent =
+                    self.best_indent * ((self.indent + self.best_indent) / self.best_indent);
             }
         }
     }
@@ -591,7 +625,9 @@ impl Emitter {
     }
 
     fn comments_pending(&self) -> bool {
-        !self.line_comment.is_empty() || !self.foot_comment.is_empty() || !self.tail_comment.is_empty()
+        !self.line_comment.is_empty()
+            || !self.foot_comment.is_empty()
+            || !self.tail_comment.is_empty()
     }
 
     fn emit_flow_sequence_item(&mut self, ev: &EEvent, first: bool, trail: bool) -> EResult {
@@ -643,7 +679,9 @@ impl Emitter {
             self.flow_level += 1;
         }
         if ev.kind == EKind::MappingEnd {
-            if (!self.head_comment.is_empty() || !self.foot_comment.is_empty() || !self.tail_comment.is_empty())
+            if (!self.head_comment.is_empty()
+                || !self.foot_comment.is_empty()
+                || !self.tail_comment.is_empty())
                 && !first
                 && !trail
             {
@@ -769,7 +807,14 @@ impl Emitter {
         Ok(())
     }
 
-    fn emit_node(&mut self, ev: &EEvent, root: bool, sequence: bool, mapping: bool, simple_key: bool) -> EResult {
+    fn emit_node(
+        &mut self,
+        ev: &EEvent,
+        root: bool,
+        sequence: bool,
+        mapping: bool,
+        simple_key: bool,
+    ) -> EResult {
         self.root_context = root;
         self.sequence_context = sequence;
         self.mapping_context = mapping;
@@ -794,7 +839,9 @@ impl Emitter {
                 }
                 Ok(())
             }
-            other => Err(format!("expected SCALAR, SEQUENCE-START, MAPPING-START, or ALIAS, but got {other:?}")),
+            other => Err(format!(
+                "expected SCALAR, SEQUENCE-START, MAPPING-START, or ALIAS, but got {other:?}"
+            )),
         }
     }
 
@@ -828,7 +875,13 @@ impl Emitter {
                     return false;
                 }
                 // go-yaml counts bytes here.
-                tag_len + self.scalar.value.iter().map(|c| c.len_utf8()).sum::<usize>()
+                tag_len
+                    + self
+                        .scalar
+                        .value
+                        .iter()
+                        .map(|c| c.len_utf8())
+                        .sum::<usize>()
             }
             EKind::SequenceStart => {
                 if !self.check_empty_sequence() {
@@ -907,6 +960,23 @@ impl Emitter {
         let value = std::mem::take(&mut self.scalar.value);
         let allow_breaks = !self.simple_key_context;
         match self.scalar.style.unwrap_or(ScalarStyle::Plain) {
+            ScalarStyle::Plain if !self.scalar.text.contains([' ', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) => {
+                // No spaces and no breaks: the per-character loop would copy it unchanged.
+                if !value.is_empty() && !self.whitespace {
+                    self.put(' ');
+                }
+                let text = std::mem::take(&mut self.scalar.text);
+                self.out.push_str(&text);
+                self.scalar.text = text;
+                self.column += value.len() as i64;
+                if !value.is_empty() {
+                    self.whitespace = false;
+                }
+                self.indention = false;
+                if self.root_context {
+                    self.open_ended = true;
+                }
+            }
             ScalarStyle::Plain => self.write_plain_scalar(&value, allow_breaks),
             ScalarStyle::SingleQuoted => self.write_single_quoted_scalar(&value, allow_breaks),
             ScalarStyle::DoubleQuoted => self.write_double_quoted_scalar(&value, allow_breaks),
@@ -967,6 +1037,8 @@ impl Emitter {
         let v: Vec<char> = value.chars().collect();
         let a = analyze(&v);
         self.scalar.value = v;
+        self.scalar.text.clear();
+        self.scalar.text.push_str(value);
         self.scalar.multiline = a.multiline;
         self.scalar.flow_plain_allowed = a.flow_plain_allowed;
         self.scalar.block_plain_allowed = a.block_plain_allowed;
@@ -1022,7 +1094,13 @@ impl Emitter {
         self.foot_indent = -1;
     }
 
-    fn write_indicator(&mut self, indicator: &str, need_whitespace: bool, is_whitespace: bool, is_indention: bool) {
+    fn write_indicator(
+        &mut self,
+        indicator: &str,
+        need_whitespace: bool,
+        is_whitespace: bool,
+        is_indention: bool,
+    ) {
         if need_whitespace && !self.whitespace {
             self.put(' ');
         }
@@ -1049,8 +1127,25 @@ impl Emitter {
             let keep = c.is_ascii_alphanumeric()
                 || matches!(
                     c,
-                    '-' | ';' | '/' | '?' | ':' | '@' | '&' | '=' | '+' | '$' | ',' | '_' | '.' | '~' | '*' | '\''
-                        | '(' | ')' | '[' | ']'
+                    '-' | ';'
+                        | '/'
+                        | '?'
+                        | ':'
+                        | '@'
+                        | '&'
+                        | '='
+                        | '+'
+                        | '$'
+                        | ','
+                        | '_'
+                        | '.'
+                        | '~'
+                        | '*'
+                        | '\''
+                        | '('
+                        | ')'
+                        | '['
+                        | ']'
                 );
             if keep {
                 self.write(c);
@@ -1058,8 +1153,16 @@ impl Emitter {
                 let mut buf = [0u8; 4];
                 for &b in c.encode_utf8(&mut buf).as_bytes() {
                     self.put('%');
-                    self.put(std::char::from_digit((b >> 4) as u32, 16).unwrap_or('0').to_ascii_uppercase());
-                    self.put(std::char::from_digit((b & 15) as u32, 16).unwrap_or('0').to_ascii_uppercase());
+                    self.put(
+                        std::char::from_digit((b >> 4) as u32, 16)
+                            .unwrap_or('0')
+                            .to_ascii_uppercase(),
+                    );
+                    self.put(
+                        std::char::from_digit((b & 15) as u32, 16)
+                            .unwrap_or('0')
+                            .to_ascii_uppercase(),
+                    );
                 }
             }
         }
@@ -1097,7 +1200,10 @@ impl Emitter {
                     self.write_indent();
                 }
                 // Copy the whole run up to the next space or break at once.
-                let run = value[i..].iter().position(|&c| c == ' ' || is_break(c)).map_or(value.len(), |n| i + n);
+                let run = value[i..]
+                    .iter()
+                    .position(|&c| c == ' ' || is_break(c))
+                    .map_or(value.len(), |n| i + n);
                 self.out.extend(&value[i..run]);
                 self.column += (run - i) as i64;
                 i = run;
@@ -1203,13 +1309,22 @@ impl Emitter {
                         self.put(ind);
                         for k in (0..w).rev() {
                             let digit = (v >> (k * 4)) & 0xF;
-                            self.put(std::char::from_digit(digit, 16).unwrap_or('0').to_ascii_uppercase());
+                            self.put(
+                                std::char::from_digit(digit, 16)
+                                    .unwrap_or('0')
+                                    .to_ascii_uppercase(),
+                            );
                         }
                     }
                 }
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks && !spaces && self.column > self.best_width && i > 0 && i < value.len() - 1 {
+                if allow_breaks
+                    && !spaces
+                    && self.column > self.best_width
+                    && i > 0
+                    && i < value.len() - 1
+                {
                     self.write_indent();
                     if value.get(i + 1) == Some(&' ') {
                         self.put('\\');
@@ -1232,7 +1347,9 @@ impl Emitter {
 
     fn write_block_scalar_hints(&mut self, value: &[char]) {
         if value.first().is_some_and(|&c| c == ' ' || is_break(c)) {
-            let hint = std::char::from_digit(self.best_indent as u32, 10).unwrap_or('2').to_string();
+            let hint = std::char::from_digit(self.best_indent as u32, 10)
+                .unwrap_or('2')
+                .to_string();
             self.write_indicator(&hint, false, false, false);
         }
         self.open_ended = false;
@@ -1376,7 +1493,9 @@ mod analysis_tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let len = 1 + (seed % 9) as usize;
-            let v: Vec<char> = (0..len).map(|i| alphabet[((seed >> (i * 6)) % alphabet.len() as u64) as usize]).collect();
+            let v: Vec<char> = (0..len)
+                .map(|i| alphabet[((seed >> (i * 6)) % alphabet.len() as u64) as usize])
+                .collect();
             if let Some(a) = analyze_graphic_ascii(&v) {
                 fast += 1;
                 assert_eq!(a, analyze_full(&v), "{v:?}");

@@ -105,7 +105,24 @@ pub(crate) fn is_base60_float(s: &str) -> bool {
 
 /// go-yaml's `isOldBool`: YAML 1.1 booleans that must be quoted.
 pub(crate) fn is_old_bool(s: &str) -> bool {
-    matches!(s, "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF")
+    matches!(
+        s,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
 }
 
 /// The style go-yaml's `encoder.stringv` asks for: literal for multi-line text, plain when
@@ -127,7 +144,11 @@ fn encode_base64(data: &[u8]) -> String {
     const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut enc = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
         for k in 0..4 {
             if k <= chunk.len() {
@@ -175,7 +196,12 @@ fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -
             ev.quoted_implicit = true;
         }
     }
-    let events = [EEvent::new(EKind::StreamStart), EEvent::new(EKind::DocumentStart), ev, EEvent::new(EKind::DocumentEnd)];
+    let events = [
+        EEvent::new(EKind::StreamStart),
+        EEvent::new(EKind::DocumentStart),
+        ev,
+        EEvent::new(EKind::DocumentEnd),
+    ];
     for e in events {
         em.emit(e).ok()?;
     }
@@ -218,14 +244,17 @@ fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -
 /// parse per value. `fast_path_agrees_with_node_encode` checks it against the slow path.
 fn simple_plain_text(s: &str) -> bool {
     let b = s.as_bytes();
-    let Some(&first) = b.first() else { return false };
+    let Some(&first) = b.first() else {
+        return false;
+    };
     let second = b.get(1).copied();
     let first_ok = first.is_ascii_alphanumeric()
         || first == b'_'
         || (first == b'-' && second.is_some_and(|c| c.is_ascii_digit()))
         || (first == b'.' && second.is_some_and(|c| c.is_ascii_alphanumeric()));
     first_ok
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || b" _./+=,:[]-".contains(&c))
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b" _./+=,:[]-".contains(&c))
         && !s.ends_with([' ', ':'])
         && !s.contains(": ")
         && !is_base60_float(s)
@@ -252,7 +281,11 @@ fn scalar_node(v: &Value) -> ENode {
         Value::Bytes(b) => {
             // go-yaml's stringv for non-UTF-8 text: `!!binary` with base64.
             let s = encode_base64(b);
-            let st = if s.contains('\n') { ScalarStyle::Literal } else { ScalarStyle::Plain };
+            let st = if s.contains('\n') {
+                ScalarStyle::Literal
+            } else {
+                ScalarStyle::Plain
+            };
             (s, st, Some(BINARY_TAG))
         }
         // Not reachable from sops trees; treated as text.
@@ -322,7 +355,11 @@ fn tree_value_to_node(v: &Value, depth: usize) -> Result<ENode, String> {
         Value::Comment(c) => {
             // sops would encode its Comment struct as a mapping `{value: ...}`.
             let mut m = ENode::collection(NKind::Mapping);
-            append_tree_branch(&vec![Item::Entry("value".into(), Value::Str(c.clone()))], &mut m, depth + 1)?;
+            append_tree_branch(
+                &vec![Item::Entry("value".into(), Value::Str(c.clone()))],
+                &mut m,
+                depth + 1,
+            )?;
             m
         }
         other => scalar_node(other),
@@ -455,7 +492,11 @@ fn node_events(node: &ENode, tail: &str, out: &mut Vec<EEvent>) {
             };
             let mut ev = EEvent::new(EKind::Scalar);
             let implicit = tag.is_empty();
-            ev.tag = if implicit { String::new() } else { long_tag(&tag) };
+            ev.tag = if implicit {
+                String::new()
+            } else {
+                long_tag(&tag)
+            };
             ev.implicit = implicit;
             ev.quoted_implicit = implicit;
             ev.value = node.value.clone();
@@ -470,7 +511,11 @@ fn node_events(node: &ENode, tail: &str, out: &mut Vec<EEvent>) {
 
 /// Emits documents as go-yaml's `Encoder` (with `SetIndent(indent)`) writes the nodes sops
 /// builds: one root mapping per document, `---` between documents.
-pub(crate) fn emit_documents(docs: &[&Branch], extra: Option<&Item>, indent: usize) -> Result<String, String> {
+pub(crate) fn emit_documents(
+    docs: &[&Branch],
+    extra: Option<&Item>,
+    indent: usize,
+) -> Result<String, String> {
     let mut em = Emitter::new(indent as i64);
     if docs.is_empty() {
         // go-yaml's Close() fails before anything is written; sops ignores that error.
@@ -537,7 +582,9 @@ mod fast_path_tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let len = 1 + (seed % 7) as usize;
-            let s: String = (0..len).map(|i| alphabet[((seed >> (i * 5)) % alphabet.len() as u64) as usize]).collect();
+            let s: String = (0..len)
+                .map(|i| alphabet[((seed >> (i * 5)) % alphabet.len() as u64) as usize])
+                .collect();
             samples.push(s);
         }
         let mut checked = 0;
@@ -548,8 +595,25 @@ mod fast_path_tests {
             checked += 1;
             let fast = plain_node(s.clone());
             let slow = node_encode(&s, ScalarStyle::Plain, None).expect("plain text re-parses");
-            assert_eq!((fast.tag.as_str(), fast.style, fast.value.as_str(), fast.tagged), (slow.tag.as_str(), slow.style, slow.value.as_str(), slow.tagged), "{s:?}");
+            assert_eq!(
+                (
+                    fast.tag.as_str(),
+                    fast.style,
+                    fast.value.as_str(),
+                    fast.tagged
+                ),
+                (
+                    slow.tag.as_str(),
+                    slow.style,
+                    slow.value.as_str(),
+                    slow.tagged
+                ),
+                "{s:?}"
+            );
         }
-        assert!(checked > 5_000, "too few strings took the fast path: {checked}");
+        assert!(
+            checked > 5_000,
+            "too few strings took the fast path: {checked}"
+        );
     }
 }

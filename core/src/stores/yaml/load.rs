@@ -45,7 +45,8 @@ pub(crate) fn decode_scalar(node: &Node) -> Result<Scalar, String> {
             Scalar::Str(s) => s,
             _ => node.value.clone(),
         };
-        let bytes = decode_base64(&text).ok_or("yaml: !!binary value contains invalid base64 data")?;
+        let bytes =
+            decode_base64(&text).ok_or("yaml: !!binary value contains invalid base64 data")?;
         return Ok(match String::from_utf8(bytes) {
             Ok(s) => Scalar::Str(s),
             // Not valid UTF-8: kept as bytes (sops keeps a Go string with raw bytes).
@@ -60,7 +61,9 @@ fn hex_encode(b: &[u8]) -> String {
 }
 
 fn hex_decode(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect()
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 /// Go's `base64.StdEncoding.DecodeString`: padded standard alphabet; CR and LF ignored.
@@ -146,7 +149,11 @@ fn split_comments(comment: &str) -> impl Iterator<Item = String> + '_ {
 
 impl<'a> Builder<'a> {
     pub(crate) fn new(nodes: &'a [Node]) -> Builder<'a> {
-        Builder { nodes, budget: BUILD_BUDGET, depth: 0 }
+        Builder {
+            nodes,
+            budget: BUILD_BUDGET,
+            depth: 0,
+        }
     }
 
     fn spend(&mut self) -> Result<(), String> {
@@ -255,14 +262,24 @@ impl<'a> Builder<'a> {
         ))
     }
 
-    fn append_to_branch(&mut self, n: usize, branch: &mut Branch, comments_handled: bool) -> Result<(), String> {
+    fn append_to_branch(
+        &mut self,
+        n: usize,
+        branch: &mut Branch,
+        comments_handled: bool,
+    ) -> Result<(), String> {
         self.enter()?;
         let r = self.append_to_branch_inner(n, branch, comments_handled);
         self.depth -= 1;
         r
     }
 
-    fn append_to_branch_inner(&mut self, n: usize, branch: &mut Branch, comments_handled: bool) -> Result<(), String> {
+    fn append_to_branch_inner(
+        &mut self,
+        n: usize,
+        branch: &mut Branch,
+        comments_handled: bool,
+    ) -> Result<(), String> {
         let nodes = self.nodes;
         let node = &nodes[n];
         if !comments_handled {
@@ -275,7 +292,9 @@ impl<'a> Builder<'a> {
                     self.append_to_branch(item, branch, false)?;
                 }
             }
-            Kind::Sequence => return Err("YAML documents that are sequences are not supported".into()),
+            Kind::Sequence => {
+                return Err("YAML documents that are sequences are not supported".into())
+            }
             Kind::Mapping => {
                 let mut i = 0;
                 while i + 1 < node.content.len() {
@@ -369,7 +388,9 @@ fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -419,16 +440,21 @@ impl<'a> Checker<'a> {
     fn finish(&mut self, n: usize, out: Out) -> Result<(), String> {
         match self.unmarshal(n, out) {
             Err(Fail(msg)) => Err(msg),
-            Ok(_) if !self.terrors.is_empty() => {
-                Err(format!("yaml: unmarshal errors: {}", self.terrors.join("; ")))
-            }
+            Ok(_) if !self.terrors.is_empty() => Err(format!(
+                "yaml: unmarshal errors: {}",
+                self.terrors.join("; ")
+            )),
             Ok(_) => Ok(()),
         }
     }
 
     fn terror(&mut self, n: usize, tag: &str, out: Out) {
         let node = &self.nodes[n];
-        let tag = if node.tag.is_empty() { tag.to_string() } else { node.tag.clone() };
+        let tag = if node.tag.is_empty() {
+            tag.to_string()
+        } else {
+            node.tag.clone()
+        };
         let tag = super::resolve::short_tag(&tag);
         let mut value = String::new();
         if tag != "!!seq" && tag != "!!map" {
@@ -445,7 +471,10 @@ impl<'a> Checker<'a> {
             Out::Str => "string",
             Out::Iface => "interface {}",
         };
-        self.terrors.push(format!("line {}: cannot unmarshal {tag}{value} into {into}", node.line));
+        self.terrors.push(format!(
+            "line {}: cannot unmarshal {tag}{value} into {into}",
+            node.line
+        ));
     }
 
     fn unmarshal(&mut self, n: usize, out: Out) -> Result<(bool, Shape), Fail> {
@@ -465,7 +494,8 @@ impl<'a> Checker<'a> {
         }
         if self.alias_count > 100
             && self.decode_count > 1000
-            && self.alias_count as f64 / self.decode_count as f64 > allowed_alias_ratio(self.decode_count)
+            && self.alias_count as f64 / self.decode_count as f64
+                > allowed_alias_ratio(self.decode_count)
         {
             return Err(Fail("yaml: document contains excessive aliasing".into()));
         }
@@ -481,7 +511,10 @@ impl<'a> Checker<'a> {
             }
             Kind::Alias => {
                 if self.active.contains(&n) {
-                    return Err(Fail(format!("yaml: anchor '{}' value contains itself", node.value)));
+                    return Err(Fail(format!(
+                        "yaml: anchor '{}' value contains itself",
+                        node.value
+                    )));
                 }
                 let target = match node.alias {
                     Some(t) => t,
@@ -512,7 +545,9 @@ impl<'a> Checker<'a> {
                     _ => node.value.clone(),
                 };
                 if decode_base64(&text).is_none() {
-                    return Err(Fail("yaml: !!binary value contains invalid base64 data".into()));
+                    return Err(Fail(
+                        "yaml: !!binary value contains invalid base64 data".into(),
+                    ));
                 }
             }
             (tag, r)
@@ -522,9 +557,16 @@ impl<'a> Checker<'a> {
             return Ok((out == Out::Iface, Shape::Nil));
         }
         let want_shape = self.collecting_shapes || self.merged_fields.is_some();
-        let shape = if want_shape { Shape::Scalar(format!("{resolved:?}")) } else { Shape::Scalar(String::new()) };
+        let shape = if want_shape {
+            Shape::Scalar(format!("{resolved:?}"))
+        } else {
+            Shape::Scalar(String::new())
+        };
         match out {
-            Out::Str if want_shape => Ok((true, Shape::Scalar(format!("{:?}", Scalar::Str(node.value.clone()))))),
+            Out::Str if want_shape => Ok((
+                true,
+                Shape::Scalar(format!("{:?}", Scalar::Str(node.value.clone()))),
+            )),
             Out::Str => Ok((true, shape)),
             Out::Iface => Ok((true, shape)),
             Out::StringMap | Out::IfaceMap => {
@@ -561,7 +603,9 @@ impl<'a> Checker<'a> {
         let node = &self.nodes[k];
         node.kind == Kind::Scalar
             && node.value == "<<"
-            && (node.tag.is_empty() || node.tag == "!" || super::resolve::short_tag(&node.tag) == MERGE_TAG)
+            && (node.tag.is_empty()
+                || node.tag == "!"
+                || super::resolve::short_tag(&node.tag) == MERGE_TAG)
     }
 
     fn mapping(&mut self, n: usize, out: Out) -> Result<(bool, Shape), Fail> {
@@ -613,7 +657,11 @@ impl<'a> Checker<'a> {
                 return Ok((false, Shape::Nil));
             }
         };
-        let key_out = if map_out == Out::StringMap { Out::Str } else { Out::Iface };
+        let key_out = if map_out == Out::StringMap {
+            Out::Str
+        } else {
+            Out::Iface
+        };
 
         let merged_fields = self.merged_fields.take();
         let mut merged_fields = merged_fields;
@@ -653,7 +701,12 @@ impl<'a> Checker<'a> {
         let saved = self.merged_fields.clone();
         if self.merged_fields.is_none() {
             let mut set = HashSet::new();
-            let keys: Vec<usize> = self.nodes[parent].content.iter().step_by(2).copied().collect();
+            let keys: Vec<usize> = self.nodes[parent]
+                .content
+                .iter()
+                .step_by(2)
+                .copied()
+                .collect();
             self.collecting_shapes = true;
             for k in keys {
                 let (ok, shape) = self.unmarshal(k, Out::Iface)?;
@@ -664,7 +717,8 @@ impl<'a> Checker<'a> {
             self.collecting_shapes = false;
             self.merged_fields = Some(set);
         }
-        let want_map = || Fail("yaml: map merge requires map or sequence of maps as the value".into());
+        let want_map =
+            || Fail("yaml: map merge requires map or sequence of maps as the value".into());
         let target_kind = |c: &Checker, x: usize| c.nodes[x].alias.map(|t| c.nodes[t].kind);
         match self.nodes[merge].kind {
             Kind::Mapping => {
@@ -727,7 +781,11 @@ pub(crate) fn check_encrypted_document(nodes: &[Node], doc: usize) -> Result<(),
         Kind::Scalar if node_short_tag(nodes, n) == NULL_TAG => return Ok(()),
         _ => {
             let tag = node_short_tag(nodes, n);
-            let value = if node.kind == Kind::Scalar { format!(" `{}`", node.value) } else { String::new() };
+            let value = if node.kind == Kind::Scalar {
+                format!(" `{}`", node.value)
+            } else {
+                String::new()
+            };
             return Err(format!(
                 "yaml: unmarshal errors: line {}: cannot unmarshal {tag}{value} into stores.SopsFile",
                 node.line
@@ -765,7 +823,11 @@ pub(crate) fn check_encrypted_document(nodes: &[Node], doc: usize) -> Result<(),
             let ok = match nodes[v].kind {
                 Kind::Mapping => true,
                 Kind::Sequence => nodes[v].content.iter().all(|&i| {
-                    let t = if nodes[i].kind == Kind::Alias { nodes[i].alias.unwrap_or(i) } else { i };
+                    let t = if nodes[i].kind == Kind::Alias {
+                        nodes[i].alias.unwrap_or(i)
+                    } else {
+                        i
+                    };
                     nodes[t].kind == Kind::Mapping
                 }),
                 _ => false,

@@ -54,14 +54,16 @@ fn parse_stream(
     first_prefix: &str,
     later_prefix: &str,
 ) -> Result<Parsed, StoreError> {
-    let chars = reader::decode_input(input).map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
+    let chars =
+        reader::decode_input(input).map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
     let mut composer = compose::Composer::new(chars);
     let mut docs = Vec::new();
     match composer.next_document() {
         Err(e) => return Err(StoreError::new(format!("{first_prefix}{e}"))),
         Ok(None) => return Err(StoreError::new(format!("{first_prefix}EOF"))),
         Ok(Some(d)) => {
-            first_check(&composer.nodes, d).map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
+            first_check(&composer.nodes, d)
+                .map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
             docs.push(d);
         }
     }
@@ -72,7 +74,10 @@ fn parse_stream(
             Ok(Some(d)) => docs.push(d),
         }
     }
-    Ok(Parsed { nodes: composer.nodes, docs })
+    Ok(Parsed {
+        nodes: composer.nodes,
+        docs,
+    })
 }
 
 fn build_all(parsed: &Parsed) -> Result<Vec<Branch>, StoreError> {
@@ -80,7 +85,11 @@ fn build_all(parsed: &Parsed) -> Result<Vec<Branch>, StoreError> {
     parsed
         .docs
         .iter()
-        .map(|&d| builder.document(d).map_err(|e| StoreError::new(format!("Error unmarshaling input YAML: {e}"))))
+        .map(|&d| {
+            builder
+                .document(d)
+                .map_err(|e| StoreError::new(format!("Error unmarshaling input YAML: {e}")))
+        })
         .collect()
 }
 
@@ -89,7 +98,12 @@ impl Store for YamlStore {
         if input.is_empty() {
             return Ok(Vec::new());
         }
-        let parsed = parse_stream(input, load::Checker::check_plain_document, "", "Error unmarshaling input YAML: ")?;
+        let parsed = parse_stream(
+            input,
+            load::Checker::check_plain_document,
+            "",
+            "Error unmarshaling input YAML: ",
+        )?;
         build_all(&parsed)
     }
 

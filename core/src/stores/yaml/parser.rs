@@ -95,7 +95,12 @@ pub(crate) struct Parser {
 }
 
 fn parser_error(problem: &str, problem_mark: Mark) -> SyntaxError {
-    SyntaxError { scanner: false, context_line: 0, problem_line: problem_mark.line, problem: problem.to_string() }
+    SyntaxError {
+        scanner: false,
+        context_line: 0,
+        problem_line: problem_mark.line,
+        problem: problem.to_string(),
+    }
 }
 
 fn parser_error_context(context_mark: Mark, problem: &str, problem_mark: Mark) -> SyntaxError {
@@ -230,7 +235,10 @@ impl Parser {
         let t = self.peek()?;
         let tok = self.tok(t);
         if tok.typ != TokenType::StreamStart {
-            return Err(parser_error("did not find expected <stream-start>", tok.start_mark));
+            return Err(parser_error(
+                "did not find expected <stream-start>",
+                tok.start_mark,
+            ));
         }
         let ev = Event::new(EventType::StreamStart, tok.start_mark);
         self.state = State::ImplicitDocumentStart;
@@ -287,7 +295,10 @@ impl Parser {
             self.process_directives()?;
             let t = self.peek()?;
             if self.tok(t).typ != TokenType::DocumentStart {
-                return Err(parser_error("did not find expected <document start>", self.tok(t).start_mark));
+                return Err(parser_error(
+                    "did not find expected <document start>",
+                    self.tok(t).start_mark,
+                ));
             }
             self.states.push(State::DocumentEnd);
             self.state = State::DocumentContent;
@@ -389,7 +400,11 @@ impl Parser {
                         tag = format!("{prefix}{tag_suffix}");
                     }
                     None => {
-                        return Err(parser_error_context(start_mark, "found undefined tag handle", tag_mark));
+                        return Err(parser_error_context(
+                            start_mark,
+                            "found undefined tag handle",
+                            tag_mark,
+                        ));
                     }
                 }
             }
@@ -459,7 +474,11 @@ impl Parser {
             ev.tag = tag;
             return Ok(ev);
         }
-        Err(parser_error_context(start_mark, "did not find expected node content", self.tok(t).start_mark))
+        Err(parser_error_context(
+            start_mark,
+            "did not find expected node content",
+            self.tok(t).start_mark,
+        ))
     }
 
     /// When a collection starts under a sequence entry, the head comment gathered before
@@ -510,7 +529,11 @@ impl Parser {
             return Ok(ev);
         }
         let context_mark = self.marks.pop().unwrap_or_default();
-        Err(parser_error_context(context_mark, "did not find expected '-' indicator", self.tok(t).start_mark))
+        Err(parser_error_context(
+            context_mark,
+            "did not find expected '-' indicator",
+            self.tok(t).start_mark,
+        ))
     }
 
     fn parse_indentless_sequence_entry(&mut self) -> PResult<Event> {
@@ -565,7 +588,11 @@ impl Parser {
             return Ok(ev);
         }
         let context_mark = self.marks.pop().unwrap_or_default();
-        Err(parser_error_context(context_mark, "did not find expected key", self.tok(t).start_mark))
+        Err(parser_error_context(
+            context_mark,
+            "did not find expected key",
+            self.tok(t).start_mark,
+        ))
     }
 
     fn parse_block_mapping_value(&mut self) -> PResult<Event> {
@@ -629,7 +656,10 @@ impl Parser {
     fn parse_flow_sequence_entry_mapping_key(&mut self) -> PResult<Event> {
         let t = self.peek()?;
         let typ = self.tok(t).typ;
-        if typ != TokenType::Value && typ != TokenType::FlowEntry && typ != TokenType::FlowSequenceEnd {
+        if typ != TokenType::Value
+            && typ != TokenType::FlowEntry
+            && typ != TokenType::FlowSequenceEnd
+        {
             self.states.push(State::FlowSequenceEntryMappingValue);
             return self.parse_node(false, false);
         }
@@ -685,7 +715,10 @@ impl Parser {
                 self.skip();
                 t = self.peek()?;
                 let typ = self.tok(t).typ;
-                if typ != TokenType::Value && typ != TokenType::FlowEntry && typ != TokenType::FlowMappingEnd {
+                if typ != TokenType::Value
+                    && typ != TokenType::FlowEntry
+                    && typ != TokenType::FlowMappingEnd
+                {
                     self.states.push(State::FlowMappingValue);
                     return self.parse_node(false, false);
                 }
@@ -730,17 +763,26 @@ impl Parser {
             let typ = self.tok(t).typ;
             if typ == TokenType::VersionDirective {
                 if have_version {
-                    return Err(parser_error("found duplicate %YAML directive", self.tok(t).start_mark));
+                    return Err(parser_error(
+                        "found duplicate %YAML directive",
+                        self.tok(t).start_mark,
+                    ));
                 }
                 if self.tok(t).major != 1 || self.tok(t).minor != 1 {
-                    return Err(parser_error("found incompatible YAML document", self.tok(t).start_mark));
+                    return Err(parser_error(
+                        "found incompatible YAML document",
+                        self.tok(t).start_mark,
+                    ));
                 }
                 have_version = true;
             } else if typ == TokenType::TagDirective {
                 let handle = self.tok(t).value.clone();
                 let prefix = self.tok(t).prefix.clone();
                 if self.tag_directives.iter().any(|(h, _)| *h == handle) {
-                    return Err(parser_error("found duplicate %TAG directive", self.tok(t).start_mark));
+                    return Err(parser_error(
+                        "found duplicate %TAG directive",
+                        self.tok(t).start_mark,
+                    ));
                 }
                 self.tag_directives.push((handle, prefix));
             } else {

@@ -10,7 +10,13 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<Vec<char>, String> {
         if body.len() % 2 != 0 {
             return Err("yaml: incomplete UTF-16 character".into());
         }
-        let units = body.chunks(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });
+        let units = body.chunks(2).map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
         let mut out = Vec::with_capacity(body.len() / 2);
         for r in char::decode_utf16(units) {
             match r {

@@ -49,7 +49,10 @@ pub(crate) fn long_tag(tag: &str) -> String {
 }
 
 fn resolvable_tag(tag: &str) -> bool {
-    matches!(tag, "" | STR_TAG | BOOL_TAG | INT_TAG | FLOAT_TAG | NULL_TAG | TIMESTAMP_TAG)
+    matches!(
+        tag,
+        "" | STR_TAG | BOOL_TAG | INT_TAG | FLOAT_TAG | NULL_TAG | TIMESTAMP_TAG
+    )
 }
 
 /// Resolves an untagged plain scalar: its tag and value. Never fails.
@@ -309,7 +312,11 @@ pub(crate) fn format_float(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-trip digits, as Go's shortest formatting does.
     let sci = format!("{:e}", f);

@@ -499,7 +499,8 @@ impl Scanner {
                 return Err(self.error(self.simple_keys[i].mark, "could not find expected ':'"));
             }
             self.simple_keys[i].possible = false;
-            self.simple_keys_by_tok.remove(&self.simple_keys[i].token_number);
+            self.simple_keys_by_tok
+                .remove(&self.simple_keys[i].token_number);
         }
         Ok(())
     }
@@ -523,14 +524,21 @@ impl Scanner {
         if self.flow_level > 0 {
             self.flow_level -= 1;
             let last = self.simple_keys.len() - 1;
-            self.simple_keys_by_tok.remove(&self.simple_keys[last].token_number);
+            self.simple_keys_by_tok
+                .remove(&self.simple_keys[last].token_number);
             self.simple_keys.pop();
         }
     }
 
     /// Pushes an indentation level and emits a BLOCK-*-START token when `column` is deeper.
     /// `number` is the absolute token number to insert before (a simple key's), or None.
-    fn roll_indent(&mut self, column: i64, number: Option<usize>, typ: TokenType, mark: Mark) -> SResult<()> {
+    fn roll_indent(
+        &mut self,
+        column: i64,
+        number: Option<usize>,
+        typ: TokenType,
+        mark: Mark,
+    ) -> SResult<()> {
         if self.flow_level > 0 {
             return Ok(());
         }
@@ -568,7 +576,10 @@ impl Scanner {
                 }
                 stop_index = comment.scan_mark.index;
             }
-            self.insert_token(None, Token::new(TokenType::BlockEnd, block_mark, block_mark));
+            self.insert_token(
+                None,
+                Token::new(TokenType::BlockEnd, block_mark, block_mark),
+            );
             self.indent = self.indents.pop().unwrap_or(-1);
         }
     }
@@ -578,7 +589,10 @@ impl Scanner {
         self.simple_keys.push(SimpleKey::default());
         self.simple_key_allowed = true;
         self.stream_start_produced = true;
-        self.insert_token(None, Token::new(TokenType::StreamStart, self.mark, self.mark));
+        self.insert_token(
+            None,
+            Token::new(TokenType::StreamStart, self.mark, self.mark),
+        );
     }
 
     fn fetch_stream_end(&mut self) -> SResult<()> {
@@ -646,9 +660,17 @@ impl Scanner {
     fn fetch_block_entry(&mut self) -> SResult<()> {
         if self.flow_level == 0 {
             if !self.simple_key_allowed {
-                return Err(self.error(self.mark, "block sequence entries are not allowed in this context"));
+                return Err(self.error(
+                    self.mark,
+                    "block sequence entries are not allowed in this context",
+                ));
             }
-            self.roll_indent(self.mark.column, None, TokenType::BlockSequenceStart, self.mark)?;
+            self.roll_indent(
+                self.mark.column,
+                None,
+                TokenType::BlockSequenceStart,
+                self.mark,
+            )?;
         }
         self.remove_simple_key()?;
         self.simple_key_allowed = true;
@@ -663,7 +685,12 @@ impl Scanner {
             if !self.simple_key_allowed {
                 return Err(self.error(self.mark, "mapping keys are not allowed in this context"));
             }
-            self.roll_indent(self.mark.column, None, TokenType::BlockMappingStart, self.mark)?;
+            self.roll_indent(
+                self.mark.column,
+                None,
+                TokenType::BlockMappingStart,
+                self.mark,
+            )?;
         }
         self.remove_simple_key()?;
         self.simple_key_allowed = self.flow_level == 0;
@@ -681,16 +708,28 @@ impl Scanner {
                 Some(key.token_number.saturating_sub(self.tokens_parsed)),
                 Token::new(TokenType::Key, key.mark, key.mark),
             );
-            self.roll_indent(key.mark.column, Some(key.token_number), TokenType::BlockMappingStart, key.mark)?;
+            self.roll_indent(
+                key.mark.column,
+                Some(key.token_number),
+                TokenType::BlockMappingStart,
+                key.mark,
+            )?;
             self.simple_keys[idx].possible = false;
             self.simple_keys_by_tok.remove(&key.token_number);
             self.simple_key_allowed = false;
         } else {
             if self.flow_level == 0 {
                 if !self.simple_key_allowed {
-                    return Err(self.error(self.mark, "mapping values are not allowed in this context"));
+                    return Err(
+                        self.error(self.mark, "mapping values are not allowed in this context")
+                    );
                 }
-                self.roll_indent(self.mark.column, None, TokenType::BlockMappingStart, self.mark)?;
+                self.roll_indent(
+                    self.mark.column,
+                    None,
+                    TokenType::BlockMappingStart,
+                    self.mark,
+                )?;
             }
             self.simple_key_allowed = self.flow_level == 0;
         }
@@ -884,7 +923,11 @@ impl Scanner {
                                 // Dedented: unrelated to the prior token.
                                 token_mark = start_mark;
                             }
-                            let end = Mark { index: self.mark.index + peek, line, column };
+                            let end = Mark {
+                                index: self.mark.index + peek,
+                                line,
+                                column,
+                            };
                             self.comments.push(Comment {
                                 scan_mark,
                                 token_mark,
@@ -911,9 +954,15 @@ impl Scanner {
                 continue;
             }
 
-            if !text.is_empty() && (close_flow || (column - 1 < next_indent && column != start_mark.column)) {
+            if !text.is_empty()
+                && (close_flow || (column - 1 < next_indent && column != start_mark.column))
+            {
                 // A comment at another indentation is a foot of the preceding data.
-                let end = Mark { index: self.mark.index + peek, line, column };
+                let end = Mark {
+                    index: self.mark.index + peek,
+                    line,
+                    column,
+                };
                 self.comments.push(Comment {
                     scan_mark,
                     token_mark,
@@ -931,7 +980,11 @@ impl Scanner {
             }
 
             if text.is_empty() {
-                start_mark = Mark { index: self.mark.index + peek, line, column };
+                start_mark = Mark {
+                    index: self.mark.index + peek,
+                    line,
+                    column,
+                };
             } else {
                 text.push('\n');
             }
@@ -965,7 +1018,11 @@ impl Scanner {
                 scan_mark,
                 token_mark: start_mark,
                 start_mark,
-                end_mark: Mark { index: self.mark.index + peek - 1, line, column },
+                end_mark: Mark {
+                    index: self.mark.index + peek - 1,
+                    line,
+                    column,
+                },
                 head: text,
                 ..Comment::default()
             });
@@ -1081,9 +1138,18 @@ impl Scanner {
         }
         let end = self.mark;
         let c = self.cur();
-        if s.is_empty() || !(is_blankz(c) || matches!(c, '?' | ':' | ',' | ']' | '}' | '%' | '@' | '`')) {
-            let _ = if typ == TokenType::Anchor { "while scanning an anchor" } else { "while scanning an alias" };
-            return Err(self.error(start, "did not find expected alphabetic or numeric character"));
+        if s.is_empty()
+            || !(is_blankz(c) || matches!(c, '?' | ':' | ',' | ']' | '}' | '%' | '@' | '`'))
+        {
+            let _ = if typ == TokenType::Anchor {
+                "while scanning an anchor"
+            } else {
+                "while scanning an alias"
+            };
+            return Err(self.error(
+                start,
+                "did not find expected alphabetic or numeric character",
+            ));
         }
         let mut token = Token::new(typ, start, end);
         token.value = s;
@@ -1157,8 +1223,25 @@ impl Scanner {
             let ok = is_alpha(c)
                 || matches!(
                     c,
-                    ';' | '/' | '?' | ':' | '@' | '&' | '=' | '+' | '$' | ',' | '.' | '!' | '~' | '*' | '\''
-                        | '(' | ')' | '[' | ']' | '%'
+                    ';' | '/'
+                        | '?'
+                        | ':'
+                        | '@'
+                        | '&'
+                        | '='
+                        | '+'
+                        | '$'
+                        | ','
+                        | '.'
+                        | '!'
+                        | '~'
+                        | '*'
+                        | '\''
+                        | '('
+                        | ')'
+                        | '['
+                        | ']'
+                        | '%'
                 );
             if !ok {
                 break;
@@ -1256,7 +1339,11 @@ impl Scanner {
 
         let mut indent = 0i64;
         if increment > 0 {
-            indent = if self.indent >= 0 { self.indent + increment } else { increment };
+            indent = if self.indent >= 0 {
+                self.indent + increment
+            } else {
+                increment
+            };
         }
 
         let mut s = String::new();
@@ -1294,7 +1381,11 @@ impl Scanner {
         }
         let mut token = Token::new(TokenType::Scalar, start, end);
         token.value = s;
-        token.style = if literal { ScalarStyle::Literal } else { ScalarStyle::Folded };
+        token.style = if literal {
+            ScalarStyle::Literal
+        } else {
+            ScalarStyle::Folded
+        };
         Ok(token)
     }
 
@@ -1315,7 +1406,10 @@ impl Scanner {
                 max_indent = self.mark.column;
             }
             if (*indent == 0 || self.mark.column < *indent) && self.cur() == '\t' {
-                return Err(self.error(start, "found a tab character where an indentation space is expected"));
+                return Err(self.error(
+                    start,
+                    "found a tab character where an indentation space is expected",
+                ));
             }
             if !is_break(self.cur()) {
                 break;
@@ -1403,13 +1497,17 @@ impl Scanner {
                             match h.to_digit(16) {
                                 Some(d) if h.is_ascii() => value = (value << 4) + d,
                                 _ => {
-                                    return Err(self.error(start, "did not find expected hexdecimal number"))
+                                    return Err(self
+                                        .error(start, "did not find expected hexdecimal number"))
                                 }
                             }
                         }
                         match char::from_u32(value) {
                             Some(ch) if value <= 0x10FFFF => s.push(ch),
-                            _ => return Err(self.error(start, "found invalid Unicode character escape code")),
+                            _ => {
+                                return Err(self
+                                    .error(start, "found invalid Unicode character escape code"))
+                            }
                         }
                         for _ in 0..code_length {
                             self.skip();
@@ -1466,7 +1564,11 @@ impl Scanner {
         self.skip();
         let mut token = Token::new(TokenType::Scalar, start, self.mark);
         token.value = s;
-        token.style = if single { ScalarStyle::SingleQuoted } else { ScalarStyle::DoubleQuoted };
+        token.style = if single {
+            ScalarStyle::SingleQuoted
+        } else {
+            ScalarStyle::DoubleQuoted
+        };
         Ok(token)
     }
 
@@ -1522,7 +1624,10 @@ impl Scanner {
                     // it can end the scalar in block context).
                     let start = self.pos;
                     let mut stop = start;
-                    while stop < self.buf.len() && self.buf[stop] != ':' && !is_blankz(self.buf[stop]) {
+                    while stop < self.buf.len()
+                        && self.buf[stop] != ':'
+                        && !is_blankz(self.buf[stop])
+                    {
                         stop += 1;
                     }
                     s.extend(&self.buf[start..stop]);
@@ -1543,7 +1648,9 @@ impl Scanner {
             while is_blank(self.cur()) || is_break(self.cur()) {
                 if is_blank(self.cur()) {
                     if leading_blanks && self.mark.column < indent && self.cur() == '\t' {
-                        return Err(self.error(start, "found a tab character that violates indentation"));
+                        return Err(
+                            self.error(start, "found a tab character that violates indentation")
+                        );
                     }
                     if !leading_blanks {
                         self.read(&mut whitespaces);
