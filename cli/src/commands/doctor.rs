@@ -1,7 +1,6 @@
 //! `doctor`: what keytap can see, and for a file, who can open it. Never prints a secret.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keytap_core::keys::age::AgeIdentities;
 use keytap_core::metadata::MasterKey;
@@ -31,17 +30,23 @@ fn recipient_kind(r: &str) -> String {
     }
 }
 
-fn plugins_on_path() -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let path = std::env::var_os("KEYTAP_PLUGIN_PATH")
-        .or_else(|| std::env::var_os("PATH"))
-        .unwrap_or_default();
+/// `age-plugin-*` binaries in search order; the first of each name wins, as for any command.
+fn plugins_on_path() -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    let path = std::env::var_os("KEYTAP_PLUGIN_PATH").or_else(|| std::env::var_os("PATH")).unwrap_or_default();
     for dir in std::env::split_paths(&path) {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if let Some(plugin) = name.strip_prefix("age-plugin-") {
-                    found.insert(format!("{plugin} ({})", dir.join(&name).display()));
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        for name in names {
+            let full = dir.join(&name);
+            let executable = std::fs::metadata(&full).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            });
+            if let Some(plugin) = name.strip_prefix("age-plugin-").filter(|_| executable) {
+                if !found.iter().any(|(n, _)| n == plugin) {
+                    found.push((plugin.to_string(), dir.join(&name)));
                 }
             }
         }
@@ -91,8 +96,23 @@ pub fn run(file: Option<&str>) -> Result<i32, CliError> {
     if plugins.is_empty() {
         println!("  none");
     }
-    for p in plugins {
-        println!("  {p}");
+    for (name, path) in &plugins {
+        println!("  {name} ({})", path.display());
+    }
+    // Hardware plugins can say what they see (public information only).
+    for (name, args) in [("tpm", &["--status"][..]), ("yubikey", &["--list"][..])] {
+        if let Some((_, path)) = plugins.iter().find(|(n, _)| n == name) {
+            println!("age-plugin-{name} {}:", args.join(" "));
+            match run_with_timeout(path, args, std::time::Duration::from_secs(10)) {
+                Some(out) if !out.trim().is_empty() => {
+                    for l in out.lines() {
+                        println!("  {l}");
+                    }
+                }
+                Some(_) => println!("  (nothing found)"),
+                None => println!("  (no answer within 10 s)"),
+            }
+        }
     }
     if let Some(file) = file {
         let common = CommonArgs::default();
@@ -158,4 +178,36 @@ fn check_permissions(path: &Path, label: &str) {
             );
         }
     }
+}
+
+/// Runs a plugin's informational command, giving up after `timeout`.
+fn run_with_timeout(path: &Path, args: &[&str], timeout: std::time::Duration) -> Option<String> {
+    use std::io::Read;
+    let mut child = std::process::Command::new(path)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    let start = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() < timeout => std::thread::sleep(std::time::Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    out.push_str(&err);
+    Some(out)
 }
