@@ -814,3 +814,19 @@ fn sops_and_keytap_interoperate_through_the_plugin() {
         assert!(r.out().contains("s3cret"), "{f}");
     }
 }
+
+#[test]
+fn keytap_doctor_shows_the_tpm_it_finds() {
+    let ws = Workspace::new();
+    let tpm = Swtpm::start(&ws.path("tpm-state"));
+    let tcti = tpm.tcti();
+    let run = keytap(&ws, &["doctor"], &[("TPM2TOOLS_TCTI", &tcti)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.out();
+    assert!(out.contains("age-plugin-tpm --status:"), "{out}");
+    assert!(out.contains("tpm: available"), "{out}");
+    assert!(out.contains("SWTPM"), "{out}");
+    // And says so when the TPM is down.
+    let down = keytap(&ws, &["doctor"], &[("TPM2TOOLS_TCTI", &dead_tcti())]);
+    assert!(down.out().contains("tpm: unavailable"), "{}", down.out());
+}
