@@ -50,3 +50,42 @@ fn malformed_pq_and_tag_recipients_are_one_line_errors() {
         assert!(!run.stderr.contains("panicked"));
     }
 }
+
+#[test]
+fn tag_recipients_encrypt_without_any_plugin_installed() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: b\n");
+    let tag = "age1tag1qt8lw0ual6avlwmwatk888yqnmdamm7xfd0wak53ut6elz5c4swx2yqdj4e";
+    // An empty plugin search path and a PATH without any age-plugin-*.
+    let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+        c.args(["encrypt", "--age", tag, "plain.yaml"]).env("PATH", "/usr/bin:/bin").env("KEYTAP_PLUGIN_PATH", "/nonexistent");
+    });
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.out();
+    assert!(out.contains(tag), "{out}");
+    // The wrapped key is a p256tag stanza (visible in the armored header).
+    let armor: String = out
+        .lines()
+        .skip_while(|l| !l.contains("BEGIN AGE ENCRYPTED FILE"))
+        .skip(1)
+        .take_while(|l| !l.contains("END AGE"))
+        .map(str::trim)
+        .collect();
+    use std::io::Read;
+    let mut decoded = Vec::new();
+    let child = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.as_ref().unwrap().write_all(armor.as_bytes()).unwrap();
+    }
+    let mut child = child;
+    drop(child.stdin.take());
+    child.stdout.take().unwrap().read_to_end(&mut decoded).unwrap();
+    child.wait().unwrap();
+    assert!(String::from_utf8_lossy(&decoded).contains("-> p256tag "), "no p256tag stanza");
+}
