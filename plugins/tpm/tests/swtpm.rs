@@ -830,3 +830,53 @@ fn keytap_doctor_shows_the_tpm_it_finds() {
     let down = keytap(&ws, &["doctor"], &[("TPM2TOOLS_TCTI", &dead_tcti())]);
     assert!(down.out().contains("tpm: unavailable"), "{}", down.out());
 }
+
+/// The boot installer with a TPM identity: 20 sops files, one plugin session, one PIN.
+#[test]
+fn install_secrets_at_boot_uses_one_tpm_session_for_all_files() {
+    let ws = Workspace::new();
+    let tpm = Swtpm::start(&ws.path("tpm"));
+    let key = generate(&ws, &tpm, "id.txt", Some("2468"));
+    let run_dir = ws.path("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let mount = run_dir.join("secrets.d");
+    let link = run_dir.join("secrets");
+    let mut secrets = Vec::new();
+    for i in 0..20 {
+        let name = format!("f{i:02}.json");
+        encrypt(&ws, &name, &key.tag, &[]);
+        let path = ws.path(&name);
+        secrets.push(format!(
+            r#"{{"name":"s{i:02}","key":"token","path":"{}","owner":null,"uid":0,"group":null,"gid":0,"sopsFile":"{}","sopsFileHash":"","format":"json","mode":"0400","restartUnits":[],"reloadUnits":[],"neededForUsers":false}}"#,
+            link.join(format!("s{i:02}")).display(),
+            path.display()
+        ));
+    }
+    let manifest = format!(
+        r#"{{"secrets":[{}],"templates":[],"placeholderBySecretName":{{}},"secretsMountPoint":"{}","symlinkPath":"{}","keepGenerations":1,"gnupgHome":null,"sshKeyPaths":[],"ageKeyFile":"{}","ageSshKeyPaths":[],"useTmpfs":false,"userMode":false,"logging":{{"keyImport":true,"secretChanges":true}}}}"#,
+        secrets.join(","),
+        mount.display(),
+        link.display(),
+        key.file.display()
+    );
+    let manifest_path = ws.write("manifest.json", manifest);
+    let (ask, asked) = askpass(&ws, "ask", "2468");
+    let log = ws.path("plugin.log");
+    let r = keytap(
+        &ws,
+        &["install-secrets", manifest_path.to_str().unwrap()],
+        &[
+            ("TPM2TOOLS_TCTI", &tpm.tcti()),
+            ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
+            ("AGE_TPM_LOG", log.to_str().unwrap()),
+            ("KEYTAP_INSTALL_NIXOS_RUN_DIR", run_dir.join("nixos").to_str().unwrap()),
+        ],
+    );
+    let installed: Vec<String> =
+        (0..20).map(|i| std::fs::read_to_string(link.join(format!("s{i:02}"))).unwrap_or_default()).collect();
+    let _ = Command::new("umount").arg("-l").arg(&mount).status();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(installed.iter().all(|v| v == "s3cret"), "{installed:?}");
+    assert_eq!(lines(&log, "identity-v1 session:"), 1, "one plugin session at boot");
+    assert_eq!(lines(&asked, "PIN"), 1, "one PIN prompt at boot");
+}
