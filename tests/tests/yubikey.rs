@@ -834,3 +834,55 @@ fn rage_with_either_plugin_on_the_software_yubikey() {
         .count();
     assert!((1..=2).contains(&asked), "{asked} PIN requests");
 }
+
+/// The boot installer with the software YubiKey: 20 sops files, one PIN VERIFY, one prompt.
+#[test]
+fn install_secrets_at_boot_uses_the_card_once_for_all_files() {
+    let ws = Workspace::new();
+    let _pcscd = pcscd(&ws);
+    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
+    let g = generate(&ws, &["--touch-policy", "never"]);
+    let run_dir = ws.path("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let mount = run_dir.join("secrets.d");
+    let link = run_dir.join("secrets");
+    let secrets: Vec<String> = (0..20)
+        .map(|i| {
+            let f = encrypt(&ws, &our_path(), &format!("f{i:02}.yaml"), &format!("num: n{i}\n"), &g.recipient);
+            format!(
+                r#"{{"name":"s{i:02}","key":"num","path":"{}","owner":null,"uid":0,"group":null,"gid":0,"sopsFile":"{}","sopsFileHash":"","format":"yaml","mode":"0400","restartUnits":[],"reloadUnits":[],"neededForUsers":false}}"#,
+                link.join(format!("s{i:02}")).display(),
+                f.display()
+            )
+        })
+        .collect();
+    // A fresh insertion: the counters then only see the boot.
+    card.remove().unwrap();
+    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
+    let ids = ids_file(&ws, "ids.txt", &[&g.identity]);
+    let manifest = format!(
+        r#"{{"secrets":[{}],"templates":[],"placeholderBySecretName":{{}},"secretsMountPoint":"{}","symlinkPath":"{}","keepGenerations":1,"gnupgHome":null,"sshKeyPaths":[],"ageKeyFile":"{}","ageSshKeyPaths":[],"useTmpfs":false,"userMode":false,"logging":{{"keyImport":true,"secretChanges":true}}}}"#,
+        secrets.join(","),
+        mount.display(),
+        link.display(),
+        ids.display()
+    );
+    let manifest = ws.write("manifest.json", manifest);
+    let (ask, log) = askpass(&ws, "ask", PIN);
+    let r = ws.run(keytap_bin().to_str().unwrap(), |c| {
+        c.env("PATH", our_path())
+            .env("KEYTAP_ASKPASS", &ask)
+            .env("KEYTAP_INSTALL_NIXOS_RUN_DIR", run_dir.join("nixos"))
+            .args(["install-secrets", manifest.to_str().unwrap()]);
+    });
+    let installed: Vec<String> =
+        (0..20).map(|i| std::fs::read_to_string(link.join(format!("s{i:02}"))).unwrap_or_default()).collect();
+    let _ = std::process::Command::new("umount").arg("-l").arg(&mount).status();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (i, v) in installed.iter().enumerate() {
+        assert_eq!(v, &format!("n{i}"));
+    }
+    let c = card.counters();
+    assert_eq!(c.verify_pin, 1, "one PIN VERIFY at boot for 20 files: {c:?}");
+    assert_eq!(prompts(&log).len(), 1, "one prompt at boot");
+}
