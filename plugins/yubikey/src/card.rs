@@ -126,6 +126,8 @@ fn is_removed(e: &yubikey::Error) -> bool {
                     | pcsc::Error::UnpoweredCard
                     | pcsc::Error::UnresponsiveCard
                     | pcsc::Error::CommError
+                    // Seen when the card goes away while a transaction is open (timing-dependent).
+                    | pcsc::Error::NotTransacted
             )
         }
     )
