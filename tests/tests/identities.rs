@@ -77,3 +77,15 @@ fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "temp dir left behind");
     assert_eq!(ws.read("s.yaml"), original);
 }
+
+#[test]
+fn a_key_file_readable_by_others_is_flagged_but_still_works() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: b\n");
+    ws.write("s.yaml", ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"]).ok());
+    std::fs::set_permissions(&ws.keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = ws.keytap(["decrypt", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("readable by others") && run.stderr.contains("chmod 600"), "{}", run.stderr);
+    assert!(!run.stderr.contains("AGE-SECRET-KEY"), "no key material in the warning");
+}

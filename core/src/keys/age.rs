@@ -258,7 +258,10 @@ impl AgeIdentities {
         }
         match std::env::var_os("SOPS_AGE_KEY_FILE") {
             Some(path) => match std::fs::read(&path) {
-                Ok(data) => readers.push(("SOPS_AGE_KEY_FILE".into(), Zeroizing::new(data))),
+                Ok(data) => {
+                    warn_if_exposed(Path::new(&path));
+                    readers.push(("SOPS_AGE_KEY_FILE".into(), Zeroizing::new(data)))
+                }
                 Err(e) => ids.load_error_raw(format!(
                     "failed to open SOPS_AGE_KEY_FILE file: open {}: {}",
                     Path::new(&path).display(),
@@ -277,7 +280,10 @@ impl AgeIdentities {
         }
         if let Some(path) = default_keys_file() {
             match std::fs::read(&path) {
-                Ok(data) => readers.push((path.display().to_string(), Zeroizing::new(data))),
+                Ok(data) => {
+                    warn_if_exposed(&path);
+                    readers.push((path.display().to_string(), Zeroizing::new(data)))
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     if readers.is_empty() && ids.identities.is_empty() {
                         ids.unused_locations.push(path.display().to_string());
@@ -722,6 +728,32 @@ impl AgeIdentities {
 }
 
 use crate::goerr::io_reason;
+
+/// Says so on stderr when an identity file can be read by others (it still works, as with
+/// sops); passphrase-protected files are not secrets at rest and are not flagged.
+fn warn_if_exposed(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else { return };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return;
+    }
+    let encrypted = std::fs::File::open(path)
+        .and_then(|mut f| {
+            let mut head = [0u8; 40];
+            let n = std::io::Read::read(&mut f, &mut head)?;
+            Ok(is_encrypted_identity_file(&head[..n]))
+        })
+        .unwrap_or(false);
+    if !encrypted {
+        eprintln!(
+            "keytap: warning: identity file {} is readable by others (mode {:o}); run: chmod 600 {}",
+            path.display(),
+            mode,
+            path.display()
+        );
+    }
+}
 
 fn decrypt_identity_file(source: &str, data: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))

@@ -10,7 +10,7 @@ pub mod recipient;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PluginError {
     /// The binary is not in the search path.
-    #[error("{binary} not found in {search_var}: install the plugin (or set KEYTAP_PLUGIN_PATH)")]
+    #[error("{binary} not found in {search_var}: install {} (or set KEYTAP_PLUGIN_PATH)", install_hint(binary))]
     NotFound {
         /// `age-plugin-<name>`.
         binary: String,
@@ -63,6 +63,19 @@ pub enum PluginError {
         /// Its message.
         message: String,
     },
+}
+
+/// Where a known plugin comes from, for the "not found" message.
+fn install_hint(binary: &str) -> String {
+    match binary {
+        "age-plugin-yubikey" | "age-plugin-tpm" | "age-plugin-passphrase" => format!(
+            "keytap's {binary} (cargo install --path plugins/{}) or the upstream package of that name",
+            binary.trim_start_matches("age-plugin-")
+        ),
+        "age-plugin-se" => "age-plugin-se (the Secure Enclave plugin)".into(),
+        "age-plugin-fido2-hmac" => "age-plugin-fido2-hmac".into(),
+        _ => format!("the package that provides {binary}"),
+    }
 }
 
 /// The plugin name of a recipient `age1<name>1...` or identity `AGE-PLUGIN-<NAME>-1...`.
