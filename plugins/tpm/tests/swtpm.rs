@@ -601,6 +601,9 @@ fn encryption_needs_no_tpm_and_every_matching_stanza_is_tried() {
     };
     // Real age through the plugin, to the 0.x recipients: B's stanza first, then A's.
     age_to("age-p256tag.age", &[&b.tpm1, &a.tpm1], &none);
+    // rage too (and natively to the tag recipient, which needs no plugin at all).
+    let r = run(&ws, "rage", &["-o", "rage-tpm1.age", "-r", &a.tpm1, "plain.txt"], &none);
+    assert_eq!(r.code, 0, "rage to age1tpm1: {}", r.stderr);
     age_to(
         "age-tpm-ecc.age",
         &[&b.tpm1, &a.tpm1],
@@ -643,6 +646,7 @@ fn encryption_needs_no_tpm_and_every_matching_stanza_is_tried() {
         ("age-tpm-ecc.age", "hello tpm"),
         ("damaged-p256tag.age", "damaged first"),
         ("damaged-tpm-ecc.age", "damaged first"),
+        ("rage-tpm1.age", "hello tpm"),
     ] {
         let r = run(&ws, "age", &["-d", "-i", a.file.to_str().unwrap(), f], &env);
         assert_eq!(r.code, 0, "age -d {f}: {}", r.stderr);
@@ -652,6 +656,10 @@ fn encryption_needs_no_tpm_and_every_matching_stanza_is_tried() {
         lines(&log, "has our tag but does not open; trying the next"),
         2
     );
+    // rage decrypts through the plugin as well.
+    let r = run(&ws, "rage", &["-d", "-i", a.file.to_str().unwrap(), "age-p256tag.age"], &env);
+    assert_eq!(r.code, 0, "rage -d: {}", r.stderr);
+    assert_eq!(r.out().trim(), "hello tpm");
     // ... and with B (PIN from AGE_TPM_PIN, as age cannot prompt here).
     for f in ["age-p256tag.age", "age-tpm-ecc.age"] {
         let r = run(
