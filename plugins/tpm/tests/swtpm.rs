@@ -601,6 +601,23 @@ fn encryption_needs_no_tpm_and_every_matching_stanza_is_tried() {
     };
     // Real age through the plugin, to the 0.x recipients: B's stanza first, then A's.
     age_to("age-p256tag.age", &[&b.tpm1, &a.tpm1], &none);
+    // typage (npm age-encryption, by age's author) to the tag recipient, natively.
+    let typage = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../core/tests/tools/typage.mjs");
+    let ty = Command::new("node")
+        .arg(&typage)
+        .args(["encrypt", &a.tag])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"hello tpm\n")?;
+            c.wait_with_output()
+        })
+        .expect("node (install-deps installs it)");
+    assert!(ty.status.success(), "typage: {}", String::from_utf8_lossy(&ty.stderr));
+    ws.write("typage-tag.age", &ty.stdout);
     // rage too (and natively to the tag recipient, which needs no plugin at all).
     let r = run(&ws, "rage", &["-o", "rage-tpm1.age", "-r", &a.tpm1, "plain.txt"], &none);
     assert_eq!(r.code, 0, "rage to age1tpm1: {}", r.stderr);
@@ -647,6 +664,7 @@ fn encryption_needs_no_tpm_and_every_matching_stanza_is_tried() {
         ("damaged-p256tag.age", "damaged first"),
         ("damaged-tpm-ecc.age", "damaged first"),
         ("rage-tpm1.age", "hello tpm"),
+        ("typage-tag.age", "hello tpm"),
     ] {
         let r = run(&ws, "age", &["-d", "-i", a.file.to_str().unwrap(), f], &env);
         assert_eq!(r.code, 0, "age -d {f}: {}", r.stderr);
