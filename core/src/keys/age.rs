@@ -782,7 +782,8 @@ fn decrypt_with(
     enc: &str,
     identity: &dyn age::Identity,
 ) -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()))?;
+    let data = super::agefile::checked(enc.as_bytes()).map_err(|_| age::DecryptError::InvalidHeader)?;
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))?;
     let mut reader = decryptor.decrypt(std::iter::once(identity))?;
     let mut out = Zeroizing::new(Vec::new());
     reader.read_to_end(&mut out)?;
@@ -817,7 +818,8 @@ fn header_stanzas(enc: &str) -> Result<Vec<age_core::format::Stanza>, String> {
             None
         }
     }
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()))
+    let data = super::agefile::checked(enc.as_bytes())?;
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))
         .map_err(|e| e.to_string())?;
     let collector = Collector(std::cell::RefCell::new(Vec::new()));
     let _ = decryptor.decrypt(std::iter::once(&collector as &dyn age::Identity));
