@@ -259,7 +259,7 @@ impl AgeIdentities {
         match std::env::var_os("SOPS_AGE_KEY_FILE") {
             Some(path) => match std::fs::read(&path) {
                 Ok(data) => {
-                    warn_if_exposed(Path::new(&path));
+                    warn_if_exposed(Path::new(&path), &data);
                     readers.push(("SOPS_AGE_KEY_FILE".into(), Zeroizing::new(data)))
                 }
                 Err(e) => ids.load_error_raw(format!(
@@ -281,7 +281,7 @@ impl AgeIdentities {
         if let Some(path) = default_keys_file() {
             match std::fs::read(&path) {
                 Ok(data) => {
-                    warn_if_exposed(&path);
+                    warn_if_exposed(&path, &data);
                     readers.push((path.display().to_string(), Zeroizing::new(data)))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -729,23 +729,15 @@ impl AgeIdentities {
 
 use crate::goerr::io_reason;
 
-/// Says so on stderr when an identity file can be read by others (it still works, as with
-/// sops); passphrase-protected files are not secrets at rest and are not flagged.
-fn warn_if_exposed(path: &Path) {
+/// Says so on stderr when an identity file holding secret keys can be read by others (it
+/// still works, as with sops). Plugin identities only name a token, and passphrase-protected
+/// files are encrypted at rest: neither is flagged.
+fn warn_if_exposed(path: &Path, data: &[u8]) {
     use std::os::unix::fs::PermissionsExt;
     let Ok(meta) = std::fs::metadata(path) else { return };
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 == 0 {
-        return;
-    }
-    let encrypted = std::fs::File::open(path)
-        .and_then(|mut f| {
-            let mut head = [0u8; 40];
-            let n = std::io::Read::read(&mut f, &mut head)?;
-            Ok(is_encrypted_identity_file(&head[..n]))
-        })
-        .unwrap_or(false);
-    if !encrypted {
+    let holds_secret = data.windows(15).any(|w| w == b"AGE-SECRET-KEY-");
+    if mode & 0o077 != 0 && holds_secret && !is_encrypted_identity_file(data) {
         eprintln!(
             "keytap: warning: identity file {} is readable by others (mode {:o}); run: chmod 600 {}",
             path.display(),
