@@ -138,8 +138,8 @@ pub enum Command {
         common: CommonArgs,
         #[command(flatten)]
         keys: KeyArgs,
-        /// The file to encrypt.
-        file: String,
+        /// The file to encrypt (stdin when omitted; then --filename-override is required).
+        file: Option<String>,
     },
     /// Decrypt a file.
     Decrypt {
@@ -154,8 +154,7 @@ pub enum Command {
         /// Decrypt several files into DIR (one session per plugin for all of them).
         #[arg(long, value_name = "DIR")]
         output_dir: Option<String>,
-        /// The file(s) to decrypt.
-        #[arg(required = true)]
+        /// The file(s) to decrypt (stdin when omitted).
         files: Vec<String>,
     },
     /// Edit a file in $SOPS_EDITOR / $EDITOR (creates it if it does not exist).

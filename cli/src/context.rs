@@ -87,12 +87,13 @@ pub fn parse_encrypted(
 ) -> Result<EncryptedFile, CliError> {
     EncryptedFile::parse(store, data).map_err(|e| {
         let code = e.exit_code();
+        let file = if file == "-" { "stdin" } else { file };
         let message = match &e {
+            keytap_core::error::Error::Parse(se) if se.message.starts_with("Error unmarshalling") => {
+                format!("{se} (in {file})")
+            }
             keytap_core::error::Error::Parse(se) => {
-                format!(
-                    "Error unmarshalling input {}: {se} (in {file})",
-                    store_name(file)
-                )
+                format!("Error unmarshalling input {}: {se} (in {file})", store_name(file))
             }
             keytap_core::error::Error::MetadataNotFound => {
                 format!("sops metadata not found (in {file})")
@@ -133,6 +134,12 @@ pub fn exists(path: &str) -> bool {
 
 /// sops's checks before touching FILE: `-i` with `--output` (8) and a missing file (100).
 pub fn check_target(common: &CommonArgs, file: &str) -> Result<(), CliError> {
+    if file == "-" && common.in_place {
+        return Err(CliError::new(
+            exit_code::CONFLICTING_PARAMETERS,
+            "Error: cannot use --in-place when reading from stdin",
+        ));
+    }
     if common.in_place && common.output.is_some() {
         return Err(CliError::new(
             exit_code::CONFLICTING_PARAMETERS,

@@ -118,3 +118,43 @@ fn groups_add_and_delete_interoperate() {
     });
     assert_eq!(run.out(), "a: 1\n", "{}", run.stderr);
 }
+
+#[test]
+fn stdin_works_like_sops() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: 1\n");
+    let enc = ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"]).ok();
+    let piped = |program: &str, args: &[&str], input: &[u8]| {
+        use std::io::Write;
+        let mut child = ws
+            .command(program)
+            .args(args)
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), out.stdout)
+    };
+    let bin = keytap_e2e::keytap_bin();
+    let bin = bin.to_str().unwrap();
+    for args in [
+        &["decrypt", "--input-type", "yaml", "--output-type", "yaml"][..],
+        &["decrypt"][..],
+        &["encrypt", "--age", ws.recipient.as_str()][..],
+    ] {
+        let ours = piped(bin, args, &enc);
+        let theirs = piped("sops", args, &enc);
+        assert_eq!(ours.0, theirs.0, "{args:?}");
+        if args[0] == "decrypt" {
+            assert_eq!(ours.1, theirs.1, "{args:?}");
+        }
+    }
+    let (code, out) = piped(bin, &["encrypt", "--age", &ws.recipient, "--filename-override", "x.yaml"], b"b: 2\n");
+    assert_eq!(code, Some(0));
+    ws.write("from-stdin.yaml", out);
+    assert_eq!(ws.sops(["decrypt", "from-stdin.yaml"]).out(), "b: 2\n");
+}

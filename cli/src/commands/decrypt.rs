@@ -67,6 +67,8 @@ pub fn run(
     if let Some(dir) = output_dir {
         return decrypt_to_dir(common, ignore_mac, dir, files);
     }
+    let stdin = ["-".to_string()];
+    let files = if files.is_empty() { &stdin[..] } else { files };
     if files.len() != 1 {
         return Err(CliError::new(
             exit_code::GENERIC,

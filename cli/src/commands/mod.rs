@@ -25,6 +25,16 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
     crate::context::set_verbose(verbose);
     match cli.command {
         Some(Command::Encrypt { common, keys, file }) => {
+            let file = match file {
+                Some(f) => f,
+                None if common.filename_override.is_some() => "-".to_string(),
+                None => {
+                    return Err(CliError::new(
+                        exit_code::CONFLICTING_PARAMETERS,
+                        "Error: must specify --filename-override when reading from stdin",
+                    ))
+                }
+            };
             encrypt::run(&common, &keys, &file, config.as_deref())
         }
         Some(Command::Decrypt {
