@@ -189,9 +189,9 @@ pub enum Command {
         #[arg(long)]
         ignore_mac: bool,
         /// The file.
-        file: String,
+        file: Option<String>,
         /// The path, e.g. '["a"]["b"]'.
-        path: String,
+        path: Option<String>,
         /// The JSON value (or the file holding it with --value-file).
         value: Option<String>,
     },
@@ -206,9 +206,9 @@ pub enum Command {
         #[arg(long)]
         ignore_mac: bool,
         /// The file.
-        file: String,
+        file: Option<String>,
         /// The path.
-        path: String,
+        path: Option<String>,
     },
     /// Generate a new data key and re-encrypt the file.
     Rotate {

@@ -16,7 +16,15 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let cli = args::Cli::parse();
+    // Usage errors exit 1 as sops's do (clap's default is 2); help and version exit 0.
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let code = match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {

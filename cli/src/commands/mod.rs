@@ -67,23 +67,26 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             file,
             path,
             value,
-        }) => set::run_set(
-            &common,
-            &file,
-            &path,
-            value.as_deref(),
-            value_file,
-            value_stdin,
-            idempotent,
-            ignore_mac,
-        ),
-        Some(Command::Unset {
-            common,
-            idempotent,
-            ignore_mac,
-            file,
-            path,
-        }) => set::run_unset(&common, &file, &path, idempotent, ignore_mac),
+        }) => {
+            if value_file && value_stdin {
+                return Err(CliError::new(exit_code::GENERIC, "Error: cannot use both --value-file and --value-stdin"));
+            }
+            let (Some(file), Some(path)) = (file, path) else {
+                let message = if value_stdin {
+                    "Error: file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used."
+                } else {
+                    "Error: no file specified, or index and value are missing. Need precisely 3 positional arguments."
+                };
+                return Err(CliError::new(exit_code::NO_FILE_SPECIFIED, message));
+            };
+            set::run_set(&common, &file, &path, value.as_deref(), value_file, value_stdin, idempotent, ignore_mac)
+        }
+        Some(Command::Unset { common, idempotent, ignore_mac, file, path }) => {
+            let (Some(file), Some(path)) = (file, path) else {
+                return Err(CliError::new(exit_code::NO_FILE_SPECIFIED, "Error: no file specified, or index is missing"));
+            };
+            set::run_unset(&common, &file, &path, idempotent, ignore_mac)
+        }
         Some(Command::Rotate {
             common,
             add_age,
