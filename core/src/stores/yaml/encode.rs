@@ -293,6 +293,14 @@ fn scalar_node(v: &Value) -> ENode {
         Value::Map(_) | Value::List(_) => (String::new(), ScalarStyle::Plain, None),
     };
     if explicit_tag.is_none() && requested == ScalarStyle::Plain && simple_plain_text(&text) {
+        // A string only asks for plain style when it resolves as a string: skip resolving
+        // it a second time.
+        if matches!(v, Value::Str(_)) {
+            let mut n = ENode::collection(NKind::Scalar);
+            n.tag = STR_TAG.to_string();
+            n.value = text;
+            return n;
+        }
         return plain_node(text);
     }
     node_encode(&text, requested, explicit_tag).unwrap_or_else(|| {
