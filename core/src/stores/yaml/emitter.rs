@@ -303,6 +303,38 @@ fn analyze_full(v: &[char]) -> Analysis {
     s
 }
 
+/// [`analyze_graphic_ascii`] over ASCII bytes (each byte is one character).
+fn analyze_graphic_ascii_bytes(v: &[u8]) -> Option<Analysis> {
+    let first = *v.first()?;
+    if matches!(
+        first,
+        b' ' | b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`' | b'?' | b':' | b'-' | b'.'
+    ) || v.last() == Some(&b' ')
+    {
+        return None;
+    }
+    let mut flow_indicators = false;
+    for (i, &c) in v.iter().enumerate() {
+        if !(b' '..=b'~').contains(&c) {
+            return None;
+        }
+        match c {
+            b',' | b'?' | b'[' | b']' | b'{' | b'}' => flow_indicators = true,
+            b':' if v.get(i + 1).is_none_or(|&n| n == b' ') => return None,
+            b':' => flow_indicators = true,
+            b'#' if v[i - 1] == b' ' => return None,
+            _ => {}
+        }
+    }
+    Some(Analysis {
+        multiline: false,
+        flow_plain_allowed: !flow_indicators,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    })
+}
+
 /// The common case of [`analyze`] (every `ENC[...]` value, most plain text): printable ASCII
 /// with inner spaces only. Then only the indicators matter, and the answer is what the full analysis gives with
 /// every other flag false. `None` sends anything else to the full analysis.
@@ -456,6 +488,12 @@ impl Emitter {
             self.analyze_event(&ev);
             self.state_machine(&ev)?;
             self.events_head += 1;
+        }
+        // Processed events are never looked at again: drop them now and then so a large
+        // document does not keep every event in memory.
+        if self.events_head >= 1024 {
+            self.events.drain(..self.events_head);
+            self.events_head = 0;
         }
         Ok(())
     }
@@ -875,13 +913,7 @@ impl Emitter {
                     return false;
                 }
                 // go-yaml counts bytes here.
-                tag_len
-                    + self
-                        .scalar
-                        .value
-                        .iter()
-                        .map(|c| c.len_utf8())
-                        .sum::<usize>()
+                tag_len + self.scalar.text.len()
             }
             EKind::SequenceStart => {
                 if !self.check_empty_sequence() {
@@ -915,7 +947,7 @@ impl Emitter {
             {
                 style = ScalarStyle::SingleQuoted;
             }
-            if self.scalar.value.is_empty() && (self.flow_level > 0 || self.simple_key_context) {
+            if self.scalar.text.is_empty() && (self.flow_level > 0 || self.simple_key_context) {
                 style = ScalarStyle::SingleQuoted;
             }
             if no_tag && !ev.implicit {
@@ -957,26 +989,32 @@ impl Emitter {
     }
 
     fn process_scalar(&mut self) {
-        let value = std::mem::take(&mut self.scalar.value);
         let allow_breaks = !self.simple_key_context;
-        match self.scalar.style.unwrap_or(ScalarStyle::Plain) {
-            ScalarStyle::Plain if !self.scalar.text.contains([' ', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) => {
-                // No spaces and no breaks: the per-character loop would copy it unchanged.
-                if !value.is_empty() && !self.whitespace {
-                    self.put(' ');
-                }
-                let text = std::mem::take(&mut self.scalar.text);
-                self.out.push_str(&text);
-                self.scalar.text = text;
-                self.column += value.len() as i64;
-                if !value.is_empty() {
-                    self.whitespace = false;
-                }
-                self.indention = false;
-                if self.root_context {
-                    self.open_ended = true;
-                }
+        let style = self.scalar.style.unwrap_or(ScalarStyle::Plain);
+        if style == ScalarStyle::Plain && !self.scalar.text.contains([' ', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+            // No spaces and no breaks: the per-character loop would copy it unchanged.
+            let text = std::mem::take(&mut self.scalar.text);
+            if !text.is_empty() && !self.whitespace {
+                self.put(' ');
             }
+            self.out.push_str(&text);
+            self.column += text.chars().count() as i64;
+            if !text.is_empty() {
+                self.whitespace = false;
+            }
+            self.indention = false;
+            if self.root_context {
+                self.open_ended = true;
+            }
+            self.scalar.text = text;
+            return;
+        }
+        if self.scalar.value.is_empty() && !self.scalar.text.is_empty() {
+            // The fast analysis did not need the characters; these writers do.
+            self.scalar.value = self.scalar.text.chars().collect();
+        }
+        let value = std::mem::take(&mut self.scalar.value);
+        match style {
             ScalarStyle::Plain => self.write_plain_scalar(&value, allow_breaks),
             ScalarStyle::SingleQuoted => self.write_single_quoted_scalar(&value, allow_breaks),
             ScalarStyle::DoubleQuoted => self.write_double_quoted_scalar(&value, allow_breaks),
@@ -1034,11 +1072,23 @@ impl Emitter {
     }
 
     fn analyze_scalar(&mut self, value: &str) {
-        let v: Vec<char> = value.chars().collect();
-        let a = analyze(&v);
-        self.scalar.value = v;
         self.scalar.text.clear();
         self.scalar.text.push_str(value);
+        // ASCII text: bytes are characters, so the fast analysis needs no conversion, and
+        // the characters are only collected if a writer needs them (see process_scalar).
+        let fast = if value.is_ascii() { analyze_graphic_ascii_bytes(value.as_bytes()) } else { None };
+        let a = match fast {
+            Some(a) => {
+                self.scalar.value.clear();
+                a
+            }
+            None => {
+                let v: Vec<char> = value.chars().collect();
+                let a = analyze(&v);
+                self.scalar.value = v;
+                a
+            }
+        };
         self.scalar.multiline = a.multiline;
         self.scalar.flow_plain_allowed = a.flow_plain_allowed;
         self.scalar.block_plain_allowed = a.block_plain_allowed;
@@ -1496,6 +1546,10 @@ mod analysis_tests {
             let v: Vec<char> = (0..len)
                 .map(|i| alphabet[((seed >> (i * 6)) % alphabet.len() as u64) as usize])
                 .collect();
+            let bytes: Option<Vec<u8>> = v.iter().map(|c| u8::try_from(*c).ok()).collect();
+            if let Some(b) = bytes {
+                assert_eq!(analyze_graphic_ascii_bytes(&b), analyze_graphic_ascii(&v), "{v:?}");
+            }
             if let Some(a) = analyze_graphic_ascii(&v) {
                 fast += 1;
                 assert_eq!(a, analyze_full(&v), "{v:?}");
