@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bech32;
+pub mod ecdh_stanza;
 pub mod hpke;
 pub mod hybrid;
 pub mod piv;

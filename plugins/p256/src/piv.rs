@@ -16,20 +16,14 @@
 //! own tag, so an identity that only knows the tag (the YubiKey identity stub) can tell
 //! which `p256tag` stanzas are addressed to its key too ([`p256tag_matches_key_tag`]).
 
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::ChaCha20Poly1305;
 use hkdf::Hkdf;
 use rand_core::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
-use crate::bech32::{self, Case};
-use crate::point::{P256Point, COMPRESSED_LEN};
-use crate::{
-    base64_arg, Ecdh, FileKey, RecipientError, StanzaError, UnwrapError, BODY_LEN, FILE_KEY_LEN,
-    TAG_LEN,
-};
+use crate::ecdh_stanza::{EcdhStanza, Encoding, Scheme};
+use crate::point::P256Point;
+use crate::{Ecdh, FileKey, RecipientError, StanzaError, UnwrapError, FILE_KEY_LEN, TAG_LEN};
 
 /// The stanza type.
 pub const STANZA_TYPE: &str = "piv-p256";
@@ -38,35 +32,33 @@ pub const LABEL: &str = "piv-p256";
 /// The Bech32 human-readable part of the recipient.
 pub const RECIPIENT_HRP: &str = "age1yubikey";
 
+/// The format, in the shared shape of the plugins' P-256 stanzas.
+pub const SCHEME: Scheme = Scheme {
+    stanza_type: STANZA_TYPE,
+    label: LABEL,
+    recipient_hrp: RECIPIENT_HRP,
+    encoding: Encoding::Compressed,
+};
+
 /// Encodes a P-256 public key as an `age1yubikey1...` recipient.
 pub fn encode_recipient(point: &P256Point) -> String {
-    bech32::encode(RECIPIENT_HRP, &point.to_compressed(), Case::Lower)
+    SCHEME.encode_recipient(point)
 }
 
 /// Parses an `age1yubikey1...` recipient: lowercase Bech32 of a 33-byte compressed point.
 pub fn parse_recipient(s: &str) -> Result<P256Point, RecipientError> {
-    let bytes = bech32::decode(s, RECIPIENT_HRP, Case::Lower)?;
-    recipient_from_bytes(&bytes)
+    SCHEME.parse_recipient(s)
 }
 
 /// The recipient from its plugin payload (the Bech32 data: a compressed point).
 pub fn recipient_from_bytes(bytes: &[u8]) -> Result<P256Point, RecipientError> {
-    if bytes.len() != COMPRESSED_LEN {
-        return Err(RecipientError::Length {
-            expected: COMPRESSED_LEN,
-            got: bytes.len(),
-        });
-    }
-    Ok(P256Point::from_compressed(bytes)?)
+    crate::ecdh_stanza::recipient_from_bytes(bytes)
 }
 
 /// `SHA-256(compressed point)[:4]`: the `piv-p256` tag of a recipient, stored in the
 /// identity stub.
 pub fn key_tag(recipient: &P256Point) -> [u8; TAG_LEN] {
-    let digest = Sha256::digest(recipient.to_compressed());
-    let mut tag = [0; TAG_LEN];
-    tag.copy_from_slice(&digest[..TAG_LEN]);
-    tag
+    SCHEME.tag(recipient)
 }
 
 /// Whether a `p256tag` stanza is addressed to the key whose [`key_tag`] is `key_tag`
@@ -85,13 +77,20 @@ pub fn p256tag_matches_key_tag(
 
 /// A well-formed `piv-p256` stanza.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PivP256Stanza {
-    /// [`key_tag`] of the recipient.
-    pub tag: [u8; TAG_LEN],
-    /// The ephemeral public key, compressed; a point of the curve.
-    pub epk: [u8; COMPRESSED_LEN],
-    /// The sealed file key.
-    pub body: [u8; BODY_LEN],
+pub struct PivP256Stanza(pub EcdhStanza);
+
+// The fields (`tag`, `ephemeral`, `body`) are those of the shared stanza shape.
+impl std::ops::Deref for PivP256Stanza {
+    type Target = EcdhStanza;
+    fn deref(&self) -> &EcdhStanza {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PivP256Stanza {
+    fn deref_mut(&mut self) -> &mut EcdhStanza {
+        &mut self.0
+    }
 }
 
 impl PivP256Stanza {
@@ -103,39 +102,25 @@ impl PivP256Stanza {
         args: &[S],
         body: &[u8],
     ) -> Result<Option<Self>, StanzaError> {
-        if stanza_type != STANZA_TYPE {
+        let Some(s) = SCHEME.parse(stanza_type, args, body)? else {
             return Ok(None);
-        }
-        let err = |reason| StanzaError {
+        };
+        // age-plugin-yubikey refuses an ephemeral key off the curve when parsing.
+        P256Point::from_compressed(&s.ephemeral).map_err(|_| StanzaError {
             stanza: STANZA_TYPE,
-            reason,
-        };
-        let [tag, epk] = args else {
-            return Err(err("expected two arguments"));
-        };
-        let tag = base64_arg::<TAG_LEN>(tag.as_ref())
-            .ok_or_else(|| err("the tag is not the canonical base64 of 4 bytes"))?;
-        let epk = base64_arg::<COMPRESSED_LEN>(epk.as_ref())
-            .ok_or_else(|| err("the ephemeral key is not the canonical base64 of 33 bytes"))?;
-        P256Point::from_compressed(&epk)
-            .map_err(|_| err("the ephemeral key is not a compressed P-256 point"))?;
-        let body: [u8; BODY_LEN] = body
-            .try_into()
-            .map_err(|_| err("the body is not 32 bytes long"))?;
-        Ok(Some(PivP256Stanza { tag, epk, body }))
+            reason: "the ephemeral key is not a compressed P-256 point",
+        })?;
+        Ok(Some(PivP256Stanza(s)))
     }
 
     /// The stanza's arguments after the type: the base64 tag and ephemeral key.
     pub fn args(&self) -> Vec<String> {
-        vec![
-            crate::base64_encode(&self.tag),
-            crate::base64_encode(&self.epk),
-        ]
+        self.0.args()
     }
 
     /// Whether the tag names the key with [`key_tag`] `key_tag`.
     pub fn matches_key_tag(&self, key_tag: &[u8; TAG_LEN]) -> bool {
-        self.tag.ct_eq(key_tag).into()
+        self.0.tag.ct_eq(key_tag).into()
     }
 
     /// Seals `file_key` to `recipient` with a fresh ephemeral key from `rng`.
@@ -144,21 +129,7 @@ impl PivP256Stanza {
         file_key: &[u8; FILE_KEY_LEN],
         rng: &mut R,
     ) -> Self {
-        let ephemeral = p256::ecdh::EphemeralSecret::random(rng);
-        let epk_point = P256Point::from(ephemeral.public_key());
-        let epk = epk_point.to_compressed();
-        let dh = ephemeral.diffie_hellman(recipient.as_public_key());
-        let mut shared = Zeroizing::new([0; 32]);
-        shared.copy_from_slice(dh.raw_secret_bytes());
-        let key = wrap_key(&shared, &epk, recipient);
-        let sealed = ChaCha20Poly1305::new((&*key).into())
-            .encrypt(&[0; 12].into(), &file_key[..])
-            .expect("short plaintexts always encrypt");
-        PivP256Stanza {
-            tag: key_tag(recipient),
-            epk,
-            body: sealed.try_into().expect("16 bytes sealed are 32"),
-        }
+        PivP256Stanza(SCHEME.wrap(recipient, file_key, rng))
     }
 
     /// Opens the stanza with the private key of `recipient`, whose ECDH `key` does:
@@ -169,44 +140,19 @@ impl PivP256Stanza {
         recipient: &P256Point,
         key: &K,
     ) -> Result<Option<FileKey>, UnwrapError<K::Error>> {
-        if !self.matches_key_tag(&key_tag(recipient)) {
-            return Ok(None);
-        }
-        let epk = P256Point::from_compressed(&self.epk).map_err(|_| UnwrapError::InvalidEnc)?;
-        let shared = key.ecdh(&epk).map_err(UnwrapError::Ecdh)?;
-        let wrap = wrap_key(&shared, &self.epk, recipient);
-        let Ok(plain) =
-            ChaCha20Poly1305::new((&*wrap).into()).decrypt(&[0; 12].into(), &self.body[..])
-        else {
-            return Ok(None);
-        };
-        let plain = Zeroizing::new(plain);
-        let mut file_key = Zeroizing::new([0; FILE_KEY_LEN]);
-        file_key.copy_from_slice(&plain);
-        Ok(Some(file_key))
+        SCHEME.unwrap(&self.0, recipient, key)
     }
-}
-
-fn wrap_key(
-    shared: &[u8; 32],
-    epk: &[u8; COMPRESSED_LEN],
-    recipient: &P256Point,
-) -> Zeroizing<[u8; 32]> {
-    let mut salt = [0u8; 2 * COMPRESSED_LEN];
-    salt[..COMPRESSED_LEN].copy_from_slice(epk);
-    salt[COMPRESSED_LEN..].copy_from_slice(&recipient.to_compressed());
-    let mut key = Zeroizing::new([0; 32]);
-    Hkdf::<Sha256>::new(Some(&salt), shared)
-        .expand(LABEL.as_bytes(), &mut key[..])
-        .expect("32 bytes is a valid HKDF-SHA256 output length");
-    key
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    use chacha20poly1305::ChaCha20Poly1305;
     use p256::elliptic_curve::sec1::ToEncodedPoint;
     use rand::rngs::OsRng;
+    use sha2::Digest;
+    use zeroize::Zeroizing;
 
     struct Soft(p256::SecretKey);
     impl Ecdh for Soft {
@@ -250,11 +196,11 @@ mod tests {
         let body = ChaCha20Poly1305::new(&key.into())
             .encrypt(&[0; 12].into(), &file_key[..])
             .unwrap();
-        let stanza = PivP256Stanza {
+        let stanza = PivP256Stanza(EcdhStanza {
             tag: key_tag(&recipient),
-            epk: epk.as_bytes().try_into().unwrap(),
+            ephemeral: epk.as_bytes().try_into().unwrap(),
             body: body.try_into().unwrap(),
-        };
+        });
         assert_eq!(
             *stanza.unwrap(&recipient, &Soft(one)).unwrap().unwrap(),
             file_key
@@ -271,7 +217,7 @@ mod tests {
         let sk = p256::SecretKey::random(&mut OsRng);
         let recipient = P256Point::from(sk.public_key());
         let s = PivP256Stanza::wrap(&recipient, &[9; 16], &mut OsRng);
-        let parsed = PivP256Stanza::parse(STANZA_TYPE, &s.args(), &s.body)
+        let parsed = PivP256Stanza::parse(STANZA_TYPE, &s.args(), &s.0.body)
             .unwrap()
             .unwrap();
         assert_eq!(parsed, s);
@@ -285,7 +231,7 @@ mod tests {
         let other = P256Point::from(p256::SecretKey::random(&mut OsRng).public_key());
         assert!(parsed.unwrap(&other, &Soft(sk.clone())).unwrap().is_none());
         let mut bad = parsed.clone();
-        bad.body[3] ^= 1;
+        bad.0.body[3] ^= 1;
         assert!(bad.unwrap(&recipient, &Soft(sk)).unwrap().is_none());
         assert_eq!(PivP256Stanza::parse("X25519", &s.args(), &s.body), Ok(None));
         assert!(PivP256Stanza::parse(STANZA_TYPE, &s.args()[..1], &s.body).is_err());

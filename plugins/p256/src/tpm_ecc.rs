@@ -16,21 +16,11 @@
 //! Written from the format as that plugin's `plugin/crypto.go`, `recipient.go` and
 //! `tpmidentity.go` (v1.0.0) define it; the vectors of its tests are this module's tests.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::ChaCha20Poly1305;
-use hkdf::Hkdf;
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
-use crate::bech32::{self, Case};
-use crate::point::{P256Point, COMPRESSED_LEN, UNCOMPRESSED_LEN};
-use crate::{
-    base64_arg, Ecdh, FileKey, RecipientError, StanzaError, UnwrapError, BODY_LEN, FILE_KEY_LEN,
-    TAG_LEN,
-};
+use crate::ecdh_stanza::{EcdhStanza, Encoding, Scheme};
+use crate::point::P256Point;
+use crate::{Ecdh, FileKey, RecipientError, StanzaError, UnwrapError, FILE_KEY_LEN, TAG_LEN};
 
 /// The stanza type.
 pub const STANZA_TYPE: &str = "tpm-ecc";
@@ -39,66 +29,52 @@ pub const LABEL: &str = "age-encryption.org/v1/tpm-p256";
 /// The Bech32 human-readable part of the recipient.
 pub const RECIPIENT_HRP: &str = "age1tpm";
 
+/// The format, in the shared shape of the plugins' P-256 stanzas.
+pub const SCHEME: Scheme = Scheme {
+    stanza_type: STANZA_TYPE,
+    label: LABEL,
+    recipient_hrp: RECIPIENT_HRP,
+    encoding: Encoding::Uncompressed,
+};
+
 /// Encodes a P-256 public key as an `age1tpm1...` recipient.
 pub fn encode_recipient(point: &P256Point) -> String {
-    bech32::encode(RECIPIENT_HRP, &point.to_compressed(), Case::Lower)
+    SCHEME.encode_recipient(point)
 }
 
 /// Parses an `age1tpm1...` recipient: lowercase Bech32 of a 33-byte compressed point on
 /// the curve.
 pub fn parse_recipient(s: &str) -> Result<P256Point, RecipientError> {
-    let bytes = bech32::decode(s, RECIPIENT_HRP, Case::Lower)?;
-    recipient_from_bytes(&bytes)
+    SCHEME.parse_recipient(s)
 }
 
 /// The recipient from the data part of an `age1tpm1...` string (what an age plugin is
 /// given in `add-recipient`).
 pub fn recipient_from_bytes(bytes: &[u8]) -> Result<P256Point, RecipientError> {
-    if bytes.len() != COMPRESSED_LEN {
-        return Err(RecipientError::Length {
-            expected: COMPRESSED_LEN,
-            got: bytes.len(),
-        });
-    }
-    Ok(P256Point::from_compressed(bytes)?)
+    crate::ecdh_stanza::recipient_from_bytes(bytes)
 }
 
 /// The tag of every `tpm-ecc` stanza for `recipient`: `SHA-256(uncompressed)[:4]` (unlike
 /// `p256tag`, it does not depend on the ephemeral key).
 pub fn compute_tag(recipient: &P256Point) -> [u8; TAG_LEN] {
-    let digest = Sha256::digest(recipient.to_uncompressed());
-    let mut tag = [0; TAG_LEN];
-    tag.copy_from_slice(&digest[..TAG_LEN]);
-    tag
+    SCHEME.tag(recipient)
 }
 
-/// The ChaCha20-Poly1305 key of a stanza.
-fn wrapping_key(
-    dh: &[u8; 32],
-    ephemeral: &P256Point,
-    recipient: &P256Point,
-) -> Zeroizing<[u8; 32]> {
-    let mut salt = [0; 2 * UNCOMPRESSED_LEN];
-    salt[..UNCOMPRESSED_LEN].copy_from_slice(&ephemeral.to_uncompressed());
-    salt[UNCOMPRESSED_LEN..].copy_from_slice(&recipient.to_uncompressed());
-    let mut key = Zeroizing::new([0; 32]);
-    Hkdf::<Sha256>::new(Some(&salt), dh)
-        .expand(LABEL.as_bytes(), &mut key[..])
-        .expect("32 bytes are a valid HKDF-SHA256 output length");
-    key
-}
-
-const NONCE: [u8; 12] = [0; 12];
-
-/// A well-formed `tpm-ecc` stanza.
+/// A well-formed `tpm-ecc` stanza (fields: those of [`EcdhStanza`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TpmEccStanza {
-    /// The recipient tag.
-    pub tag: [u8; TAG_LEN],
-    /// The ephemeral public key, compressed.
-    pub ephemeral: [u8; COMPRESSED_LEN],
-    /// The sealed file key.
-    pub body: [u8; BODY_LEN],
+pub struct TpmEccStanza(pub EcdhStanza);
+
+impl std::ops::Deref for TpmEccStanza {
+    type Target = EcdhStanza;
+    fn deref(&self) -> &EcdhStanza {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for TpmEccStanza {
+    fn deref_mut(&mut self) -> &mut EcdhStanza {
+        &mut self.0
+    }
 }
 
 impl TpmEccStanza {
@@ -110,41 +86,17 @@ impl TpmEccStanza {
         args: &[S],
         body: &[u8],
     ) -> Result<Option<Self>, StanzaError> {
-        if stanza_type != STANZA_TYPE {
-            return Ok(None);
-        }
-        let err = |reason| StanzaError {
-            stanza: STANZA_TYPE,
-            reason,
-        };
-        let [tag, ephemeral] = args else {
-            return Err(err("expected two arguments"));
-        };
-        let tag = base64_arg::<TAG_LEN>(tag.as_ref())
-            .ok_or_else(|| err("the tag is not the canonical base64 of 4 bytes"))?;
-        let ephemeral = base64_arg::<COMPRESSED_LEN>(ephemeral.as_ref()).ok_or_else(|| {
-            err("the ephemeral key is not the canonical base64 of a compressed point")
-        })?;
-        let body: [u8; BODY_LEN] = body
-            .try_into()
-            .map_err(|_| err("the body is not 32 bytes long"))?;
-        Ok(Some(TpmEccStanza {
-            tag,
-            ephemeral,
-            body,
-        }))
+        Ok(SCHEME.parse(stanza_type, args, body)?.map(TpmEccStanza))
     }
 
     /// The stanza's arguments after the type: the base64 tag and ephemeral key.
     pub fn args(&self) -> Vec<String> {
-        vec![
-            crate::base64_encode(&self.tag),
-            crate::base64_encode(&self.ephemeral),
-        ]
+        self.0.args()
     }
 
     /// Whether the tag says this stanza is addressed to `recipient` (in constant time).
     pub fn is_addressed_to(&self, recipient: &P256Point) -> bool {
+        use subtle::ConstantTimeEq;
         compute_tag(recipient).ct_eq(&self.tag).into()
     }
 
@@ -154,28 +106,7 @@ impl TpmEccStanza {
         file_key: &[u8; FILE_KEY_LEN],
         rng: &mut R,
     ) -> Self {
-        let secret = p256::ecdh::EphemeralSecret::random(rng);
-        let ephemeral = P256Point::from(secret.public_key());
-        let dh = secret.diffie_hellman(recipient.as_public_key());
-        let mut dh_bytes = Zeroizing::new([0; 32]);
-        dh_bytes.copy_from_slice(dh.raw_secret_bytes());
-        let key = wrapping_key(&dh_bytes, &ephemeral, recipient);
-        let sealed = ChaCha20Poly1305::new((&*key).into())
-            .encrypt(
-                (&NONCE).into(),
-                Payload {
-                    msg: file_key,
-                    aad: b"",
-                },
-            )
-            .expect("short plaintexts always encrypt");
-        let mut compressed = [0; COMPRESSED_LEN];
-        compressed.copy_from_slice(secret.public_key().to_encoded_point(true).as_bytes());
-        TpmEccStanza {
-            tag: compute_tag(recipient),
-            ephemeral: compressed,
-            body: sealed.try_into().expect("16 bytes sealed are 32"),
-        }
+        TpmEccStanza(SCHEME.wrap(recipient, file_key, rng))
     }
 
     /// Opens the stanza with the private key of `recipient`, whose ECDH `key` does:
@@ -188,26 +119,7 @@ impl TpmEccStanza {
         recipient: &P256Point,
         key: &K,
     ) -> Result<Option<FileKey>, UnwrapError<K::Error>> {
-        if !self.is_addressed_to(recipient) {
-            return Ok(None);
-        }
-        let ephemeral =
-            P256Point::from_compressed(&self.ephemeral).map_err(|_| UnwrapError::InvalidEnc)?;
-        let dh = key.ecdh(&ephemeral).map_err(UnwrapError::Ecdh)?;
-        let wrapping = wrapping_key(&dh, &ephemeral, recipient);
-        let Ok(plaintext) = ChaCha20Poly1305::new((&*wrapping).into()).decrypt(
-            (&NONCE).into(),
-            Payload {
-                msg: &self.body,
-                aad: b"",
-            },
-        ) else {
-            return Ok(None);
-        };
-        let plaintext = Zeroizing::new(plaintext);
-        let mut file_key = Zeroizing::new([0; FILE_KEY_LEN]);
-        file_key.copy_from_slice(&plaintext[..]);
-        Ok(Some(file_key))
+        SCHEME.unwrap(&self.0, recipient, key)
     }
 }
 
@@ -216,6 +128,7 @@ mod tests {
     use super::*;
     use crate::software::SoftwareP256Key;
     use rand::rngs::OsRng;
+    use zeroize::Zeroizing;
 
     fn point(x: &str, y: &str) -> P256Point {
         let mut u = vec![4u8];
