@@ -57,29 +57,47 @@ fn unsupported(kind: &str, what: &str) -> CliError {
 /// The creation rule for `file`, or `None` when there is no config (or no rules in it).
 /// A config whose rules do not match `file` is an error, even with `--age`, as in sops.
 pub fn creation_rule(file: &str, config_flag: Option<&str>) -> Result<Option<Rule>, CliError> {
-    let Some(cfg) = load_config(config_flag)? else { return Ok(None) };
-    let dir = cfg.dir().map_err(|e| CliError::new(exit_code::GENERIC, format!("{}: {e}", cfg.path.display())))?;
-    let abs = config::absolute_path(Path::new(file)).map_err(|e| CliError::new(exit_code::GENERIC, format!("{file}: {e}")))?;
-    let Some(rule) = cfg.rule_for(&abs, &dir).map_err(config_error)? else { return Ok(None) };
+    let Some(cfg) = load_config(config_flag)? else {
+        return Ok(None);
+    };
+    let dir = cfg
+        .dir()
+        .map_err(|e| CliError::new(exit_code::GENERIC, format!("{}: {e}", cfg.path.display())))?;
+    let abs = config::absolute_path(Path::new(file))
+        .map_err(|e| CliError::new(exit_code::GENERIC, format!("{file}: {e}")))?;
+    let Some(rule) = cfg.rule_for(&abs, &dir).map_err(config_error)? else {
+        return Ok(None);
+    };
     let mut key_groups = Vec::new();
     for spec in &rule.key_groups {
         if let Some(fp) = spec.pgp.first() {
             return Err(unsupported("PGP key", fp));
         }
-        if !spec.kms.is_empty() || !spec.gcp_kms.is_empty() || !spec.azure_keyvault.is_empty() || !spec.hc_vault.is_empty() {
+        if !spec.kms.is_empty()
+            || !spec.gcp_kms.is_empty()
+            || !spec.azure_keyvault.is_empty()
+            || !spec.hc_vault.is_empty()
+        {
             return Err(unsupported("cloud KMS keys", "in .sops.yaml"));
         }
         let mut group = KeyGroup::new();
         for r in &spec.age {
-            keytap_core::keys::age::AgeRecipient::parse(r).map_err(|e| CliError::new(exit_code::GENERIC, e.to_string()))?;
-            group.push(MasterKey::Age { recipient: r.trim().to_string(), enc: String::new() });
+            keytap_core::keys::age::AgeRecipient::parse(r)
+                .map_err(|e| CliError::new(exit_code::GENERIC, e.to_string()))?;
+            group.push(MasterKey::Age {
+                recipient: r.trim().to_string(),
+                enc: String::new(),
+            });
         }
         key_groups.push(group);
     }
     if rule.shamir_threshold < 0 {
         return Err(CliError::new(
             exit_code::GENERIC,
-            format!("{}: shamir_threshold must not be negative", cfg.path.display()),
+            format!(
+                "{}: shamir_threshold must not be negative",
+                cfg.path.display()
+            ),
         ));
     }
     Ok(Some(Rule {
@@ -92,7 +110,9 @@ pub fn creation_rule(file: &str, config_flag: Option<&str>) -> Result<Option<Rul
 
 /// `stores:` options from the config (defaults when there is none).
 pub fn store_options(config_flag: Option<&str>) -> Result<StoreOptions, CliError> {
-    let Some(cfg) = load_config(config_flag)? else { return Ok(StoreOptions::default()) };
+    let Some(cfg) = load_config(config_flag)? else {
+        return Ok(StoreOptions::default());
+    };
     let positive = |n: i64| usize::try_from(n).ok();
     Ok(StoreOptions {
         yaml_indent: positive(cfg.stores.yaml_indent).filter(|n| *n > 0),

@@ -72,7 +72,11 @@ pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     result.map_err(|e| {
         CliError::new(
             exit_code::COULD_NOT_READ_INPUT_FILE,
-            format!("Error reading file: open {}: {}", absolute(file), io_reason(&e)),
+            format!(
+                "Error reading file: open {}: {}",
+                absolute(file),
+                io_reason(&e)
+            ),
         )
     })
 }
@@ -89,11 +93,16 @@ pub fn parse_encrypted(
         let code = e.exit_code();
         let file = if file == "-" { "stdin" } else { file };
         let message = match &e {
-            keytap_core::error::Error::Parse(se) if se.message.starts_with("Error unmarshalling") => {
+            keytap_core::error::Error::Parse(se)
+                if se.message.starts_with("Error unmarshalling") =>
+            {
                 format!("{se} (in {file})")
             }
             keytap_core::error::Error::Parse(se) => {
-                format!("Error unmarshalling input {}: {se} (in {file})", store_name(file))
+                format!(
+                    "Error unmarshalling input {}: {se} (in {file})",
+                    store_name(file)
+                )
             }
             keytap_core::error::Error::MetadataNotFound => {
                 format!("sops metadata not found (in {file})")

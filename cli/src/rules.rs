@@ -45,7 +45,10 @@ pub fn crypt_rules_from_flags(keys: &KeyArgs) -> Vec<CryptRule> {
     flags
         .iter()
         .filter_map(|(value, field)| {
-            value.as_ref().filter(|v| !v.is_empty()).map(|v| CryptRule::from_field(field, v.clone()).expect("known field"))
+            value
+                .as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| CryptRule::from_field(field, v.clone()).expect("known field"))
         })
         .collect()
 }
@@ -83,15 +86,19 @@ pub fn resolve(
             "Could not generate data key: no recipients",
         ));
     }
-        let flags = crypt_rules_from_flags(keys);
-    let crypt_rule = CryptRule::resolve(&flags, rule.as_ref().and_then(|r| r.crypt_rule.as_ref()), binary)
-        .map_err(|e| CliError::new(e.exit_code(), e.to_string()))?;
+    let flags = crypt_rules_from_flags(keys);
+    let crypt_rule = CryptRule::resolve(
+        &flags,
+        rule.as_ref().and_then(|r| r.crypt_rule.as_ref()),
+        binary,
+    )
+    .map_err(|e| CliError::new(e.exit_code(), e.to_string()))?;
     let shamir_threshold = keys
         .shamir_threshold
         .filter(|t| *t != 0)
         .or_else(|| rule.as_ref().map(|r| r.shamir_threshold))
         .unwrap_or(0);
-        let mac_only_encrypted =
+    let mac_only_encrypted =
         !binary && (keys.mac_only_encrypted || rule.as_ref().is_some_and(|r| r.mac_only_encrypted));
 
     Ok(NewFileSettings {

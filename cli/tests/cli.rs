@@ -18,5 +18,7 @@ fn cli_snapshots() {
     ] {
         std::env::remove_var(var);
     }
-    trycmd::TestCases::new().env("HOME", "/nonexistent-keytap-home").case("tests/cmd/*.toml");
+    trycmd::TestCases::new()
+        .env("HOME", "/nonexistent-keytap-home")
+        .case("tests/cmd/*.toml");
 }

@@ -18,7 +18,10 @@ fn tools_available() -> bool {
             .status()
             .is_ok()
     });
-    assert!(ok, "sops, age and age-keygen must be on PATH (run scripts/install-deps.sh)");
+    assert!(
+        ok,
+        "sops, age and age-keygen must be on PATH (run scripts/install-deps.sh)"
+    );
     ok
 }
 

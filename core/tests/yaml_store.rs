@@ -39,11 +39,26 @@ fn age() -> &'static Age {
             .arg(&key_file)
             .output()
             .expect("age-keygen must be on PATH for the YAML store tests");
-        assert!(out.status.success(), "age-keygen failed: {}", String::from_utf8_lossy(&out.stderr));
-        let out = Command::new("age-keygen").arg("-y").arg(&key_file).output().expect("age-keygen -y");
+        assert!(
+            out.status.success(),
+            "age-keygen failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new("age-keygen")
+            .arg("-y")
+            .arg(&key_file)
+            .output()
+            .expect("age-keygen -y");
         assert!(out.status.success());
-        let recipient = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
-        Age { _dir: dir, key_file, recipient }
+        let recipient = String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string();
+        Age {
+            _dir: dir,
+            key_file,
+            recipient,
+        }
     })
 }
 
@@ -110,7 +125,11 @@ fn first_diff(expected: &[u8], got: &[u8]) -> String {
             return format!("line {}: sops {:?} / ours {:?}", i + 1, a, b);
         }
     }
-    format!("lengths differ: sops {} bytes / ours {} bytes", expected.len(), got.len())
+    format!(
+        "lengths differ: sops {} bytes / ours {} bytes",
+        expected.len(),
+        got.len()
+    )
 }
 
 fn corpus_round_trip(indent: Option<usize>) {
@@ -118,33 +137,54 @@ fn corpus_round_trip(indent: Option<usize>) {
     let mut failures = Vec::new();
     let files = corpus();
     for path in &files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let input = std::fs::read(path).expect("read corpus file");
         let (enc, dec) = match sops_round_trip(&input, indent) {
             Ok(r) => r,
             Err(e) => {
-                failures.push(format!("{name}: sops failed: {}", e.lines().next().unwrap_or("")));
+                failures.push(format!(
+                    "{name}: sops failed: {}",
+                    e.lines().next().unwrap_or("")
+                ));
                 continue;
             }
         };
         // (a) plain load + emit equals sops decrypt(encrypt(file)).
-        match store.load_plain(&input).and_then(|docs| store.emit_plain(&docs)) {
+        match store
+            .load_plain(&input)
+            .and_then(|docs| store.emit_plain(&docs))
+        {
             Ok(ours) if ours == dec => {}
-            Ok(ours) => failures.push(format!("{name}: plain round trip differs: {}", first_diff(&dec, &ours))),
+            Ok(ours) => failures.push(format!(
+                "{name}: plain round trip differs: {}",
+                first_diff(&dec, &ours)
+            )),
             Err(e) => failures.push(format!("{name}: load_plain failed: {e}")),
         }
         // (b) encrypted load + emit reproduces the encrypted file.
         match store.load_encrypted(&enc) {
             Ok((docs, Some(md))) => match store.emit_encrypted(&docs, &md) {
                 Ok(ours) if ours == enc => {}
-                Ok(ours) => failures.push(format!("{name}: encrypted round trip differs: {}", first_diff(&enc, &ours))),
+                Ok(ours) => failures.push(format!(
+                    "{name}: encrypted round trip differs: {}",
+                    first_diff(&enc, &ours)
+                )),
                 Err(e) => failures.push(format!("{name}: emit_encrypted failed: {e}")),
             },
             Ok((_, None)) => failures.push(format!("{name}: no sops metadata found")),
             Err(e) => failures.push(format!("{name}: load_encrypted failed: {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} corpus files failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -165,31 +205,57 @@ fn corpus_single_pass_matches_sops_plaintext_mode() {
     let mut failures = Vec::new();
     let files = corpus();
     for path in &files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let input = std::fs::read(path).expect("read corpus file");
         let dir = workdir(None);
         std::fs::write(dir.path().join("in.yaml"), &input).expect("write");
-        let enc = match sops(dir.path(), &["encrypt", "--encrypted-regex", "^keytap-never-matches$", "in.yaml"]) {
+        let enc = match sops(
+            dir.path(),
+            &[
+                "encrypt",
+                "--encrypted-regex",
+                "^keytap-never-matches$",
+                "in.yaml",
+            ],
+        ) {
             Ok(e) => e,
             Err(e) => {
-                failures.push(format!("{name}: sops failed: {}", e.lines().next().unwrap_or("")));
+                failures.push(format!(
+                    "{name}: sops failed: {}",
+                    e.lines().next().unwrap_or("")
+                ));
                 continue;
             }
         };
         let md = match store.load_encrypted(&enc) {
             Ok((_, Some(md))) => md,
             other => {
-                failures.push(format!("{name}: cannot read sops metadata: {:?}", other.err()));
+                failures.push(format!(
+                    "{name}: cannot read sops metadata: {:?}",
+                    other.err()
+                ));
                 continue;
             }
         };
-        match store.load_plain(&input).and_then(|docs| store.emit_encrypted(&docs, &md)) {
+        match store
+            .load_plain(&input)
+            .and_then(|docs| store.emit_encrypted(&docs, &md))
+        {
             Ok(ours) if ours == enc => {}
             Ok(ours) => failures.push(format!("{name}: differs: {}", first_diff(&enc, &ours))),
             Err(e) => failures.push(format!("{name}: failed: {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} corpus files failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus files failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -201,12 +267,22 @@ fn emit_value_matches_sops_extract() {
     let store = YamlStore::new(Some(2)); // emit_value ignores the store indent, like sops
     let docs = store.load_plain(input).expect("load");
     let mut failures = Vec::new();
-    for key in ["list", "num", "neg", "f", "big", "b", "n", "t", "e", "em", "keys"] {
-        let expected = sops(dir.path(), &["decrypt", "--extract", &format!("[\"{key}\"]"), "enc.yaml"]).expect("extract");
+    for key in [
+        "list", "num", "neg", "f", "big", "b", "n", "t", "e", "em", "keys",
+    ] {
+        let expected = sops(
+            dir.path(),
+            &["decrypt", "--extract", &format!("[\"{key}\"]"), "enc.yaml"],
+        )
+        .expect("extract");
         let value = keytap_core::tree::get(&docs[0], key).expect("key present");
         let ours = store.emit_value(value).expect("emit_value");
         if ours != expected {
-            failures.push(format!("{key}: sops {:?} / ours {:?}", show(&expected), show(&ours)));
+            failures.push(format!(
+                "{key}: sops {:?} / ours {:?}",
+                show(&expected),
+                show(&ours)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -216,7 +292,9 @@ fn emit_value_matches_sops_extract() {
 
 fn load_one(text: &str) -> Value {
     let store = YamlStore::new(None);
-    let docs = store.load_plain(format!("k: {text}\n").as_bytes()).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    let docs = store
+        .load_plain(format!("k: {text}\n").as_bytes())
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"));
     match docs[0].first() {
         Some(Item::Entry(_, v)) => v.clone(),
         other => panic!("{text:?}: unexpected {other:?}"),
@@ -274,11 +352,26 @@ fn scalar_resolution_table() {
         ("1.2.3", Str("1.2.3".into())),
         ("2001-12-14", Time("2001-12-14T00:00:00Z".into())),
         ("2001-1-2", Time("2001-01-02T00:00:00Z".into())),
-        ("2001-12-14t21:59:43.10-05:00", Time("2001-12-14T21:59:43.1-05:00".into())),
-        ("2001-12-14T21:59:43.10Z", Time("2001-12-14T21:59:43.1Z".into())),
-        ("2001-12-14 21:59:43.10", Time("2001-12-14T21:59:43.1Z".into())),
-        ("2002-12-14T21:59:43+00:00", Time("2002-12-14T21:59:43Z".into())),
-        ("2002-12-14T21:59:43.1234567891Z", Time("2002-12-14T21:59:43.123456789Z".into())),
+        (
+            "2001-12-14t21:59:43.10-05:00",
+            Time("2001-12-14T21:59:43.1-05:00".into()),
+        ),
+        (
+            "2001-12-14T21:59:43.10Z",
+            Time("2001-12-14T21:59:43.1Z".into()),
+        ),
+        (
+            "2001-12-14 21:59:43.10",
+            Time("2001-12-14T21:59:43.1Z".into()),
+        ),
+        (
+            "2002-12-14T21:59:43+00:00",
+            Time("2002-12-14T21:59:43Z".into()),
+        ),
+        (
+            "2002-12-14T21:59:43.1234567891Z",
+            Time("2002-12-14T21:59:43.123456789Z".into()),
+        ),
         ("2001-12-14T21:59:43", Str("2001-12-14T21:59:43".into())),
         ("2001-02-30", Str("2001-02-30".into())),
         ("\"123\"", Str("123".into())),
@@ -301,7 +394,10 @@ fn scalar_resolution_table() {
             failures.push(format!("{text:?}: want {want:?}, got {got:?}"));
         }
     }
-    assert!(load_one(".nan") != load_one(".nan"), ".nan must load as NaN");
+    assert!(
+        load_one(".nan") != load_one(".nan"),
+        ".nan must load as NaN"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -310,17 +406,62 @@ fn scalar_resolution_table() {
 #[test]
 fn scalar_resolution_agrees_with_sops() {
     let texts = [
-        "", "~", "nULL", "True", "yes", "on", "-0", "+5", "1_000", "0X1f", "-0x10", "0o17", "0755", "0b1010",
-        "09", "-9223372036854775809", "9223372036854775807", "1.", ".5", "1_000.5", "6.02e23", "1e999", "0x",
-        "1:20", "1.2.3", "2001-1-2", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10",
-        "2002-12-14T21:59:43+00:00", "2002-12-14T21:59:43.1234567891Z", "2001-12-14T21:59:43", "2001-02-30",
-        "2000-02-29", "1900-02-29", "2001-12-14T24:00:00Z", "2001-12-14T21:59:43+23:59", "2001-12-14T21:59:43-00:60", "!!float 3",
-        "!!int \"42\"", "!!binary aGVsbG8=", "!custom value", "<<", ".NaN", "-.Inf",
+        "",
+        "~",
+        "nULL",
+        "True",
+        "yes",
+        "on",
+        "-0",
+        "+5",
+        "1_000",
+        "0X1f",
+        "-0x10",
+        "0o17",
+        "0755",
+        "0b1010",
+        "09",
+        "-9223372036854775809",
+        "9223372036854775807",
+        "1.",
+        ".5",
+        "1_000.5",
+        "6.02e23",
+        "1e999",
+        "0x",
+        "1:20",
+        "1.2.3",
+        "2001-1-2",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10",
+        "2002-12-14T21:59:43+00:00",
+        "2002-12-14T21:59:43.1234567891Z",
+        "2001-12-14T21:59:43",
+        "2001-02-30",
+        "2000-02-29",
+        "1900-02-29",
+        "2001-12-14T24:00:00Z",
+        "2001-12-14T21:59:43+23:59",
+        "2001-12-14T21:59:43-00:60",
+        "!!float 3",
+        "!!int \"42\"",
+        "!!binary aGVsbG8=",
+        "!custom value",
+        "<<",
+        ".NaN",
+        "-.Inf",
     ];
-    let input: String = texts.iter().enumerate().map(|(i, t)| format!("k{i}: {t}\n")).collect();
+    let input: String = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("k{i}: {t}\n"))
+        .collect();
     let (_, dec) = sops_round_trip(input.as_bytes(), None).expect("sops");
     let store = YamlStore::new(None);
-    let ours = store.load_plain(input.as_bytes()).and_then(|d| store.emit_plain(&d)).expect("ours");
+    let ours = store
+        .load_plain(input.as_bytes())
+        .and_then(|d| store.emit_plain(&d))
+        .expect("ours");
     assert_eq!(show(&ours), show(&dec));
 }
 
@@ -392,7 +533,10 @@ fn scalar_style_table() {
         (Float(f64::INFINITY), "k: .inf\n"),
         (Float(f64::NEG_INFINITY), "k: -.inf\n"),
         (Float(f64::NAN), "k: .nan\n"),
-        (Time("2001-12-14T21:59:43.1-05:00".into()), "k: 2001-12-14T21:59:43.1-05:00\n"),
+        (
+            Time("2001-12-14T21:59:43.1-05:00".into()),
+            "k: 2001-12-14T21:59:43.1-05:00\n",
+        ),
         (Map(vec![]), "k: {}\n"),
         (List(vec![]), "k: []\n"),
         (List(vec![s("a"), Int(1)]), "k:\n    - a\n    - 1\n"),
@@ -426,7 +570,10 @@ fn scalar_style_table_agrees_with_sops() {
     let input = "a: \"on\"\nb: \"1e3\"\nc: 'a: b'\nd: ' lead'\ne: \"\\U0001F511\"\nf: \"line1\\nline2\"\ng: \"\\nlead\"\nh: \"text\\n\\n\"\ni: 1000000.0\nj: 0.00001\nk: \"a \\nb\"\nl: \"tab\\there\"\n";
     let (_, dec) = sops_round_trip(input.as_bytes(), None).expect("sops");
     let store = YamlStore::new(None);
-    let ours = store.load_plain(input.as_bytes()).and_then(|d| store.emit_plain(&d)).expect("ours");
+    let ours = store
+        .load_plain(input.as_bytes())
+        .and_then(|d| store.emit_plain(&d))
+        .expect("ours");
     assert_eq!(show(&ours), show(&dec));
 }
 
@@ -436,21 +583,38 @@ fn scalar_style_table_agrees_with_sops() {
 fn empty_and_trivial_documents() {
     let store = YamlStore::new(None);
     assert!(store.load_plain(b"").expect("empty").is_empty());
-    assert_eq!(store.load_plain(b"---\n").expect("doc"), vec![Branch::new()]);
-    assert_eq!(store.load_plain(b"~\n").expect("null doc"), vec![Branch::new()]);
-    assert!(store.load_plain(b"# only a comment\n").is_err(), "sops fails with EOF here");
+    assert_eq!(
+        store.load_plain(b"---\n").expect("doc"),
+        vec![Branch::new()]
+    );
+    assert_eq!(
+        store.load_plain(b"~\n").expect("null doc"),
+        vec![Branch::new()]
+    );
+    assert!(
+        store.load_plain(b"# only a comment\n").is_err(),
+        "sops fails with EOF here"
+    );
     assert!(store.load_plain(b"\n\n").is_err());
     assert_eq!(store.emit_plain(&[]).expect("no docs"), b"");
-    assert_eq!(store.emit_plain(&[Branch::new()]).expect("empty doc"), b"{}\n");
+    assert_eq!(
+        store.emit_plain(&[Branch::new()]).expect("empty doc"),
+        b"{}\n"
+    );
     let docs = store.load_plain(b"a: 1\n---\n---\nb: 2\n").expect("multi");
     assert_eq!(docs.len(), 3);
-    assert_eq!(store.emit_plain(&docs).expect("emit"), b"a: 1\n---\n{}\n---\nb: 2\n");
+    assert_eq!(
+        store.emit_plain(&docs).expect("emit"),
+        b"a: 1\n---\n{}\n---\nb: 2\n"
+    );
 }
 
 #[test]
 fn comments_become_tree_items() {
     let store = YamlStore::new(None);
-    let docs = store.load_plain(b"# head\na: 1 # line\nl:\n  # first\n  - x\n  # last\n# tail\n").expect("load");
+    let docs = store
+        .load_plain(b"# head\na: 1 # line\nl:\n  # first\n  - x\n  # last\n# tail\n")
+        .expect("load");
     let want: Branch = vec![
         Item::Comment(" head".into()),
         Item::Comment(" line".into()),
@@ -474,12 +638,23 @@ fn encrypted_load_splits_metadata() {
     let input = b"a: ENC[x]\nsops:\n    version: 3.11.0\n---\nb: 2\nsops:\n    version: 3.11.0\n";
     let (docs, md) = store.load_encrypted(input).expect("load");
     assert_eq!(docs.len(), 2);
-    assert_eq!(docs[0], vec![Item::Entry("a".into(), Value::Str("ENC[x]".into()))]);
+    assert_eq!(
+        docs[0],
+        vec![Item::Entry("a".into(), Value::Str("ENC[x]".into()))]
+    );
     assert_eq!(docs[1], vec![Item::Entry("b".into(), Value::Int(2))]);
-    assert_eq!(md, Some(vec![Item::Entry("version".into(), Value::Str("3.11.0".into()))]));
+    assert_eq!(
+        md,
+        Some(vec![Item::Entry(
+            "version".into(),
+            Value::Str("3.11.0".into())
+        )])
+    );
     let (_, none) = store.load_encrypted(b"a: 1\n").expect("no metadata");
     assert_eq!(none, None);
-    let out = store.emit_encrypted(&docs, &md.unwrap_or_default()).expect("emit");
+    let out = store
+        .emit_encrypted(&docs, &md.unwrap_or_default())
+        .expect("emit");
     assert_eq!(show(&out), show(input));
 }
 
@@ -487,7 +662,10 @@ fn encrypted_load_splits_metadata() {
 fn indent_option() {
     let doc: Branch = vec![Item::Entry(
         "a".into(),
-        Value::Map(vec![Item::Entry("b".into(), Value::List(vec![Value::Int(1)]))]),
+        Value::Map(vec![Item::Entry(
+            "b".into(),
+            Value::List(vec![Value::Int(1)]),
+        )]),
     )];
     for (indent, want) in [
         (None, "a:\n    b:\n        - 1\n"),
@@ -497,7 +675,9 @@ fn indent_option() {
         (Some(1), "a:\n  b:\n    - 1\n"),
         (Some(12), "a:\n  b:\n    - 1\n"),
     ] {
-        let got = YamlStore::new(indent).emit_plain(std::slice::from_ref(&doc)).expect("emit");
+        let got = YamlStore::new(indent)
+            .emit_plain(std::slice::from_ref(&doc))
+            .expect("emit");
         assert_eq!(show(&got), want, "indent {indent:?}");
     }
 }
@@ -565,7 +745,10 @@ fn malformed_inputs_are_errors() {
     for (input, fragment) in &cases {
         let err = assert_error(&store, input);
         if !err.contains(fragment) {
-            failures.push(format!("{:?}: error {err:?} lacks {fragment:?}", show(input)));
+            failures.push(format!(
+                "{:?}: error {err:?} lacks {fragment:?}",
+                show(input)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -604,7 +787,11 @@ fn deep_nesting_is_bounded() {
     let docs = store.load_plain(text.as_bytes()).expect("200 levels");
     store.emit_plain(&docs).expect("emit 200 levels");
     // Far beyond: an error, not a stack overflow.
-    for deep in ["[".repeat(20000), "{a: ".repeat(5000), "- ".repeat(5000) + "x"] {
+    for deep in [
+        "[".repeat(20000),
+        "{a: ".repeat(5000),
+        "- ".repeat(5000) + "x",
+    ] {
         let input = format!("k: {deep}\n");
         assert!(store.load_plain(input.as_bytes()).is_err());
     }
@@ -612,7 +799,10 @@ fn deep_nesting_is_bounded() {
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
         let prev = format!("*a{}", i - 1);
-        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            [prev.as_str(); 10].join(", ")
+        ));
     }
     let start = Instant::now();
     assert!(store.load_plain(bomb.as_bytes()).is_err());
@@ -639,7 +829,10 @@ impl Rng {
 fn random_input_never_panics() {
     let store = YamlStore::new(None);
     let alphabet: &[u8] = b"ab: -#'\"\n\n  \t[]{},&*!|>%@`?~01.\\\r\xc3\xa9";
-    let seeds: Vec<Vec<u8>> = corpus().iter().map(|p| std::fs::read(p).expect("read")).collect();
+    let seeds: Vec<Vec<u8>> = corpus()
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let start = Instant::now();
     let mut runs = 0;
@@ -647,7 +840,13 @@ fn random_input_never_panics() {
         let input: Vec<u8> = if runs % 2 == 0 {
             let len = rng.below(80);
             (0..len)
-                .map(|_| if rng.below(10) == 0 { rng.next() as u8 } else { alphabet[rng.below(alphabet.len())] })
+                .map(|_| {
+                    if rng.below(10) == 0 {
+                        rng.next() as u8
+                    } else {
+                        alphabet[rng.below(alphabet.len())]
+                    }
+                })
                 .collect()
         } else {
             let mut v = seeds[rng.below(seeds.len())].clone();

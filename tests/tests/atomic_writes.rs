@@ -16,14 +16,23 @@ impl Drop for Mount {
 }
 
 fn mount(args: &[&str], target: &Path) -> Mount {
-    let status = Command::new("mount").args(args).arg(target).status().expect("mount");
-    assert!(status.success(), "mount {args:?} failed (these tests need root)");
+    let status = Command::new("mount")
+        .args(args)
+        .arg(target)
+        .status()
+        .expect("mount");
+    assert!(
+        status.success(),
+        "mount {args:?} failed (these tests need root)"
+    );
     Mount(target.to_path_buf())
 }
 
 fn setup(ws: &Workspace, dir: &Path) -> Vec<u8> {
     ws.write("plain.json", r#"{"a": "one", "b": "two"}"#);
-    let enc = ws.keytap(["encrypt", "--age", &ws.recipient, "plain.json"]).ok();
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.json"])
+        .ok();
     std::fs::write(dir.join("s.json"), &enc).unwrap();
     enc
 }
@@ -39,7 +48,11 @@ fn read_only_file_system_leaves_the_file_untouched() {
     let file = dir.join("s.json");
     let run = ws.keytap(["set", file.to_str().unwrap(), r#"["a"]"#, r#""changed""#]);
     assert_eq!(run.code, 3, "write failure must exit 3: {}", run.stderr);
-    assert!(run.stderr.contains("s.json"), "error names the file: {}", run.stderr);
+    assert!(
+        run.stderr.contains("s.json"),
+        "error names the file: {}",
+        run.stderr
+    );
     assert_eq!(std::fs::read(&file).unwrap(), original);
     let run = ws.keytap(["encrypt", "-i", file.to_str().unwrap()]);
     assert_ne!(run.code, 0);
@@ -66,7 +79,10 @@ fn full_disk_leaves_the_file_untouched() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n != "s.json" && n != "filler")
         .collect();
-    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
     // And the file still decrypts.
     let dec = ws.keytap(["decrypt", file.to_str().unwrap()]);
     assert_eq!(dec.code, 0, "{}", dec.stderr);

@@ -6,17 +6,24 @@ use std::os::unix::fs::PermissionsExt;
 use keytap_e2e::Workspace;
 use regex::Regex;
 
-const PLAIN: &str = "{\n\t\"a\": \"one\",\n\t\"b\": \"two\",\n\t\"nested\": {\n\t\t\"c\": \"three\"\n\t}\n}\n";
+const PLAIN: &str =
+    "{\n\t\"a\": \"one\",\n\t\"b\": \"two\",\n\t\"nested\": {\n\t\t\"c\": \"three\"\n\t}\n}\n";
 
 fn enc_of<'a>(text: &'a str, key: &str) -> &'a str {
     let re = Regex::new(&format!(r#""{key}": "(ENC\[[^"]*\])""#)).unwrap();
-    let m = re.captures(text).unwrap_or_else(|| panic!("no {key} in {text}")).get(1).unwrap();
+    let m = re
+        .captures(text)
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+        .get(1)
+        .unwrap();
     &text[m.start()..m.end()]
 }
 
 fn encrypted_file(ws: &Workspace, name: &str) {
     ws.write("plain.json", PLAIN);
-    let out = ws.keytap(["encrypt", "--age", &ws.recipient, "plain.json"]).ok();
+    let out = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.json"])
+        .ok();
     ws.write(name, out);
 }
 
@@ -39,16 +46,26 @@ fn edit_changes_one_value_and_keeps_the_others_ciphertext() {
     let tmp = ws.path("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.args(["edit", "s.json"]).env("EDITOR", &ed).env("TMPDIR", &tmp);
+        c.args(["edit", "s.json"])
+            .env("EDITOR", &ed)
+            .env("TMPDIR", &tmp);
     });
     assert_eq!(run.code, 0, "{}", run.stderr);
     let after = text(&ws, "s.json");
-    assert_eq!(enc_of(&before, "a"), enc_of(&after, "a"), "unchanged value re-encrypted");
+    assert_eq!(
+        enc_of(&before, "a"),
+        enc_of(&after, "a"),
+        "unchanged value re-encrypted"
+    );
     assert_eq!(enc_of(&before, "c"), enc_of(&after, "c"));
     assert_ne!(enc_of(&before, "b"), enc_of(&after, "b"));
     let dec = ws.sops(["decrypt", "s.json"]).ok();
     assert!(String::from_utf8(dec).unwrap().contains("\"b\": \"deux\""));
-    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "plaintext temp dir left behind");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "plaintext temp dir left behind"
+    );
 }
 
 #[test]
@@ -66,7 +83,13 @@ fn edit_exit_codes_match_sops() {
     let theirs = ws.run("sops", |c| {
         c.args(["edit", "s.json"]).env("EDITOR", &noop);
     });
-    assert_eq!((ours.code, theirs.code), (200, 200), "{} / {}", ours.stderr, theirs.stderr);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (200, 200),
+        "{} / {}",
+        ours.stderr,
+        theirs.stderr
+    );
     assert_eq!(ws.read("s.json"), original);
     // Editor fails: 201, nothing written.
     let failing = editor(&ws, "exit 3");
@@ -81,8 +104,16 @@ fn edit_exit_codes_match_sops() {
         c.args(["edit", "s.json"]).env("EDITOR", &breaking);
     });
     assert_ne!(ours.code, 0);
-    assert!(ours.stderr.contains("Press enter to return to the editor"), "{}", ours.stderr);
-    assert_eq!(ws.read("s.json"), original, "file changed after a failed edit");
+    assert!(
+        ours.stderr.contains("Press enter to return to the editor"),
+        "{}",
+        ours.stderr
+    );
+    assert_eq!(
+        ws.read("s.json"),
+        original,
+        "file changed after a failed edit"
+    );
 }
 
 #[test]
@@ -111,7 +142,11 @@ fn edit_reopens_the_editor_after_an_invalid_result() {
             child.wait_with_output()
         })
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dec = String::from_utf8(ws.sops(["decrypt", "s.json"]).ok()).unwrap();
     assert!(dec.contains("\"a\": \"fixed\""), "{dec}");
 }
@@ -119,7 +154,13 @@ fn edit_reopens_the_editor_after_an_invalid_result() {
 #[test]
 fn edit_creates_a_new_file_from_sops_yaml() {
     let ws = Workspace::new();
-    ws.write(".sops.yaml", format!("creation_rules:\n  - path_regex: secrets/.*\n    age: {}\n", ws.recipient));
+    ws.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: secrets/.*\n    age: {}\n",
+            ws.recipient
+        ),
+    );
     std::fs::create_dir_all(ws.path("secrets")).unwrap();
     let ed = editor(&ws, r#"printf '{"token": "t0k3n"}\n' > "$1""#);
     let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
@@ -135,26 +176,58 @@ fn set_and_unset_interoperate_with_sops() {
     let ws = Workspace::new();
     encrypted_file(&ws, "s.json");
     let before = text(&ws, "s.json");
-    assert_eq!(ws.keytap(["set", "s.json", r#"["nested"]["d"]"#, r#""four""#]).code, 0);
+    assert_eq!(
+        ws.keytap(["set", "s.json", r#"["nested"]["d"]"#, r#""four""#])
+            .code,
+        0
+    );
     let after = text(&ws, "s.json");
-    assert_eq!(enc_of(&before, "a"), enc_of(&after, "a"), "set re-encrypted an unchanged value");
-    let dec = String::from_utf8(ws.sops(["decrypt", "--extract", r#"["nested"]["d"]"#, "s.json"]).ok()).unwrap();
+    assert_eq!(
+        enc_of(&before, "a"),
+        enc_of(&after, "a"),
+        "set re-encrypted an unchanged value"
+    );
+    let dec = String::from_utf8(
+        ws.sops(["decrypt", "--extract", r#"["nested"]["d"]"#, "s.json"])
+            .ok(),
+    )
+    .unwrap();
     assert_eq!(dec, "four");
     // sops sets, keytap reads.
-    assert_eq!(ws.sops(["set", "s.json", r#"["e"]"#, r#"{"x": 1}"#]).code, 0);
-    let dec = ws.keytap(["decrypt", "--extract", r#"["e"]["x"]"#, "s.json"]).ok();
-    assert_eq!(dec, ws.sops(["decrypt", "--extract", r#"["e"]["x"]"#, "s.json"]).ok());
+    assert_eq!(
+        ws.sops(["set", "s.json", r#"["e"]"#, r#"{"x": 1}"#]).code,
+        0
+    );
+    let dec = ws
+        .keytap(["decrypt", "--extract", r#"["e"]["x"]"#, "s.json"])
+        .ok();
+    assert_eq!(
+        dec,
+        ws.sops(["decrypt", "--extract", r#"["e"]["x"]"#, "s.json"])
+            .ok()
+    );
     // --idempotent with the same value: file untouched.
     let snapshot = ws.read("s.json");
-    assert_eq!(ws.keytap(["set", "--idempotent", "s.json", r#"["a"]"#, r#""one""#]).code, 0);
+    assert_eq!(
+        ws.keytap(["set", "--idempotent", "s.json", r#"["a"]"#, r#""one""#])
+            .code,
+        0
+    );
     assert_eq!(ws.read("s.json"), snapshot);
     // unset, then sops no longer sees the key.
     assert_eq!(ws.keytap(["unset", "s.json", r#"["b"]"#]).code, 0);
-    assert_ne!(ws.sops(["decrypt", "--extract", r#"["b"]"#, "s.json"]).code, 0);
+    assert_ne!(
+        ws.sops(["decrypt", "--extract", r#"["b"]"#, "s.json"]).code,
+        0
+    );
     let missing_ours = ws.keytap(["unset", "s.json", r#"["b"]"#]);
     let missing_theirs = ws.sops(["unset", "s.json", r#"["b"]"#]);
     assert_eq!(missing_ours.code, missing_theirs.code);
-    assert_eq!(ws.keytap(["unset", "--idempotent", "s.json", r#"["b"]"#]).code, 0);
+    assert_eq!(
+        ws.keytap(["unset", "--idempotent", "s.json", r#"["b"]"#])
+            .code,
+        0
+    );
 }
 
 #[test]
@@ -162,7 +235,15 @@ fn rotate_adds_and_removes_recipients() {
     let ws = Workspace::new();
     let second = Workspace::new();
     encrypted_file(&ws, "s.json");
-    let run = ws.keytap(["rotate", "-i", "--add-age", &second.recipient, "--rm-age", &ws.recipient, "s.json"]);
+    let run = ws.keytap([
+        "rotate",
+        "-i",
+        "--add-age",
+        &second.recipient,
+        "--rm-age",
+        &ws.recipient,
+        "s.json",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     ws.write("copy.json", ws.read("s.json"));
     // The new recipient opens it with sops; the removed one no longer does.
@@ -177,16 +258,33 @@ fn rotate_adds_and_removes_recipients() {
 fn updatekeys_follows_sops_yaml() {
     let ws = Workspace::new();
     let second = Workspace::new();
-    ws.write(".sops.yaml", format!("creation_rules:\n  - age: {}\n", ws.recipient));
+    ws.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", ws.recipient),
+    );
     ws.write("s.json", PLAIN);
     assert_eq!(ws.keytap(["encrypt", "-i", "s.json"]).code, 0);
     let before = text(&ws, "s.json");
-    ws.write(".sops.yaml", format!("creation_rules:\n  - age: {},{}\n", ws.recipient, second.recipient));
+    ws.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - age: {},{}\n",
+            ws.recipient, second.recipient
+        ),
+    );
     let run = ws.keytap(["updatekeys", "-y", "s.json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.out().contains(&format!("+++ {}", second.recipient)), "{}", run.out());
+    assert!(
+        run.out().contains(&format!("+++ {}", second.recipient)),
+        "{}",
+        run.out()
+    );
     let after = text(&ws, "s.json");
-    assert_eq!(enc_of(&before, "a"), enc_of(&after, "a"), "updatekeys must keep the data key");
+    assert_eq!(
+        enc_of(&before, "a"),
+        enc_of(&after, "a"),
+        "updatekeys must keep the data key"
+    );
     let by_second = second.run("sops", |c| {
         c.args(["decrypt", ws.path("s.json").to_str().unwrap()]);
     });
@@ -197,15 +295,28 @@ fn updatekeys_follows_sops_yaml() {
 fn exec_env_and_exec_file_pass_values_and_exit_codes() {
     let ws = Workspace::new();
     ws.write("e.json", r#"{"TOKEN": "s3cret", "COUNT": 3}"#);
-    let enc = ws.keytap(["encrypt", "--age", &ws.recipient, "e.json"]).ok();
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "e.json"])
+        .ok();
     ws.write("enc.json", enc);
-    let run = ws.keytap(["exec-env", "enc.json", r#"printf '%s %s' "$TOKEN" "$COUNT""#]);
+    let run = ws.keytap([
+        "exec-env",
+        "enc.json",
+        r#"printf '%s %s' "$TOKEN" "$COUNT""#,
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let theirs = ws.sops(["exec-env", "enc.json", r#"printf '%s %s' "$TOKEN" "$COUNT""#]);
+    let theirs = ws.sops([
+        "exec-env",
+        "enc.json",
+        r#"printf '%s %s' "$TOKEN" "$COUNT""#,
+    ]);
     assert_eq!(run.stdout, theirs.stdout);
     let failing = ws.keytap(["exec-env", "enc.json", "exit 7"]);
     assert_eq!(failing.code, 7);
-    assert_eq!(failing.code, ws.sops(["exec-env", "enc.json", "exit 7"]).code);
+    assert_eq!(
+        failing.code,
+        ws.sops(["exec-env", "enc.json", "exit 7"]).code
+    );
     for extra in [&[][..], &["--no-fifo"][..]] {
         let mut args = vec!["exec-file"];
         args.extend_from_slice(extra);
@@ -227,7 +338,11 @@ fn shamir_key_groups_interoperate() {
             ws.recipient, second.recipient
         ),
     );
-    let both = format!("{}\n{}", std::fs::read_to_string(&ws.keys).unwrap(), std::fs::read_to_string(&second.keys).unwrap());
+    let both = format!(
+        "{}\n{}",
+        std::fs::read_to_string(&ws.keys).unwrap(),
+        std::fs::read_to_string(&second.keys).unwrap()
+    );
     ws.write("both.txt", both);
     ws.write("plain.json", PLAIN);
     for (tool, other) in [("keytap", "sops"), ("sops", "keytap")] {
@@ -238,15 +353,27 @@ fn shamir_key_groups_interoperate() {
         };
         let name = format!("by-{tool}.json");
         ws.write(&name, out);
-        let bin = if other == "keytap" { keytap_e2e::keytap_bin().to_str().unwrap().to_string() } else { "sops".to_string() };
+        let bin = if other == "keytap" {
+            keytap_e2e::keytap_bin().to_str().unwrap().to_string()
+        } else {
+            "sops".to_string()
+        };
         let with_both = ws.run(&bin, |c| {
-            c.args(["decrypt", &name]).env("SOPS_AGE_KEY_FILE", ws.path("both.txt"));
+            c.args(["decrypt", &name])
+                .env("SOPS_AGE_KEY_FILE", ws.path("both.txt"));
         });
-        assert_eq!(with_both.code, 0, "{other} decrypting {tool}'s file: {}", with_both.stderr);
+        assert_eq!(
+            with_both.code, 0,
+            "{other} decrypting {tool}'s file: {}",
+            with_both.stderr
+        );
         let one = ws.run(&bin, |c| {
             c.args(["decrypt", &name]);
         });
-        assert_eq!(one.code, 128, "{other} must need both groups of {tool}'s file");
+        assert_eq!(
+            one.code, 128,
+            "{other} must need both groups of {tool}'s file"
+        );
     }
 }
 
@@ -255,19 +382,38 @@ fn ssh_recipients_interoperate() {
     let ws = Workspace::new();
     let key = ws.path("id_ed25519");
     let gen = ws.run("ssh-keygen", |c| {
-        c.args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", key.to_str().unwrap()]);
+        c.args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "test",
+            "-f",
+            key.to_str().unwrap(),
+        ]);
     });
     assert_eq!(gen.code, 0, "ssh-keygen: {}", gen.stderr);
-    let public = std::fs::read_to_string(ws.path("id_ed25519.pub")).unwrap().trim().to_string();
+    let public = std::fs::read_to_string(ws.path("id_ed25519.pub"))
+        .unwrap()
+        .trim()
+        .to_string();
     ws.write("plain.json", PLAIN);
     let ours = ws.keytap(["encrypt", "--age", &public, "plain.json"]).ok();
     ws.write("ours.json", ours);
     let theirs = ws.sops(["encrypt", "--age", &public, "plain.json"]).ok();
     ws.write("theirs.json", theirs);
     for (bin, file) in [("sops", "ours.json"), ("keytap", "theirs.json")] {
-        let bin = if bin == "keytap" { keytap_e2e::keytap_bin().to_str().unwrap().to_string() } else { bin.to_string() };
+        let bin = if bin == "keytap" {
+            keytap_e2e::keytap_bin().to_str().unwrap().to_string()
+        } else {
+            bin.to_string()
+        };
         let run = ws.run(&bin, |c| {
-            c.args(["decrypt", file]).env_remove("SOPS_AGE_KEY_FILE").env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key);
+            c.args(["decrypt", file])
+                .env_remove("SOPS_AGE_KEY_FILE")
+                .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key);
         });
         assert_eq!(run.code, 0, "{bin} {file}: {}", run.stderr);
         assert!(String::from_utf8_lossy(&run.stdout).contains("\"a\": \"one\""));
@@ -285,6 +431,9 @@ fn decrypt_output_dir_writes_private_files() {
     for name in ["one.json", "two.json"] {
         let p = ws.path("out").join(name);
         assert_eq!(std::fs::read_to_string(&p).unwrap(), PLAIN);
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

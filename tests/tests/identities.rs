@@ -19,25 +19,63 @@ fn a_passphrase_protected_key_file_is_unlocked_through_askpass() {
     let pass = ws.write("pass.txt", "s3same");
     std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
     let keyfile = ws.path("keys.age");
-    let gen = ws.run(keytap_bin().parent().unwrap().join("age-plugin-passphrase").to_str().unwrap(), |c| {
-        c.args(["--generate", "--work-factor", "10", "-o", keyfile.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()]);
-    });
+    let gen = ws.run(
+        keytap_bin()
+            .parent()
+            .unwrap()
+            .join("age-plugin-passphrase")
+            .to_str()
+            .unwrap(),
+        |c| {
+            c.args([
+                "--generate",
+                "--work-factor",
+                "10",
+                "-o",
+                keyfile.to_str().unwrap(),
+                "--passphrase-file",
+                pass.to_str().unwrap(),
+            ]);
+        },
+    );
     assert_eq!(gen.code, 0, "{}", gen.stderr);
-    let recipient = gen.out().lines().find_map(|l| l.strip_prefix("# recipient: ")).unwrap().to_string();
+    let recipient = gen
+        .out()
+        .lines()
+        .find_map(|l| l.strip_prefix("# recipient: "))
+        .unwrap()
+        .to_string();
     ws.write("plain.yaml", "a: b\n");
-    ws.write("s.yaml", ws.keytap(["encrypt", "--age", &recipient, "plain.yaml"]).ok());
+    ws.write(
+        "s.yaml",
+        ws.keytap(["encrypt", "--age", &recipient, "plain.yaml"])
+            .ok(),
+    );
     let asked = ws.path("asked");
-    let askpass = script(&ws, "askpass.sh", &format!("echo \"$1\" >> {}\necho s3same", asked.display()));
+    let askpass = script(
+        &ws,
+        "askpass.sh",
+        &format!("echo \"$1\" >> {}\necho s3same", asked.display()),
+    );
     let run = ws.run(keytap_bin().to_str().unwrap(), |c| {
-        c.args(["decrypt", "s.yaml"]).env("SOPS_AGE_KEY_FILE", &keyfile).env("KEYTAP_ASKPASS", &askpass);
+        c.args(["decrypt", "s.yaml"])
+            .env("SOPS_AGE_KEY_FILE", &keyfile)
+            .env("KEYTAP_ASKPASS", &askpass);
     });
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.out(), "a: b\n");
-    assert!(std::fs::read_to_string(&asked).unwrap().contains("SOPS_AGE_KEY_FILE"), "the prompt names the source");
+    assert!(
+        std::fs::read_to_string(&asked)
+            .unwrap()
+            .contains("SOPS_AGE_KEY_FILE"),
+        "the prompt names the source"
+    );
     // A wrong passphrase: 128, and the error says why.
     let wrong = script(&ws, "wrong.sh", "echo nope");
     let run = ws.run(keytap_bin().to_str().unwrap(), |c| {
-        c.args(["decrypt", "s.yaml"]).env("SOPS_AGE_KEY_FILE", &keyfile).env("KEYTAP_ASKPASS", &wrong);
+        c.args(["decrypt", "s.yaml"])
+            .env("SOPS_AGE_KEY_FILE", &keyfile)
+            .env("KEYTAP_ASKPASS", &wrong);
     });
     assert_eq!(run.code, 128);
     assert!(run.stdout.is_empty());
@@ -47,10 +85,18 @@ fn a_passphrase_protected_key_file_is_unlocked_through_askpass() {
 fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
     let ws = Workspace::new();
     ws.write("plain.yaml", "a: secret\n");
-    ws.write("s.yaml", ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"]).ok());
+    ws.write(
+        "s.yaml",
+        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+            .ok(),
+    );
     let original = ws.read("s.yaml");
     let seen = ws.path("seen");
-    let editor = script(&ws, "editor.sh", &format!("echo \"$1\" > {}\nexec sleep 30", seen.display()));
+    let editor = script(
+        &ws,
+        "editor.sh",
+        &format!("echo \"$1\" > {}\nexec sleep 30", seen.display()),
+    );
     let tmp = ws.path("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let mut child = ws
@@ -62,19 +108,46 @@ fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
         .unwrap();
     let start = Instant::now();
     while !seen.exists() || std::fs::read_to_string(&seen).unwrap().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(20), "editor never started");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "editor never started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let plaintext_copy = PathBuf::from(std::fs::read_to_string(&seen).unwrap().trim());
     assert!(plaintext_copy.exists());
-    assert_eq!(std::fs::metadata(&plaintext_copy).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(std::fs::metadata(plaintext_copy.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert_eq!(
+        std::fs::metadata(&plaintext_copy)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(plaintext_copy.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let status = child.wait().unwrap();
     assert!(!status.success());
-    assert!(!plaintext_copy.exists(), "plaintext copy left behind after SIGTERM");
-    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "temp dir left behind");
+    assert!(
+        !plaintext_copy.exists(),
+        "plaintext copy left behind after SIGTERM"
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "temp dir left behind"
+    );
     assert_eq!(ws.read("s.yaml"), original);
 }
 
@@ -82,10 +155,21 @@ fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
 fn a_key_file_readable_by_others_is_flagged_but_still_works() {
     let ws = Workspace::new();
     ws.write("plain.yaml", "a: b\n");
-    ws.write("s.yaml", ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"]).ok());
+    ws.write(
+        "s.yaml",
+        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+            .ok(),
+    );
     std::fs::set_permissions(&ws.keys, std::fs::Permissions::from_mode(0o644)).unwrap();
     let run = ws.keytap(["decrypt", "s.yaml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("readable by others") && run.stderr.contains("chmod 600"), "{}", run.stderr);
-    assert!(!run.stderr.contains("AGE-SECRET-KEY"), "no key material in the warning");
+    assert!(
+        run.stderr.contains("readable by others") && run.stderr.contains("chmod 600"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("AGE-SECRET-KEY"),
+        "no key material in the warning"
+    );
 }

@@ -9,24 +9,49 @@ fn bin_dir() -> PathBuf {
 }
 
 fn path_with_plugins() -> String {
-    format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 /// Generates a key file; returns (recipient, identity).
 fn generate(ws: &Workspace, keyfile: &Path, extra: &[&str]) -> (String, String) {
-    let run = ws.run(bin_dir().join("age-plugin-passphrase").to_str().unwrap(), |c| {
-        c.args(["--generate", "--work-factor", "10", "-o", keyfile.to_str().unwrap()]).args(extra);
-    });
+    let run = ws.run(
+        bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
+        |c| {
+            c.args([
+                "--generate",
+                "--work-factor",
+                "10",
+                "-o",
+                keyfile.to_str().unwrap(),
+            ])
+            .args(extra);
+        },
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.out();
-    let recipient = out.lines().find_map(|l| l.strip_prefix("# recipient: ")).unwrap().to_string();
-    let identity = out.lines().find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1")).unwrap().to_string();
+    let recipient = out
+        .lines()
+        .find_map(|l| l.strip_prefix("# recipient: "))
+        .unwrap()
+        .to_string();
+    let identity = out
+        .lines()
+        .find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1"))
+        .unwrap()
+        .to_string();
     (recipient, identity)
 }
 
 fn keytap(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     ws.run("timeout", |c| {
-        c.arg("60").arg(keytap_bin()).args(args).env("PATH", path_with_plugins());
+        c.arg("60")
+            .arg(keytap_bin())
+            .args(args)
+            .env("PATH", path_with_plugins());
         for (k, v) in env {
             c.env(k, v);
         }
@@ -52,7 +77,11 @@ fn script(ws: &Workspace, name: &str, body: &str) -> PathBuf {
 fn passphrase_from_a_file_a_credential_and_a_prompt() {
     let ws = Workspace::new();
     let pass = secret_file(&ws, "pass.txt", "correct horse\n");
-    let (recipient, from_file) = generate(&ws, &ws.path("k1.age"), &["--passphrase-file", pass.to_str().unwrap()]);
+    let (recipient, from_file) = generate(
+        &ws,
+        &ws.path("k1.age"),
+        &["--passphrase-file", pass.to_str().unwrap()],
+    );
     ws.write("plain.yaml", "token: s3cret\n");
     // keytap encrypts to the plain age1 recipient (no plugin needed), and real age too.
     let enc = keytap(&ws, &["encrypt", "--age", &recipient, "plain.yaml"], &[]);
@@ -68,24 +97,53 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
     std::fs::write(creds.join("keytap-pass"), "correct horse").unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(creds.join("keytap-pass"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(
+            creds.join("keytap-pass"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
     }
-    let ident = ws.run(bin_dir().join("age-plugin-passphrase").to_str().unwrap(), |c| {
-        c.args(["--identity", ws.path("k1.age").to_str().unwrap(), "--credential", "keytap-pass", "--no-prompt"]);
-    });
-    let from_credential = ident.out().lines().find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1")).unwrap().to_string();
+    let ident = ws.run(
+        bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
+        |c| {
+            c.args([
+                "--identity",
+                ws.path("k1.age").to_str().unwrap(),
+                "--credential",
+                "keytap-pass",
+                "--no-prompt",
+            ]);
+        },
+    );
+    let from_credential = ident
+        .out()
+        .lines()
+        .find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1"))
+        .unwrap()
+        .to_string();
     let run = keytap(
         &ws,
         &["decrypt", "s.yaml"],
-        &[("SOPS_AGE_KEY", &from_credential), ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())],
+        &[
+            ("SOPS_AGE_KEY", &from_credential),
+            ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
+        ],
     );
     assert_eq!(run.code, 0, "credential: {}", run.stderr);
 
     // From a prompt (pinentry stub), once for 20 files.
-    let ident = ws.run(bin_dir().join("age-plugin-passphrase").to_str().unwrap(), |c| {
-        c.args(["--identity", ws.path("k1.age").to_str().unwrap()]);
-    });
-    let prompt_only = ident.out().lines().find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1")).unwrap().to_string();
+    let ident = ws.run(
+        bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
+        |c| {
+            c.args(["--identity", ws.path("k1.age").to_str().unwrap()]);
+        },
+    );
+    let prompt_only = ident
+        .out()
+        .lines()
+        .find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1"))
+        .unwrap()
+        .to_string();
     let asked = ws.path("asked.log");
     let pinentry = script(
         &ws,
@@ -96,7 +154,13 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
         ),
     );
     let real_age = ws.run("age", |c| {
-        c.args(["-r", &recipient, "-o", ws.path("blob.age").to_str().unwrap(), "plain.yaml"]);
+        c.args([
+            "-r",
+            &recipient,
+            "-o",
+            ws.path("blob.age").to_str().unwrap(),
+            "plain.yaml",
+        ]);
     });
     assert_eq!(real_age.code, 0, "{}", real_age.stderr);
     let mut files = Vec::new();
@@ -109,14 +173,30 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
     std::fs::create_dir_all(ws.path("out")).unwrap();
     let mut args = vec!["decrypt", "--output-dir", "out"];
     args.extend(files.iter().map(String::as_str));
-    let run = keytap(&ws, &args, &[("SOPS_AGE_KEY", &prompt_only), ("PINENTRY_PROGRAM", pinentry.to_str().unwrap())]);
+    let run = keytap(
+        &ws,
+        &args,
+        &[
+            ("SOPS_AGE_KEY", &prompt_only),
+            ("PINENTRY_PROGRAM", pinentry.to_str().unwrap()),
+        ],
+    );
     assert_eq!(run.code, 0, "prompt: {}", run.stderr);
-    assert_eq!(std::fs::read_to_string(&asked).unwrap().lines().count(), 1, "one prompt for 20 files");
+    assert_eq!(
+        std::fs::read_to_string(&asked).unwrap().lines().count(),
+        1,
+        "one prompt for 20 files"
+    );
     // The blob real age wrote opens through the plugin too (age -d with the identity).
     let id_file = ws.write("id.txt", format!("{from_file}\n"));
     let dec = ws.run("age", |c| {
-        c.args(["-d", "-i", id_file.to_str().unwrap(), ws.path("blob.age").to_str().unwrap()])
-            .env("PATH", path_with_plugins());
+        c.args([
+            "-d",
+            "-i",
+            id_file.to_str().unwrap(),
+            ws.path("blob.age").to_str().unwrap(),
+        ])
+        .env("PATH", path_with_plugins());
     });
     assert_eq!(dec.code, 0, "{}", dec.stderr);
     assert_eq!(dec.out(), "token: s3cret\n");
@@ -126,7 +206,11 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
 fn wrong_passphrase_and_rekey() {
     let ws = Workspace::new();
     let pass = secret_file(&ws, "pass.txt", "first");
-    let (recipient, identity) = generate(&ws, &ws.path("k.age"), &["--passphrase-file", pass.to_str().unwrap()]);
+    let (recipient, identity) = generate(
+        &ws,
+        &ws.path("k.age"),
+        &["--passphrase-file", pass.to_str().unwrap()],
+    );
     ws.write("plain.yaml", "a: b\n");
     let enc = keytap(&ws, &["encrypt", "--age", &recipient, "plain.yaml"], &[]);
     ws.write("s.yaml", &enc.stdout);
@@ -134,14 +218,26 @@ fn wrong_passphrase_and_rekey() {
     let run = keytap(&ws, &["decrypt", "s.yaml"], &[("SOPS_AGE_KEY", &identity)]);
     assert_eq!(run.code, 128);
     assert!(run.stdout.is_empty());
-    assert!(run.stderr.contains("age-plugin-passphrase"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("age-plugin-passphrase"),
+        "{}",
+        run.stderr
+    );
     // Rekey from "first" to "second": the same identity (it names the file) works again.
     std::fs::write(&pass, "first").unwrap();
     let new = secret_file(&ws, "new.txt", "second");
-    let rekey = ws.run(bin_dir().join("age-plugin-passphrase").to_str().unwrap(), |c| {
-        c.args(["--rekey", ws.path("k.age").to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()])
+    let rekey = ws.run(
+        bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
+        |c| {
+            c.args([
+                "--rekey",
+                ws.path("k.age").to_str().unwrap(),
+                "--passphrase-file",
+                pass.to_str().unwrap(),
+            ])
             .args(["--new-passphrase-file", new.to_str().unwrap()]);
-    });
+        },
+    );
     assert_eq!(rekey.code, 0, "{}", rekey.stderr);
     std::fs::write(&pass, "second").unwrap();
     let run = keytap(&ws, &["decrypt", "s.yaml"], &[("SOPS_AGE_KEY", &identity)]);
@@ -152,17 +248,46 @@ fn wrong_passphrase_and_rekey() {
 fn an_absent_token_falls_back_to_the_passphrase_plugin() {
     let ws = Workspace::new();
     let pass = secret_file(&ws, "pass.txt", "pw");
-    let (recipient, identity) = generate(&ws, &ws.path("k.age"), &["--passphrase-file", pass.to_str().unwrap()]);
-    let token = std::process::Command::new(bin_dir().join("age-plugin-testkit")).args(["--generate", "--mode", "absent"]).output().unwrap();
+    let (recipient, identity) = generate(
+        &ws,
+        &ws.path("k.age"),
+        &["--passphrase-file", pass.to_str().unwrap()],
+    );
+    let token = std::process::Command::new(bin_dir().join("age-plugin-testkit"))
+        .args(["--generate", "--mode", "absent"])
+        .output()
+        .unwrap();
     let token = String::from_utf8(token.stdout).unwrap();
-    let token_recipient = token.lines().find_map(|l| l.strip_prefix("# recipient: ")).unwrap();
-    let token_identity = token.lines().find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1")).unwrap();
+    let token_recipient = token
+        .lines()
+        .find_map(|l| l.strip_prefix("# recipient: "))
+        .unwrap();
+    let token_identity = token
+        .lines()
+        .find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1"))
+        .unwrap();
     ws.write("plain.yaml", "a: b\n");
-    let enc = keytap(&ws, &["encrypt", "--age", &format!("{token_recipient},{recipient}"), "plain.yaml"], &[]);
+    let enc = keytap(
+        &ws,
+        &[
+            "encrypt",
+            "--age",
+            &format!("{token_recipient},{recipient}"),
+            "plain.yaml",
+        ],
+        &[],
+    );
     assert_eq!(enc.code, 0, "{}", enc.stderr);
     ws.write("s.yaml", &enc.stdout);
-    let keys = ws.write("keys.txt.plugins", format!("{token_identity}\n{identity}\n"));
-    let run = keytap(&ws, &["decrypt", "s.yaml"], &[("SOPS_AGE_KEY_FILE", keys.to_str().unwrap())]);
+    let keys = ws.write(
+        "keys.txt.plugins",
+        format!("{token_identity}\n{identity}\n"),
+    );
+    let run = keytap(
+        &ws,
+        &["decrypt", "s.yaml"],
+        &[("SOPS_AGE_KEY_FILE", keys.to_str().unwrap())],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("skipping"), "{}", run.stderr);
     assert_eq!(run.out(), "a: b\n");

@@ -13,7 +13,11 @@ fn bin_dir() -> PathBuf {
 
 fn testkit() -> PathBuf {
     let p = bin_dir().join("age-plugin-testkit");
-    assert!(p.exists(), "{} not built: run `cargo build --workspace`", p.display());
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo build --workspace`",
+        p.display()
+    );
     p
 }
 
@@ -27,14 +31,26 @@ fn testkit_key(mode: Option<&str>) -> (String, String) {
     let out = cmd.output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let recipient = text.lines().find_map(|l| l.strip_prefix("# recipient: ")).unwrap().to_string();
-    let identity = text.lines().find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1")).unwrap().to_string();
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# recipient: "))
+        .unwrap()
+        .to_string();
+    let identity = text
+        .lines()
+        .find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1"))
+        .unwrap()
+        .to_string();
     (recipient, identity)
 }
 
 /// PATH with the plugins built in this workspace first.
 fn path_with_plugins() -> String {
-    format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 fn script(ws: &Workspace, name: &str, body: &str) -> PathBuf {
@@ -44,14 +60,21 @@ fn script(ws: &Workspace, name: &str, body: &str) -> PathBuf {
 }
 
 fn count_lines(path: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(path).unwrap_or_default().lines().filter(|l| l.contains(needle)).count()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
 }
 
 /// Runs keytap with plugins on PATH and the given extra environment, bounded in time.
 fn keytap_env(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> (Run, Duration) {
     let start = Instant::now();
     let run = ws.run("timeout", |c| {
-        c.arg("120").arg(keytap_bin()).args(args).env("PATH", path_with_plugins());
+        c.arg("120")
+            .arg(keytap_bin())
+            .args(args)
+            .env("PATH", path_with_plugins());
         for (k, v) in env {
             c.env(k, v);
         }
@@ -74,20 +97,31 @@ fn plugin_recipients_interoperate_with_sops() {
     let text = String::from_utf8(ws.read("ours.json")).unwrap();
     assert!(text.contains(&recipient));
     // keytap and sops both decrypt it through the plugin.
-    let (ours, _) = keytap_env(&ws, &["decrypt", "ours.json"], &[("SOPS_AGE_KEY", &identity)]);
+    let (ours, _) = keytap_env(
+        &ws,
+        &["decrypt", "ours.json"],
+        &[("SOPS_AGE_KEY", &identity)],
+    );
     assert_eq!(ours.code, 0, "{}", ours.stderr);
     let theirs = ws.run("sops", |c| {
-        c.args(["decrypt", "ours.json"]).env("PATH", path_with_plugins()).env("SOPS_AGE_KEY", &identity);
+        c.args(["decrypt", "ours.json"])
+            .env("PATH", path_with_plugins())
+            .env("SOPS_AGE_KEY", &identity);
     });
     assert_eq!(theirs.code, 0, "{}", theirs.stderr);
     assert_eq!(ours.stdout, theirs.stdout);
     // sops encrypts through the plugin, keytap decrypts.
     let enc = ws.run("sops", |c| {
-        c.args(["encrypt", "--age", &recipient, "plain.json"]).env("PATH", path_with_plugins());
+        c.args(["encrypt", "--age", &recipient, "plain.json"])
+            .env("PATH", path_with_plugins());
     });
     assert_eq!(enc.code, 0, "{}", enc.stderr);
     ws.write("theirs.json", &enc.stdout);
-    let (run, _) = keytap_env(&ws, &["decrypt", "theirs.json"], &[("SOPS_AGE_KEY", &identity)]);
+    let (run, _) = keytap_env(
+        &ws,
+        &["decrypt", "theirs.json"],
+        &[("SOPS_AGE_KEY", &identity)],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.out().contains("s3cret"));
 }
@@ -104,7 +138,11 @@ fn a_pin_is_asked_once_for_twenty_files() {
     }
     let log = ws.path("testkit.log");
     let asked = ws.path("asked.log");
-    let askpass = script(&ws, "askpass.sh", &format!("echo \"$1\" >> {}\necho 123456", asked.display()));
+    let askpass = script(
+        &ws,
+        "askpass.sh",
+        &format!("echo \"$1\" >> {}\necho 123456", asked.display()),
+    );
     std::fs::create_dir_all(ws.path("out")).unwrap();
     let mut args = vec!["decrypt", "--output-dir", "out"];
     args.extend(files.iter().map(String::as_str));
@@ -119,10 +157,16 @@ fn a_pin_is_asked_once_for_twenty_files() {
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(count_lines(&log, "session identity-v1"), 1, "one plugin session for 20 files");
+    assert_eq!(
+        count_lines(&log, "session identity-v1"),
+        1,
+        "one plugin session for 20 files"
+    );
     assert_eq!(count_lines(&asked, "PIN"), 1, "one PIN prompt for 20 files");
     for f in &files {
-        assert!(std::fs::read_to_string(ws.path("out").join(f)).unwrap().contains("s3cret"));
+        assert!(std::fs::read_to_string(ws.path("out").join(f))
+            .unwrap()
+            .contains("s3cret"));
     }
 }
 
@@ -135,7 +179,11 @@ fn a_wrong_pin_fails_cleanly() {
     let (run, _) = keytap_env(
         &ws,
         &["decrypt", "s.json"],
-        &[("SOPS_AGE_KEY", &identity), ("TESTKIT_MODE", "prompt-pin"), ("KEYTAP_ASKPASS", askpass.to_str().unwrap())],
+        &[
+            ("SOPS_AGE_KEY", &identity),
+            ("TESTKIT_MODE", "prompt-pin"),
+            ("KEYTAP_ASKPASS", askpass.to_str().unwrap()),
+        ],
     );
     assert_eq!(run.code, 128, "{}", run.stderr);
     assert!(run.stdout.is_empty());
@@ -151,10 +199,18 @@ fn no_way_to_ask_is_a_clear_error_not_a_hang() {
     let (run, took) = keytap_env(
         &ws,
         &["decrypt", "s.json"],
-        &[("SOPS_AGE_KEY", &identity), ("TESTKIT_MODE", "prompt-pin"), ("PATH", &format!("{}:/usr/bin:/bin", bin_dir().display()))],
+        &[
+            ("SOPS_AGE_KEY", &identity),
+            ("TESTKIT_MODE", "prompt-pin"),
+            ("PATH", &format!("{}:/usr/bin:/bin", bin_dir().display())),
+        ],
     );
     assert_eq!(run.code, 128, "{}", run.stderr);
-    assert!(run.stderr.contains("Enter PIN for testkit"), "names what the plugin asked: {}", run.stderr);
+    assert!(
+        run.stderr.contains("Enter PIN for testkit"),
+        "names what the plugin asked: {}",
+        run.stderr
+    );
     assert!(run.stderr.contains("no way to ask"), "{}", run.stderr);
     assert!(took < Duration::from_secs(30));
 }
@@ -172,7 +228,11 @@ fn pinentry_answers_when_askpass_is_unset() {
     let (run, _) = keytap_env(
         &ws,
         &["decrypt", "s.json"],
-        &[("SOPS_AGE_KEY", &identity), ("TESTKIT_MODE", "prompt-pin"), ("PINENTRY_PROGRAM", pinentry.to_str().unwrap())],
+        &[
+            ("SOPS_AGE_KEY", &identity),
+            ("TESTKIT_MODE", "prompt-pin"),
+            ("PINENTRY_PROGRAM", pinentry.to_str().unwrap()),
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.out().contains("s3cret"));
@@ -194,11 +254,19 @@ fn every_plugin_misbehaviour_is_a_clear_error_without_plaintext() {
         let (run, took) = keytap_env(
             &ws,
             &["decrypt", "s.json"],
-            &[("SOPS_AGE_KEY", &identity), ("TESTKIT_MODE", mode), ("KEYTAP_PLUGIN_TIMEOUT", "2")],
+            &[
+                ("SOPS_AGE_KEY", &identity),
+                ("TESTKIT_MODE", mode),
+                ("KEYTAP_PLUGIN_TIMEOUT", "2"),
+            ],
         );
         assert_eq!(run.code, 128, "{mode}: {}", run.stderr);
         assert!(run.stdout.is_empty(), "{mode}: printed plaintext");
-        assert!(run.stderr.contains(expect), "{mode}: expected {expect:?} in {}", run.stderr);
+        assert!(
+            run.stderr.contains(expect),
+            "{mode}: expected {expect:?} in {}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{mode}: {}", run.stderr);
         assert!(took < Duration::from_secs(60), "{mode} took {took:?}");
     }
@@ -211,11 +279,23 @@ fn an_absent_token_falls_back_to_a_software_key() {
     encrypt_to(&ws, "s.json", &format!("{hw_recipient},{}", ws.recipient));
     let software = std::fs::read_to_string(&ws.keys).unwrap();
     let keys = ws.write("keys.txt.both", format!("{hw_identity}\n{software}"));
-    let (run, _) = keytap_env(&ws, &["decrypt", "-v", "s.json"], &[("SOPS_AGE_KEY_FILE", keys.to_str().unwrap())]);
+    let (run, _) = keytap_env(
+        &ws,
+        &["decrypt", "-v", "s.json"],
+        &[("SOPS_AGE_KEY_FILE", keys.to_str().unwrap())],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.out().contains("s3cret"));
-    assert!(run.stderr.contains("skipping"), "a one-line note about the absent token: {}", run.stderr);
-    assert!(run.stderr.contains("data key unwrapped with"), "-v says which identity worked: {}", run.stderr);
+    assert!(
+        run.stderr.contains("skipping"),
+        "a one-line note about the absent token: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("data key unwrapped with"),
+        "-v says which identity worked: {}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -223,14 +303,26 @@ fn a_missing_plugin_binary_names_it() {
     let ws = Workspace::new();
     let (recipient, identity) = testkit_key(None);
     encrypt_to(&ws, "s.json", &recipient);
-    let (run, _) = keytap_env(&ws, &["decrypt", "s.json"], &[("SOPS_AGE_KEY", &identity), ("PATH", "/usr/bin:/bin")]);
+    let (run, _) = keytap_env(
+        &ws,
+        &["decrypt", "s.json"],
+        &[("SOPS_AGE_KEY", &identity), ("PATH", "/usr/bin:/bin")],
+    );
     assert_eq!(run.code, 128, "{}", run.stderr);
-    assert!(run.stderr.contains("age-plugin-testkit not found in PATH"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("age-plugin-testkit not found in PATH"),
+        "{}",
+        run.stderr
+    );
     // KEYTAP_PLUGIN_PATH finds it without PATH.
     let (run, _) = keytap_env(
         &ws,
         &["decrypt", "s.json"],
-        &[("SOPS_AGE_KEY", &identity), ("PATH", "/usr/bin:/bin"), ("KEYTAP_PLUGIN_PATH", bin_dir().to_str().unwrap())],
+        &[
+            ("SOPS_AGE_KEY", &identity),
+            ("PATH", "/usr/bin:/bin"),
+            ("KEYTAP_PLUGIN_PATH", bin_dir().to_str().unwrap()),
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
@@ -252,7 +344,11 @@ fn software_first_spares_the_token_when_a_software_key_opens_the_file() {
     with_order.push(("KEYTAP_IDENTITY_ORDER", "software-first"));
     let (run, _) = keytap_env(&ws, &["decrypt", "s.json"], &with_order);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(count_lines(&log, "session identity-v1"), 0, "the token was asked although the software key opened the file");
+    assert_eq!(
+        count_lines(&log, "session identity-v1"),
+        0,
+        "the token was asked although the software key opened the file"
+    );
     // Hardware first (the default) does use the token.
     let askpass = script(&ws, "askpass.sh", "echo 123456");
     let mut hw_first = env.to_vec();

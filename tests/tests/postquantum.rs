@@ -10,25 +10,56 @@ fn keygen_pq_and_sops_interop_both_ways() {
     let id = ws.path("pq.txt");
     let run = ws.keytap(["keygen", "--pq", "-o", id.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(std::fs::metadata(&id).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&id).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let text = std::fs::read_to_string(&id).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("# created: "));
     let recipient = lines[1].strip_prefix("# public key: ").unwrap().to_string();
-    assert!(recipient.starts_with("age1pq1") && recipient.len() == 1959, "{}", recipient.len());
+    assert!(
+        recipient.starts_with("age1pq1") && recipient.len() == 1959,
+        "{}",
+        recipient.len()
+    );
     assert!(lines[2].starts_with("AGE-SECRET-KEY-PQ-1"));
-    assert_eq!(ws.keytap(["keygen", "-y", id.to_str().unwrap()]).out().trim(), recipient);
+    assert_eq!(
+        ws.keytap(["keygen", "-y", id.to_str().unwrap()])
+            .out()
+            .trim(),
+        recipient
+    );
     // Never overwrites an identity.
-    assert_ne!(ws.keytap(["keygen", "--pq", "-o", id.to_str().unwrap()]).code, 0);
+    assert_ne!(
+        ws.keytap(["keygen", "--pq", "-o", id.to_str().unwrap()])
+            .code,
+        0
+    );
     assert_eq!(std::fs::read_to_string(&id).unwrap(), text);
 
     ws.write("plain.yaml", "token: s3cret\n");
-    let ours = ws.keytap(["encrypt", "--age", &format!("{},{}", recipient, ws.recipient), "plain.yaml"]).ok();
+    let ours = ws
+        .keytap([
+            "encrypt",
+            "--age",
+            &format!("{},{}", recipient, ws.recipient),
+            "plain.yaml",
+        ])
+        .ok();
     ws.write("ours.yaml", ours);
     let theirs = ws.sops(["encrypt", "--age", &recipient, "plain.yaml"]).ok();
     ws.write("theirs.yaml", theirs);
-    for (bin, file) in [("sops", "ours.yaml"), ("keytap", "ours.yaml"), ("keytap", "theirs.yaml")] {
-        let program = if bin == "keytap" { keytap_e2e::keytap_bin().to_str().unwrap().to_string() } else { bin.into() };
+    for (bin, file) in [
+        ("sops", "ours.yaml"),
+        ("keytap", "ours.yaml"),
+        ("keytap", "theirs.yaml"),
+    ] {
+        let program = if bin == "keytap" {
+            keytap_e2e::keytap_bin().to_str().unwrap().to_string()
+        } else {
+            bin.into()
+        };
         let run = ws.run(&program, |c| {
             c.args(["decrypt", file]).env("SOPS_AGE_KEY_FILE", &id);
         });
@@ -46,7 +77,12 @@ fn malformed_pq_and_tag_recipients_are_one_line_errors() {
     for bad in ["age1pq1qqqqqqq", "age1tag1qqqq", "age1pq1INVALIDCASE"] {
         let run = ws.keytap(["encrypt", "--age", bad, "plain.yaml"]);
         assert_ne!(run.code, 0, "{bad}");
-        assert_eq!(run.stderr.trim_end().lines().count(), 1, "{bad}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.trim_end().lines().count(),
+            1,
+            "{bad}: {}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"));
     }
 }
@@ -58,7 +94,9 @@ fn tag_recipients_encrypt_without_any_plugin_installed() {
     let tag = "age1tag1qt8lw0ual6avlwmwatk888yqnmdamm7xfd0wak53ut6elz5c4swx2yqdj4e";
     // An empty plugin search path and a PATH without any age-plugin-*.
     let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.args(["encrypt", "--age", tag, "plain.yaml"]).env("PATH", "/usr/bin:/bin").env("KEYTAP_PLUGIN_PATH", "/nonexistent");
+        c.args(["encrypt", "--age", tag, "plain.yaml"])
+            .env("PATH", "/usr/bin:/bin")
+            .env("KEYTAP_PLUGIN_PATH", "/nonexistent");
     });
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.out();
@@ -81,11 +119,24 @@ fn tag_recipients_encrypt_without_any_plugin_installed() {
         .unwrap();
     {
         use std::io::Write;
-        child.stdin.as_ref().unwrap().write_all(armor.as_bytes()).unwrap();
+        child
+            .stdin
+            .as_ref()
+            .unwrap()
+            .write_all(armor.as_bytes())
+            .unwrap();
     }
     let mut child = child;
     drop(child.stdin.take());
-    child.stdout.take().unwrap().read_to_end(&mut decoded).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut decoded)
+        .unwrap();
     child.wait().unwrap();
-    assert!(String::from_utf8_lossy(&decoded).contains("-> p256tag "), "no p256tag stanza");
+    assert!(
+        String::from_utf8_lossy(&decoded).contains("-> p256tag "),
+        "no p256tag stanza"
+    );
 }

@@ -8,10 +8,17 @@ use regex::Regex;
 fn mask(data: &[u8]) -> String {
     let text = String::from_utf8_lossy(data);
     let enc = Regex::new(r"ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:[A-Za-z0-9+/=]*,tag:[A-Za-z0-9+/=]*,type:(\w+)\]").unwrap();
-    let text = enc.replace_all(&text, |c: &regex::Captures| format!("ENC[len={},type:{}]", c[1].len(), &c[2]));
-    let armor = Regex::new(r"(?s)-----BEGIN AGE ENCRYPTED FILE-----.*?-----END AGE ENCRYPTED FILE-----").unwrap();
+    let text = enc.replace_all(&text, |c: &regex::Captures| {
+        format!("ENC[len={},type:{}]", c[1].len(), &c[2])
+    });
+    let armor =
+        Regex::new(r"(?s)-----BEGIN AGE ENCRYPTED FILE-----.*?-----END AGE ENCRYPTED FILE-----")
+            .unwrap();
     let text = armor.replace_all(&text, "AGE-ARMOR");
-    Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap().replace_all(&text, "TIME").into_owned()
+    Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+        .unwrap()
+        .replace_all(&text, "TIME")
+        .into_owned()
 }
 
 const DOC: &str = "# sops:enc\npassword: hunter2\nuser: admin\nnested:\n    # keep plain\n    api_key: k3y\n    note_unencrypted: visible\n    list:\n        - one\n        # inner\n        - two\nport: 5432\n";
@@ -36,20 +43,39 @@ fn every_encryption_rule_selects_what_sops_selects() {
         assert_eq!(ours.code, 0, "{flags:?}: {}", ours.stderr);
         assert_eq!(mask(&ours.stdout), mask(&theirs.ok()), "{flags:?}");
         ws.write("ours.yaml", &ours.stdout);
-        assert_eq!(ws.sops(["decrypt", "ours.yaml"]).ok(), ws.keytap(["decrypt", "ours.yaml"]).ok(), "{flags:?}");
+        assert_eq!(
+            ws.sops(["decrypt", "ours.yaml"]).ok(),
+            ws.keytap(["decrypt", "ours.yaml"]).ok(),
+            "{flags:?}"
+        );
     }
     // The comment rules and mac_only_encrypted come from .sops.yaml (sops's encrypt has no
     // flags for them).
-    for rule in ["encrypted_comment_regex: sops:enc", "unencrypted_comment_regex: keep plain", "mac_only_encrypted: true\n    encrypted_regex: ^password"] {
-        ws.write(".sops.yaml", format!("creation_rules:\n  - age: {}\n    {rule}\n", ws.recipient));
+    for rule in [
+        "encrypted_comment_regex: sops:enc",
+        "unencrypted_comment_regex: keep plain",
+        "mac_only_encrypted: true\n    encrypted_regex: ^password",
+    ] {
+        ws.write(
+            ".sops.yaml",
+            format!("creation_rules:\n  - age: {}\n    {rule}\n", ws.recipient),
+        );
         let ours = ws.keytap(["encrypt", "doc.yaml"]);
         let theirs = ws.sops(["encrypt", "doc.yaml"]);
         assert_eq!(ours.code, 0, "{rule}: {}", ours.stderr);
         assert_eq!(mask(&ours.stdout), mask(&theirs.ok()), "{rule}");
         ws.write("ours.yaml", &ours.stdout);
-        assert_eq!(ws.sops(["decrypt", "ours.yaml"]).ok(), ws.keytap(["decrypt", "ours.yaml"]).ok(), "{rule}");
+        assert_eq!(
+            ws.sops(["decrypt", "ours.yaml"]).ok(),
+            ws.keytap(["decrypt", "ours.yaml"]).ok(),
+            "{rule}"
+        );
         ws.write("theirs.yaml", ws.sops(["encrypt", "doc.yaml"]).ok());
-        assert_eq!(ws.keytap(["decrypt", "theirs.yaml"]).ok(), ws.sops(["decrypt", "theirs.yaml"]).ok(), "{rule}");
+        assert_eq!(
+            ws.keytap(["decrypt", "theirs.yaml"]).ok(),
+            ws.sops(["decrypt", "theirs.yaml"]).ok(),
+            "{rule}"
+        );
     }
 }
 
@@ -58,10 +84,15 @@ fn recipients_from_the_environment_and_filename_override() {
     let ws = Workspace::new();
     ws.write("data.txt", "a=1\n");
     let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.args(["encrypt", "--filename-override", "data.env", "data.txt"]).env("SOPS_AGE_RECIPIENTS", &ws.recipient);
+        c.args(["encrypt", "--filename-override", "data.env", "data.txt"])
+            .env("SOPS_AGE_RECIPIENTS", &ws.recipient);
     });
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.out().contains("sops_age__list_0__map_recipient="), "dotenv output: {}", run.out());
+    assert!(
+        run.out().contains("sops_age__list_0__map_recipient="),
+        "dotenv output: {}",
+        run.out()
+    );
     ws.write("enc.env", &run.stdout);
     assert_eq!(ws.sops(["decrypt", "enc.env"]).ok(), b"a=1\n");
 }
@@ -69,23 +100,35 @@ fn recipients_from_the_environment_and_filename_override() {
 #[test]
 fn legacy_forms_behave_like_sops() {
     let ws = Workspace::new();
-    ws.write(".sops.yaml", format!("creation_rules:\n  - age: {}\n", ws.recipient));
+    ws.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", ws.recipient),
+    );
     ws.write("plain.yaml", "a: 1\n");
     let enc = ws.keytap(["-e", "plain.yaml"]);
     assert_eq!(enc.code, 0, "{}", enc.stderr);
     ws.write("enc.yaml", &enc.stdout);
-    assert_eq!(ws.keytap(["-d", "enc.yaml"]).ok(), ws.sops(["-d", "enc.yaml"]).ok());
+    assert_eq!(
+        ws.keytap(["-d", "enc.yaml"]).ok(),
+        ws.sops(["-d", "enc.yaml"]).ok()
+    );
     let missing_ours = ws.keytap(["-d", "missing.yaml"]);
     let missing_theirs = ws.sops(["-d", "missing.yaml"]);
     assert_eq!(missing_ours.code, missing_theirs.code);
     assert_eq!(ws.keytap(["--set", r#"["a"] 2"#, "enc.yaml"]).code, 0);
-    assert_eq!(ws.sops(["-d", "--extract", r#"["a"]"#, "enc.yaml"]).out(), "2\n");
+    assert_eq!(
+        ws.sops(["-d", "--extract", r#"["a"]"#, "enc.yaml"]).out(),
+        "2\n"
+    );
     let before = ws.read("enc.yaml");
     let rotated = ws.keytap(["-r", "-i", "enc.yaml"]);
     assert_eq!(rotated.code, 0, "{}", rotated.stderr);
     assert_ne!(ws.read("enc.yaml"), before);
     assert_eq!(ws.sops(["-d", "enc.yaml"]).out(), "a: 2\n");
-    assert_eq!(ws.keytap([] as [&str; 0]).code, ws.sops([] as [&str; 0]).code);
+    assert_eq!(
+        ws.keytap([] as [&str; 0]).code,
+        ws.sops([] as [&str; 0]).code
+    );
 }
 
 #[test]
@@ -93,28 +136,62 @@ fn groups_add_and_delete_interoperate() {
     let ws = Workspace::new();
     let second = Workspace::new();
     ws.write("plain.yaml", "a: 1\n");
-    ws.write("s.yaml", ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"]).ok());
-    let add = ws.keytap(["groups", "add", "--file", "s.yaml", "-i", "--age", &second.recipient]);
+    ws.write(
+        "s.yaml",
+        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+            .ok(),
+    );
+    let add = ws.keytap([
+        "groups",
+        "add",
+        "--file",
+        "s.yaml",
+        "-i",
+        "--age",
+        &second.recipient,
+    ]);
     assert_eq!(add.code, 0, "{}", add.stderr);
     let text = String::from_utf8(ws.read("s.yaml")).unwrap();
-    assert!(text.contains("key_groups:") && text.contains("shamir_threshold: 2"), "{text}");
-    let both = format!("{}\n{}", std::fs::read_to_string(&ws.keys).unwrap(), std::fs::read_to_string(&second.keys).unwrap());
+    assert!(
+        text.contains("key_groups:") && text.contains("shamir_threshold: 2"),
+        "{text}"
+    );
+    let both = format!(
+        "{}\n{}",
+        std::fs::read_to_string(&ws.keys).unwrap(),
+        std::fs::read_to_string(&second.keys).unwrap()
+    );
     let keys = ws.write("both.txt", both);
     let by_sops = ws.run("sops", |c| {
-        c.args(["decrypt", "s.yaml"]).env("SOPS_AGE_KEY_FILE", &keys);
+        c.args(["decrypt", "s.yaml"])
+            .env("SOPS_AGE_KEY_FILE", &keys);
     });
     assert_eq!(by_sops.code, 0, "{}", by_sops.stderr);
-    assert_eq!(ws.sops(["decrypt", "s.yaml"]).code, 128, "one group is not enough any more");
+    assert_eq!(
+        ws.sops(["decrypt", "s.yaml"]).code,
+        128,
+        "one group is not enough any more"
+    );
     let del = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.args(["groups", "delete", "--file", "s.yaml", "-i", "1"]).env("SOPS_AGE_KEY_FILE", &keys);
+        c.args(["groups", "delete", "--file", "s.yaml", "-i", "1"])
+            .env("SOPS_AGE_KEY_FILE", &keys);
     });
     assert_eq!(del.code, 0, "{}", del.stderr);
     assert_eq!(ws.sops(["decrypt", "s.yaml"]).out(), "a: 1\n");
     // And the other way: a group added by sops is read by keytap.
-    let add = ws.sops(["groups", "add", "--file", "s.yaml", "-i", "--age", &second.recipient]);
+    let add = ws.sops([
+        "groups",
+        "add",
+        "--file",
+        "s.yaml",
+        "-i",
+        "--age",
+        &second.recipient,
+    ]);
     assert_eq!(add.code, 0, "{}", add.stderr);
     let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.args(["decrypt", "s.yaml"]).env("SOPS_AGE_KEY_FILE", &keys);
+        c.args(["decrypt", "s.yaml"])
+            .env("SOPS_AGE_KEY_FILE", &keys);
     });
     assert_eq!(run.out(), "a: 1\n", "{}", run.stderr);
 }
@@ -123,7 +200,9 @@ fn groups_add_and_delete_interoperate() {
 fn stdin_works_like_sops() {
     let ws = Workspace::new();
     ws.write("plain.yaml", "a: 1\n");
-    let enc = ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"]).ok();
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
     let piped = |program: &str, args: &[&str], input: &[u8]| {
         use std::io::Write;
         let mut child = ws
@@ -153,7 +232,17 @@ fn stdin_works_like_sops() {
             assert_eq!(ours.1, theirs.1, "{args:?}");
         }
     }
-    let (code, out) = piped(bin, &["encrypt", "--age", &ws.recipient, "--filename-override", "x.yaml"], b"b: 2\n");
+    let (code, out) = piped(
+        bin,
+        &[
+            "encrypt",
+            "--age",
+            &ws.recipient,
+            "--filename-override",
+            "x.yaml",
+        ],
+        b"b: 2\n",
+    );
     assert_eq!(code, Some(0));
     ws.write("from-stdin.yaml", out);
     assert_eq!(ws.sops(["decrypt", "from-stdin.yaml"]).out(), "b: 2\n");

@@ -875,14 +875,21 @@ fn install_secrets_at_boot_uses_the_card_once_for_all_files() {
             .env("KEYTAP_INSTALL_NIXOS_RUN_DIR", run_dir.join("nixos"))
             .args(["install-secrets", manifest.to_str().unwrap()]);
     });
-    let installed: Vec<String> =
-        (0..20).map(|i| std::fs::read_to_string(link.join(format!("s{i:02}"))).unwrap_or_default()).collect();
-    let _ = std::process::Command::new("umount").arg("-l").arg(&mount).status();
+    let installed: Vec<String> = (0..20)
+        .map(|i| std::fs::read_to_string(link.join(format!("s{i:02}"))).unwrap_or_default())
+        .collect();
+    let _ = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&mount)
+        .status();
     assert_eq!(r.code, 0, "{}", r.stderr);
     for (i, v) in installed.iter().enumerate() {
         assert_eq!(v, &format!("n{i}"));
     }
     let c = card.counters();
-    assert_eq!(c.verify_pin, 1, "one PIN VERIFY at boot for 20 files: {c:?}");
+    assert_eq!(
+        c.verify_pin, 1,
+        "one PIN VERIFY at boot for 20 files: {c:?}"
+    );
     assert_eq!(prompts(&log).len(), 1, "one prompt at boot");
 }

@@ -17,11 +17,7 @@ pub fn open_file(
     ignore_mac: bool,
 ) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
     context::check_target(common, file)?;
-    let f = context::formats(
-        common,
-        file,
-        crate::rules::store_options(None)?,
-    )?;
+    let f = context::formats(common, file, crate::rules::store_options(None)?)?;
     let data = context::read_input(file)?;
     let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
     let first = enc.metadata.age_recipients().first().map(|s| s.to_string());
@@ -107,7 +103,12 @@ pub fn run(
 
 /// `decrypt --output-dir DIR FILE...`: all data keys are unwrapped together (one session
 /// per plugin, one PIN prompt), then each plaintext is written to DIR (mode 0600).
-fn decrypt_to_dir(common: &CommonArgs, ignore_mac: bool, dir: &str, files: &[String]) -> Result<i32, CliError> {
+fn decrypt_to_dir(
+    common: &CommonArgs,
+    ignore_mac: bool,
+    dir: &str,
+    files: &[String],
+) -> Result<i32, CliError> {
     let mut parsed = Vec::new();
     for file in files {
         context::check_target(common, file)?;
@@ -117,16 +118,19 @@ fn decrypt_to_dir(common: &CommonArgs, ignore_mac: bool, dir: &str, files: &[Str
         parsed.push((file, f, enc));
     }
     let ids = context::identities(None);
-    let metas: Vec<&keytap_core::metadata::Metadata> = parsed.iter().map(|(_, _, e)| &e.metadata).collect();
+    let metas: Vec<&keytap_core::metadata::Metadata> =
+        parsed.iter().map(|(_, _, e)| &e.metadata).collect();
     let keys = keytap_core::datakey::recover_many(&metas, &ids);
     let mut outputs = Vec::new();
     for ((file, f, enc), key) in parsed.into_iter().zip(keys) {
-        let key = key.map_err(|e| CliError::from(keytap_core::error::Error::Recover(e)).in_file(file))?;
-        let open = enc.open_with_key(key, ignore_mac).map_err(|e| CliError::from(e).in_file(file))?;
-        let out = f
-            .output_store
-            .emit_plain(&open.docs)
-            .map_err(|e| CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()).in_file(file))?;
+        let key =
+            key.map_err(|e| CliError::from(keytap_core::error::Error::Recover(e)).in_file(file))?;
+        let open = enc
+            .open_with_key(key, ignore_mac)
+            .map_err(|e| CliError::from(e).in_file(file))?;
+        let out = f.output_store.emit_plain(&open.docs).map_err(|e| {
+            CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()).in_file(file)
+        })?;
         let name = Path::new(file)
             .file_name()
             .ok_or_else(|| CliError::new(exit_code::GENERIC, format!("{file}: no file name")))?;

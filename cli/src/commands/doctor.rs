@@ -33,10 +33,17 @@ fn recipient_kind(r: &str) -> String {
 /// `age-plugin-*` binaries in search order; the first of each name wins, as for any command.
 fn plugins_on_path() -> Vec<(String, PathBuf)> {
     let mut found: Vec<(String, PathBuf)> = Vec::new();
-    let path = std::env::var_os("KEYTAP_PLUGIN_PATH").or_else(|| std::env::var_os("PATH")).unwrap_or_default();
+    let path = std::env::var_os("KEYTAP_PLUGIN_PATH")
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
     for dir in std::env::split_paths(&path) {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
         names.sort();
         for name in names {
             let full = dir.join(&name);
@@ -194,7 +201,9 @@ fn run_with_timeout(path: &Path, args: &[&str], timeout: std::time::Duration) ->
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() < timeout => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Ok(None) if start.elapsed() < timeout => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -160,7 +160,12 @@ pub fn run(
     } else {
         let rules_path = common.filename_override.as_deref().unwrap_or(file);
         let f = context::formats(common, file, rules::store_options(config)?)?;
-        let settings = rules::resolve(keys, rules_path, config, f.input == keytap_core::stores::Format::Binary)?;
+        let settings = rules::resolve(
+            keys,
+            rules_path,
+            config,
+            f.input == keytap_core::stores::Format::Binary,
+        )?;
         let docs = keytap_core::example::example_docs(f.input);
         OpenFile::create(docs, settings.metadata).map_err(|e| {
             CliError::new(

@@ -50,7 +50,12 @@ pub fn run(
             ALREADY_ENCRYPTED,
         ));
     }
-    let settings = rules::resolve(keys, rules_path, config, f.input == keytap_core::stores::Format::Binary)?;
+    let settings = rules::resolve(
+        keys,
+        rules_path,
+        config,
+        f.input == keytap_core::stores::Format::Binary,
+    )?;
     let open = OpenFile::create(docs, settings.metadata).map_err(CliError::from)?;
     let sealed = open.seal()?;
     let out = sealed.emit(&*f.output_store, f.output)?;

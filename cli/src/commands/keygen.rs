@@ -10,7 +10,12 @@ use keytap_core::error::exit_code;
 use crate::error::CliError;
 
 /// Runs `keygen [-o FILE]` or `keygen -y [FILE]`.
-pub fn run(output: Option<&str>, to_recipient: bool, pq: bool, input: Option<&str>) -> Result<i32, CliError> {
+pub fn run(
+    output: Option<&str>,
+    to_recipient: bool,
+    pq: bool,
+    input: Option<&str>,
+) -> Result<i32, CliError> {
     if to_recipient {
         let data = match input {
             Some(p) if p != "-" => std::fs::read_to_string(p).map_err(|e| {
@@ -38,13 +43,20 @@ pub fn run(output: Option<&str>, to_recipient: bool, pq: bool, input: Option<&st
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
-                        let public = if line.starts_with("AGE-SECRET-KEY-PQ-1") {
-                keytap_core::keys::pq::PqIdentity::from_str(line).map(|id| id.to_public().to_string()).ok()
+            let public = if line.starts_with("AGE-SECRET-KEY-PQ-1") {
+                keytap_core::keys::pq::PqIdentity::from_str(line)
+                    .map(|id| id.to_public().to_string())
+                    .ok()
             } else {
-                age::x25519::Identity::from_str(line).map(|id| id.to_public().to_string()).ok()
+                age::x25519::Identity::from_str(line)
+                    .map(|id| id.to_public().to_string())
+                    .ok()
             };
             let public = public.ok_or_else(|| {
-                CliError::new(exit_code::GENERIC, "identity file contains a line that is not an age identity")
+                CliError::new(
+                    exit_code::GENERIC,
+                    "identity file contains a line that is not an age identity",
+                )
             })?;
             crate::output::write_stdout(format!("{public}\n").as_bytes())?;
 
@@ -63,14 +75,20 @@ pub fn run(output: Option<&str>, to_recipient: bool, pq: bool, input: Option<&st
         (id.to_secret_string(), id.to_public().to_string())
     } else {
         let id = age::x25519::Identity::generate();
-        (zeroize::Zeroizing::new(id.to_string().expose_secret().to_string()), id.to_public().to_string())
+        (
+            zeroize::Zeroizing::new(id.to_string().expose_secret().to_string()),
+            id.to_public().to_string(),
+        )
     };
     let created = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("zero")
         .format(&time::format_description::well_known::Rfc3339)
         .expect("formattable");
-    let text = zeroize::Zeroizing::new(format!("# created: {created}\n# public key: {public}\n{}\n", secret.as_str()));
+    let text = zeroize::Zeroizing::new(format!(
+        "# created: {created}\n# public key: {public}\n{}\n",
+        secret.as_str()
+    ));
     match output {
         Some(path) if path != "-" => {
             let mut f = std::fs::OpenOptions::new()

@@ -69,7 +69,10 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             value,
         }) => {
             if value_file && value_stdin {
-                return Err(CliError::new(exit_code::GENERIC, "Error: cannot use both --value-file and --value-stdin"));
+                return Err(CliError::new(
+                    exit_code::GENERIC,
+                    "Error: cannot use both --value-file and --value-stdin",
+                ));
             }
             let (Some(file), Some(path)) = (file, path) else {
                 let message = if value_stdin {
@@ -79,11 +82,29 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 };
                 return Err(CliError::new(exit_code::NO_FILE_SPECIFIED, message));
             };
-            set::run_set(&common, &file, &path, value.as_deref(), value_file, value_stdin, idempotent, ignore_mac)
+            set::run_set(
+                &common,
+                &file,
+                &path,
+                value.as_deref(),
+                value_file,
+                value_stdin,
+                idempotent,
+                ignore_mac,
+            )
         }
-        Some(Command::Unset { common, idempotent, ignore_mac, file, path }) => {
+        Some(Command::Unset {
+            common,
+            idempotent,
+            ignore_mac,
+            file,
+            path,
+        }) => {
             let (Some(file), Some(path)) = (file, path) else {
-                return Err(CliError::new(exit_code::NO_FILE_SPECIFIED, "Error: no file specified, or index is missing"));
+                return Err(CliError::new(
+                    exit_code::NO_FILE_SPECIFIED,
+                    "Error: no file specified, or index is missing",
+                ));
             };
             set::run_unset(&common, &file, &path, idempotent, ignore_mac)
         }
@@ -149,7 +170,12 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             Ok(0)
         }
         Some(Command::Doctor { file }) => doctor::run(file.as_deref()),
-        Some(Command::Keygen { output, to_recipient, pq, input }) => keygen::run(output.as_deref(), to_recipient, pq, input.as_deref()),
+        Some(Command::Keygen {
+            output,
+            to_recipient,
+            pq,
+            input,
+        }) => keygen::run(output.as_deref(), to_recipient, pq, input.as_deref()),
         Some(Command::InstallSecrets {
             check_mode,
             ignore_passwd,

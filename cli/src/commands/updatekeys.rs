@@ -69,9 +69,17 @@ pub fn run(
         }
         // sops prints the diff on stdout, the shamir line first.
         let old_t = open.metadata.shamir_threshold;
-        let new_t = if rule.shamir_threshold != 0 { rule.shamir_threshold } else { old_t };
+        let new_t = if rule.shamir_threshold != 0 {
+            rule.shamir_threshold
+        } else {
+            old_t
+        };
         let shamir_line = if old_t == new_t {
-            if new_t > 0 { format!("shamir_threshold: {new_t}\n") } else { String::new() }
+            if new_t > 0 {
+                format!("shamir_threshold: {new_t}\n")
+            } else {
+                String::new()
+            }
         } else {
             format!("+++ shamir_threshold: {new_t}\n--- shamir_threshold: {old_t}\n")
         };
@@ -112,7 +120,10 @@ pub fn run(
         let sealed = open.seal()?;
         let out = sealed.emit(&*f.output_store, f.output)?;
         crate::output::write_atomic(Path::new(file), &out, 0o644)?;
-        eprintln!("File {} synced with new keys", crate::context::absolute(file));
+        eprintln!(
+            "File {} synced with new keys",
+            crate::context::absolute(file)
+        );
     }
     Ok(0)
 }

@@ -734,7 +734,9 @@ use crate::goerr::io_reason;
 /// files are encrypted at rest: neither is flagged.
 fn warn_if_exposed(path: &Path, data: &[u8]) {
     use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(path) else { return };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
     let mode = meta.permissions().mode() & 0o777;
     let holds_secret = data.windows(15).any(|w| w == b"AGE-SECRET-KEY-");
     if mode & 0o077 != 0 && holds_secret && !is_encrypted_identity_file(data) {
@@ -774,7 +776,8 @@ fn decrypt_with(
     enc: &str,
     identity: &dyn age::Identity,
 ) -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
-    let data = super::agefile::checked(enc.as_bytes()).map_err(|_| age::DecryptError::InvalidHeader)?;
+    let data =
+        super::agefile::checked(enc.as_bytes()).map_err(|_| age::DecryptError::InvalidHeader)?;
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))?;
     let mut reader = decryptor.decrypt(std::iter::once(identity))?;
     let mut out = Zeroizing::new(Vec::new());
@@ -811,8 +814,8 @@ fn header_stanzas(enc: &str) -> Result<Vec<age_core::format::Stanza>, String> {
         }
     }
     let data = super::agefile::checked(enc.as_bytes())?;
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))
-        .map_err(|e| e.to_string())?;
+    let decryptor =
+        age::Decryptor::new_buffered(ArmoredReader::new(data)).map_err(|e| e.to_string())?;
     let collector = Collector(std::cell::RefCell::new(Vec::new()));
     let _ = decryptor.decrypt(std::iter::once(&collector as &dyn age::Identity));
     Ok(collector.0.into_inner())

@@ -10,7 +10,10 @@ pub mod recipient;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PluginError {
     /// The binary is not in the search path.
-    #[error("{binary} not found in {search_var}: install {} (or set KEYTAP_PLUGIN_PATH)", install_hint(binary))]
+    #[error(
+        "{binary} not found in {search_var}: install {} (or set KEYTAP_PLUGIN_PATH)",
+        install_hint(binary)
+    )]
     NotFound {
         /// `age-plugin-<name>`.
         binary: String,

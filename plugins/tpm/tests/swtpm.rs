@@ -616,10 +616,19 @@ fn encryption_needs_no_tpm_and_every_matching_stanza_is_tried() {
             c.wait_with_output()
         })
         .expect("node (install-deps installs it)");
-    assert!(ty.status.success(), "typage: {}", String::from_utf8_lossy(&ty.stderr));
+    assert!(
+        ty.status.success(),
+        "typage: {}",
+        String::from_utf8_lossy(&ty.stderr)
+    );
     ws.write("typage-tag.age", &ty.stdout);
     // rage too (and natively to the tag recipient, which needs no plugin at all).
-    let r = run(&ws, "rage", &["-o", "rage-tpm1.age", "-r", &a.tpm1, "plain.txt"], &none);
+    let r = run(
+        &ws,
+        "rage",
+        &["-o", "rage-tpm1.age", "-r", &a.tpm1, "plain.txt"],
+        &none,
+    );
     assert_eq!(r.code, 0, "rage to age1tpm1: {}", r.stderr);
     age_to(
         "age-tpm-ecc.age",
@@ -675,7 +684,12 @@ fn encryption_needs_no_tpm_and_every_matching_stanza_is_tried() {
         2
     );
     // rage decrypts through the plugin as well.
-    let r = run(&ws, "rage", &["-d", "-i", a.file.to_str().unwrap(), "age-p256tag.age"], &env);
+    let r = run(
+        &ws,
+        "rage",
+        &["-d", "-i", a.file.to_str().unwrap(), "age-p256tag.age"],
+        &env,
+    );
     assert_eq!(r.code, 0, "rage -d: {}", r.stderr);
     assert_eq!(r.out().trim(), "hello tpm");
     // ... and with B (PIN from AGE_TPM_PIN, as age cannot prompt here).
@@ -895,14 +909,22 @@ fn install_secrets_at_boot_uses_one_tpm_session_for_all_files() {
             ("TPM2TOOLS_TCTI", &tpm.tcti()),
             ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
             ("AGE_TPM_LOG", log.to_str().unwrap()),
-            ("KEYTAP_INSTALL_NIXOS_RUN_DIR", run_dir.join("nixos").to_str().unwrap()),
+            (
+                "KEYTAP_INSTALL_NIXOS_RUN_DIR",
+                run_dir.join("nixos").to_str().unwrap(),
+            ),
         ],
     );
-    let installed: Vec<String> =
-        (0..20).map(|i| std::fs::read_to_string(link.join(format!("s{i:02}"))).unwrap_or_default()).collect();
+    let installed: Vec<String> = (0..20)
+        .map(|i| std::fs::read_to_string(link.join(format!("s{i:02}"))).unwrap_or_default())
+        .collect();
     let _ = Command::new("umount").arg("-l").arg(&mount).status();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(installed.iter().all(|v| v == "s3cret"), "{installed:?}");
-    assert_eq!(lines(&log, "identity-v1 session:"), 1, "one plugin session at boot");
+    assert_eq!(
+        lines(&log, "identity-v1 session:"),
+        1,
+        "one plugin session at boot"
+    );
     assert_eq!(lines(&asked, "PIN"), 1, "one PIN prompt at boot");
 }

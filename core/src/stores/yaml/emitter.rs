@@ -308,7 +308,26 @@ fn analyze_graphic_ascii_bytes(v: &[u8]) -> Option<Analysis> {
     let first = *v.first()?;
     if matches!(
         first,
-        b' ' | b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`' | b'?' | b':' | b'-' | b'.'
+        b' ' | b'#'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+            | b'?'
+            | b':'
+            | b'-'
+            | b'.'
     ) || v.last() == Some(&b' ')
     {
         return None;
@@ -991,7 +1010,12 @@ impl Emitter {
     fn process_scalar(&mut self) {
         let allow_breaks = !self.simple_key_context;
         let style = self.scalar.style.unwrap_or(ScalarStyle::Plain);
-        if style == ScalarStyle::Plain && !self.scalar.text.contains([' ', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+        if style == ScalarStyle::Plain
+            && !self
+                .scalar
+                .text
+                .contains([' ', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+        {
             // No spaces and no breaks: the per-character loop would copy it unchanged.
             let text = std::mem::take(&mut self.scalar.text);
             if !text.is_empty() && !self.whitespace {
@@ -1076,7 +1100,11 @@ impl Emitter {
         self.scalar.text.push_str(value);
         // ASCII text: bytes are characters, so the fast analysis needs no conversion, and
         // the characters are only collected if a writer needs them (see process_scalar).
-        let fast = if value.is_ascii() { analyze_graphic_ascii_bytes(value.as_bytes()) } else { None };
+        let fast = if value.is_ascii() {
+            analyze_graphic_ascii_bytes(value.as_bytes())
+        } else {
+            None
+        };
         let a = match fast {
             Some(a) => {
                 self.scalar.value.clear();
@@ -1548,7 +1576,11 @@ mod analysis_tests {
                 .collect();
             let bytes: Option<Vec<u8>> = v.iter().map(|c| u8::try_from(*c).ok()).collect();
             if let Some(b) = bytes {
-                assert_eq!(analyze_graphic_ascii_bytes(&b), analyze_graphic_ascii(&v), "{v:?}");
+                assert_eq!(
+                    analyze_graphic_ascii_bytes(&b),
+                    analyze_graphic_ascii(&v),
+                    "{v:?}"
+                );
             }
             if let Some(a) = analyze_graphic_ascii(&v) {
                 fast += 1;
