@@ -437,3 +437,32 @@ fn decrypt_output_dir_writes_private_files() {
         );
     }
 }
+
+#[test]
+fn edit_with_show_master_keys_shows_the_metadata_and_keeps_the_key() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: one\nb: two\n");
+    ws.write(
+        "s.yaml",
+        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+            .ok(),
+    );
+    let seen = ws.path("seen.yaml");
+    let ed = editor(
+        &ws,
+        &format!(
+            "cp \"$1\" {}\nsed -i 's/^b: two/b: deux/' \"$1\"",
+            seen.display()
+        ),
+    );
+    let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+        c.args(["edit", "-s", "s.yaml"]).env("EDITOR", &ed);
+    });
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let shown = std::fs::read_to_string(&seen).unwrap();
+    assert!(
+        shown.contains("a: one") && shown.contains("sops:") && shown.contains(&ws.recipient),
+        "{shown}"
+    );
+    assert_eq!(ws.sops(["decrypt", "s.yaml"]).out(), "a: one\nb: deux\n");
+}

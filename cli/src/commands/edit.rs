@@ -152,6 +152,7 @@ pub fn run(
     common: &CommonArgs,
     keys: &KeyArgs,
     ignore_mac: bool,
+    show_master_keys: bool,
     file: &str,
     config: Option<&str>,
 ) -> Result<i32, CliError> {
@@ -185,7 +186,19 @@ pub fn run(
         .map(|n| n.to_owned())
         .unwrap_or_else(|| "file".into());
     let tmp = dir.path.join(name);
-    let plain = zeroize::Zeroizing::new(f.output_store.emit_plain(&open.docs).map_err(|e| {
+    // With -s, the editor also shows the `sops` metadata (values stay in plaintext), as sops does.
+    let shown = if show_master_keys {
+        let empty_list = if f.output == keytap_core::stores::Format::Yaml {
+            keytap_core::tree::Value::List(Vec::new())
+        } else {
+            keytap_core::tree::Value::Null
+        };
+        f.output_store
+            .emit_encrypted(&open.docs, &open.metadata.to_branch(empty_list))
+    } else {
+        f.output_store.emit_plain(&open.docs)
+    };
+    let plain = zeroize::Zeroizing::new(shown.map_err(|e| {
         CliError::new(
             exit_code::ERROR_DUMPING_TREE,
             format!("Could not marshal tree: {e}"),
@@ -238,6 +251,35 @@ pub fn run(
                 format!("Could not read edited file: {e}"),
             )
         })?);
+        if show_master_keys {
+            match f.input_store.load_encrypted(&edited) {
+                Ok((docs, Some(meta))) => match keytap_core::metadata::Metadata::from_branch(&meta)
+                {
+                    Ok(m) => {
+                        // The data key stays; keys added here get no wrapped copy (as in sops).
+                        open.metadata.key_groups = m.key_groups;
+                        open.metadata.shamir_threshold = m.shamir_threshold;
+                        open.metadata.crypt_rule = m.crypt_rule;
+                        open.metadata.mac_only_encrypted = m.mac_only_encrypted;
+                        open.docs = docs;
+                        open.bump_version();
+                        let sealed = open.seal()?;
+                        let bytes = sealed.emit(&*f.output_store, f.output)?;
+                        crate::output::write_atomic(Path::new(file), &bytes, 0o644)?;
+                        return Ok(0);
+                    }
+                    Err(e) => wait_for_user(&format!("SOPS metadata is invalid: {e}"))?,
+                },
+                Ok((_, None)) => {
+                    wait_for_user("SOPS metadata is invalid: sops metadata not found")?
+                }
+                Err(e) => wait_for_user(&format!(
+                    "Could not load tree, probably due to invalid syntax: {}",
+                    e.message
+                ))?,
+            }
+            continue;
+        }
         match f.input_store.load_plain(&edited) {
             Ok(docs) if docs.is_empty() => {
                 wait_for_user("The file must contain at least one document.")?

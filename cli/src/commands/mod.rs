@@ -55,9 +55,16 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             common,
             keys,
             ignore_mac,
+            show_master_keys,
             file,
-            ..
-        }) => edit::run(&common, &keys, ignore_mac, &file, config.as_deref()),
+        }) => edit::run(
+            &common,
+            &keys,
+            ignore_mac,
+            show_master_keys,
+            &file,
+            config.as_deref(),
+        ),
         Some(Command::Set {
             common,
             value_file,
@@ -220,6 +227,13 @@ fn legacy(cli: Cli, config: Option<&str>, verbose: bool) -> Result<i32, CliError
     } else if let Some(set) = l.set {
         set::run_legacy_set(&l.common, &file, &set, l.ignore_mac)
     } else {
-        edit::run(&l.common, &l.keys, l.ignore_mac, &file, config)
+        edit::run(
+            &l.common,
+            &l.keys,
+            l.ignore_mac,
+            l.show_master_keys,
+            &file,
+            config,
+        )
     }
 }
