@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 ./scripts/install-deps.sh >/dev/null
-cargo build --locked --quiet -p keytap -p keytap-age-plugin-yubikey -p keytap-piv-card
+cargo build --locked --quiet -p keytap -p keytap-age-plugin-yubikey -p keytap-piv-card -p keytap-age-plugin-tpm
 keytap="$root/target/debug/keytap"
 
 work=$(mktemp -d)
@@ -109,5 +109,25 @@ else
     "$keytap" decrypt secrets/yubikey.yaml
   echo "   the card counted: $(tr '\n' ' ' < "$work/card-counters" 2>/dev/null || true)"
 fi
+
+step "8. A TPM: the TPM 2.0 plugin, on a software TPM (swtpm)"
+tpm_port=$((20000 + $$ % 20000))
+mkdir -p "$work/tpm"
+swtpm socket --tpmstate dir="$work/tpm" --tpm2 --server type=tcp,port=$tpm_port,bindaddr=127.0.0.1 \
+  --ctrl type=tcp,port=$((tpm_port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
+  >"$work/swtpm.log" 2>&1 &
+started_pids=("$!" "${started_pids[@]}")
+export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$tpm_port"
+# Wait until the TPM answers (no blind sleep).
+for _ in $(seq 1 100); do tpm2_getrandom 4 >/dev/null 2>&1 && break; sleep 0.05; done
+export PATH="$root/target/debug:$PATH"   # keytap's age-plugin-tpm
+show age-plugin-tpm --generate -o "$work/tpm-identity.txt"
+tpm_recipient=$(age-plugin-tpm -y "$work/tpm-identity.txt")
+echo "   keytap doctor sees it:"
+"$keytap" doctor 2>&1 | sed -n '/age-plugin-tpm --status/,/^[^ ]/p' | sed 's/^/   /' | head -8
+printf 'backup_key: kept-in-the-tpm\n' > secrets/tpm.yaml
+show "$keytap" encrypt -i --age "$tpm_recipient" secrets/tpm.yaml
+show env SOPS_AGE_KEY_FILE="$work/tpm-identity.txt" "$keytap" decrypt secrets/tpm.yaml
+unset TPM2TOOLS_TCTI
 echo
 echo "Walkthrough complete."
