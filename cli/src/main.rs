@@ -16,11 +16,17 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    // Usage errors exit 1 as sops's do (clap's default is 2); help and version exit 0.
+    // Usage errors exit 1 as sops's do (clap's default is 2), except for install-secrets,
+    // which exits 2 like sops-install-secrets (Go's flag package); help and version exit 0.
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
+            let installer = std::env::args().nth(1).as_deref() == Some("install-secrets");
+            let code = match (e.use_stderr(), installer) {
+                (false, _) => 0,
+                (true, true) => 2,
+                (true, false) => 1,
+            };
             let _ = e.print();
             std::process::exit(code);
         }
