@@ -92,6 +92,17 @@ pub fn parse_encrypted(
     EncryptedFile::parse(store, data).map_err(|e| {
         let code = e.exit_code();
         let file = if file == "-" { "stdin" } else { file };
+        if let keytap_core::error::Error::Parse(se) = &e {
+            if is_unwalkable(se) {
+                return CliError::new(
+                    exit_code::ERROR_DECRYPTING_TREE,
+                    format!(
+                        "Error decrypting tree: Error walking tree: {} (in {file})",
+                        unwalkable_reason(se)
+                    ),
+                );
+            }
+        }
         let message = match &e {
             keytap_core::error::Error::Parse(se)
                 if se.message.starts_with("Error unmarshalling") =>
@@ -172,4 +183,17 @@ pub fn absolute(file: &str) -> String {
     std::path::absolute(file)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| file.to_string())
+}
+
+/// A tree sops parses but cannot walk (a non-string key, an integer beyond i64): sops fails
+/// these when encrypting or decrypting the tree (exit 23/25), not when reading the file.
+pub fn is_unwalkable(e: &keytap_core::stores::StoreError) -> bool {
+    e.message.contains("non-string key")
+        || e.message.contains("does not fit a signed 64-bit integer")
+}
+
+/// The part of such an error after the store's prefixes.
+pub fn unwalkable_reason(e: &keytap_core::stores::StoreError) -> &str {
+    let m = e.message.as_str();
+    m.rfind("YAML: ").map_or(m, |i| &m[i + 6..])
 }

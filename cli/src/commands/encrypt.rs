@@ -32,6 +32,16 @@ pub fn run(
     let f = context::formats(common, file, rules::store_options(config)?)?;
     let data = context::read_input(file)?;
     let docs = f.input_store.load_plain(&data).map_err(|e| {
+        if context::is_unwalkable(&e) {
+            return CliError::new(
+                exit_code::ERROR_ENCRYPTING_TREE,
+                format!(
+                    "Error encrypting tree: Error walking tree: {}",
+                    context::unwalkable_reason(&e)
+                ),
+            )
+            .in_file(file);
+        }
         CliError::new(
             exit_code::COULD_NOT_READ_INPUT_FILE,
             format!("Error unmarshalling file: {e}"),
