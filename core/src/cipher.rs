@@ -152,6 +152,8 @@ pub struct ValueCipher {
     /// IVs come from a CSPRNG seeded by the OS, not one syscall per value.
     rng: std::cell::RefCell<rand::rngs::StdRng>,
     stash: HashMap<(String, &'static str, Vec<u8>), Vec<u8>>,
+    /// Off when the file is only read: remembering IVs then costs time for nothing.
+    remember_ivs: bool,
 }
 
 impl ValueCipher {
@@ -163,6 +165,16 @@ impl ValueCipher {
             gcm32: AesGcm::<Aes256, typenum::U32>::new(GenericArray::from_slice(key)),
             rng: std::cell::RefCell::new(rand::rngs::StdRng::from_entropy()),
             stash: HashMap::new(),
+            remember_ivs: true,
+        }
+    }
+
+    /// A cipher for a file that will only be read, not re-encrypted: decrypted values'
+    /// IVs are not remembered.
+    pub fn read_only(key: &[u8; 32]) -> Self {
+        ValueCipher {
+            remember_ivs: false,
+            ..ValueCipher::new(key)
         }
     }
 
@@ -300,6 +312,9 @@ impl ValueCipher {
             other => return Err(CipherError::UnknownType(other.to_string())),
         };
         // Stash under the re-encoded plaintext, as sops keys its stash by the decoded value.
+        if !self.remember_ivs {
+            return Ok(value);
+        }
         if let Some((bytes, _)) = leaf_bytes(&value) {
             self.stash.insert((aad.to_string(), stash_ty, bytes), iv);
         }

@@ -82,8 +82,41 @@ impl EncryptedFile {
 
     /// Decrypts with an already recovered data key.
     pub fn open_with_key(self, key: DataKey, ignore_mac: bool) -> Result<OpenFile, Error> {
+        self.open_with_key_as(key, ignore_mac, true)
+    }
+
+    /// Like [`EncryptedFile::open`], for a file that will not be sealed again (`decrypt`,
+    /// `exec-*`, the installer): values' IVs are not remembered, which is faster.
+    pub fn open_read_only(
+        self,
+        identities: &AgeIdentities,
+        ignore_mac: bool,
+    ) -> Result<OpenFile, Error> {
+        let key = datakey::recover(&self.metadata, identities).map_err(Error::Recover)?;
+        self.open_with_key_as(key, ignore_mac, false)
+    }
+
+    /// [`EncryptedFile::open_read_only`] with an already recovered data key.
+    pub fn open_with_key_read_only(
+        self,
+        key: DataKey,
+        ignore_mac: bool,
+    ) -> Result<OpenFile, Error> {
+        self.open_with_key_as(key, ignore_mac, false)
+    }
+
+    fn open_with_key_as(
+        self,
+        key: DataKey,
+        ignore_mac: bool,
+        will_seal: bool,
+    ) -> Result<OpenFile, Error> {
         let EncryptedFile { mut docs, metadata } = self;
-        let mut cipher = ValueCipher::new(&key);
+        let mut cipher = if will_seal {
+            ValueCipher::new(&key)
+        } else {
+            ValueCipher::read_only(&key)
+        };
         let computed = walk::decrypt_tree(
             &mut docs,
             &mut cipher,

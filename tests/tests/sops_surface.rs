@@ -251,7 +251,11 @@ fn stdin_works_like_sops() {
 #[test]
 fn unwalkable_trees_fail_with_sops_exit_codes() {
     let ws = Workspace::new();
-    for (name, text) in [("int-key.yaml", "1: numeric key\n"), ("bool-key.yaml", "true: x\n"), ("big.yaml", "a: 12345678901234567890\n")] {
+    for (name, text) in [
+        ("int-key.yaml", "1: numeric key\n"),
+        ("bool-key.yaml", "true: x\n"),
+        ("big.yaml", "a: 12345678901234567890\n"),
+    ] {
         ws.write(name, text);
         let ours = ws.keytap(["encrypt", "--age", &ws.recipient, name]);
         let theirs = ws.sops(["encrypt", "--age", &ws.recipient, name]);
@@ -259,9 +263,19 @@ fn unwalkable_trees_fail_with_sops_exit_codes() {
         assert_eq!(ours.code, theirs.code, "{name}: {}", ours.stderr);
     }
     ws.write("ok.yaml", "a: 1\n");
-    let enc = String::from_utf8(ws.keytap(["encrypt", "--age", &ws.recipient, "ok.yaml"]).ok()).unwrap();
+    let enc = String::from_utf8(
+        ws.keytap(["encrypt", "--age", &ws.recipient, "ok.yaml"])
+            .ok(),
+    )
+    .unwrap();
     ws.write("int-key-enc.yaml", enc.replacen("a: ", "1: ", 1));
     let ours = ws.keytap(["decrypt", "int-key-enc.yaml"]);
     let theirs = ws.sops(["decrypt", "int-key-enc.yaml"]);
-    assert_eq!((ours.code, theirs.code), (25, 25), "{} / {}", ours.stderr, theirs.stderr);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (25, 25),
+        "{} / {}",
+        ours.stderr,
+        theirs.stderr
+    );
 }

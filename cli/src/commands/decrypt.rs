@@ -16,13 +16,36 @@ pub fn open_file(
     file: &str,
     ignore_mac: bool,
 ) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
+    open_file_as(common, file, ignore_mac, true)
+}
+
+/// [`open_file`] for a file that is only read (no `seal` follows).
+pub fn open_file_read_only(
+    common: &CommonArgs,
+    file: &str,
+    ignore_mac: bool,
+) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
+    open_file_as(common, file, ignore_mac, false)
+}
+
+fn open_file_as(
+    common: &CommonArgs,
+    file: &str,
+    ignore_mac: bool,
+    will_seal: bool,
+) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
     context::check_target(common, file)?;
     let f = context::formats(common, file, crate::rules::store_options(None)?)?;
     let data = context::read_input(file)?;
     let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
     let first = enc.metadata.age_recipients().first().map(|s| s.to_string());
     let ids = context::identities(first.as_deref());
-    let open = enc.open(&ids, ignore_mac).map_err(CliError::from)?;
+    let open = if will_seal {
+        enc.open(&ids, ignore_mac)
+    } else {
+        enc.open_read_only(&ids, ignore_mac)
+    }
+    .map_err(CliError::from)?;
     Ok((open, f))
 }
 
@@ -72,7 +95,7 @@ pub fn run(
         ));
     }
     let file = &files[0];
-    let (open, f) = open_file(common, file, ignore_mac)?;
+    let (open, f) = open_file_read_only(common, file, ignore_mac)?;
     let out = match extract {
         Some(path) => {
             let steps = treepath::parse(path).map_err(|e| {
@@ -126,7 +149,7 @@ fn decrypt_to_dir(
         let key =
             key.map_err(|e| CliError::from(keytap_core::error::Error::Recover(e)).in_file(file))?;
         let open = enc
-            .open_with_key(key, ignore_mac)
+            .open_with_key_read_only(key, ignore_mac)
             .map_err(|e| CliError::from(e).in_file(file))?;
         let out = f.output_store.emit_plain(&open.docs).map_err(|e| {
             CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()).in_file(file)

@@ -12,7 +12,7 @@ use keytap_core::error::exit_code;
 use keytap_core::tree::{Item, Value};
 
 use crate::args::CommonArgs;
-use crate::commands::decrypt::open_file;
+use crate::commands::decrypt::open_file_read_only;
 use crate::error::CliError;
 
 fn common_for(input_type: Option<&str>, output_type: Option<&str>) -> CommonArgs {
@@ -89,7 +89,7 @@ pub fn run_env(
     command: &str,
     pristine: bool,
 ) -> Result<i32, CliError> {
-    let (open, _) = open_file(&common_for(input_type, None), file, false)?;
+    let (open, _) = open_file_read_only(&common_for(input_type, None), file, false)?;
     let mut cmd = shell(command);
     if pristine {
         cmd.env_clear();
@@ -131,7 +131,7 @@ pub fn run_file(
     command: &str,
     no_fifo: bool,
 ) -> Result<i32, CliError> {
-    let (open, f) = open_file(&common_for(input_type, output_type), file, false)?;
+    let (open, f) = open_file_read_only(&common_for(input_type, output_type), file, false)?;
     let plain = zeroize::Zeroizing::new(
         f.output_store
             .emit_plain(&open.docs)

@@ -150,7 +150,7 @@ impl Sources {
             let key = key.map_err(|e| fail(e.to_string()))?;
             let enc = file.encrypted.expect("parsed");
             let open = enc
-                .open_with_key(key, false)
+                .open_with_key_read_only(key, false)
                 .map_err(|e| fail(e.to_string()))?;
             out.push(Plain {
                 path: file.path,
