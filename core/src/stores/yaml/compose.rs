@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::parser::{Event, EventType, Parser};
-use super::resolve::{resolve, short_tag, MERGE_TAG, STR_TAG};
+use super::resolve::{resolved_tag, short_tag, MERGE_TAG, STR_TAG};
 use super::scanner::ScalarStyle;
 
 /// Nesting limit: deeper input is rejected instead of risking the stack (go-yaml allows
@@ -147,7 +147,7 @@ impl Composer {
         } else if !default_tag.is_empty() {
             default_tag.to_string()
         } else if kind == Kind::Scalar {
-            resolve("", &value).0
+            resolved_tag(&value).to_string()
         } else {
             String::new()
         };

@@ -11,7 +11,7 @@
 
 use super::compose::{style, Composer, Kind};
 use super::emitter::{EEvent, EKind, Emitter};
-use super::resolve::{format_float, long_tag, resolve, BINARY_TAG, STR_TAG};
+use super::resolve::{format_float, long_tag, resolved_tag, BINARY_TAG, STR_TAG};
 use super::scanner::ScalarStyle;
 use crate::tree::{Branch, Item, Value};
 
@@ -128,7 +128,7 @@ pub(crate) fn is_old_bool(s: &str) -> bool {
 /// The style go-yaml's `encoder.stringv` asks for: literal for multi-line text, plain when
 /// the text reads back as the same string, double-quoted otherwise.
 pub(crate) fn requested_string_style(s: &str) -> ScalarStyle {
-    let can_use_plain = resolve("", s).0 == STR_TAG && !(is_base60_float(s) || is_old_bool(s));
+    let can_use_plain = resolved_tag(s) == STR_TAG && !(is_base60_float(s) || is_old_bool(s));
     if s.contains('\n') {
         ScalarStyle::Literal
     } else if can_use_plain {
@@ -262,9 +262,8 @@ fn simple_plain_text(s: &str) -> bool {
 }
 
 fn plain_node(text: String) -> ENode {
-    let (tag, _) = resolve("", &text);
     let mut n = ENode::collection(NKind::Scalar);
-    n.tag = tag;
+    n.tag = resolved_tag(&text).to_string();
     n.value = text;
     n
 }
@@ -364,7 +363,7 @@ fn tree_value_to_node(v: &Value, depth: usize) -> Result<ENode, String> {
             // sops would encode its Comment struct as a mapping `{value: ...}`.
             let mut m = ENode::collection(NKind::Mapping);
             append_tree_branch(
-                &vec![Item::Entry("value".into(), Value::Str(c.clone()))],
+                &[Item::Entry("value".into(), Value::Str(c.clone()))],
                 &mut m,
                 depth + 1,
             )?;
@@ -400,7 +399,11 @@ fn append_sequence(list: &[Value], seq: &mut ENode, depth: usize) -> Result<(), 
     Ok(())
 }
 
-fn append_tree_branch(branch: &Branch, mapping: &mut ENode, depth: usize) -> Result<(), String> {
+fn append_tree_branch<'a>(
+    branch: impl IntoIterator<Item = &'a Item>,
+    mapping: &mut ENode,
+    depth: usize,
+) -> Result<(), String> {
     let mut comments: Vec<String> = Vec::new();
     let mut beginning = true;
     for item in branch {
@@ -431,38 +434,40 @@ fn append_tree_branch(branch: &Branch, mapping: &mut ENode, depth: usize) -> Res
 }
 
 /// go-yaml's `encoder.node`: events for a node; `tail` is the previous key's foot comment.
-fn node_events(node: &ENode, tail: &str, out: &mut Vec<EEvent>) {
+/// Consumes the node so its strings move into the events instead of being copied, and
+/// feeds the emitter directly (it buffers the little look-ahead it needs).
+fn node_events(node: ENode, tail: String, em: &mut Emitter) -> Result<(), String> {
     match node.kind {
         NKind::Sequence => {
             let mut ev = EEvent::new(EKind::SequenceStart);
-            ev.head_comment = node.head_comment.clone();
-            out.push(ev);
-            for c in &node.content {
-                node_events(c, "", out);
+            ev.head_comment = node.head_comment;
+            em.emit(ev)?;
+            for c in node.content {
+                node_events(c, String::new(), em)?;
             }
             let mut end = EEvent::new(EKind::SequenceEnd);
-            end.foot_comment = node.foot_comment.clone();
-            out.push(end);
+            end.foot_comment = node.foot_comment;
+            em.emit(end)?;
         }
         NKind::Mapping => {
             let mut ev = EEvent::new(EKind::MappingStart);
-            ev.tail_comment = tail.to_string();
-            ev.head_comment = node.head_comment.clone();
-            out.push(ev);
+            ev.tail_comment = tail;
+            ev.head_comment = node.head_comment;
+            em.emit(ev)?;
             let mut tail = String::new();
-            for pair in node.content.chunks(2) {
-                let mut k = pair[0].clone();
-                let foot = std::mem::take(&mut k.foot_comment);
-                node_events(&k, &tail, out);
-                tail = foot;
-                if let Some(v) = pair.get(1) {
-                    node_events(v, "", out);
+            let mut content = node.content.into_iter();
+            while let Some(mut key) = content.next() {
+                let foot = std::mem::take(&mut key.foot_comment);
+                let previous_foot = std::mem::replace(&mut tail, foot);
+                node_events(key, previous_foot, em)?;
+                if let Some(value) = content.next() {
+                    node_events(value, String::new(), em)?;
                 }
             }
             let mut end = EEvent::new(EKind::MappingEnd);
             end.tail_comment = tail;
-            end.foot_comment = node.foot_comment.clone();
-            out.push(end);
+            end.foot_comment = node.foot_comment;
+            em.emit(end)?;
         }
         NKind::Scalar if node.null => {
             // encoder.node: a zero node is written by nilv(), which carries no comments.
@@ -470,7 +475,7 @@ fn node_events(node: &ENode, tail: &str, out: &mut Vec<EEvent>) {
             ev.value = "null".into();
             ev.tail_comment = String::new();
             let _ = tail;
-            out.push(ev);
+            em.emit(ev)?;
         }
         NKind::Scalar => {
             let mut tag = node.tag.clone();
@@ -480,7 +485,7 @@ fn node_events(node: &ENode, tail: &str, out: &mut Vec<EEvent>) {
                 if tag == STR_TAG && quoted_or_block {
                     tag.clear();
                 } else {
-                    let rtag = resolve("", &node.value).0;
+                    let rtag = resolved_tag(&node.value);
                     if rtag == tag {
                         tag.clear();
                     } else if tag == STR_TAG {
@@ -507,14 +512,15 @@ fn node_events(node: &ENode, tail: &str, out: &mut Vec<EEvent>) {
             };
             ev.implicit = implicit;
             ev.quoted_implicit = implicit;
-            ev.value = node.value.clone();
+            ev.value = node.value;
             ev.style = style;
-            ev.head_comment = node.head_comment.clone();
-            ev.foot_comment = node.foot_comment.clone();
-            ev.tail_comment = tail.to_string();
-            out.push(ev);
+            ev.head_comment = node.head_comment;
+            ev.foot_comment = node.foot_comment;
+            ev.tail_comment = tail;
+            em.emit(ev)?;
         }
     }
+    Ok(())
 }
 
 /// Emits documents as go-yaml's `Encoder` (with `SetIndent(indent)`) writes the nodes sops
@@ -533,27 +539,21 @@ pub(crate) fn emit_documents(
     for doc in docs {
         let mut mapping = ENode::collection(NKind::Mapping);
         match extra {
-            Some(item) => {
-                let mut b: Branch = (*doc).clone();
-                b.push(item.clone());
-                append_tree_branch(&b, &mut mapping, 0)?;
-            }
-            None => append_tree_branch(doc, &mut mapping, 0)?,
+            // The metadata is appended as if it were the document's last item, without
+            // copying the document.
+            Some(item) => append_tree_branch(doc.iter().chain([item]), &mut mapping, 0)?,
+            None => append_tree_branch(doc.iter(), &mut mapping, 0)?,
         }
-        emit_root(&mut em, &mapping)?;
+        emit_root(&mut em, mapping)?;
     }
     em.clear_open_ended();
     em.emit(EEvent::new(EKind::StreamEnd))?;
     Ok(em.out)
 }
 
-fn emit_root(em: &mut Emitter, node: &ENode) -> Result<(), String> {
+fn emit_root(em: &mut Emitter, node: ENode) -> Result<(), String> {
     em.emit(EEvent::new(EKind::DocumentStart))?;
-    let mut events = Vec::new();
-    node_events(node, "", &mut events);
-    for ev in events {
-        em.emit(ev)?;
-    }
+    node_events(node, String::new(), em)?;
     em.emit(EEvent::new(EKind::DocumentEnd))
 }
 
@@ -562,7 +562,7 @@ pub(crate) fn emit_value(v: &Value) -> Result<String, String> {
     let mut em = Emitter::new(4);
     em.emit(EEvent::new(EKind::StreamStart))?;
     let node = tree_value_to_node(v, 0)?;
-    emit_root(&mut em, &node)?;
+    emit_root(&mut em, node)?;
     em.clear_open_ended();
     em.emit(EEvent::new(EKind::StreamEnd))?;
     Ok(em.out)

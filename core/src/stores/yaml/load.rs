@@ -27,7 +27,7 @@ pub(crate) fn node_short_tag(nodes: &[Node], n: usize) -> String {
                 Some(t) if t != n => node_short_tag(nodes, t),
                 _ => String::new(),
             },
-            Kind::Scalar => super::resolve::resolve("", &node.value).0,
+            Kind::Scalar => super::resolve::resolved_tag(&node.value).to_string(),
             Kind::Document => String::new(),
         };
     }

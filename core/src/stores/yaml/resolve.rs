@@ -55,14 +55,6 @@ fn resolvable_tag(tag: &str) -> bool {
     )
 }
 
-/// Resolves an untagged plain scalar: its tag and value. Never fails.
-pub(crate) fn resolve(tag: &str, value: &str) -> (String, Scalar) {
-    match resolve_checked(tag, value) {
-        Ok(r) => r,
-        Err(_) => (STR_TAG.to_string(), Scalar::Str(value.to_string())),
-    }
-}
-
 /// go-yaml's `resolve(tag, in)`: fails when an explicit tag does not fit the text
 /// (`!!int abc`), with go-yaml's message.
 pub(crate) fn resolve_checked(tag: &str, input: &str) -> Result<(String, Scalar), String> {
@@ -82,16 +74,29 @@ pub(crate) fn resolve_checked(tag: &str, input: &str) -> Result<(String, Scalar)
     Err(format!("yaml: cannot decode {rtag} `{input}` as a {tag}"))
 }
 
-fn resolve_plain(tag: &str, input: &str) -> (&'static str, Scalar) {
-    let first = input.as_bytes().first().copied();
-    let hint = match first {
+/// The tag go-yaml's `resolve("", value)` gives, without building the value: most strings in a sops
+/// file (every `ENC[...]`) are decided by their first byte, with no copy.
+pub(crate) fn resolved_tag(value: &str) -> &'static str {
+    if resolve_hint(value) == 0 {
+        return STR_TAG;
+    }
+    resolve_plain("", value).0
+}
+
+/// go-yaml's `resolveTable` hint for the first byte; 0 means the text can only be a string.
+fn resolve_hint(input: &str) -> u8 {
+    match input.as_bytes().first().copied() {
         None => b'N',
         Some(b'+') | Some(b'-') => b'S',
         Some(b'0'..=b'9') => b'D',
         Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~') => b'M',
         Some(b'.') => b'.',
         Some(_) => 0,
-    };
+    }
+}
+
+fn resolve_plain(tag: &str, input: &str) -> (&'static str, Scalar) {
+    let hint = resolve_hint(input);
     if hint != 0 && tag != STR_TAG && tag != BINARY_TAG {
         match input {
             "true" | "True" | "TRUE" => return (BOOL_TAG, Scalar::Bool(true)),
