@@ -128,7 +128,12 @@ pub fn lookup_config(start_dir: &Path) -> ConfigLookup {
                 alternate = Some(alt);
             }
         }
-        dir = clean_path(&dir.join(".."));
+        let parent = clean_path(&dir.join(".."));
+        if parent == dir {
+            // At the root: sops stats the same file for the remaining levels.
+            break;
+        }
+        dir = parent;
     }
     ConfigLookup {
         path: None,

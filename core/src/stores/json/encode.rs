@@ -18,18 +18,28 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Bytes Go's `encoding/json` copies as they are: printable ASCII except `"`, `\\` and the
+/// HTML-sensitive `<`, `>`, `&`. A table, because every byte of the output is checked.
+const NO_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x80 {
+        table[b] = !matches!(b as u8, b'"' | b'\\' | b'<' | b'>' | b'&');
+        b += 1;
+    }
+    table
+};
+
 /// The body of [`write_string`], without the quotes.
 fn escape_into(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     // Fast path: copy runs that need no escape at once (all of an ENC[...] value).
-    let plain =
-        |b: u8| (0x20..0x80).contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&');
     let bytes = s.as_bytes();
     let mut start = 0;
     while start < bytes.len() {
         let run = bytes[start..]
             .iter()
-            .position(|&b| !plain(b))
+            .position(|&b| !NO_ESCAPE[b as usize])
             .map_or(bytes.len(), |n| start + n);
         out.push_str(&s[start..run]);
         if run == bytes.len() {
