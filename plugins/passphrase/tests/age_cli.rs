@@ -221,6 +221,7 @@ fn generate_and_rekey_on_a_terminal() {
         &["--generate", "-o", key_s, "--work-factor", "10"],
         "typed pass\rtyped pass\r",
         &[],
+        TIMEOUT,
     );
     assert!(out.success(), "{out:?}");
     let screen = out.stdout_str();
@@ -251,6 +252,7 @@ fn generate_and_rekey_on_a_terminal() {
         &["--generate", "-o", other.to_str().unwrap()],
         "one\rtwo\r",
         &[],
+        TIMEOUT,
     );
     assert!(!out.success());
     assert!(
@@ -266,6 +268,7 @@ fn generate_and_rekey_on_a_terminal() {
         &["--rekey", key_s, "--work-factor", "10"],
         "typed pass\rnew pass\rnew pass\r",
         &[],
+        TIMEOUT,
     );
     assert!(out.success(), "{out:?}");
     assert_eq!(
