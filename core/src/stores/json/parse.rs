@@ -3,7 +3,7 @@
 //! sops walks Go's `encoding/json` token stream itself (not `Unmarshal` into a map), so:
 //! key order and duplicate keys are kept; every number is a float64 (Go's `Token()` has
 //! no `UseNumber`), a number out of float64 range is an error; strings decode like Go
-//! (`\uXXXX` surrogate pairs combined, lone surrogates and invalid UTF-8 bytes each
+//! (`\u` + four hex digits: surrogate pairs combined, lone surrogates and invalid UTF-8 bytes each
 //! become U+FFFD); control characters in strings are syntax errors. Error messages use
 //! Go's wording (`invalid character 'x' after object key`) and never quote input text
 //! beyond the one offending character.
@@ -299,7 +299,8 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
-    /// A `\uXXXX` escape starting at `self.pos` (pointing at the backslash), if well-formed.
+    /// A `\u` escape (four hex digits) starting at `self.pos` (pointing at the backslash),
+    /// if well-formed.
     fn peek_u_escape(&self) -> Option<u32> {
         let s = self.s.get(self.pos..self.pos + 6)?;
         if s[0] != b'\\' || s[1] != b'u' {
