@@ -33,66 +33,66 @@ pub fn gid_of(name: &str) -> Result<u32, InstallError> {
 }
 
 fn lookup_user(name: &str) -> Result<Option<u32>, InstallError> {
-    let cname = CString::new(name)
-        .map_err(|_| InstallError::new(format!("failed to lookup user '{name}': invalid name")))?;
-    let mut size = buffer_size();
-    loop {
-        let mut buf = vec![0 as libc::c_char; size];
-        // SAFETY: zeroed passwd is a valid out-parameter; all pointers outlive the call.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwnam_r(
-                cname.as_ptr(),
-                &mut pwd,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && size < 1 << 20 {
-            size *= 4;
-            continue;
-        }
-        if rc != 0 {
-            return Err(InstallError::new(format!(
-                "failed to lookup user '{name}': {}",
-                std::io::Error::from_raw_os_error(rc)
-            )));
-        }
-        return Ok((!result.is_null()).then_some(pwd.pw_uid));
-    }
+    // SAFETY: getpwnam_r with the buffers `lookup_id` provides.
+    lookup_id(
+        "user",
+        name,
+        |n, e, b, l, r| unsafe { libc::getpwnam_r(n, e, b, l, r) },
+        |p: &libc::passwd| p.pw_uid,
+    )
 }
 
 fn lookup_group(name: &str) -> Result<Option<u32>, InstallError> {
-    let cname = CString::new(name)
-        .map_err(|_| InstallError::new(format!("failed to lookup group '{name}': invalid name")))?;
+    // SAFETY: getgrnam_r with the buffers `lookup_id` provides.
+    lookup_id(
+        "group",
+        name,
+        |n, e, b, l, r| unsafe { libc::getgrnam_r(n, e, b, l, r) },
+        |g: &libc::group| g.gr_gid,
+    )
+}
+
+/// Runs a reentrant `get*nam_r` lookup, growing the buffer on `ERANGE`: the id of the
+/// entry, `None` if there is none.
+fn lookup_id<T>(
+    kind: &str,
+    name: &str,
+    getnam_r: impl Fn(
+        *const libc::c_char,
+        *mut T,
+        *mut libc::c_char,
+        libc::size_t,
+        *mut *mut T,
+    ) -> libc::c_int,
+    id_of: impl Fn(&T) -> u32,
+) -> Result<Option<u32>, InstallError> {
+    let cname = CString::new(name).map_err(|_| {
+        InstallError::new(format!("failed to lookup {kind} '{name}': invalid name"))
+    })?;
     let mut size = buffer_size();
     loop {
         let mut buf = vec![0 as libc::c_char; size];
-        // SAFETY: as in lookup_user.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getgrnam_r(
-                cname.as_ptr(),
-                &mut grp,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
+        // SAFETY: a zeroed passwd/group is a valid out-parameter; all pointers outlive the call.
+        let mut entry: T = unsafe { std::mem::zeroed() };
+        let mut result: *mut T = std::ptr::null_mut();
+        let rc = getnam_r(
+            cname.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
         if rc == libc::ERANGE && size < 1 << 20 {
             size *= 4;
             continue;
         }
         if rc != 0 {
             return Err(InstallError::new(format!(
-                "failed to lookup group '{name}': {}",
+                "failed to lookup {kind} '{name}': {}",
                 std::io::Error::from_raw_os_error(rc)
             )));
         }
-        return Ok((!result.is_null()).then_some(grp.gr_gid));
+        return Ok((!result.is_null()).then(|| id_of(&entry)));
     }
 }
 
