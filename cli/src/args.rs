@@ -1,5 +1,8 @@
 //! Command-line definitions: sops's commands and flags, plus keytap's own.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 /// keytap: sops-compatible encrypted secrets, with keys on hardware tokens via age plugins.
@@ -13,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     /// Path to the .sops.yaml config file (no upward search when set).
     #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
-    pub config: Option<String>,
+    pub config: Option<PathBuf>,
 
     /// Say which identity unwrapped the data key and other details on stderr.
     #[arg(short = 'v', long, global = true)]
@@ -29,7 +32,7 @@ pub struct Cli {
 
     /// File for the legacy forms (edit when no mode flag is given).
     #[arg(value_name = "FILE")]
-    pub file: Option<String>,
+    pub file: Option<PathBuf>,
 
     /// The command.
     #[command(subcommand)]
@@ -48,7 +51,7 @@ pub struct LegacyArgs {
     /// Generate a new data key and re-encrypt FILE (legacy form of `rotate`).
     #[arg(short = 'r', long = "rotate")]
     pub rotate: bool,
-    /// Show master keys when editing (accepted; keytap never shows metadata in the editor).
+    /// Show the sops metadata in the editor beside the values (edit).
     #[arg(short = 's', long = "show-master-keys")]
     pub show_master_keys: bool,
     /// Extract a value (legacy decrypt).
@@ -66,6 +69,25 @@ pub struct LegacyArgs {
     pub ignore_mac: bool,
 }
 
+/// Key services (sops's `--keyservice` and `--enable-local-keyservice`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct KeyServiceArgs {
+    /// A key service to use besides the local one: unix:///path or tcp://host:port
+    /// (repeatable; replaces SOPS_KEYSERVICE, a comma-separated list).
+    #[arg(long = "keyservice", value_name = "URI")]
+    pub keyservice: Vec<String>,
+    /// Use the local key service, i.e. your own identities (default true; env
+    /// SOPS_ENABLE_LOCAL_KEYSERVICE). To disable: --enable-local-keyservice=false.
+    #[arg(
+        long = "enable-local-keyservice",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub enable_local_keyservice: Option<String>,
+}
+
 /// Input/output options shared by most commands.
 #[derive(Args, Debug, Default, Clone)]
 pub struct CommonArgs {
@@ -74,7 +96,7 @@ pub struct CommonArgs {
     pub in_place: bool,
     /// Write the result to this file instead of stdout (atomically).
     #[arg(long, value_name = "PATH")]
-    pub output: Option<String>,
+    pub output: Option<PathBuf>,
     /// Input format: yaml, json, dotenv, ini or binary (default: from the extension).
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
@@ -83,10 +105,12 @@ pub struct CommonArgs {
     pub output_type: Option<String>,
     /// Use this path instead of FILE's to choose formats and the .sops.yaml rule.
     #[arg(long, value_name = "PATH")]
-    pub filename_override: Option<String>,
+    pub filename_override: Option<PathBuf>,
     /// Spaces of indentation in YAML/JSON output.
     #[arg(long, value_name = "N")]
     pub indent: Option<usize>,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
 }
 
 /// Recipients and encryption rules for new files.
@@ -139,7 +163,7 @@ pub enum Command {
         #[command(flatten)]
         keys: KeyArgs,
         /// The file to encrypt (stdin when omitted; then --filename-override is required).
-        file: Option<String>,
+        file: Option<PathBuf>,
     },
     /// Decrypt a file.
     Decrypt {
@@ -153,9 +177,9 @@ pub enum Command {
         ignore_mac: bool,
         /// Decrypt several files into DIR (one session per plugin for all of them).
         #[arg(long, value_name = "DIR")]
-        output_dir: Option<String>,
+        output_dir: Option<PathBuf>,
         /// The file(s) to decrypt (stdin when omitted).
-        files: Vec<String>,
+        files: Vec<PathBuf>,
     },
     /// Edit a file in $SOPS_EDITOR / $EDITOR (creates it if it does not exist).
     Edit {
@@ -163,14 +187,14 @@ pub enum Command {
         common: CommonArgs,
         #[command(flatten)]
         keys: KeyArgs,
-        /// Accepted for sops compatibility.
+        /// Show the sops metadata in the editor beside the values.
         #[arg(short = 's', long = "show-master-keys")]
         show_master_keys: bool,
         /// Do not check the MAC.
         #[arg(long)]
         ignore_mac: bool,
         /// The file to edit.
-        file: String,
+        file: PathBuf,
     },
     /// Set one value: FILE '["key"]' '<json value>'.
     Set {
@@ -189,11 +213,11 @@ pub enum Command {
         #[arg(long)]
         ignore_mac: bool,
         /// The file.
-        file: Option<String>,
+        file: Option<PathBuf>,
         /// The path, e.g. '["a"]["b"]'.
         path: Option<String>,
         /// The JSON value (or the file holding it with --value-file).
-        value: Option<String>,
+        value: Option<OsString>,
     },
     /// Remove one value: FILE '["key"]'.
     Unset {
@@ -206,7 +230,7 @@ pub enum Command {
         #[arg(long)]
         ignore_mac: bool,
         /// The file.
-        file: Option<String>,
+        file: Option<PathBuf>,
         /// The path.
         path: Option<String>,
     },
@@ -223,20 +247,26 @@ pub enum Command {
         /// Do not check the MAC.
         #[arg(long)]
         ignore_mac: bool,
-        /// The file.
-        file: String,
+        /// The file (with -i, several: their keys are unwrapped in one plugin session).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Re-wrap the data key to the recipients .sops.yaml now lists.
     Updatekeys {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         yes: bool,
+        /// Only list what would change in each file (recipients added and removed).
+        #[arg(long)]
+        dry_run: bool,
         /// Input format.
         #[arg(long)]
         input_type: Option<String>,
+        #[command(flatten)]
+        keyservice: KeyServiceArgs,
         /// The files.
         #[arg(required = true)]
-        files: Vec<String>,
+        files: Vec<PathBuf>,
     },
     /// Print {"encrypted":true|false}.
     Filestatus {
@@ -244,13 +274,15 @@ pub enum Command {
         #[arg(long)]
         input_type: Option<String>,
         /// The file.
-        file: String,
+        file: PathBuf,
     },
     /// Run a command with the file's values in its environment.
     ExecEnv {
         /// Do not inherit keytap's environment.
         #[arg(long)]
         pristine: bool,
+        #[command(flatten)]
+        keyservice: KeyServiceArgs,
         /// Accepted for sops compatibility.
         #[arg(long)]
         background: bool,
@@ -264,15 +296,17 @@ pub enum Command {
         #[arg(long)]
         input_type: Option<String>,
         /// The file.
-        file: String,
+        file: PathBuf,
         /// The command (run with `sh -c`).
-        command: String,
+        command: OsString,
     },
     /// Run a command with the decrypted file at '{}' (a FIFO by default).
     ExecFile {
         /// Use a 0600 temporary file instead of a FIFO.
         #[arg(long)]
         no_fifo: bool,
+        #[command(flatten)]
+        keyservice: KeyServiceArgs,
         /// Accepted for sops compatibility.
         #[arg(long)]
         background: bool,
@@ -287,11 +321,11 @@ pub enum Command {
         output_type: Option<String>,
         /// File name of the plaintext inside its private directory.
         #[arg(long)]
-        filename: Option<String>,
+        filename: Option<OsString>,
         /// The file.
-        file: String,
+        file: PathBuf,
         /// The command; `{}` is replaced by the plaintext's path.
-        command: String,
+        command: OsString,
     },
     /// Add or delete key groups (the data key is split again across the groups).
     Groups {
@@ -310,13 +344,13 @@ pub enum Command {
     /// your identities can open it. Prints no secret.
     Doctor {
         /// A sops file to check.
-        file: Option<String>,
+        file: Option<PathBuf>,
     },
     /// Generate an age identity (like age-keygen).
     Keygen {
         /// Write the identity to FILE (mode 0600; never overwritten).
         #[arg(short = 'o', long)]
-        output: Option<String>,
+        output: Option<PathBuf>,
         /// Print the recipient of the identity in FILE (or stdin).
         #[arg(short = 'y')]
         to_recipient: bool,
@@ -324,7 +358,34 @@ pub enum Command {
         #[arg(long)]
         pq: bool,
         /// The identity file for -y.
-        input: Option<String>,
+        input: Option<PathBuf>,
+    },
+    /// Serve sops's key-service protocol with your identities (hardware tokens included),
+    /// keeping PINs and passphrases for a while: one PIN for many commands, also over ssh.
+    Keyservice {
+        /// Network to listen on: tcp or unix.
+        #[arg(long, alias = "net", default_value = "tcp")]
+        network: String,
+        /// Address to listen on: host:port for tcp, a socket path for unix.
+        #[arg(long, alias = "addr", default_value = "127.0.0.1:5000")]
+        address: String,
+        /// Ask the user to confirm every request (through KEYTAP_ASKPASS, pinentry or the
+        /// terminal).
+        #[arg(long)]
+        prompt: bool,
+        /// Seconds a PIN or passphrase is kept unused (0: never keep one).
+        #[arg(long, value_name = "SECONDS", default_value = "600")]
+        cache_ttl: u64,
+        /// Seconds a PIN or passphrase is kept at most, used or not.
+        #[arg(long, value_name = "SECONDS", default_value = "7200")]
+        cache_max_ttl: u64,
+        /// Listen on a TCP address that is not loopback (anyone who can reach it can use
+        /// your keys).
+        #[arg(long)]
+        allow_remote: bool,
+        /// Tell the service at --network/--address to forget every cached secret, and exit.
+        #[arg(long)]
+        lock: bool,
     },
     /// Install the secrets of a NixOS module manifest (sops-nix's sops-install-secrets):
     /// decrypt every sops file once, write a new generation, switch the symlink atomically.
@@ -337,7 +398,7 @@ pub enum Command {
         #[arg(long)]
         ignore_passwd: bool,
         /// The manifest JSON.
-        manifest: String,
+        manifest: PathBuf,
     },
 }
 
@@ -348,7 +409,9 @@ pub enum GroupsAction {
     Add {
         /// The sops file.
         #[arg(short = 'f', long)]
-        file: String,
+        file: PathBuf,
+        #[command(flatten)]
+        keyservice: KeyServiceArgs,
         /// age recipients of the new group (repeatable, each may be a comma list).
         #[arg(long)]
         age: Vec<String>,
@@ -363,7 +426,9 @@ pub enum GroupsAction {
     Delete {
         /// The sops file.
         #[arg(short = 'f', long)]
-        file: String,
+        file: PathBuf,
+        #[command(flatten)]
+        keyservice: KeyServiceArgs,
         /// Write back to the file instead of stdout.
         #[arg(short = 'i', long = "in-place")]
         in_place: bool,

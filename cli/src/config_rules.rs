@@ -1,6 +1,6 @@
 //! Bridge from `.sops.yaml` (keytap-core's config module) to what commands need.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use keytap_core::config::{self, Config};
@@ -23,10 +23,10 @@ pub struct Rule {
     pub mac_only_encrypted: bool,
 }
 
-static CONFIG_FLAG: OnceLock<Option<String>> = OnceLock::new();
+static CONFIG_FLAG: OnceLock<Option<PathBuf>> = OnceLock::new();
 
 /// Records `--config`/`SOPS_CONFIG` once for the whole run.
-pub fn set_config_flag(flag: Option<String>) {
+pub fn set_config_flag(flag: Option<PathBuf>) {
     let _ = CONFIG_FLAG.set(flag);
 }
 
@@ -35,9 +35,9 @@ fn config_error(e: config::ConfigError) -> CliError {
 }
 
 /// Loads the config sops would use (flag, env, or found upward from the cwd).
-fn load_config(config_flag: Option<&str>) -> Result<Option<Config>, CliError> {
-    let flag = config_flag.or_else(|| CONFIG_FLAG.get().and_then(|f| f.as_deref()));
-    let choice = config::choose_config(flag.map(Path::new), None);
+fn load_config() -> Result<Option<Config>, CliError> {
+    let flag = CONFIG_FLAG.get().and_then(|f| f.as_deref());
+    let choice = config::choose_config(flag, None);
     if let Some(w) = &choice.warning {
         eprintln!("{w}");
     }
@@ -56,15 +56,15 @@ fn unsupported(kind: &str, what: &str) -> CliError {
 
 /// The creation rule for `file`, or `None` when there is no config (or no rules in it).
 /// A config whose rules do not match `file` is an error, even with `--age`, as in sops.
-pub fn creation_rule(file: &str, config_flag: Option<&str>) -> Result<Option<Rule>, CliError> {
-    let Some(cfg) = load_config(config_flag)? else {
+pub fn creation_rule(file: &Path) -> Result<Option<Rule>, CliError> {
+    let Some(cfg) = load_config()? else {
         return Ok(None);
     };
     let dir = cfg
         .dir()
         .map_err(|e| CliError::new(exit_code::GENERIC, format!("{}: {e}", cfg.path.display())))?;
-    let abs = config::absolute_path(Path::new(file))
-        .map_err(|e| CliError::new(exit_code::GENERIC, format!("{file}: {e}")))?;
+    let abs = config::absolute_path(file)
+        .map_err(|e| CliError::new(exit_code::GENERIC, format!("{}: {e}", file.display())))?;
     let Some(rule) = cfg.rule_for(&abs, &dir).map_err(config_error)? else {
         return Ok(None);
     };
@@ -109,8 +109,8 @@ pub fn creation_rule(file: &str, config_flag: Option<&str>) -> Result<Option<Rul
 }
 
 /// `stores:` options from the config (defaults when there is none).
-pub fn store_options(config_flag: Option<&str>) -> Result<StoreOptions, CliError> {
-    let Some(cfg) = load_config(config_flag)? else {
+pub fn store_options() -> Result<StoreOptions, CliError> {
+    let Some(cfg) = load_config()? else {
         return Ok(StoreOptions::default());
     };
     let positive = |n: i64| usize::try_from(n).ok();

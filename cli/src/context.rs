@@ -1,11 +1,14 @@
 //! What every command needs: formats and stores for a path, reading input, identities.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keytap_core::error::exit_code;
 use keytap_core::file::EncryptedFile;
-use keytap_core::keys::age::AgeIdentities;
+use keytap_core::keys::identities::AgeIdentities;
+use keytap_core::keysource::KeySources;
+use keytap_core::safefs::LockedFile;
 use keytap_core::stores::{Format, Store, StoreOptions};
+use std::os::unix::ffi::OsStrExt;
 
 use crate::args::CommonArgs;
 use crate::error::CliError;
@@ -35,7 +38,7 @@ fn parse_format(name: &str) -> Result<Format, CliError> {
 /// (for input and output alike, as sops does).
 pub fn formats(
     common: &CommonArgs,
-    file: &str,
+    file: &Path,
     indent_from_config: StoreOptions,
 ) -> Result<Formats, CliError> {
     let name_for_type = common.filename_override.as_deref().unwrap_or(file);
@@ -61,24 +64,50 @@ pub fn formats(
     })
 }
 
-/// Reads the input file (or stdin for `-`/`/dev/stdin`), mapping failures to exit 2.
-pub fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
-    let result = if file == "-" {
+/// Whether FILE means stdin (`-`).
+pub fn is_stdin(file: &Path) -> bool {
+    file.as_os_str() == "-"
+}
+
+fn read_error(file: &Path, e: &std::io::Error) -> CliError {
+    CliError::new(
+        exit_code::COULD_NOT_READ_INPUT_FILE,
+        format!(
+            "Error reading file: open {}: {}",
+            absolute(file).display(),
+            io_reason(e)
+        ),
+    )
+}
+
+/// Reads the input file (or stdin for `-`), mapping failures to exit 2.
+pub fn read_input(file: &Path) -> Result<Vec<u8>, CliError> {
+    let result = if is_stdin(file) {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
     } else {
         std::fs::read(file)
     };
-    result.map_err(|e| {
-        CliError::new(
-            exit_code::COULD_NOT_READ_INPUT_FILE,
-            format!(
-                "Error reading file: open {}: {}",
-                absolute(file),
-                io_reason(&e)
-            ),
+    result.map_err(|e| read_error(file, &e))
+}
+
+/// Reads a file that is about to be changed, under its lock (held until the returned
+/// guard is dropped, after the write), so concurrent changes apply one after the other.
+/// Devices, pipes and stdin are read without a lock.
+pub fn read_for_change(file: &Path) -> Result<(Vec<u8>, Option<LockedFile>), CliError> {
+    let regular = !is_stdin(file) && std::fs::metadata(file).is_ok_and(|m| m.is_file());
+    if !regular {
+        return read_input(file).map(|d| (d, None));
+    }
+    let mut locked = LockedFile::open(file, || {
+        eprintln!(
+            "keytap: waiting for another process to finish changing {}",
+            file.display()
         )
     })
+    .map_err(|e| read_error(file, &e))?;
+    let data = locked.read_to_end().map_err(|e| read_error(file, &e))?;
+    Ok((data, Some(locked)))
 }
 
 pub use keytap_core::goerr::io_reason;
@@ -86,12 +115,16 @@ pub use keytap_core::goerr::io_reason;
 /// Parses an encrypted file, with errors naming it.
 pub fn parse_encrypted(
     store: &dyn Store,
-    file: &str,
+    file: &Path,
     data: &[u8],
 ) -> Result<EncryptedFile, CliError> {
     EncryptedFile::parse(store, data).map_err(|e| {
         let code = e.exit_code();
-        let file = if file == "-" { "stdin" } else { file };
+        let file = if is_stdin(file) {
+            "stdin".into()
+        } else {
+            file.display().to_string()
+        };
         if let keytap_core::error::Error::Parse(se) = &e {
             if is_unwalkable(se) {
                 return CliError::new(
@@ -112,7 +145,7 @@ pub fn parse_encrypted(
             keytap_core::error::Error::Parse(se) => {
                 format!(
                     "Error unmarshalling input {}: {se} (in {file})",
-                    store_name(file)
+                    store_name(&file)
                 )
             }
             keytap_core::error::Error::MetadataNotFound => {
@@ -125,6 +158,7 @@ pub fn parse_encrypted(
 }
 
 fn store_name(file: &str) -> &'static str {
+    // `file` is the display form: only its extension matters.
     match Format::from_path(file) {
         Format::Yaml => "yaml",
         Format::Dotenv => "dotenv",
@@ -147,14 +181,104 @@ pub fn set_verbose(v: bool) {
     let _ = VERBOSE.set(v);
 }
 
-/// Whether `path` exists (for `edit` of a new file).
-pub fn exists(path: &str) -> bool {
-    Path::new(path).exists()
+/// The key services of this run (sops's `--keyservice` / `--enable-local-keyservice`).
+#[derive(Clone, Debug)]
+struct KeyServiceChoice {
+    local: bool,
+    uris: Vec<String>,
+}
+
+static KEY_SERVICES: std::sync::OnceLock<KeyServiceChoice> = std::sync::OnceLock::new();
+
+/// Go's `strconv.ParseBool`.
+fn go_parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Records the key-service flags for the whole run, with sops's environment fallbacks:
+/// `SOPS_KEYSERVICE` (comma-separated) unless a `--keyservice` is given, and
+/// `SOPS_ENABLE_LOCAL_KEYSERVICE` (a Go bool; empty means false) unless the flag is.
+pub fn set_key_services(args: &crate::args::KeyServiceArgs) -> Result<(), CliError> {
+    let bad_bool = |v: &str| {
+        CliError::new(
+            exit_code::GENERIC,
+            format!(
+                "could not parse {v} as bool value for flag enable-local-keyservice: strconv.ParseBool: parsing {}: invalid syntax",
+                keytap_core::goerr::quote(v.as_bytes())
+            ),
+        )
+    };
+    let local = match &args.enable_local_keyservice {
+        Some(v) => go_parse_bool(v).ok_or_else(|| bad_bool(v))?,
+        None => match std::env::var("SOPS_ENABLE_LOCAL_KEYSERVICE") {
+            Ok(v) if v.is_empty() => false,
+            Ok(v) => go_parse_bool(&v).ok_or_else(|| bad_bool(&v))?,
+            Err(_) => true,
+        },
+    };
+    let uris = if !args.keyservice.is_empty() {
+        args.keyservice.clone()
+    } else {
+        match std::env::var("SOPS_KEYSERVICE") {
+            Ok(v) => v.split(',').map(|u| u.trim().to_string()).collect(),
+            Err(_) => Vec::new(),
+        }
+    };
+    let _ = KEY_SERVICES.set(KeyServiceChoice { local, uris });
+    Ok(())
+}
+
+fn remote_services() -> Vec<Box<dyn keytap_core::keysource::KeyService>> {
+    let uris = KEY_SERVICES
+        .get()
+        .map(|c| c.uris.clone())
+        .unwrap_or_default();
+    let mut out: Vec<Box<dyn keytap_core::keysource::KeyService>> = Vec::new();
+    for uri in uris {
+        match keytap_keyservice::client::RemoteKeyService::new(&uri) {
+            Ok(service) => out.push(Box::new(service)),
+            // sops warns and goes on without it.
+            Err(e) => eprintln!("keytap: error parsing URI for keyservice {uri:?} ({e}), skipping"),
+        }
+    }
+    out
+}
+
+fn local_enabled() -> bool {
+    KEY_SERVICES.get().is_none_or(|c| c.local)
+}
+
+/// The key services that unwrap data keys: the user's identities (unless the local key
+/// service is disabled), then the remote services.
+pub fn key_sources(first_recipient: Option<&str>) -> KeySources {
+    KeySources {
+        local: local_enabled().then(|| identities(first_recipient)),
+        remote: remote_services(),
+    }
+}
+
+/// The key services that wrap data keys: as [`key_sources`], without loading identities
+/// (wrapping needs none, and loading may ask for a passphrase).
+pub fn wrapping_sources() -> KeySources {
+    KeySources {
+        local: local_enabled().then(AgeIdentities::default),
+        remote: remote_services(),
+    }
+}
+
+/// Whether `path` exists (for `edit` of a new file); a dangling symlink counts, as
+/// writing through it would create its target.
+pub fn exists(path: &Path) -> bool {
+    path.exists()
 }
 
 /// sops's checks before touching FILE: `-i` with `--output` (8) and a missing file (100).
-pub fn check_target(common: &CommonArgs, file: &str) -> Result<(), CliError> {
-    if file == "-" && common.in_place {
+pub fn check_target(common: &CommonArgs, file: &Path) -> Result<(), CliError> {
+    if is_stdin(file) && common.in_place {
         return Err(CliError::new(
             exit_code::CONFLICTING_PARAMETERS,
             "Error: cannot use --in-place when reading from stdin",
@@ -166,12 +290,12 @@ pub fn check_target(common: &CommonArgs, file: &str) -> Result<(), CliError> {
             "Error: cannot operate on both --output and --in-place",
         ));
     }
-    if file != "-" && !Path::new(file).exists() {
+    if !is_stdin(file) && !file.exists() {
         return Err(CliError::new(
             exit_code::NO_FILE_SPECIFIED,
             format!(
-                "Error: cannot operate on non-existent file {:?}",
-                absolute(file)
+                "Error: cannot operate on non-existent file {}",
+                keytap_core::goerr::quote(absolute(file).as_os_str().as_bytes())
             ),
         ));
     }
@@ -179,10 +303,8 @@ pub fn check_target(common: &CommonArgs, file: &str) -> Result<(), CliError> {
 }
 
 /// The absolute form of a path, for messages (as sops prints them).
-pub fn absolute(file: &str) -> String {
-    std::path::absolute(file)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| file.to_string())
+pub fn absolute(file: &Path) -> PathBuf {
+    std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf())
 }
 
 /// A tree sops parses but cannot walk (a non-string key, an integer beyond i64): sops fails

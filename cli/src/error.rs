@@ -21,8 +21,9 @@ impl CliError {
     }
 
     /// Prefixes the message with the file it concerns.
-    pub fn in_file(mut self, path: &str) -> Self {
-        if !path.is_empty() && !self.message.contains(path) {
+    pub fn in_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        let path = path.as_ref().display().to_string();
+        if !path.is_empty() && !self.message.contains(&path) {
             self.message = format!("{path}: {}", self.message);
         }
         self

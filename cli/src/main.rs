@@ -1,10 +1,13 @@
 //! keytap: a sops-compatible CLI. A thin layer over `keytap-core`.
+#![forbid(unsafe_code)]
 
 mod args;
+mod cleanup;
 mod commands;
 mod config_rules;
 mod context;
 mod error;
+mod open;
 mod output;
 mod rules;
 
@@ -21,7 +24,9 @@ fn main() {
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let installer = std::env::args().nth(1).as_deref() == Some("install-secrets");
+            let installer = std::env::args_os()
+                .nth(1)
+                .is_some_and(|a| a == "install-secrets");
             let code = match (e.use_stderr(), installer) {
                 (false, _) => 0,
                 (true, true) => 2,
@@ -31,7 +36,8 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let code = match commands::run(cli) {
+    // On a deep stack: documents may nest 10,000 levels (see keytap_core::stack).
+    let code = match keytap_core::stack::with_deep_stack(move || commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
             let msg = e.message.trim_end();

@@ -1,55 +1,88 @@
-//! Writing results: atomic file replacement and stdout.
+//! Writing results: files through `keytap_core::safefs` (atomic where possible, locked,
+//! owner, group, mode and symlinks kept), and stdout.
 
-use std::fs::{self, File, Permissions};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::error::CliError;
 use keytap_core::error::exit_code;
+use keytap_core::goerr::io_reason;
+use keytap_core::safefs::replace::Contents;
+use keytap_core::safefs::{replace, Replace, ReplaceError};
 
-/// Replaces `path` with `data` atomically: a temp file in the same directory, fsync,
-/// rename, then fsync of the directory. The old file stays untouched on any failure, and
-/// an existing file keeps its mode (a new one gets `new_mode`).
-pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<(), CliError> {
-    let fail = |what: &str, e: std::io::Error| {
-        CliError::new(
+use crate::context::absolute;
+use crate::error::CliError;
+
+/// Which write this is: it decides sops's wording and exit code when the file cannot be
+/// opened for writing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// The input file itself (`-i`, `set`, `unset`, `edit`, `groups -i`).
+    InPlace,
+    /// A file created by `edit`; it must not have appeared meanwhile.
+    NewFile,
+    /// `--output PATH`.
+    Output,
+    /// `updatekeys`, which words its error in lower case and exits 1.
+    Updatekeys,
+}
+
+fn write_error(path: &Path, dest: Destination, e: ReplaceError) -> CliError {
+    match e {
+        ReplaceError::CannotOpen { source, .. } => {
+            let reason = io_reason(&source);
+            match dest {
+                Destination::InPlace | Destination::NewFile => CliError::new(
+                    exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+                    format!(
+                        "Could not open in-place file for writing: open {}: {reason}",
+                        absolute(path).display()
+                    ),
+                ),
+                Destination::Output => CliError::new(
+                    exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+                    format!(
+                        "Could not open output file for writing: open {}: {reason}",
+                        path.display()
+                    ),
+                ),
+                Destination::Updatekeys => CliError::new(
+                    exit_code::GENERIC,
+                    format!(
+                        "could not open file for writing: open {}: {reason}",
+                        absolute(path).display()
+                    ),
+                ),
+            }
+        }
+        ReplaceError::Exists(p) => CliError::new(
             exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!("Could not write {}: {what}: {e}", path.display()),
-        )
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mode = match fs::metadata(path) {
-        Ok(m) => m.permissions().mode() & 0o7777,
-        Err(_) => new_mode,
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("keytap")
-        ))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| fail("could not create a temporary file beside it", e))?;
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(mode))
-        .map_err(|e| fail("could not set permissions", e))?;
-    tmp.write_all(data)
-        .map_err(|e| fail("could not write", e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| fail("could not sync", e))?;
-    tmp.persist(path)
-        .map_err(|e| fail("could not replace the file", e.error))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+            format!(
+                "{} was created by another process meanwhile; it was not overwritten",
+                p.display()
+            ),
+        ),
+        ReplaceError::Write { source, .. } => CliError::new(
+            exit_code::GENERIC,
+            format!("write {}: {}", absolute(path).display(), io_reason(&source)),
+        ),
     }
-    Ok(())
+}
+
+/// Writes `data` to `path`. `locked`: the caller holds the file's lock (see
+/// [`crate::context::read_for_change`]).
+pub fn write_file(
+    path: &Path,
+    data: &[u8],
+    contents: Contents,
+    dest: Destination,
+    locked: bool,
+) -> Result<(), CliError> {
+    let mut opts = Replace::new(path, contents);
+    opts.locked = locked;
+    opts.create_new = dest == Destination::NewFile;
+    replace(&opts, data)
+        .map(|_| ())
+        .map_err(|e| write_error(path, dest, e))
 }
 
 /// Writes to stdout, reporting a closed pipe as a write error instead of panicking.
@@ -64,17 +97,18 @@ pub fn write_stdout(data: &[u8]) -> Result<(), CliError> {
 }
 
 /// Writes a command's result where the flags say: back over FILE (`-i`), to `--output`,
-/// or to stdout. New files get `new_mode`.
+/// or to stdout.
 pub fn write_result(
     common: &crate::args::CommonArgs,
-    file: &str,
+    file: &Path,
     data: &[u8],
-    new_mode: u32,
+    contents: Contents,
+    locked: bool,
 ) -> Result<(), CliError> {
     if common.in_place {
-        write_atomic(Path::new(file), data, new_mode)
+        write_file(file, data, contents, Destination::InPlace, locked)
     } else if let Some(out) = &common.output {
-        write_atomic(Path::new(out), data, new_mode)
+        write_file(out, data, contents, Destination::Output, false)
     } else {
         write_stdout(data)
     }

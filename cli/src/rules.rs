@@ -57,8 +57,7 @@ pub fn crypt_rules_from_flags(keys: &KeyArgs) -> Vec<CryptRule> {
 /// `binary` drops the crypt rule and `mac_only_encrypted`, as sops does for the binary store.
 pub fn resolve(
     keys: &KeyArgs,
-    file: &str,
-    config_flag: Option<&str>,
+    file: &std::path::Path,
     binary: bool,
 ) -> Result<NewFileSettings, CliError> {
     if keys.pgp.as_deref().is_some_and(|p| !p.is_empty()) {
@@ -67,7 +66,7 @@ pub fn resolve(
             "keytap does not support PGP keys; use age recipients (-a)",
         ));
     }
-    let rule = crate::config_rules::creation_rule(file, config_flag)?;
+    let rule = crate::config_rules::creation_rule(file)?;
     let key_groups = match keys.age.as_deref().filter(|a| !a.trim().is_empty()) {
         Some(age) => vec![age_group(age)?],
         None => match &rule {
@@ -80,12 +79,13 @@ pub fn resolve(
             }
         },
     };
-    if key_groups.iter().all(|g| g.is_empty()) {
-        return Err(CliError::new(
-            exit_code::NO_ENCRYPTION_KEY_FOUND,
-            "Could not generate data key: no recipients",
-        ));
-    }
+    // A rule without keys is one empty group, as in sops, which then refuses it when
+    // wrapping the data key ("empty key group provided").
+    let key_groups = if key_groups.is_empty() {
+        vec![KeyGroup::new()]
+    } else {
+        key_groups
+    };
     let flags = crypt_rules_from_flags(keys);
     let crypt_rule = CryptRule::resolve(
         &flags,
@@ -115,6 +115,6 @@ pub fn resolve(
 }
 
 /// Output options from `.sops.yaml`'s `stores:` section (missing config = defaults).
-pub fn store_options(config_flag: Option<&str>) -> Result<StoreOptions, CliError> {
-    crate::config_rules::store_options(config_flag)
+pub fn store_options() -> Result<StoreOptions, CliError> {
+    crate::config_rules::store_options()
 }

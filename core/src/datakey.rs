@@ -5,8 +5,9 @@ use rand::RngCore;
 use zeroize::Zeroizing;
 
 use crate::cipher::DataKey;
-use crate::keys::age::{AgeIdentities, AgeRecipient};
-use crate::metadata::{KeyGroup, MasterKey, Metadata};
+use crate::keys::age::AgeRecipient;
+use crate::keysource::KeySources;
+use crate::metadata::{MasterKey, Metadata};
 use crate::wordwrap;
 
 /// Generates a fresh random data key.
@@ -25,21 +26,33 @@ pub enum WrapError {
     /// No key groups at all.
     #[error("no key groups provided")]
     NoGroups,
+    /// Neither the local nor any remote key service is available.
+    #[error("no key services provided, cannot update master keys")]
+    NoServices,
     /// The Shamir threshold does not fit the groups.
     #[error("could not split data key into parts for Shamir: {0}")]
     Shamir(String),
-    /// A master key failed to wrap.
-    #[error("{0}")]
-    Key(String),
+    /// Master keys failed to wrap: one message per key and service tried (sops prints
+    /// them as a Go slice, space-separated).
+    #[error("{}", .0.join(" "))]
+    Keys(Vec<String>),
 }
 
-/// Wraps `key` to every master key of `metadata`. With more than one group the key is split
-/// with Shamir (threshold defaulting to the number of groups, as sops does) and group `i`
-/// wraps share `i`. When `only_missing` is set, keys that already have an `enc` keep it
-/// (sops's `EncryptIfNeeded`, used by `updatekeys`).
-pub fn wrap(metadata: &mut Metadata, key: &DataKey, only_missing: bool) -> Result<(), WrapError> {
+/// Wraps `key` to every master key of `metadata` through `sources`. With more than one
+/// group the key is split with Shamir (threshold defaulting to the number of groups, as
+/// sops does) and group `i` wraps share `i`. When `only_missing` is set, keys that already
+/// have an `enc` keep it (sops's `EncryptIfNeeded`, used by `updatekeys`).
+pub fn wrap(
+    metadata: &mut Metadata,
+    key: &DataKey,
+    only_missing: bool,
+    sources: &KeySources,
+) -> Result<(), WrapError> {
     if metadata.key_groups.is_empty() {
         return Err(WrapError::NoGroups);
+    }
+    if sources.is_empty() {
+        return Err(WrapError::NoServices);
     }
     let parts: Vec<Zeroizing<Vec<u8>>> = if metadata.key_groups.len() == 1 {
         vec![Zeroizing::new(key.to_vec())]
@@ -57,51 +70,75 @@ pub fn wrap(metadata: &mut Metadata, key: &DataKey, only_missing: bool) -> Resul
         .map(Zeroizing::new)
         .collect()
     };
+    let mut errors = Vec::new();
     for (group, part) in metadata.key_groups.iter_mut().zip(parts.iter()) {
         if group.is_empty() {
             return Err(WrapError::EmptyGroup);
         }
-        wrap_group(group, part, only_missing)?;
-    }
-    Ok(())
-}
-
-fn wrap_group(group: &mut KeyGroup, part: &[u8], only_missing: bool) -> Result<(), WrapError> {
-    for key in group.iter_mut() {
-        let description = key.describe();
-        match key {
-            MasterKey::Age { recipient, enc } => {
-                if only_missing && !enc.is_empty() {
-                    continue;
-                }
-                let parsed =
-                    AgeRecipient::parse(recipient).map_err(|e| WrapError::Key(e.to_string()))?;
-                *enc = parsed
-                    .wrap(recipient, part)
-                    .map_err(|e| WrapError::Key(e.to_string()))?;
+        for key in group.iter_mut() {
+            if only_missing && !key.enc().is_empty() {
+                continue;
             }
-            MasterKey::Other { kind, fields } => {
-                let has_enc = matches!(crate::tree::get(fields, "enc"), Some(crate::tree::Value::Str(s)) if !s.is_empty());
-                if only_missing && has_enc {
-                    continue;
-                }
-                return Err(WrapError::Key(format!(
-                    "keytap cannot encrypt the data key to {} keys ({}); only age recipients are supported",
-                    kind, description
-                )));
+            if let Err(e) = wrap_key(key, part, sources) {
+                errors.extend(e);
             }
         }
     }
-    Ok(())
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(WrapError::Keys(errors))
+    }
 }
 
-/// The outcome of trying one master key.
+/// Wraps one master key: here first (age recipients only), then with each remote service
+/// until one succeeds. On failure, one message per service tried.
+fn wrap_key(key: &mut MasterKey, part: &[u8], sources: &KeySources) -> Result<(), Vec<String>> {
+    let failed = |key: &MasterKey, e: &str| {
+        format!(
+            "failed to encrypt new data key with master key {:?}: {e}",
+            key.describe()
+        )
+    };
+    let mut errors = Vec::new();
+    if sources.local.is_some() {
+        match key {
+            MasterKey::Age { recipient, enc } => {
+                match AgeRecipient::parse(recipient).and_then(|r| r.wrap(recipient, part)) {
+                    Ok(wrapped) => {
+                        *enc = wrapped;
+                        return Ok(());
+                    }
+                    Err(e) => errors.push(failed(key, &e.to_string())),
+                }
+            }
+            MasterKey::Other { kind, .. } => {
+                let e = format!(
+                    "keytap cannot encrypt the data key to {kind} keys itself; only age recipients are supported (a sops key service can: --keyservice)"
+                );
+                errors.push(failed(key, &e));
+            }
+        }
+    }
+    for service in &sources.remote {
+        match service.encrypt(key, part) {
+            Ok(wrapped) => {
+                key.set_enc(wrapped);
+                return Ok(());
+            }
+            Err(e) => errors.push(failed(key, &e)),
+        }
+    }
+    Err(errors)
+}
+
+/// A master key that failed to unwrap, and why: one error per key service tried.
 #[derive(Debug)]
 pub struct KeyAttempt {
     /// The key's recipient or identifier.
     pub key: String,
-    /// `None` on success, else why it failed.
-    pub error: Option<String>,
+    /// Why each service failed, in the order they were tried.
+    pub errors: Vec<String>,
 }
 
 /// Why the data key could not be recovered: each group's attempts, for the sops-style report.
@@ -134,14 +171,8 @@ impl std::fmt::Display for RecoverError {
                 let keys: Vec<String> = attempts
                     .iter()
                     .map(|a| {
-                        let err = a.error.as_deref().unwrap_or("");
-                        let mut body = String::new();
-                        for line in wordwrap::wrap(err, 60).split('\n') {
-                            body.push_str(&format!("  | {line}\n"));
-                        }
-                        body.replace_range(0..1, "-");
-                        let body = indent(body.trim_end_matches('\n'));
-                        format!("{}: FAILED\n{}", a.key, body)
+                        let bullets: Vec<String> = a.errors.iter().map(|e| bullet(e)).collect();
+                        format!("{}: FAILED\n{}", a.key, indent(&bullets.join("\n\n")))
                     })
                     .collect();
                 format!("Group {i}: FAILED\n{}", indent(&keys.join("\n\n")))
@@ -165,6 +196,17 @@ impl std::fmt::Display for RecoverError {
     }
 }
 
+/// One error of a key, as sops lists it: wrapped at 60 columns, each line behind `  | `,
+/// the first one's opening space made a `-`.
+fn bullet(error: &str) -> String {
+    let mut body = String::new();
+    for line in wordwrap::wrap(error, 60).split('\n') {
+        body.push_str(&format!("  | {line}\n"));
+    }
+    body.replace_range(0..1, "-");
+    body.trim_end_matches('\n').to_string()
+}
+
 /// Prefixes every line (empty ones too) with two spaces, as sops's report does.
 fn indent(text: &str) -> String {
     text.split('\n')
@@ -175,62 +217,105 @@ fn indent(text: &str) -> String {
 
 impl std::error::Error for RecoverError {}
 
-/// Recovers the data key with the identities available: the first key of each group that
-/// unwraps gives that group's part; with several groups, `threshold` parts are combined.
-pub fn recover(metadata: &Metadata, identities: &AgeIdentities) -> Result<DataKey, RecoverError> {
-    recover_many(&[metadata], identities)
+/// Recovers the data key through `sources`: the first key of each group that unwraps gives
+/// that group's part; with several groups, `threshold` parts are combined.
+pub fn recover(metadata: &Metadata, sources: &KeySources) -> Result<DataKey, RecoverError> {
+    recover_many(&[metadata], sources)
         .pop()
         .expect("one result per file")
 }
 
-/// Recovers the data keys of many files at once: every wrapped key of every file goes
-/// through [`AgeIdentities::unwrap_many`] together, so each plugin runs one session (one
-/// PIN prompt) for all of them.
+/// Why one master key did not unwrap: the error of each service tried.
+type KeyOutcome = Result<Zeroizing<Vec<u8>>, Vec<String>>;
+
+/// Recovers the data keys of many files at once. Locally, every age key of every file goes
+/// through [`crate::keys::identities::AgeIdentities::unwrap_many_grouped`] together, so each plugin runs one session
+/// (one PIN prompt) for all of them; then the keys of groups still locked go to the remote
+/// key services, key by key, each service in order until one answers (sops's order).
 pub fn recover_many(
     files: &[&Metadata],
-    identities: &AgeIdentities,
+    sources: &KeySources,
 ) -> Vec<Result<DataKey, RecoverError>> {
-    let mut encs: Vec<&str> = Vec::new();
-    let mut group_of: Vec<usize> = Vec::new();
+    // Every key of every file, with the group it belongs to (numbered across files).
+    let mut keys: Vec<(&MasterKey, usize)> = Vec::new();
     let mut group_id = 0;
     for m in files {
         for group in &m.key_groups {
             for key in group {
-                if let MasterKey::Age { enc, .. } = key {
-                    encs.push(enc);
-                    group_of.push(group_id);
-                }
+                keys.push((key, group_id));
             }
             group_id += 1;
         }
     }
-    let mut unwrapped = identities.unwrap_many_grouped(&encs, &group_of).into_iter();
+    let mut outcomes: Vec<KeyOutcome> = keys.iter().map(|_| Err(Vec::new())).collect();
+    if let Some(identities) = &sources.local {
+        let ages: Vec<usize> = (0..keys.len())
+            .filter(|i| matches!(keys[*i].0, MasterKey::Age { .. }))
+            .collect();
+        let encs: Vec<&str> = ages.iter().map(|i| keys[*i].0.enc()).collect();
+        let group_of: Vec<usize> = ages.iter().map(|i| keys[*i].1).collect();
+        for (i, result) in ages
+            .iter()
+            .zip(identities.unwrap_many_grouped(&encs, &group_of))
+        {
+            outcomes[*i] = result.map_err(|e| vec![e.to_string()]);
+        }
+        for (i, (key, _)) in keys.iter().enumerate() {
+            if let MasterKey::Other { kind, .. } = key {
+                outcomes[i] = Err(vec![format!("keytap cannot decrypt with {kind} keys")]);
+            }
+        }
+    }
+    let mut open_groups: std::collections::HashSet<usize> = keys
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| o.is_ok())
+        .map(|((_, g), _)| *g)
+        .collect();
+    for (i, (key, group)) in keys.iter().enumerate() {
+        if open_groups.contains(group) {
+            continue;
+        }
+        for service in &sources.remote {
+            match service.decrypt(key) {
+                // sops counts an empty answer as a failure.
+                Ok(part) if !part.is_empty() => {
+                    outcomes[i] = Ok(part);
+                    open_groups.insert(*group);
+                    break;
+                }
+                Ok(_) => push_error(&mut outcomes[i], "the key service returned no key".into()),
+                Err(e) => push_error(&mut outcomes[i], e),
+            }
+        }
+    }
+    let mut outcomes = outcomes.into_iter();
     files
         .iter()
         .map(|m| {
-            let results: Vec<Vec<Result<Zeroizing<Vec<u8>>, String>>> = m
+            let per_group: Vec<Vec<KeyOutcome>> = m
                 .key_groups
                 .iter()
                 .map(|g| {
                     g.iter()
-                        .filter(|k| matches!(k, MasterKey::Age { .. }))
-                        .map(|_| {
-                            unwrapped
-                                .next()
-                                .expect("one result per blob")
-                                .map_err(|e| e.to_string())
-                        })
+                        .map(|_| outcomes.next().expect("one per key"))
                         .collect()
                 })
                 .collect();
-            combine_groups(m, results)
+            combine_groups(m, per_group)
         })
         .collect()
 }
 
+fn push_error(outcome: &mut KeyOutcome, error: String) {
+    if let Err(errors) = outcome {
+        errors.push(error);
+    }
+}
+
 fn combine_groups(
     metadata: &Metadata,
-    mut age_results: Vec<Vec<Result<Zeroizing<Vec<u8>>, String>>>,
+    per_group: Vec<Vec<KeyOutcome>>,
 ) -> Result<DataKey, RecoverError> {
     let several = metadata.key_groups.len() > 1;
     let threshold = if several {
@@ -245,32 +330,23 @@ fn combine_groups(
     let mut groups = Vec::new();
     let mut group_ok = Vec::new();
     let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    for (group, results) in metadata.key_groups.iter().zip(age_results.iter_mut()) {
-        // Report in sops's decryption order: age keys first, then the others.
+    for (group, outcomes) in metadata.key_groups.iter().zip(per_group) {
+        // In sops's decryption order: age keys first, then the others, each in file order;
+        // the first key that opens ends the group.
+        let mut ordered: Vec<(&MasterKey, KeyOutcome)> = group.iter().zip(outcomes).collect();
+        ordered.sort_by_key(|(k, _)| !matches!(k, MasterKey::Age { .. }));
         let mut attempts = Vec::new();
         let mut part = None;
-        let ages = group.iter().filter(|k| matches!(k, MasterKey::Age { .. }));
-        for (key, result) in ages.zip(results.drain(..)) {
-            match result {
+        for (key, outcome) in ordered {
+            match outcome {
                 Ok(p) => {
                     part = Some(p);
                     break;
                 }
-                Err(e) => attempts.push(KeyAttempt {
+                Err(errors) => attempts.push(KeyAttempt {
                     key: key.describe(),
-                    error: Some(e),
+                    errors,
                 }),
-            }
-        }
-        if part.is_none() {
-            for key in group.iter().filter(|k| !matches!(k, MasterKey::Age { .. })) {
-                let MasterKey::Other { kind, .. } = key else {
-                    continue;
-                };
-                attempts.push(KeyAttempt {
-                    key: key.describe(),
-                    error: Some(format!("keytap cannot decrypt with {kind} keys")),
-                });
             }
         }
         group_ok.push(part.is_some());

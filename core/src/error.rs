@@ -27,7 +27,6 @@ pub mod exit_code {
     pub const INVALID_TREE_PATH_FORMAT: i32 = 91;
     pub const NEED_AT_LEAST_ONE_DOCUMENT: i32 = 92;
     pub const NO_FILE_SPECIFIED: i32 = 100;
-    pub const NO_ENCRYPTION_KEY_FOUND: i32 = 111;
     pub const COULD_NOT_RETRIEVE_KEY: i32 = 128;
     pub const FILE_HAS_NOT_BEEN_MODIFIED: i32 = 200;
     pub const NO_EDITOR_FOUND: i32 = 201;
@@ -53,7 +52,8 @@ pub enum Error {
     #[error("{0}")]
     Recover(#[source] RecoverError),
     /// The data key could not be wrapped to a master key.
-    #[error("Could not generate data key: {0}")]
+    /// (sops collects these in a Go slice, hence the brackets.)
+    #[error("Could not generate data key: [{0}]")]
     Wrap(#[source] WrapError),
     /// A value failed to decrypt (tampered, moved, or wrong key).
     #[error("Error decrypting tree: {0}")]
@@ -88,6 +88,8 @@ impl Error {
             Error::MetadataNotFound | Error::Metadata(_) => GENERIC,
             Error::Recover(_) => COULD_NOT_RETRIEVE_KEY,
             Error::Wrap(_) => GENERIC,
+            // A tampered comment is refused in the MAC's stead.
+            Error::DecryptTree(crate::walk::WalkError::TamperedComment { .. }) => MAC_MISMATCH,
             Error::DecryptTree(_) => ERROR_DECRYPTING_TREE,
             Error::EncryptTree(_) => ERROR_ENCRYPTING_TREE,
             Error::DecryptMac(_) | Error::MacMismatch { .. } => MAC_MISMATCH,

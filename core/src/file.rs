@@ -4,7 +4,7 @@
 use crate::cipher::{DataKey, ValueCipher};
 use crate::datakey;
 use crate::error::Error;
-use crate::keys::age::AgeIdentities;
+use crate::keysource::KeySources;
 use crate::metadata::{self, Metadata};
 use crate::stores::{Format, Store};
 use crate::tree::{Branch, Value};
@@ -73,10 +73,10 @@ impl EncryptedFile {
             .map_err(Error::Emit)
     }
 
-    /// Recovers the data key with `identities` and decrypts every value, checking the MAC
+    /// Recovers the data key through `sources` and decrypts every value, checking the MAC
     /// unless `ignore_mac`.
-    pub fn open(self, identities: &AgeIdentities, ignore_mac: bool) -> Result<OpenFile, Error> {
-        let key = datakey::recover(&self.metadata, identities).map_err(Error::Recover)?;
+    pub fn open(self, sources: &KeySources, ignore_mac: bool) -> Result<OpenFile, Error> {
+        let key = datakey::recover(&self.metadata, sources).map_err(Error::Recover)?;
         self.open_with_key(key, ignore_mac)
     }
 
@@ -87,12 +87,8 @@ impl EncryptedFile {
 
     /// Like [`EncryptedFile::open`], for a file that will not be sealed again (`decrypt`,
     /// `exec-*`, the installer): values' IVs are not remembered, which is faster.
-    pub fn open_read_only(
-        self,
-        identities: &AgeIdentities,
-        ignore_mac: bool,
-    ) -> Result<OpenFile, Error> {
-        let key = datakey::recover(&self.metadata, identities).map_err(Error::Recover)?;
+    pub fn open_read_only(self, sources: &KeySources, ignore_mac: bool) -> Result<OpenFile, Error> {
+        let key = datakey::recover(&self.metadata, sources).map_err(Error::Recover)?;
         self.open_with_key_as(key, ignore_mac, false)
     }
 
@@ -122,6 +118,7 @@ impl EncryptedFile {
             &mut cipher,
             &metadata.crypt_rule.clone().unwrap_or_default(),
             metadata.mac_only_encrypted,
+            ignore_mac,
         )
         .map_err(Error::DecryptTree)?;
         if !ignore_mac && metadata.mac.is_empty() {
@@ -161,11 +158,16 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
-    /// A new file: generates a data key and wraps it to every master key in `metadata`
-    /// (which carries the key groups, rule, threshold and `mac_only_encrypted`).
-    pub fn create(docs: Vec<Branch>, mut metadata: Metadata) -> Result<OpenFile, Error> {
+    /// A new file: generates a data key and wraps it through `sources` to every master key
+    /// in `metadata` (which carries the key groups, rule, threshold and
+    /// `mac_only_encrypted`).
+    pub fn create(
+        docs: Vec<Branch>,
+        mut metadata: Metadata,
+        sources: &KeySources,
+    ) -> Result<OpenFile, Error> {
         let key = datakey::generate();
-        datakey::wrap(&mut metadata, &key, false).map_err(Error::Wrap)?;
+        datakey::wrap(&mut metadata, &key, false, sources).map_err(Error::Wrap)?;
         let cipher = ValueCipher::new(&key);
         Ok(OpenFile {
             docs,
@@ -182,9 +184,9 @@ impl OpenFile {
 
     /// Generates a new data key and re-wraps it to every master key (`rotate`). Every value
     /// gets a fresh IV on the next seal.
-    pub fn rotate(&mut self) -> Result<(), Error> {
+    pub fn rotate(&mut self, sources: &KeySources) -> Result<(), Error> {
         let key = datakey::generate();
-        datakey::wrap(&mut self.metadata, &key, false).map_err(Error::Wrap)?;
+        datakey::wrap(&mut self.metadata, &key, false, sources).map_err(Error::Wrap)?;
         self.cipher = ValueCipher::new(&key);
         self.key = key;
         Ok(())
@@ -192,9 +194,9 @@ impl OpenFile {
 
     /// Wraps the current data key to master keys that have no `enc` yet (`updatekeys`).
     /// With several key groups, the key is split again so every group gets a fresh share.
-    pub fn wrap_new_keys(&mut self) -> Result<(), Error> {
+    pub fn wrap_new_keys(&mut self, sources: &KeySources) -> Result<(), Error> {
         let resplit = self.metadata.key_groups.len() > 1;
-        datakey::wrap(&mut self.metadata, &self.key, !resplit).map_err(Error::Wrap)
+        datakey::wrap(&mut self.metadata, &self.key, !resplit, sources).map_err(Error::Wrap)
     }
 
     /// Raises `version` to keytap's sops version when the file's is older (what sops's

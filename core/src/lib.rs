@@ -1,4 +1,5 @@
 //! keytap-core: read and write sops-encrypted files byte-compatibly with sops 3.11.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod cipher;
@@ -7,12 +8,18 @@ pub mod datakey;
 pub mod error;
 pub mod example;
 pub mod file;
+#[doc(hidden)]
+pub mod fuzz_targets;
+pub mod go_regex;
 pub mod goerr;
 pub mod install;
 pub mod keys;
+pub mod keysource;
 pub mod metadata;
 pub mod plugin;
+pub mod safefs;
 pub mod shamir;
+pub mod stack;
 pub mod stores;
 pub mod tree;
 pub mod treepath;

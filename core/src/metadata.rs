@@ -41,6 +41,35 @@ pub enum MasterKey {
 }
 
 impl MasterKey {
+    /// The wrapped data key (`enc`), empty when there is none yet.
+    pub fn enc(&self) -> &str {
+        match self {
+            MasterKey::Age { enc, .. } => enc,
+            MasterKey::Other { fields, .. } => match crate::tree::get(fields, "enc") {
+                Some(Value::Str(s)) => s,
+                _ => "",
+            },
+        }
+    }
+
+    /// Stores a newly wrapped data key.
+    pub fn set_enc(&mut self, wrapped: String) {
+        match self {
+            MasterKey::Age { enc, .. } => *enc = wrapped,
+            MasterKey::Other { fields, .. } => {
+                for item in fields.iter_mut() {
+                    if let Item::Entry(k, v) = item {
+                        if k == "enc" {
+                            *v = Value::Str(wrapped);
+                            return;
+                        }
+                    }
+                }
+                fields.push(Item::Entry("enc".into(), Value::Str(wrapped)));
+            }
+        }
+    }
+
     /// A short description for messages: the recipient, fingerprint or ARN.
     pub fn describe(&self) -> String {
         match self {
@@ -86,11 +115,15 @@ pub struct Metadata {
 /// Key-list kinds sops knows, in the order its metadata struct writes them around `age`.
 const KEY_LISTS_BEFORE_AGE: [&str; 4] = ["kms", "gcp_kms", "azure_kv", "hc_vault"];
 
+/// A string field. Like go-yaml decoding into a Go string, any scalar gives its text
+/// (`version: 3.11` is the string "3.11").
 fn as_str(v: &Value, field: &str) -> Result<String, MetadataError> {
     match v {
         Value::Str(s) => Ok(s.clone()),
         Value::Time(s) => Ok(s.clone()),
         Value::Int(i) => Ok(i.to_string()),
+        Value::Float(f) => Ok(crate::cipher::format_float_plain(*f)),
+        Value::Bool(b) => Ok(b.to_string()),
         Value::Null => Ok(String::new()),
         _ => Err(MetadataError::Invalid(format!("{field} must be a string"))),
     }
@@ -384,5 +417,157 @@ pub fn version_older(a: &str, b: &str) -> bool {
         }
         (None, _) => true,
         _ => false,
+    }
+}
+
+/// sops's check of `sops.version` when it loads a file to decrypt it (its
+/// `DetectKMSEncryptionContextBug`, which compares the version with 3.3.0): versions
+/// starting `1.` pass, a leading `v` is dropped, and anything else must be semantic
+/// versioning as github.com/blang/semver parses it. The error texts are that library's.
+pub fn check_version(version: &str) -> Result<(), String> {
+    if version.starts_with("1.") {
+        return Ok(());
+    }
+    parse_semver(version.strip_prefix('v').unwrap_or(version))
+}
+
+/// blang/semver's `Parse`, reduced to its verdict (hand-written: sops users meet its
+/// exact messages).
+fn parse_semver(s: &str) -> Result<(), String> {
+    const NUMBERS: &str = "0123456789";
+    const ALPHANUM: &str = "-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let only = |s: &str, set: &str| s.chars().all(|c| set.contains(c));
+    let leading_zero = |s: &str| s.len() > 1 && s.starts_with('0');
+    let go_q = |s: &str| crate::goerr::quote(s.as_bytes());
+    let number = |s: &str| {
+        s.parse::<u64>().map(|_| ()).map_err(|e| {
+            let why = if s.is_empty() || matches!(e.kind(), std::num::IntErrorKind::InvalidDigit) {
+                "invalid syntax"
+            } else {
+                "value out of range"
+            };
+            format!("strconv.ParseUint: parsing {}: {why}", go_q(s))
+        })
+    };
+    if s.is_empty() {
+        return Err("Version string empty".into());
+    }
+    let parts: Vec<&str> = s.splitn(3, '.').collect();
+    if parts.len() != 3 {
+        return Err("No Major.Minor.Patch elements found".into());
+    }
+    for (part, name, cap) in [(parts[0], "major", "Major"), (parts[1], "minor", "Minor")] {
+        if !only(part, NUMBERS) {
+            return Err(format!(
+                "Invalid character(s) found in {name} number {}",
+                go_q(part)
+            ));
+        }
+        if leading_zero(part) {
+            return Err(format!(
+                "{cap} number must not contain leading zeroes {}",
+                go_q(part)
+            ));
+        }
+        number(part)?;
+    }
+    let mut patch = parts[2];
+    let mut build: Vec<&str> = Vec::new();
+    let mut pre: Vec<&str> = Vec::new();
+    if let Some(i) = patch.find('+') {
+        build = patch[i + 1..].split('.').collect();
+        patch = &patch[..i];
+    }
+    if let Some(i) = patch.find('-') {
+        pre = patch[i + 1..].split('.').collect();
+        patch = &patch[..i];
+    }
+    if !only(patch, NUMBERS) {
+        return Err(format!(
+            "Invalid character(s) found in patch number {}",
+            go_q(patch)
+        ));
+    }
+    if leading_zero(patch) {
+        return Err(format!(
+            "Patch number must not contain leading zeroes {}",
+            go_q(patch)
+        ));
+    }
+    number(patch)?;
+    for p in pre {
+        if p.is_empty() {
+            return Err("Prerelease is empty".into());
+        }
+        if only(p, NUMBERS) {
+            if leading_zero(p) {
+                return Err(format!(
+                    "Numeric PreRelease version must not contain leading zeroes {}",
+                    go_q(p)
+                ));
+            }
+            number(p)?;
+        } else if !only(p, ALPHANUM) {
+            return Err(format!(
+                "Invalid character(s) found in prerelease {}",
+                go_q(p)
+            ));
+        }
+    }
+    for b in build {
+        if b.is_empty() {
+            return Err("Build meta data is empty".into());
+        }
+        if !only(b, ALPHANUM) {
+            return Err(format!(
+                "Invalid character(s) found in build meta data {}",
+                go_q(b)
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::check_version;
+
+    #[test]
+    fn versions_are_checked_as_sops_checks_them() {
+        for ok in [
+            "3.11.0",
+            "3.99.0",
+            "4.0.0",
+            "v3.11.0",
+            "v4.0.0-alpha",
+            "3.11.0-rc1",
+            "3.11.0+meta",
+            "0.0.1",
+            "1.0",
+            "1.banana",
+        ] {
+            assert_eq!(check_version(ok), Ok(()), "{ok}");
+        }
+        let cases = [
+            ("", "Version string empty"),
+            ("banana", "No Major.Minor.Patch elements found"),
+            ("3.11", "No Major.Minor.Patch elements found"),
+            (
+                "03.11.0",
+                "Major number must not contain leading zeroes \"03\"",
+            ),
+            (
+                "3.11.0.1",
+                "Invalid character(s) found in patch number \"0.1\"",
+            ),
+            ("3..0", "strconv.ParseUint: parsing \"\": invalid syntax"),
+            (
+                "99999999999999999999.0.0",
+                "strconv.ParseUint: parsing \"99999999999999999999\": value out of range",
+            ),
+        ];
+        for (v, msg) in cases {
+            assert_eq!(check_version(v), Err(msg.to_string()), "{v}");
+        }
     }
 }

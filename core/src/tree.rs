@@ -4,6 +4,12 @@
 //! items, each either a `key: value` pair or a comment line, so comments and key order
 //! survive a decrypt/encrypt round trip and are encrypted in place like values.
 
+/// The deepest nesting of collections keytap writes, counting a document's top-level
+/// mapping as level 1: what go-yaml (10,000 indentation or flow levels) and Go's
+/// encoding/json (10,000 nested values) read back, so keytap never writes a file that it
+/// or sops cannot open again. (sops itself writes YAML one level deeper than it reads.)
+pub const MAX_NESTING: usize = 10_000;
+
 /// One document (or one nested mapping): ordered items.
 pub type Branch = Vec<Item>;
 

@@ -24,40 +24,61 @@ pub struct PathError {
     pub reason: String,
 }
 
-/// Parses `["key"][0]['other']`.
+/// Parses `["key"][0]['other']` as sops's `parseTreePath` does, on bytes: each `[`-split
+/// component must end with `]`; one starting with a quote is a key (its first and last
+/// byte dropped, the closing quote unchecked, as in sops); anything else is an index in
+/// Go's `strconv.Atoi` syntax. Where sops panics (`["]`, `[]`, a negative index) this
+/// returns an error instead. A key cut inside a multi-byte character keeps the valid part.
 pub fn parse(arg: &str) -> Result<Vec<Step>, PathError> {
     let err = |reason: String| PathError {
         path: arg.to_string(),
         reason,
     };
     let mut steps = Vec::new();
-    for component in arg.split('[') {
+    for component in arg.as_bytes().split(|b| *b == b'[') {
         if component.is_empty() {
             continue;
         }
-        let Some(inner) = component.strip_suffix(']') else {
-            return Err(err(format!("component {component} doesn't end with ]")));
+        let text = || String::from_utf8_lossy(component).into_owned();
+        let Some(inner) = component.strip_suffix(b"]") else {
+            return Err(err(format!("component {} doesn't end with ]", text())));
         };
-        if inner.starts_with('"') || inner.starts_with('\'') {
-            if inner.len() < 2 {
-                return Err(err(format!("unterminated string in component {component}")));
+        match inner.first() {
+            None => return Err(err(format!("component {} is empty", text()))),
+            Some(b'"' | b'\'') => {
+                if inner.len() < 2 {
+                    return Err(err(format!("unterminated string in component {}", text())));
+                }
+                let key = &inner[1..inner.len() - 1];
+                steps.push(Step::Key(String::from_utf8_lossy(key).into_owned()));
             }
-            steps.push(Step::Key(inner[1..inner.len() - 1].to_string()));
-        } else {
-            let digits = inner.strip_prefix('+').unwrap_or(inner);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err(format!(
-                    "{inner:?} is neither a quoted key nor an index"
-                )));
-            }
-            steps.push(Step::Index(
-                digits
-                    .parse()
-                    .map_err(|_| err(format!("index {inner} is too large")))?,
-            ));
+            Some(_) => steps.push(Step::Index(atoi_index(inner).map_err(err)?)),
         }
     }
     Ok(steps)
+}
+
+/// Go's `strconv.Atoi` (optional sign, decimal digits) for a list index.
+fn atoi_index(text: &[u8]) -> Result<usize, String> {
+    let shown = String::from_utf8_lossy(text);
+    let quoted = crate::goerr::quote(text);
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(format!("strconv.Atoi: parsing {quoted}: invalid syntax"));
+    }
+    let value: i64 = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| format!("strconv.Atoi: parsing {quoted}: value out of range"))?;
+    if negative && value != 0 {
+        return Err(format!("index {shown} is negative"));
+    }
+    usize::try_from(value)
+        .map_err(|_| format!("strconv.Atoi: parsing {quoted}: value out of range"))
 }
 
 /// Renders a path back to its `["a"][0]` form.
@@ -238,6 +259,28 @@ mod tests {
         assert!(parse(r#"["a""#).is_err());
         assert!(parse("[x]").is_err());
         assert!(parse("[\"]").is_err());
+        // Go's Atoi and sops's unchecked closing quote.
+        assert_eq!(
+            parse("[+1][01]").unwrap(),
+            vec![Step::Index(1), Step::Index(1)]
+        );
+        assert_eq!(parse(r#"["a']"#).unwrap(), vec![Step::Key("a".into())]);
+        assert_eq!(
+            parse("[c]").unwrap_err().reason,
+            "strconv.Atoi: parsing \"c\": invalid syntax"
+        );
+        for panics_in_sops in ["[]", "]", "[-1]", "[\"]"] {
+            assert!(parse(panics_in_sops).is_err(), "{panics_in_sops}");
+        }
+    }
+
+    #[test]
+    fn keys_are_cut_on_bytes_without_panicking() {
+        // Found by fuzzing: a multi-byte character cut by the closing-quote byte.
+        assert_eq!(parse("[\"é]").unwrap(), vec![Step::Key("\u{fffd}".into())]);
+        for s in ["[\"ߡ]", "['é']", "[\"\u{10ffff}]"] {
+            let _ = parse(s);
+        }
     }
 
     #[test]

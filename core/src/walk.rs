@@ -108,6 +108,13 @@ pub enum WalkError {
         /// The cipher's reason.
         source: CipherError,
     },
+    /// An encrypted comment does not decrypt: changed, or moved from elsewhere. Comments are
+    /// not covered by the MAC, so this is the only check they get.
+    #[error("Error walking tree: the encrypted comment at {path} does not decrypt: it was changed or moved here (comments are not covered by the MAC; --ignore-mac reads the file anyway, showing the comment as it is)")]
+    TamperedComment {
+        /// Where the comment is.
+        path: String,
+    },
     /// An encrypted comment would be mistaken for an unencrypted one on decryption.
     #[error("encrypted comment matches unencrypted_comment_regex; make sure the regex cannot match an encrypted comment")]
     CommentRegexMatchesCiphertext,
@@ -126,7 +133,7 @@ impl Matcher {
             | CryptRule::EncryptedRegex(r)
             | CryptRule::UnencryptedCommentRegex(r)
             | CryptRule::EncryptedCommentRegex(r) => {
-                Some(crate::config::go_regex(r).map_err(|e| {
+                Some(crate::go_regex::go_regex(r).map_err(|e| {
                     WalkError::BadRegex {
                         field: rule.field_name(),
                         regex: r.clone(),
@@ -358,12 +365,16 @@ pub fn encrypt_tree(
 
 /// Decrypts every leaf the rule selects, in place, and returns the MAC computed over the
 /// plaintext (128 uppercase hex) for the caller to compare with the stored one.
-/// A comment that fails to decrypt is kept as it is (files from old sops have plain comments).
+///
+/// Comments: a plain one is kept as it is, with a warning (old sops wrote them so); an
+/// encrypted one that does not decrypt is an error unless `keep_bad_comments` (sops keeps
+/// it silently, so a tampered comment would pass unseen; `--ignore-mac` asks for that).
 pub fn decrypt_tree(
     docs: &mut [Branch],
     cipher: &mut ValueCipher,
     rule: &CryptRule,
     mac_only_encrypted: bool,
+    keep_bad_comments: bool,
 ) -> Result<String, WalkError> {
     let matcher = Matcher::new(rule, mac_only_encrypted)?;
     let mut hasher = new_mac_hasher(mac_only_encrypted);
@@ -378,10 +389,7 @@ pub fn decrypt_tree(
                         if encrypt {
                             match v {
                                 Value::Comment(c) => {
-                                    if let Ok(Value::Comment(plain)) = cipher.decrypt(c, &aad(path))
-                                    {
-                                        *c = plain;
-                                    }
+                                    decrypt_comment(cipher, c, path, keep_bad_comments)?
                                 }
                                 Value::Str(s) => {
                                     *v = cipher.decrypt(s, &aad(path)).map_err(|source| {
@@ -406,9 +414,7 @@ pub fn decrypt_tree(
                     }
                     Leaf::MapComment(c) => {
                         if encrypt {
-                            if let Ok(Value::Comment(plain)) = cipher.decrypt(c, &aad(path)) {
-                                *c = plain;
-                            }
+                            decrypt_comment(cipher, c, path, keep_bad_comments)?;
                         }
                     }
                 }
@@ -418,6 +424,38 @@ pub fn decrypt_tree(
         walker.branch(doc)?;
     }
     Ok(hex::encode_upper(hasher.finalize()))
+}
+
+/// Decrypts one comment in place (see [`decrypt_tree`]).
+fn decrypt_comment(
+    cipher: &mut ValueCipher,
+    comment: &mut String,
+    path: &[String],
+    keep_bad: bool,
+) -> Result<(), WalkError> {
+    match cipher.decrypt(comment, &aad(path)) {
+        Ok(Value::Comment(plain)) => {
+            *comment = plain;
+            Ok(())
+        }
+        _ if !comment.starts_with("ENC[") => {
+            eprintln!(
+                "keytap: warning: the comment at {} is not encrypted (written by an old sops, or added by hand)",
+                display_path(path)
+            );
+            Ok(())
+        }
+        _ if keep_bad => {
+            eprintln!(
+                "keytap: warning: the encrypted comment at {} does not decrypt; shown as it is",
+                display_path(path)
+            );
+            Ok(())
+        }
+        _ => Err(WalkError::TamperedComment {
+            path: display_path(path),
+        }),
+    }
 }
 
 /// Computes the MAC of a plaintext tree without changing it (used by `set`/`edit` checks).
@@ -486,7 +524,7 @@ mod tests {
         assert!(matches!(&top[0], Item::Comment(c) if c.starts_with("ENC[")));
         assert_eq!(top[2], Item::Entry("b_unencrypted".into(), s("plain")));
         let mut dc = ValueCipher::new(&[1; 32]);
-        let mac2 = decrypt_tree(&mut docs, &mut dc, &CryptRule::default(), false).unwrap();
+        let mac2 = decrypt_tree(&mut docs, &mut dc, &CryptRule::default(), false, false).unwrap();
         assert_eq!(mac, mac2);
         assert_eq!(docs, sample());
     }
@@ -508,7 +546,7 @@ mod tests {
         docs[0][1] = Item::Entry("b".into(), va);
         let mut dc = ValueCipher::new(&[1; 32]);
         assert!(matches!(
-            decrypt_tree(&mut docs, &mut dc, &CryptRule::default(), false),
+            decrypt_tree(&mut docs, &mut dc, &CryptRule::default(), false, false),
             Err(WalkError::Decrypt { .. })
         ));
     }

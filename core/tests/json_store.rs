@@ -116,11 +116,22 @@ fn comments_and_non_finite_floats() {
 }
 
 #[test]
-fn deep_nesting_is_refused_without_crashing() {
-    let store = JsonStore::new(None);
-    let deep = format!("{{\"a\": {}1{}}}", "[".repeat(5000), "]".repeat(5000));
-    let e = store.load_plain(deep.as_bytes()).unwrap_err();
-    assert_one_line(&e.message, "deep");
+fn nesting_follows_gos_limit_without_crashing() {
+    keytap_core::stack::with_deep_stack(|| {
+        let store = JsonStore::new(None);
+        let nested = |n: usize| format!("{{\"a\": {}1{}}}", "[".repeat(n), "]".repeat(n));
+        // Go reads 10,000 levels (the top object is one); so does keytap, both ways.
+        let docs = store.load_plain(nested(9_999).as_bytes()).unwrap();
+        let out = store.emit_plain(&docs).unwrap();
+        store.load_plain(&out).unwrap();
+        // Plaintext deeper than that loads (as with sops's tokenizer) but is not written.
+        let docs = store.load_plain(nested(10_000).as_bytes()).unwrap();
+        let e = store.emit_plain(&docs).unwrap_err();
+        assert_one_line(&e.message, "exceeded max depth");
+        // Far deeper: refused while reading.
+        let e = store.load_plain(nested(30_000).as_bytes()).unwrap_err();
+        assert_one_line(&e.message, "exceeded max depth");
+    })
 }
 
 #[test]

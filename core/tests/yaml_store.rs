@@ -786,15 +786,27 @@ fn deep_nesting_is_bounded() {
     text.push_str("leaf: 1\n");
     let docs = store.load_plain(text.as_bytes()).expect("200 levels");
     store.emit_plain(&docs).expect("emit 200 levels");
-    // Far beyond: an error, not a stack overflow.
-    for deep in [
-        "[".repeat(20000),
-        "{a: ".repeat(5000),
-        "- ".repeat(5000) + "x",
-    ] {
-        let input = format!("k: {deep}\n");
-        assert!(store.load_plain(input.as_bytes()).is_err());
-    }
+    // As deep as go-yaml reads (10,000 levels), and beyond: loads, or an error naming
+    // the limit; never a stack overflow.
+    keytap_core::stack::with_deep_stack(|| {
+        let flow = |n: usize| format!("k: {}x{}\n", "{a: ".repeat(n), "}".repeat(n));
+        let block = |n: usize| format!("k:\n{}x\n", "- ".repeat(n));
+        for input in [flow(5000), block(5000)] {
+            assert!(store.load_plain(input.as_bytes()).is_ok());
+        }
+        for input in [
+            flow(10_001),
+            block(10_001),
+            format!("k: {}\n", "[".repeat(20_000)),
+        ] {
+            let e = store.load_plain(input.as_bytes()).unwrap_err();
+            assert!(
+                e.message.contains("exceeded max depth of 10000"),
+                "{}",
+                e.message
+            );
+        }
+    });
     // Alias bombs: an error, not a hang.
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {

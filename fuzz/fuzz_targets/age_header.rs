@@ -1,7 +1,8 @@
-//! keytap's check of age files (sops `enc` blobs) before the age crate reads them.
+//! `keytap_core::fuzz_targets::age_header` (the body lives in the core so that the corpus
+//! replays in the ordinary test suite), on a deep stack like the CLI's.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = keytap_core::keys::agefile::checked(data);
+    keytap_core::stack::with_deep_stack(|| keytap_core::fuzz_targets::age_header(data));
 });

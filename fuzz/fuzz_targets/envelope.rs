@@ -1,12 +1,8 @@
-//! `ENC[AES256_GCM,...]` envelopes and tree paths: errors, never panics.
+//! `keytap_core::fuzz_targets::envelope` (the body lives in the core so that the corpus
+//! replays in the ordinary test suite), on a deep stack like the CLI's.
 #![no_main]
-use keytap_core::cipher::ValueCipher;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(s) = std::str::from_utf8(data) {
-        let mut cipher = ValueCipher::new(&[7; 32]);
-        let _ = cipher.decrypt(s, "a:");
-        let _ = keytap_core::treepath::parse(s);
-    }
+    keytap_core::stack::with_deep_stack(|| keytap_core::fuzz_targets::envelope(data));
 });

@@ -1,5 +1,6 @@
 //! Harness for end-to-end tests: temp workspaces, age keys, and running keytap and the real
 //! sops side by side on the same files.
+#![forbid(unsafe_code)]
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -176,4 +177,152 @@ pub fn recipient_of(keys: &Path) -> String {
         .expect("public key comment")
         .trim()
         .to_string()
+}
+
+/// The directory of the workspace's binaries (keytap, the plugins, the test plugin).
+pub fn bin_dir() -> PathBuf {
+    keytap_bin().parent().expect("target dir").to_path_buf()
+}
+
+/// PATH with the workspace's binaries (its plugins) first.
+pub fn path_with_plugins() -> String {
+    format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// (recipient, identity) of a fresh key of the misbehaving test plugin
+/// (`age-plugin-testkit`), optionally with a built-in mode (`prompt-pin`, `absent`, ...).
+pub fn testkit_key(mode: Option<&str>) -> (String, String) {
+    let mut cmd = Command::new(bin_dir().join("age-plugin-testkit"));
+    cmd.arg("--generate");
+    if let Some(m) = mode {
+        cmd.args(["--mode", m]);
+    }
+    let out = cmd
+        .output()
+        .expect("run age-plugin-testkit (cargo build --workspace)");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# recipient: "))
+        .expect("recipient line")
+        .to_string();
+    let identity = text
+        .lines()
+        .find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1"))
+        .expect("identity line")
+        .to_string();
+    (recipient, identity)
+}
+
+impl Workspace {
+    /// Writes an executable script.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.write(name, body);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// An askpass program answering `answer` and logging every prompt it gets to a file:
+    /// (program, log).
+    pub fn askpass(&self, name: &str, answer: &str) -> (PathBuf, PathBuf) {
+        let log = self.path(&format!("{name}.log"));
+        let program = self.script(
+            name,
+            &format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nprintf '%s\\n' '{answer}'\n",
+                log.display()
+            ),
+        );
+        (program, log)
+    }
+}
+
+/// The lines of a file (none if it does not exist).
+pub fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A `keytap keyservice` running on a unix socket in a workspace, stopped (by PID) when
+/// dropped.
+pub struct KeyServiceProcess {
+    child: std::process::Child,
+    /// The socket.
+    pub socket: PathBuf,
+    /// Its stderr.
+    pub log: PathBuf,
+}
+
+impl KeyServiceProcess {
+    /// Starts `keytap -v keyservice --network unix --address <socket> ARGS` with the
+    /// workspace's clean environment plus `env`, and waits until the socket answers.
+    pub fn start(ws: &Workspace, socket: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        // Beside the workspace's files: the socket's own directory is the service's to make.
+        let log = ws.path(&format!(
+            "keyservice-{}.log",
+            socket.file_name().unwrap().to_string_lossy()
+        ));
+        let mut cmd = ws.command(keytap_bin());
+        cmd.args(["-v", "keyservice", "--network", "unix", "--address"])
+            .arg(socket)
+            .args(args)
+            .env("PATH", path_with_plugins())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("service log"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start keytap keyservice");
+        let start = std::time::Instant::now();
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "keytap keyservice exited ({status}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "keytap keyservice did not listen on {} within 20 s",
+                socket.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        KeyServiceProcess {
+            child,
+            socket: socket.to_path_buf(),
+            log,
+        }
+    }
+
+    /// The `--keyservice` URI.
+    pub fn uri(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Stops it with SIGTERM and waits.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for KeyServiceProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
 }

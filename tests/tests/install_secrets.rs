@@ -901,3 +901,79 @@ print(hrp + "1" + "".join(CH[v] for v in five) + "".join(CH[(pm >> 5 * (5 - i)) 
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+#[test]
+fn concurrent_runs_take_turns_and_never_mix_two_manifests() {
+    let site = Site::new();
+    let manifest = |tag: &str| {
+        let secrets: Vec<_> = (0..8)
+            .map(|i| {
+                let f = site.sops_file(
+                    &format!("{tag}{i}.yaml"),
+                    format!("v: {tag}{i}\n").as_bytes(),
+                    &[],
+                );
+                site.secret(&format!("{tag}{i}"), "v", &f, "yaml")
+            })
+            .collect();
+        let mut m = site.manifest_value(secrets, vec![]);
+        m["keepGenerations"] = json!(0);
+        site.write_manifest(&format!("m-{tag}.json"), &m)
+    };
+    let (a, b) = (manifest("a"), manifest("b"));
+    let runs: Vec<_> = (0..6)
+        .map(|i| {
+            let m = if i % 2 == 0 { &a } else { &b };
+            site.ws
+                .command(keytap_e2e::keytap_bin())
+                .args(["install-secrets", m.to_str().unwrap()])
+                .env("KEYTAP_INSTALL_NIXOS_RUN_DIR", site.ws.path("run/nixos"))
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for r in runs {
+        let out = r.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(site.generations(), (1..=6).collect::<Vec<u64>>());
+    for g in 1..=6 {
+        let mut names: Vec<String> = std::fs::read_dir(site.mount().join(g.to_string()))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let one_manifest =
+            names.iter().all(|n| n.starts_with('a')) || names.iter().all(|n| n.starts_with('b'));
+        assert!(
+            one_manifest && names.len() == 8,
+            "generation {g} holds {names:?}"
+        );
+    }
+}
+
+#[test]
+fn setuid_setgid_and_sticky_bits_never_reach_a_secret() {
+    let site = Site::new();
+    let f = site.sops_file("m.yaml", b"v: x\n", &[]);
+    let mut s = site.secret("v", "v", &f, "yaml");
+    s["mode"] = json!("6777");
+    let m = site.write_manifest("m.json", &site.manifest_value(vec![s], vec![]));
+    let run = site.install_ok(&m);
+    assert!(
+        run.stderr
+            .contains("setuid, setgid and sticky bits are never set"),
+        "{}",
+        run.stderr
+    );
+    let live = site
+        .mount()
+        .join(site.live().unwrap().to_string())
+        .join("v");
+    assert_eq!(attrs(&live).0, 0o777);
+}

@@ -249,7 +249,7 @@ fn every_plugin_misbehaviour_is_a_clear_error_without_plaintext() {
         ("garbage", "not the age plugin protocol"),
         ("wrong-key", "wrong file key"),
         ("absent", "age-plugin-testkit"),
-        ("hang", "did not answer within 2 s"),
+        ("hang", "made no progress within 2 s"),
     ] {
         let (run, took) = keytap_env(
             &ws,
@@ -269,6 +269,71 @@ fn every_plugin_misbehaviour_is_a_clear_error_without_plaintext() {
         );
         assert!(!run.stderr.contains("panicked"), "{mode}: {}", run.stderr);
         assert!(took < Duration::from_secs(60), "{mode} took {took:?}");
+    }
+}
+
+#[test]
+fn plugins_that_flood_or_overflow_are_stopped_and_their_text_defused() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    encrypt_to(&ws, "s.json", &recipient);
+    let with = |mode: &str, timeout: &str| {
+        keytap_env(
+            &ws,
+            &["decrypt", "s.json"],
+            &[
+                ("SOPS_AGE_KEY", &identity),
+                ("TESTKIT_MODE", mode),
+                ("KEYTAP_PLUGIN_TIMEOUT", timeout),
+            ],
+        )
+        .0
+    };
+    // A header line that never ends is cut off at the line limit instead of buffered.
+    let run = with("endless-line", "60");
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    assert!(run.stderr.contains("longer than"), "{}", run.stderr);
+    // Messages forever are answered but are not progress: the timeout stops the plugin,
+    // and at most 64 of them reach the terminal.
+    let run = with("msg-flood", "2");
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("made no progress within 2 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.matches("still here").count() <= 64,
+        "flooded the terminal"
+    );
+    // A megabyte message: the file opens, and the message is shown cut to 4 KiB.
+    let run = with("huge-msg", "60");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.out().contains("s3cret"));
+    // (The test plugin sends it once per identity mode it checks: twice here.)
+    assert!(
+        run.stderr.len() < 16 * 1024,
+        "{} bytes on stderr",
+        run.stderr.len()
+    );
+    // Terminal control sequences in a plugin's text never reach the terminal.
+    let run = with("escape-msg", "60");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("touch your token"), "{}", run.stderr);
+    assert!(!run.stderr.contains('\x1b') && !run.stderr.contains('\x07'));
+    // The timeout takes fractions, and refuses what is not a positive number.
+    let run = with("hang", "0.5");
+    assert!(run.stderr.contains("within 0.5 s"), "{}", run.stderr);
+    for bad in ["abc", "0", "-5"] {
+        let run = with("ok", bad);
+        assert_eq!(run.code, 128, "{bad}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "KEYTAP_PLUGIN_TIMEOUT=\"{bad}\" is not a positive number"
+            )),
+            "{bad}: {}",
+            run.stderr
+        );
     }
 }
 

@@ -7,28 +7,24 @@
 //! root (pcscd creates /run/pcscd) and the packages of scripts/install-deps.sh; nothing is
 //! skipped when they are missing: the tests fail.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod install_common;
 
-use keytap_e2e::{keytap_bin, Run, Workspace};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use install_common::Site;
+use keytap_e2e::{bin_dir, keytap_bin, lines_of, Run, Workspace};
 use keytap_piv_card::harness::{Card, CardOptions, Pcscd};
 
 const PIN: &str = "654321";
 const SERIAL_A: u32 = 15_000_001;
 const SERIAL_B: u32 = 15_000_002;
+/// `--generate` flags for a key that needs no touch.
+const NO_TOUCH: &[&str] = &["--touch-policy", "never"];
 
-fn bin_dir() -> PathBuf {
-    keytap_bin().parent().unwrap().to_path_buf()
-}
-
+/// Our plugin, built with the workspace (`cargo build --workspace`).
 fn our_plugin() -> PathBuf {
-    let p = bin_dir().join("age-plugin-yubikey");
-    assert!(
-        p.exists(),
-        "{} not built: run `cargo build --workspace`",
-        p.display()
-    );
-    p
+    bin_dir().join("age-plugin-yubikey")
 }
 
 /// PATH for keytap with our plugin: the workspace's binaries, then the system's.
@@ -73,32 +69,33 @@ fn their_path(ws: &Workspace) -> String {
     format!("{}:/usr/local/bin:/usr/bin:/bin", dir.display())
 }
 
-fn script(ws: &Workspace, name: &str, body: &str) -> PathBuf {
-    let p = ws.write(name, body);
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
+/// Runs a plugin binary (ours or theirs) with `args`.
+fn plugin(ws: &Workspace, bin: &Path, args: &[&str]) -> Run {
+    ws.run(bin.to_str().unwrap(), |c| {
+        c.args(args);
+    })
 }
 
-/// An askpass answering `answer` and logging each prompt to `<name>.log`.
-fn askpass(ws: &Workspace, name: &str, answer: &str) -> (PathBuf, PathBuf) {
-    let log = ws.path(&format!("{name}.log"));
-    let p = script(
-        ws,
-        name,
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nprintf '%s\\n' '{answer}'\n",
-            log.display()
-        ),
-    );
-    (p, log)
+/// Checks a run: whether it succeeded, its standard output (if `out` is given), and that
+/// its standard error says each of `said`.
+#[track_caller]
+fn check(r: &Run, ok: bool, out: Option<&str>, said: &[&str]) {
+    assert_eq!(r.code == 0, ok, "exit code {}: {}", r.code, r.stderr);
+    if let Some(out) = out {
+        assert_eq!(r.out(), out, "{}", r.stderr);
+    }
+    for s in said {
+        assert!(r.stderr.contains(s), "{s:?} not in: {}", r.stderr);
+    }
 }
 
-fn prompts(log: &Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+/// The first line of `text` that `pick` maps to something.
+#[track_caller]
+fn line<'t>(text: &'t str, pick: impl FnMut(&'t str) -> Option<&'t str>) -> String {
+    text.lines()
+        .find_map(pick)
+        .expect("no such line")
+        .to_string()
 }
 
 /// A pcscd for this test, its log in the workspace.
@@ -133,21 +130,13 @@ fn generate(ws: &Workspace, extra: &[&str]) -> Generated {
             .arg("--new-pin-file")
             .arg(&new_pin);
     });
-    assert_eq!(r.code, 0, "generate failed: {}", r.stderr);
+    check(&r, true, None, &[]);
     let stdout = r.out();
-    let identity = stdout
-        .lines()
-        .find(|l| l.starts_with("AGE-PLUGIN-YUBIKEY-1"))
-        .unwrap()
-        .to_string();
-    let recipient = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("#    Recipient: "))
-        .unwrap()
-        .to_string();
     Generated {
-        identity,
-        recipient,
+        identity: line(&stdout, |l| {
+            l.starts_with("AGE-PLUGIN-YUBIKEY-1").then_some(l)
+        }),
+        recipient: line(&stdout, |l| l.strip_prefix("#    Recipient: ")),
         stdout,
     }
 }
@@ -164,6 +153,17 @@ fn keytap(ws: &Workspace, path: &str, keys: &Path, ask: Option<&Path>, args: &[&
     })
 }
 
+/// `keytap decrypt FILE` with the askpass `ask`.
+fn decrypt(ws: &Workspace, path: &str, keys: &Path, ask: &Path, file: &Path) -> Run {
+    keytap(
+        ws,
+        path,
+        keys,
+        Some(ask),
+        &["decrypt", file.to_str().unwrap()],
+    )
+}
+
 /// Encrypts `name` with `content` to `recipients` (comma-separated) with keytap.
 fn encrypt(ws: &Workspace, path: &str, name: &str, content: &str, recipients: &str) -> PathBuf {
     let plain = ws.write(&format!("plain-{name}"), content);
@@ -174,8 +174,36 @@ fn encrypt(ws: &Workspace, path: &str, name: &str, content: &str, recipients: &s
         None,
         &["encrypt", "--age", recipients, plain.to_str().unwrap()],
     );
-    assert_eq!(r.code, 0, "encrypt {name}: {}", r.stderr);
+    check(&r, true, None, &[]);
     ws.write(name, r.stdout)
+}
+
+/// File `i` of a batch: (name `fNN.yaml`, content `num: nNN`).
+fn numbered(i: usize) -> (String, String) {
+    (format!("f{i:02}.yaml"), format!("num: n{i}\n"))
+}
+
+/// Decrypts all `files` (encrypted [`numbered`] files) in one keytap run into the directory
+/// `out`, and checks each.
+fn decrypt_all(
+    ws: &Workspace,
+    path: &str,
+    keys: &Path,
+    ask: &Path,
+    files: &[PathBuf],
+    out: &str,
+) -> Run {
+    let out = ws.path(out);
+    std::fs::create_dir_all(&out).unwrap();
+    let mut args = vec!["decrypt", "--output-dir", out.to_str().unwrap()];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let r = keytap(ws, path, keys, Some(ask), &args);
+    check(&r, true, None, &[]);
+    for i in 0..files.len() {
+        let (name, content) = numbered(i);
+        assert_eq!(std::fs::read_to_string(out.join(name)).unwrap(), content);
+    }
+    r
 }
 
 fn ids_file(ws: &Workspace, name: &str, lines: &[&str]) -> PathBuf {
@@ -185,22 +213,84 @@ fn ids_file(ws: &Workspace, name: &str, lines: &[&str]) -> PathBuf {
     )
 }
 
-fn software_identity(ws: &Workspace) -> String {
-    std::fs::read_to_string(&ws.keys)
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
-        .unwrap()
-        .to_string()
+/// What most tests start from: pcscd, the software YubiKey [`SERIAL_A`] in reader 0 and
+/// an identity generated on it.
+struct OneCard<'a> {
+    ws: &'a Workspace,
+    card: Option<Card>,
+    g: Generated,
+    _pcscd: Pcscd,
+}
+
+impl<'a> OneCard<'a> {
+    /// Starts pcscd, inserts the card and runs `--generate` with `extra` flags.
+    fn new(ws: &'a Workspace, extra: &[&str]) -> Self {
+        let pcscd = pcscd(ws);
+        let card = insert(ws, 0, SERIAL_A, CardOptions::default());
+        OneCard {
+            g: generate(ws, extra),
+            ws,
+            card: Some(card),
+            _pcscd: pcscd,
+        }
+    }
+
+    fn card(&mut self) -> &mut Card {
+        self.card.as_mut().expect("the card is inserted")
+    }
+
+    /// Removes the card.
+    fn remove(&mut self) {
+        self.card.take().expect("inserted").remove().unwrap();
+    }
+
+    /// Removes the card and inserts it again with `opts`: a PIN verified before is
+    /// forgotten, and the counters only see what comes next.
+    fn power_cycle(&mut self, opts: CardOptions) {
+        self.remove();
+        self.card = Some(insert(self.ws, 0, SERIAL_A, opts));
+    }
+
+    /// The card's recipient and the workspace's software one.
+    fn both(&self) -> String {
+        format!("{},{}", self.g.recipient, self.ws.recipient)
+    }
+
+    /// An identities file: the card's identity, then the workspace's software key if
+    /// `software`.
+    fn ids(&self, software: bool) -> PathBuf {
+        if !software {
+            return ids_file(self.ws, "card-ids.txt", &[&self.g.identity]);
+        }
+        let keys = std::fs::read_to_string(&self.ws.keys).unwrap();
+        let soft = keys
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap();
+        ids_file(self.ws, "ids.txt", &[&self.g.identity, soft])
+    }
+
+    /// `n` [`numbered`] files encrypted to `recipients` with our plugin.
+    fn encrypt_numbered(&self, n: usize, recipients: &str) -> Vec<PathBuf> {
+        (0..n)
+            .map(|i| {
+                let (name, content) = numbered(i);
+                encrypt(self.ws, &our_path(), &name, &content, recipients)
+            })
+            .collect()
+    }
+
+    /// `keytap decrypt FILE` with our plugin.
+    fn decrypt(&self, keys: &Path, ask: &Path, file: &Path) -> Run {
+        decrypt(self.ws, &our_path(), keys, ask, file)
+    }
 }
 
 #[test]
 fn generate_encrypt_decrypt_with_the_software_yubikey() {
     let ws = Workspace::new();
-    let _pcscd = pcscd(&ws);
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-
-    let g = generate(&ws, &["--name", "laptop key"]);
+    let mut s = OneCard::new(&ws, &["--name", "laptop key"]);
+    let g = &s.g;
     assert!(g.recipient.starts_with("age1yubikey1"), "{}", g.stdout);
     assert!(
         g.stdout.contains(&format!(
@@ -217,14 +307,14 @@ fn generate_encrypt_decrypt_with_the_software_yubikey() {
         .contains("# Touch policy: Always (A physical touch is required for every decryption)"));
 
     // --identity and --list print the same identity again.
-    let r = ws.run(our_plugin().to_str().unwrap(), |c| {
-        c.arg("--identity");
-    });
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), format!("{}\n\n\n", g.stdout.trim_end()));
-    let r = ws.run(our_plugin().to_str().unwrap(), |c| {
-        c.args(["--list", "--slot", "1"]);
-    });
+    let r = plugin(&ws, &our_plugin(), &["--identity"]);
+    check(
+        &r,
+        true,
+        Some(&format!("{}\n\n\n", g.stdout.trim_end())),
+        &[],
+    );
+    let r = plugin(&ws, &our_plugin(), &["--list", "--slot", "1"]);
     assert!(
         r.out().ends_with(&format!("{}\n", g.recipient)),
         "{}",
@@ -232,396 +322,194 @@ fn generate_encrypt_decrypt_with_the_software_yubikey() {
     );
 
     // A sops file encrypted to the card, decrypted with the PIN from KEYTAP_ASKPASS.
-    let file = encrypt(
-        &ws,
-        &our_path(),
-        "secrets.yaml",
-        "db_password: hunter2\napi: [a, b]\n",
-        &g.recipient,
+    let content = "db_password: hunter2\napi: [a, b]\n";
+    let file = encrypt(&ws, &our_path(), "secrets.yaml", content, &g.recipient);
+    let ids = s.ids(false);
+    let (ask, log) = ws.askpass("ask", PIN);
+    let before = s.card().counters();
+    let r = s.decrypt(&ids, &ask, &file);
+    let touch = format!("Touch your YubiKey with serial {SERIAL_A}");
+    check(
+        &r,
+        true,
+        Some("db_password: hunter2\napi:\n    - a\n    - b\n"),
+        &[&touch],
     );
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity]);
-    let (ask, log) = askpass(&ws, "ask", PIN);
-    let before = card.counters();
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &ids,
-        Some(&ask),
-        &["decrypt", file.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), "db_password: hunter2\napi:\n    - a\n    - b\n");
     assert_eq!(
-        prompts(&log),
+        lines_of(&log),
         vec![format!("Enter PIN for YubiKey with serial {SERIAL_A}")]
     );
-    let after = card.counters();
+    let after = s.card().counters();
     assert_eq!(after.verify_pin - before.verify_pin, 1);
     assert_eq!(after.ecdh - before.ecdh, 1);
-    // Touch policy always: the card waited for a touch and the user was told.
+    // Touch policy always: the card waited for a touch and the user was told (above).
     assert_eq!(after.touch - before.touch, 1);
-    assert!(
-        r.stderr
-            .contains(&format!("Touch your YubiKey with serial {SERIAL_A}")),
-        "{}",
-        r.stderr
-    );
 
     // The age 1.3 tag recipient of the same key: keytap encrypts natively (p256tag), the
     // plugin opens it with the same identity.
-    let r = ws.run(our_plugin().to_str().unwrap(), |c| {
-        c.args(["--list", "--recipient-type", "tag"]);
-    });
-    let tag = r
-        .out()
-        .lines()
-        .find(|l| l.starts_with("age1tag1"))
-        .expect("age1tag1 recipient")
-        .to_string();
+    let r = plugin(&ws, &our_plugin(), &["--list", "--recipient-type", "tag"]);
+    let tag = line(&r.out(), |l| l.starts_with("age1tag1").then_some(l));
     let tagged = encrypt(&ws, &our_path(), "tagged.yaml", "k: tagged-value\n", &tag);
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &ids,
-        Some(&ask),
-        &["decrypt", tagged.to_str().unwrap()],
+    check(
+        &s.decrypt(&ids, &ask, &tagged),
+        true,
+        Some("k: tagged-value\n"),
+        &[],
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), "k: tagged-value\n");
     // The state file keeps the key: after a power cycle (reinsertion) it still decrypts.
-    card.remove().unwrap();
-    let _card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &ids,
-        Some(&ask),
-        &["decrypt", file.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    s.power_cycle(CardOptions::default());
+    check(&s.decrypt(&ids, &ask, &file), true, None, &[]);
 }
 
 #[test]
 fn interop_with_age_plugin_yubikey_0_5_1() {
     let ws = Workspace::new();
     let theirs = their_path(&ws);
-    let _pcscd = pcscd(&ws);
-    let _card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let g = generate(&ws, &["--touch-policy", "never", "--name", "interop"]);
+    let s = OneCard::new(&ws, &["--touch-policy", "never", "--name", "interop"]);
 
     // Their plugin reads our certificate: the same identity, byte for byte.
-    let r = ws.run(their_plugin().to_str().unwrap(), |c| {
-        c.arg("--identity");
-    });
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), format!("{}\n\n\n", g.stdout.trim_end()));
-    let r = ws.run(their_plugin().to_str().unwrap(), |c| {
-        c.arg("--list");
-    });
-    assert!(r.out().contains(&g.recipient), "{}", r.out());
+    let r = plugin(&ws, &their_plugin(), &["--identity"]);
+    check(
+        &r,
+        true,
+        Some(&format!("{}\n\n\n", s.g.stdout.trim_end())),
+        &[],
+    );
+    let r = plugin(&ws, &their_plugin(), &["--list"]);
+    assert!(r.out().contains(&s.g.recipient), "{}", r.out());
 
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity]);
-    let (ask, _log) = askpass(&ws, "ask", PIN);
-    // Ours encrypts, theirs decrypts.
-    let ours_enc = encrypt(&ws, &our_path(), "ours.yaml", "from: ours\n", &g.recipient);
-    let r = keytap(
-        &ws,
-        &theirs,
-        &ids,
-        Some(&ask),
-        &["decrypt", ours_enc.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "theirs decrypting ours: {}", r.stderr);
-    assert_eq!(r.out(), "from: ours\n");
-    // Theirs encrypts (to the recipient, and to the identity: it asks the card), ours
-    // decrypts.
-    let theirs_enc = encrypt(&ws, &theirs, "theirs.yaml", "from: theirs\n", &g.recipient);
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &ids,
-        Some(&ask),
-        &["decrypt", theirs_enc.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "ours decrypting theirs: {}", r.stderr);
-    assert_eq!(r.out(), "from: theirs\n");
-    // Both directions again with many files in one session each.
-    let mut files = Vec::new();
-    for i in 0..3 {
-        let path = if i % 2 == 0 {
-            theirs.clone()
-        } else {
-            our_path()
-        };
-        files.push(encrypt(
-            &ws,
-            &path,
-            &format!("m{i}.yaml"),
-            &format!("i: {i}\n"),
-            &g.recipient,
-        ));
+    let ids = s.ids(false);
+    let (ask, _log) = ws.askpass("ask", PIN);
+    // Each plugin decrypts what the other encrypted.
+    let ours = our_path();
+    let both_ways = [
+        ("ours", &ours, "theirs", &theirs),
+        ("theirs", &theirs, "ours", &ours),
+    ];
+    for (enc_name, enc_path, dec_name, dec_path) in both_ways {
+        let content = format!("from: {enc_name}\n");
+        let name = format!("{enc_name}.yaml");
+        let file = encrypt(&ws, enc_path, &name, &content, &s.g.recipient);
+        let r = decrypt(&ws, dec_path, &ids, &ask, &file);
+        assert_eq!(r.code, 0, "{dec_name} decrypting {enc_name}: {}", r.stderr);
+        assert_eq!(r.out(), content);
     }
-    for (who, path) in [("theirs", theirs.clone()), ("ours", our_path())] {
-        let out = ws.path(&format!("out-{who}"));
-        std::fs::create_dir_all(&out).unwrap();
-        let mut args = vec![
-            "decrypt".to_string(),
-            "--output-dir".into(),
-            out.to_str().unwrap().into(),
-        ];
-        args.extend(files.iter().map(|f| f.to_str().unwrap().to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let r = keytap(&ws, &path, &ids, Some(&ask), &args);
-        assert_eq!(r.code, 0, "{who}: {}", r.stderr);
-        for i in 0..3 {
-            assert_eq!(
-                std::fs::read_to_string(out.join(format!("m{i}.yaml"))).unwrap(),
-                format!("i: {i}\n")
-            );
-        }
+    // Both directions again with many files in one session each.
+    let files: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let (name, content) = numbered(i);
+            let path = if i % 2 == 0 { &theirs } else { &ours };
+            encrypt(&ws, path, &name, &content, &s.g.recipient)
+        })
+        .collect();
+    for (who, path) in [("theirs", &theirs), ("ours", &ours)] {
+        decrypt_all(&ws, path, &ids, &ask, &files, &format!("out-{who}"));
     }
 }
 
 #[test]
 fn wrong_pin_reports_tries_left_and_falls_back_to_a_software_key() {
     let ws = Workspace::new();
-    let _pcscd = pcscd(&ws);
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let g = generate(&ws, &["--touch-policy", "never"]);
-    let both = format!("{},{}", g.recipient, ws.recipient);
-    let file = encrypt(&ws, &our_path(), "s.yaml", "v: 1\n", &both);
-    let only_card = encrypt(&ws, &our_path(), "c.yaml", "v: 2\n", &g.recipient);
+    let mut s = OneCard::new(&ws, NO_TOUCH);
+    let file = encrypt(&ws, &our_path(), "s.yaml", "v: 1\n", &s.both());
+    let only_card = encrypt(&ws, &our_path(), "c.yaml", "v: 2\n", &s.g.recipient);
     // Power-cycle so the PIN verified by --generate is forgotten.
-    card.remove().unwrap();
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
+    s.power_cycle(CardOptions::default());
 
-    let (bad, bad_log) = askpass(&ws, "bad", "000000");
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity, &software_identity(&ws)]);
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &ids,
-        Some(&bad),
-        &["decrypt", file.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), "v: 1\n");
-    assert!(r.stderr.contains("skipping"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("Invalid PIN") && r.stderr.contains("2 tries remaining"),
-        "{}",
-        r.stderr
-    );
+    let (bad, bad_log) = ws.askpass("bad", "000000");
+    let r = s.decrypt(&s.ids(true), &bad, &file);
+    let said = ["skipping", "Invalid PIN", "2 tries remaining"];
+    check(&r, true, Some("v: 1\n"), &said);
     assert_eq!(
-        prompts(&bad_log).len(),
+        lines_of(&bad_log).len(),
         1,
         "a rejected PIN is never retried by itself"
     );
-    assert_eq!(card.counters().verify_pin, 1);
+    assert_eq!(s.card().counters().verify_pin, 1);
 
     // Without a software key the error says it all, and the next try shows 1 left.
-    let card_ids = ids_file(&ws, "card-ids.txt", &[&g.identity]);
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &card_ids,
-        Some(&bad),
-        &["decrypt", only_card.to_str().unwrap()],
-    );
-    assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("1 try remaining"), "{}", r.stderr);
+    let card_ids = s.ids(false);
+    let r = s.decrypt(&card_ids, &bad, &only_card);
+    check(&r, false, None, &["1 try remaining"]);
     // The right PIN resets the counter.
-    let (good, _) = askpass(&ws, "good", PIN);
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &card_ids,
-        Some(&good),
-        &["decrypt", only_card.to_str().unwrap()],
+    let (good, _) = ws.askpass("good", PIN);
+    check(
+        &s.decrypt(&card_ids, &good, &only_card),
+        true,
+        Some("v: 2\n"),
+        &[],
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), "v: 2\n");
 }
 
 #[test]
 fn blocked_pin_says_how_to_unblock_without_asking() {
     let ws = Workspace::new();
-    let _pcscd = pcscd(&ws);
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let g = generate(&ws, &["--touch-policy", "never"]);
-    let both = format!("{},{}", g.recipient, ws.recipient);
-    let file = encrypt(&ws, &our_path(), "s.yaml", "v: blocked\n", &both);
-    card.remove().unwrap();
-    let _card = insert(&ws, 0, SERIAL_A, CardOptions::default());
+    let mut s = OneCard::new(&ws, NO_TOUCH);
+    let file = encrypt(&ws, &our_path(), "s.yaml", "v: blocked\n", &s.both());
+    s.power_cycle(CardOptions::default());
 
-    let card_ids = ids_file(&ws, "card-ids.txt", &[&g.identity]);
-    let (bad, bad_log) = askpass(&ws, "bad", "000000");
-    for left in ["2 tries", "1 try"] {
-        let r = keytap(
-            &ws,
-            &our_path(),
-            &card_ids,
-            Some(&bad),
-            &["decrypt", file.to_str().unwrap()],
-        );
-        assert_ne!(r.code, 0);
-        assert!(
-            r.stderr.contains(&format!("{left} remaining")),
-            "{}",
-            r.stderr
-        );
+    let card_ids = s.ids(false);
+    let (bad, bad_log) = ws.askpass("bad", "000000");
+    // Each wrong PIN costs a try; blocked, there is no prompt any more and the way out is
+    // named.
+    let tries: [(&[&str], usize); 4] = [
+        (&["2 tries remaining"], 1),
+        (&["1 try remaining"], 2),
+        (&["PIN locked"], 3),
+        (&["PIN locked", "unblock"], 3),
+    ];
+    for (said, prompts) in tries {
+        check(&s.decrypt(&card_ids, &bad, &file), false, None, said);
+        assert_eq!(lines_of(&bad_log).len(), prompts, "{said:?}");
     }
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &card_ids,
-        Some(&bad),
-        &["decrypt", file.to_str().unwrap()],
-    );
-    assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("PIN locked"), "{}", r.stderr);
-    assert_eq!(prompts(&bad_log).len(), 3);
-    // Blocked: no prompt any more, the way out is named, and a software key still works.
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &card_ids,
-        Some(&bad),
-        &["decrypt", file.to_str().unwrap()],
-    );
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr.contains("PIN locked") && r.stderr.contains("unblock"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(
-        prompts(&bad_log).len(),
-        3,
-        "a blocked card does not ask for a PIN"
-    );
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity, &software_identity(&ws)]);
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &ids,
-        Some(&bad),
-        &["decrypt", file.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), "v: blocked\n");
-    assert!(r.stderr.contains("skipping"), "{}", r.stderr);
+    // A software key still works.
+    let r = s.decrypt(&s.ids(true), &bad, &file);
+    check(&r, true, Some("v: blocked\n"), &["skipping"]);
 }
 
 #[test]
 fn card_absent_falls_back_to_a_software_key() {
     let ws = Workspace::new();
-    let _pcscd = pcscd(&ws);
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let g = generate(&ws, &["--touch-policy", "never"]);
-    let file = encrypt(
-        &ws,
-        &our_path(),
-        "s.yaml",
-        "v: absent\n",
-        &format!("{},{}", g.recipient, ws.recipient),
-    );
-    card.remove().unwrap();
+    let mut s = OneCard::new(&ws, NO_TOUCH);
+    let file = encrypt(&ws, &our_path(), "s.yaml", "v: absent\n", &s.both());
+    s.remove();
 
-    let (ask, log) = askpass(&ws, "ask", PIN);
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity, &software_identity(&ws)]);
-    let start = std::time::Instant::now();
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &ids,
-        Some(&ask),
-        &["decrypt", file.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), "v: absent\n");
+    let (ask, log) = ws.askpass("ask", PIN);
+    let start = Instant::now();
+    let r = s.decrypt(&s.ids(true), &ask, &file);
+    let not_found = format!("Could not find YubiKey with serial {SERIAL_A}");
+    check(&r, true, Some("v: absent\n"), &["skipping", &not_found]);
+    assert!(lines_of(&log).is_empty(), "no PIN asked for an absent card");
     assert!(
-        r.stderr.contains("skipping")
-            && r.stderr
-                .contains(&format!("Could not find YubiKey with serial {SERIAL_A}")),
-        "{}",
-        r.stderr
-    );
-    assert!(prompts(&log).is_empty(), "no PIN asked for an absent card");
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(10),
+        start.elapsed() < Duration::from_secs(10),
         "no long wait for the card"
     );
     // Without a software key: a clear failure.
-    let card_ids = ids_file(&ws, "card-ids.txt", &[&g.identity]);
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &card_ids,
-        Some(&ask),
-        &["decrypt", file.to_str().unwrap()],
+    check(
+        &s.decrypt(&s.ids(false), &ask, &file),
+        false,
+        None,
+        &[&not_found],
     );
-    assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("Could not find YubiKey"), "{}", r.stderr);
 }
 
 #[test]
 fn card_removed_mid_session_falls_back_for_the_remaining_files() {
     let ws = Workspace::new();
-    let _pcscd = pcscd(&ws);
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let g = generate(&ws, &["--touch-policy", "never"]);
-    let both = format!("{},{}", g.recipient, ws.recipient);
-    let files: Vec<PathBuf> = (0..4)
-        .map(|i| {
-            encrypt(
-                &ws,
-                &our_path(),
-                &format!("f{i}.yaml"),
-                &format!("num: {i}\n"),
-                &both,
-            )
-        })
-        .collect();
-    card.remove().unwrap();
+    let mut s = OneCard::new(&ws, NO_TOUCH);
+    let files = s.encrypt_numbered(4, &s.both());
     // This card removes itself right after its first ECDH.
-    let mut card = insert(
-        &ws,
-        0,
-        SERIAL_A,
-        CardOptions {
-            remove_after_ecdh: Some(1),
-            ..Default::default()
-        },
-    );
-    let (ask, log) = askpass(&ws, "ask", PIN);
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity, &software_identity(&ws)]);
-    let out = ws.path("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let mut args = vec![
-        "decrypt".to_string(),
-        "--output-dir".into(),
-        out.to_str().unwrap().into(),
-    ];
-    args.extend(files.iter().map(|f| f.to_str().unwrap().to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let r = keytap(&ws, &our_path(), &ids, Some(&ask), &args);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    for i in 0..4 {
-        assert_eq!(
-            std::fs::read_to_string(out.join(format!("f{i}.yaml"))).unwrap(),
-            format!("num: {i}\n")
-        );
-    }
-    assert!(
-        r.stderr
-            .contains(&format!("YubiKey with serial {SERIAL_A} was removed")),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(prompts(&log).len(), 1);
-    assert_eq!(card.counters().ecdh, 1);
-    assert!(!card.running(), "the card removed itself");
+    s.power_cycle(CardOptions {
+        remove_after_ecdh: Some(1),
+        ..Default::default()
+    });
+    let (ask, log) = ws.askpass("ask", PIN);
+    let r = decrypt_all(&ws, &our_path(), &s.ids(true), &ask, &files, "out");
+    let removed = format!("YubiKey with serial {SERIAL_A} was removed");
+    check(&r, true, None, &[&removed]);
+    assert_eq!(lines_of(&log).len(), 1);
+    assert_eq!(s.card().counters().ecdh, 1);
+    assert!(!s.card().running(), "the card removed itself");
 }
 
 #[test]
@@ -636,51 +524,42 @@ fn two_cards_are_picked_by_serial() {
         c.args(["--generate", "--pin-file"])
             .arg(ws.write("p", "123456\n"));
     });
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr
-            .contains("Multiple YubiKeys are plugged in. Use --serial"),
-        "{}",
-        r.stderr
+    check(
+        &r,
+        false,
+        None,
+        &["Multiple YubiKeys are plugged in. Use --serial"],
     );
 
-    let ga = generate(
-        &ws,
-        &[
-            "--serial",
-            &SERIAL_A.to_string(),
-            "--touch-policy",
-            "never",
-            "--name",
-            "card A",
-        ],
-    );
-    let gb = generate(
-        &ws,
-        &[
-            "--serial",
-            &SERIAL_B.to_string(),
-            "--touch-policy",
-            "never",
-            "--name",
-            "card B",
-        ],
-    );
-    assert!(ga.stdout.contains(&format!("Serial: {SERIAL_A}")));
-    assert!(gb.stdout.contains(&format!("Serial: {SERIAL_B}")));
+    let [ga, gb] = [(SERIAL_A, "card A"), (SERIAL_B, "card B")].map(|(serial, name)| {
+        let serial = serial.to_string();
+        let g = generate(
+            &ws,
+            &[
+                "--serial",
+                &serial,
+                "--touch-policy",
+                "never",
+                "--name",
+                name,
+            ],
+        );
+        assert!(g.stdout.contains(&format!("Serial: {serial}")));
+        g
+    });
     assert_ne!(ga.recipient, gb.recipient);
     // --list shows both cards' identities; --serial one of them.
-    let r = ws.run(our_plugin().to_str().unwrap(), |c| {
-        c.arg("--list");
-    });
+    let r = plugin(&ws, &our_plugin(), &["--list"]);
     assert!(
         r.out().contains(&ga.recipient) && r.out().contains(&gb.recipient),
         "{}",
         r.out()
     );
-    let r = ws.run(our_plugin().to_str().unwrap(), |c| {
-        c.args(["--list", "--serial", &SERIAL_B.to_string()]);
-    });
+    let r = plugin(
+        &ws,
+        &our_plugin(),
+        &["--list", "--serial", &SERIAL_B.to_string()],
+    );
     assert!(
         !r.out().contains(&ga.recipient) && r.out().contains(&gb.recipient),
         "{}",
@@ -690,18 +569,11 @@ fn two_cards_are_picked_by_serial() {
     // A file for card B only: with both identities, B's card opens it, A is not asked.
     let file = encrypt(&ws, &our_path(), "b.yaml", "card: b\n", &gb.recipient);
     let ids = ids_file(&ws, "ids.txt", &[&ga.identity, &gb.identity]);
-    let (ask, log) = askpass(&ws, "ask", PIN);
-    let r = keytap(
-        &ws,
-        &our_path(),
-        &ids,
-        Some(&ask),
-        &["decrypt", file.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.out(), "card: b\n");
+    let (ask, log) = ws.askpass("ask", PIN);
+    let r = decrypt(&ws, &our_path(), &ids, &ask, &file);
+    check(&r, true, Some("card: b\n"), &[]);
     assert_eq!(
-        prompts(&log),
+        lines_of(&log),
         vec![format!("Enter PIN for YubiKey with serial {SERIAL_B}")]
     );
     assert_eq!(b.counters().ecdh, 1);
@@ -710,56 +582,25 @@ fn two_cards_are_picked_by_serial() {
 #[test]
 fn the_pin_is_verified_once_for_20_files() {
     let ws = Workspace::new();
-    let _pcscd = pcscd(&ws);
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let g = generate(&ws, &["--touch-policy", "never"]);
-    let files: Vec<PathBuf> = (0..20)
-        .map(|i| {
-            encrypt(
-                &ws,
-                &our_path(),
-                &format!("f{i:02}.yaml"),
-                &format!("num: {i}\n"),
-                &g.recipient,
-            )
-        })
-        .collect();
-    card.remove().unwrap();
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
+    let mut s = OneCard::new(&ws, NO_TOUCH);
+    let files = s.encrypt_numbered(20, &s.g.recipient);
+    s.power_cycle(CardOptions::default());
 
-    let (ask, log) = askpass(&ws, "ask", PIN);
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity]);
-    let out = ws.path("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let mut args = vec![
-        "decrypt".to_string(),
-        "--output-dir".into(),
-        out.to_str().unwrap().into(),
-    ];
-    args.extend(files.iter().map(|f| f.to_str().unwrap().to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let r = keytap(&ws, &our_path(), &ids, Some(&ask), &args);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    for i in 0..20 {
-        assert_eq!(
-            std::fs::read_to_string(out.join(format!("f{i:02}.yaml"))).unwrap(),
-            format!("num: {i}\n")
-        );
-    }
-    let c = card.counters();
+    let (ask, log) = ws.askpass("ask", PIN);
+    decrypt_all(&ws, &our_path(), &s.ids(false), &ask, &files, "out");
+    let c = s.card().counters();
     assert_eq!(
         c.verify_pin, 1,
         "one VERIFY with the PIN for 20 files: {c:?}"
     );
     assert_eq!(c.ecdh, 20);
-    assert_eq!(prompts(&log).len(), 1);
+    assert_eq!(lines_of(&log).len(), 1);
 }
 
 /// An Assuan pinentry answering every GETPIN with `pin`, logging the requests.
 fn pinentry(ws: &Workspace, pin: &str) -> (PathBuf, PathBuf) {
     let log = ws.path("pinentry.log");
-    let p = script(
-        ws,
+    let p = ws.script(
         "pinentry.sh",
         &format!(
             "#!/bin/sh\necho 'OK Pleased to meet you'\nwhile read -r line; do\n  echo \"$line\" >> '{}'\n  case \"$line\" in\n    GETPIN*) echo 'D {pin}'; echo OK;;\n    BYE*) echo OK; exit 0;;\n    *) echo OK;;\n  esac\ndone\n",
@@ -789,10 +630,8 @@ fn rage_with_either_plugin_on_the_software_yubikey() {
         .unwrap_or_default();
     let theirs = format!("{theirs}:{rage_dir}");
     let ours = format!("{}:{rage_dir}", our_path());
-    let _pcscd = pcscd(&ws);
-    let _card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let g = generate(&ws, &["--touch-policy", "never"]);
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity]);
+    let s = OneCard::new(&ws, NO_TOUCH);
+    let ids = s.ids(false);
     let (pe, pe_log) = pinentry(&ws, PIN);
     let plain = ws.write("plain.txt", "rage and the card\n");
 
@@ -801,24 +640,19 @@ fn rage_with_either_plugin_on_the_software_yubikey() {
         ("theirs", &theirs, "ours", &ours),
     ] {
         let out = ws.path(&format!("{enc_name}.age"));
+        let (out, plain) = (out.to_str().unwrap(), plain.to_str().unwrap());
         let r = rage(
             &ws,
             enc_path,
             &pe,
-            &[
-                "-r",
-                &g.recipient,
-                "-o",
-                out.to_str().unwrap(),
-                plain.to_str().unwrap(),
-            ],
+            &["-r", &s.g.recipient, "-o", out, plain],
         );
         assert_eq!(r.code, 0, "rage + {enc_name} encrypting: {}", r.stderr);
         let r = rage(
             &ws,
             dec_path,
             &pe,
-            &["-d", "-i", ids.to_str().unwrap(), out.to_str().unwrap()],
+            &["-d", "-i", ids.to_str().unwrap(), out],
         );
         assert_eq!(
             r.code, 0,
@@ -828,7 +662,7 @@ fn rage_with_either_plugin_on_the_software_yubikey() {
         assert_eq!(r.out(), "rage and the card\n");
     }
     // The PIN came through pinentry (at most once per decryption, none if still verified).
-    let asked = prompts(&pe_log)
+    let asked = lines_of(&pe_log)
         .iter()
         .filter(|l| l.starts_with("GETPIN"))
         .count();
@@ -838,58 +672,36 @@ fn rage_with_either_plugin_on_the_software_yubikey() {
 /// The boot installer with the software YubiKey: 20 sops files, one PIN VERIFY, one prompt.
 #[test]
 fn install_secrets_at_boot_uses_the_card_once_for_all_files() {
-    let ws = Workspace::new();
-    let _pcscd = pcscd(&ws);
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let g = generate(&ws, &["--touch-policy", "never"]);
-    let run_dir = ws.path("run");
-    std::fs::create_dir_all(&run_dir).unwrap();
-    let mount = run_dir.join("secrets.d");
-    let link = run_dir.join("secrets");
-    let secrets: Vec<String> = (0..20)
-        .map(|i| {
-            let f = encrypt(&ws, &our_path(), &format!("f{i:02}.yaml"), &format!("num: n{i}\n"), &g.recipient);
-            format!(
-                r#"{{"name":"s{i:02}","key":"num","path":"{}","owner":null,"uid":0,"group":null,"gid":0,"sopsFile":"{}","sopsFileHash":"","format":"yaml","mode":"0400","restartUnits":[],"reloadUnits":[],"neededForUsers":false}}"#,
-                link.join(format!("s{i:02}")).display(),
-                f.display()
-            )
-        })
+    let site = Site::new();
+    let ws = &site.ws;
+    let mut s = OneCard::new(ws, NO_TOUCH);
+    let secrets = s
+        .encrypt_numbered(20, &s.g.recipient)
+        .iter()
+        .enumerate()
+        .map(|(i, f)| site.secret(&format!("s{i:02}"), "num", f, "yaml"))
         .collect();
     // A fresh insertion: the counters then only see the boot.
-    card.remove().unwrap();
-    let card = insert(&ws, 0, SERIAL_A, CardOptions::default());
-    let ids = ids_file(&ws, "ids.txt", &[&g.identity]);
-    let manifest = format!(
-        r#"{{"secrets":[{}],"templates":[],"placeholderBySecretName":{{}},"secretsMountPoint":"{}","symlinkPath":"{}","keepGenerations":1,"gnupgHome":null,"sshKeyPaths":[],"ageKeyFile":"{}","ageSshKeyPaths":[],"useTmpfs":false,"userMode":false,"logging":{{"keyImport":true,"secretChanges":true}}}}"#,
-        secrets.join(","),
-        mount.display(),
-        link.display(),
-        ids.display()
+    s.power_cycle(CardOptions::default());
+    let mut manifest = site.manifest_value(secrets, vec![]);
+    manifest["ageKeyFile"] = site.s(&s.ids(false)).into();
+    let manifest = site.write_manifest("manifest.json", &manifest);
+    let (ask, log) = ws.askpass("ask", PIN);
+    let r = site.install(
+        &[&site.s(&manifest)],
+        &[("PATH", &our_path()), ("KEYTAP_ASKPASS", &site.s(&ask))],
     );
-    let manifest = ws.write("manifest.json", manifest);
-    let (ask, log) = askpass(&ws, "ask", PIN);
-    let r = ws.run(keytap_bin().to_str().unwrap(), |c| {
-        c.env("PATH", our_path())
-            .env("KEYTAP_ASKPASS", &ask)
-            .env("KEYTAP_INSTALL_NIXOS_RUN_DIR", run_dir.join("nixos"))
-            .args(["install-secrets", manifest.to_str().unwrap()]);
-    });
-    let installed: Vec<String> = (0..20)
-        .map(|i| std::fs::read_to_string(link.join(format!("s{i:02}"))).unwrap_or_default())
-        .collect();
-    let _ = std::process::Command::new("umount")
-        .arg("-l")
-        .arg(&mount)
-        .status();
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    for (i, v) in installed.iter().enumerate() {
-        assert_eq!(v, &format!("n{i}"));
+    check(&r, true, None, &[]);
+    for i in 0..20 {
+        assert_eq!(
+            site.read_secret(&format!("s{i:02}")),
+            format!("n{i}").as_bytes()
+        );
     }
-    let c = card.counters();
+    let c = s.card().counters();
     assert_eq!(
         c.verify_pin, 1,
         "one PIN VERIFY at boot for 20 files: {c:?}"
     );
-    assert_eq!(prompts(&log).len(), 1, "one prompt at boot");
+    assert_eq!(lines_of(&log).len(), 1, "one prompt at boot");
 }

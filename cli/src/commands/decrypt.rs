@@ -1,6 +1,9 @@
 //! `decrypt`: sops file in, plaintext out (or one value with `--extract`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use keytap_core::safefs::replace::Contents;
+use keytap_core::safefs::{replace, Replace};
 
 use keytap_core::error::exit_code;
 use keytap_core::tree::Value;
@@ -9,45 +12,7 @@ use keytap_core::treepath;
 use crate::args::CommonArgs;
 use crate::context;
 use crate::error::CliError;
-
-/// Decrypts `file` to its documents, with the identities of this user.
-pub fn open_file(
-    common: &CommonArgs,
-    file: &str,
-    ignore_mac: bool,
-) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
-    open_file_as(common, file, ignore_mac, true)
-}
-
-/// [`open_file`] for a file that is only read (no `seal` follows).
-pub fn open_file_read_only(
-    common: &CommonArgs,
-    file: &str,
-    ignore_mac: bool,
-) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
-    open_file_as(common, file, ignore_mac, false)
-}
-
-fn open_file_as(
-    common: &CommonArgs,
-    file: &str,
-    ignore_mac: bool,
-    will_seal: bool,
-) -> Result<(keytap_core::file::OpenFile, context::Formats), CliError> {
-    context::check_target(common, file)?;
-    let f = context::formats(common, file, crate::rules::store_options(None)?)?;
-    let data = context::read_input(file)?;
-    let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
-    let first = enc.metadata.age_recipients().first().map(|s| s.to_string());
-    let ids = context::identities(first.as_deref());
-    let open = if will_seal {
-        enc.open(&ids, ignore_mac)
-    } else {
-        enc.open_read_only(&ids, ignore_mac)
-    }
-    .map_err(CliError::from)?;
-    Ok((open, f))
-}
+use crate::open::{open_file, OpenMode, Opened};
 
 /// The bytes `--extract` prints for a value: strings raw, other scalars in their text form,
 /// collections through the output store.
@@ -79,14 +44,13 @@ pub fn run(
     common: &CommonArgs,
     extract: Option<&str>,
     ignore_mac: bool,
-    output_dir: Option<&str>,
-    files: &[String],
-    _verbose: bool,
+    output_dir: Option<&Path>,
+    files: &[PathBuf],
 ) -> Result<i32, CliError> {
     if let Some(dir) = output_dir {
         return decrypt_to_dir(common, ignore_mac, dir, files);
     }
-    let stdin = ["-".to_string()];
+    let stdin = [PathBuf::from("-")];
     let files = if files.is_empty() { &stdin[..] } else { files };
     if files.len() != 1 {
         return Err(CliError::new(
@@ -95,7 +59,15 @@ pub fn run(
         ));
     }
     let file = &files[0];
-    let (open, f) = open_file_read_only(common, file, ignore_mac)?;
+    let mode = OpenMode {
+        lock: common.in_place,
+        ..OpenMode::READ
+    };
+    let Opened {
+        open,
+        formats: f,
+        lock,
+    } = open_file(common, file, ignore_mac, mode)?;
     let out = match extract {
         Some(path) => {
             let steps = treepath::parse(path).map_err(|e| {
@@ -120,48 +92,88 @@ pub fn run(
             )
         })?,
     };
-    crate::output::write_result(common, file, &out, 0o600)?;
+    let out = zeroize::Zeroizing::new(out);
+    crate::output::write_result(common, file, &out, Contents::Plaintext, lock.is_some())?;
     Ok(0)
 }
 
 /// `decrypt --output-dir DIR FILE...`: all data keys are unwrapped together (one session
-/// per plugin, one PIN prompt), then each plaintext is written to DIR (mode 0600).
+/// per plugin, one PIN prompt), then each plaintext is written to DIR/<file name>: 0600
+/// always, replacing (never writing through) whatever is there, and nothing at all unless
+/// every file decrypted. Two inputs with the same name are refused before any work.
 fn decrypt_to_dir(
     common: &CommonArgs,
     ignore_mac: bool,
-    dir: &str,
-    files: &[String],
+    dir: &Path,
+    files: &[PathBuf],
 ) -> Result<i32, CliError> {
-    let mut parsed = Vec::new();
+    let mut targets: Vec<(PathBuf, &PathBuf)> = Vec::new();
     for file in files {
-        context::check_target(common, file)?;
-        let f = context::formats(common, file, crate::rules::store_options(None)?)?;
-        let data = context::read_input(file)?;
-        let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
-        parsed.push((file, f, enc));
+        let name = file.file_name().ok_or_else(|| {
+            CliError::new(
+                exit_code::GENERIC,
+                format!(
+                    "{}: no file name to write into {}",
+                    file.display(),
+                    dir.display()
+                ),
+            )
+        })?;
+        let target = dir.join(name);
+        if let Some((_, other)) = targets.iter().find(|(t, _)| *t == target) {
+            return Err(CliError::new(
+                exit_code::CONFLICTING_PARAMETERS,
+                format!(
+                    "Error: {} and {} would both be written to {}; decrypt them into different directories",
+                    other.display(),
+                    file.display(),
+                    target.display()
+                ),
+            ));
+        }
+        targets.push((target, file));
     }
-    let ids = context::identities(None);
-    let metas: Vec<&keytap_core::metadata::Metadata> =
-        parsed.iter().map(|(_, _, e)| &e.metadata).collect();
-    let keys = keytap_core::datakey::recover_many(&metas, &ids);
+    let opened = crate::open::open_files(common, files, ignore_mac, OpenMode::READ)?;
     let mut outputs = Vec::new();
-    for ((file, f, enc), key) in parsed.into_iter().zip(keys) {
-        let key =
-            key.map_err(|e| CliError::from(keytap_core::error::Error::Recover(e)).in_file(file))?;
-        let open = enc
-            .open_with_key_read_only(key, ignore_mac)
-            .map_err(|e| CliError::from(e).in_file(file))?;
-        let out = f.output_store.emit_plain(&open.docs).map_err(|e| {
+    for ((file, o), (target, _)) in files.iter().zip(opened).zip(targets) {
+        let f = &o.formats;
+        let out = f.output_store.emit_plain(&o.open.docs).map_err(|e| {
             CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()).in_file(file)
         })?;
-        let name = Path::new(file)
-            .file_name()
-            .ok_or_else(|| CliError::new(exit_code::GENERIC, format!("{file}: no file name")))?;
-        outputs.push((Path::new(dir).join(name), zeroize::Zeroizing::new(out)));
+        outputs.push((target, zeroize::Zeroizing::new(out)));
     }
-    // Nothing is written unless every file decrypted.
+    create_output_dir(dir)?;
     for (path, out) in outputs {
-        crate::output::write_atomic(&path, &out, 0o600)?;
+        let mut opts = Replace::new(&path, Contents::Plaintext);
+        opts.follow_symlinks = false;
+        opts.allow_in_place = false;
+        replace(&opts, &out).map_err(|e| {
+            CliError::new(
+                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+                format!("Could not write the plaintext into {}: {e}", dir.display()),
+            )
+        })?;
     }
     Ok(0)
+}
+
+/// The output directory: created 0700 if missing (an existing one is used as it is; the
+/// files in it are 0600 whatever it allows).
+fn create_output_dir(dir: &Path) -> Result<(), CliError> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(CliError::new(
+            exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+            format!(
+                "Could not create output directory {}: {}",
+                dir.display(),
+                keytap_core::goerr::io_reason(&e)
+            ),
+        )),
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use keytap_core::keys::age::AgeIdentities;
+use keytap_core::keys::identities::AgeIdentities;
 use keytap_core::metadata::MasterKey;
 
 use crate::args::CommonArgs;
@@ -62,7 +62,7 @@ fn plugins_on_path() -> Vec<(String, PathBuf)> {
 }
 
 /// Runs `doctor [FILE]`.
-pub fn run(file: Option<&str>) -> Result<i32, CliError> {
+pub fn run(file: Option<&Path>) -> Result<i32, CliError> {
     let ids = AgeIdentities::load(None);
     println!("Identities:");
     if ids.identities.is_empty() {
@@ -95,7 +95,7 @@ pub fn run(file: Option<&str>) -> Result<i32, CliError> {
             check_permissions(Path::new(&p), var);
         }
     }
-    if let Some(p) = keytap_core::keys::age::default_keys_file().filter(|p| p.exists()) {
+    if let Some(p) = keytap_core::keys::sources::default_keys_file().filter(|p| p.exists()) {
         check_permissions(&p, "keys.txt");
     }
     println!("age plugins on PATH:");
@@ -126,7 +126,7 @@ pub fn run(file: Option<&str>) -> Result<i32, CliError> {
         let f = context::formats(&common, file, Default::default())?;
         let data = context::read_input(file)?;
         let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
-        println!("{file}:");
+        println!("{}:", file.display());
         if enc.metadata.key_groups.len() > 1 {
             let t = if enc.metadata.shamir_threshold == 0 {
                 enc.metadata.key_groups.len()

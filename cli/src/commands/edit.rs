@@ -1,81 +1,22 @@
 //! `edit`: decrypt to a private temp file, run the editor, re-encrypt what changed.
 
 use std::io::{BufRead, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use keytap_core::error::exit_code;
 use keytap_core::file::{has_sops_top_level_key, OpenFile};
+use keytap_core::safefs::replace::Contents;
+use keytap_core::safefs::{LockedFile, PrivateDir};
 use sha2::{Digest, Sha256};
 
 use crate::args::{CommonArgs, KeyArgs};
-use crate::commands::decrypt::open_file;
 use crate::context;
 use crate::error::CliError;
+use crate::open::{open_file, OpenMode, Opened};
+use crate::output::{write_file, Destination};
 use crate::rules;
-
-/// A private directory holding the plaintext while the editor runs. Removed on drop and,
-/// through the signal handler, on SIGINT/SIGTERM/SIGHUP.
-struct PrivateDir {
-    path: PathBuf,
-    registry: Arc<Mutex<Option<PathBuf>>>,
-}
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-        if let Ok(mut r) = self.registry.lock() {
-            *r = None;
-        }
-    }
-}
-
-fn private_dir() -> Result<PrivateDir, CliError> {
-    let dir = tempfile::Builder::new()
-        .prefix("keytap-edit-")
-        .tempdir()
-        .map_err(|e| {
-            CliError::new(
-                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("Could not create temporary directory: {e}"),
-            )
-        })?;
-    let path = dir.keep();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
-        CliError::new(
-            exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!("Could not restrict temporary directory: {e}"),
-        )
-    })?;
-    let registry = Arc::new(Mutex::new(Some(path.clone())));
-    install_cleanup(registry.clone());
-    Ok(PrivateDir { path, registry })
-}
-
-/// On a terminating signal, remove the plaintext directory before exiting.
-fn install_cleanup(registry: Arc<Mutex<Option<PathBuf>>>) {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        if let Some(sig) = signals.forever().next() {
-            if let Ok(r) = registry.lock() {
-                if let Some(p) = r.as_ref() {
-                    let _ = std::fs::remove_dir_all(p);
-                }
-            }
-            eprintln!("Interrupted: the plaintext copy was removed and the file was not changed.");
-            std::process::exit(if sig == SIGINT {
-                exit_code::KEYBOARD_INTERRUPT
-            } else {
-                128 + sig
-            });
-        }
-    });
-}
 
 fn editor_command(path: &Path) -> Result<Command, CliError> {
     for var in ["SOPS_EDITOR", "EDITOR"] {
@@ -147,45 +88,93 @@ fn wait_for_user(reason: &str) -> Result<(), CliError> {
     }
 }
 
+/// The plaintext copy the editor works on: a 0600 file in a private directory that is
+/// removed on every exit path (and on SIGINT/SIGTERM/SIGHUP), except after a failed write,
+/// when it is kept so the user's edit is not lost.
+struct EditCopy {
+    dir: PrivateDir,
+    path: PathBuf,
+    _on_signal: crate::cleanup::Registration,
+}
+
+impl EditCopy {
+    fn create(file: &Path, plain: &[u8]) -> Result<EditCopy, CliError> {
+        let fail = |what: &str, e: std::io::Error| {
+            CliError::new(
+                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+                format!("Could not create temporary {what}: {e}"),
+            )
+        };
+        let dir = PrivateDir::create("keytap-edit-").map_err(|e| fail("directory", e))?;
+        let on_signal = crate::cleanup::on_signal_remove(dir.path().to_path_buf());
+        let name = file.file_name().unwrap_or("file".as_ref());
+        let path = dir.create_file(name, plain).map_err(|e| fail("file", e))?;
+        Ok(EditCopy {
+            dir,
+            path,
+            _on_signal: on_signal,
+        })
+    }
+
+    /// Writes the sealed file; if that fails, keeps the plaintext copy and says where.
+    fn save(
+        self,
+        file: &Path,
+        bytes: &[u8],
+        dest: Destination,
+        lock: Option<LockedFile>,
+    ) -> Result<i32, CliError> {
+        match write_file(file, bytes, Contents::Encrypted, dest, lock.is_some()) {
+            Ok(()) => Ok(0),
+            Err(mut e) => {
+                let EditCopy { dir, path, .. } = self;
+                dir.keep();
+                e.message = format!(
+                    "{}\nYour edit is kept in plaintext at {} (mode 0600, in a directory only you can open): save it again with `keytap edit`, then delete it.",
+                    e.message,
+                    path.display()
+                );
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Runs `edit`.
 pub fn run(
     common: &CommonArgs,
     keys: &KeyArgs,
     ignore_mac: bool,
     show_master_keys: bool,
-    file: &str,
-    config: Option<&str>,
+    file: &Path,
 ) -> Result<i32, CliError> {
-    let mut open = if context::exists(file) {
-        open_file(common, file, ignore_mac)?.0
-    } else {
-        let rules_path = common.filename_override.as_deref().unwrap_or(file);
-        let f = context::formats(common, file, rules::store_options(config)?)?;
-        let settings = rules::resolve(
-            keys,
-            rules_path,
-            config,
-            f.input == keytap_core::stores::Format::Binary,
-        )?;
-        let docs = keytap_core::example::example_docs(f.input);
-        OpenFile::create(docs, settings.metadata).map_err(|e| {
-            CliError::new(
+    let (mut open, lock, dest) =
+        if context::exists(file) {
+            let Opened { open, lock, .. } = open_file(common, file, ignore_mac, OpenMode::CHANGE)?;
+            (open, lock, Destination::InPlace)
+        } else {
+            let rules_path = common.filename_override.as_deref().unwrap_or(file);
+            let f = context::formats(common, file, rules::store_options()?)?;
+            let settings = rules::resolve(
+                keys,
+                rules_path,
+                f.input == keytap_core::stores::Format::Binary,
+            )?;
+            let docs = keytap_core::example::example_docs(f.input);
+            let open = OpenFile::create(docs, settings.metadata, &context::wrapping_sources())
+                .map_err(|e| {
+                    let reason = match e {
+                        keytap_core::error::Error::Wrap(w) => w.to_string(),
+                        other => other.to_string(),
+                    };
+                    CliError::new(
                 exit_code::COULD_NOT_RETRIEVE_KEY,
-                format!("Error encrypting the data key with one or more master keys: {e}"),
+                format!("Error encrypting the data key with one or more master keys: [{reason}]"),
             )
-        })?
-    };
-    let f = context::formats(
-        common,
-        file,
-        rules::store_options(config).unwrap_or_default(),
-    )?;
-    let dir = private_dir()?;
-    let name = Path::new(file)
-        .file_name()
-        .map(|n| n.to_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.path.join(name);
+                })?;
+            (open, None, Destination::NewFile)
+        };
+    let f = context::formats(common, file, rules::store_options().unwrap_or_default())?;
     // With -s, the editor also shows the `sops` metadata (values stay in plaintext), as sops does.
     let shown = if show_master_keys {
         let empty_list = if f.output == keytap_core::stores::Format::Yaml {
@@ -204,26 +193,9 @@ pub fn run(
             format!("Could not marshal tree: {e}"),
         )
     })?);
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| {
-            CliError::new(
-                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("Could not create temporary file: {e}"),
-            )
-        })?;
-    out.write_all(&plain)
-        .and_then(|_| out.sync_all())
-        .map_err(|e| {
-            CliError::new(
-                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("Could not write output file: {e}"),
-            )
-        })?;
-    drop(out);
+    let copy = EditCopy::create(file, &plain)?;
+    drop(plain);
+    let tmp = copy.path.clone();
     let original = hash(&tmp)?;
 
     loop {
@@ -263,10 +235,12 @@ pub fn run(
                         open.metadata.mac_only_encrypted = m.mac_only_encrypted;
                         open.docs = docs;
                         open.bump_version();
-                        let sealed = open.seal()?;
-                        let bytes = sealed.emit(&*f.output_store, f.output)?;
-                        crate::output::write_atomic(Path::new(file), &bytes, 0o644)?;
-                        return Ok(0);
+                        match open.seal().and_then(|s| s.emit(&*f.output_store, f.output)) {
+                            Ok(bytes) => return copy.save(file, &bytes, dest, lock),
+                            Err(e) => {
+                                wait_for_user(&format!("Could not encrypt the edited file: {e}"))?
+                            }
+                        }
                     }
                     Err(e) => wait_for_user(&format!("SOPS metadata is invalid: {e}"))?,
                 },
@@ -290,12 +264,8 @@ pub fn run(
             Ok(docs) => {
                 open.docs = docs;
                 open.bump_version();
-                match open.seal() {
-                    Ok(sealed) => {
-                        let bytes = sealed.emit(&*f.output_store, f.output)?;
-                        crate::output::write_atomic(Path::new(file), &bytes, 0o644)?;
-                        return Ok(0);
-                    }
+                match open.seal().and_then(|s| s.emit(&*f.output_store, f.output)) {
+                    Ok(bytes) => return copy.save(file, &bytes, dest, lock),
                     Err(e) => wait_for_user(&format!("Could not encrypt the edited file: {e}"))?,
                 }
             }

@@ -1,7 +1,10 @@
 //! `encrypt`: plaintext in, sops file out.
 
+use std::path::Path;
+
 use keytap_core::error::exit_code;
 use keytap_core::file::{has_sops_top_level_key, OpenFile};
+use keytap_core::safefs::replace::Contents;
 
 use crate::args::{CommonArgs, KeyArgs};
 use crate::context;
@@ -21,16 +24,16 @@ If this is an encrypted file and you want to edit it, use the editor mode,
 for example: `sops my_file.yaml`";
 
 /// Runs `encrypt`.
-pub fn run(
-    common: &CommonArgs,
-    keys: &KeyArgs,
-    file: &str,
-    config: Option<&str>,
-) -> Result<i32, CliError> {
+pub fn run(common: &CommonArgs, keys: &KeyArgs, file: &Path) -> Result<i32, CliError> {
     context::check_target(common, file)?;
     let rules_path = common.filename_override.as_deref().unwrap_or(file);
-    let f = context::formats(common, file, rules::store_options(config)?)?;
-    let data = context::read_input(file)?;
+    let f = context::formats(common, file, rules::store_options()?)?;
+    let (data, lock) = if common.in_place {
+        context::read_for_change(file)?
+    } else {
+        (context::read_input(file)?, None)
+    };
+    let data = zeroize::Zeroizing::new(data);
     let docs = f.input_store.load_plain(&data).map_err(|e| {
         if context::is_unwalkable(&e) {
             return CliError::new(
@@ -63,12 +66,12 @@ pub fn run(
     let settings = rules::resolve(
         keys,
         rules_path,
-        config,
         f.input == keytap_core::stores::Format::Binary,
     )?;
-    let open = OpenFile::create(docs, settings.metadata).map_err(CliError::from)?;
+    let open = OpenFile::create(docs, settings.metadata, &context::wrapping_sources())
+        .map_err(CliError::from)?;
     let sealed = open.seal()?;
     let out = sealed.emit(&*f.output_store, f.output)?;
-    crate::output::write_result(common, file, &out, 0o644)?;
+    crate::output::write_result(common, file, &out, Contents::Encrypted, lock.is_some())?;
     Ok(0)
 }

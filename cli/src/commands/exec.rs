@@ -1,19 +1,19 @@
 //! `exec-env` and `exec-file`: give decrypted values to a child process, never to disk
 //! (a FIFO by default) or only to a private 0600 file, and pass its exit code through.
 
-use std::ffi::CString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::process::Command;
 
 use keytap_core::error::exit_code;
+use keytap_core::safefs::PrivateDir;
 use keytap_core::tree::{Item, Value};
 
 use crate::args::CommonArgs;
-use crate::commands::decrypt::open_file_read_only;
 use crate::error::CliError;
+use crate::open::{open_file, OpenMode, Opened};
 
 fn common_for(input_type: Option<&str>, output_type: Option<&str>) -> CommonArgs {
     CommonArgs {
@@ -76,20 +76,38 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-fn shell(command: &str) -> Command {
+fn shell(command: &OsStr) -> Command {
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(command);
     cmd
 }
 
+/// `command` with every `{}` replaced by `path` (bytes: neither need be UTF-8).
+fn substitute(command: &OsStr, path: &Path) -> OsString {
+    let (c, p) = (command.as_bytes(), path.as_os_str().as_bytes());
+    let mut out = Vec::with_capacity(c.len() + p.len());
+    let mut i = 0;
+    while i < c.len() {
+        if c[i..].starts_with(b"{}") {
+            out.extend_from_slice(p);
+            i += 2;
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    OsString::from_vec(out)
+}
+
 /// Runs `exec-env FILE COMMAND`.
 pub fn run_env(
     input_type: Option<&str>,
-    file: &str,
-    command: &str,
+    file: &Path,
+    command: &OsStr,
     pristine: bool,
 ) -> Result<i32, CliError> {
-    let (open, _) = open_file_read_only(&common_for(input_type, None), file, false)?;
+    let Opened { open, .. } =
+        open_file(&common_for(input_type, None), file, false, OpenMode::READ)?;
     let mut cmd = shell(command);
     if pristine {
         cmd.env_clear();
@@ -122,89 +140,70 @@ pub fn run_env(
     run_child(cmd)
 }
 
-/// Runs `exec-file FILE COMMAND`.
+/// Runs `exec-file FILE COMMAND`: the plaintext is offered at `{}` inside a directory only
+/// this user can open (0700 whatever the umask), as a FIFO read once or with `--no-fifo` a
+/// 0600 file; the directory is removed when the command ends or keytap is interrupted.
 pub fn run_file(
     input_type: Option<&str>,
     output_type: Option<&str>,
-    filename: Option<&str>,
-    file: &str,
-    command: &str,
+    filename: Option<&OsStr>,
+    file: &Path,
+    command: &OsStr,
     no_fifo: bool,
 ) -> Result<i32, CliError> {
-    let (open, f) = open_file_read_only(&common_for(input_type, output_type), file, false)?;
+    let name = filename
+        .filter(|n| !n.is_empty())
+        .unwrap_or("tmp-file".as_ref());
+    if name.as_bytes().contains(&b'/') || name == ".." || name == "." {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            format!(
+                "--filename must be a plain file name, not {}",
+                keytap_core::goerr::quote(name.as_bytes())
+            ),
+        ));
+    }
+    let Opened {
+        open, formats: f, ..
+    } = open_file(
+        &common_for(input_type, output_type),
+        file,
+        false,
+        OpenMode::READ,
+    )?;
     let plain = zeroize::Zeroizing::new(
         f.output_store
             .emit_plain(&open.docs)
             .map_err(|e| CliError::new(exit_code::ERROR_DUMPING_TREE, e.to_string()))?,
     );
-    let dir = tempfile::Builder::new()
-        .prefix(".keytap")
-        .tempdir()
-        .map_err(|e| {
-            CliError::new(
-                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("could not create temporary directory: {e}"),
-            )
-        })?;
-    let name = filename.filter(|n| !n.is_empty()).unwrap_or("tmp-file");
-    if name.contains('/') {
-        return Err(CliError::new(
-            exit_code::GENERIC,
-            format!("--filename must be a plain file name, not {name:?}"),
-        ));
-    }
-    let path = dir.path().join(name);
-    if no_fifo {
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| {
-                CliError::new(
-                    exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                    format!("could not create {}: {e}", path.display()),
-                )
-            })?;
-        out.write_all(&plain).map_err(|e| {
-            CliError::new(
-                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("could not write {}: {e}", path.display()),
-            )
-        })?;
+    drop(open);
+    let cannot = |what: &str, e: std::io::Error| {
+        CliError::new(
+            exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+            format!("could not create {what}: {e}"),
+        )
+    };
+    let dir = PrivateDir::create("keytap-exec-").map_err(|e| cannot("temporary directory", e))?;
+    let _on_signal = crate::cleanup::on_signal_remove(dir.path().to_path_buf());
+    let path = if no_fifo {
+        dir.create_file(name, &plain)
+            .map_err(|e| cannot("temporary file", e))?
     } else {
-        make_fifo(&path)?;
-        let fifo = path.clone();
+        let fifo = dir.create_fifo(name).map_err(|e| cannot("FIFO", e))?;
+        let writer_path = fifo.clone();
         let data = plain.to_vec();
         // One reader gets the plaintext once, as with sops; if the child never opens the
-        // FIFO, the blocked writer thread is abandoned when the child exits.
+        // FIFO, the blocked writer thread ends with the process.
         std::thread::spawn(move || {
             let data = zeroize::Zeroizing::new(data);
-            if let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+            if let Ok(mut w) = PrivateDir::open_fifo_writer(&writer_path) {
                 let _ = w.write_all(&data);
             }
         });
-    }
-    let placeholder = path.to_string_lossy().into_owned();
-    let code = run_child(shell(&command.replace("{}", &placeholder)))?;
+        fifo
+    };
+    drop(plain);
+    let code = run_child(shell(&substitute(command, &path)))?;
     drop(dir);
     Ok(code)
-}
-
-fn make_fifo(path: &Path) -> Result<(), CliError> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| CliError::new(exit_code::GENERIC, "temporary path contains a NUL byte"))?;
-    // SAFETY: `c` is a valid NUL-terminated path; mkfifo does not retain the pointer.
-    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-    if rc != 0 {
-        return Err(CliError::new(
-            exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!(
-                "could not create FIFO {}: {}",
-                path.display(),
-                std::io::Error::last_os_error()
-            ),
-        ));
-    }
-    Ok(())
 }

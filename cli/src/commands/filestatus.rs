@@ -14,13 +14,14 @@ fn fail(message: String) -> CliError {
 
 /// Prints `{"encrypted":true}` or `{"encrypted":false}` as sops does: false when the file
 /// has no metadata, or metadata without a version or MAC; an error when it does not parse.
-pub fn run(input_type: Option<&str>, file: &str) -> Result<i32, CliError> {
+pub fn run(input_type: Option<&str>, file: &std::path::Path) -> Result<i32, CliError> {
     let format = input_type
         .and_then(Format::from_name)
         .unwrap_or_else(|| Format::from_path(file));
     let data = std::fs::read(file).map_err(|e| {
         fail(format!(
-            "Error reading file: open {file}: {}",
+            "Error reading file: open {}: {}",
+            file.display(),
             context::io_reason(&e)
         ))
     })?;

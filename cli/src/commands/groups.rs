@@ -4,8 +4,9 @@ use keytap_core::error::exit_code;
 use keytap_core::metadata::{KeyGroup, MasterKey};
 
 use crate::args::{CommonArgs, GroupsAction};
-use crate::commands::decrypt::open_file;
 use crate::error::CliError;
+use crate::open::{open_file, OpenMode, Opened};
+use keytap_core::safefs::replace::Contents;
 
 /// Runs `groups add` or `groups delete`.
 pub fn run(action: GroupsAction) -> Result<i32, CliError> {
@@ -27,7 +28,17 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
         in_place,
         ..CommonArgs::default()
     };
-    let (mut open, f) = open_file(&common, &file, false)?;
+    // sops's `groups` loads without the version check.
+    let mode = OpenMode {
+        lock: in_place,
+        check_version: false,
+        ..OpenMode::CHANGE
+    };
+    let Opened {
+        mut open,
+        formats: f,
+        lock,
+    } = open_file(&common, &file, false, mode)?;
     match &action {
         GroupsAction::Add { age, .. } => {
             let mut group = KeyGroup::new();
@@ -98,9 +109,10 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
             }
         }
     }
-    open.wrap_new_keys().map_err(CliError::from)?;
+    open.wrap_new_keys(&crate::context::wrapping_sources())
+        .map_err(CliError::from)?;
     let sealed = open.seal()?;
     let out = sealed.emit(&*f.output_store, f.output)?;
-    crate::output::write_result(&common, &file, &out, 0o644)?;
+    crate::output::write_result(&common, &file, &out, Contents::Encrypted, lock.is_some())?;
     Ok(0)
 }

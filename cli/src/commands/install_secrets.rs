@@ -7,7 +7,11 @@ use keytap_core::install::{self, CheckMode, Options};
 use crate::error::CliError;
 
 /// Runs the installer; failures exit 1 with one message naming what failed.
-pub fn run(check_mode: &str, ignore_passwd: bool, manifest: &str) -> Result<i32, CliError> {
+pub fn run(
+    check_mode: &str,
+    ignore_passwd: bool,
+    manifest: &std::path::Path,
+) -> Result<i32, CliError> {
     let check_mode = CheckMode::parse(check_mode).ok_or_else(|| {
         CliError::new(
             1,

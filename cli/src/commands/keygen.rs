@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::str::FromStr;
 
 use age::secrecy::ExposeSecret;
@@ -11,17 +12,17 @@ use crate::error::CliError;
 
 /// Runs `keygen [-o FILE]` or `keygen -y [FILE]`.
 pub fn run(
-    output: Option<&str>,
+    output: Option<&Path>,
     to_recipient: bool,
     pq: bool,
-    input: Option<&str>,
+    input: Option<&Path>,
 ) -> Result<i32, CliError> {
     if to_recipient {
         let data = match input {
-            Some(p) if p != "-" => std::fs::read_to_string(p).map_err(|e| {
+            Some(p) if p.as_os_str() != "-" => std::fs::read_to_string(p).map_err(|e| {
                 CliError::new(
                     exit_code::COULD_NOT_READ_INPUT_FILE,
-                    format!("failed to read {p}: {e}"),
+                    format!("failed to read {}: {e}", p.display()),
                 )
             })?,
             _ => {
@@ -90,19 +91,25 @@ pub fn run(
         secret.as_str()
     ));
     match output {
-        Some(path) if path != "-" => {
+        Some(path) if path.as_os_str() != "-" => {
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
                 .map_err(|e| {
-                    CliError::new(exit_code::COULD_NOT_WRITE_OUTPUT_FILE, format!("failed to create {path}: {e} (keytap never overwrites an identity file)"))
+                    CliError::new(
+                        exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+                        format!(
+                            "failed to create {}: {e} (keytap never overwrites an identity file)",
+                            path.display()
+                        ),
+                    )
                 })?;
             f.write_all(text.as_bytes()).map_err(|e| {
                 CliError::new(
                     exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                    format!("failed to write {path}: {e}"),
+                    format!("failed to write {}: {e}", path.display()),
                 )
             })?;
             eprintln!("Public key: {public}");

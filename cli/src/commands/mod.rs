@@ -9,25 +9,27 @@ mod filestatus;
 mod groups;
 mod install_secrets;
 mod keygen;
+mod keyservice;
 mod rotate;
 mod set;
 mod updatekeys;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, GroupsAction, KeyServiceArgs};
 use crate::error::CliError;
 use keytap_core::error::exit_code;
 
 /// Runs the parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<i32, CliError> {
-    let verbose = cli.verbose;
-    let config = cli.config.clone();
-    crate::config_rules::set_config_flag(config.clone());
-    crate::context::set_verbose(verbose);
+    crate::config_rules::set_config_flag(cli.config.clone());
+    crate::context::set_verbose(cli.verbose);
+    if let Some(args) = key_service_args(&cli) {
+        crate::context::set_key_services(args)?;
+    }
     match cli.command {
         Some(Command::Encrypt { common, keys, file }) => {
             let file = match file {
                 Some(f) => f,
-                None if common.filename_override.is_some() => "-".to_string(),
+                None if common.filename_override.is_some() => "-".into(),
                 None => {
                     return Err(CliError::new(
                         exit_code::CONFLICTING_PARAMETERS,
@@ -35,7 +37,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                     ))
                 }
             };
-            encrypt::run(&common, &keys, &file, config.as_deref())
+            encrypt::run(&common, &keys, &file)
         }
         Some(Command::Decrypt {
             common,
@@ -49,7 +51,6 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             ignore_mac,
             output_dir.as_deref(),
             &files,
-            verbose,
         ),
         Some(Command::Edit {
             common,
@@ -57,14 +58,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             ignore_mac,
             show_master_keys,
             file,
-        }) => edit::run(
-            &common,
-            &keys,
-            ignore_mac,
-            show_master_keys,
-            &file,
-            config.as_deref(),
-        ),
+        }) => edit::run(&common, &keys, ignore_mac, show_master_keys, &file),
         Some(Command::Set {
             common,
             value_file,
@@ -120,19 +114,21 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             add_age,
             rm_age,
             ignore_mac,
-            file,
+            files,
         }) => rotate::run(
             &common,
             add_age.as_deref(),
             rm_age.as_deref(),
             ignore_mac,
-            &file,
+            &files,
         ),
         Some(Command::Updatekeys {
             yes,
+            dry_run,
             input_type,
             files,
-        }) => updatekeys::run(yes, input_type.as_deref(), &files, config.as_deref()),
+            ..
+        }) => updatekeys::run(yes, dry_run, input_type.as_deref(), &files),
         Some(Command::Filestatus { input_type, file }) => {
             filestatus::run(input_type.as_deref(), &file)
         }
@@ -183,17 +179,57 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             pq,
             input,
         }) => keygen::run(output.as_deref(), to_recipient, pq, input.as_deref()),
+        Some(Command::Keyservice {
+            network,
+            address,
+            prompt,
+            cache_ttl,
+            cache_max_ttl,
+            allow_remote,
+            lock,
+        }) => keyservice::run(keyservice::Flags {
+            network,
+            address,
+            prompt,
+            cache_ttl,
+            cache_max_ttl,
+            allow_remote,
+            lock,
+            verbose: cli.verbose,
+        }),
         Some(Command::InstallSecrets {
             check_mode,
             ignore_passwd,
             manifest,
         }) => install_secrets::run(&check_mode, ignore_passwd, &manifest),
-        None => legacy(cli, config.as_deref(), verbose),
+        None => legacy(cli),
     }
 }
 
+/// The key-service flags of the command, for the commands sops gives them to.
+fn key_service_args(cli: &Cli) -> Option<&KeyServiceArgs> {
+    Some(match cli.command.as_ref() {
+        None => &cli.legacy.common.keyservice,
+        Some(Command::Encrypt { common, .. })
+        | Some(Command::Decrypt { common, .. })
+        | Some(Command::Edit { common, .. })
+        | Some(Command::Set { common, .. })
+        | Some(Command::Unset { common, .. })
+        | Some(Command::Rotate { common, .. }) => &common.keyservice,
+        Some(Command::Updatekeys { keyservice, .. })
+        | Some(Command::ExecEnv { keyservice, .. })
+        | Some(Command::ExecFile { keyservice, .. }) => keyservice,
+        Some(Command::Groups { action }) => match action {
+            GroupsAction::Add { keyservice, .. } | GroupsAction::Delete { keyservice, .. } => {
+                keyservice
+            }
+        },
+        _ => return None,
+    })
+}
+
 /// `keytap -e|-d|-r FILE` and `keytap FILE` (edit), as sops accepts them.
-fn legacy(cli: Cli, config: Option<&str>, verbose: bool) -> Result<i32, CliError> {
+fn legacy(cli: Cli) -> Result<i32, CliError> {
     let l = cli.legacy;
     let Some(file) = cli.file else {
         return Err(CliError::new(
@@ -212,7 +248,7 @@ fn legacy(cli: Cli, config: Option<&str>, verbose: bool) -> Result<i32, CliError
         ));
     }
     if l.encrypt {
-        encrypt::run(&l.common, &l.keys, &file, config)
+        encrypt::run(&l.common, &l.keys, &file)
     } else if l.decrypt {
         decrypt::run(
             &l.common,
@@ -220,20 +256,18 @@ fn legacy(cli: Cli, config: Option<&str>, verbose: bool) -> Result<i32, CliError
             l.ignore_mac,
             None,
             std::slice::from_ref(&file),
-            verbose,
         )
     } else if l.rotate {
-        rotate::run(&l.common, None, None, l.ignore_mac, &file)
+        rotate::run(
+            &l.common,
+            None,
+            None,
+            l.ignore_mac,
+            std::slice::from_ref(&file),
+        )
     } else if let Some(set) = l.set {
         set::run_legacy_set(&l.common, &file, &set, l.ignore_mac)
     } else {
-        edit::run(
-            &l.common,
-            &l.keys,
-            l.ignore_mac,
-            l.show_master_keys,
-            &file,
-            config,
-        )
+        edit::run(&l.common, &l.keys, l.ignore_mac, l.show_master_keys, &file)
     }
 }

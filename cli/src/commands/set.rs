@@ -1,6 +1,9 @@
 //! `set` and `unset`: change one value in place; unchanged values keep their ciphertext.
 
+use std::ffi::OsStr;
 use std::path::Path;
+
+use keytap_core::safefs::replace::Contents;
 
 use keytap_core::error::exit_code;
 use keytap_core::stores::{Format, StoreOptions};
@@ -8,8 +11,9 @@ use keytap_core::tree::{Branch, Value};
 use keytap_core::treepath;
 
 use crate::args::CommonArgs;
-use crate::commands::decrypt::open_file;
 use crate::error::CliError;
+use crate::open::{open_file, OpenMode, Opened};
+use crate::output::{write_file, Destination};
 
 /// Turns a `set` value (JSON text) into a tree value as sops does: objects and arrays
 /// through the JSON store, scalars as Go's `encoding/json` decodes them (numbers as floats).
@@ -42,23 +46,36 @@ pub fn json_value(text: &str) -> Result<Value, CliError> {
     })
 }
 
-fn seal_and_write(
-    open: &keytap_core::file::OpenFile,
-    f: &crate::context::Formats,
-    file: &str,
-) -> Result<(), CliError> {
-    let sealed = open.seal()?;
+/// Seals the changed file and writes it back over FILE (still under its lock).
+fn seal_and_write(opened: Opened, file: &Path) -> Result<(), CliError> {
+    let sealed = opened.open.seal()?;
+    let f = &opened.formats;
     let out = sealed.emit(&*f.output_store, f.output)?;
-    crate::output::write_atomic(Path::new(file), &out, 0o644)
+    write_file(
+        file,
+        &out,
+        Contents::Encrypted,
+        Destination::InPlace,
+        opened.lock.is_some(),
+    )
+}
+
+/// The document a path is applied to.
+fn first_doc(opened: &mut Opened) -> Result<&mut Branch, CliError> {
+    opened
+        .open
+        .docs
+        .first_mut()
+        .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))
 }
 
 /// Runs `set FILE PATH VALUE`.
 #[allow(clippy::too_many_arguments)]
 pub fn run_set(
     common: &CommonArgs,
-    file: &str,
+    file: &Path,
     path: &str,
-    value: Option<&str>,
+    value: Option<&OsStr>,
     value_file: bool,
     value_stdin: bool,
     idempotent: bool,
@@ -91,31 +108,38 @@ pub fn run_set(
             ));
         };
         if value_file {
-            std::fs::read_to_string(v)
-                .map_err(|e| CliError::new(exit_code::GENERIC, format!("Error reading {v}: {e}")))?
+            std::fs::read_to_string(v).map_err(|e| {
+                CliError::new(
+                    exit_code::GENERIC,
+                    format!("Error reading {}: {e}", Path::new(v).display()),
+                )
+            })?
         } else {
-            v.to_string()
+            v.to_str()
+                .ok_or_else(|| {
+                    CliError::new(
+                        exit_code::INVALID_SET_FORMAT,
+                        "Value for --set is not valid JSON",
+                    )
+                })?
+                .to_string()
         }
     };
     let value = json_value(&text)?;
-    let (mut open, f) = open_file(common, file, ignore_mac)?;
-    let doc = open
-        .docs
-        .first_mut()
-        .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
-    let changed =
-        treepath::set(doc, &steps, value).map_err(|e| CliError::new(exit_code::GENERIC, e))?;
+    let mut opened = open_file(common, file, ignore_mac, OpenMode::CHANGE)?;
+    let changed = treepath::set(first_doc(&mut opened)?, &steps, value)
+        .map_err(|e| CliError::new(exit_code::GENERIC, e))?;
     if !changed && idempotent {
         return Ok(0);
     }
-    seal_and_write(&open, &f, file)?;
+    seal_and_write(opened, file)?;
     Ok(0)
 }
 
 /// Runs the legacy `--set '["key"] <json>' FILE`.
 pub fn run_legacy_set(
     common: &CommonArgs,
-    file: &str,
+    file: &Path,
     set: &str,
     ignore_mac: bool,
 ) -> Result<i32, CliError> {
@@ -129,38 +153,31 @@ pub fn run_legacy_set(
     let value = json_value(value)?;
     let steps = treepath::parse(path)
         .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid --set format"))?;
-    let (mut open, f) = open_file(common, file, ignore_mac)?;
-    let doc = open
-        .docs
-        .first_mut()
-        .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
-    treepath::set(doc, &steps, value).map_err(|e| CliError::new(exit_code::GENERIC, e))?;
-    seal_and_write(&open, &f, file)?;
+    let mut opened = open_file(common, file, ignore_mac, OpenMode::CHANGE)?;
+    treepath::set(first_doc(&mut opened)?, &steps, value)
+        .map_err(|e| CliError::new(exit_code::GENERIC, e))?;
+    seal_and_write(opened, file)?;
     Ok(0)
 }
 
 /// Runs `unset FILE PATH`.
 pub fn run_unset(
     common: &CommonArgs,
-    file: &str,
+    file: &Path,
     path: &str,
     idempotent: bool,
     ignore_mac: bool,
 ) -> Result<i32, CliError> {
     let steps = treepath::parse(path)
         .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid unset index format"))?;
-    let (mut open, f) = open_file(common, file, ignore_mac)?;
-    let doc = open
-        .docs
-        .first_mut()
-        .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
-    match treepath::unset(doc, &steps) {
+    let mut opened = open_file(common, file, ignore_mac, OpenMode::CHANGE)?;
+    match treepath::unset(first_doc(&mut opened)?, &steps) {
         Ok(()) => {}
         Err(e) if idempotent && (e.starts_with("Key not found") || e.starts_with("Index ")) => {
             return Ok(0)
         }
         Err(e) => return Err(CliError::new(exit_code::GENERIC, e)),
     }
-    seal_and_write(&open, &f, file)?;
+    seal_and_write(opened, file)?;
     Ok(0)
 }

@@ -9,6 +9,17 @@ use super::users;
 use super::write::check_name;
 use super::InstallError;
 
+/// A secret's or template's mode; set-id and sticky bits are dropped with a warning.
+fn checked_mode(kind: &str, name: &str, mode: &str) -> Result<u32, InstallError> {
+    let (bits, dropped) = parse_mode(mode)?;
+    if dropped {
+        eprintln!(
+            "keytap install-secrets: warning: {kind} {name}: mode {mode} is installed as {bits:o}; setuid, setgid and sticky bits are never set on secrets"
+        );
+    }
+    Ok(bits)
+}
+
 /// How far `install-secrets` goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckMode {
@@ -113,7 +124,7 @@ pub fn validate(
     let mut placeholders = Vec::new();
     for (i, s) in m.secrets.iter().enumerate() {
         check_name("secret", &s.name)?;
-        let file_mode = parse_mode(&s.mode)?;
+        let file_mode = checked_mode("secret", &s.name, &s.mode)?;
         let (uid, gid) = resolve(
             s.owner.as_deref(),
             s.uid,
@@ -140,7 +151,7 @@ pub fn validate(
     let mut templates = Vec::with_capacity(m.templates.len());
     for t in &m.templates {
         check_name("template", &t.name)?;
-        let file_mode = parse_mode(&t.mode)?;
+        let file_mode = checked_mode("template", &t.name, &t.mode)?;
         let (uid, gid) = resolve(
             t.owner.as_deref(),
             t.uid,

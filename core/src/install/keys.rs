@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use super::manifest::Manifest;
 use super::InstallError;
 use crate::goerr::io_reason;
-use crate::keys::age::AgeIdentities;
+use crate::keys::identities::AgeIdentities;
 
 /// Name of the combined key file inside the mount point.
 pub const KEY_FILE_NAME: &str = "age-keys.txt";

@@ -200,10 +200,15 @@ pub fn replace_runtime_dir(path: &str, rundir: &str) -> String {
         .join("%")
 }
 
-/// Parses an octal mode string (`0400`, `640`).
-pub fn parse_mode(mode: &str) -> Result<u32, InstallError> {
+/// Parses an octal mode string (`0400`, `640`) as sops-install-secrets does
+/// (`strconv.ParseUint(mode, 8, 16)`, then Go's `os.FileMode`, whose set-id and sticky
+/// bits are not these numbers): only the permission bits are kept. Returns the mode and
+/// whether anything above them was dropped.
+pub fn parse_mode(mode: &str) -> Result<(u32, bool), InstallError> {
     match u32::from_str_radix(mode, 8) {
-        Ok(m) if m <= 0o7777 && !mode.is_empty() && !mode.starts_with('+') => Ok(m),
+        Ok(m) if m <= 0o177777 && !mode.is_empty() && !mode.starts_with('+') => {
+            Ok((m & 0o777, m & !0o777 != 0))
+        }
         Ok(_) => Err(InstallError::new(format!(
             "invalid number in mode: {mode}: value out of range"
         ))),
@@ -216,6 +221,15 @@ pub fn parse_mode(mode: &str) -> Result<u32, InstallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_id_and_sticky_bits_never_reach_a_secret() {
+        assert_eq!(parse_mode("0400").unwrap(), (0o400, false));
+        assert_eq!(parse_mode("4777").unwrap(), (0o777, true));
+        assert_eq!(parse_mode("7440").unwrap(), (0o440, true));
+        assert!(parse_mode("200000").is_err());
+        assert!(parse_mode("8").is_err());
+    }
 
     #[test]
     fn nulls_and_unknown_fields_read_as_zero_values() {
@@ -239,11 +253,12 @@ mod tests {
 
     #[test]
     fn modes_are_octal() {
-        assert_eq!(parse_mode("0400").unwrap(), 0o400);
-        assert_eq!(parse_mode("755").unwrap(), 0o755);
+        assert_eq!(parse_mode("0400").unwrap(), (0o400, false));
+        assert_eq!(parse_mode("755").unwrap(), (0o755, false));
         assert!(parse_mode("0800").is_err());
         assert!(parse_mode("").is_err());
-        assert!(parse_mode("77777").is_err());
+        assert_eq!(parse_mode("77777").unwrap(), (0o777, true));
+        assert!(parse_mode("277777").is_err());
     }
 
     #[test]

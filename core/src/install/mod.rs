@@ -79,12 +79,36 @@ pub const STEPS: &[&str] = &[
 fn checkpoint(step: &str) {
     if let Some(at) = std::env::var_os("KEYTAP_INSTALL_TEST_KILL_AT") {
         if at == step {
-            // SAFETY: kill(2) on our own pid; no memory is involved.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
+            let me = rustix::process::getpid();
+            let _ = rustix::process::kill_process(me, rustix::process::Signal::KILL);
         }
     }
+}
+
+/// Locks out other installer runs for the same mount point until the returned handle is
+/// dropped. The lock is on the mount point's parent directory, which exists before the
+/// mount and is the same inode for every run (the mount point itself changes under a
+/// mount).
+fn lock_installs(mount_point: &Path) -> Result<std::fs::File, InstallError> {
+    let parent = match mount_point.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("/"),
+    };
+    let fail = |e: std::io::Error| {
+        InstallError::new(format!(
+            "cannot lock {} against concurrent runs: {}",
+            parent.display(),
+            crate::goerr::io_reason(&e)
+        ))
+    };
+    std::fs::create_dir_all(parent).map_err(fail)?;
+    let dir = std::fs::File::open(parent).map_err(fail)?;
+    use rustix::fs::{flock, FlockOperation};
+    if flock(&dir, FlockOperation::NonBlockingLockExclusive).is_err() {
+        eprintln!("keytap install-secrets: waiting for another run to finish");
+        flock(&dir, FlockOperation::LockExclusive).map_err(|e| fail(e.into()))?;
+    }
+    Ok(dir)
 }
 
 /// Runs the installer (or a check) with `opts`.
@@ -130,6 +154,9 @@ fn install(
         ));
     }
 
+    // One run at a time from here to the pruning: two runs would pick the same generation
+    // number and mix their manifests in it.
+    let _lock = lock_installs(mount_point)?;
     mount::mount_secret_fs(mount_point, keys_gid, m.use_tmpfs, m.user_mode).map_err(|e| {
         InstallError::new(format!(
             "failed to mount filesystem for secrets: {}",
@@ -138,7 +165,7 @@ fn install(
     })?;
     checkpoint("mounted");
 
-    let identities = keys::load(m)?;
+    let sources = crate::keysource::KeySources::local(keys::load(m)?);
     checkpoint("keys");
 
     let file_index: Vec<usize> = m
@@ -150,7 +177,7 @@ fn install(
                 .expect("every secret's file is registered")
         })
         .collect();
-    let mut plain = plan.sources.decrypt(&m.secrets, &identities)?;
+    let mut plain = plan.sources.decrypt(&m.secrets, &sources)?;
     let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(m.secrets.len());
     for (s, i) in m.secrets.iter().zip(&file_index) {
         values.push(plain[*i].value(s)?);

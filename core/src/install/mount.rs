@@ -1,8 +1,9 @@
 //! The secrets filesystem: a ramfs (never swapped) or, with `useTmpfs`, a tmpfs, mounted on
 //! `secretsMountPoint` with `mode=0751,nodev,nosuid,noexec` unless one is already there.
 
-use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
+
+use rustix::mount::MountFlags;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
@@ -15,23 +16,15 @@ pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 /// The filesystem type of the filesystem holding `path`.
 pub fn fs_type(path: &Path) -> Result<i64, InstallError> {
-    let c = cstring(path)?;
-    // SAFETY: zeroed statfs is a valid out-parameter.
-    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c.as_ptr(), &mut buf) } != 0 {
-        return Err(InstallError::new(format!(
+    let buf = rustix::fs::statfs(path).map_err(|e| {
+        InstallError::new(format!(
             "cannot get statfs for directory '{}': {}",
             path.display(),
-            std::io::Error::last_os_error()
-        )));
-    }
+            std::io::Error::from(e)
+        ))
+    })?;
     // f_type is signed on some targets; compare as the unsigned 32-bit magic.
     Ok(buf.f_type as i64 & 0xffff_ffff)
-}
-
-fn cstring(path: &Path) -> Result<CString, InstallError> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| InstallError::new(format!("invalid path {}", path.display())))
 }
 
 /// Decodes the octal escapes (`\040`) of a `/proc/self/mountinfo` path field.
@@ -107,14 +100,14 @@ pub fn mount_secret_fs(
     };
     let current = fs_type(mountpoint)?;
     if !is_mount_point(mountpoint)? || current != magic {
-        let flags = libc::MS_NODEV | libc::MS_NOSUID | libc::MS_NOEXEC;
+        let flags = MountFlags::NODEV | MountFlags::NOSUID | MountFlags::NOEXEC;
         let first = if use_tmpfs {
             "mode=0751,noswap"
         } else {
             "mode=0751"
         };
         if let Err(e) = do_mount(mountpoint, fstype, flags, first) {
-            if use_tmpfs && e.raw_os_error() == Some(libc::EINVAL) {
+            if use_tmpfs && e == rustix::io::Errno::INVAL {
                 // Kernels before 6.4 do not know `noswap`.
                 do_mount(mountpoint, fstype, flags, "mode=0751").map_err(|e| {
                     InstallError::new(format!(
@@ -135,27 +128,14 @@ pub fn mount_secret_fs(
     })
 }
 
-fn do_mount(target: &Path, fstype: &str, flags: libc::c_ulong, data: &str) -> std::io::Result<()> {
-    let src = CString::new("none").expect("no NUL");
-    let tgt = CString::new(target.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    let ty = CString::new(fstype).expect("no NUL");
-    let data = CString::new(data).expect("no NUL");
-    // SAFETY: all pointers are valid NUL-terminated strings for the duration of the call.
-    let rc = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            tgt.as_ptr(),
-            ty.as_ptr(),
-            flags,
-            data.as_ptr() as *const libc::c_void,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+fn do_mount(
+    target: &Path,
+    fstype: &str,
+    flags: MountFlags,
+    data: &str,
+) -> Result<(), rustix::io::Errno> {
+    let data = std::ffi::CString::new(data).expect("mount options have no NUL");
+    rustix::mount::mount("none", target, fstype, flags, data.as_c_str())
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use zeroize::Zeroizing;
 use super::manifest::Secret;
 use super::InstallError;
 use crate::file::EncryptedFile;
-use crate::keys::age::AgeIdentities;
 use crate::stores::{Format, StoreOptions};
 use crate::tree::{Branch, Item, Value};
 
@@ -115,7 +114,7 @@ impl Sources {
     pub fn decrypt(
         self,
         secrets: &[Secret],
-        identities: &AgeIdentities,
+        sources: &crate::keysource::KeySources,
     ) -> Result<Vec<Plain>, InstallError> {
         let metas: Vec<&crate::metadata::Metadata> = self
             .files
@@ -127,7 +126,7 @@ impl Sources {
                     .metadata
             })
             .collect();
-        let keys = crate::datakey::recover_many(&metas, identities);
+        let keys = crate::datakey::recover_many(&metas, sources);
         let mut out = Vec::with_capacity(self.files.len());
         for (file, key) in self.files.into_iter().zip(keys) {
             let users: Vec<&str> = secrets

@@ -1,18 +1,8 @@
 //! User and group lookups through the C library (NSS), like Go's `os/user`.
 
-use std::ffi::{CStr, CString};
+use nix::unistd::{Group, Uid, User};
 
 use super::InstallError;
-
-fn buffer_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_GETPW_R_SIZE_MAX) };
-    if n > 0 {
-        n as usize
-    } else {
-        16 * 1024
-    }
-}
 
 /// The uid of user `name`.
 pub fn uid_of(name: &str) -> Result<u32, InstallError> {
@@ -32,68 +22,23 @@ pub fn gid_of(name: &str) -> Result<u32, InstallError> {
     })
 }
 
+fn lookup_failed(kind: &str, name: &str, e: nix::Error) -> InstallError {
+    InstallError::new(format!(
+        "failed to lookup {kind} '{name}': {}",
+        std::io::Error::from(e)
+    ))
+}
+
 fn lookup_user(name: &str) -> Result<Option<u32>, InstallError> {
-    // SAFETY: getpwnam_r with the buffers `lookup_id` provides.
-    lookup_id(
-        "user",
-        name,
-        |n, e, b, l, r| unsafe { libc::getpwnam_r(n, e, b, l, r) },
-        |p: &libc::passwd| p.pw_uid,
-    )
+    User::from_name(name)
+        .map(|u| u.map(|u| u.uid.as_raw()))
+        .map_err(|e| lookup_failed("user", name, e))
 }
 
 fn lookup_group(name: &str) -> Result<Option<u32>, InstallError> {
-    // SAFETY: getgrnam_r with the buffers `lookup_id` provides.
-    lookup_id(
-        "group",
-        name,
-        |n, e, b, l, r| unsafe { libc::getgrnam_r(n, e, b, l, r) },
-        |g: &libc::group| g.gr_gid,
-    )
-}
-
-/// Runs a reentrant `get*nam_r` lookup, growing the buffer on `ERANGE`: the id of the
-/// entry, `None` if there is none.
-fn lookup_id<T>(
-    kind: &str,
-    name: &str,
-    getnam_r: impl Fn(
-        *const libc::c_char,
-        *mut T,
-        *mut libc::c_char,
-        libc::size_t,
-        *mut *mut T,
-    ) -> libc::c_int,
-    id_of: impl Fn(&T) -> u32,
-) -> Result<Option<u32>, InstallError> {
-    let cname = CString::new(name).map_err(|_| {
-        InstallError::new(format!("failed to lookup {kind} '{name}': invalid name"))
-    })?;
-    let mut size = buffer_size();
-    loop {
-        let mut buf = vec![0 as libc::c_char; size];
-        // SAFETY: a zeroed passwd/group is a valid out-parameter; all pointers outlive the call.
-        let mut entry: T = unsafe { std::mem::zeroed() };
-        let mut result: *mut T = std::ptr::null_mut();
-        let rc = getnam_r(
-            cname.as_ptr(),
-            &mut entry,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        );
-        if rc == libc::ERANGE && size < 1 << 20 {
-            size *= 4;
-            continue;
-        }
-        if rc != 0 {
-            return Err(InstallError::new(format!(
-                "failed to lookup {kind} '{name}': {}",
-                std::io::Error::from_raw_os_error(rc)
-            )));
-        }
-        return Ok((!result.is_null()).then(|| id_of(&entry)));
-    }
+    Group::from_name(name)
+        .map(|g| g.map(|g| g.gid.as_raw()))
+        .map_err(|e| lookup_failed("group", name, e))
 }
 
 /// The group owning the secrets directories: `keys`, else `nogroup` (as sops-nix).
@@ -111,20 +56,10 @@ pub fn keys_gid() -> Result<u32, InstallError> {
 
 /// The name of a uid, for messages and tests.
 pub fn user_name(uid: u32) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; buffer_size()];
-    // SAFETY: as in lookup_user.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc != 0 || result.is_null() {
-        return None;
-    }
-    // SAFETY: pw_name points into buf, NUL-terminated.
-    Some(
-        unsafe { CStr::from_ptr(pwd.pw_name) }
-            .to_string_lossy()
-            .into_owned(),
-    )
+    User::from_uid(Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 pub mod age;
 pub mod agefile;
+pub mod identities;
 pub mod pq;
 pub mod prompt;
+pub mod sources;
 pub mod tag;

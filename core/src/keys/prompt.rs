@@ -2,19 +2,56 @@
 
 use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use age::secrecy::SecretString;
+
+/// What stands between the prompts and the user in a long-running process: the key
+/// service's cache of PINs and passphrases, and its notifications.
+pub trait PromptHook: Send + Sync {
+    /// The secret already given for this prompt, if it is still cached.
+    fn cached_secret(&self, prompt: &str) -> Option<SecretString>;
+    /// A secret the user just gave for this prompt.
+    fn remember_secret(&self, prompt: &str, secret: &SecretString);
+    /// A message for the user (e.g. "touch your YubiKey"), beyond the terminal.
+    fn notify(&self, message: &str);
+    /// A plugin session starts: what it asks is for these identities of this plugin.
+    fn begin_session(&self, _plugin: &str, _identities: &[String]) {}
+}
 
 /// Answers age's prompts (passphrases, PINs, confirmations, messages).
 ///
 /// `KEYTAP_ASKPASS`, when set, is a program run with the prompt as its only argument that
 /// prints the answer on stdout (like `SSH_ASKPASS`; `systemd-ask-password` fits at boot).
 /// Otherwise the controlling terminal is used; with neither, requests get no answer and
-/// the caller reports what was asked instead of hanging.
-#[derive(Clone, Debug, Default)]
-pub struct Prompter;
+/// the caller reports what was asked instead of hanging. A [`PromptHook`] can answer
+/// secrets before anyone is asked, and hears every message.
+#[derive(Clone, Default)]
+pub struct Prompter {
+    hook: Option<Arc<dyn PromptHook>>,
+}
+
+impl std::fmt::Debug for Prompter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prompter")
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
 
 impl Prompter {
+    /// A prompter that consults `hook` first.
+    pub fn with_hook(hook: Arc<dyn PromptHook>) -> Prompter {
+        Prompter { hook: Some(hook) }
+    }
+
+    /// Tells the hook a plugin session starts (see [`PromptHook::begin_session`]).
+    pub fn begin_session(&self, plugin: &str, identities: &[String]) {
+        if let Some(hook) = &self.hook {
+            hook.begin_session(plugin, identities);
+        }
+    }
+
     fn askpass(description: &str) -> Option<Option<String>> {
         let program = std::env::var_os("KEYTAP_ASKPASS").filter(|p| !p.is_empty())?;
         let out = Command::new(program)
@@ -52,6 +89,9 @@ impl Prompter {
 impl age::Callbacks for Prompter {
     fn display_message(&self, message: &str) {
         eprintln!("{message}");
+        if let Some(hook) = &self.hook {
+            hook.notify(message);
+        }
     }
 
     fn confirm(&self, message: &str, yes_string: &str, no_string: Option<&str>) -> Option<bool> {
@@ -75,8 +115,23 @@ impl age::Callbacks for Prompter {
     }
 
     fn request_passphrase(&self, description: &str) -> Option<SecretString> {
-        // KEYTAP_ASKPASS, then an explicit PINENTRY_PROGRAM, then the terminal, then any
-        // pinentry on PATH; with none of them the request gets no answer (never a hang).
+        if let Some(hook) = &self.hook {
+            if let Some(secret) = hook.cached_secret(description) {
+                return Some(secret);
+            }
+            let answer = self.ask_secret(description)?;
+            hook.remember_secret(description, &answer);
+            return Some(answer);
+        }
+        self.ask_secret(description)
+    }
+}
+
+impl Prompter {
+    /// Asks for a secret: KEYTAP_ASKPASS, then an explicit PINENTRY_PROGRAM, then the
+    /// terminal, then any pinentry on PATH; with none of them the request gets no answer
+    /// (never a hang).
+    fn ask_secret(&self, description: &str) -> Option<SecretString> {
         if let Some(answer) = Self::askpass(description) {
             return answer.map(SecretString::from);
         }

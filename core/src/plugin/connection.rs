@@ -1,33 +1,39 @@
 //! The client end of one age plugin protocol session: spawn `age-plugin-<name>`, send and
-//! receive stanzas, and kill the plugin if it stays silent too long.
+//! receive stanzas, and kill the plugin when it makes no progress for too long.
 //!
 //! The `age` crate's own connection type keeps no handle on the child process, so it
-//! cannot enforce a timeout; this one does. Stanzas are parsed with `age-core`'s parser;
-//! writing one is a few lines of the wire format (spec: C2SP age-plugin.md).
+//! cannot enforce a timeout; this one does. Stanzas are read by [`super::wire`] within
+//! bounds; writing one is a few lines of the wire format (spec: C2SP age-plugin.md).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
 
 use age_core::format::Stanza;
 use base64::Engine;
 use zeroize::Zeroizing;
 
+use super::wire::{StanzaReader, WireError};
 use super::PluginError;
 
-/// Default seconds a plugin may stay silent (`KEYTAP_PLUGIN_TIMEOUT` overrides).
+/// Default seconds a plugin may go without progress (`KEYTAP_PLUGIN_TIMEOUT` overrides).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
 
-/// The timeout from `KEYTAP_PLUGIN_TIMEOUT`, else the default.
-pub fn timeout_from_env() -> Duration {
-    let secs = std::env::var("KEYTAP_PLUGIN_TIMEOUT")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .filter(|s| *s > 0)
-        .unwrap_or(DEFAULT_TIMEOUT_SECS);
-    Duration::from_secs(secs)
+/// The timeout from `KEYTAP_PLUGIN_TIMEOUT` (seconds, fractions allowed), else the default.
+/// Anything but a positive number is refused rather than silently replaced.
+pub fn timeout_from_env() -> Result<Duration, PluginError> {
+    let Some(raw) = std::env::var_os("KEYTAP_PLUGIN_TIMEOUT").filter(|v| !v.is_empty()) else {
+        return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
+    };
+    raw.to_str()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| PluginError::BadTimeout {
+            value: raw.to_string_lossy().into_owned(),
+        })
 }
 
 /// Finds `age-plugin-<name>`: in `KEYTAP_PLUGIN_PATH` when set, else on `PATH`.
@@ -56,11 +62,42 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// What the reader thread hands over: a stanza, the end of output, or unparseable bytes.
+/// The stanzas that move a session forward (a result, an error, a question for the user).
+/// `msg` and unknown ("grease") stanzas do not.
+const PROGRESS: [&str; 8] = [
+    "done",
+    "file-key",
+    "error",
+    "recipient-stanza",
+    "labels",
+    "request-secret",
+    "request-public",
+    "confirm",
+];
+
+/// Stanzas queued for a plugin that is slow to read them.
+const OUTGOING_QUEUE: usize = 64;
+
+/// The writer thread: copies queued stanzas to the plugin's stdin until the queue closes
+/// (the session ended; dropping stdin then tells the plugin) or the plugin is gone.
+fn write_all_queued(mut stdin: ChildStdin, queue: Receiver<Zeroizing<Vec<u8>>>) {
+    for message in queue {
+        if stdin
+            .write_all(&message)
+            .and_then(|()| stdin.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// What the reader thread hands over: a stanza, the end of output, or why the output is
+/// not the protocol.
 enum Incoming {
     Stanza(Stanza),
     Eof,
-    Garbage,
+    Garbage(String),
 }
 
 /// One running plugin and its protocol stream.
@@ -68,9 +105,14 @@ pub struct Connection {
     /// `age-plugin-<name>`, for messages.
     pub binary: String,
     child: Child,
-    stdin: Option<ChildStdin>,
+    /// To the writer thread, which owns the plugin's stdin: a plugin that stops reading
+    /// blocks that thread, never the session (whose deadline still runs).
+    outgoing: Option<SyncSender<Zeroizing<Vec<u8>>>>,
     incoming: Receiver<Incoming>,
     timeout: Duration,
+    /// When the plugin is stopped unless it makes progress: any stanza but `msg`, or the
+    /// user answering one of its questions, moves it.
+    deadline: Instant,
     _workdir: tempfile::TempDir,
 }
 
@@ -108,55 +150,39 @@ impl Connection {
                 message: format!("could not start: {e}"),
             })?;
         let stdout = child.stdout.take().expect("piped stdout");
-        let stdin = child.stdin.take();
+        let stdin = child.stdin.take().expect("piped stdin");
+        let (out_tx, out_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(OUTGOING_QUEUE);
+        std::thread::spawn(move || write_all_queued(stdin, out_rx));
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut buffer = Zeroizing::new(Vec::<u8>::new());
+            let mut reader = StanzaReader::new(BufReader::new(stdout));
             loop {
-                // Every stanza starts with "-> ": anything else is not the protocol.
-                let prefix = buffer.len().min(3);
-                if buffer[..prefix] != b"-> "[..prefix] {
-                    let _ = tx.send(Incoming::Garbage);
+                let next = match reader.read_stanza() {
+                    Ok(s) => Incoming::Stanza(s),
+                    Err(WireError::End) => Incoming::Eof,
+                    Err(WireError::Malformed(m) | WireError::TooLarge(m)) => Incoming::Garbage(m),
+                };
+                let last = !matches!(next, Incoming::Stanza(_));
+                if tx.send(next).is_err() || last {
                     return;
-                }
-                match age_core::format::read::age_stanza(&buffer) {
-                    Ok((rest, stanza)) => {
-                        let stanza: Stanza = stanza.into();
-                        let rest = rest.to_vec();
-                        if tx.send(Incoming::Stanza(stanza)).is_err() {
-                            return;
-                        }
-                        *buffer = rest;
-                        continue;
-                    }
-                    Err(e) if e.is_incomplete() => {}
-                    Err(_) => {
-                        let _ = tx.send(Incoming::Garbage);
-                        return;
-                    }
-                }
-                match reader.read_until(b'\n', &mut buffer) {
-                    Ok(0) | Err(_) => {
-                        let _ = tx.send(if buffer.is_empty() {
-                            Incoming::Eof
-                        } else {
-                            Incoming::Garbage
-                        });
-                        return;
-                    }
-                    Ok(_) => {}
                 }
             }
         });
         Ok(Connection {
             binary,
             child,
-            stdin,
+            outgoing: Some(out_tx),
             incoming: rx,
             timeout,
+            deadline: Instant::now() + timeout,
             _workdir: workdir,
         })
+    }
+
+    /// Restarts the timeout: the user answered a question, which is progress however long
+    /// it took.
+    pub fn progress(&mut self) {
+        self.deadline = Instant::now() + self.timeout;
     }
 
     /// Sends one stanza: `-> command args...`, then the body in wrapped base64.
@@ -180,25 +206,60 @@ impl Connection {
         }
         out.push_str(rest);
         out.push('\n');
-        let binary = self.binary.clone();
-        let stdin = self.stdin.as_mut().ok_or_else(|| PluginError::Crashed {
-            binary: binary.clone(),
-        })?;
-        stdin
-            .write_all(out.as_bytes())
-            .and_then(|_| stdin.flush())
-            .map_err(|_| PluginError::Crashed { binary })
+        let mut message = Zeroizing::new(std::mem::take(&mut *out).into_bytes());
+        loop {
+            let Some(tx) = &self.outgoing else {
+                return Err(self.crashed());
+            };
+            match tx.try_send(message) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Err(self.crashed()),
+                Err(TrySendError::Full(m)) => {
+                    // The plugin is not reading its input; wait only until the deadline.
+                    if Instant::now() >= self.deadline {
+                        self.kill();
+                        return Err(PluginError::Timeout {
+                            binary: self.binary.clone(),
+                            seconds: self.timeout.as_secs_f64(),
+                        });
+                    }
+                    message = m;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
     }
 
-    /// Receives the next stanza, killing the plugin when it is silent for the timeout.
+    fn crashed(&self) -> PluginError {
+        PluginError::Crashed {
+            binary: self.binary.clone(),
+        }
+    }
+
+    /// Receives the next stanza, killing the plugin when it makes no progress within the
+    /// timeout (messages and unknown stanzas do not count, so a flood of them cannot keep
+    /// it alive).
     pub fn receive(&mut self) -> Result<Stanza, PluginError> {
-        match self.incoming.recv_timeout(self.timeout) {
-            Ok(Incoming::Stanza(s)) => Ok(s),
-            Ok(Incoming::Garbage) => {
+        // Checked first: a plugin that keeps stanzas queued must not outrun its deadline.
+        let wait = self.deadline.saturating_duration_since(Instant::now());
+
+        let next = if wait.is_zero() {
+            Err(RecvTimeoutError::Timeout)
+        } else {
+            self.incoming.recv_timeout(wait)
+        };
+        match next {
+            Ok(Incoming::Stanza(s)) => {
+                if PROGRESS.contains(&s.tag.as_str()) {
+                    self.progress();
+                }
+                Ok(s)
+            }
+            Ok(Incoming::Garbage(message)) => {
                 self.kill();
                 Err(PluginError::Protocol {
                     binary: self.binary.clone(),
-                    message: "sent data that is not the age plugin protocol".into(),
+                    message,
                 })
             }
             Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => {
@@ -221,7 +282,7 @@ impl Connection {
                 self.kill();
                 Err(PluginError::Timeout {
                     binary: self.binary.clone(),
-                    seconds: self.timeout.as_secs(),
+                    seconds: self.timeout.as_secs_f64(),
                 })
             }
         }
@@ -233,10 +294,28 @@ impl Connection {
     }
 }
 
+impl super::session::Session for Connection {
+    fn binary(&self) -> &str {
+        &self.binary
+    }
+
+    fn send(&mut self, command: &str, args: &[&str], body: &[u8]) -> Result<(), PluginError> {
+        Connection::send(self, command, args, body)
+    }
+
+    fn receive(&mut self) -> Result<Stanza, PluginError> {
+        Connection::receive(self)
+    }
+
+    fn progress(&mut self) {
+        Connection::progress(self)
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         // Closing stdin lets a well-behaved plugin exit; anything still running is killed.
-        self.stdin.take();
+        self.outgoing.take();
         match self.child.try_wait() {
             Ok(Some(_)) => {}
             _ => {

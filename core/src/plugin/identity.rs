@@ -6,6 +6,7 @@ use age_core::format::{FileKey, Stanza, FILE_KEY_BYTES};
 use base64::Engine;
 
 use super::connection::{find_plugin, timeout_from_env, Connection};
+use super::session::Session;
 use super::PluginError;
 
 /// What one session produced.
@@ -25,7 +26,7 @@ fn b64(s: &str) -> Option<String> {
     base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(s)
         .ok()
-        .and_then(|b| String::from_utf8(b).ok())
+        .map(|b| super::printable(&b))
 }
 
 /// Runs one `identity-v1` session of `age-plugin-<plugin>` with `identities` over the
@@ -37,8 +38,18 @@ pub fn unwrap_files(
     ui: &impl age::Callbacks,
 ) -> Result<SessionOutcome, PluginError> {
     let path = find_plugin(plugin)?;
-    let mut conn = Connection::open(&path, "identity-v1", timeout_from_env())?;
-    let binary = conn.binary.clone();
+    let mut conn = Connection::open(&path, "identity-v1", timeout_from_env()?)?;
+    run(&mut conn, identities, files, ui)
+}
+
+/// The client's side of an `identity-v1` session over `conn`.
+pub fn run(
+    conn: &mut impl Session,
+    identities: &[String],
+    files: &[Vec<Stanza>],
+    ui: &impl age::Callbacks,
+) -> Result<SessionOutcome, PluginError> {
+    let binary = conn.binary().to_string();
     for id in identities {
         conn.send("add-identity", &[id], &[])?;
     }
@@ -56,13 +67,14 @@ pub fn unwrap_files(
         file_keys: (0..files.len()).map(|_| None).collect(),
         ..Default::default()
     };
+    let mut messages = super::Messages::default();
     loop {
         let s = conn.receive()?;
-        let body_text = || String::from_utf8_lossy(&s.body).into_owned();
+        let body_text = || super::printable(&s.body);
         match s.tag.as_str() {
             "done" => break,
             "msg" => {
-                ui.display_message(&body_text());
+                messages.show(ui, &s.body);
                 conn.send("ok", &[], &[])?;
             }
             "confirm" => {
@@ -72,7 +84,9 @@ pub fn unwrap_files(
                     .and_then(|a| b64(a))
                     .unwrap_or_else(|| "yes".into());
                 let no = s.args.get(1).and_then(|a| b64(a));
-                match ui.confirm(&body_text(), &yes, no.as_deref()) {
+                let answer = ui.confirm(&body_text(), &yes, no.as_deref());
+                conn.progress();
+                match answer {
                     Some(true) => conn.send("ok", &["yes"], &[])?,
                     Some(false) => conn.send("ok", &["no"], &[])?,
                     None => {
@@ -82,22 +96,30 @@ pub fn unwrap_files(
                     }
                 }
             }
-            "request-public" => match ui.request_public_string(&body_text()) {
-                Some(v) => conn.send("ok", &[], v.as_bytes())?,
-                None => {
-                    out.unanswered
-                        .push(format!("{binary} asked for {:?}", body_text()));
-                    conn.send("fail", &[], &[])?
+            "request-public" => {
+                let answer = ui.request_public_string(&body_text());
+                conn.progress();
+                match answer {
+                    Some(v) => conn.send("ok", &[], v.as_bytes())?,
+                    None => {
+                        out.unanswered
+                            .push(format!("{binary} asked for {:?}", body_text()));
+                        conn.send("fail", &[], &[])?
+                    }
                 }
-            },
-            "request-secret" => match ui.request_passphrase(&body_text()) {
-                Some(v) => conn.send("ok", &[], v.expose_secret().as_bytes())?,
-                None => {
-                    out.unanswered
-                        .push(format!("{binary} asked for {:?}", body_text()));
-                    conn.send("fail", &[], &[])?
+            }
+            "request-secret" => {
+                let answer = ui.request_passphrase(&body_text());
+                conn.progress();
+                match answer {
+                    Some(v) => conn.send("ok", &[], v.expose_secret().as_bytes())?,
+                    None => {
+                        out.unanswered
+                            .push(format!("{binary} asked for {:?}", body_text()));
+                        conn.send("fail", &[], &[])?
+                    }
                 }
-            },
+            }
             "file-key" => {
                 let index = s
                     .args
@@ -135,5 +157,6 @@ pub fn unwrap_files(
             _ => conn.send("unsupported", &[], &[])?,
         }
     }
+    messages.finish(ui, &binary);
     Ok(out)
 }

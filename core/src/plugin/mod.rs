@@ -5,6 +5,8 @@
 pub mod connection;
 pub mod identity;
 pub mod recipient;
+pub mod session;
+pub mod wire;
 
 /// A plugin failed; every variant names the plugin binary.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -50,13 +52,21 @@ pub enum PluginError {
         /// What was wrong.
         message: String,
     },
-    /// The plugin was silent for too long and was killed.
-    #[error("{binary} did not answer within {seconds} s (KEYTAP_PLUGIN_TIMEOUT) and was stopped")]
+    /// The plugin made no progress for too long and was killed.
+    #[error(
+        "{binary} made no progress within {seconds} s (KEYTAP_PLUGIN_TIMEOUT) and was stopped"
+    )]
     Timeout {
         /// `age-plugin-<name>`.
         binary: String,
         /// The timeout.
-        seconds: u64,
+        seconds: f64,
+    },
+    /// `KEYTAP_PLUGIN_TIMEOUT` is not a positive number of seconds.
+    #[error("KEYTAP_PLUGIN_TIMEOUT={value:?} is not a positive number of seconds")]
+    BadTimeout {
+        /// The value as set.
+        value: String,
     },
     /// The plugin reported an error.
     #[error("{binary}: {message}")]
@@ -111,5 +121,73 @@ mod tests {
             Some("my-token")
         );
         assert_eq!(plugin_name("age1qqq"), None);
+    }
+}
+
+/// Most of a plugin's message shown to the user.
+const MAX_SHOWN: usize = 4096;
+
+/// Text a plugin sent, made safe to show on a terminal or pass to a prompt program:
+/// control characters (and so terminal escape sequences) become `?`, newlines and tabs
+/// stay, and anything past 4 KiB is cut.
+pub fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_SHOWN)]);
+    let mut out: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if bytes.len() > MAX_SHOWN {
+        out.push_str("...");
+    }
+    out
+}
+
+/// How many `msg` stanzas of one session are shown; the rest are counted and dropped.
+pub const MAX_MESSAGES_SHOWN: usize = 64;
+
+/// The `msg` stanzas of one session: shown (made printable) up to
+/// [`MAX_MESSAGES_SHOWN`], then counted, so a plugin cannot flood the terminal.
+#[derive(Default)]
+pub(crate) struct Messages {
+    shown: usize,
+    dropped: usize,
+}
+
+impl Messages {
+    pub(crate) fn show(&mut self, ui: &impl age::Callbacks, body: &[u8]) {
+        if self.shown < MAX_MESSAGES_SHOWN {
+            self.shown += 1;
+            ui.display_message(&printable(body));
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Says how many were dropped, if any.
+    pub(crate) fn finish(&self, ui: &impl age::Callbacks, binary: &str) {
+        if self.dropped > 0 {
+            ui.display_message(&format!(
+                "keytap: {binary} sent {} more messages, not shown",
+                self.dropped
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    #[test]
+    fn escape_sequences_are_defused() {
+        assert_eq!(
+            super::printable(b"\x1b[2J\x1b]0;pwned\x07ok\n"),
+            "?[2J?]0;pwned?ok\n"
+        );
+        assert_eq!(super::printable("\u{9b}31m".as_bytes()), "?31m");
     }
 }

@@ -6,6 +6,7 @@ use age::secrecy::ExposeSecret;
 use age_core::format::{FileKey, Stanza};
 
 use super::connection::{find_plugin, timeout_from_env, Connection};
+use super::session::Session;
 use super::PluginError;
 use crate::keys::prompt::Prompter;
 
@@ -31,67 +32,87 @@ impl PluginRecipient {
 
     fn session(&self, file_key: &FileKey) -> Result<(Vec<Stanza>, HashSet<String>), PluginError> {
         let path = find_plugin(&self.plugin)?;
-        let mut conn = Connection::open(&path, "recipient-v1", timeout_from_env())?;
-        let binary = conn.binary.clone();
-        conn.send("add-recipient", &[&self.recipient], &[])?;
-        conn.send("wrap-file-key", &[], file_key.expose_secret())?;
-        conn.send("extension-labels", &[], &[])?;
-        conn.send("done", &[], &[])?;
-        let ui = Prompter;
-        let mut stanzas = Vec::new();
-        let mut labels = HashSet::new();
-        let mut errors = Vec::new();
-        loop {
-            let s = conn.receive()?;
-            let text = String::from_utf8_lossy(&s.body).into_owned();
-            match s.tag.as_str() {
-                "done" => break,
-                "recipient-stanza" if s.args.len() >= 2 => {
-                    stanzas.push(Stanza {
-                        tag: s.args[1].clone(),
-                        args: s.args[2..].to_vec(),
-                        body: s.body.clone(),
-                    });
-                    conn.send("ok", &[], &[])?;
-                }
-                "labels" => {
-                    labels.extend(s.args.iter().cloned());
-                    conn.send("ok", &[], &[])?;
-                }
-                "msg" => {
-                    age::Callbacks::display_message(&ui, &text);
-                    conn.send("ok", &[], &[])?;
-                }
-                "request-public" => match age::Callbacks::request_public_string(&ui, &text) {
+        let mut conn = Connection::open(&path, "recipient-v1", timeout_from_env()?)?;
+        run(&mut conn, &self.recipient, file_key, &Prompter::default())
+    }
+}
+
+/// The client's side of a `recipient-v1` session over `conn`: wraps `file_key` to
+/// `recipient`, answering prompts through `ui`.
+pub fn run(
+    conn: &mut impl Session,
+    recipient: &str,
+    file_key: &FileKey,
+    ui: &impl age::Callbacks,
+) -> Result<(Vec<Stanza>, HashSet<String>), PluginError> {
+    let binary = conn.binary().to_string();
+    conn.send("add-recipient", &[recipient], &[])?;
+    conn.send("wrap-file-key", &[], file_key.expose_secret())?;
+    conn.send("extension-labels", &[], &[])?;
+    conn.send("done", &[], &[])?;
+    let mut stanzas = Vec::new();
+    let mut labels = HashSet::new();
+    let mut errors = Vec::new();
+    let mut messages = super::Messages::default();
+    loop {
+        let s = conn.receive()?;
+        let text = super::printable(&s.body);
+        match s.tag.as_str() {
+            "done" => break,
+            "recipient-stanza" if s.args.len() >= 2 => {
+                stanzas.push(Stanza {
+                    tag: s.args[1].clone(),
+                    args: s.args[2..].to_vec(),
+                    body: s.body.clone(),
+                });
+                conn.send("ok", &[], &[])?;
+            }
+            "labels" => {
+                labels.extend(s.args.iter().cloned());
+                conn.send("ok", &[], &[])?;
+            }
+            "msg" => {
+                messages.show(ui, &s.body);
+                conn.send("ok", &[], &[])?;
+            }
+            "request-public" => {
+                let answer = ui.request_public_string(&text);
+                conn.progress();
+                match answer {
                     Some(v) => conn.send("ok", &[], v.as_bytes())?,
                     None => conn.send("fail", &[], &[])?,
-                },
-                "request-secret" => match age::Callbacks::request_passphrase(&ui, &text) {
+                }
+            }
+            "request-secret" => {
+                let answer = ui.request_passphrase(&text);
+                conn.progress();
+                match answer {
                     Some(v) => conn.send("ok", &[], v.expose_secret().as_bytes())?,
                     None => conn.send("fail", &[], &[])?,
-                },
-                "confirm" => conn.send("fail", &[], &[])?,
-                "error" => {
-                    errors.push(text);
-                    conn.send("ok", &[], &[])?;
                 }
-                _ => conn.send("unsupported", &[], &[])?,
             }
+            "confirm" => conn.send("fail", &[], &[])?,
+            "error" => {
+                errors.push(text);
+                conn.send("ok", &[], &[])?;
+            }
+            _ => conn.send("unsupported", &[], &[])?,
         }
-        if !errors.is_empty() {
-            return Err(PluginError::Reported {
-                binary,
-                message: errors.join("; "),
-            });
-        }
-        if stanzas.is_empty() {
-            return Err(PluginError::Protocol {
-                binary,
-                message: "returned no recipient stanza".into(),
-            });
-        }
-        Ok((stanzas, labels))
     }
+    messages.finish(ui, &binary);
+    if !errors.is_empty() {
+        return Err(PluginError::Reported {
+            binary,
+            message: errors.join("; "),
+        });
+    }
+    if stanzas.is_empty() {
+        return Err(PluginError::Protocol {
+            binary,
+            message: "returned no recipient stanza".into(),
+        });
+    }
+    Ok((stanzas, labels))
 }
 
 impl age::Recipient for PluginRecipient {

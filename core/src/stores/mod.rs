@@ -43,16 +43,17 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format sops infers from a path's extension.
-    pub fn from_path(path: &str) -> Format {
-        let lower = path.to_ascii_lowercase();
-        if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+    /// The format sops infers from a path's extension (the path's bytes need not be UTF-8).
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Format {
+        use std::os::unix::ffi::OsStrExt;
+        let lower = path.as_ref().as_os_str().as_bytes().to_ascii_lowercase();
+        if lower.ends_with(b".yaml") || lower.ends_with(b".yml") {
             Format::Yaml
-        } else if lower.ends_with(".json") {
+        } else if lower.ends_with(b".json") {
             Format::Json
-        } else if lower.ends_with(".env") {
+        } else if lower.ends_with(b".env") {
             Format::Dotenv
-        } else if lower.ends_with(".ini") {
+        } else if lower.ends_with(b".ini") {
             Format::Ini
         } else {
             Format::Binary

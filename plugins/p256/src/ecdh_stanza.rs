@@ -11,6 +11,10 @@
 //! ```
 //! where "encoded" is the compressed or the uncompressed point, per scheme. Base64 is
 //! standard, unpadded and canonical. Hand-written to match both plugins byte for byte.
+//!
+//! Each format is a [`Format`] type, and its stanzas a [`SchemeStanza`] of it.
+
+use std::marker::PhantomData;
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
@@ -23,8 +27,8 @@ use zeroize::Zeroizing;
 use crate::bech32::{self, Case};
 use crate::point::{P256Point, COMPRESSED_LEN};
 use crate::{
-    base64_arg, Ecdh, FileKey, RecipientError, StanzaError, UnwrapError, BODY_LEN, FILE_KEY_LEN,
-    TAG_LEN,
+    base64_arg, ephemeral_ecdh, Ecdh, FileKey, RecipientError, StanzaError, UnwrapError, BODY_LEN,
+    FILE_KEY_LEN, TAG_LEN,
 };
 
 /// How a scheme encodes points in its tag and HKDF salt.
@@ -47,6 +51,9 @@ pub struct Scheme {
     pub recipient_hrp: &'static str,
     /// Point encoding in the tag and the salt.
     pub encoding: Encoding,
+    /// Whether parsing refuses an ephemeral key that is not a point of the curve (as
+    /// age-plugin-yubikey does) instead of leaving that to unwrapping.
+    pub check_ephemeral: bool,
 }
 
 impl Scheme {
@@ -65,7 +72,19 @@ impl Scheme {
     /// Parses a recipient: lowercase Bech32 of a 33-byte compressed point on the curve.
     pub fn parse_recipient(&self, s: &str) -> Result<P256Point, RecipientError> {
         let bytes = bech32::decode(s, self.recipient_hrp, Case::Lower)?;
-        recipient_from_bytes(&bytes)
+        self.recipient_from_bytes(&bytes)
+    }
+
+    /// The recipient from its plugin payload (the Bech32 data: a compressed point), what
+    /// an age plugin is given in `add-recipient`.
+    pub fn recipient_from_bytes(&self, bytes: &[u8]) -> Result<P256Point, RecipientError> {
+        if bytes.len() != COMPRESSED_LEN {
+            return Err(RecipientError::Length {
+                expected: COMPRESSED_LEN,
+                got: bytes.len(),
+            });
+        }
+        Ok(P256Point::from_compressed(bytes)?)
     }
 
     /// The tag of every stanza for `recipient`.
@@ -118,6 +137,9 @@ impl Scheme {
         let body: [u8; BODY_LEN] = body
             .try_into()
             .map_err(|_| err("the body is not 32 bytes long"))?;
+        if self.check_ephemeral && P256Point::from_compressed(&ephemeral).is_err() {
+            return Err(err("the ephemeral key is not a compressed P-256 point"));
+        }
         Ok(Some(EcdhStanza {
             tag,
             ephemeral,
@@ -132,12 +154,8 @@ impl Scheme {
         file_key: &[u8; FILE_KEY_LEN],
         rng: &mut R,
     ) -> EcdhStanza {
-        let secret = p256::ecdh::EphemeralSecret::random(rng);
-        let ephemeral = P256Point::from(secret.public_key());
-        let dh = secret.diffie_hellman(recipient.as_public_key());
-        let mut dh_bytes = Zeroizing::new([0; 32]);
-        dh_bytes.copy_from_slice(dh.raw_secret_bytes());
-        let key = self.wrapping_key(&dh_bytes, &ephemeral, recipient);
+        let (ephemeral, dh) = ephemeral_ecdh(recipient, rng);
+        let key = self.wrapping_key(&dh, &ephemeral, recipient);
         let sealed = ChaCha20Poly1305::new((&*key).into())
             .encrypt(&[0; 12].into(), &file_key[..])
             .expect("short plaintexts always encrypt");
@@ -176,17 +194,6 @@ impl Scheme {
     }
 }
 
-/// The recipient from its plugin payload (the Bech32 data: a compressed point).
-pub fn recipient_from_bytes(bytes: &[u8]) -> Result<P256Point, RecipientError> {
-    if bytes.len() != COMPRESSED_LEN {
-        return Err(RecipientError::Length {
-            expected: COMPRESSED_LEN,
-            got: bytes.len(),
-        });
-    }
-    Ok(P256Point::from_compressed(bytes)?)
-}
-
 /// A well-formed stanza of some [`Scheme`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EcdhStanza {
@@ -201,9 +208,152 @@ pub struct EcdhStanza {
 impl EcdhStanza {
     /// The stanza's arguments after the type: the base64 tag and ephemeral key.
     pub fn args(&self) -> Vec<String> {
-        vec![
-            crate::base64_encode(&self.tag),
-            crate::base64_encode(&self.ephemeral),
-        ]
+        crate::stanza_args(&self.tag, &self.ephemeral)
+    }
+}
+
+/// A stanza format of this shape, as a type (for [`SchemeStanza`]).
+pub trait Format {
+    /// The format.
+    const SCHEME: Scheme;
+}
+
+/// A well-formed stanza of format `F` (`piv-p256`, `tpm-ecc`); its fields are those of
+/// [`EcdhStanza`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemeStanza<F>(pub EcdhStanza, PhantomData<F>);
+
+impl<F> From<EcdhStanza> for SchemeStanza<F> {
+    fn from(stanza: EcdhStanza) -> Self {
+        SchemeStanza(stanza, PhantomData)
+    }
+}
+
+impl<F> std::ops::Deref for SchemeStanza<F> {
+    type Target = EcdhStanza;
+    fn deref(&self) -> &EcdhStanza {
+        &self.0
+    }
+}
+
+impl<F> std::ops::DerefMut for SchemeStanza<F> {
+    fn deref_mut(&mut self) -> &mut EcdhStanza {
+        &mut self.0
+    }
+}
+
+impl<F: Format> SchemeStanza<F> {
+    /// Parses a stanza: `Ok(None)` if its type is not the format's, an error if it is but
+    /// is malformed (see [`Scheme::parse`]). `args` excludes the type.
+    pub fn parse<S: AsRef<str>>(
+        stanza_type: &str,
+        args: &[S],
+        body: &[u8],
+    ) -> Result<Option<Self>, StanzaError> {
+        Ok(F::SCHEME.parse(stanza_type, args, body)?.map(Self::from))
+    }
+
+    /// The stanza's arguments after the type: the base64 tag and ephemeral key.
+    pub fn args(&self) -> Vec<String> {
+        self.0.args()
+    }
+
+    /// Whether the tag is `key_tag`, the tag of the key's stanzas (in constant time).
+    pub fn matches_key_tag(&self, key_tag: &[u8; TAG_LEN]) -> bool {
+        self.0.tag.ct_eq(key_tag).into()
+    }
+
+    /// Whether the tag says this stanza is addressed to `recipient` (in constant time).
+    pub fn is_addressed_to(&self, recipient: &P256Point) -> bool {
+        self.matches_key_tag(&F::SCHEME.tag(recipient))
+    }
+
+    /// Seals `file_key` to `recipient` with a fresh ephemeral key from `rng`.
+    pub fn wrap<R: RngCore + CryptoRng>(
+        recipient: &P256Point,
+        file_key: &[u8; FILE_KEY_LEN],
+        rng: &mut R,
+    ) -> Self {
+        F::SCHEME.wrap(recipient, file_key, rng).into()
+    }
+
+    /// Opens the stanza with the private key of `recipient`, whose ECDH `key` does:
+    /// - `Ok(None)` if the tag is not the recipient's (checked before `key` is used) or
+    ///   the body does not decrypt;
+    /// - `Ok(Some(file_key))` on success;
+    /// - an error if the ephemeral key is not a point of the curve or the ECDH failed.
+    pub fn unwrap<K: Ecdh>(
+        &self,
+        recipient: &P256Point,
+        key: &K,
+    ) -> Result<Option<FileKey>, UnwrapError<K::Error>> {
+        F::SCHEME.unwrap(&self.0, recipient, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::piv::PivP256;
+    use crate::software::{failing, never_asked, SoftwareP256Key};
+    use crate::tpm_ecc::TpmEcc;
+    use rand::rngs::OsRng;
+
+    /// Wrapping, parsing and unwrapping, the same for every format.
+    fn round_trip<F: Format + Clone + std::fmt::Debug + PartialEq>() {
+        let key = SoftwareP256Key::generate(&mut OsRng);
+        let recipient = *key.public();
+        let other = *SoftwareP256Key::generate(&mut OsRng).public();
+        let s = SchemeStanza::<F>::wrap(&recipient, &[7; 16], &mut OsRng);
+        let parsed = SchemeStanza::<F>::parse(F::SCHEME.stanza_type, &s.args(), &s.body)
+            .unwrap()
+            .unwrap();
+        assert_eq!(parsed, s);
+        assert!(parsed.is_addressed_to(&recipient) && !parsed.is_addressed_to(&other));
+        assert_eq!(*parsed.unwrap(&recipient, &key).unwrap().unwrap(), [7; 16]);
+        // Another key's stanza: its device is not even asked.
+        assert!(parsed.unwrap(&other, &never_asked()).unwrap().is_none());
+        // A tampered body is not an error, just not ours.
+        let mut bad = parsed.clone();
+        bad.body[3] ^= 1;
+        assert!(bad.unwrap(&recipient, &key).unwrap().is_none());
+        // ECDH failures are passed through.
+        assert!(matches!(
+            parsed.unwrap(&recipient, &failing("no device")),
+            Err(UnwrapError::Ecdh("no device"))
+        ));
+    }
+
+    /// Other types are not ours; wrong argument counts, orders, encodings and body sizes
+    /// are errors.
+    fn malformed<F: Format + Clone + std::fmt::Debug + PartialEq>() {
+        let key = SoftwareP256Key::generate(&mut OsRng);
+        let s = SchemeStanza::<F>::wrap(key.public(), &[1; 16], &mut OsRng);
+        let [tag, eph] = <[String; 2]>::try_from(s.args()).unwrap();
+        let body = s.body.to_vec();
+        let parse = |args: &[&str], body: &[u8]| {
+            SchemeStanza::<F>::parse(F::SCHEME.stanza_type, args, body)
+        };
+        assert_eq!(
+            SchemeStanza::<F>::parse("p256tag", &[&tag, &eph], &body),
+            Ok(None)
+        );
+        assert!(parse(&[&tag], &body).is_err());
+        assert!(parse(&[&eph, &tag], &body).is_err());
+        assert!(parse(&[&tag, &eph], &body[1..]).is_err());
+        assert!(parse(&[&format!("{tag}=="), &eph], &body).is_err());
+        assert!(parse(&[&tag, &eph], &body).is_ok());
+    }
+
+    #[test]
+    fn piv_p256() {
+        round_trip::<PivP256>();
+        malformed::<PivP256>();
+    }
+
+    #[test]
+    fn tpm_ecc() {
+        round_trip::<TpmEcc>();
+        malformed::<TpmEcc>();
     }
 }

@@ -131,16 +131,19 @@ fn key_schedule_base(kem_id: u16, shared_secret: &[u8], info: &[u8]) -> Context 
     Context { key, nonce }
 }
 
-fn seal(kem_id: u16, shared_secret: &[u8], info: &[u8], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+/// The AEAD and the nonce of a base-mode context.
+fn aead(kem_id: u16, shared_secret: &[u8], info: &[u8]) -> (ChaCha20Poly1305, [u8; 12]) {
     let ctx = key_schedule_base(kem_id, shared_secret, info);
-    ChaCha20Poly1305::new((&*ctx.key).into())
-        .encrypt(
-            (&ctx.nonce).into(),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
+    (ChaCha20Poly1305::new((&*ctx.key).into()), ctx.nonce)
+}
+
+fn seal(kem_id: u16, shared_secret: &[u8], info: &[u8], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let (aead, nonce) = aead(kem_id, shared_secret, info);
+    let payload = Payload {
+        msg: plaintext,
+        aad,
+    };
+    aead.encrypt(&nonce.into(), payload)
         .expect("short plaintexts always encrypt")
 }
 
@@ -151,15 +154,12 @@ fn open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
-    let ctx = key_schedule_base(kem_id, shared_secret, info);
-    ChaCha20Poly1305::new((&*ctx.key).into())
-        .decrypt(
-            (&ctx.nonce).into(),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
+    let (aead, nonce) = aead(kem_id, shared_secret, info);
+    let payload = Payload {
+        msg: ciphertext,
+        aad,
+    };
+    aead.decrypt(&nonce.into(), payload)
         .map(Zeroizing::new)
         .map_err(|_| OpenError)
 }

@@ -14,19 +14,18 @@
 
 use ml_kem::kem::{Decapsulate, Encapsulate};
 use ml_kem::{EncodedSizeUser, MlKem768, MlKem768Params};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{CryptoRng, RngCore};
 use sha3::{Digest, Sha3_256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::bech32::{self, Case};
-use crate::hpke::{self, KEM_MLKEM768_P256};
+use crate::hpke::KEM_MLKEM768_P256;
 use crate::point::{P256Point, UNCOMPRESSED_LEN};
-use crate::tag::open_file_key;
+use crate::tag::{open_file_key, seal_file_key};
 use crate::{
-    parse_tagged_stanza, stanza_tag, Ecdh, FileKey, RecipientError, StanzaError, UnwrapError,
-    BODY_LEN, FILE_KEY_LEN, TAG_LEN,
+    ephemeral_ecdh, parse_tagged_stanza, stanza_tag, Ecdh, FileKey, RecipientError, StanzaError,
+    UnwrapError, BODY_LEN, FILE_KEY_LEN, TAG_LEN,
 };
 
 /// The stanza type.
@@ -175,10 +174,7 @@ impl MlKem768P256TagStanza {
 
     /// The stanza's arguments after the type: the base64 tag and `enc`.
     pub fn args(&self) -> Vec<String> {
-        vec![
-            crate::base64_encode(&self.tag),
-            crate::base64_encode(&self.enc[..]),
-        ]
+        crate::stanza_args(&self.tag, &self.enc[..])
     }
 
     /// Whether the tag says this stanza is addressed to the recipient whose P-256 part is
@@ -198,31 +194,15 @@ impl MlKem768P256TagStanza {
             .encapsulate(rng)
             .expect("ML-KEM encapsulation is infallible");
         let ss_pq = secret32(&ss_pq);
-        let ephemeral = p256::ecdh::EphemeralSecret::random(rng);
-        let ct_t = ephemeral.public_key().to_encoded_point(false);
-        let dh = ephemeral.diffie_hellman(recipient.point.as_public_key());
-        let mut ss_t = Zeroizing::new([0; 32]);
-        ss_t.copy_from_slice(dh.raw_secret_bytes());
-        let shared_secret = combine(
-            &ss_pq[..],
-            &ss_t,
-            ct_t.as_bytes(),
-            &recipient.point.to_uncompressed(),
-        );
+        let (ephemeral, ss_t) = ephemeral_ecdh(&recipient.point, rng);
+        let ct_t = ephemeral.to_uncompressed();
+        let shared_secret = combine(&ss_pq[..], &ss_t, &ct_t, &recipient.point.to_uncompressed());
         let mut enc = Box::new([0; ENC_LEN]);
         enc[..MLKEM_CT_LEN].copy_from_slice(&ct_pq);
-        enc[MLKEM_CT_LEN..].copy_from_slice(ct_t.as_bytes());
-        let body = hpke::seal_base(
-            KEM_MLKEM768_P256,
-            &shared_secret[..],
-            LABEL.as_bytes(),
-            file_key,
-        );
-        MlKem768P256TagStanza {
-            tag: compute_tag(&enc, &recipient.point),
-            enc,
-            body: body.try_into().expect("16 bytes sealed are 32"),
-        }
+        enc[MLKEM_CT_LEN..].copy_from_slice(&ct_t);
+        let body = seal_file_key(KEM_MLKEM768_P256, &shared_secret[..], LABEL, file_key);
+        let tag = compute_tag(&enc, &recipient.point);
+        MlKem768P256TagStanza { tag, enc, body }
     }
 
     /// Opens the stanza with the ML-KEM-768 decapsulation key `dk` and the P-256 private key
@@ -248,11 +228,7 @@ impl MlKem768P256TagStanza {
         );
         let ss_t = key.ecdh(&ephemeral).map_err(UnwrapError::Ecdh)?;
         let shared_secret = combine(&ss_pq[..], &ss_t, ct_t, &point.to_uncompressed());
-        Ok(open_file_key(
-            KEM_MLKEM768_P256,
-            &shared_secret[..],
-            LABEL,
-            &self.body,
-        ))
+        let opened = open_file_key(KEM_MLKEM768_P256, &shared_secret[..], LABEL, &self.body);
+        Ok(opened)
     }
 }

@@ -129,6 +129,24 @@ pub enum RecipientError {
     MlKemKey,
 }
 
+/// A fresh ephemeral key from `rng` and its ECDH with `recipient`: the ephemeral public
+/// key and the shared x-coordinate.
+pub(crate) fn ephemeral_ecdh<R: rand_core::RngCore + rand_core::CryptoRng>(
+    recipient: &P256Point,
+    rng: &mut R,
+) -> (P256Point, Zeroizing<[u8; 32]>) {
+    let secret = p256::ecdh::EphemeralSecret::random(rng);
+    let dh = secret.diffie_hellman(recipient.as_public_key());
+    (P256Point::from(secret.public_key()), shared_x(&dh))
+}
+
+/// The x-coordinate of an ECDH result, 32 bytes big-endian.
+pub(crate) fn shared_x(dh: &p256::ecdh::SharedSecret) -> Zeroizing<[u8; 32]> {
+    let mut out = Zeroizing::new([0; 32]);
+    out.copy_from_slice(dh.raw_secret_bytes());
+    out
+}
+
 /// Decodes a stanza argument that must be the canonical unpadded base64 of exactly `N`
 /// bytes (C2SP `age.md`, "Conventions").
 pub(crate) fn base64_arg<const N: usize>(arg: &str) -> Option<[u8; N]> {
@@ -142,6 +160,11 @@ pub(crate) fn base64_arg<const N: usize>(arg: &str) -> Option<[u8; N]> {
 pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
     STANDARD_NO_PAD.encode(bytes)
+}
+
+/// The two arguments of every stanza here: the base64 tag and (encapsulated) key.
+pub(crate) fn stanza_args(tag: &[u8; TAG_LEN], key: &[u8]) -> Vec<String> {
+    vec![base64_encode(tag), base64_encode(key)]
 }
 
 /// `HKDF-Extract-SHA-256(ikm = enc || SHA-256(key)[:4], salt = label)[:4]`, the tag of both

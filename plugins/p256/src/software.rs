@@ -55,13 +55,10 @@ impl Ecdh for SoftwareP256Key {
     type Error = std::convert::Infallible;
 
     fn ecdh(&self, peer: &P256Point) -> Result<Zeroizing<[u8; 32]>, Self::Error> {
-        let dh = p256::ecdh::diffie_hellman(
+        Ok(crate::shared_x(&p256::ecdh::diffie_hellman(
             self.secret.to_nonzero_scalar(),
             peer.as_public_key().as_affine(),
-        );
-        let mut out = Zeroizing::new([0; 32]);
-        out.copy_from_slice(dh.raw_secret_bytes());
-        Ok(out)
+        )))
     }
 }
 
@@ -123,4 +120,20 @@ impl SoftwareHybridTagKey {
     ) -> Result<Option<FileKey>, UnwrapError<std::convert::Infallible>> {
         stanza.unwrap(self.p256.public(), &self.dk, &self.p256)
     }
+}
+
+/// For tests: a device that must not be asked (it panics).
+#[cfg(test)]
+pub(crate) fn never_asked() -> impl Ecdh<Error = &'static str> {
+    crate::EcdhFn(
+        |_: &P256Point| -> Result<Zeroizing<[u8; 32]>, &'static str> {
+            panic!("the device must not be asked")
+        },
+    )
+}
+
+/// For tests: a device whose ECDH always fails with `error`.
+#[cfg(test)]
+pub(crate) fn failing(error: &'static str) -> impl Ecdh<Error = &'static str> {
+    crate::EcdhFn(move |_: &P256Point| -> Result<Zeroizing<[u8; 32]>, &'static str> { Err(error) })
 }

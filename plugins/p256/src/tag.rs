@@ -12,7 +12,6 @@
 //! where `recipient` is the compressed point: the same truncated hash age-plugin-yubikey
 //! uses as its `piv-p256` tag.
 
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -21,8 +20,8 @@ use crate::bech32::{self, Case};
 use crate::hpke::{self, KEM_DHKEM_P256};
 use crate::point::{P256Point, COMPRESSED_LEN, UNCOMPRESSED_LEN};
 use crate::{
-    parse_tagged_stanza, stanza_tag, Ecdh, FileKey, RecipientError, StanzaError, UnwrapError,
-    BODY_LEN, FILE_KEY_LEN, TAG_LEN,
+    ephemeral_ecdh, parse_tagged_stanza, stanza_tag, Ecdh, FileKey, RecipientError, StanzaError,
+    UnwrapError, BODY_LEN, FILE_KEY_LEN, TAG_LEN,
 };
 
 /// The stanza type.
@@ -90,10 +89,7 @@ impl P256TagStanza {
 
     /// The stanza's arguments after the type: the base64 tag and `enc`.
     pub fn args(&self) -> Vec<String> {
-        vec![
-            crate::base64_encode(&self.tag),
-            crate::base64_encode(&self.enc),
-        ]
+        crate::stanza_args(&self.tag, &self.enc)
     }
 
     /// Whether the tag says this stanza is addressed to `recipient` (in constant time). A
@@ -108,25 +104,12 @@ impl P256TagStanza {
         file_key: &[u8; FILE_KEY_LEN],
         rng: &mut R,
     ) -> Self {
-        let ephemeral = p256::ecdh::EphemeralSecret::random(rng);
-        let mut enc = [0; ENC_LEN];
-        enc.copy_from_slice(ephemeral.public_key().to_encoded_point(false).as_bytes());
-        let dh = ephemeral.diffie_hellman(recipient.as_public_key());
-        let mut dh_bytes = Zeroizing::new([0; 32]);
-        dh_bytes.copy_from_slice(dh.raw_secret_bytes());
-        let shared_secret =
-            hpke::dhkem_p256_shared_secret(&dh_bytes, &enc, &recipient.to_uncompressed());
-        let body = hpke::seal_base(
-            KEM_DHKEM_P256,
-            &shared_secret[..],
-            LABEL.as_bytes(),
-            file_key,
-        );
-        P256TagStanza {
-            tag: compute_tag(&enc, recipient),
-            enc,
-            body: body.try_into().expect("16 bytes sealed are 32"),
-        }
+        let (ephemeral, dh) = ephemeral_ecdh(recipient, rng);
+        let enc = ephemeral.to_uncompressed();
+        let shared_secret = hpke::dhkem_p256_shared_secret(&dh, &enc, &recipient.to_uncompressed());
+        let body = seal_file_key(KEM_DHKEM_P256, &shared_secret[..], LABEL, file_key);
+        let tag = compute_tag(&enc, recipient);
+        P256TagStanza { tag, enc, body }
     }
 
     /// Opens the stanza with the private key of `recipient`, whose ECDH `key` does:
@@ -147,13 +130,20 @@ impl P256TagStanza {
         let dh = key.ecdh(&ephemeral).map_err(UnwrapError::Ecdh)?;
         let shared_secret =
             hpke::dhkem_p256_shared_secret(&dh, &self.enc, &recipient.to_uncompressed());
-        Ok(open_file_key(
-            KEM_DHKEM_P256,
-            &shared_secret[..],
-            LABEL,
-            &self.body,
-        ))
+        let opened = open_file_key(KEM_DHKEM_P256, &shared_secret[..], LABEL, &self.body);
+        Ok(opened)
     }
+}
+
+/// Seals a 16-byte file key to a 32-byte body (HPKE base mode, `info` = `label`).
+pub(crate) fn seal_file_key(
+    kem_id: u16,
+    shared_secret: &[u8],
+    label: &str,
+    file_key: &[u8; FILE_KEY_LEN],
+) -> [u8; BODY_LEN] {
+    let body = hpke::seal_base(kem_id, shared_secret, label.as_bytes(), file_key);
+    body.try_into().expect("16 bytes sealed are 32")
 }
 
 /// Opens a 32-byte body to a 16-byte file key; `None` if the AEAD rejects it.
@@ -172,25 +162,12 @@ pub(crate) fn open_file_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::software::{failing, never_asked, SoftwareP256Key};
     use rand::rngs::OsRng;
 
     /// The example recipient of C2SP `age.md`.
     const SPEC_RECIPIENT: &str =
         "age1tag1qt8lw0ual6avlwmwatk888yqnmdamm7xfd0wak53ut6elz5c4swx2yqdj4e";
-
-    struct Soft(p256::SecretKey);
-    impl Ecdh for Soft {
-        type Error = std::convert::Infallible;
-        fn ecdh(&self, peer: &P256Point) -> Result<Zeroizing<[u8; 32]>, Self::Error> {
-            let dh = p256::ecdh::diffie_hellman(
-                self.0.to_nonzero_scalar(),
-                peer.as_public_key().as_affine(),
-            );
-            let mut out = Zeroizing::new([0; 32]);
-            out.copy_from_slice(dh.raw_secret_bytes());
-            Ok(out)
-        }
-    }
 
     #[test]
     fn spec_recipient_round_trips() {
@@ -206,9 +183,9 @@ mod tests {
 
     #[test]
     fn wrap_unwrap() {
-        let sk = p256::SecretKey::random(&mut OsRng);
-        let recipient = P256Point::from(sk.public_key());
-        let other = P256Point::from(p256::SecretKey::random(&mut OsRng).public_key());
+        let key = SoftwareP256Key::generate(&mut OsRng);
+        let recipient = *key.public();
+        let other = *SoftwareP256Key::generate(&mut OsRng).public();
         let file_key = [42u8; 16];
         let stanza = P256TagStanza::wrap(&recipient, &file_key, &mut OsRng);
 
@@ -219,36 +196,27 @@ mod tests {
         assert_eq!(parsed, stanza);
         assert!(parsed.is_addressed_to(&recipient));
         assert!(!parsed.is_addressed_to(&other));
-        let got = parsed
-            .unwrap(&recipient, &Soft(sk.clone()))
-            .unwrap()
-            .unwrap();
-        assert_eq!(*got, file_key);
+        assert_eq!(*parsed.unwrap(&recipient, &key).unwrap().unwrap(), file_key);
 
         // Not addressed to `other`: the key is not even asked.
-        let never = crate::EcdhFn(|_: &P256Point| -> Result<Zeroizing<[u8; 32]>, &str> {
-            panic!("the device must not be asked")
-        });
-        assert!(parsed.unwrap(&other, &never).unwrap().is_none());
+        assert!(parsed.unwrap(&other, &never_asked()).unwrap().is_none());
 
         // A tampered body is not an error, just not ours.
         let mut bad = parsed.clone();
         bad.body[0] ^= 1;
-        assert!(bad.unwrap(&recipient, &Soft(sk.clone())).unwrap().is_none());
+        assert!(bad.unwrap(&recipient, &key).unwrap().is_none());
 
         // ECDH failures are passed through.
-        let failing =
-            crate::EcdhFn(|_: &P256Point| -> Result<Zeroizing<[u8; 32]>, &str> { Err("no card") });
         assert!(matches!(
-            parsed.unwrap(&recipient, &failing),
+            parsed.unwrap(&recipient, &failing("no card")),
             Err(UnwrapError::Ecdh("no card"))
         ));
     }
 
     #[test]
     fn malformed_stanzas() {
-        let sk = p256::SecretKey::random(&mut OsRng);
-        let recipient = P256Point::from(sk.public_key());
+        let key = SoftwareP256Key::generate(&mut OsRng);
+        let recipient = *key.public();
         let s = P256TagStanza::wrap(&recipient, &[1; 16], &mut OsRng);
         let [tag, enc] = <[String; 2]>::try_from(s.args()).unwrap();
         let body = s.body.to_vec();
@@ -285,7 +253,7 @@ mod tests {
         bad.enc[64] ^= 1;
         bad.tag = compute_tag(&bad.enc, &recipient);
         assert!(matches!(
-            bad.unwrap(&recipient, &Soft(sk)),
+            bad.unwrap(&recipient, &key),
             Err(UnwrapError::InvalidEnc)
         ));
     }

@@ -2,6 +2,7 @@
 //! passphrase-encrypted (scrypt) age file, unlocked with a passphrase read from a file, a
 //! systemd credential (`$CREDENTIALS_DIRECTORY/<name>`) or asked once per session through
 //! the age client. Anyone encrypts to the plain `age1...` recipient, without this plugin.
+#![forbid(unsafe_code)]
 
 mod identity;
 mod keyfile;
@@ -78,13 +79,10 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(state_machine) = &cli.age_plugin {
-        return match age_plugin::run_state_machine(state_machine, plugin::Handler) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("age-plugin-passphrase: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return keytap_plugin_kit::run::<plugin::Passphrase>(
+            "age-plugin-passphrase",
+            state_machine,
+        );
     }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
@@ -13,10 +13,10 @@ const SECRET: &[u8] = b"db_password: hunter2\n";
 
 struct Setup {
     dir: tempfile::TempDir,
-    key: std::path::PathBuf,
-    pass: std::path::PathBuf,
+    key: PathBuf,
+    pass: PathBuf,
     generated: Generated,
-    encrypted: std::path::PathBuf,
+    encrypted: PathBuf,
 }
 
 /// A key file made with a passphrase file, and SECRET encrypted by the real age to the
@@ -51,10 +51,48 @@ fn setup() -> Setup {
     }
 }
 
-fn write_identity(dir: &Path, name: &str, identity: &str) -> std::path::PathBuf {
+impl Setup {
+    /// The generated identity, in `identity.txt`.
+    fn identity(&self) -> PathBuf {
+        write_identity(self.dir.path(), "identity.txt", &self.generated.identity)
+    }
+
+    /// `age -d -i IDENTITY -o OUT_NAME` of the encrypted file on a pseudo-terminal, typing
+    /// `typed`: the output and the output file.
+    fn decrypt_on_tty(&self, identity: &Path, out_name: &str, typed: &str) -> (Output, PathBuf) {
+        let out_file = self.dir.path().join(out_name);
+        let [id, out, file] = [identity, &out_file, &self.encrypted].map(|p| p.to_str().unwrap());
+        let output = age_on_tty(&["-d", "-i", id, "-o", out, file], typed, &[]);
+        (output, out_file)
+    }
+}
+
+fn write_identity(dir: &Path, name: &str, identity: &str) -> PathBuf {
     let path = dir.join(name);
     fs::write(&path, format!("{identity}\n")).unwrap();
     path
+}
+
+/// Asserts that `out` failed without printing anything, and said each of `said` on
+/// standard error.
+#[track_caller]
+fn assert_refused(out: &Output, said: &[&str]) {
+    assert!(!out.success(), "{out:?}");
+    assert!(out.stdout.is_empty(), "nothing printed on failure: {out:?}");
+    for s in said {
+        assert!(out.stderr.contains(s), "{s:?} not in: {}", out.stderr);
+    }
+}
+
+/// `age-plugin-passphrase --rekey KEY --passphrase-file OLD --new-passphrase-file NEW`.
+fn rekey(key: &Path, old: &Path, new: &Path, extra: &[&str]) -> Output {
+    let mut cmd = plugin();
+    cmd.arg("--rekey")
+        .arg(key)
+        .arg("--passphrase-file")
+        .arg(old);
+    cmd.arg("--new-passphrase-file").arg(new).args(extra);
+    run(&mut cmd, b"", TIMEOUT)
 }
 
 /// `age -d -i IDENTITY FILE` with extra environment; stdin is not a terminal.
@@ -145,13 +183,7 @@ fn generate_never_overwrites() {
         b"",
         TIMEOUT,
     );
-    assert!(!out.success());
-    assert!(
-        out.stderr.contains("already exists; refusing to overwrite"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stdout.is_empty(), "no identity printed on failure");
+    assert_refused(&out, &["already exists; refusing to overwrite"]);
     assert_eq!(fs::read(&s.key).unwrap(), before);
 }
 
@@ -198,13 +230,7 @@ fn generate_without_passphrase_and_tty_fails_cleanly() {
         b"",
         TIMEOUT,
     );
-    assert!(!out.success(), "{out:?}");
-    assert!(
-        out.stderr
-            .contains("cannot ask for a passphrase on the terminal"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, &["cannot ask for a passphrase on the terminal"]);
     assert!(!key.exists());
 }
 
@@ -282,7 +308,7 @@ fn generate_and_rekey_on_a_terminal() {
 #[test]
 fn real_age_decrypts_with_passphrase_from_file() {
     let s = setup();
-    let id = write_identity(s.dir.path(), "identity.txt", &s.generated.identity);
+    let id = s.identity();
     let out = age_decrypt(&id, &s.encrypted, &[]);
     assert!(out.success(), "{out:?}");
     assert_eq!(out.stdout, SECRET);
@@ -312,14 +338,11 @@ fn real_age_decrypts_with_passphrase_from_systemd_credential() {
 
     // Without $CREDENTIALS_DIRECTORY (and no prompt allowed): a clear error.
     let out = age_decrypt(&id_path, &s.encrypted, &[]);
-    assert!(!out.success());
-    assert!(out.stdout.is_empty());
-    assert!(
-        out.stderr.contains("no passphrase for key file")
-            && out.stderr.contains("$CREDENTIALS_DIRECTORY is not set"),
-        "{}",
-        out.stderr
-    );
+    let said = [
+        "no passphrase for key file",
+        "$CREDENTIALS_DIRECTORY is not set",
+    ];
+    assert_refused(&out, &said);
     // A credential directory without that credential.
     let empty = tempfile::tempdir().unwrap();
     let out = age_decrypt(
@@ -327,12 +350,7 @@ fn real_age_decrypts_with_passphrase_from_systemd_credential() {
         &s.encrypted,
         &[("CREDENTIALS_DIRECTORY", empty.path().to_str().unwrap())],
     );
-    assert!(!out.success());
-    assert!(
-        out.stderr.contains("systemd credential keytap-passphrase:"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, &["systemd credential keytap-passphrase:"]);
 }
 
 #[test]
@@ -342,19 +360,7 @@ fn real_age_prompts_on_its_terminal_once() {
     let s = setup();
     let id = identity_for(&s.key, &[]);
     let id_path = write_identity(s.dir.path(), "identity-prompt.txt", &id);
-    let out_file = s.dir.path().join("out.txt");
-    let out = age_on_tty(
-        &[
-            "-d",
-            "-i",
-            id_path.to_str().unwrap(),
-            "-o",
-            out_file.to_str().unwrap(),
-            s.encrypted.to_str().unwrap(),
-        ],
-        &format!("{PASS}\r"),
-        &[],
-    );
+    let (out, out_file) = s.decrypt_on_tty(&id_path, "out.txt", &format!("{PASS}\r"));
     assert!(out.success(), "{out:?}");
     let screen = out.stdout_str();
     assert_eq!(
@@ -369,19 +375,7 @@ fn real_age_prompts_on_its_terminal_once() {
     assert_eq!(fs::read(&out_file).unwrap(), SECRET);
 
     // A wrong passphrase typed at the prompt.
-    let out_file2 = s.dir.path().join("out2.txt");
-    let out = age_on_tty(
-        &[
-            "-d",
-            "-i",
-            id_path.to_str().unwrap(),
-            "-o",
-            out_file2.to_str().unwrap(),
-            s.encrypted.to_str().unwrap(),
-        ],
-        "not it\r",
-        &[],
-    );
+    let (out, out_file2) = s.decrypt_on_tty(&id_path, "out2.txt", "not it\r");
     assert!(!out.success(), "{out:?}");
     assert!(
         out.stdout_str().contains("wrong passphrase for key file"),
@@ -395,26 +389,12 @@ fn real_age_prompts_on_its_terminal_once() {
 fn passphrase_file_missing_falls_back_to_prompt() {
     let s = setup();
     fs::remove_file(&s.pass).unwrap();
-    let id = write_identity(s.dir.path(), "identity.txt", &s.generated.identity);
+    let id = s.identity();
     // No terminal: the fallback prompt cannot be shown either; both reasons are given.
     let out = age_decrypt(&id, &s.encrypted, &[]);
-    assert!(!out.success());
-    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
-    assert!(out.stderr.contains("could not prompt"), "{}", out.stderr);
+    assert_refused(&out, &["does not exist", "could not prompt"]);
     // With a terminal, the prompt is used.
-    let out_file = s.dir.path().join("out.txt");
-    let out = age_on_tty(
-        &[
-            "-d",
-            "-i",
-            id.to_str().unwrap(),
-            "-o",
-            out_file.to_str().unwrap(),
-            s.encrypted.to_str().unwrap(),
-        ],
-        &format!("{PASS}\r"),
-        &[],
-    );
+    let (out, out_file) = s.decrypt_on_tty(&id, "out.txt", &format!("{PASS}\r"));
     assert!(out.success(), "{out:?}");
     assert_eq!(fs::read(&out_file).unwrap(), SECRET);
 }
@@ -423,7 +403,7 @@ fn passphrase_file_missing_falls_back_to_prompt() {
 fn wrong_passphrase_is_reported_and_nothing_is_written() {
     let s = setup();
     write_private(&s.pass, b"not the passphrase\n");
-    let id = write_identity(s.dir.path(), "identity.txt", &s.generated.identity);
+    let id = s.identity();
     let out_file = s.dir.path().join("out.txt");
     let out = run(
         age()
@@ -436,20 +416,9 @@ fn wrong_passphrase_is_reported_and_nothing_is_written() {
         b"",
         TIMEOUT,
     );
-    assert!(!out.success());
-    assert!(
-        out.stderr.contains(&format!(
-            "wrong passphrase for key file {}",
-            s.key.display()
-        )),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("passphrase file"),
-        "says where the passphrase came from: {}",
-        out.stderr
-    );
+    // It says where the passphrase came from.
+    let wrong = format!("wrong passphrase for key file {}", s.key.display());
+    assert_refused(&out, &[&wrong, "passphrase file"]);
     assert!(!out_file.exists() || fs::read(&out_file).unwrap().is_empty());
     assert_eq!(
         out.stderr
@@ -464,36 +433,26 @@ fn wrong_passphrase_is_reported_and_nothing_is_written() {
 fn key_file_with_group_or_world_permissions_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let s = setup();
-    let id = write_identity(s.dir.path(), "identity.txt", &s.generated.identity);
+    let id = s.identity();
     for m in [0o640, 0o604, 0o660] {
         fs::set_permissions(&s.key, fs::Permissions::from_mode(m)).unwrap();
         let out = age_decrypt(&id, &s.encrypted, &[]);
-        assert!(!out.success());
-        assert!(out.stdout.is_empty());
-        assert!(
-            out.stderr.contains("is accessible by group or others")
-                && out.stderr.contains(&format!("{m:04o}")),
-            "{}",
-            out.stderr
+        assert_refused(
+            &out,
+            &["is accessible by group or others", &format!("{m:04o}")],
         );
     }
     fs::set_permissions(&s.key, fs::Permissions::from_mode(0o600)).unwrap();
     // The same rule for the passphrase file.
     fs::set_permissions(&s.pass, fs::Permissions::from_mode(0o644)).unwrap();
     let out = age_decrypt(&id, &s.encrypted, &[]);
-    assert!(!out.success());
-    assert!(
-        out.stderr.contains("passphrase file")
-            && out.stderr.contains("accessible by group or others"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, &["passphrase file", "accessible by group or others"]);
 }
 
 #[test]
 fn missing_and_corrupted_key_files_are_reported() {
     let s = setup();
-    let id = write_identity(s.dir.path(), "identity.txt", &s.generated.identity);
+    let id = s.identity();
     let good = fs::read(&s.key).unwrap();
 
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -517,14 +476,7 @@ fn missing_and_corrupted_key_files_are_reported() {
     for (what, bytes, expect) in cases {
         write_private(&s.key, &bytes);
         let out = age_decrypt(&id, &s.encrypted, &[]);
-        assert!(!out.success(), "{what}");
-        assert!(out.stdout.is_empty(), "{what}");
-        assert!(out.stderr.contains(expect), "{what}: {}", out.stderr);
-        assert!(
-            out.stderr.contains(&s.key.display().to_string()),
-            "{what}: {}",
-            out.stderr
-        );
+        assert_refused(&out, &[expect, &s.key.display().to_string()]);
         assert_eq!(
             out.stderr
                 .lines()
@@ -541,12 +493,7 @@ fn missing_and_corrupted_key_files_are_reported() {
     let wrong_kind = age::encrypt(&other.to_public(), b"AGE-SECRET-KEY-1...").unwrap();
     write_private(&s.key, &wrong_kind);
     let out = age_decrypt(&id, &s.encrypted, &[]);
-    assert!(
-        out.stderr
-            .contains("not an age file encrypted with a passphrase"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, &["not an age file encrypted with a passphrase"]);
 
     // A passphrase-encrypted age file that holds no age key.
     let mut r = age::scrypt::Recipient::new(PASS.to_owned().into());
@@ -554,21 +501,13 @@ fn missing_and_corrupted_key_files_are_reported() {
     let no_key = age::encrypt(&r, b"just some text\n").unwrap();
     write_private(&s.key, &no_key);
     let out = age_decrypt(&id, &s.encrypted, &[]);
-    assert!(
-        out.stderr
-            .contains("is corrupted: it holds no AGE-SECRET-KEY-1 line"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, &["is corrupted: it holds no AGE-SECRET-KEY-1 line"]);
 
     fs::remove_file(&s.key).unwrap();
     let out = age_decrypt(&id, &s.encrypted, &[]);
-    assert!(!out.success());
-    assert!(
-        out.stderr
-            .contains(&format!("key file {} does not exist", s.key.display())),
-        "{}",
-        out.stderr
+    assert_refused(
+        &out,
+        &[&format!("key file {} does not exist", s.key.display())],
     );
 }
 
@@ -583,33 +522,11 @@ fn rekey_changes_the_passphrase_atomically() {
     let before = fs::read(&s.key).unwrap();
     let wrong = s.dir.path().join("wrong");
     write_private(&wrong, b"nope\n");
-    let out = run(
-        plugin()
-            .arg("--rekey")
-            .arg(&s.key)
-            .arg("--passphrase-file")
-            .arg(&wrong)
-            .arg("--new-passphrase-file")
-            .arg(&new_pass),
-        b"",
-        TIMEOUT,
-    );
-    assert!(!out.success());
-    assert!(out.stderr.contains("wrong passphrase"), "{}", out.stderr);
+    let out = rekey(&s.key, &wrong, &new_pass, &[]);
+    assert_refused(&out, &["wrong passphrase"]);
     assert_eq!(fs::read(&s.key).unwrap(), before);
 
-    let out = run(
-        plugin()
-            .arg("--rekey")
-            .arg(&s.key)
-            .arg("--passphrase-file")
-            .arg(&s.pass)
-            .arg("--new-passphrase-file")
-            .arg(&new_pass)
-            .args(["--work-factor", "10"]),
-        b"",
-        TIMEOUT,
-    );
+    let out = rekey(&s.key, &s.pass, &new_pass, &["--work-factor", "10"]);
     assert!(out.success(), "{out:?}");
     assert_ne!(fs::read(&s.key).unwrap(), before);
     assert_eq!(mode(&s.key), 0o600);
@@ -621,10 +538,9 @@ fn rekey_changes_the_passphrase_atomically() {
     assert_eq!(names, vec![std::ffi::OsString::from("passphrase-1.age")]);
 
     // The old identity (old passphrase file) no longer opens it...
-    let id_old = write_identity(s.dir.path(), "identity.txt", &s.generated.identity);
+    let id_old = s.identity();
     let out = age_decrypt(&id_old, &s.encrypted, &[]);
-    assert!(!out.success());
-    assert!(out.stderr.contains("wrong passphrase"), "{}", out.stderr);
+    assert_refused(&out, &["wrong passphrase"]);
     // ...the new passphrase does, and the key (so the recipient) is the same.
     let id_new = identity_for(&s.key, &["--passphrase-file", new_pass.to_str().unwrap()]);
     let id_new = write_identity(s.dir.path(), "identity-new.txt", &id_new);
@@ -647,7 +563,7 @@ fn rekey_changes_the_passphrase_atomically() {
 fn recipient_v1_is_refused_per_protocol() {
     // `age -e -i IDENTITY` asks the plugin to wrap to the identity (recipient-v1).
     let s = setup();
-    let id = write_identity(s.dir.path(), "identity.txt", &s.generated.identity);
+    let id = s.identity();
     let out = run(
         age()
             .arg("-e")
@@ -657,14 +573,7 @@ fn recipient_v1_is_refused_per_protocol() {
         b"",
         TIMEOUT,
     );
-    assert!(!out.success());
-    assert!(out.stdout.is_empty());
-    assert!(
-        out.stderr
-            .contains("encrypt to the ordinary age1... recipient"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, &["encrypt to the ordinary age1... recipient"]);
 }
 
 #[test]
@@ -675,15 +584,9 @@ fn identity_among_other_identities_and_unrelated_files() {
     let other = age::x25519::Identity::generate();
     let foreign = s.dir.path().join("foreign.age");
     fs::write(&foreign, age::encrypt(&other.to_public(), b"x").unwrap()).unwrap();
-    let id = write_identity(s.dir.path(), "identity.txt", &s.generated.identity);
+    let id = s.identity();
     let out = age_decrypt(&id, &foreign, &[]);
-    assert!(!out.success());
-    assert!(
-        out.stderr
-            .contains("no identity matched any of the recipients"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, &["no identity matched any of the recipients"]);
     // The same identity file may hold a native key too; both work.
     let both = write_identity(
         s.dir.path(),

@@ -35,6 +35,16 @@ fn key() -> Key {
     }
 }
 
+/// One identity-v1 session of this crate's plugin over `files`, answering prompts with
+/// `secret`.
+fn session(
+    identities: &[String],
+    files: Vec<Vec<age_core::format::Stanza>>,
+    secret: Option<String>,
+) -> Session {
+    identity_session(&plugin_bin(), identities, files, secret).unwrap()
+}
+
 #[test]
 fn age_crate_client_prompt_once_per_file_session() {
     let k = key();
@@ -102,13 +112,11 @@ fn one_prompt_for_twenty_files_in_one_session() {
         .iter()
         .all(|s| s.iter().filter(|s| s.tag == "X25519").count() == 1));
 
-    let session = identity_session(
-        &plugin_bin(),
+    let session = session(
         std::slice::from_ref(&k.prompt_identity),
         stanzas,
         Some(PASS.into()),
-    )
-    .unwrap();
+    );
     assert_eq!(session.prompts.len(), 1, "{session:?}");
     assert!(session.errors.is_empty(), "{:?}", session.errors);
     assert_eq!(session.file_keys.len(), 20);
@@ -146,13 +154,7 @@ fn session_mixes_foreign_files_and_identities() {
         age::encrypt(&k.recipient, b"3").unwrap(),
     ];
     let stanzas: Vec<_> = files.iter().map(|f| stanzas_of(f)).collect();
-    let session = identity_session(
-        &plugin_bin(),
-        &[gone_identity, good],
-        stanzas,
-        Some(PASS.into()),
-    )
-    .unwrap();
+    let session = session(&[gone_identity, good], stanzas, Some(PASS.into()));
     // Files 0 and 3 open; 1 (someone else's key) and 2 (scrypt) are not ours.
     assert_eq!(
         session.file_keys.keys().copied().collect::<Vec<_>>(),
@@ -184,13 +186,11 @@ fn no_prompt_when_no_file_has_an_x25519_stanza() {
     let files: Vec<_> = (0..3)
         .map(|_| stanzas_of(&age::encrypt(&r, b"s").unwrap()))
         .collect();
-    let session = identity_session(
-        &plugin_bin(),
+    let session = session(
         std::slice::from_ref(&k.prompt_identity),
         files,
         Some(PASS.into()),
-    )
-    .unwrap();
+    );
     assert!(
         session.prompts.is_empty() && session.file_keys.is_empty() && session.errors.is_empty(),
         "{session:?}"
@@ -203,13 +203,11 @@ fn session_with_wrong_passphrase_reports_one_error() {
     let files: Vec<_> = (0..5)
         .map(|_| stanzas_of(&age::encrypt(&k.recipient, b"s").unwrap()))
         .collect();
-    let session = identity_session(
-        &plugin_bin(),
+    let session = session(
         std::slice::from_ref(&k.prompt_identity),
         files,
         Some("nope".into()),
-    )
-    .unwrap();
+    );
     assert_eq!(session.prompts.len(), 1);
     assert!(session.file_keys.is_empty());
     assert_eq!(session.errors.len(), 1, "{:?}", session.errors);
@@ -234,7 +232,7 @@ fn invalid_identity_is_a_protocol_error() {
     .to_uppercase();
     let k = key();
     let files = vec![stanzas_of(&age::encrypt(&k.recipient, b"s").unwrap())];
-    let session = identity_session(&plugin_bin(), &[bad], files, None).unwrap();
+    let session = session(&[bad], files, None);
     assert_eq!(session.errors.len(), 1, "{session:?}");
     assert!(
         session.errors[0]

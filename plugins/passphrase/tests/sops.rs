@@ -52,13 +52,15 @@ fn sops_decrypts_with_the_plugin_identity() {
     assert!(out.success(), "{out:?}");
     fs::write(d.join("enc.yaml"), out.stdout_str()).unwrap();
 
-    let out = run(
-        sops(d)
-            .args(["decrypt", "enc.yaml"])
-            .env("SOPS_AGE_KEY_FILE", d.join("keys.txt")),
-        b"",
-        TIMEOUT,
-    );
+    // `sops decrypt` with the identities in `keys`.
+    let decrypt = |keys: &str, env: &[(&str, &Path)]| {
+        let mut cmd = sops(d);
+        cmd.args(["decrypt", "enc.yaml"])
+            .env("SOPS_AGE_KEY_FILE", d.join(keys));
+        cmd.envs(env.iter().copied());
+        run(&mut cmd, b"", TIMEOUT)
+    };
+    let out = decrypt("keys.txt", &[]);
     assert!(out.success(), "{out:?}");
     assert_eq!(out.stdout_str(), "token: s3cr3t\n");
 
@@ -68,26 +70,13 @@ fn sops_decrypts_with_the_plugin_identity() {
     let creds = d.join("creds");
     fs::create_dir(&creds).unwrap();
     fs::write(creds.join("sops-pass"), PASS).unwrap();
-    let out = run(
-        sops(d)
-            .args(["decrypt", "enc.yaml"])
-            .env("SOPS_AGE_KEY_FILE", d.join("boot-keys.txt"))
-            .env("CREDENTIALS_DIRECTORY", &creds),
-        b"",
-        TIMEOUT,
-    );
+    let out = decrypt("boot-keys.txt", &[("CREDENTIALS_DIRECTORY", &creds)]);
     assert!(out.success(), "{out:?}");
     assert_eq!(out.stdout_str(), "token: s3cr3t\n");
 
     // Wrong passphrase: sops fails and relays the plugin's one-line reason.
     write_private(&pass, b"wrong");
-    let out = run(
-        sops(d)
-            .args(["decrypt", "enc.yaml"])
-            .env("SOPS_AGE_KEY_FILE", d.join("keys.txt")),
-        b"",
-        TIMEOUT,
-    );
+    let out = decrypt("keys.txt", &[]);
     assert!(!out.success(), "{out:?}");
     assert!(!out.stdout_str().contains("s3cr3t"));
     assert!(

@@ -265,7 +265,7 @@ impl TpmIdentity {
 
     /// The `age1tpm1...` recipient (its 0.x format, `--tpm-recipient`).
     pub fn tpm_recipient(&self) -> String {
-        keytap_p256::tpm_ecc::encode_recipient(&self.point)
+        keytap_p256::tpm_ecc::SCHEME.encode_recipient(&self.point)
     }
 }
 
@@ -360,7 +360,9 @@ mod tests {
         assert_eq!(&name[..2], &[0x00, 0x0b]);
         // The same key as both recipients.
         assert_eq!(
-            keytap_p256::tpm_ecc::parse_recipient(&new.tpm_recipient()).unwrap(),
+            keytap_p256::tpm_ecc::SCHEME
+                .parse_recipient(&new.tpm_recipient())
+                .unwrap(),
             keytap_p256::tag::parse_recipient(NEW_RECIPIENT).unwrap()
         );
     }

@@ -6,6 +6,7 @@
 //!
 //! The TPM is reached through the TCTI named by `TPM2TOOLS_TCTI` or `TCTI` (default
 //! `device:/dev/tpmrm0`, the kernel's resource manager).
+#![forbid(unsafe_code)]
 
 mod identity;
 mod plugin;
@@ -87,13 +88,7 @@ fn main() -> ExitCode {
         std::env::set_var("AGE_TPM_LOG", path);
     }
     if let Some(state_machine) = &cli.age_plugin {
-        return match age_plugin::run_state_machine(state_machine, plugin::Handler) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("age-plugin-tpm: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return keytap_plugin_kit::run::<plugin::TpmPlugin>("age-plugin-tpm", state_machine);
     }
     let result = if cli.generate {
         generate(&cli)

@@ -14,7 +14,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use keytap_e2e::{keytap_bin, Run, Workspace};
+#[path = "../../../tests/tests/install_common/mod.rs"]
+mod install_common;
+
+use install_common::Site;
+use keytap_e2e::{keytap_bin, lines_of, path_with_plugins, Run, Workspace};
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_age-plugin-tpm");
 
@@ -122,18 +126,6 @@ impl Drop for Swtpm {
     }
 }
 
-fn bin_dir() -> PathBuf {
-    Path::new(PLUGIN).parent().unwrap().to_path_buf()
-}
-
-fn path_with_plugin() -> String {
-    format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 /// A TCTI where nothing listens.
 fn dead_tcti() -> String {
     let l = TcpListener::bind(("127.0.0.1", 0)).unwrap();
@@ -147,7 +139,7 @@ fn run(ws: &Workspace, program: &str, args: &[&str], env: &[(&str, &str)]) -> Ru
         c.arg("120")
             .arg(program)
             .args(args)
-            .env("PATH", path_with_plugin());
+            .env("PATH", path_with_plugins());
         for (k, v) in env {
             c.env(k, v);
         }
@@ -159,30 +151,34 @@ fn keytap(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     run(ws, bin.to_str().unwrap(), args, env)
 }
 
+/// `keytap decrypt ARGS` with the identities in `keys`, the TPM at `tcti`, the askpass
+/// `ask` (if any) and more `env`.
+fn decrypt(
+    ws: &Workspace,
+    keys: &Path,
+    tcti: &str,
+    ask: Option<&Path>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
+    let mut all_args = vec!["decrypt"];
+    all_args.extend_from_slice(args);
+    let mut all_env = vec![
+        ("SOPS_AGE_KEY_FILE", keys.to_str().unwrap()),
+        ("TPM2TOOLS_TCTI", tcti),
+    ];
+    all_env.extend(ask.map(|a| ("KEYTAP_ASKPASS", a.to_str().unwrap())));
+    all_env.extend_from_slice(env);
+    keytap(ws, &all_args, &all_env)
+}
+
 fn plugin(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     run(ws, PLUGIN, args, env)
 }
 
-/// A KEYTAP_ASKPASS script answering `pin` and logging each prompt to the returned file.
-fn askpass(ws: &Workspace, name: &str, pin: &str) -> (PathBuf, PathBuf) {
-    let log = ws.path(&format!("{name}.log"));
-    let p = ws.write(
-        name,
-        format!(
-            "#!/bin/sh\necho \"$1\" >> '{}'\necho '{pin}'\n",
-            log.display()
-        ),
-    );
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (p, log)
-}
-
+/// How many lines of the file at `path` contain `needle`.
 fn lines(path: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .count()
+    lines_of(path).iter().filter(|l| l.contains(needle)).count()
 }
 
 struct Key {
@@ -250,7 +246,9 @@ fn generate_encrypt_decrypt_with_and_without_pin() {
         // Same key in both encodings.
         assert_eq!(
             keytap_p256::tag::parse_recipient(&key.tag).unwrap(),
-            keytap_p256::tpm_ecc::parse_recipient(&key.tpm1).unwrap()
+            keytap_p256::tpm_ecc::SCHEME
+                .parse_recipient(&key.tpm1)
+                .unwrap()
         );
         // Identity file: mode 0600, Foxboron's layout, and the key made from its template.
         let meta = std::fs::metadata(&key.file).unwrap();
@@ -285,15 +283,14 @@ fn generate_encrypt_decrypt_with_and_without_pin() {
         assert_eq!(std::fs::read_to_string(&key.file).unwrap(), text);
 
         encrypt(&ws, &format!("s-{label}.json"), &key.tag, &[]);
-        let (ask, asked) = askpass(&ws, &format!("ask-{label}"), pin.unwrap_or("unused"));
-        let r = keytap(
+        let (ask, asked) = ws.askpass(&format!("ask-{label}"), pin.unwrap_or("unused"));
+        let r = decrypt(
             &ws,
-            &["decrypt", &format!("s-{label}.json")],
-            &[
-                ("SOPS_AGE_KEY_FILE", key.file.to_str().unwrap()),
-                ("TPM2TOOLS_TCTI", &tcti),
-                ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
-            ],
+            &key.file,
+            &tcti,
+            Some(&ask),
+            &[&format!("s-{label}.json")],
+            &[],
         );
         assert_eq!(r.code, 0, "{label}: {}", r.stderr);
         assert!(r.out().contains("s3cret"));
@@ -323,16 +320,9 @@ fn an_identity_of_another_tpm_fails_cleanly() {
     let b = Swtpm::start(&ws.path("tpm-b"));
     let key = generate(&ws, &a, "id.txt", Some("1234"));
     encrypt(&ws, "s.json", &key.tag, &[]);
-    let (ask, asked) = askpass(&ws, "ask", "1234");
-    let r = keytap(
-        &ws,
-        &["decrypt", "s.json"],
-        &[
-            ("SOPS_AGE_KEY_FILE", key.file.to_str().unwrap()),
-            ("TPM2TOOLS_TCTI", &b.tcti()),
-            ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
-        ],
-    );
+    let (ask, asked) = ws.askpass("ask", "1234");
+    let on = |tpm: &Swtpm| decrypt(&ws, &key.file, &tpm.tcti(), Some(&ask), &["s.json"], &[]);
+    let r = on(&b);
     assert_ne!(r.code, 0);
     assert!(r.stdout.is_empty());
     assert!(r.stderr.contains("made on another TPM"), "{}", r.stderr);
@@ -350,15 +340,7 @@ fn an_identity_of_another_tpm_fails_cleanly() {
     assert_eq!(s.code, 1);
     assert!(s.out().contains("another TPM"), "{}", s.out());
     // And on TPM A it opens.
-    let r = keytap(
-        &ws,
-        &["decrypt", "s.json"],
-        &[
-            ("SOPS_AGE_KEY_FILE", key.file.to_str().unwrap()),
-            ("TPM2TOOLS_TCTI", &a.tcti()),
-            ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
-        ],
-    );
+    let r = on(&a);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
@@ -368,19 +350,9 @@ fn a_wrong_pin_fails_then_the_lockout_says_how_long() {
     let tpm = Swtpm::start(&ws.path("tpm"));
     let key = generate(&ws, &tpm, "id.txt", Some("1234"));
     encrypt(&ws, "s.json", &key.tag, &[]);
-    let (wrong, _) = askpass(&ws, "wrong", "0000");
-    let decrypt = |ask: &Path| {
-        keytap(
-            &ws,
-            &["decrypt", "s.json"],
-            &[
-                ("SOPS_AGE_KEY_FILE", key.file.to_str().unwrap()),
-                ("TPM2TOOLS_TCTI", &tpm.tcti()),
-                ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
-            ],
-        )
-    };
-    let r = decrypt(&wrong);
+    let (wrong, _) = ws.askpass("wrong", "0000");
+    let with_pin = |ask: &Path| decrypt(&ws, &key.file, &tpm.tcti(), Some(ask), &["s.json"], &[]);
+    let r = with_pin(&wrong);
     assert_ne!(r.code, 0);
     assert!(r.stdout.is_empty());
     assert!(r.stderr.contains("wrong PIN"), "{}", r.stderr);
@@ -389,7 +361,7 @@ fn a_wrong_pin_fails_then_the_lockout_says_how_long() {
     no_panic(&r);
     let mut locked = None;
     for _ in 0..4 {
-        let r = decrypt(&wrong);
+        let r = with_pin(&wrong);
         assert_ne!(r.code, 0);
         no_panic(&r);
         if r.stderr.contains("locked out") {
@@ -404,8 +376,8 @@ fn a_wrong_pin_fails_then_the_lockout_says_how_long() {
         r.stderr
     );
     // Now even the right PIN is refused, with the same explanation.
-    let (right, _) = askpass(&ws, "right", "1234");
-    let r = decrypt(&right);
+    let (right, _) = ws.askpass("right", "1234");
+    let r = with_pin(&right);
     assert_ne!(r.code, 0);
     assert!(
         r.stderr.contains("locked out") && r.stderr.contains("17 min"),
@@ -431,14 +403,7 @@ fn a_tpm_that_is_down_falls_back_to_a_software_key() {
     );
     let tcti = tpm.tcti();
     tpm.stop();
-    let r = keytap(
-        &ws,
-        &["decrypt", "-v", "s.json"],
-        &[
-            ("SOPS_AGE_KEY_FILE", both.to_str().unwrap()),
-            ("TPM2TOOLS_TCTI", &tcti),
-        ],
-    );
+    let r = decrypt(&ws, &both, &tcti, None, &["-v", "s.json"], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.out().contains("s3cret"));
     assert!(r.stderr.contains("skipping"), "{}", r.stderr);
@@ -447,27 +412,19 @@ fn a_tpm_that_is_down_falls_back_to_a_software_key() {
     // A file with no stanza for the TPM key does not even try the TPM.
     encrypt(&ws, "software-only.json", &ws.recipient, &[]);
     let log = ws.path("plugin.log");
-    let r = keytap(
+    let r = decrypt(
         &ws,
-        &["decrypt", "software-only.json"],
-        &[
-            ("SOPS_AGE_KEY_FILE", both.to_str().unwrap()),
-            ("TPM2TOOLS_TCTI", &tcti),
-            ("AGE_TPM_LOG", log.to_str().unwrap()),
-        ],
+        &both,
+        &tcti,
+        None,
+        &["software-only.json"],
+        &[("AGE_TPM_LOG", log.to_str().unwrap())],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("skipping"), "{}", r.stderr);
     assert_eq!(lines(&log, "the TPM is not used"), 1);
     // With no TPM and no other key: a clear error, not a hang or a crash.
-    let r = keytap(
-        &ws,
-        &["decrypt", "s.json"],
-        &[
-            ("SOPS_AGE_KEY_FILE", key.file.to_str().unwrap()),
-            ("TPM2TOOLS_TCTI", &tcti),
-        ],
-    );
+    let r = decrypt(&ws, &key.file, &tcti, None, &["s.json"], &[]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("no TPM available"), "{}", r.stderr);
     no_panic(&r);
@@ -499,21 +456,13 @@ fn twenty_files_are_unwrapped_in_one_session_with_one_pin_prompt() {
         encrypt(&ws, &name, &key.tag, &[]);
         files.push(name);
     }
-    let (ask, asked) = askpass(&ws, "ask", "4321");
+    let (ask, asked) = ws.askpass("ask", "4321");
     let log = ws.path("plugin.log");
     std::fs::create_dir_all(ws.path("out")).unwrap();
-    let mut args = vec!["decrypt", "--output-dir", "out"];
+    let mut args = vec!["--output-dir", "out"];
     args.extend(files.iter().map(String::as_str));
-    let r = keytap(
-        &ws,
-        &args,
-        &[
-            ("SOPS_AGE_KEY_FILE", key.file.to_str().unwrap()),
-            ("TPM2TOOLS_TCTI", &tpm.tcti()),
-            ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
-            ("AGE_TPM_LOG", log.to_str().unwrap()),
-        ],
-    );
+    let log_env = [("AGE_TPM_LOG", log.to_str().unwrap())];
+    let r = decrypt(&ws, &key.file, &tpm.tcti(), Some(&ask), &args, &log_env);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(lines(&log, "identity-v1 session:"), 1, "one plugin session");
     assert_eq!(lines(&log, "unwrapped from its p256tag stanza"), 20);
@@ -797,14 +746,7 @@ fn persistent_and_transient_srks_and_version_1_identities() {
 
     encrypt(&ws, "s.json", &format!("{},{}", before.tag, after.tag), &[]);
     for id in [&before.file, &after.file, &v1_file] {
-        let r = keytap(
-            &ws,
-            &["decrypt", "s.json"],
-            &[
-                ("SOPS_AGE_KEY_FILE", id.to_str().unwrap()),
-                ("TPM2TOOLS_TCTI", &tcti),
-            ],
-        );
+        let r = decrypt(&ws, id, &tcti, None, &["s.json"], &[]);
         assert_eq!(r.code, 0, "{}: {}", id.display(), r.stderr);
         assert!(r.out().contains("s3cret"));
     }
@@ -840,16 +782,8 @@ fn sops_and_keytap_interoperate_through_the_plugin() {
         );
         assert_eq!(r.code, 0, "sops decrypt {f}: {}", r.stderr);
         assert!(r.out().contains("s3cret"), "{f}");
-        let (ask, _) = askpass(&ws, "ask", "5555");
-        let r = keytap(
-            &ws,
-            &["decrypt", f],
-            &[
-                ("SOPS_AGE_KEY_FILE", id),
-                ("TPM2TOOLS_TCTI", &tcti),
-                ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
-            ],
-        );
+        let (ask, _) = ws.askpass("ask", "5555");
+        let r = decrypt(&ws, Path::new(id), &tcti, Some(&ask), &[f], &[]);
         assert_eq!(r.code, 0, "keytap decrypt {f}: {}", r.stderr);
         assert!(r.out().contains("s3cret"), "{f}");
     }
@@ -874,53 +808,34 @@ fn keytap_doctor_shows_the_tpm_it_finds() {
 /// The boot installer with a TPM identity: 20 sops files, one plugin session, one PIN.
 #[test]
 fn install_secrets_at_boot_uses_one_tpm_session_for_all_files() {
-    let ws = Workspace::new();
+    let site = Site::new();
+    let ws = &site.ws;
     let tpm = Swtpm::start(&ws.path("tpm"));
-    let key = generate(&ws, &tpm, "id.txt", Some("2468"));
-    let run_dir = ws.path("run");
-    std::fs::create_dir_all(&run_dir).unwrap();
-    let mount = run_dir.join("secrets.d");
-    let link = run_dir.join("secrets");
-    let mut secrets = Vec::new();
-    for i in 0..20 {
-        let name = format!("f{i:02}.json");
-        encrypt(&ws, &name, &key.tag, &[]);
-        let path = ws.path(&name);
-        secrets.push(format!(
-            r#"{{"name":"s{i:02}","key":"token","path":"{}","owner":null,"uid":0,"group":null,"gid":0,"sopsFile":"{}","sopsFileHash":"","format":"json","mode":"0400","restartUnits":[],"reloadUnits":[],"neededForUsers":false}}"#,
-            link.join(format!("s{i:02}")).display(),
-            path.display()
-        ));
-    }
-    let manifest = format!(
-        r#"{{"secrets":[{}],"templates":[],"placeholderBySecretName":{{}},"secretsMountPoint":"{}","symlinkPath":"{}","keepGenerations":1,"gnupgHome":null,"sshKeyPaths":[],"ageKeyFile":"{}","ageSshKeyPaths":[],"useTmpfs":false,"userMode":false,"logging":{{"keyImport":true,"secretChanges":true}}}}"#,
-        secrets.join(","),
-        mount.display(),
-        link.display(),
-        key.file.display()
-    );
-    let manifest_path = ws.write("manifest.json", manifest);
-    let (ask, asked) = askpass(&ws, "ask", "2468");
-    let log = ws.path("plugin.log");
-    let r = keytap(
-        &ws,
-        &["install-secrets", manifest_path.to_str().unwrap()],
-        &[
-            ("TPM2TOOLS_TCTI", &tpm.tcti()),
-            ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
-            ("AGE_TPM_LOG", log.to_str().unwrap()),
-            (
-                "KEYTAP_INSTALL_NIXOS_RUN_DIR",
-                run_dir.join("nixos").to_str().unwrap(),
-            ),
-        ],
-    );
-    let installed: Vec<String> = (0..20)
-        .map(|i| std::fs::read_to_string(link.join(format!("s{i:02}"))).unwrap_or_default())
+    let key = generate(ws, &tpm, "id.txt", Some("2468"));
+    let secrets = (0..20)
+        .map(|i| {
+            let name = format!("f{i:02}.json");
+            encrypt(ws, &name, &key.tag, &[]);
+            site.secret(&format!("s{i:02}"), "token", &ws.path(&name), "json")
+        })
         .collect();
-    let _ = Command::new("umount").arg("-l").arg(&mount).status();
+    let mut manifest = site.manifest_value(secrets, vec![]);
+    manifest["ageKeyFile"] = site.s(&key.file).into();
+    let manifest = site.write_manifest("manifest.json", &manifest);
+    let (ask, asked) = ws.askpass("ask", "2468");
+    let log = ws.path("plugin.log");
+    let env = [
+        ("PATH", path_with_plugins()),
+        ("TPM2TOOLS_TCTI", tpm.tcti()),
+        ("KEYTAP_ASKPASS", site.s(&ask)),
+        ("AGE_TPM_LOG", site.s(&log)),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = site.install(&[&site.s(&manifest)], &env);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(installed.iter().all(|v| v == "s3cret"), "{installed:?}");
+    for i in 0..20 {
+        assert_eq!(site.read_secret(&format!("s{i:02}")), b"s3cret");
+    }
     assert_eq!(
         lines(&log, "identity-v1 session:"),
         1,

@@ -267,27 +267,99 @@ fn policies(cert: &Certificate) -> (Option<PinPolicy>, Option<TouchPolicy>) {
     if v.len() < 2 {
         return (None, None);
     }
-    (pin_policy_from_byte(v[0]), touch_policy_from_byte(v[1]))
+    (
+        policy_from_byte(&PIN_POLICIES, v[0]),
+        policy_from_byte(&TOUCH_POLICIES, v[1]),
+    )
 }
 
-/// PIV's PIN policy byte.
-pub fn pin_policy_from_byte(b: u8) -> Option<PinPolicy> {
-    match b {
-        1 => Some(PinPolicy::Never),
-        2 => Some(PinPolicy::Once),
-        3 => Some(PinPolicy::Always),
-        _ => None,
-    }
+/// A slot policy (PIN or touch) as age-plugin-yubikey names, encodes and describes it.
+pub struct Policy<T> {
+    /// The policy.
+    pub value: T,
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// Its byte in PIV (and in the certificate's policy extension).
+    pub byte: u8,
+    /// What `--identity` and `--list` say about it.
+    pub text: &'static str,
 }
 
-/// PIV's touch policy byte.
-pub fn touch_policy_from_byte(b: u8) -> Option<TouchPolicy> {
-    match b {
-        1 => Some(TouchPolicy::Never),
-        2 => Some(TouchPolicy::Always),
-        3 => Some(TouchPolicy::Cached),
-        _ => None,
-    }
+/// The PIN policies, in the order the command line lists them.
+pub const PIN_POLICIES: [Policy<PinPolicy>; 3] = [
+    Policy {
+        value: PinPolicy::Always,
+        name: "always",
+        byte: 3,
+        text: "Always (A PIN is required for every decryption, if set)",
+    },
+    Policy {
+        value: PinPolicy::Once,
+        name: "once",
+        byte: 2,
+        text: "Once   (A PIN is required once per session, if set)",
+    },
+    Policy {
+        value: PinPolicy::Never,
+        name: "never",
+        byte: 1,
+        text: "Never  (A PIN is NOT required to decrypt)",
+    },
+];
+
+/// The touch policies, in the order the command line lists them.
+pub const TOUCH_POLICIES: [Policy<TouchPolicy>; 3] = [
+    Policy {
+        value: TouchPolicy::Always,
+        name: "always",
+        byte: 2,
+        text: "Always (A physical touch is required for every decryption)",
+    },
+    Policy {
+        value: TouchPolicy::Cached,
+        name: "cached",
+        byte: 3,
+        text: "Cached (A physical touch is required for decryption, and is cached for 15 seconds)",
+    },
+    Policy {
+        value: TouchPolicy::Never,
+        name: "never",
+        byte: 1,
+        text: "Never  (A physical touch is NOT required to decrypt)",
+    },
+];
+
+/// The policy with PIV byte `b`.
+pub fn policy_from_byte<T: Copy>(table: &[Policy<T>], b: u8) -> Option<T> {
+    table.iter().find(|p| p.byte == b).map(|p| p.value)
+}
+
+/// The PIV byte of `value` (0: the card's default).
+pub fn policy_byte<T: PartialEq>(table: &[Policy<T>], value: T) -> u8 {
+    table
+        .iter()
+        .find(|p| p.value == value)
+        .map_or(0, |p| p.byte)
+}
+
+/// What to say about a slot's policy.
+pub fn policy_text<T: PartialEq>(table: &[Policy<T>], value: Option<T>) -> &'static str {
+    table
+        .iter()
+        .find(|p| Some(&p.value) == value.as_ref())
+        .map_or("Unknown", |p| p.text)
+}
+
+/// The policy named `name` on the command line; `what` names the flag in the error.
+pub fn parse_policy<T: Copy>(table: &[Policy<T>], what: &str, name: &str) -> Result<T, String> {
+    table
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.value)
+        .ok_or_else(|| {
+            let names: Vec<&str> = table.iter().map(|p| p.name).collect();
+            format!("Invalid {what} '{name}' (expected [{}]).", names.join(", "))
+        })
 }
 
 fn rfc2822(t: &x509_cert::time::Time) -> String {

@@ -2,6 +2,7 @@
 //! wire-compatible with str4d's age-plugin-yubikey 0.5 (same recipients, identities,
 //! stanzas, certificates and command line), plus the age 1.3 `p256tag` stanza for the same
 //! keys (`--recipient-type tag` prints their `age1tag1...` recipient).
+#![forbid(unsafe_code)]
 
 mod card;
 mod plugin;
@@ -113,13 +114,7 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(sm) = &cli.age_plugin {
-        return match age_plugin::run_state_machine(sm, plugin::Handler) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("age-plugin-yubikey: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return keytap_plugin_kit::run::<plugin::YubikeyPlugin>("age-plugin-yubikey", sm);
     }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,26 +144,12 @@ fn flags(cli: &Cli) -> Result<Flags, String> {
     let pin_policy = cli
         .pin_policy
         .as_deref()
-        .map(|s| match s {
-            "always" => Ok(PinPolicy::Always),
-            "once" => Ok(PinPolicy::Once),
-            "never" => Ok(PinPolicy::Never),
-            _ => Err(format!(
-                "Invalid PIN policy '{s}' (expected [always, once, never])."
-            )),
-        })
+        .map(|s| card::parse_policy(&card::PIN_POLICIES, "PIN policy", s))
         .transpose()?;
     let touch_policy = cli
         .touch_policy
         .as_deref()
-        .map(|s| match s {
-            "always" => Ok(TouchPolicy::Always),
-            "cached" => Ok(TouchPolicy::Cached),
-            "never" => Ok(TouchPolicy::Never),
-            _ => Err(format!(
-                "Invalid touch policy '{s}' (expected [always, cached, never])."
-            )),
-        })
+        .map(|s| card::parse_policy(&card::TOUCH_POLICIES, "touch policy", s))
         .transpose()?;
     Ok(Flags {
         serial: cli.serial.map(Serial::from),
@@ -202,40 +183,20 @@ fn run(cli: &Cli) -> Result<(), String> {
     }
 }
 
-fn pin_policy_text(p: Option<PinPolicy>) -> &'static str {
-    match p {
-        Some(PinPolicy::Always) => "Always (A PIN is required for every decryption, if set)",
-        Some(PinPolicy::Once) => "Once   (A PIN is required once per session, if set)",
-        Some(PinPolicy::Never) => "Never  (A PIN is NOT required to decrypt)",
-        _ => "Unknown",
-    }
-}
-
-fn touch_policy_text(p: Option<TouchPolicy>) -> &'static str {
-    match p {
-        Some(TouchPolicy::Always) => "Always (A physical touch is required for every decryption)",
-        Some(TouchPolicy::Cached) => {
-            "Cached (A physical touch is required for decryption, and is cached for 15 seconds)"
-        }
-        Some(TouchPolicy::Never) => "Never  (A physical touch is NOT required to decrypt)",
-        _ => "Unknown",
-    }
-}
-
 fn metadata_text(serial: Serial, info: &SlotInfo) -> String {
     format!(
         "#       Serial: {serial}, Slot: {}\n#         Name: {}\n#      Created: {}\n#   PIN policy: {}\n# Touch policy: {}",
         card::slot_to_ui(info.slot),
         info.name,
         info.created,
-        pin_policy_text(info.pin_policy),
-        touch_policy_text(info.touch_policy),
+        card::policy_text(&card::PIN_POLICIES, info.pin_policy),
+        card::policy_text(&card::TOUCH_POLICIES, info.touch_policy),
     )
 }
 
 fn recipient_string(cli: &Cli, pk: &P256Point) -> String {
     match cli.recipient_type {
-        RecipientType::Yubikey => pivfmt::encode_recipient(pk),
+        RecipientType::Yubikey => pivfmt::SCHEME.encode_recipient(pk),
         RecipientType::Tag => keytap_p256::tag::encode_recipient(pk),
     }
 }
@@ -462,24 +423,6 @@ fn rdn(oid: &str, value: &str) -> Result<x509_cert::name::RelativeDistinguishedN
     ))
 }
 
-fn policy_byte_pin(p: PinPolicy) -> u8 {
-    match p {
-        PinPolicy::Never => 1,
-        PinPolicy::Once => 2,
-        PinPolicy::Always => 3,
-        PinPolicy::Default => 0,
-    }
-}
-
-fn policy_byte_touch(p: TouchPolicy) -> u8 {
-    match p {
-        TouchPolicy::Never => 1,
-        TouchPolicy::Always => 2,
-        TouchPolicy::Cached => 3,
-        TouchPolicy::Default => 0,
-    }
-}
-
 fn generate(cli: &Cli, f: &Flags) -> Result<(), String> {
     let mut yk = card::open(f.serial).map_err(|e| match e {
         CardError::NotFound(s) => format!("Could not find YubiKey with serial {s}."),
@@ -564,7 +507,10 @@ fn generate(cli: &Cli, f: &Flags) -> Result<(), String> {
     if touch_policy != TouchPolicy::Never {
         eprintln!("👆 Please touch the YubiKey");
     }
-    let policy = PolicyExtension([policy_byte_pin(pin_policy), policy_byte_touch(touch_policy)]);
+    let policy = PolicyExtension([
+        card::policy_byte(&card::PIN_POLICIES, pin_policy),
+        card::policy_byte(&card::TOUCH_POLICIES, touch_policy),
+    ]);
     let cert = yubikey::certificate::Certificate::generate_self_signed::<_, p256::NistP256>(
         &mut yk,
         SlotId::Retired(slot),

@@ -10,20 +10,17 @@
 //! "once"). A card that is absent, removed, or whose PIN is wrong or blocked is reported as
 //! an error of the identities on it, so the client can go on with other identities.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::time::{Duration, Instant};
 
 use age_core::format::{FileKey, Stanza};
 use age_core::secrecy::ExposeSecret;
-use age_plugin::{
-    identity::{self, IdentityPluginV1},
-    recipient::{self, RecipientPluginV1},
-    Callbacks, PluginHandler,
-};
+use age_plugin::{identity, recipient, Callbacks};
 use keytap_p256::piv::{self as pivfmt, PivP256Stanza};
 use keytap_p256::tag::P256TagStanza;
 use keytap_p256::{EcdhFn, P256Point, UnwrapError};
+use keytap_plugin_kit::{At, FileKeys, Plan, Plugin, Report, Tried, Unlock, Unwrap, Wrap};
 use yubikey::{PinPolicy, TouchPolicy, YubiKey};
 use zeroize::Zeroizing;
 
@@ -33,85 +30,41 @@ use crate::stub::Stub;
 /// The plugin name (binary `age-plugin-yubikey`).
 pub const PLUGIN_NAME: &str = "yubikey";
 
-pub struct Handler;
+/// The plugin, for [`keytap_plugin_kit::run`].
+pub struct YubikeyPlugin;
 
-impl PluginHandler for Handler {
-    type RecipientV1 = RecipientPlugin;
-    type IdentityV1 = IdentityPlugin;
+impl Plugin for YubikeyPlugin {
+    type Identity = Stub;
 
-    fn recipient_v1(self) -> io::Result<RecipientPlugin> {
-        Ok(RecipientPlugin::default())
-    }
-
-    fn identity_v1(self) -> io::Result<IdentityPlugin> {
-        Ok(IdentityPlugin::default())
-    }
-}
-
-#[derive(Default)]
-pub struct RecipientPlugin {
-    recipients: Vec<P256Point>,
-    stubs: Vec<(usize, Stub)>,
-}
-
-impl RecipientPluginV1 for RecipientPlugin {
-    fn add_recipient(
-        &mut self,
-        index: usize,
-        name: &str,
-        bytes: &[u8],
-    ) -> Result<(), recipient::Error> {
-        match (name == PLUGIN_NAME)
-            .then(|| pivfmt::recipient_from_bytes(bytes).ok())
-            .flatten()
-        {
-            Some(pk) => {
-                self.recipients.push(pk);
-                Ok(())
-            }
-            None => Err(recipient::Error::Recipient {
-                index,
-                message: "Invalid recipient".into(),
-            }),
-        }
-    }
-
-    fn add_identity(
-        &mut self,
-        index: usize,
-        name: &str,
-        bytes: &[u8],
-    ) -> Result<(), recipient::Error> {
-        match (name == PLUGIN_NAME)
+    fn identity(name: &str, bytes: &[u8]) -> Result<Stub, String> {
+        (name == PLUGIN_NAME)
             .then(|| Stub::from_bytes(bytes))
             .flatten()
-        {
-            Some(stub) => {
-                self.stubs.push((index, stub));
-                Ok(())
-            }
-            None => Err(recipient::Error::Identity {
-                index,
-                message: "Invalid YubiKey stub".into(),
-            }),
-        }
+            .ok_or_else(|| "Invalid YubiKey stub".into())
+    }
+}
+
+impl Wrap for YubikeyPlugin {
+    type Recipient = P256Point;
+
+    fn recipient(name: &str, bytes: &[u8]) -> Result<P256Point, String> {
+        (name == PLUGIN_NAME)
+            .then(|| pivfmt::SCHEME.recipient_from_bytes(bytes).ok())
+            .flatten()
+            .ok_or_else(|| "Invalid recipient".into())
     }
 
-    fn labels(&mut self) -> HashSet<String> {
-        HashSet::new()
-    }
-
-    fn wrap_file_keys(
-        &mut self,
-        file_keys: Vec<FileKey>,
-        _callbacks: impl Callbacks<recipient::Error>,
-    ) -> io::Result<Result<Vec<Vec<Stanza>>, Vec<recipient::Error>>> {
+    fn wrap(
+        file_keys: &[FileKey],
+        recipients: &[(usize, P256Point)],
+        stubs: &[(usize, Stub)],
+    ) -> Result<Vec<Vec<Stanza>>, Vec<recipient::Error>> {
         // Identities: the card gives the public key of the slot.
-        let mut recipients = self.recipients.clone();
+        let mut keys: Vec<P256Point> = recipients.iter().map(|(_, pk)| *pk).collect();
         let mut errors = Vec::new();
-        for (index, stub) in &self.stubs {
+        for (index, stub) in stubs {
             match stub_recipient(stub) {
-                Ok(pk) => recipients.push(pk),
+                Ok(pk) => keys.push(pk),
                 Err(message) => errors.push(recipient::Error::Identity {
                     index: *index,
                     message,
@@ -119,14 +72,13 @@ impl RecipientPluginV1 for RecipientPlugin {
             }
         }
         if !errors.is_empty() {
-            return Ok(Err(errors));
+            return Err(errors);
         }
         let mut rng = rand::rngs::OsRng;
-        Ok(Ok(file_keys
+        Ok(file_keys
             .iter()
             .map(|fk| {
-                recipients
-                    .iter()
+                keys.iter()
                     .map(|pk| {
                         let s = PivP256Stanza::wrap(pk, fk.expose_secret(), &mut rng);
                         Stanza {
@@ -137,7 +89,7 @@ impl RecipientPluginV1 for RecipientPlugin {
                     })
                     .collect()
             })
-            .collect()))
+            .collect())
     }
 }
 
@@ -150,9 +102,25 @@ fn stub_recipient(stub: &Stub) -> Result<P256Point, String> {
         .ok_or_else(|| "A YubiKey stub did not match the YubiKey".into())
 }
 
-#[derive(Default)]
-pub struct IdentityPlugin {
-    stubs: Vec<(usize, Stub)>,
+impl Unwrap for YubikeyPlugin {
+    fn unwrap(
+        stubs: &[(usize, Stub)],
+        files: Vec<Vec<Stanza>>,
+        callbacks: impl Callbacks<identity::Error>,
+    ) -> io::Result<FileKeys> {
+        // Stubs with something to open, those matching the most stanzas first.
+        let plan = Plan::new(stubs, &files).most_stanzas_first();
+        let mut cards = Cards::default();
+        let result = plan.run(&mut cards, callbacks)?;
+        for (_, session) in cards.sessions.drain() {
+            if session.dead.is_none() {
+                card::leave(session.yubikey);
+            } else {
+                let _ = session.yubikey.disconnect(pcsc::Disposition::LeaveCard);
+            }
+        }
+        Ok(result)
+    }
 }
 
 /// A stanza this plugin can open.
@@ -171,199 +139,129 @@ struct Session {
     last_touch: Option<Instant>,
 }
 
-impl IdentityPluginV1 for IdentityPlugin {
-    fn add_identity(
-        &mut self,
-        index: usize,
-        name: &str,
-        bytes: &[u8],
-    ) -> Result<(), identity::Error> {
-        match (name == PLUGIN_NAME)
-            .then(|| Stub::from_bytes(bytes))
-            .flatten()
-        {
-            Some(stub) => {
-                self.stubs.push((index, stub));
-                Ok(())
-            }
-            None => Err(identity::Error::Identity {
-                index,
-                message: "Invalid YubiKey stub".into(),
-            }),
+/// The cards of this session, by serial: each opened once, its PIN asked at most once.
+#[derive(Default)]
+struct Cards {
+    sessions: HashMap<u32, Session>,
+    /// Cards that could not be opened, and why.
+    absent: HashMap<u32, String>,
+}
+
+impl Unlock for Cards {
+    type Identity = Stub;
+    type Stanza = Line;
+    /// The card's serial, the slot, and its key.
+    type Key = (u32, SlotInfo, P256Point);
+    const REPORT: Report = Report::AtOnce;
+
+    fn parse(s: &Stanza) -> Result<Option<Line>, String> {
+        match PivP256Stanza::parse(&s.tag, &s.args, &s.body) {
+            Ok(Some(p)) => Ok(Some(Line::Piv(p))),
+            Ok(None) => P256TagStanza::parse(&s.tag, &s.args, &s.body).map(|o| o.map(Line::Tag)),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| format!("Invalid YubiKey stanza: {e}"))
+    }
+
+    fn same(stub: &Stub) -> Vec<u8> {
+        stub.to_bytes()
+    }
+
+    fn matches(stub: &Stub, line: &Line) -> bool {
+        match line {
+            Line::Piv(p) => p.matches_key_tag(&stub.tag),
+            Line::Tag(t) => pivfmt::p256tag_matches_key_tag(t, &stub.tag),
         }
     }
 
-    fn unwrap_file_keys(
+    fn unlock<C: Callbacks<identity::Error>>(
         &mut self,
-        files: Vec<Vec<Stanza>>,
-        mut callbacks: impl Callbacks<identity::Error>,
-    ) -> io::Result<HashMap<usize, Result<FileKey, Vec<identity::Error>>>> {
-        let mut result: HashMap<usize, Result<FileKey, Vec<identity::Error>>> = HashMap::new();
-
-        // Parse the stanzas of our types; a malformed one makes its file an error.
-        let mut lines: Vec<Vec<(usize, Line)>> = Vec::with_capacity(files.len());
-        for (file, stanzas) in files.iter().enumerate() {
-            let mut mine = Vec::new();
-            let mut errors = Vec::new();
-            for (stanza_index, s) in stanzas.iter().enumerate() {
-                let parsed = match PivP256Stanza::parse(&s.tag, &s.args, &s.body) {
-                    Ok(Some(p)) => Ok(Some(Line::Piv(p))),
-                    Ok(None) => {
-                        P256TagStanza::parse(&s.tag, &s.args, &s.body).map(|o| o.map(Line::Tag))
-                    }
-                    Err(e) => Err(e),
-                };
-                match parsed {
-                    Ok(Some(line)) => mine.push((stanza_index, line)),
-                    Ok(None) => {}
-                    Err(e) => errors.push(identity::Error::Stanza {
-                        file_index: file,
-                        stanza_index,
-                        message: format!("Invalid YubiKey stanza: {e}"),
-                    }),
+        stub: &Stub,
+        callbacks: &mut C,
+    ) -> io::Result<Result<Self::Key, String>> {
+        let serial = stub.serial.0;
+        if let Some(message) = self.absent.get(&serial) {
+            return Ok(Err(message.clone()));
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.sessions.entry(serial) {
+            match card::open(Some(stub.serial)) {
+                Ok(yubikey) => {
+                    slot.insert(Session {
+                        yubikey,
+                        pin: None,
+                        dead: None,
+                        last_touch: None,
+                    });
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    self.absent.insert(serial, message.clone());
+                    return Ok(Err(message));
                 }
             }
-            if !errors.is_empty() {
-                result.insert(file, Err(errors));
-                mine.clear();
-            }
-            lines.push(mine);
+        }
+        let session = self.sessions.get_mut(&serial).expect("opened above");
+        if let Some(message) = &session.dead {
+            return Ok(Err(message.clone()));
         }
 
-        let matches = |stub: &Stub, line: &Line| match line {
-            Line::Piv(p) => p.matches_key_tag(&stub.tag),
-            Line::Tag(t) => pivfmt::p256tag_matches_key_tag(t, &stub.tag),
+        // The key in the slot must still be the stub's.
+        let Some(mut info) = card::read_slot(&mut session.yubikey, stub.slot).filter(|i| {
+            i.recipient
+                .is_some_and(|pk| pivfmt::key_tag(&pk) == stub.tag)
+        }) else {
+            return Ok(Err("A YubiKey stub did not match the YubiKey".into()));
         };
+        info.complete_policies(&mut session.yubikey);
+        let recipient = info.recipient.expect("checked above");
 
-        // Stubs with something to open, those matching the most stanzas first.
-        let mut order: Vec<(usize, usize)> = self
-            .stubs
-            .iter()
-            .enumerate()
-            .map(|(k, (_, stub))| {
-                let n = lines
-                    .iter()
-                    .flatten()
-                    .filter(|(_, l)| matches(stub, l))
-                    .count();
-                (k, n)
-            })
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        order.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        if let Err(e) = ensure_pin(session, &info, callbacks)? {
+            if matches!(e, CardError::Removed(_)) {
+                session.dead = Some(e.to_string());
+            }
+            return Ok(Err(e.to_string()));
+        }
+        Ok(Ok((serial, info, recipient)))
+    }
 
-        let mut sessions: HashMap<u32, Session> = HashMap::new();
-        let mut absent: HashMap<u32, String> = HashMap::new();
-        let mut tried: HashSet<Vec<u8>> = HashSet::new();
-
-        for (k, _) in order {
-            let (index, stub) = &self.stubs[k];
-            if !tried.insert(stub.to_bytes()) {
-                continue;
-            }
-            let pending: Vec<usize> = (0..files.len())
-                .filter(|f| {
-                    !result.contains_key(f) && lines[*f].iter().any(|(_, l)| matches(stub, l))
-                })
-                .collect();
-            if pending.is_empty() {
-                continue;
-            }
-            let id_error = |message: String| identity::Error::Identity {
-                index: *index,
-                message,
-            };
-            let serial = stub.serial.0;
-            if let Some(message) = absent.get(&serial) {
-                callbacks.error(id_error(message.clone()))?.ok();
-                continue;
-            }
-            if let std::collections::hash_map::Entry::Vacant(slot) = sessions.entry(serial) {
-                match card::open(Some(stub.serial)) {
-                    Ok(yubikey) => {
-                        slot.insert(Session {
-                            yubikey,
-                            pin: None,
-                            dead: None,
-                            last_touch: None,
-                        });
-                    }
-                    Err(e) => {
-                        let message = e.to_string();
-                        absent.insert(serial, message.clone());
-                        callbacks.error(id_error(message))?.ok();
-                        continue;
-                    }
+    fn open<C: Callbacks<identity::Error>>(
+        &mut self,
+        (serial, info, recipient): &mut Self::Key,
+        _: &Stub,
+        at: At,
+        line: &Line,
+        callbacks: &mut C,
+    ) -> io::Result<Tried> {
+        let session = self.sessions.get_mut(serial).expect("opened by unlock");
+        Ok(
+            match open_line(session, info, recipient, line, callbacks)? {
+                Ok(Some(file_key)) => Tried::Opened(file_key),
+                Ok(None) => {
+                    // A tag collision or a tampered stanza.
+                    callbacks
+                        .error(identity::Error::Stanza {
+                            file_index: at.file,
+                            stanza_index: at.stanza,
+                            message: "Failed to decrypt YubiKey stanza".into(),
+                        })?
+                        .ok();
+                    Tried::No
                 }
-            }
-            let session = sessions.get_mut(&serial).expect("opened above");
-            if let Some(message) = &session.dead {
-                callbacks.error(id_error(message.clone()))?.ok();
-                continue;
-            }
-
-            // The key in the slot must still be the stub's.
-            let Some(mut info) = card::read_slot(&mut session.yubikey, stub.slot).filter(|i| {
-                i.recipient
-                    .is_some_and(|pk| pivfmt::key_tag(&pk) == stub.tag)
-            }) else {
-                callbacks
-                    .error(id_error("A YubiKey stub did not match the YubiKey".into()))?
-                    .ok();
-                continue;
-            };
-            info.complete_policies(&mut session.yubikey);
-            let recipient = info.recipient.expect("checked above");
-
-            if let Err(e) = ensure_pin(session, &info, &mut callbacks)? {
-                if matches!(e, CardError::Removed(_)) {
+                Err(e) if matches!(e, CardError::Removed(_)) => {
                     session.dead = Some(e.to_string());
+                    Tried::Stop(e.to_string())
                 }
-                callbacks.error(id_error(e.to_string()))?.ok();
-                continue;
-            }
-
-            'files: for file in pending {
-                for (stanza_index, line) in &lines[file] {
-                    if !matches(stub, line) {
-                        continue;
-                    }
-                    match open_line(session, &info, &recipient, line, &mut callbacks)? {
-                        Ok(Some(file_key)) => {
-                            result.insert(file, Ok(file_key));
-                            continue 'files;
-                        }
-                        Ok(None) => {
-                            // A tag collision or a tampered stanza.
-                            callbacks
-                                .error(identity::Error::Stanza {
-                                    file_index: file,
-                                    stanza_index: *stanza_index,
-                                    message: "Failed to decrypt YubiKey stanza".into(),
-                                })?
-                                .ok();
-                        }
-                        Err(e) => {
-                            let removed = matches!(e, CardError::Removed(_));
-                            callbacks.error(id_error(e.to_string()))?.ok();
-                            if removed {
-                                session.dead = Some(e.to_string());
-                                break 'files;
-                            }
-                        }
-                    }
+                Err(e) => {
+                    callbacks
+                        .error(identity::Error::Identity {
+                            index: at.identity,
+                            message: e.to_string(),
+                        })?
+                        .ok();
+                    Tried::No
                 }
-            }
-        }
-
-        for (_, session) in sessions.drain() {
-            if session.dead.is_none() {
-                card::leave(session.yubikey);
-            } else {
-                let _ = session.yubikey.disconnect(pcsc::Disposition::LeaveCard);
-            }
-        }
-        Ok(result)
+            },
+        )
     }
 }
 

@@ -210,8 +210,8 @@ impl Applet {
             0xfd => (self.state.version.to_vec(), SW_OK),
             0xf8 => (self.state.serial.to_be_bytes().to_vec(), SW_OK),
             0x20 => self.verify(p1, p2, &data),
-            0x24 => self.change_reference(p2, &data),
-            0x2c => self.reset_retry(p2, &data),
+            0x24 => self.change(p2, &data, false),
+            0x2c => self.change(p2, &data, true),
             0xff => self.set_mgm_key(p1, p2, &data),
             0x87 => self.authenticate(p1, p2, &data),
             0x47 => self.generate(p2, &data),
@@ -245,18 +245,19 @@ impl Applet {
         self.counters.verify += 1;
         if p1 == 0xff {
             // Reset the verification status.
-            self.pin_verified = false;
-            self.pin_fresh = false;
+            self.forget_pin();
             return (vec![], SW_OK);
         }
         if data.is_empty() {
-            return if self.pin_verified {
-                (vec![], SW_OK)
-            } else if self.state.pin_retries == 0 {
-                (vec![], SW_BLOCKED)
-            } else {
-                (vec![], 0x63c0 | self.state.pin_retries as u16)
-            };
+            let verified = self.pin_verified;
+            return (
+                vec![],
+                if verified {
+                    SW_OK
+                } else {
+                    tries_left(self.state.pin_retries)
+                },
+            );
         }
         self.counters.verify_pin += 1;
         if data.len() != 8 {
@@ -275,19 +276,24 @@ impl Applet {
             (vec![], SW_OK)
         } else {
             self.state.pin_retries -= 1;
-            self.pin_verified = false;
-            self.pin_fresh = false;
+            self.forget_pin();
             self.mark();
-            if self.state.pin_retries == 0 {
-                (vec![], SW_BLOCKED)
-            } else {
-                (vec![], 0x63c0 | self.state.pin_retries as u16)
-            }
+            (vec![], tries_left(self.state.pin_retries))
         }
     }
 
-    fn change_reference(&mut self, p2: u8, data: &[u8]) -> (Vec<u8>, u16) {
-        if p2 != SLOT_PIN && p2 != SLOT_PUK {
+    /// The PIN is no longer verified.
+    fn forget_pin(&mut self) {
+        self.pin_verified = false;
+        self.pin_fresh = false;
+    }
+
+    /// CHANGE REFERENCE DATA (p2: the PIN or the PUK) and RESET RETRY COUNTER (`reset`:
+    /// the PUK unblocks the PIN): the current PIN or PUK (`reset`: the PUK) and a new one,
+    /// each padded to 8 bytes with 0xff, the new one 6 to 8 bytes long. A wrong current
+    /// value costs one of its tries.
+    fn change(&mut self, p2: u8, data: &[u8], reset: bool) -> (Vec<u8>, u16) {
+        if p2 != SLOT_PIN && (reset || p2 != SLOT_PUK) {
             return (vec![], SW_REF_NOT_FOUND);
         }
         if data.len() != 16 {
@@ -297,74 +303,37 @@ impl Applet {
         if !(6..=8).contains(&new.len()) {
             return (vec![], SW_WRONG_DATA);
         }
-        let is_pin = p2 == SLOT_PIN;
-        let (current, retries) = if is_pin {
-            (self.state.pin_bytes(), self.state.pin_retries)
+        // Whose value is checked, and whose is set.
+        let checks_pin = p2 == SLOT_PIN && !reset;
+        let state = &mut self.state;
+        let (current, retries) = if checks_pin {
+            (state.pin_bytes(), &mut state.pin_retries)
         } else {
-            (self.state.puk_bytes(), self.state.puk_retries)
+            (state.puk_bytes(), &mut state.puk_retries)
         };
-        if retries == 0 {
+        if *retries == 0 {
             return (vec![], SW_BLOCKED);
         }
-        self.mark();
         if old != current {
-            let left = retries - 1;
-            if is_pin {
-                self.state.pin_retries = left;
-                self.pin_verified = false;
-                self.pin_fresh = false;
-            } else {
-                self.state.puk_retries = left;
+            *retries -= 1;
+            let left = *retries;
+            if checks_pin {
+                self.forget_pin();
             }
-            return (
-                vec![],
-                if left == 0 {
-                    SW_BLOCKED
-                } else {
-                    0x63c0 | left as u16
-                },
-            );
+            self.mark();
+            return (vec![], tries_left(left));
         }
-        if is_pin {
-            self.state.pin = hex::encode(&new);
-            self.state.pin_retries = self.state.pin_retries_max;
+        if reset {
+            state.puk_retries = state.puk_retries_max;
+        }
+        if p2 == SLOT_PIN {
+            state.pin = hex::encode(&new);
+            state.pin_retries = state.pin_retries_max;
         } else {
-            self.state.puk = hex::encode(&new);
-            self.state.puk_retries = self.state.puk_retries_max;
-        }
-        (vec![], SW_OK)
-    }
-
-    fn reset_retry(&mut self, p2: u8, data: &[u8]) -> (Vec<u8>, u16) {
-        if p2 != SLOT_PIN {
-            return (vec![], SW_REF_NOT_FOUND);
-        }
-        if data.len() != 16 {
-            return (vec![], SW_WRONG_DATA);
-        }
-        let (puk, new) = (unpad(&data[..8]), unpad(&data[8..]));
-        if !(6..=8).contains(&new.len()) {
-            return (vec![], SW_WRONG_DATA);
-        }
-        if self.state.puk_retries == 0 {
-            return (vec![], SW_BLOCKED);
+            state.puk = hex::encode(&new);
+            state.puk_retries = state.puk_retries_max;
         }
         self.mark();
-        if puk != self.state.puk_bytes() {
-            self.state.puk_retries -= 1;
-            let left = self.state.puk_retries;
-            return (
-                vec![],
-                if left == 0 {
-                    SW_BLOCKED
-                } else {
-                    0x63c0 | left as u16
-                },
-            );
-        }
-        self.state.puk_retries = self.state.puk_retries_max;
-        self.state.pin = hex::encode(&new);
-        self.state.pin_retries = self.state.pin_retries_max;
         (vec![], SW_OK)
     }
 
@@ -389,14 +358,10 @@ impl Applet {
     }
 
     fn authenticate(&mut self, p1: u8, p2: u8, data: &[u8]) -> (Vec<u8>, u16) {
-        let Some(outer) = parse_tlvs(data).and_then(|t| t.into_iter().find(|(t, _)| *t == 0x7c))
-        else {
+        // Dynamic authentication template.
+        let Some(inner) = template(data, 0x7c) else {
             return (vec![], SW_WRONG_DATA);
         };
-        let Some(inner) = parse_tlvs(&outer.1) else {
-            return (vec![], SW_WRONG_DATA);
-        };
-        let inner: BTreeMap<u8, Vec<u8>> = inner.into_iter().collect();
         if p2 == SLOT_MGM {
             self.mgm_auth(p1, &inner)
         } else {
@@ -480,10 +445,7 @@ impl Applet {
         if alg != key.algorithm || alg != state::ALG_ECCP256 {
             return (vec![], SW_WRONG_P1P2);
         }
-        let Some(secret) = hex::decode(&key.secret)
-            .ok()
-            .and_then(|b| p256::SecretKey::from_slice(&b).ok())
-        else {
+        let Some(secret) = key.secret_key() else {
             return (vec![], SW_WRONG_DATA);
         };
         if !inner.get(&0x82).is_some_and(|v| v.is_empty()) {
@@ -530,14 +492,10 @@ impl Applet {
         if !self.mgm_authenticated {
             return (vec![], SW_SECURITY);
         }
-        let Some(template) = parse_tlvs(data).and_then(|t| t.into_iter().find(|(t, _)| *t == 0xac))
-        else {
+        // Asymmetric key template.
+        let Some(params) = template(data, 0xac) else {
             return (vec![], SW_WRONG_DATA);
         };
-        let Some(params) = parse_tlvs(&template.1) else {
-            return (vec![], SW_WRONG_DATA);
-        };
-        let params: BTreeMap<u8, Vec<u8>> = params.into_iter().collect();
         let alg = params.get(&0x80).and_then(|v| v.first().copied());
         if alg != Some(state::ALG_ECCP256) {
             return (vec![], SW_WRONG_DATA);
@@ -664,10 +622,7 @@ impl Applet {
                 let Some(key) = self.state.key(slot) else {
                     return (vec![], SW_REF_NOT_FOUND);
                 };
-                let Some(secret) = hex::decode(&key.secret)
-                    .ok()
-                    .and_then(|b| p256::SecretKey::from_slice(&b).ok())
-                else {
+                let Some(secret) = key.secret_key() else {
                     return (vec![], SW_WRONG_DATA);
                 };
                 out.extend(tlv(0x01, &[key.algorithm]));
@@ -720,6 +675,15 @@ pub fn crypt_block(alg: u8, key: &[u8], block: &[u8], encrypt: bool) -> Vec<u8> 
 }
 
 /// Strips the FF padding of a PIN or PUK block.
+/// The status of a wrong PIN or PUK with `left` tries left: blocked, or 63 CX.
+fn tries_left(left: u8) -> u16 {
+    if left == 0 {
+        SW_BLOCKED
+    } else {
+        0x63c0 | left as u16
+    }
+}
+
 fn unpad(block: &[u8]) -> Vec<u8> {
     let end = block.iter().position(|&b| b == 0xff).unwrap_or(block.len());
     block[..end].to_vec()
@@ -764,6 +728,12 @@ pub fn parse_tlv(data: &[u8]) -> Option<(u8, Vec<u8>, &[u8])> {
         return None;
     }
     Some((tag, rest[..len].to_vec(), &rest[len..]))
+}
+
+/// The TLVs inside the template with tag `tag` of `data`, by tag.
+fn template(data: &[u8], tag: u8) -> Option<BTreeMap<u8, Vec<u8>>> {
+    let (_, value) = parse_tlvs(data)?.into_iter().find(|(t, _)| *t == tag)?;
+    Some(parse_tlvs(&value)?.into_iter().collect())
 }
 
 /// Parses a sequence of one-byte-tag TLVs.

@@ -114,16 +114,8 @@ fn lock_file() -> Result<File, String> {
         .write(true)
         .open(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a file descriptor we own; blocks until the lock is ours.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-    if rc != 0 {
-        return Err(format!(
-            "flock {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        ));
-    }
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| format!("flock {}: {}", path.display(), std::io::Error::from(e)))?;
     Ok(f)
 }
 
@@ -186,8 +178,10 @@ impl Pcscd {
 impl Drop for Pcscd {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SAFETY: signalling the child we started, by its PID.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            // Signal the child we started, by its PID.
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
             let start = Instant::now();
             loop {
                 match child.try_wait() {

@@ -1,10 +1,11 @@
 //! `keytap-piv-card`: a software YubiKey (PIV applet) in a vpcd reader of pcscd.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use keytap_piv_card::{applet::Applet, harness, state::CardState, vpcd};
 
 #[derive(Parser)]
@@ -18,36 +19,40 @@ struct Cli {
     command: Cmd,
 }
 
+/// `run`: where the card's state is, which reader it goes in, and how it behaves.
+#[derive(Args)]
+struct RunArgs {
+    /// The card's state file (created as a factory card if missing).
+    #[arg(long)]
+    state: PathBuf,
+    /// Serial number of a new card.
+    #[arg(long, default_value_t = 15_000_001)]
+    serial: u32,
+    /// vpcd reader index: 0 ("Virtual PCD 00 00", port 35963) or 1 (port 35964).
+    #[arg(long, default_value_t = 0)]
+    reader: u16,
+    /// Host of the vpcd driver.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Write the VERIFY/ECDH/sign/touch counters to this file.
+    #[arg(long)]
+    counters: Option<PathBuf>,
+    /// Remove the card right after this many ECDH operations.
+    #[arg(long)]
+    remove_after_ecdh: Option<u64>,
+    /// How long a touch takes (touch policy always/cached), in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    touch_delay_ms: u64,
+    /// Log APDUs to stderr.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Insert the card: connect to the vpcd reader and answer APDUs until removed (killed)
     /// or pcscd stops.
-    Run {
-        /// The card's state file (created as a factory card if missing).
-        #[arg(long)]
-        state: PathBuf,
-        /// Serial number of a new card.
-        #[arg(long, default_value_t = 15_000_001)]
-        serial: u32,
-        /// vpcd reader index: 0 ("Virtual PCD 00 00", port 35963) or 1 (port 35964).
-        #[arg(long, default_value_t = 0)]
-        reader: u16,
-        /// Host of the vpcd driver.
-        #[arg(long, default_value = "127.0.0.1")]
-        host: String,
-        /// Write the VERIFY/ECDH/sign/touch counters to this file.
-        #[arg(long)]
-        counters: Option<PathBuf>,
-        /// Remove the card right after this many ECDH operations.
-        #[arg(long)]
-        remove_after_ecdh: Option<u64>,
-        /// How long a touch takes (touch policy always/cached), in milliseconds.
-        #[arg(long, default_value_t = 0)]
-        touch_delay_ms: u64,
-        /// Log APDUs to stderr.
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Run(RunArgs),
     /// Wait until pcscd lists the vpcd readers.
     WaitPcscd {
         #[arg(long, default_value_t = 20)]
@@ -66,25 +71,7 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Cmd::Run {
-            state,
-            serial,
-            reader,
-            host,
-            counters,
-            remove_after_ecdh,
-            touch_delay_ms,
-            verbose,
-        } => run(
-            state,
-            serial,
-            reader,
-            host,
-            counters,
-            remove_after_ecdh,
-            touch_delay_ms,
-            verbose,
-        ),
+        Cmd::Run(args) => run(args),
         Cmd::WaitPcscd { timeout } => harness::wait_for_pcscd(Duration::from_secs(timeout)),
         Cmd::WaitCard {
             reader,
@@ -101,31 +88,21 @@ fn main() -> ExitCode {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    state_path: PathBuf,
-    serial: u32,
-    reader: u16,
-    host: String,
-    counters: Option<PathBuf>,
-    remove_after_ecdh: Option<u64>,
-    touch_delay_ms: u64,
-    verbose: bool,
-) -> Result<(), String> {
-    let state = CardState::load_or_create(&state_path, serial)?;
+fn run(args: RunArgs) -> Result<(), String> {
+    let state = CardState::load_or_create(&args.state, args.serial)?;
     let mut applet = Applet::new(state);
-    applet.touch_delay = Duration::from_millis(touch_delay_ms);
-    if let Some(path) = &counters {
+    applet.touch_delay = Duration::from_millis(args.touch_delay_ms);
+    if let Some(path) = &args.counters {
         keytap_piv_card::state::write_atomic(path, applet.counters.render().as_bytes())?;
     }
-    let addr = format!("{host}:{}", vpcd::reader_port(reader));
+    let addr = format!("{}:{}", args.host, vpcd::reader_port(args.reader));
     let stream = vpcd::connect(&addr, Duration::from_secs(20))
         .map_err(|e| format!("connect to vpcd at {addr}: {e}"))?;
     let opts = vpcd::Options {
-        state_path,
-        counters_path: counters,
-        remove_after_ecdh,
-        verbose,
+        state_path: args.state,
+        counters_path: args.counters,
+        remove_after_ecdh: args.remove_after_ecdh,
+        verbose: args.verbose,
     };
     let why = vpcd::serve(stream, &mut applet, &opts)?;
     eprintln!("keytap-piv-card: {why}");

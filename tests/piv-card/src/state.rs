@@ -42,6 +42,14 @@ pub struct SlotKey {
     pub origin: u8,
 }
 
+impl SlotKey {
+    /// The P-256 private key; `None` if the state file holds no valid scalar.
+    pub fn secret_key(&self) -> Option<p256::SecretKey> {
+        let bytes = hex::decode(&self.secret).ok()?;
+        p256::SecretKey::from_slice(&bytes).ok()
+    }
+}
+
 /// The persistent state of a card.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CardState {

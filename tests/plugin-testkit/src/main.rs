@@ -45,20 +45,17 @@
 //! (`session identity-v1` / `session recipient-v1`), for every identity-v1 unwrap request
 //! (`unwrap files=<n> stanzas=<m>`) and for every PIN prompt (`prompt`), so tests can count
 //! sessions and prompts.
+#![forbid(unsafe_code)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
 use age_core::format::{FileKey, Stanza, FILE_KEY_BYTES};
 use age_core::primitives::{aead_decrypt, aead_encrypt, hkdf};
 use age_core::secrecy::ExposeSecret;
-use age_plugin::{
-    identity::{self, IdentityPluginV1},
-    print_new_identity,
-    recipient::{self, RecipientPluginV1},
-    run_state_machine, Callbacks, PluginHandler,
-};
+use age_plugin::{identity, print_new_identity, recipient, run_state_machine, Callbacks};
 use base64::{prelude::BASE64_STANDARD_NO_PAD, Engine};
+use keytap_plugin_kit::{self as kit, FileKeys, Plugin, Unwrap, Wrap};
 use rand::{rngs::OsRng, RngCore};
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
@@ -80,10 +77,14 @@ enum Mode {
     Garbage,
     WrongKey,
     Absent,
+    EndlessLine,
+    HugeMessage,
+    MessageFlood,
+    EscapeMessage,
 }
 
 impl Mode {
-    const NAMES: &'static str = "ok, prompt-pin, fail, crash, hang, garbage, wrong-key, absent";
+    const NAMES: &'static str = "ok, prompt-pin, fail, crash, hang, garbage, wrong-key, absent, endless-line, huge-msg, msg-flood, escape-msg";
 
     fn parse(s: &str) -> Option<Mode> {
         Some(match s {
@@ -95,6 +96,10 @@ impl Mode {
             "garbage" => Mode::Garbage,
             "wrong-key" => Mode::WrongKey,
             "absent" => Mode::Absent,
+            "endless-line" => Mode::EndlessLine,
+            "huge-msg" => Mode::HugeMessage,
+            "msg-flood" => Mode::MessageFlood,
+            "escape-msg" => Mode::EscapeMessage,
             _ => return None,
         })
     }
@@ -109,6 +114,10 @@ impl Mode {
             Mode::Garbage => "garbage",
             Mode::WrongKey => "wrong-key",
             Mode::Absent => "absent",
+            Mode::EndlessLine => "endless-line",
+            Mode::HugeMessage => "huge-msg",
+            Mode::MessageFlood => "msg-flood",
+            Mode::EscapeMessage => "escape-msg",
         }
     }
 
@@ -128,13 +137,7 @@ impl Mode {
 /// concurrent sessions do not interleave within a line.
 fn log_line(line: &str) {
     if let Some(path) = std::env::var_os("TESTKIT_LOG") {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = f.write_all(format!("{line}\n").as_bytes());
-        }
+        kit::append_line(path, line);
     }
 }
 
@@ -156,6 +159,14 @@ fn session_misbehaviour(mode: Mode) {
                     Ok(_) => {}
                 }
             }
+        }
+        Mode::EndlessLine => {
+            // A stanza header that never ends: the client must stop reading, not buffer it.
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(b"-> msg ");
+            let chunk = [b'a'; 65536];
+            while out.write_all(&chunk).is_ok() {}
+            std::process::exit(0);
         }
         Mode::Garbage => {
             let mut out = io::stdout().lock();
@@ -222,99 +233,65 @@ fn b64_decode(s: &str) -> Option<Vec<u8>> {
     BASE64_STANDARD_NO_PAD.decode(s).ok()
 }
 
-struct Handler;
+/// The plugin, for [`kit::Handler`].
+struct Testkit;
 
-impl PluginHandler for Handler {
-    type RecipientV1 = RecipientPlugin;
-    type IdentityV1 = IdentityPlugin;
+impl Plugin for Testkit {
+    /// The secret, and the mode embedded in the identity.
+    type Identity = (StaticSecret, Option<Mode>);
 
-    fn recipient_v1(self) -> io::Result<RecipientPlugin> {
+    fn identity(name: &str, bytes: &[u8]) -> Result<(StaticSecret, Option<Mode>), String> {
+        if name != PLUGIN_NAME {
+            return Err(format!("not a testkit identity (plugin {name})"));
+        }
+        parse_identity(bytes)
+    }
+}
+
+impl Wrap for Testkit {
+    type Recipient = PublicKey;
+
+    fn started() {
         log_line("session recipient-v1");
-        Ok(RecipientPlugin::default())
     }
 
-    fn identity_v1(self) -> io::Result<IdentityPlugin> {
-        log_line("session identity-v1");
-        Ok(IdentityPlugin::default())
-    }
-}
-
-#[derive(Default)]
-struct RecipientPlugin {
-    /// (index of the recipient or identity as given by the client, public key)
-    keys: Vec<PublicKey>,
-    recipient_count: usize,
-}
-
-impl RecipientPluginV1 for RecipientPlugin {
-    fn add_recipient(
-        &mut self,
-        index: usize,
-        name: &str,
-        bytes: &[u8],
-    ) -> Result<(), recipient::Error> {
+    fn recipient(name: &str, bytes: &[u8]) -> Result<PublicKey, String> {
         match (name, <[u8; 32]>::try_from(bytes)) {
-            (PLUGIN_NAME, Ok(pk)) => {
-                self.keys.push(PublicKey::from(pk));
-                self.recipient_count += 1;
-                Ok(())
-            }
-            _ => Err(recipient::Error::Recipient {
-                index,
-                message: format!(
-                    "not a testkit recipient (plugin {name}, {} bytes)",
-                    bytes.len()
-                ),
-            }),
+            (PLUGIN_NAME, Ok(pk)) => Ok(PublicKey::from(pk)),
+            _ => Err(format!(
+                "not a testkit recipient (plugin {name}, {} bytes)",
+                bytes.len()
+            )),
         }
     }
 
-    fn add_identity(
-        &mut self,
-        index: usize,
-        name: &str,
-        bytes: &[u8],
-    ) -> Result<(), recipient::Error> {
-        match (name, parse_identity(bytes)) {
-            (PLUGIN_NAME, Ok((sk, _))) => {
-                self.keys.push(PublicKey::from(&sk));
-                Ok(())
-            }
-            (_, Err(message)) => Err(recipient::Error::Identity { index, message }),
-            _ => Err(recipient::Error::Identity {
-                index,
-                message: format!("not a testkit identity (plugin {name})"),
-            }),
-        }
-    }
-
-    fn labels(&mut self) -> HashSet<String> {
-        HashSet::new()
-    }
-
-    fn wrap_file_keys(
-        &mut self,
-        file_keys: Vec<FileKey>,
-        _callbacks: impl Callbacks<recipient::Error>,
-    ) -> io::Result<Result<Vec<Vec<Stanza>>, Vec<recipient::Error>>> {
-        let mode = match Mode::from_env() {
-            Ok(mode) => mode,
-            Err(message) => return Ok(Err(vec![recipient::Error::Internal { message }])),
-        };
+    fn wrap(
+        file_keys: &[FileKey],
+        recipients: &[(usize, PublicKey)],
+        identities: &[(usize, (StaticSecret, Option<Mode>))],
+    ) -> Result<Vec<Vec<Stanza>>, Vec<recipient::Error>> {
+        let mode =
+            Mode::from_env().map_err(|message| vec![recipient::Error::Internal { message }])?;
         session_misbehaviour(mode);
         if mode == Mode::Fail {
-            let errors = (0..self.recipient_count.max(1))
+            let errors = (0..recipients.len().max(1))
                 .map(|index| recipient::Error::Recipient {
                     index,
                     message: "testkit: refusing to wrap (TESTKIT_MODE=fail)".into(),
                 })
                 .collect();
-            return Ok(Err(errors));
+            return Err(errors);
         }
-        Ok(Ok(file_keys
+        let identities = identities.iter().map(|(_, (sk, _))| PublicKey::from(sk));
+        let keys: Vec<PublicKey> = recipients
             .iter()
-            .map(|fk| self.keys.iter().map(|pk| wrap(fk, pk)).collect())
-            .collect()))
+            .map(|(_, pk)| *pk)
+            .chain(identities)
+            .collect();
+        Ok(file_keys
+            .iter()
+            .map(|fk| keys.iter().map(|pk| wrap(fk, pk)).collect())
+            .collect())
     }
 }
 
@@ -341,36 +318,16 @@ fn parse_identity(bytes: &[u8]) -> Result<(StaticSecret, Option<Mode>), String> 
     Ok((StaticSecret::from(*sk), mode))
 }
 
-#[derive(Default)]
-struct IdentityPlugin {
-    /// (client's index of the identity, secret, mode embedded in the identity)
-    identities: Vec<(usize, StaticSecret, Option<Mode>)>,
-}
-
-impl IdentityPluginV1 for IdentityPlugin {
-    fn add_identity(
-        &mut self,
-        index: usize,
-        name: &str,
-        bytes: &[u8],
-    ) -> Result<(), identity::Error> {
-        if name != PLUGIN_NAME {
-            return Err(identity::Error::Identity {
-                index,
-                message: format!("not a testkit identity (plugin {name})"),
-            });
-        }
-        let (sk, mode) = parse_identity(bytes)
-            .map_err(|message| identity::Error::Identity { index, message })?;
-        self.identities.push((index, sk, mode));
-        Ok(())
+impl Unwrap for Testkit {
+    fn started() {
+        log_line("session identity-v1");
     }
 
-    fn unwrap_file_keys(
-        &mut self,
+    fn unwrap(
+        identities: &[(usize, (StaticSecret, Option<Mode>))],
         files: Vec<Vec<Stanza>>,
         mut callbacks: impl Callbacks<identity::Error>,
-    ) -> io::Result<HashMap<usize, Result<FileKey, Vec<identity::Error>>>> {
+    ) -> io::Result<FileKeys> {
         let ours = |s: &Stanza| s.tag == STANZA_TAG;
         let stanza_count: usize = files
             .iter()
@@ -392,10 +349,27 @@ impl IdentityPluginV1 for IdentityPlugin {
         let mode_of = |m: &Option<Mode>| m.unwrap_or(env_mode);
 
         // Session-wide misbehaviours first.
-        for m in std::iter::once(env_mode).chain(self.identities.iter().map(|(_, _, m)| mode_of(m)))
-        {
-            if matches!(m, Mode::Crash | Mode::Hang | Mode::Garbage) {
+        for m in std::iter::once(env_mode).chain(identities.iter().map(|(_, (_, m))| mode_of(m))) {
+            if matches!(
+                m,
+                Mode::Crash | Mode::Hang | Mode::Garbage | Mode::EndlessLine
+            ) {
                 session_misbehaviour(m);
+            }
+            match m {
+                // A megabyte of message, then normal work.
+                Mode::HugeMessage => {
+                    let _ = callbacks.message(&"m".repeat(1 << 20))?;
+                }
+                // Terminal escape sequences (clear screen, set the window title).
+                Mode::EscapeMessage => {
+                    let _ = callbacks.message("\x1b[2J\x1b]0;pwned\x07touch your token")?;
+                }
+                // Messages forever: each is answered, none is progress.
+                Mode::MessageFlood => loop {
+                    let _ = callbacks.message("still here")?;
+                },
+                _ => {}
             }
         }
 
@@ -405,17 +379,16 @@ impl IdentityPluginV1 for IdentityPlugin {
         }
 
         // One PIN prompt per session, however many identities and files need it.
-        let pin = if self
-            .identities
+        let pin = if identities
             .iter()
-            .any(|(_, _, m)| mode_of(m) == Mode::PromptPin)
+            .any(|(_, (_, m))| mode_of(m) == Mode::PromptPin)
         {
             log_line("prompt");
             let expected = std::env::var("TESTKIT_PIN").unwrap_or_else(|_| DEFAULT_PIN.to_owned());
-            match callbacks.request_secret(PIN_PROMPT)? {
+            match kit::request_secret(&mut callbacks, PIN_PROMPT)? {
                 Ok(pin) if pin.expose_secret() == expected => Ok(()),
                 Ok(_) => Err("testkit: wrong PIN".to_owned()),
-                Err(e) => Err(format!(
+                Err(kit::NoPrompt(e)) => Err(format!(
                     "testkit: a PIN is required but the client could not ask for it ({})",
                     match e {
                         age_core::plugin::Error::Fail => "the client answered fail",
@@ -429,11 +402,11 @@ impl IdentityPluginV1 for IdentityPlugin {
         };
 
         let mut usable = Vec::new();
-        for (index, sk, mode) in &self.identities {
+        for (index, (sk, mode)) in identities {
             let index = *index;
             let refuse = |message: String| identity::Error::Identity { index, message };
             match mode_of(mode) {
-                Mode::Ok => usable.push(sk),
+                Mode::Ok | Mode::HugeMessage | Mode::EscapeMessage => usable.push(sk),
                 Mode::PromptPin => match &pin {
                     Ok(()) => usable.push(sk),
                     Err(message) => callbacks.error(refuse(message.clone())).map(drop)?,
@@ -458,7 +431,11 @@ impl IdentityPluginV1 for IdentityPlugin {
                         }
                     }
                 }
-                Mode::Crash | Mode::Hang | Mode::Garbage => unreachable!("handled above"),
+                Mode::Crash
+                | Mode::Hang
+                | Mode::Garbage
+                | Mode::EndlessLine
+                | Mode::MessageFlood => unreachable!("handled above"),
             }
         }
 
@@ -537,7 +514,7 @@ fn main() -> io::Result<()> {
     }
 
     if let Some(sm) = state_machine {
-        return run_state_machine(&sm, Handler);
+        return run_state_machine(&sm, kit::Handler::<Testkit>::default());
     }
     if !generate {
         usage();

@@ -196,33 +196,35 @@ fn mode_prompt_pin_real_age_on_a_terminal() {
     assert!(!out_file.exists() || fs::read(&out_file).unwrap().is_empty());
 }
 
+/// The modes in which the real age fails cleanly, what it says, and a line the session
+/// log then holds once.
 #[test]
-fn mode_prompt_pin_real_age_without_a_terminal() {
-    let s = setup();
-    let out = age_decrypt(&s, "prompt-pin", &[], TIMEOUT);
-    assert_clean_failure(
-        &out,
-        "testkit: a PIN is required but the client could not ask for it",
-    );
-    assert_eq!(s.count("prompt"), 1);
-}
-
-#[test]
-fn mode_fail() {
-    let s = setup();
-    let out = age_decrypt(&s, "fail", &[], TIMEOUT);
-    assert_clean_failure(
-        &out,
-        "testkit plugin: testkit: refusing to unwrap (TESTKIT_MODE=fail)",
-    );
-}
-
-#[test]
-fn mode_crash() {
-    let s = setup();
-    let out = age_decrypt(&s, "crash", &[], TIMEOUT);
-    assert_clean_failure(&out, "testkit plugin");
-    assert_eq!(s.count("session identity-v1"), 1);
+fn modes_that_fail_cleanly() {
+    let cases = [
+        (
+            "prompt-pin",
+            "testkit: a PIN is required but the client could not ask for it",
+            Some("prompt"),
+        ),
+        (
+            "fail",
+            "testkit plugin: testkit: refusing to unwrap (TESTKIT_MODE=fail)",
+            None,
+        ),
+        ("crash", "testkit plugin", Some("session identity-v1")),
+        ("garbage", "testkit plugin: malformed stanza", None),
+        // age notices: the header MAC does not verify with the returned key.
+        ("wrong-key", "bad header MAC", None),
+        ("explode", "unknown TESTKIT_MODE 'explode'", None),
+    ];
+    for (mode, expect, logged) in cases {
+        let s = setup();
+        let out = age_decrypt(&s, mode, &[], TIMEOUT);
+        assert_clean_failure(&out, expect);
+        if let Some(line) = logged {
+            assert_eq!(s.count(line), 1, "{mode}: {line}");
+        }
+    }
 }
 
 #[test]
@@ -287,21 +289,6 @@ fn mode_hang_plugin_exits_when_its_client_goes_away() {
 }
 
 #[test]
-fn mode_garbage() {
-    let s = setup();
-    let out = age_decrypt(&s, "garbage", &[], TIMEOUT);
-    assert_clean_failure(&out, "testkit plugin: malformed stanza");
-}
-
-#[test]
-fn mode_wrong_key() {
-    let s = setup();
-    let out = age_decrypt(&s, "wrong-key", &[], TIMEOUT);
-    // age notices: the header MAC does not verify with the returned key.
-    assert_clean_failure(&out, "bad header MAC");
-}
-
-#[test]
 fn mode_absent() {
     let s = setup();
     let out = age_decrypt(&s, "absent", &[], TIMEOUT);
@@ -315,13 +302,6 @@ fn mode_absent() {
         .find("age: testkit plugin: testkit token not found\n");
     let err = out.stderr.find("age: error:");
     assert!(msg.is_some() && msg < err, "{}", out.stderr);
-}
-
-#[test]
-fn unknown_mode_is_a_clear_error() {
-    let s = setup();
-    let out = age_decrypt(&s, "explode", &[], TIMEOUT);
-    assert_clean_failure(&out, "unknown TESTKIT_MODE 'explode'");
 }
 
 #[test]

@@ -135,6 +135,16 @@ pub(crate) fn write_indented(
     if let Some(r) = scalar(out, v) {
         return r;
     }
+    // A collection at `depth` is at nesting level `depth + 1`; Go's encoder fails past its
+    // maxNestingDepth with this text.
+    if depth + 1 > crate::tree::MAX_NESTING {
+        let bracket = if matches!(v, Value::List(_)) {
+            '['
+        } else {
+            '{'
+        };
+        return Err(format!("invalid character '{bracket}' exceeded max depth"));
+    }
     match v {
         Value::Map(branch) => write_branch(out, branch, indent, depth),
         Value::List(items) => {

@@ -46,7 +46,7 @@ impl JsonStore {
 
 /// Parses a plaintext JSON document (shared with the binary store's encrypted form).
 pub(crate) fn load_plain(input: &[u8]) -> Result<Branch, StoreError> {
-    Parser::new(input)
+    Parser::new_plain(input)
         .document(Numbers::Float)
         .map_err(|e| StoreError::new(format!("Could not unmarshal input data: {e}")))
 }

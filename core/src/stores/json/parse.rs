@@ -11,13 +11,20 @@
 //! Differences from sops, on purpose: sops's plain-file reader stops at the closing `}`
 //! of the top-level object and ignores what follows, and treats input cut off inside a
 //! value as if the object ended there; keytap rejects both (a truncated file would
-//! otherwise silently lose secrets). Nesting deeper than [`MAX_DEPTH`] is an error
-//! (Go's limit is 10000) so that no recursive walk over the tree can exhaust the stack.
+//! otherwise silently lose secrets).
+//!
+//! Depth: an encrypted file is read as Go's `json.Unmarshal` reads it, up to 10,000
+//! nested values. sops reads plaintext with a tokenizer that has no limit and only fails
+//! when it writes the result; keytap reads plaintext up to twice that (a guard for the
+//! stack), so deeper-than-10,000 plaintext fails where sops's does, when written.
 
 use crate::tree::{Branch, Item, Value};
 
-/// Deepest nesting of objects and arrays accepted.
-pub(crate) const MAX_DEPTH: usize = 1000;
+/// Deepest nesting of objects and arrays in an encrypted file (Go's `maxNestingDepth`).
+pub(crate) const MAX_DEPTH: usize = crate::tree::MAX_NESTING;
+
+/// Deepest nesting of objects and arrays in a plaintext file.
+pub(crate) const MAX_PLAIN_DEPTH: usize = 2 * crate::tree::MAX_NESTING;
 
 /// How numbers become values.
 #[derive(Clone, Copy, PartialEq)]
@@ -33,6 +40,7 @@ pub(crate) struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
     depth: usize,
+    max_depth: usize,
 }
 
 type PResult<T> = Result<T, String>;
@@ -64,11 +72,21 @@ fn invalid(c: u8, context: &str) -> String {
 const UNEXPECTED_END: &str = "unexpected end of JSON input";
 
 impl<'a> Parser<'a> {
+    /// A parser for an encrypted file.
     pub(crate) fn new(s: &'a [u8]) -> Self {
         Parser {
             s,
             pos: 0,
             depth: 0,
+            max_depth: MAX_DEPTH,
+        }
+    }
+
+    /// A parser for a plaintext file.
+    pub(crate) fn new_plain(s: &'a [u8]) -> Self {
+        Parser {
+            max_depth: MAX_PLAIN_DEPTH,
+            ..Parser::new(s)
         }
     }
 
@@ -111,12 +129,11 @@ impl<'a> Parser<'a> {
         Ok(branch)
     }
 
+    /// Go's `maxNestingDepth`: its error names the opening bracket.
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(format!(
-                "exceeded max depth of {MAX_DEPTH} nested objects and arrays"
-            ));
+        if self.depth > self.max_depth {
+            return Err(invalid(self.s[self.pos - 1], "exceeded max depth"));
         }
         Ok(())
     }

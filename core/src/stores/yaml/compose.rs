@@ -12,9 +12,10 @@ use super::parser::{Event, EventType, Parser};
 use super::resolve::{resolved_tag, short_tag, MERGE_TAG, STR_TAG};
 use super::scanner::ScalarStyle;
 
-/// Nesting limit: deeper input is rejected instead of risking the stack (go-yaml allows
-/// 10000 levels; no secrets file comes near this).
-pub(crate) const MAX_DEPTH: usize = 256;
+/// Guard on node nesting. go-yaml's own limits (10,000 indentation levels and 10,000 flow
+/// levels, in the scanner) are what decide which files are read; indentless sequences can
+/// nest two collections per indentation level, so the guard sits above twice that.
+pub(crate) const MAX_DEPTH: usize = 2 * crate::tree::MAX_NESTING + 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -62,6 +63,34 @@ impl Node {
                             | style::FOLDED)
                         != 0))
     }
+}
+
+/// Follows alias links to the node they name (a bounded walk: anchors cannot point ahead,
+/// but a broken graph must not loop).
+fn dealias(nodes: &[Node], mut n: usize) -> usize {
+    for _ in 0..nodes.len().min(1024) {
+        match (nodes[n].kind, nodes[n].alias) {
+            (Kind::Alias, Some(t)) => n = t,
+            _ => break,
+        }
+    }
+    n
+}
+
+/// Whether document `doc`'s top-level mapping has the key `key` (a scalar, or an alias to
+/// one), found without expanding any value.
+pub(crate) fn has_top_level_key(nodes: &[Node], doc: usize, key: &str) -> bool {
+    let Some(&top) = nodes[doc].content.first() else {
+        return false;
+    };
+    let top = dealias(nodes, top);
+    if nodes[top].kind != Kind::Mapping {
+        return false;
+    }
+    nodes[top].content.iter().step_by(2).any(|&k| {
+        let k = dealias(nodes, k);
+        nodes[k].kind == Kind::Scalar && nodes[k].value == key
+    })
 }
 
 /// The node graph of a stream, built one document at a time.

@@ -357,12 +357,14 @@ fn add_comments_foot(node: &mut ENode, comments: &mut Vec<String>) {
     comments.clear();
 }
 
-/// Deepest tree the emitter accepts (its recursion must stay within the stack).
-const MAX_EMIT_DEPTH: usize = 512;
-
+/// `depth` counts from 0 for the values of a document's top-level keys, so a collection
+/// here is at nesting level `depth + 2`.
 fn tree_value_to_node(v: &Value, depth: usize) -> Result<ENode, String> {
-    if depth > MAX_EMIT_DEPTH {
-        return Err(format!("tree nesting deeper than {MAX_EMIT_DEPTH} levels"));
+    if v.is_collection() && depth + 2 > crate::tree::MAX_NESTING {
+        return Err(format!(
+            "the document nests collections deeper than {} levels, which sops and keytap cannot read back",
+            crate::tree::MAX_NESTING
+        ));
     }
     Ok(match v {
         Value::Map(b) => {

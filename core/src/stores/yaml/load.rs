@@ -13,6 +13,44 @@ use super::compose::{Kind, Node, MAX_DEPTH};
 use super::resolve::{resolve_checked, Scalar, BINARY_TAG, MERGE_TAG, NULL_TAG, STR_TAG};
 use crate::tree::{Branch, Item, Value};
 
+/// Most duplicate-key errors listed for one mapping.
+const MAX_DUPLICATE_ERRORS: usize = 1000;
+
+/// go-yaml's unique-keys check of a mapping's `content` (keys at even positions): for each
+/// key, in order, an error for every later key of the same kind and text. go-yaml
+/// compares every pair; this finds the duplicates by hashing, so a large mapping costs
+/// linear time, and lists at most [`MAX_DUPLICATE_ERRORS`] of them.
+fn duplicate_key_errors(nodes: &[Node], content: &[usize]) -> Vec<String> {
+    let mut groups: std::collections::HashMap<(u8, &str), Vec<usize>> =
+        std::collections::HashMap::new();
+    for &k in content.iter().step_by(2) {
+        groups
+            .entry((nodes[k].kind as u8, nodes[k].value.as_str()))
+            .or_default()
+            .push(k);
+    }
+    if groups.len() * 2 >= content.len() {
+        return Vec::new();
+    }
+    let mut errors = Vec::new();
+    for &a in content.iter().step_by(2) {
+        let group = &groups[&(nodes[a].kind as u8, nodes[a].value.as_str())];
+        let later = group.iter().skip_while(|&&k| k != a).skip(1);
+        for &b in later {
+            if errors.len() == MAX_DUPLICATE_ERRORS {
+                return errors;
+            }
+            errors.push(format!(
+                "line {}: mapping key {} already defined at line {}",
+                nodes[b].line,
+                go_quote(&nodes[b].value),
+                nodes[a].line
+            ));
+        }
+    }
+    errors
+}
+
 /// go-yaml's `ShortTag()` of a node.
 pub(crate) fn node_short_tag(nodes: &[Node], n: usize) -> String {
     let node = &nodes[n];
@@ -129,15 +167,24 @@ fn scalar_to_value(s: Scalar) -> Result<Value, String> {
 
 // ---- sops's node-to-tree conversion -----------------------------------------------------
 
-/// Builds sops trees from documents; counts work so alias bombs cannot hang us.
+/// Builds sops trees from documents. Aliases are expanded (sops does so without any
+/// bound); here what they expand to is counted in bytes, so a few kilobytes of nested
+/// aliases cannot make gigabytes of tree.
 pub(crate) struct Builder<'a> {
     nodes: &'a [Node],
+    /// Bytes of tree (scalar text plus a per-value overhead) still allowed.
     budget: usize,
     depth: usize,
 }
 
-/// Upper bound on tree values produced from one stream (alias expansion included).
-const BUILD_BUDGET: usize = 5_000_000;
+/// What each value, entry or comment counts besides its text.
+const VALUE_OVERHEAD: usize = 16;
+
+/// The tree a stream may build: several times its own size (expansion with few aliases
+/// stays far below), and never less than 64 MiB.
+pub(crate) fn build_budget(input_len: usize) -> usize {
+    input_len.saturating_mul(8).max(64 << 20)
+}
 
 fn split_comments(comment: &str) -> impl Iterator<Item = String> + '_ {
     comment.split('\n').filter(|l| !l.is_empty()).map(|l| {
@@ -148,25 +195,26 @@ fn split_comments(comment: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 impl<'a> Builder<'a> {
-    pub(crate) fn new(nodes: &'a [Node]) -> Builder<'a> {
+    pub(crate) fn new(nodes: &'a [Node], budget: usize) -> Builder<'a> {
         Builder {
             nodes,
-            budget: BUILD_BUDGET,
+            budget,
             depth: 0,
         }
     }
 
-    fn spend(&mut self) -> Result<(), String> {
-        if self.budget == 0 {
+    fn spend(&mut self, text_len: usize) -> Result<(), String> {
+        let cost = text_len + VALUE_OVERHEAD;
+        if self.budget < cost {
             return Err("document contains excessive aliasing".into());
         }
-        self.budget -= 1;
+        self.budget -= cost;
         Ok(())
     }
 
     fn enter(&mut self) -> Result<(), String> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH * 2 {
+        if self.depth > MAX_DEPTH {
             return Err("document contains excessive aliasing or nesting".into());
         }
         Ok(())
@@ -188,7 +236,12 @@ impl<'a> Builder<'a> {
     }
 
     fn node_to_value(&mut self, n: usize, comments_handled: bool) -> Result<Value, String> {
-        self.spend()?;
+        let node = &self.nodes[n];
+        let text = node.value.len()
+            + node.head_comment.len()
+            + node.line_comment.len()
+            + node.foot_comment.len();
+        self.spend(text)?;
         self.enter()?;
         let node = &self.nodes[n];
         let r = match node.kind {
@@ -308,8 +361,8 @@ impl<'a> Builder<'a> {
                         Self::append_comment_to_map(branch, &value.line_comment);
                     }
                     let key_text = self.key_string(k)?;
+                    self.spend(key_text.len() + key.head_comment.len() + key.line_comment.len())?;
                     let tv = self.node_to_value(v, handle_value_comments)?;
-                    self.spend()?;
                     branch.push(Item::Entry(key_text, tv));
                     if handle_value_comments {
                         Self::append_comment_to_map(branch, &value.foot_comment);
@@ -479,7 +532,7 @@ impl<'a> Checker<'a> {
 
     fn unmarshal(&mut self, n: usize, out: Out) -> Result<(bool, Shape), Fail> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH * 2 {
+        if self.depth > MAX_DEPTH {
             return Err(Fail("yaml: document contains excessive aliasing".into()));
         }
         let r = self.unmarshal_inner(n, out);
@@ -614,31 +667,8 @@ impl<'a> Checker<'a> {
         let l = node.content.len();
         // Unique keys: same kind and same text.
         let before = self.terrors.len();
-        // go-yaml compares every pair; only do that (for its error order) when a hash pass
-        // finds a duplicate, so large mappings stay linear.
-        let mut seen = HashSet::with_capacity(l / 2);
-        let has_duplicate = (0..l).step_by(2).any(|i| {
-            let k = &nodes[node.content[i]];
-            !seen.insert((k.kind as u8, k.value.as_str()))
-        });
-        let mut i = if has_duplicate { 0 } else { l };
-        while i < l {
-            let ni = &nodes[node.content[i]];
-            let mut j = i + 2;
-            while j < l {
-                let nj = &nodes[node.content[j]];
-                if ni.kind == nj.kind && ni.value == nj.value {
-                    self.terrors.push(format!(
-                        "line {}: mapping key {} already defined at line {}",
-                        nj.line,
-                        go_quote(&nj.value),
-                        ni.line
-                    ));
-                }
-                j += 2;
-            }
-            i += 2;
-        }
+        self.terrors
+            .extend(duplicate_key_errors(nodes, &node.content));
         if self.terrors.len() > before {
             return Ok((false, Shape::Nil));
         }
@@ -792,20 +822,7 @@ pub(crate) fn check_encrypted_document(nodes: &[Node], doc: usize) -> Result<(),
             ));
         }
     }
-    let keys: Vec<usize> = node.content.iter().step_by(2).copied().collect();
-    let mut errors = Vec::new();
-    for (i, &a) in keys.iter().enumerate() {
-        for &b in &keys[i + 1..] {
-            if nodes[a].kind == nodes[b].kind && nodes[a].value == nodes[b].value {
-                errors.push(format!(
-                    "line {}: mapping key {} already defined at line {}",
-                    nodes[b].line,
-                    go_quote(&nodes[b].value),
-                    nodes[a].line
-                ));
-            }
-        }
-    }
+    let errors = duplicate_key_errors(nodes, &node.content);
     if !errors.is_empty() {
         return Err(format!("yaml: unmarshal errors: {}", errors.join("; ")));
     }

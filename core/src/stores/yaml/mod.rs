@@ -80,8 +80,8 @@ fn parse_stream(
     })
 }
 
-fn build_all(parsed: &Parsed) -> Result<Vec<Branch>, StoreError> {
-    let mut builder = load::Builder::new(&parsed.nodes);
+fn build_all(parsed: &Parsed, input_len: usize) -> Result<Vec<Branch>, StoreError> {
+    let mut builder = load::Builder::new(&parsed.nodes, load::build_budget(input_len));
     parsed
         .docs
         .iter()
@@ -104,7 +104,7 @@ impl Store for YamlStore {
             "",
             "Error unmarshaling input YAML: ",
         )?;
-        build_all(&parsed)
+        build_all(&parsed, input.len())
     }
 
     fn load_encrypted(&self, input: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
@@ -117,7 +117,16 @@ impl Store for YamlStore {
             "Error unmarshalling input yaml: ",
             "Error unmarshaling input YAML: ",
         )?;
-        let mut docs = build_all(&parsed)?;
+        // Like sops, which finds the metadata before it walks any value: a file without
+        // it is refused before aliases get a chance to expand.
+        if !parsed
+            .docs
+            .first()
+            .is_some_and(|&d| compose::has_top_level_key(&parsed.nodes, d, "sops"))
+        {
+            return Ok((Vec::new(), None));
+        }
+        let mut docs = build_all(&parsed, input.len())?;
         let mut metadata = None;
         for (i, doc) in docs.iter_mut().enumerate() {
             let mut k = 0;

@@ -1,0 +1,325 @@
+//! `keytap keyservice`: sops's key service, answered with keytap's identities.
+//!
+//! Decrypt requests for age keys are unwrapped with every identity source keytap has, in
+//! the CLI's order and with its fallback (plugins included), loaded afresh for each request
+//! from the service's environment as sops's service does; PINs and passphrases go through
+//! the [`SecretCache`]. Encrypt requests wrap to the age recipient given. Other key types
+//! (PGP, cloud KMS) are not served. Requests are handled one at a time: a token serves one
+//! session at once.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keytap_core::keys::age::AgeRecipient;
+use keytap_core::keys::identities::AgeIdentities;
+use keytap_core::keys::prompt::Prompter;
+use tonic::{Request, Response, Status};
+
+use crate::cache::SecretCache;
+use crate::listen::Listener;
+use crate::proto::control::control_server::{Control, ControlServer};
+use crate::proto::control::{LockRequest, LockResponse};
+use crate::proto::sops::key::KeyType;
+use crate::proto::sops::key_service_server::{KeyService, KeyServiceServer};
+use crate::proto::sops::{DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse};
+
+/// How the service behaves.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Ask the user to confirm every request (sops's `--prompt`).
+    pub prompt: bool,
+    /// Log every request (key, operation, result; never key material) on stderr.
+    pub verbose: bool,
+}
+
+/// The service.
+#[derive(Clone)]
+pub struct KeyServer {
+    cache: Arc<SecretCache>,
+    options: Options,
+    /// One request at a time: plugin sessions must not interleave on a token.
+    busy: Arc<Mutex<()>>,
+}
+
+impl KeyServer {
+    /// A service answering with `cache` for its PINs and passphrases.
+    pub fn new(cache: Arc<SecretCache>, options: Options) -> KeyServer {
+        KeyServer {
+            cache,
+            options,
+            busy: Arc::new(Mutex::new(())),
+        }
+    }
+
+    fn log(&self, line: &str) {
+        if self.options.verbose {
+            eprintln!("keytap keyservice: {line}");
+        }
+    }
+
+    /// sops's `--prompt`: after the work succeeded, the user allows or refuses the answer.
+    fn confirm(&self, operation: &str, recipient: &str, prompter: &Prompter) -> Result<(), Status> {
+        if !self.options.prompt {
+            return Ok(());
+        }
+        let question = format!(
+            "keytap keyservice: {operation} request for age key {recipient}. Respond to request?"
+        );
+        match age::Callbacks::confirm(prompter, &question, "yes", Some("no")) {
+            Some(true) => Ok(()),
+            Some(false) => Err(Status::permission_denied("Request rejected by user")),
+            None => Err(Status::permission_denied(
+                "Request rejected: --prompt is set and there is no way to ask (no terminal, KEYTAP_ASKPASS unset)",
+            )),
+        }
+    }
+
+    fn age_recipient(key: Option<crate::proto::sops::Key>) -> Result<String, Status> {
+        let Some(key) = key else {
+            return Err(Status::not_found("Must provide a key"));
+        };
+        match key.key_type {
+            None => Err(Status::not_found("Must provide a key")),
+            Some(KeyType::AgeKey(k)) => Ok(k.recipient),
+            Some(other) => Err(Status::unimplemented(format!(
+                "keytap's key service holds age keys only; this request is for a {} key",
+                match other {
+                    KeyType::KmsKey(_) => "AWS KMS",
+                    KeyType::PgpKey(_) => "PGP",
+                    KeyType::GcpKmsKey(_) => "GCP KMS",
+                    KeyType::AzureKeyvaultKey(_) => "Azure Key Vault",
+                    KeyType::VaultKey(_) => "HashiCorp Vault",
+                    KeyType::HckmsKey(_) => "HuaweiCloud KMS",
+                    KeyType::AgeKey(_) => "age",
+                }
+            ))),
+        }
+    }
+
+    fn decrypt_blocking(&self, recipient: &str, ciphertext: &[u8]) -> Result<Vec<u8>, Status> {
+        let _one_at_a_time = self.busy.lock().map_err(|_| Status::internal("poisoned"))?;
+        let enc = std::str::from_utf8(ciphertext)
+            .map_err(|_| Status::invalid_argument("the wrapped key is not an armored age file"))?;
+        self.cache.begin_request();
+        let prompter = Prompter::with_hook(self.cache.clone());
+        let identities = AgeIdentities::load_with(Some(recipient), prompter.clone());
+        match identities.unwrap(enc) {
+            Ok(key) => {
+                self.confirm("decrypt", recipient, &prompter)?;
+                self.log(&format!("decrypt for {recipient}: ok"));
+                Ok(key.to_vec())
+            }
+            Err(e) => {
+                self.cache.request_failed();
+                let message = e.to_string();
+                self.log(&format!(
+                    "decrypt for {recipient}: failed: {}",
+                    message.lines().next().unwrap_or("")
+                ));
+                Err(Status::unknown(message))
+            }
+        }
+    }
+
+    fn encrypt_blocking(&self, recipient: &str, plaintext: &[u8]) -> Result<Vec<u8>, Status> {
+        let _one_at_a_time = self.busy.lock().map_err(|_| Status::internal("poisoned"))?;
+        let wrapped = AgeRecipient::parse(recipient)
+            .and_then(|r| r.wrap(recipient, plaintext))
+            .map_err(|e| {
+                self.log(&format!("encrypt for {recipient}: failed: {e}"));
+                Status::unknown(e.to_string())
+            })?;
+        self.confirm(
+            "encrypt",
+            recipient,
+            &Prompter::with_hook(self.cache.clone()),
+        )?;
+        self.log(&format!("encrypt for {recipient}: ok"));
+        Ok(wrapped.into_bytes())
+    }
+
+    /// Between requests: forget expired secrets and those of removed tokens.
+    fn housekeeping(&self) {
+        self.cache.sweep();
+        if let Ok(_idle) = self.busy.try_lock() {
+            self.cache.forget_removed_tokens();
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl KeyService for KeyServer {
+    async fn encrypt(
+        &self,
+        request: Request<EncryptRequest>,
+    ) -> Result<Response<EncryptResponse>, Status> {
+        let request = request.into_inner();
+        let recipient = Self::age_recipient(request.key)?;
+        let plaintext = zeroize::Zeroizing::new(request.plaintext);
+        let server = self.clone();
+        let ciphertext =
+            tokio::task::spawn_blocking(move || server.encrypt_blocking(&recipient, &plaintext))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))??;
+        Ok(Response::new(EncryptResponse { ciphertext }))
+    }
+
+    async fn decrypt(
+        &self,
+        request: Request<DecryptRequest>,
+    ) -> Result<Response<DecryptResponse>, Status> {
+        let request = request.into_inner();
+        let recipient = Self::age_recipient(request.key)?;
+        let server = self.clone();
+        let plaintext = tokio::task::spawn_blocking(move || {
+            server.decrypt_blocking(&recipient, &request.ciphertext)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))??;
+        Ok(Response::new(DecryptResponse { plaintext }))
+    }
+}
+
+#[tonic::async_trait]
+impl Control for KeyServer {
+    async fn lock(&self, _: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
+        let forgotten = self.cache.forget_all() as u32;
+        self.log("locked: every cached secret is forgotten");
+        Ok(Response::new(LockResponse { forgotten }))
+    }
+}
+
+/// Keeps other processes of the same user (ptrace) and core dumps out of the service's
+/// memory, as agents do. (Swap is kept away from the cached secrets themselves, which are
+/// locked one by one: locking the whole process would pin its large stack and heap
+/// reservations.)
+pub fn harden_process() {
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+}
+
+/// Serves `server` on `listener` until SIGINT or SIGTERM; SIGHUP and SIGUSR1 forget every
+/// cached secret. A unix socket we made is removed on the way out.
+pub async fn serve(server: KeyServer, listener: Listener) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let housekeeper = server.clone();
+    let lock_on_signal = server.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = hup.recv() => { lock_on_signal.cache.forget_all(); }
+                _ = usr1.recv() => { lock_on_signal.cache.forget_all(); }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let h = housekeeper.clone();
+            let _ = tokio::task::spawn_blocking(move || h.housekeeping()).await;
+        }
+    });
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    };
+    let router = tonic::transport::Server::builder()
+        .add_service(KeyServiceServer::new(server.clone()))
+        .add_service(ControlServer::new(server.clone()));
+    let result = match listener {
+        Listener::Unix { listener, remove } => {
+            let r = router
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::UnixListenerStream::new(listener),
+                    shutdown,
+                )
+                .await;
+            if let Some(path) = remove {
+                let _ = std::fs::remove_file(path);
+            }
+            r
+        }
+        Listener::Tcp(listener) => {
+            router
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    shutdown,
+                )
+                .await
+        }
+    };
+    server.cache.forget_all();
+    result.map_err(std::io::Error::other)
+}
+
+/// Asks the service at `uri` to forget every cached secret (`keytap keyservice --lock`);
+/// returns how many it forgot.
+pub fn lock(uri: &str) -> Result<u32, String> {
+    let service = crate::client::RemoteKeyService::new(uri)?;
+    service.lock()
+}
+
+/// Where and how `keytap keyservice` runs.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// `unix` or `tcp` (sops's `--network`).
+    pub network: String,
+    /// A socket path, or `host:port` (sops's `--address`).
+    pub address: String,
+    /// Listen beyond loopback on TCP.
+    pub allow_remote: bool,
+    /// How long secrets are kept.
+    pub policy: crate::cache::CachePolicy,
+    /// Shows plugin messages as desktop notifications.
+    pub notifier: Option<std::path::PathBuf>,
+    /// Request handling.
+    pub options: Options,
+}
+
+/// Runs the service until it is told to stop: on the socket systemd passed, else on
+/// `network`/`address`.
+pub fn run(config: ServeConfig) -> Result<(), String> {
+    // One thread serves the sockets; unwrapping runs on tokio's blocking pool.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the key service: {e}"))?;
+    runtime.block_on(async move {
+        let listener = match crate::listen::from_systemd()
+            .map_err(|e| format!("cannot use the socket systemd passed: {e}"))?
+        {
+            Some(l) => l,
+            None => match config.network.as_str() {
+                "unix" => crate::listen::bind_unix(std::path::Path::new(&config.address)),
+                "tcp" | "tcp4" | "tcp6" => {
+                    crate::listen::bind_tcp(&config.address, config.allow_remote)
+                }
+                other => {
+                    return Err(format!(
+                        "listen {other} {}: unknown network {other} (use unix or tcp)",
+                        config.address
+                    ))
+                }
+            }
+            .map_err(|e| format!("listen {} {}: {e}", config.network, config.address))?,
+        };
+        harden_process();
+        let cache = SecretCache::new(
+            config.policy,
+            config.notifier.clone(),
+            config.options.verbose,
+        );
+        if config.options.verbose {
+            eprintln!("keytap keyservice: listening on {}", listener.uri());
+        }
+        serve(KeyServer::new(cache, config.options), listener)
+            .await
+            .map_err(|e| format!("key service stopped: {e}"))
+    })
+}

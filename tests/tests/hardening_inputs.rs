@@ -1,0 +1,306 @@
+//! Hostile and unusual input (issue #13): nesting at sops's limits, alias bombs, broken
+//! metadata versions, keyless creation rules, tree paths that crashed the CLI, tampered
+//! comments. Exit codes and messages are the real sops's where it has an answer; where it
+//! crashes or exhausts memory, keytap gives a clear error instead.
+
+use keytap_e2e::Workspace;
+
+fn nested_yaml(levels: usize) -> String {
+    format!("a: {}x{}\n", "[".repeat(levels), "]".repeat(levels))
+}
+
+#[test]
+fn yaml_as_deep_as_sops_reads_round_trips_and_deeper_is_refused_clearly() {
+    let ws = Workspace::new();
+    // 9,999 sequences under a top-level key: 10,000 levels with the document, the most
+    // go-yaml reads back.
+    ws.write("deep.yaml", nested_yaml(9_999));
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "deep.yaml"])
+        .ok();
+    ws.write("deep.enc.yaml", &enc);
+    let plain = ws.keytap(["decrypt", "deep.enc.yaml"]).ok();
+    let sops_plain = ws.sops(["decrypt", "deep.enc.yaml"]).ok();
+    assert_eq!(
+        plain, sops_plain,
+        "sops reads keytap's deepest file the same"
+    );
+    // One more level: sops writes a file it cannot read back; keytap refuses to write it.
+    ws.write("deeper.yaml", nested_yaml(10_000));
+    let run = ws.keytap(["encrypt", "--age", &ws.recipient, "deeper.yaml"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stdout.is_empty(), "no partial output");
+    assert!(
+        run.stderr.contains("deeper than 10000 levels"),
+        "{}",
+        run.stderr
+    );
+    // Past go-yaml's own limit: the scanner's message, as in sops (exit 2).
+    ws.write("deepest.yaml", nested_yaml(20_000));
+    let run = ws.keytap(["encrypt", "--age", &ws.recipient, "deepest.yaml"]);
+    let sops = ws.sops(["encrypt", "--age", &ws.recipient, "deepest.yaml"]);
+    assert_eq!(run.code, sops.code, "{} / {}", run.stderr, sops.stderr);
+    assert!(
+        run.stderr.contains("exceeded max depth of 10000"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn json_nesting_follows_gos_limit_on_both_sides() {
+    let ws = Workspace::new();
+    let nested = |n: usize| format!("{{\"a\": {}1{}}}", "[".repeat(n), "]".repeat(n));
+    ws.write("ok.json", nested(9_999));
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "ok.json"])
+        .ok();
+    ws.write("ok.enc.json", &enc);
+    assert_eq!(
+        ws.keytap(["decrypt", "ok.enc.json"]).ok(),
+        ws.sops(["decrypt", "ok.enc.json"]).ok()
+    );
+    ws.write("deep.json", nested(10_000));
+    let run = ws.keytap(["encrypt", "--age", &ws.recipient, "deep.json"]);
+    let sops = ws.sops(["encrypt", "--age", &ws.recipient, "deep.json"]);
+    assert_eq!(run.code, sops.code, "{} / {}", run.stderr, sops.stderr);
+    assert!(run.stderr.contains("exceeded max depth"), "{}", run.stderr);
+}
+
+/// `a: &a <3,500 x's>`, then keys each a list of 9 aliases to the previous one: a few
+/// kilobytes that expand to gigabytes.
+fn alias_bomb() -> String {
+    let mut s = format!("a: &a {}\n", "x".repeat(3500));
+    let keys = ["b", "c", "d", "e", "f", "g", "h", "i"];
+    let mut prev = "a";
+    for k in keys {
+        s.push_str(&format!(
+            "{k}: &{k} [{}]\n",
+            vec![format!("*{prev}"); 9].join(",")
+        ));
+        prev = k;
+    }
+    s
+}
+
+/// Runs keytap under a 2 GiB address-space limit, so a bomb that allocates gigabytes
+/// fails the test instead of the machine.
+fn keytap_limited(ws: &Workspace, args: &str) -> keytap_e2e::Run {
+    ws.run("sh", |c| {
+        c.arg("-c").arg(format!(
+            "ulimit -v 2097152 && exec {} {args}",
+            keytap_e2e::keytap_bin().display()
+        ));
+    })
+}
+
+#[test]
+fn alias_bombs_are_bounded_on_every_path() {
+    let ws = Workspace::new();
+    ws.write("bomb.yaml", alias_bomb());
+    // No metadata: refused before any value is built, as by sops.
+    for cmd in ["decrypt bomb.yaml", "filestatus bomb.yaml"] {
+        let run = keytap_limited(&ws, cmd);
+        assert!(
+            !run.stderr.contains("memory allocation"),
+            "{cmd}: {}",
+            run.stderr
+        );
+        assert!(
+            run.code == 1 || run.code == 0,
+            "{cmd}: {} {}",
+            run.code,
+            run.stderr
+        );
+    }
+    let run = keytap_limited(&ws, "decrypt bomb.yaml");
+    assert!(
+        run.stderr.contains("sops metadata not found"),
+        "{}",
+        run.stderr
+    );
+    // With metadata copied in (sops expands it without bound): refused by size.
+    ws.write("small.yaml", "k: v\n");
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "small.yaml"])
+        .ok();
+    let enc = String::from_utf8(enc).unwrap();
+    let sops_block = &enc[enc.find("sops:").unwrap()..];
+    ws.write("armed.yaml", format!("{}{sops_block}", alias_bomb()));
+    let run = keytap_limited(&ws, "decrypt armed.yaml");
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("excessive aliasing"), "{}", run.stderr);
+    // Encrypting a stream whose later document is the bomb.
+    ws.write("multi.yaml", format!("ok: 1\n---\n{}", alias_bomb()));
+    let run = keytap_limited(&ws, &format!("encrypt --age {} multi.yaml", ws.recipient));
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("excessive aliasing"), "{}", run.stderr);
+}
+
+fn with_version(ws: &Workspace, version: Option<&str>) -> std::path::PathBuf {
+    ws.write("v.yaml", "k: v\n");
+    let enc = String::from_utf8(
+        ws.keytap(["encrypt", "--age", &ws.recipient, "v.yaml"])
+            .ok(),
+    )
+    .unwrap();
+    let line = enc
+        .lines()
+        .find(|l| l.trim_start().starts_with("version:"))
+        .unwrap()
+        .to_string();
+    let replaced = match version {
+        Some(v) => enc.replace(&line, &format!("    version: {v}")),
+        None => enc.replace(&format!("{line}\n"), ""),
+    };
+    ws.write("versioned.yaml", replaced)
+}
+
+#[test]
+fn the_metadata_version_is_checked_as_sops_checks_it() {
+    let ws = Workspace::new();
+    for (version, code, message) in [
+        (None, 1, "Version string empty"),
+        (Some("banana"), 1, "No Major.Minor.Patch elements found"),
+        (Some("4.0.0"), 0, ""),
+        (Some("3.11"), 1, "No Major.Minor.Patch elements found"),
+    ] {
+        with_version(&ws, version);
+        let run = ws.keytap(["decrypt", "versioned.yaml"]);
+        let sops = ws.sops(["decrypt", "versioned.yaml"]);
+        assert_eq!(
+            (run.code, sops.code),
+            (code, code),
+            "{version:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(message), "{version:?}: {}", run.stderr);
+        assert!(
+            sops.stderr.contains(message),
+            "{version:?}: {}",
+            sops.stderr
+        );
+    }
+}
+
+#[test]
+fn creation_rules_without_keys_fail_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("f.yaml", "a: 1\n");
+    let editor = ws.write("ed.sh", "#!/bin/sh\necho 'b: 2' > \"$1\"\n");
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for rules in [
+        "creation_rules: [{path_regex: .*, key_groups: []}]",
+        "creation_rules: [{path_regex: .*, key_groups: [{}]}]",
+        "creation_rules: [{path_regex: .*}]",
+    ] {
+        ws.write(".sops.yaml", rules);
+        for (args, code, message) in [
+            (vec!["encrypt", "f.yaml"], 1, "Could not generate data key: [empty key group provided]"),
+            (
+                vec!["edit", "new.yaml"],
+                128,
+                "Error encrypting the data key with one or more master keys: [empty key group provided]",
+            ),
+        ] {
+            let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+                c.args(&args).env("EDITOR", &editor);
+            });
+            let sops = ws.run("sops", |c| {
+                c.args(&args).env("EDITOR", &editor);
+            });
+            assert_eq!((run.code, sops.code), (code, code), "{rules} {args:?}: {}", run.stderr);
+            assert!(run.stderr.contains(message), "{rules} {args:?}: {}", run.stderr);
+            assert!(!ws.path("new.yaml").exists());
+        }
+    }
+}
+
+#[test]
+fn tree_paths_that_crashed_the_cli_are_clear_errors() {
+    let ws = Workspace::new();
+    ws.write("p.yaml", "a: 1\nb: {c: [x, y]}\n");
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "p.yaml"])
+        .ok();
+    ws.write("s.yaml", enc);
+    // sops: exit 1 "component ['\xc3'] not found" (the multi-byte character cut in half).
+    let run = ws.keytap(["decrypt", "--extract", "[\"é]", "s.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("not found"), "{}", run.stderr);
+    // sops crashes on these (exit 2 with a Go panic); keytap says what is wrong.
+    for path in ["[\"]", "[]", "]", "[\"b\"][\"c\"][-1]", "[\"a\"][\"x\"]"] {
+        let run = ws.keytap(["decrypt", "--extract", path, "s.yaml"]);
+        assert!(
+            run.code == 91 || run.code == 1,
+            "{path}: {} {}",
+            run.code,
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{path}: {}", run.stderr);
+        let run = ws.keytap(["set", "s.yaml", path, "1"]);
+        assert!(
+            !run.stderr.contains("panicked") && run.code != 101,
+            "{path}: {}",
+            run.stderr
+        );
+        let run = ws.keytap(["unset", "s.yaml", path]);
+        assert!(
+            !run.stderr.contains("panicked") && run.code != 101,
+            "{path}: {}",
+            run.stderr
+        );
+    }
+    // The same as sops where sops answers.
+    for path in [
+        "[\"a\"",
+        "[\"b\"][c]",
+        "[99999999999999999999]",
+        "[\"a']",
+        "[\"b\"][\"c\"][+1]",
+    ] {
+        let run = ws.keytap(["decrypt", "--extract", path, "s.yaml"]);
+        let sops = ws.sops(["decrypt", "--extract", path, "s.yaml"]);
+        assert_eq!(
+            run.code, sops.code,
+            "{path}: {} / {}",
+            run.stderr, sops.stderr
+        );
+        assert_eq!(run.stdout, sops.stdout, "{path}");
+    }
+}
+
+#[test]
+fn a_tampered_encrypted_comment_is_refused_unless_the_mac_is_ignored() {
+    let ws = Workspace::new();
+    ws.write("c.yaml", "# the admin password\na: 1\n");
+    let enc = String::from_utf8(
+        ws.keytap(["encrypt", "--age", &ws.recipient, "c.yaml"])
+            .ok(),
+    )
+    .unwrap();
+    let comment = enc.lines().find(|l| l.starts_with("#ENC[")).unwrap();
+    // Flip one character of the ciphertext.
+    let data_at = comment.find("data:").unwrap() + 5;
+    let mut bytes = comment.as_bytes().to_vec();
+    bytes[data_at] = if bytes[data_at] == b'A' { b'B' } else { b'A' };
+    let tampered = enc.replace(comment, std::str::from_utf8(&bytes).unwrap());
+    ws.write("t.yaml", tampered);
+    let run = ws.keytap(["decrypt", "t.yaml"]);
+    assert_eq!(run.code, 51, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr.contains("comment") && run.stderr.contains("--ignore-mac"),
+        "{}",
+        run.stderr
+    );
+    let run = ws.keytap(["decrypt", "--ignore-mac", "t.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.out().contains("a: 1"));
+    // An intact file decrypts with its comment.
+    ws.write("ok.yaml", enc);
+    assert!(ws
+        .keytap(["decrypt", "ok.yaml"])
+        .out()
+        .contains("# the admin password"));
+}

@@ -1,0 +1,329 @@
+//! Writes that keep what the user had (issue #13): symlinks, owner, group, mode and hard
+//! links survive every in-place write; sops's refusals are kept; concurrent changes are
+//! serialized; plaintext is private whatever the umask. Runs as root (CI does) and uses
+//! `setpriv` to act as `nobody` where the user's rights matter.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use keytap_e2e::{keytap_bin, Run, Workspace};
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// A workspace with `s.yaml` encrypted to its key.
+fn with_secrets() -> Workspace {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: one\nb: two\n");
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
+    ws.write("s.yaml", enc);
+    ws
+}
+
+fn decrypted(ws: &Workspace, file: &Path) -> String {
+    ws.keytap([
+        file.as_os_str(),
+        "--extract".as_ref(),
+        "[\"a\"]".as_ref(),
+        "-d".as_ref(),
+    ])
+    .out()
+}
+
+/// Runs keytap as `nobody` on a workspace opened up for it (the identity file included).
+fn keytap_as_nobody(ws: &Workspace, args: &[&str]) -> Run {
+    for p in [ws.dir.path(), &ws.keys, &ws.path("home")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&ws.keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ws.run("setpriv", |c| {
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(keytap_bin())
+            .args(args);
+    })
+}
+
+#[test]
+fn a_symlinked_secrets_file_is_written_through_the_link() {
+    let ws = with_secrets();
+    std::fs::rename(ws.path("s.yaml"), ws.path("real.yaml")).unwrap();
+    std::os::unix::fs::symlink("real.yaml", ws.path("s.yaml")).unwrap();
+    for args in [
+        vec!["set", "s.yaml", "[\"a\"]", "\"changed\""],
+        vec!["rotate", "-i", "s.yaml"],
+        vec!["unset", "s.yaml", "[\"b\"]"],
+    ] {
+        let run = ws.keytap(&args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let link = std::fs::symlink_metadata(ws.path("s.yaml")).unwrap();
+        assert!(link.file_type().is_symlink(), "{args:?} replaced the link");
+    }
+    assert_eq!(decrypted(&ws, &ws.path("real.yaml")), "changed");
+}
+
+#[test]
+fn owner_group_mode_and_hard_links_are_kept() {
+    let ws = with_secrets();
+    let file = ws.path("s.yaml");
+    std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = ws.keytap(["set", "s.yaml", "[\"a\"]", "\"x\""]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = std::fs::metadata(&file).unwrap();
+    assert_eq!((m.uid(), m.gid(), mode(&file)), (65534, 65534, 0o640));
+    // A second name for the file sees every change.
+    std::fs::hard_link(&file, ws.path("other-name.yaml")).unwrap();
+    let run = ws.keytap(["set", "s.yaml", "[\"a\"]", "\"y\""]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(decrypted(&ws, &ws.path("other-name.yaml")), "y");
+    assert_eq!(std::fs::metadata(&file).unwrap().nlink(), 2);
+}
+
+#[test]
+fn a_read_only_file_is_refused_as_sops_refuses_it() {
+    let ws = with_secrets();
+    let file = ws.path("s.yaml");
+    std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = std::fs::read(&file).unwrap();
+    let run = keytap_as_nobody(&ws, &["set", "s.yaml", "[\"a\"]", "\"x\""]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Could not open in-place file for writing: open ")
+            && run.stderr.contains("s.yaml: permission denied"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    // sops's wording for --output and updatekeys-style writes differ; --output names the
+    // path as given.
+    let run = keytap_as_nobody(&ws, &["decrypt", "--output", "s.yaml", "s.yaml"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Could not open output file for writing: open s.yaml: permission denied"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_writable_file_in_a_read_only_directory_is_rewritten_in_place() {
+    let ws = with_secrets();
+    let dir = ws.path("ro");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::rename(ws.path("s.yaml"), dir.join("s.yaml")).unwrap();
+    std::os::unix::fs::chown(dir.join("s.yaml"), Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let run = keytap_as_nobody(&ws, &["set", "ro/s.yaml", "[\"a\"]", "\"x\""]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(decrypted(&ws, &dir.join("s.yaml")), "x");
+}
+
+#[test]
+fn concurrent_sets_never_lose_an_update() {
+    let ws = with_secrets();
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            ws.command(keytap_bin())
+                .args([
+                    "set",
+                    "s.yaml",
+                    &format!("[\"k{i}\"]"),
+                    &format!("\"v{i}\""),
+                ])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let plain = ws.keytap(["decrypt", "s.yaml"]).out();
+    for i in 0..12 {
+        assert!(
+            plain.contains(&format!("k{i}: v{i}")),
+            "lost k{i}:\n{plain}"
+        );
+    }
+}
+
+#[test]
+fn a_stale_temporary_file_from_a_killed_run_is_removed_by_the_next_write() {
+    let ws = with_secrets();
+    let stale = ws.write(".s.yaml.Ab12Cd.tmp", "a: plaintext left by kill -9\n");
+    let run = ws.keytap(["set", "s.yaml", "[\"a\"]", "\"x\""]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!stale.exists());
+    let left: Vec<_> = std::fs::read_dir(ws.dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn output_dir_plaintext_is_0600_never_follows_planted_links_and_refuses_collisions() {
+    let ws = with_secrets();
+    let out = ws.path("out");
+    std::fs::create_dir(&out).unwrap();
+    // An existing 0644 file is replaced by a 0600 one.
+    std::fs::write(out.join("s.yaml"), "old").unwrap();
+    std::fs::set_permissions(out.join("s.yaml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = ws.keytap(["decrypt", "--output-dir", "out", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(mode(&out.join("s.yaml")), 0o600);
+    // A planted link to a world-writable file: the link is replaced, its target untouched.
+    let victim = ws.write("victim", "keep");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::remove_file(out.join("s.yaml")).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("s.yaml")).unwrap();
+    let run = ws.keytap(["decrypt", "--output-dir", "out", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    assert!(std::fs::symlink_metadata(out.join("s.yaml"))
+        .unwrap()
+        .is_file());
+    assert_eq!(mode(&out.join("s.yaml")), 0o600);
+    // Two inputs with one name: refused before anything is written.
+    std::fs::create_dir(ws.path("sub")).unwrap();
+    std::fs::copy(ws.path("s.yaml"), ws.path("sub/s.yaml")).unwrap();
+    let run = ws.keytap(["decrypt", "--output-dir", "out2", "s.yaml", "sub/s.yaml"]);
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("would both be written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!ws.path("out2").exists());
+}
+
+#[test]
+fn plaintext_outputs_are_private_under_any_umask() {
+    let ws = with_secrets();
+    let umask_then = |args: &str| {
+        ws.run("sh", |c| {
+            c.arg("-c").arg(format!(
+                "umask 000 && exec {} {args}",
+                keytap_bin().display()
+            ));
+        })
+    };
+    // decrypt --output and decrypt -i.
+    let run = umask_then("decrypt --output plain-out.yaml s.yaml");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(mode(&ws.path("plain-out.yaml")), 0o600);
+    std::fs::copy(ws.path("s.yaml"), ws.path("t.yaml")).unwrap();
+    std::fs::set_permissions(ws.path("t.yaml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = umask_then("decrypt -i t.yaml");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(mode(&ws.path("t.yaml")), 0o600);
+    // exec-file: the directory around the FIFO (or file) is 0700, the file 0600, and both
+    // are gone afterwards.
+    for flag in ["", "--no-fifo"] {
+        let run = umask_then(&format!(
+            "exec-file {flag} s.yaml 'stat -c %a $(dirname {{}}) && stat -c %a {{}} && echo {{}} > where && cat {{}}'"
+        ));
+        assert_eq!(run.code, 0, "{flag}: {}", run.stderr);
+        let out = run.out();
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("700"), "{flag}: {out}");
+        assert_eq!(lines.next(), Some("600"), "{flag}: {out}");
+        assert!(out.contains("a: one"), "{flag}: {out}");
+        let path = std::fs::read_to_string(ws.path("where")).unwrap();
+        assert!(
+            !Path::new(path.trim()).parent().unwrap().exists(),
+            "{flag}: left behind"
+        );
+    }
+    // edit's copy.
+    let editor = ws.write(
+        "editor.sh",
+        "#!/bin/sh\nstat -c %a \"$(dirname \"$1\")\" \"$1\" > modes\nsed -i s/one/uno/ \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = ws.run("sh", |c| {
+        c.arg("-c")
+            .arg(format!(
+                "umask 000 && exec {} edit s.yaml",
+                keytap_bin().display()
+            ))
+            .env("EDITOR", &editor);
+    });
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(String::from_utf8(ws.read("modes")).unwrap(), "700\n600\n");
+}
+
+#[test]
+fn a_failed_edit_write_keeps_the_users_edit_privately() {
+    let ws = with_secrets();
+    let editor = ws.write(
+        "editor.sh",
+        // Edit, then make the file unwritable before keytap writes it back.
+        "#!/bin/sh\nsed -i s/one/uno/ \"$1\"\nchmod 444 s.yaml\n",
+    );
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(ws.path("s.yaml"), Some(65534), Some(65534)).unwrap();
+    let run = keytap_as_nobody_with_editor(&ws, &editor);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let kept = run
+        .stderr
+        .lines()
+        .find_map(|l| l.split("kept in plaintext at ").nth(1))
+        .and_then(|rest| rest.split(" (mode 0600").next())
+        .unwrap_or_else(|| panic!("no path in {}", run.stderr))
+        .to_string();
+    let kept = Path::new(&kept);
+    assert!(std::fs::read_to_string(kept).unwrap().contains("uno"));
+    assert_eq!(mode(kept), 0o600);
+    assert_eq!(mode(kept.parent().unwrap()), 0o700);
+    std::fs::remove_dir_all(kept.parent().unwrap()).unwrap();
+}
+
+fn keytap_as_nobody_with_editor(ws: &Workspace, editor: &Path) -> Run {
+    for p in [ws.dir.path(), &ws.path("home")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::set_permissions(&ws.keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ws.run("setpriv", |c| {
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(keytap_bin())
+            .args(["edit", "s.yaml"])
+            .env("EDITOR", editor);
+    })
+}
+
+#[test]
+fn non_utf8_file_names_work_and_are_quoted_as_sops_quotes_them() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let ws = with_secrets();
+    let name = OsStr::from_bytes(b"\xff.yaml");
+    std::fs::copy(ws.path("plain.yaml"), ws.dir.path().join(name)).unwrap();
+    let run = ws.keytap([
+        OsStr::new("encrypt"),
+        OsStr::new("-i"),
+        OsStr::new("--age"),
+        OsStr::new(&ws.recipient),
+        name,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = ws.keytap([OsStr::new("decrypt"), name]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.out().contains("a: one"));
+    let missing = OsStr::from_bytes(b"\xfd.yaml");
+    let run = ws.keytap([OsStr::new("decrypt"), missing]);
+    assert_eq!(run.code, 100, "{}", run.stderr);
+    assert!(run.stderr.contains(r#"\xfd.yaml""#), "{}", run.stderr);
+}

@@ -1,0 +1,490 @@
+//! The key service (issue #15): `keytap keyservice` serving the real sops and keytap with
+//! a PIN-protected plugin identity and no terminal, one PIN for many commands, forgotten on
+//! lock and timeout; keytap as a client of the real `sops keyservice`; sops's flags and
+//! environment; owner-only sockets; socket activation; many files in one plugin session.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use keytap_e2e::{
+    keytap_bin, lines_of, path_with_plugins, testkit_key, KeyServiceProcess, Run, Workspace,
+};
+
+/// A workspace whose `s.yaml` is encrypted to a PIN-protected test-plugin key, and that key.
+fn pin_protected() -> (Workspace, String) {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(Some("prompt-pin"));
+    ws.write("plain.yaml", "token: s3cret\n");
+    let enc = ws
+        .run(keytap_bin().to_str().unwrap(), |c| {
+            c.args(["encrypt", "--age", &recipient, "plain.yaml"])
+                .env("PATH", path_with_plugins());
+        })
+        .ok();
+    ws.write("s.yaml", enc);
+    (ws, identity)
+}
+
+/// A client with no identity of its own and no terminal (setsid), through `uri` only.
+fn client(ws: &Workspace, program: &str, args: &[&str], uri: &str) -> Run {
+    ws.run("setsid", |c| {
+        c.arg("-w")
+            .arg(program)
+            .args(args)
+            .arg(format!("--keyservice={uri}"))
+            .arg("--enable-local-keyservice=false")
+            .arg("s.yaml")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1");
+    })
+}
+
+fn service_env<'a>(identity: &'a str, askpass: &'a Path) -> [(&'a str, &'a str); 2] {
+    [
+        ("SOPS_AGE_KEY", identity),
+        ("KEYTAP_ASKPASS", askpass.to_str().unwrap()),
+    ]
+}
+
+#[test]
+fn ten_commands_from_sops_and_keytap_cost_one_pin_until_locked() {
+    let (ws, identity) = pin_protected();
+    let (askpass, asked) = ws.askpass("askpass", "123456");
+    let service = KeyServiceProcess::start(
+        &ws,
+        &ws.path("run/keytap/ks.sock"),
+        &[],
+        &service_env(&identity, &askpass),
+    );
+    let keytap = keytap_bin();
+    for i in 0..10 {
+        let program = if i % 2 == 0 {
+            "sops"
+        } else {
+            keytap.to_str().unwrap()
+        };
+        let run = client(&ws, program, &["decrypt"], &service.uri());
+        assert_eq!(run.code, 0, "{program}: {}", run.stderr);
+        assert_eq!(run.out(), "token: s3cret\n");
+    }
+    assert_eq!(lines_of(&asked).len(), 1, "one PIN prompt for ten commands");
+    assert!(lines_of(&asked)[0].contains("Enter PIN for testkit"));
+    // --lock forgets: the next command asks again.
+    let lock = ws.keytap([
+        "keyservice",
+        "--lock",
+        "--network",
+        "unix",
+        "--address",
+        service.socket.to_str().unwrap(),
+    ]);
+    assert_eq!(lock.code, 0, "{}", lock.stderr);
+    assert!(
+        lock.stderr.contains("forgot 1 cached secret"),
+        "{}",
+        lock.stderr
+    );
+    assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
+    assert_eq!(lines_of(&asked).len(), 2);
+    // SIGHUP forgets too.
+    std::process::Command::new("pkill")
+        .args(["-HUP", "-f", service.socket.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let log = service.log.clone();
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("forgot 1 cached")
+    {
+        assert!(start.elapsed().as_secs() < 10, "SIGHUP did not lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
+    assert_eq!(lines_of(&asked).len(), 3);
+    // Every request is logged with its recipient and result, never key material.
+    let text = std::fs::read_to_string(&service.log).unwrap();
+    assert!(
+        text.contains("decrypt for age1testkit") && text.contains(": ok"),
+        "{text}"
+    );
+    assert!(!text.contains("123456") && !text.contains("s3cret"));
+}
+
+#[test]
+fn cached_pins_expire_and_zero_means_never_cached() {
+    let (ws, identity) = pin_protected();
+    let (askpass, asked) = ws.askpass("askpass", "123456");
+    let service = KeyServiceProcess::start(
+        &ws,
+        &ws.path("run/ks.sock"),
+        &["--cache-ttl", "1"],
+        &service_env(&identity, &askpass),
+    );
+    assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
+    assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
+    assert_eq!(lines_of(&asked).len(), 1);
+    // Past the idle time (the test waits for the clock, not for a process).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
+    assert_eq!(lines_of(&asked).len(), 2, "expired after 1 s unused");
+    drop(service);
+    let never = KeyServiceProcess::start(
+        &ws,
+        &ws.path("run/never.sock"),
+        &["--cache-ttl", "0"],
+        &service_env(&identity, &askpass),
+    );
+    for _ in 0..3 {
+        assert_eq!(client(&ws, "sops", &["decrypt"], &never.uri()).code, 0);
+    }
+    assert_eq!(lines_of(&asked).len(), 5, "--cache-ttl 0 asks every time");
+}
+
+#[test]
+fn a_wrong_cached_pin_is_forgotten_after_one_failure() {
+    let (ws, identity) = pin_protected();
+    // Answers the right PIN first, then a wrong one would be answered if asked again.
+    let asked = ws.path("asked.log");
+    let askpass = ws.script(
+        "askpass",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\nif [ $(wc -l < '{log}') -eq 1 ]; then echo 111111; else echo 123456; fi\n",
+            log = asked.display()
+        ),
+    );
+    let service = KeyServiceProcess::start(
+        &ws,
+        &ws.path("run/ks.sock"),
+        &[],
+        &service_env(&identity, &askpass),
+    );
+    // The first answer is wrong: the request fails and nothing is kept.
+    assert_ne!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
+    // The next request asks again (and gets the right PIN), then it is kept.
+    for _ in 0..2 {
+        let run = client(&ws, "sops", &["decrypt"], &service.uri());
+        assert_eq!(
+            run.code,
+            0,
+            "{}\n{}",
+            run.stderr,
+            std::fs::read_to_string(&service.log).unwrap()
+        );
+    }
+    assert_eq!(lines_of(&asked).len(), 2);
+}
+
+#[test]
+fn keytap_is_a_client_of_the_real_sops_keyservice() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "token: s3cret\n");
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
+    ws.write("s.yaml", enc);
+    let socket = ws.path("sops.sock");
+    let mut sops_service = ws
+        .command("sops")
+        .args(["keyservice", "--network", "unix", "--address"])
+        .arg(&socket)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "sops keyservice did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let uri = format!("unix://{}", socket.display());
+    let run = client(&ws, keytap_bin().to_str().unwrap(), &["decrypt"], &uri);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.out(), "token: s3cret\n");
+    // Wrapping goes through the service too (no local key service at all).
+    let run = ws.run(keytap_bin().to_str().unwrap(), |c| {
+        c.args(["encrypt", "--age", &ws.recipient])
+            .arg(format!("--keyservice={uri}"))
+            .args(["--enable-local-keyservice=false", "plain.yaml"])
+            .env_remove("SOPS_AGE_KEY_FILE");
+    });
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    ws.write("wrapped-remotely.yaml", &run.stdout);
+    assert_eq!(
+        ws.sops(["decrypt", "wrapped-remotely.yaml"]).out(),
+        "token: s3cret\n"
+    );
+    let _ = sops_service.kill();
+    let _ = sops_service.wait();
+    // A service that is gone: sops's report, exit 128.
+    let run = client(&ws, keytap_bin().to_str().unwrap(), &["decrypt"], &uri);
+    let sops = client(&ws, "sops", &["decrypt"], &uri);
+    assert_eq!((run.code, sops.code), (128, 128), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("rpc error: code = Unavailable desc = connection error"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn key_groups_mix_a_remote_group_and_a_local_one() {
+    let ws = Workspace::new();
+    let remote = Workspace::new();
+    ws.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{}]\n      - age: [{}]\n",
+            remote.recipient, ws.recipient
+        ),
+    );
+    ws.write("plain.yaml", "token: s3cret\n");
+    let enc = ws.keytap(["encrypt", "plain.yaml"]).ok();
+    ws.write("s.yaml", enc);
+    // Locally, only one of the two groups opens.
+    assert_eq!(ws.keytap(["decrypt", "s.yaml"]).code, 128);
+    let service = KeyServiceProcess::start(
+        &remote,
+        &remote.path("ks.sock"),
+        &[],
+        &[("SOPS_AGE_KEY_FILE", remote.keys.to_str().unwrap())],
+    );
+    let both = ws.keytap([
+        "decrypt",
+        &format!("--keyservice={}", service.uri()),
+        "s.yaml",
+    ]);
+    assert_eq!(both.code, 0, "{}", both.stderr);
+    assert_eq!(both.out(), "token: s3cret\n");
+    // The real sops does the same with keytap's service.
+    let sops = ws.sops([
+        "decrypt",
+        &format!("--keyservice={}", service.uri()),
+        "s.yaml",
+    ]);
+    assert_eq!(sops.code, 0, "{}", sops.stderr);
+}
+
+#[test]
+fn environment_forms_and_their_errors_are_sops_s() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "token: s3cret\n");
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
+    ws.write("s.yaml", enc);
+    let service = KeyServiceProcess::start(
+        &ws,
+        &ws.path("ks.sock"),
+        &[],
+        &[("SOPS_AGE_KEY_FILE", ws.keys.to_str().unwrap())],
+    );
+    // SOPS_KEYSERVICE is a comma list (a dead service first is only an error on the way).
+    let env_list = format!("unix:///nonexistent.sock, {}", service.uri());
+    for program in ["sops", keytap_bin().to_str().unwrap()] {
+        let run = ws.run(program, |c| {
+            c.args(["decrypt", "s.yaml"])
+                .env_remove("SOPS_AGE_KEY_FILE")
+                .env("SOPS_KEYSERVICE", &env_list)
+                .env("SOPS_ENABLE_LOCAL_KEYSERVICE", "false");
+        });
+        assert_eq!(run.code, 0, "{program}: {}", run.stderr);
+        // An unparseable bool is a usage error, exit 1.
+        let run = ws.run(program, |c| {
+            c.args(["decrypt", "s.yaml"])
+                .env("SOPS_ENABLE_LOCAL_KEYSERVICE", "no");
+        });
+        assert_eq!(run.code, 1, "{program}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("could not parse no as bool value for flag enable-local-keyservice: strconv.ParseBool: parsing"),
+            "{program}: {}",
+            run.stderr
+        );
+        // An empty value means false: no local key service, so no key.
+        let run = ws.run(program, |c| {
+            c.args(["decrypt", "s.yaml"])
+                .env("SOPS_ENABLE_LOCAL_KEYSERVICE", "");
+        });
+        assert_eq!(run.code, 128, "{program}: {}", run.stderr);
+    }
+    // A --keyservice on the command line replaces the environment's list.
+    let run = ws.run(keytap_bin().to_str().unwrap(), |c| {
+        c.args([
+            "decrypt",
+            "--keyservice",
+            "unix:///nonexistent.sock",
+            "s.yaml",
+        ])
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env("SOPS_KEYSERVICE", service.uri());
+    });
+    assert_eq!(run.code, 128, "{}", run.stderr);
+}
+
+#[test]
+fn sockets_are_owner_only_and_tcp_stays_on_loopback() {
+    let ws = Workspace::new();
+    let dir = ws.path("fresh/dir");
+    let socket = dir.join("ks.sock");
+    // Under umask 000, the directory made for it is 0700 and the socket 0600.
+    let mut child = ws
+        .command("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000 && exec {} keyservice --network unix --address {}",
+            keytap_bin().display(),
+            socket.display()
+        ))
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(start.elapsed().as_secs() < 20);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&dir), mode(&socket)), (0o700, 0o600));
+    // A second service on a live socket is refused; the first keeps it.
+    let second = ws.keytap([
+        "keyservice",
+        "--network",
+        "unix",
+        "--address",
+        socket.to_str().unwrap(),
+    ]);
+    assert_eq!(second.code, 1);
+    assert!(
+        second.stderr.contains("another key service is listening"),
+        "{}",
+        second.stderr
+    );
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    assert!(!socket.exists(), "the socket goes with the service");
+    // TCP beyond loopback needs --allow-remote.
+    let run = ws.keytap(["keyservice", "--network", "tcp", "--address", "0.0.0.0:0"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("not a loopback address"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_socket_activated_service_answers_on_the_socket_systemd_passes() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "token: s3cret\n");
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
+    ws.write("s.yaml", enc);
+    let socket = ws.path("activated.sock");
+    // systemd-socket-activate passes on only the environment named with -E, as systemd does.
+    let activator = ws
+        .command("systemd-socket-activate")
+        .arg("-l")
+        .arg(&socket)
+        .arg("-E")
+        .arg(format!("SOPS_AGE_KEY_FILE={}", ws.keys.display()))
+        .arg(keytap_bin())
+        .args([
+            "keyservice",
+            "--network",
+            "unix",
+            "--address",
+            "/nonexistent/unused.sock",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("systemd-socket-activate (Debian's systemd package)");
+    // Stopped on every exit path, a failed assertion included.
+    struct StopOnDrop(std::process::Child);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _activator = StopOnDrop(activator);
+    let start = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(start.elapsed().as_secs() < 20);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let run = client(
+        &ws,
+        "sops",
+        &["decrypt"],
+        &format!("unix://{}", socket.display()),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.out(), "token: s3cret\n");
+}
+
+#[test]
+fn updatekeys_on_twenty_files_costs_one_plugin_session_and_one_prompt() {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(Some("prompt-pin"));
+    let (askpass, asked) = ws.askpass("askpass", "123456");
+    let sessions = ws.path("testkit.log");
+    let keytap = |args: &[&str]| {
+        ws.run(keytap_bin().to_str().unwrap(), |c| {
+            c.args(args)
+                .env("PATH", path_with_plugins())
+                .env("SOPS_AGE_KEY", &identity)
+                .env("KEYTAP_ASKPASS", &askpass)
+                .env("TESTKIT_LOG", &sessions);
+        })
+    };
+    ws.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {recipient}\n"),
+    );
+    let mut files = Vec::new();
+    for i in 0..20 {
+        let name = format!("s{i:02}.yaml");
+        ws.write(&name, format!("n: {i}\n"));
+        assert_eq!(keytap(&["encrypt", "-i", &name]).code, 0);
+        files.push(name);
+    }
+    std::fs::remove_file(&sessions).ok();
+    ws.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {recipient},{}\n", ws.recipient),
+    );
+    let mut args = vec!["updatekeys", "--dry-run"];
+    args.extend(files.iter().map(String::as_str));
+    let before: Vec<Vec<u8>> = files.iter().map(|f| ws.read(f)).collect();
+    let dry = keytap(&args);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(
+        dry.out().matches(&format!("+++ {}", ws.recipient)).count(),
+        20
+    );
+    assert_eq!(before, files.iter().map(|f| ws.read(f)).collect::<Vec<_>>());
+    assert!(lines_of(&asked).is_empty(), "a dry run decrypts nothing");
+    args[1] = "-y";
+    let run = keytap(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lines_of(&asked).len(), 1, "one PIN prompt");
+    let unwraps: Vec<String> = lines_of(&sessions)
+        .into_iter()
+        .filter(|l| l.starts_with("unwrap"))
+        .collect();
+    assert_eq!(
+        unwraps,
+        vec!["unwrap files=20 stanzas=20"],
+        "one plugin session"
+    );
+    // Every file now opens with the new software recipient alone.
+    for f in &files {
+        assert_eq!(ws.keytap(["decrypt", f]).code, 0);
+    }
+}
