@@ -129,5 +129,32 @@ printf 'backup_key: kept-in-the-tpm\n' > secrets/tpm.yaml
 show "$keytap" encrypt -i --age "$tpm_recipient" secrets/tpm.yaml
 show env SOPS_AGE_KEY_FILE="$work/tpm-identity.txt" "$keytap" decrypt secrets/tpm.yaml
 unset TPM2TOOLS_TCTI
+
+step "9. The key service: one PIN for many commands, from keytap and the real sops"
+if [ -f "$work/yubikey-identity.txt" ]; then
+  ks_identity="$work/yubikey-identity.txt"; ks_file=secrets/yubikey.yaml
+else
+  ks_identity="$XDG_CONFIG_HOME/sops/age/keys.txt"; ks_file=secrets/secrets.yaml
+fi
+printf '#!/bin/sh
+echo "   askpass was asked: $1" >&2
+echo asked >> "%s"
+echo 246810\n' "$work/asked" > "$work/ks-askpass.sh"
+chmod +x "$work/ks-askpass.sh"
+: > "$work/asked"
+ks_socket="$work/run/keytap/keyservice.sock"
+echo "\$ keytap keyservice --network unix --address $ks_socket &"
+SOPS_AGE_KEY_FILE="$ks_identity" KEYTAP_ASKPASS="$work/ks-askpass.sh" \
+  "$keytap" -v keyservice --network unix --address "$ks_socket" 2>"$work/keyservice.log" &
+started_pids=("$!" "${started_pids[@]}")
+for _ in $(seq 1 200); do [ -S "$ks_socket" ] && break; sleep 0.05; done
+for client in "$keytap" "$keytap" sops; do
+  show env -u SOPS_AGE_KEY_FILE SOPS_KEYSERVICE="unix://$ks_socket" SOPS_ENABLE_LOCAL_KEYSERVICE=false \
+    "$client" decrypt --extract '["'"$(sed -n 's/^\([a-z_]*\):.*/\1/p' "$ks_file" | head -n1)"'"]' "$ks_file"
+  echo
+done
+# At most one prompt: none if the card still holds step 7's PIN (PIN policy "once").
+echo "   three commands, $(wc -l < "$work/asked") PIN prompt(s) at the service; it logged:"
+sed 's/^/   /' "$work/keyservice.log"
 echo
 echo "Walkthrough complete."
