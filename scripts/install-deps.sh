@@ -22,6 +22,8 @@ command -v pcscd >/dev/null 2>&1 || need_apt+=(pcscd)
 [ -e /etc/reader.conf.d/vpcd ] || need_apt+=(vsmartcard-vpcd)
 command -v pcsc_scan >/dev/null 2>&1 || need_apt+=(pcsc-tools)
 pkg-config --exists libpcsclite 2>/dev/null || need_apt+=(libpcsclite-dev pkg-config)
+# systemd-socket-activate: the key service's socket-activation test (tests/tests/keyservice.rs).
+command -v systemd-socket-activate >/dev/null 2>&1 || need_apt+=(systemd)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
