@@ -3,11 +3,16 @@
 
 Generates a 10,000-leaf YAML and JSON file, then encrypts and decrypts each with both
 tools, alternating runs so machine noise hits both alike. Prints the median wall time
-and the peak RSS of each, and the ratios. Needs a release build of keytap
-(`cargo build --release -p keytap`) and sops on PATH (scripts/install-deps.sh).
+and the peak RSS of each, and the ratios. Then the key service: a 10-value file decrypted
+locally and through `keytap keyservice` (and sops's own service), and 10 commands with a
+passphrase-plugin identity locally and through the service, counting prompts and plugin
+runs. Needs release builds of keytap and the passphrase plugin
+(`cargo build --release -p keytap -p age-plugin-passphrase`) and sops on PATH
+(scripts/install-deps.sh).
 """
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -16,6 +21,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYTAP = os.environ.get("KEYTAP_BIN", os.path.join(ROOT, "target", "release", "keytap"))
+PASSPHRASE_PLUGIN = os.path.join(os.path.dirname(KEYTAP), "age-plugin-passphrase")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 LEAVES = int(os.environ.get("BENCH_LEAVES", "10000"))
 
@@ -91,6 +97,128 @@ def main():
             s_m = max(s[1] for s in samples["sops"])
             print(f"{fmt + ' ' + op:<16}{k_t * 1000:>10.1f}ms{s_t * 1000:>10.1f}ms{s_t / k_t:>9.1f}x"
                   f"{k_m / 1024:>10.1f}MiB{s_m / 1024:>8.1f}MiB{s_m / k_m:>10.1f}x")
+    bench_keyservice(work, env, recipient)
+
+
+def median_ms(argv, env, runs):
+    return statistics.median(run(argv, env)[0] for _ in range(runs)) * 1000
+
+
+def wait_for_socket(path, proc):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"key service exited: {proc.stderr.read().decode(errors='replace')}")
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path)
+                return
+        except OSError:
+            time.sleep(0.02)
+    sys.exit(f"key service did not listen on {path}")
+
+
+def start_service(argv, env, path):
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for_socket(path, proc)
+    return proc
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait()
+
+
+def bench_keyservice(work, env, recipient):
+    """A 10-value file: local decryption against the same through a key service."""
+    small = os.path.join(work, "small.yaml")
+    with open(small, "w") as f:
+        f.write("".join(f"key_{i}: value {i}\n" for i in range(10)))
+    enc = os.path.join(work, "small.enc.yaml")
+    run([KEYTAP, "encrypt", "--age", recipient, small], env, enc)
+    client_env = {k: v for k, v in env.items() if k != "SOPS_AGE_KEY_FILE"}
+    ours = os.path.join(work, "keytap-ks.sock")
+    theirs = os.path.join(work, "sops-ks.sock")
+    services = [
+        start_service([KEYTAP, "keyservice", "--network", "unix", "--address", ours], env, ours),
+        start_service(["sops", "keyservice", "--network", "unix", "--address", theirs], env, theirs),
+    ]
+    try:
+        remote = ["--enable-local-keyservice=false"]
+        cases = [
+            ("keytap, local", [KEYTAP, "decrypt", enc], env),
+            ("sops, local", ["sops", "decrypt", enc], env),
+            ("keytap via keytap svc", [KEYTAP, "decrypt", f"--keyservice=unix://{ours}", *remote, enc], client_env),
+            ("sops via keytap svc", ["sops", "decrypt", f"--keyservice=unix://{ours}", *remote, enc], client_env),
+            ("keytap via sops svc", [KEYTAP, "decrypt", f"--keyservice=unix://{theirs}", *remote, enc], client_env),
+            ("sops via sops svc", ["sops", "decrypt", f"--keyservice=unix://{theirs}", *remote, enc], client_env),
+        ]
+        print(f"\nkey service: a 10-value YAML file decrypted, median of {RUNS * 3} runs")
+        times = {name: median_ms(argv, e, RUNS * 3) for name, argv, e in cases}
+        for name, _, _ in cases:
+            print(f"{name:<24}{times[name]:>8.1f}ms")
+        print(f"{'service overhead':<24}{times['keytap via keytap svc'] - times['keytap, local']:>8.1f}ms per request (keytap client)")
+    finally:
+        for proc in services:
+            stop(proc)
+    bench_plugin_prompts(work, env, small, client_env)
+
+
+def bench_plugin_prompts(work, env, small, client_env):
+    """10 commands with a passphrase-plugin identity: prompts and plugin runs."""
+    if not os.path.exists(PASSPHRASE_PLUGIN):
+        sys.exit(f"{PASSPHRASE_PLUGIN} missing: run `cargo build --release -p age-plugin-passphrase`")
+    pdir = os.path.join(work, "plugin")
+    os.makedirs(pdir)
+    passfile = os.path.join(pdir, "pass")
+    with open(os.open(passfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("correct horse\n")
+    keyfile = os.path.join(pdir, "key.age")
+    gen = subprocess.run([PASSPHRASE_PLUGIN, "--generate", "-o", keyfile, "--passphrase-file", passfile,
+                          "--work-factor", "10"], check=True, capture_output=True, text=True).stdout
+    recipient = next(line.split()[-1] for line in gen.splitlines() if "age1" in line and line.startswith("#"))
+    ident = subprocess.run([PASSPHRASE_PLUGIN, "--identity", keyfile], check=True, capture_output=True, text=True).stdout
+    ids = os.path.join(pdir, "ids.txt")
+    with open(ids, "w") as f:
+        f.write(ident)
+    # A counting shim first on PATH, and an askpass that counts prompts.
+    shim_dir = os.path.join(pdir, "bin")
+    os.makedirs(shim_dir)
+    runs_log, asks_log = os.path.join(pdir, "runs"), os.path.join(pdir, "asks")
+    for name, body in (("age-plugin-passphrase", f'echo >> {runs_log}\nexec {PASSPHRASE_PLUGIN} "$@"'),
+                       ("askpass", f"echo >> {asks_log}\necho 'correct horse'")):
+        path = os.path.join(shim_dir, name)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\n{body}\n")
+        os.chmod(path, 0o755)
+    penv = dict(env, PATH=f"{shim_dir}:{env['PATH']}", SOPS_AGE_KEY_FILE=ids,
+                KEYTAP_ASKPASS=os.path.join(shim_dir, "askpass"))
+    enc = os.path.join(pdir, "small.enc.yaml")
+    run([KEYTAP, "encrypt", "--age", recipient, small], penv, enc)
+
+    def ten(argv, e):
+        for log in (runs_log, asks_log):
+            open(log, "w").close()
+        start = time.perf_counter()
+        for _ in range(10):
+            run(argv, e)
+        elapsed = (time.perf_counter() - start) * 1000
+        counts = [sum(1 for _ in open(log)) for log in (asks_log, runs_log)]
+        return elapsed, counts
+
+    sock = os.path.join(pdir, "ks.sock")
+    local = ten(["setsid", "-w", KEYTAP, "decrypt", enc], penv)
+    service = start_service([KEYTAP, "keyservice", "--network", "unix", "--address", sock], penv, sock)
+    try:
+        cenv = dict(client_env, PATH=penv["PATH"])
+        remote = ten(["setsid", "-w", KEYTAP, "decrypt", f"--keyservice=unix://{sock}",
+                      "--enable-local-keyservice=false", enc], cenv)
+    finally:
+        stop(service)
+    print("\n10 decryptions with a passphrase-plugin identity (scrypt 2^10), no terminal")
+    print(f"{'':<16}{'total':>10}{'prompts':>9}{'plugin runs':>13}")
+    for name, (ms, (asks, runs)) in (("local", local), ("via service", remote)):
+        print(f"{name:<16}{ms:>8.1f}ms{asks:>9}{runs:>13}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ command -v pcsc_scan >/dev/null 2>&1 || need_apt+=(pcsc-tools)
 pkg-config --exists libpcsclite 2>/dev/null || need_apt+=(libpcsclite-dev pkg-config)
 # systemd-socket-activate: the key service's socket-activation test (tests/tests/keyservice.rs).
 command -v systemd-socket-activate >/dev/null 2>&1 || need_apt+=(systemd)
+# An OpenSSH server of the test's own: the key service forwarded with `ssh -R`.
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then

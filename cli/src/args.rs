@@ -397,6 +397,8 @@ pub enum Command {
         /// Look up no user or group: everything is owned by root (secrets for users).
         #[arg(long)]
         ignore_passwd: bool,
+        #[command(flatten)]
+        keyservice: KeyServiceArgs,
         /// The manifest JSON.
         manifest: PathBuf,
     },

@@ -232,7 +232,9 @@ pub fn set_key_services(args: &crate::args::KeyServiceArgs) -> Result<(), CliErr
     Ok(())
 }
 
-fn remote_services() -> Vec<Box<dyn keytap_core::keysource::KeyService>> {
+/// The remote key services of this run (`--keyservice`, else `SOPS_KEYSERVICE`); a URI
+/// that does not parse is skipped with sops's warning.
+pub fn remote_services() -> Vec<Box<dyn keytap_core::keysource::KeyService>> {
     let uris = KEY_SERVICES
         .get()
         .map(|c| c.uris.clone())
@@ -248,7 +250,8 @@ fn remote_services() -> Vec<Box<dyn keytap_core::keysource::KeyService>> {
     out
 }
 
-fn local_enabled() -> bool {
+/// Whether the local key service (the user's own identities) is enabled for this run.
+pub fn local_enabled() -> bool {
     KEY_SERVICES.get().is_none_or(|c| c.local)
 }
 

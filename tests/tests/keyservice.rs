@@ -3,6 +3,8 @@
 //! lock and timeout; keytap as a client of the real `sops keyservice`; sops's flags and
 //! environment; owner-only sockets; socket activation; many files in one plugin session.
 
+mod install_common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -405,13 +407,6 @@ fn a_socket_activated_service_answers_on_the_socket_systemd_passes() {
         .spawn()
         .expect("systemd-socket-activate (Debian's systemd package)");
     // Stopped on every exit path, a failed assertion included.
-    struct StopOnDrop(std::process::Child);
-    impl Drop for StopOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let _activator = StopOnDrop(activator);
     let start = std::time::Instant::now();
     while !socket.exists() {
@@ -487,4 +482,193 @@ fn updatekeys_on_twenty_files_costs_one_plugin_session_and_one_prompt() {
     for f in &files {
         assert_eq!(ws.keytap(["decrypt", f]).code, 0);
     }
+}
+
+/// A process stopped (SIGKILL, then waited for) when dropped: on every exit path, a failed
+/// assertion included.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to 20 s for `ready`, failing with `what` and the log `log`.
+fn wait_until(what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{what} within 20 s: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The README's remote use, for real: an OpenSSH server of the test's own (own port, host
+/// key and authorized key, sshd's default socket settings) and `ssh -R` forwarding the
+/// service's socket to a path "on the server"; the real sops and keytap there decrypt
+/// through the forwarded socket with one PIN, typed on the service's side.
+#[test]
+fn an_ssh_forwarded_socket_serves_the_server_side() {
+    let (ws, identity) = pin_protected();
+    let (askpass, asked) = ws.askpass("askpass", "123456");
+    let service = KeyServiceProcess::start(
+        &ws,
+        &ws.path("laptop/ks.sock"),
+        &[],
+        &service_env(&identity, &askpass),
+    );
+    let ssh = ws.path("ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    for key in ["host", "client"] {
+        let r = ws.run("ssh-keygen", |c| {
+            c.args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(ssh.join(key));
+        });
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    std::fs::copy(ssh.join("client.pub"), ssh.join("authorized_keys")).unwrap();
+    // sshd's privilege-separation directory (root's sshd refuses to start without it).
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = ws.write(
+        "ssh/sshd_config",
+        format!(
+            "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\n\
+             PidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nStreamLocalBindUnlink yes\n",
+            d = ssh.display()
+        ),
+    );
+    let sshd_log = ws.path("ssh/sshd.log");
+    let _sshd = StopOnDrop(
+        ws.command("/usr/sbin/sshd")
+            .arg("-D")
+            .arg("-f")
+            .arg(&config)
+            .arg("-E")
+            .arg(&sshd_log)
+            .spawn()
+            .expect("start sshd (apt install openssh-server)"),
+    );
+    wait_until("sshd listens", &sshd_log, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let user = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let remote = ws.path("server/keytap.sock");
+    std::fs::create_dir_all(remote.parent().unwrap()).unwrap();
+    let ssh_log = ws.path("ssh/ssh.log");
+    let _forward = StopOnDrop(
+        ws.command("ssh")
+            .arg("-N")
+            .arg("-R")
+            .arg(format!("{}:{}", remote.display(), service.socket.display()))
+            .arg("-i")
+            .arg(ssh.join("client"))
+            .args(["-p", &port.to_string()])
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .arg(format!("{}@127.0.0.1", user.trim()))
+            .stderr(std::fs::File::create(&ssh_log).unwrap())
+            .spawn()
+            .expect("start ssh"),
+    );
+    wait_until("ssh -R forwards the socket", &ssh_log, || {
+        std::os::unix::net::UnixStream::connect(&remote).is_ok()
+    });
+    // sshd's default StreamLocalBindMask (0177): only the user on the server reaches it.
+    let mode = std::fs::metadata(&remote).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the forwarded socket is owner-only");
+
+    let uri = format!("unix://{}", remote.display());
+    for program in [
+        keytap_bin().to_str().unwrap(),
+        "sops",
+        keytap_bin().to_str().unwrap(),
+    ] {
+        let r = client(&ws, program, &["decrypt"], &uri);
+        assert_eq!(r.code, 0, "{program}: {}", r.stderr);
+        assert_eq!(r.out(), "token: s3cret\n", "{program}");
+    }
+    assert_eq!(
+        lines_of(&asked).len(),
+        1,
+        "one PIN for three remote commands"
+    );
+}
+
+/// `install-secrets` (the login unit of the home-manager module) goes through the key
+/// service that holds the PIN: `SOPS_KEYSERVICE` or `--keyservice`, after the manifest's own
+/// keys (here a key that does not open the file); two runs, two generations, one prompt.
+#[test]
+fn install_secrets_uses_the_key_service_from_the_environment_or_the_flag() {
+    let site = install_common::Site::new();
+    let ws = &site.ws;
+    let (recipient, identity) = testkit_key(Some("prompt-pin"));
+    ws.write("plain.yaml", "token: s3cret\n");
+    let enc = ws
+        .run(keytap_bin().to_str().unwrap(), |c| {
+            c.args(["encrypt", "--age", &recipient, "plain.yaml"])
+                .env("PATH", path_with_plugins());
+        })
+        .ok();
+    let file = ws.write("s.yaml", enc);
+    let (askpass, asked) = ws.askpass("askpass", "123456");
+    let service = KeyServiceProcess::start(
+        ws,
+        &ws.path("ks/ks.sock"),
+        &[],
+        &service_env(&identity, &askpass),
+    );
+    let secrets = vec![site.secret("token", "token", &file, "yaml")];
+    let manifest = site.write_manifest("manifest.json", &site.manifest_value(secrets, vec![]));
+    let manifest = site.s(&manifest);
+    let uri = service.uri();
+    let flag = format!("--keyservice={uri}");
+    for (args, env) in [
+        (
+            vec![manifest.as_str()],
+            vec![("SOPS_KEYSERVICE", uri.as_str())],
+        ),
+        (vec![flag.as_str(), manifest.as_str()], vec![]),
+    ] {
+        let r = site.install(&args, &env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(site.read_secret("token"), b"s3cret");
+    }
+    assert_eq!(site.live(), Some(2), "the second run is a new generation");
+    assert_eq!(lines_of(&asked).len(), 1, "one PIN for both runs");
+    // Without the service the same manifest cannot be installed: the key is only there.
+    let r = site.install(&[&manifest], &[]);
+    assert_ne!(r.code, 0);
+    assert_eq!(
+        site.live(),
+        Some(2),
+        "a failed run keeps the live generation"
+    );
 }

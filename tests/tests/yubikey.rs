@@ -705,3 +705,70 @@ fn install_secrets_at_boot_uses_the_card_once_for_all_files() {
     );
     assert_eq!(lines_of(&log).len(), 1, "one prompt at boot");
 }
+
+/// The key service (issue #15) keeps the card's PIN between requests and forgets it when
+/// the card is pulled: two decryptions through it cost one prompt, and after removal and
+/// reinsertion the next one asks again.
+#[test]
+fn the_key_service_forgets_a_cards_pin_when_the_card_is_removed() {
+    let ws = Workspace::new();
+    let mut s = OneCard::new(&ws, &["--pin-policy", "always", "--touch-policy", "never"]);
+    let file = encrypt(
+        &ws,
+        &our_path(),
+        "s.yaml",
+        "token: on-the-card\n",
+        &s.g.recipient,
+    );
+    let ids = s.ids(false);
+    let (ask, asked) = ws.askpass("ask", PIN);
+    let service = keytap_e2e::KeyServiceProcess::start(
+        &ws,
+        &ws.path("run/ks.sock"),
+        &[],
+        &[
+            ("PATH", &our_path()),
+            ("SOPS_AGE_KEY_FILE", ids.to_str().unwrap()),
+            ("KEYTAP_ASKPASS", ask.to_str().unwrap()),
+        ],
+    );
+    // A client with no identities and no terminal: only the service can open the file.
+    let through_service = || {
+        let r = ws.run("setsid", |c| {
+            c.arg("-w")
+                .arg(keytap_bin())
+                .arg("decrypt")
+                .arg(format!("--keyservice={}", service.uri()))
+                .arg("--enable-local-keyservice=false")
+                .arg(&file)
+                .env_remove("SOPS_AGE_KEY_FILE")
+                .env_remove("KEYTAP_ASKPASS");
+        });
+        check(&r, true, Some("token: on-the-card\n"), &[]);
+    };
+    through_service();
+    through_service();
+    assert_eq!(lines_of(&asked).len(), 1, "two requests, one PIN prompt");
+    let verified = s.card().counters().verify_pin;
+    assert!(verified >= 2, "PIN policy always: one VERIFY per request");
+
+    s.remove();
+    let start = Instant::now();
+    let mut log = std::fs::read_to_string(&service.log).unwrap_or_default();
+    while !log.contains("a token was removed; its PIN is forgotten") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the service did not notice the removal: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        log = std::fs::read_to_string(&service.log).unwrap_or_default();
+    }
+    s.card = Some(insert(&ws, 0, SERIAL_A, CardOptions::default()));
+    through_service();
+    assert_eq!(
+        lines_of(&asked).len(),
+        2,
+        "the PIN is asked again after the card came back"
+    );
+    assert!(!log.contains(PIN), "the PIN never reaches the log: {log}");
+}

@@ -1,6 +1,7 @@
 //! `keytap install-secrets [--check-mode=MODE] [--ignore-passwd] MANIFEST`: the NixOS
 //! module's installer (a drop-in for sops-nix's sops-install-secrets). All the work is in
-//! `keytap_core::install`.
+//! `keytap_core::install`. Beyond sops-nix it honors the key-service flags and
+//! `SOPS_KEYSERVICE`, so a user's login unit can use the key service holding the PIN.
 
 use keytap_core::install::{self, CheckMode, Options};
 
@@ -22,8 +23,10 @@ pub fn run(
         manifest: manifest.into(),
         check_mode,
         ignore_passwd,
+        local_keys: crate::context::local_enabled(),
+        key_services: crate::context::remote_services(),
     };
-    install::run(&opts)
+    install::run(opts)
         .map_err(|e| CliError::new(1, format!("keytap install-secrets: {}", e.message)))?;
     Ok(0)
 }

@@ -201,6 +201,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             check_mode,
             ignore_passwd,
             manifest,
+            ..
         }) => install_secrets::run(&check_mode, ignore_passwd, &manifest),
         None => legacy(cli),
     }
@@ -218,7 +219,8 @@ fn key_service_args(cli: &Cli) -> Option<&KeyServiceArgs> {
         | Some(Command::Rotate { common, .. }) => &common.keyservice,
         Some(Command::Updatekeys { keyservice, .. })
         | Some(Command::ExecEnv { keyservice, .. })
-        | Some(Command::ExecFile { keyservice, .. }) => keyservice,
+        | Some(Command::ExecFile { keyservice, .. })
+        | Some(Command::InstallSecrets { keyservice, .. }) => keyservice,
         Some(Command::Groups { action }) => match action {
             GroupsAction::Add { keyservice, .. } | GroupsAction::Delete { keyservice, .. } => {
                 keyservice

@@ -45,7 +45,6 @@ impl InstallError {
 }
 
 /// Command-line options.
-#[derive(Clone, Debug)]
 pub struct Options {
     /// The manifest file.
     pub manifest: PathBuf,
@@ -54,6 +53,12 @@ pub struct Options {
     /// Never look users or groups up: everything is `root:root` (for `neededForUsers`
     /// secrets, installed before users exist).
     pub ignore_passwd: bool,
+    /// Whether the manifest's own identities unwrap data keys (sops's local key service;
+    /// `--enable-local-keyservice=false` turns it off).
+    pub local_keys: bool,
+    /// Key services tried after the local identities (`--keyservice`, `SOPS_KEYSERVICE`):
+    /// a user's login unit can go through the key service that holds the PIN.
+    pub key_services: Vec<Box<dyn crate::keysource::KeyService>>,
 }
 
 /// The named points of a run, in order, at which a test can have the process killed
@@ -112,7 +117,7 @@ fn lock_installs(mount_point: &Path) -> Result<std::fs::File, InstallError> {
 }
 
 /// Runs the installer (or a check) with `opts`.
-pub fn run(opts: &Options) -> Result<(), InstallError> {
+pub fn run(mut opts: Options) -> Result<(), InstallError> {
     let mut m = Manifest::read(&opts.manifest)?;
     if m.user_mode {
         match std::env::var("XDG_RUNTIME_DIR") {
@@ -132,15 +137,18 @@ pub fn run(opts: &Options) -> Result<(), InstallError> {
         return Ok(());
     }
     checkpoint("validated");
-    install(&m, plan, opts.ignore_passwd, dry)
+    let remote = std::mem::take(&mut opts.key_services);
+    install(&m, plan, &opts, remote, dry)
 }
 
 fn install(
     m: &Manifest,
     plan: check::Plan,
-    ignore_passwd: bool,
+    opts: &Options,
+    remote: Vec<Box<dyn crate::keysource::KeyService>>,
     dry: bool,
 ) -> Result<(), InstallError> {
+    let ignore_passwd = opts.ignore_passwd;
     let keys_gid = if ignore_passwd || m.user_mode {
         0
     } else {
@@ -165,7 +173,12 @@ fn install(
     })?;
     checkpoint("mounted");
 
-    let sources = crate::keysource::KeySources::local(keys::load(m)?);
+    let local = if opts.local_keys {
+        Some(keys::load(m)?)
+    } else {
+        None
+    };
+    let sources = crate::keysource::KeySources { local, remote };
     checkpoint("keys");
 
     let file_index: Vec<usize> = m
