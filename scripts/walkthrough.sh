@@ -89,9 +89,15 @@ else
   pcscd -f -a >"$work/pcscd.log" 2>&1 &
   started_pids=("$!")
   "$card" wait-pcscd
-  "$card" run --state "$work/yubikey.json" --serial 15000042 --counters "$work/card-counters" >"$work/card.log" 2>&1 &
-  started_pids=("$!" "${started_pids[@]}")
-  "$card" wait-card
+  # Plugging the card in: the emulator process is the card in the reader.
+  insert_card() {
+    "$card" run --state "$work/yubikey.json" --serial 15000042 --counters "$work/card-counters" >>"$work/card.log" 2>&1 &
+    card_pid=$!
+    started_pids=("$card_pid" "${started_pids[@]}")
+    "$card" wait-card
+  }
+  remove_card() { kill "$card_pid"; wait "$card_pid" 2>/dev/null || true; "$card" wait-card --absent; }
+  insert_card
   show pcsc_scan -r
   export PATH="$root/target/debug:$PATH"   # age-plugin-yubikey (keytap's) for keytap to run
   echo 123456 > "$work/pin"; echo 246810 > "$work/new-pin"; chmod 600 "$work/pin" "$work/new-pin"
@@ -133,6 +139,8 @@ unset TPM2TOOLS_TCTI
 step "9. The key service: one PIN for many commands, from keytap and the real sops"
 if [ -f "$work/yubikey-identity.txt" ]; then
   ks_identity="$work/yubikey-identity.txt"; ks_file=secrets/yubikey.yaml
+  echo "   (the YubiKey is pulled out and plugged in again: it forgets step 7's PIN)"
+  remove_card; insert_card
 else
   ks_identity="$XDG_CONFIG_HOME/sops/age/keys.txt"; ks_file=secrets/secrets.yaml
 fi
@@ -153,8 +161,13 @@ for client in "$keytap" "$keytap" sops; do
     "$client" decrypt --extract '["'"$(sed -n 's/^\([a-z_]*\):.*/\1/p' "$ks_file" | head -n1)"'"]' "$ks_file"
   echo
 done
-# At most one prompt: none if the card still holds step 7's PIN (PIN policy "once").
-echo "   three commands, $(wc -l < "$work/asked") PIN prompt(s) at the service; it logged:"
+echo "   three commands, $(wc -l < "$work/asked") PIN prompt(s) at the service"
+if [ -f "$work/yubikey-identity.txt" ]; then
+  echo "   pulling the YubiKey out: the service forgets its PIN"
+  remove_card
+  for _ in $(seq 1 200); do grep -q 'token was removed' "$work/keyservice.log" && break; sleep 0.05; done
+fi
+echo "   the service logged:"
 sed 's/^/   /' "$work/keyservice.log"
 echo
 echo "Walkthrough complete."
