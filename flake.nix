@@ -22,19 +22,49 @@
           pname = "age-plugin-passphrase";
           keytapNeeds.prompt = true;
         };
+        # For `sops.age.plugins` (NixOS and home-manager): the module knows what each needs.
+        age-plugin-yubikey = pkgs.callPackage ./nix/package.nix {
+          pname = "age-plugin-yubikey";
+          crate = "keytap-age-plugin-yubikey";
+        };
+        age-plugin-tpm = pkgs.callPackage ./nix/package.nix {
+          pname = "age-plugin-tpm";
+          crate = "keytap-age-plugin-tpm";
+        };
         # A deliberately misbehaving plugin for tests (prompts, absent token, hangs...).
         age-plugin-testkit = pkgs.callPackage ./nix/package.nix { pname = "age-plugin-testkit"; };
       };
     in
     {
-      overlays.default = final: _prev: packagesFor final;
+      # keytap and its own plugin by their names; every package (the YubiKey and TPM plugins
+      # too) under `keytapPackages`, so nixpkgs' age-plugin-yubikey and age-plugin-tpm (other
+      # implementations; nixpkgs' TPM plugin's identities differ) are not replaced.
+      overlays.default = final: _prev: {
+        inherit (packagesFor final) keytap age-plugin-passphrase;
+        keytapPackages = packagesFor final;
+      };
 
-      packages = forAllSystems (pkgs: packagesFor pkgs // { default = (packagesFor pkgs).keytap; });
+      packages = forAllSystems (
+        pkgs:
+        let
+          all = packagesFor pkgs // {
+            default = all.keytap;
+          };
+        in
+        # The TPM plugin is Linux-only (tpm2-tss).
+        if pkgs.stdenv.isLinux then all else removeAttrs all [ "age-plugin-tpm" ]
+      );
 
       # `keytap.nixosModules.sops` replaces `sops-nix.nixosModules.sops`.
       nixosModules = {
         sops = ./nix/module.nix;
         default = self.nixosModules.sops;
+      };
+
+      # `keytap.homeManagerModules.sops` replaces `sops-nix.homeManagerModules.sops`.
+      homeManagerModules = {
+        sops = ./nix/home-manager.nix;
+        default = self.homeManagerModules.sops;
       };
 
       checks = forAllSystems (

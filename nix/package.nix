@@ -1,16 +1,26 @@
 # Builds one binary of the keytap workspace with rustPlatform: keytap itself (default) or
 # an age plugin, e.g. `callPackage ./package.nix { pname = "age-plugin-passphrase"; }`.
+# The YubiKey plugin links pcsclite (Linux; macOS has PC/SC built in), the TPM plugin
+# tpm2-tss (Linux only).
 {
   lib,
+  stdenv ? { hostPlatform.isLinux = true; },
   rustPlatform,
   runtimeShell,
+  pkg-config ? null,
+  pcsclite ? null,
+  tpm2-tss ? null,
   pname ? "keytap",
-  # What the plugin needs at boot (read by the NixOS module): { card, tpm, prompt }.
+  # The workspace crate that builds `pname`, when its name differs.
+  crate ? pname,
+  # What the plugin needs at boot (read by the NixOS and home-manager modules):
+  # { card, tpm, prompt }.
   keytapNeeds ? null,
 }:
 
 let
   workspace = lib.importTOML ../Cargo.toml;
+  isLinux = stdenv.hostPlatform.isLinux;
 in
 rustPlatform.buildRustPackage {
   inherit pname;
@@ -23,6 +33,7 @@ rustPlatform.buildRustPackage {
       ../Cargo.lock
       ../core
       ../cli
+      ../keyservice
       ../plugins
       ../tests
     ];
@@ -31,8 +42,13 @@ rustPlatform.buildRustPackage {
   cargoLock.lockFile = ../Cargo.lock;
   cargoBuildFlags = [
     "--package"
-    pname
+    crate
   ];
+
+  nativeBuildInputs = lib.optional (pname == "age-plugin-yubikey" && isLinux || pname == "age-plugin-tpm") pkg-config;
+  buildInputs =
+    lib.optional (pname == "age-plugin-yubikey" && isLinux) pcsclite
+    ++ lib.optional (pname == "age-plugin-tpm") tpm2-tss;
 
   # The workspace's tests run against the real sops, as root, with ramfs mounts: CI runs
   # them, the build sandbox cannot.
@@ -68,6 +84,6 @@ rustPlatform.buildRustPackage {
       asl20
     ];
     mainProgram = pname;
-    platforms = lib.platforms.linux ++ lib.platforms.darwin;
+    platforms = lib.platforms.linux ++ lib.optionals (pname != "age-plugin-tpm") lib.platforms.darwin;
   };
 }

@@ -304,17 +304,9 @@ impl PromptHook for SecretCache {
     }
 
     fn notify(&self, message: &str) {
-        let Some(program) = &self.notifier else {
-            return;
-        };
-        let _ = Command::new(program)
-            .arg("keytap")
-            .arg(message)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map(|mut c| std::thread::spawn(move || c.wait()));
+        if let Some(program) = &self.notifier {
+            keytap_core::keys::prompt::notify_desktop(program, message);
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 # Stand-ins for the few nixpkgs functions and packages keytap's module uses, for evaluating
 # it without nixpkgs. Derivations are plain attribute sets with a fake store path; text
 # files keep their text so tests can read the generated manifest.
-{ lib }:
+{
+  lib,
+  system ? "x86_64-linux",
+}:
 
 let
   storePath = name: text: "/nix/store/${builtins.substring 0 32 (builtins.hashString "sha256" "${name}\n${text}")}-${name}";
@@ -37,7 +40,9 @@ let
       outputs = [ "out" ];
     };
   platform = {
-    system = "x86_64-linux";
+    inherit system;
+    isLinux = lib.hasSuffix "-linux" system;
+    isDarwin = lib.hasSuffix "-darwin" system;
   };
 in
 {
@@ -52,6 +57,7 @@ in
   stdenv = {
     buildPlatform = platform;
     hostPlatform = platform;
+    inherit (platform) isLinux isDarwin;
   };
   keytap = fakePackage "keytap" { };
   systemd = fakePackage "systemd" { };
@@ -60,5 +66,7 @@ in
   age-plugin-passphrase = fakePackage "age-plugin-passphrase" { };
   age-plugin-testkit = fakePackage "age-plugin-testkit" { keytapNeeds.prompt = true; };
   gnupg = fakePackage "gnupg" { };
+  pinentry-gnome3 = fakePackage "pinentry-gnome3" { };
+  libnotify = fakePackage "libnotify" { };
   callPackage = _: _: throw "stub pkgs: callPackage is not available";
 }

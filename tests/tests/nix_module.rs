@@ -627,10 +627,8 @@ fn the_flake_and_package_evaluate() {
     let expr = format!(
         r#"(let
           flake = import {flake};
-          stub = import {stub} {{ inherit lib; }};
-          pkgsFor = system: stub // {{
+          pkgsFor = system: let stub = import {stub} {{ inherit lib system; }}; in stub // {{
             callPackage = fn: args: {{ file = toString fn; inherit args; }};
-            stdenv = stub.stdenv // {{ hostPlatform = {{ inherit system; }}; isLinux = true; }};
           }};
           nixpkgs = {{ inherit lib; legacyPackages = lib.genAttrs [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ] pkgsFor; }};
           self = flake.outputs {{ inherit self nixpkgs; }};
@@ -639,8 +637,14 @@ fn the_flake_and_package_evaluate() {
           keytap = p.keytap.file;
           passphrase = p.age-plugin-passphrase.args;
           default = p.default.file;
+          yubikey = p.age-plugin-yubikey.args;
+          tpm = p.age-plugin-tpm.args;
+          darwinPackages = builtins.attrNames self.packages.aarch64-darwin;
           module = toString self.nixosModules.sops;
           defaultModule = toString self.nixosModules.default;
+          hmModule = toString self.homeManagerModules.sops;
+          hmDefault = toString self.homeManagerModules.default;
+          overlayPackages = builtins.attrNames (self.overlays.default (pkgsFor "x86_64-linux") {{ }}).keytapPackages;
           overlay = builtins.attrNames (self.overlays.default (pkgsFor "x86_64-linux") {{ }});
           checks = builtins.attrNames self.checks.x86_64-linux;
           moduleEval = builtins.fromJSON self.checks.x86_64-linux.module-eval.text;
@@ -654,11 +658,31 @@ fn the_flake_and_package_evaluate() {
         v["passphrase"],
         json!({"pname": "age-plugin-passphrase", "keytapNeeds": {"prompt": true}})
     );
+    assert_eq!(
+        v["yubikey"],
+        json!({"pname": "age-plugin-yubikey", "crate": "keytap-age-plugin-yubikey"})
+    );
+    assert_eq!(
+        v["tpm"],
+        json!({"pname": "age-plugin-tpm", "crate": "keytap-age-plugin-tpm"})
+    );
+    // The TPM plugin (tpm2-tss) is Linux-only.
+    assert_eq!(
+        v["darwinPackages"],
+        json!(["age-plugin-passphrase", "age-plugin-testkit", "age-plugin-yubikey", "default", "keytap"])
+    );
     assert!(v["module"].as_str().unwrap().ends_with("nix/module.nix"));
     assert_eq!(v["module"], v["defaultModule"]);
+    assert!(v["hmModule"].as_str().unwrap().ends_with("nix/home-manager.nix"));
+    assert_eq!(v["hmModule"], v["hmDefault"]);
+    // The overlay does not replace nixpkgs' own age-plugin-yubikey / age-plugin-tpm.
     assert_eq!(
         v["overlay"],
-        json!(["age-plugin-passphrase", "age-plugin-testkit", "keytap"])
+        json!(["age-plugin-passphrase", "keytap", "keytapPackages"])
+    );
+    assert_eq!(
+        v["overlayPackages"],
+        json!(["age-plugin-passphrase", "age-plugin-testkit", "age-plugin-tpm", "age-plugin-yubikey", "keytap"])
     );
     for c in ["keytap", "age-plugin-passphrase", "module-eval", "nixos-vm"] {
         assert!(
@@ -680,13 +704,35 @@ fn the_flake_and_package_evaluate() {
             runtimeShell = "/bin/bash";
             rustPlatform.buildRustPackage = args: args;
           }};
-        in {{ inherit (drv) pname version cargoBuildFlags postInstall; mainProgram = drv.meta.mainProgram; }})"#,
+          plugin = name: import {pkg} {{
+            inherit lib;
+            runtimeShell = "/bin/bash";
+            rustPlatform.buildRustPackage = args: args;
+            pkg-config = "pkg-config"; pcsclite = "pcsclite"; tpm2-tss = "tpm2-tss";
+            pname = "age-plugin-${{name}}"; crate = "keytap-age-plugin-${{name}}";
+          }};
+          inputs = d: {{ inherit (d) cargoBuildFlags nativeBuildInputs buildInputs; }};
+        in {{
+          inherit (drv) pname version cargoBuildFlags postInstall; mainProgram = drv.meta.mainProgram;
+          yubikey = inputs (plugin "yubikey");
+          tpm = inputs (plugin "tpm");
+        }})"#,
         pkg = repo().join("nix/package.nix").display(),
     );
     let v = eval_ok(&expr);
     assert_eq!(v["pname"], "keytap");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(v["cargoBuildFlags"], json!(["--package", "keytap"]));
+    assert_eq!(
+        v["yubikey"],
+        json!({"cargoBuildFlags": ["--package", "keytap-age-plugin-yubikey"],
+               "nativeBuildInputs": ["pkg-config"], "buildInputs": ["pcsclite"]})
+    );
+    assert_eq!(
+        v["tpm"],
+        json!({"cargoBuildFlags": ["--package", "keytap-age-plugin-tpm"],
+               "nativeBuildInputs": ["pkg-config"], "buildInputs": ["tpm2-tss"]})
+    );
     // Run the postInstall into a fake $out and call the wrapper with sops-nix's flags.
     let out = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(out.path().join("bin")).unwrap();

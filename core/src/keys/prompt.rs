@@ -89,8 +89,15 @@ impl Prompter {
 impl age::Callbacks for Prompter {
     fn display_message(&self, message: &str) {
         eprintln!("{message}");
-        if let Some(hook) = &self.hook {
-            hook.notify(message);
+        match &self.hook {
+            Some(hook) => hook.notify(message),
+            // A unit without a terminal (the home-manager login unit) sets KEYTAP_NOTIFY so
+            // "touch your YubiKey" reaches the desktop.
+            None => {
+                if let Some(program) = std::env::var_os("KEYTAP_NOTIFY").filter(|p| !p.is_empty()) {
+                    notify_desktop(std::path::Path::new(&program), message);
+                }
+            }
         }
     }
 
@@ -156,6 +163,19 @@ impl Prompter {
 }
 
 /// Asks a secret through a pinentry program (Assuan: SETDESC, GETPIN, read `D <data>`).
+/// Shows `message` with a notify-send-like `program` (`program keytap MESSAGE`), without
+/// waiting for it: a notification must never hold up the plugin session.
+pub fn notify_desktop(program: &std::path::Path, message: &str) {
+    let _ = std::process::Command::new(program)
+        .arg("keytap")
+        .arg(message)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(|mut c| std::thread::spawn(move || c.wait()));
+}
+
 fn pinentry(program: &std::path::Path, description: &str) -> Option<String> {
     use std::io::Read;
     let mut child = Command::new(program)

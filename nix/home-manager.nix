@@ -1,0 +1,637 @@
+# keytap's home-manager module: a drop-in for sops-nix's `homeManagerModules.sops`.
+#
+# Same option names, types, defaults and paths as sops-nix's home-manager module (so
+# `config.sops.secrets.<name>.path` is `$XDG_CONFIG_HOME/sops-nix/secrets/<name>` as before),
+# the same user-mode installer manifest, the same unit and agent names (`sops-nix.service`
+# on Linux, the `sops-nix` launchd agent on macOS), restarted on activation as sops-nix does.
+# The installer is `keytap install-secrets`, which opens every sops file's data key through
+# one session per age plugin: one PIN for all of a user's secrets.
+#
+# keytap additions, for hardware keys at login (all opt-in or derived from
+# `sops.age.plugins`):
+#   - `sops.prompt.{askpass,pinentry,notify}`: where the login unit's PIN prompts and
+#     "touch your YubiKey" messages go (a graphical pinentry by default when a plugin in
+#     `sops.age.plugins` prompts).
+#   - `sops.keyservice`: keytap's key service as a socket-activated user unit; the login
+#     unit and the user's own `keytap`/`sops` commands go through it and share one PIN.
+#   - `sops.age.identityOrder`, as in the NixOS module.
+#
+# GnuPG is not supported: configurations that use it fail with an assertion saying so.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib) mkOption types;
+
+  cfg = config.sops;
+  isLinux = pkgs.stdenv.hostPlatform.isLinux;
+
+  # What a plugin needs, as in the NixOS module: known plugins, or the package's own
+  # `passthru.keytapNeeds`.
+  knownPluginNeeds = {
+    age-plugin-yubikey = {
+      card = true;
+      prompt = true;
+    };
+    age-plugin-tpm = {
+      tpm = true;
+      prompt = true;
+    };
+    age-plugin-fido2-hmac.prompt = true;
+    age-plugin-ledger.prompt = true;
+    age-plugin-trezor.prompt = true;
+    age-plugin-passphrase.prompt = true;
+  };
+  pluginNeeds =
+    p:
+    {
+      card = false;
+      tpm = false;
+      prompt = false;
+    }
+    // (knownPluginNeeds.${lib.getName p} or { })
+    // (p.passthru.keytapNeeds or (p.keytapNeeds or { }));
+  needsPrompt = lib.any (p: (pluginNeeds p).prompt) cfg.age.plugins;
+  needsCard = lib.any (p: (pluginNeeds p).card) cfg.age.plugins;
+
+  secretType = types.submodule (
+    { name, ... }:
+    {
+      options = {
+        name = mkOption {
+          type = types.str;
+          default = name;
+          description = "Name of the file used in the secrets directory.";
+        };
+        key = mkOption {
+          type = types.str;
+          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
+          description = ''
+            Key used to lookup in the sops file. To access nested data structures, use / as
+            a separator. This option is ignored if format is binary. "" means whole file.
+          '';
+        };
+        path = mkOption {
+          type = types.str;
+          default = "${cfg.defaultSymlinkPath}/${name}";
+          description = ''
+            Path where secrets are symlinked to. If the default is kept no other symlink is
+            created. `%r` is replaced by $XDG_RUNTIME_DIR on linux or `getconf
+            DARWIN_USER_TEMP_DIR` on darwin.
+          '';
+        };
+        format = mkOption {
+          type = types.enum [
+            "yaml"
+            "json"
+            "binary"
+            "ini"
+            "dotenv"
+          ];
+          default = cfg.defaultSopsFormat;
+          description = "File format used to decrypt the sops secret. Binary files are written as is.";
+        };
+        mode = mkOption {
+          type = types.str;
+          default = "0400";
+          description = "Permissions mode of the secret in octal.";
+        };
+        sopsFile = mkOption {
+          type = types.path;
+          default = cfg.defaultSopsFile;
+          defaultText = lib.literalExpression "\${config.sops.defaultSopsFile}";
+          description = "Sops file the secret is loaded from.";
+        };
+      };
+    }
+  );
+
+  templateType = types.submodule (
+    { config, ... }:
+    {
+      options = {
+        name = mkOption {
+          type = types.singleLineStr;
+          default = config._module.args.name;
+          description = "Name of the rendered file.";
+        };
+        path = mkOption {
+          type = types.singleLineStr;
+          # sops-nix's RenderedSubdir, under the XDG config home (not defaultSymlinkPath).
+          default = "${hmConfig.xdg.configHome}/sops-nix/secrets/rendered/${config.name}";
+          description = "Path where the rendered file will be placed.";
+        };
+        content = mkOption {
+          type = types.lines;
+          default = "";
+          description = "Content of the file.";
+        };
+        mode = mkOption {
+          type = types.singleLineStr;
+          default = "0400";
+          description = "Permissions mode of the rendered secret file in octal.";
+        };
+        file = mkOption {
+          type = types.path;
+          default = pkgs.writeText config.name config.content;
+          defaultText = lib.literalExpression "pkgs.writeText config.name config.content";
+          example = "./configuration-template.conf";
+          description = ''
+            File used as the template. When this value is specified,
+            `sops.templates.<name>.content` is ignored.
+          '';
+        };
+      };
+    }
+  );
+  hmConfig = config;
+
+  pathNotInStore = lib.mkOptionType {
+    name = "pathNotInStore";
+    description = "path not in the Nix store";
+    descriptionClass = "noun";
+    check = x: !lib.path.hasStorePathPrefix (/. + x);
+    merge = lib.mergeEqualOption;
+  };
+
+  keytap = lib.getExe' cfg.package "keytap";
+
+  manifest = pkgs.writeTextFile {
+    name = "manifest.json";
+    text = builtins.toJSON {
+      secrets = builtins.attrValues cfg.secrets;
+      templates = builtins.attrValues cfg.templates;
+      secretsMountPoint = cfg.defaultSecretsMountPoint;
+      symlinkPath = cfg.defaultSymlinkPath;
+      keepGenerations = cfg.keepGenerations;
+      gnupgHome = cfg.gnupg.home;
+      sshKeyPaths = cfg.gnupg.sshKeyPaths;
+      ageKeyFile = cfg.age.keyFile;
+      ageSshKeyPaths = cfg.age.sshKeyPaths;
+      placeholderBySecretName = cfg.placeholder;
+      userMode = true;
+      logging = {
+        keyImport = builtins.elem "keyImport" cfg.log;
+        secretChanges = builtins.elem "secretChanges" cfg.log;
+      };
+    };
+    checkPhase = ''
+      ${keytap} install-secrets --check-mode=${
+        if cfg.validateSopsFiles then "sopsfile" else "manifest"
+      } "$out"
+    '';
+  };
+
+  # The key service's socket, under the user's runtime directory (systemd's %t).
+  keyserviceSocket = "%t/keytap/keyservice.sock";
+  keyserviceUri = "unix://\${XDG_RUNTIME_DIR}/keytap/keyservice.sock";
+
+  escapedAgeKeyFile = lib.escapeShellArg cfg.age.keyFile;
+
+  loginScript = (
+    pkgs.writeShellScript "sops-nix-user" (
+      lib.optionalString cfg.age.generateKey ''
+        if [[ ! -f ${escapedAgeKeyFile} ]]; then
+          echo generating machine-specific age key...
+          mkdir -p "$(dirname ${escapedAgeKeyFile})"
+          ${keytap} keygen -o ${escapedAgeKeyFile}
+        fi
+      ''
+      + (
+        if cfg.keyservice.enable then
+          # The service holds the identities (and the PIN): the installer asks it only.
+          ''
+            exec ${keytap} install-secrets --ignore-passwd --enable-local-keyservice=false \
+              --keyservice="${keyserviceUri}" ${manifest}
+          ''
+        else
+          ''
+            exec ${keytap} install-secrets --ignore-passwd ${manifest}
+          ''
+      )
+    )
+  );
+  script = toString loginScript;
+
+  # keytap's prompt and notification settings for units without a terminal.
+  promptEnvironment =
+    lib.optionalAttrs (cfg.prompt.askpass != null) { KEYTAP_ASKPASS = toString cfg.prompt.askpass; }
+    // lib.optionalAttrs (cfg.prompt.pinentry != null) {
+      PINENTRY_PROGRAM = toString cfg.prompt.pinentry;
+    }
+    // lib.optionalAttrs (cfg.prompt.notify != null) { KEYTAP_NOTIFY = toString cfg.prompt.notify; }
+    // lib.optionalAttrs (cfg.age.identityOrder != null) {
+      KEYTAP_IDENTITY_ORDER = cfg.age.identityOrder;
+    };
+
+  # systemd's `Environment=` with sops-nix's quoting: each assignment in single quotes.
+  unitEnvironment =
+    env: builtins.concatStringsSep " " (lib.mapAttrsToList (name: value: "'${name}=${value}'") env);
+
+  # The installer's PATH, as sops-nix sets it: the plugins (and macOS's system tools).
+  installerPath = lib.concatStringsSep ":" (
+    lib.filter (p: p != "") [
+      (lib.makeBinPath cfg.age.plugins)
+      (lib.optionalString pkgs.stdenv.isDarwin "/usr/bin:/bin:/usr/sbin:/sbin")
+    ]
+  );
+
+  # The key service's identities: the same sources as the installer's manifest.
+  keyserviceEnvironment =
+    promptEnvironment
+    // cfg.environment
+    // {
+      PATH = installerPath;
+    }
+    // lib.optionalAttrs (cfg.age.keyFile != null) { SOPS_AGE_KEY_FILE = cfg.age.keyFile; }
+    // lib.optionalAttrs (cfg.age.sshKeyPaths != [ ]) {
+      SOPS_AGE_SSH_PRIVATE_KEY_FILE = toString (builtins.head cfg.age.sshKeyPaths);
+    };
+in
+{
+  options.sops = {
+    build = mkOption {
+      internal = true;
+      readOnly = true;
+      type = types.attrsOf types.package;
+      default = {
+        inherit manifest;
+        script = loginScript;
+      };
+      description = "The installer's manifest and the login unit's script (for tests and tools).";
+    };
+
+    secrets = mkOption {
+      type = types.attrsOf secretType;
+      default = { };
+      description = "Secrets to decrypt.";
+    };
+
+    templates = mkOption {
+      type = types.attrsOf templateType;
+      default = { };
+      description = "Templates for secret files.";
+    };
+
+    placeholder = mkOption {
+      type = types.attrsOf (
+        lib.mkOptionType {
+          name = "coercibleToString";
+          description = "value that can be coerced to string";
+          check = lib.strings.isConvertibleWithToString;
+          merge = lib.mergeEqualOption;
+        }
+      );
+      default = { };
+      visible = false;
+    };
+
+    defaultSopsFile = mkOption {
+      type = types.path;
+      description = "Default sops file used for all secrets.";
+    };
+
+    defaultSopsFormat = mkOption {
+      type = types.str;
+      default = "yaml";
+      description = "Default sops format used for all secrets.";
+    };
+
+    defaultSopsKey = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = ''
+        Default key used to lookup in all secrets. This option is ignored if format is
+        binary. "" means whole file.
+      '';
+    };
+
+    validateSopsFiles = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Check all sops files at evaluation time. This requires sops files to be added to
+        the nix store.
+      '';
+    };
+
+    defaultSymlinkPath = mkOption {
+      type = types.str;
+      default = "${config.xdg.configHome}/sops-nix/secrets";
+      defaultText = lib.literalExpression "\"\${config.xdg.configHome}/sops-nix/secrets\"";
+      description = "Default place where the latest generation of decrypted secrets can be found.";
+    };
+
+    defaultSecretsMountPoint = mkOption {
+      type = types.str;
+      default = "%r/secrets.d";
+      description = "Default place where generations of decrypted secrets are stored.";
+    };
+
+    keepGenerations = mkOption {
+      type = types.ints.unsigned;
+      default = 1;
+      description = "Number of secrets generations to keep. Setting this to 0 disables pruning.";
+    };
+
+    log = mkOption {
+      type = types.listOf (
+        types.enum [
+          "keyImport"
+          "secretChanges"
+        ]
+      );
+      default = [
+        "keyImport"
+        "secretChanges"
+      ];
+      description = "What to log.";
+    };
+
+    environment = mkOption {
+      type = types.attrsOf (types.either types.str types.path);
+      default = { };
+      description = ''
+        Environment variables to set before calling the installer.
+
+        To properly quote strings with quotes use lib.escapeShellArg.
+      '';
+    };
+
+    package = mkOption {
+      type = types.package;
+      default = pkgs.keytap or (pkgs.callPackage ./package.nix { });
+      defaultText = lib.literalExpression "pkgs.keytap or (pkgs.callPackage ./package.nix { })";
+      description = "The keytap package whose `keytap install-secrets` installs the secrets.";
+    };
+
+    prompt = {
+      askpass = mkOption {
+        type = types.nullOr (types.either types.str types.path);
+        default = null;
+        example = lib.literalExpression "\"\${pkgs.openssh-askpass}/libexec/gtk-ssh-askpass\"";
+        description = ''
+          An askpass program (`KEYTAP_ASKPASS`: called with the prompt, prints the answer)
+          for PINs and passphrases the login unit needs. Tried before the pinentry.
+        '';
+      };
+
+      pinentry = mkOption {
+        type = types.nullOr (types.either types.str types.path);
+        default = if needsPrompt then "${pkgs.pinentry-gnome3}/bin/pinentry-gnome3" else null;
+        defaultText = lib.literalMD "`pinentry-gnome3` when a plugin in {option}`sops.age.plugins` asks for a PIN or passphrase";
+        description = ''
+          A pinentry program (`PINENTRY_PROGRAM`) for PINs and passphrases the login unit
+          needs: the unit has no terminal, so a graphical one reaches the person at the
+          keyboard. keytap asks once per plugin for all secrets.
+        '';
+      };
+
+      notify = mkOption {
+        type = types.nullOr (types.either types.str types.path);
+        default = if needsCard then "${pkgs.libnotify}/bin/notify-send" else null;
+        defaultText = lib.literalMD "`notify-send` when a plugin in {option}`sops.age.plugins` uses a smart card";
+        description = ''
+          A notify-send-like program (`KEYTAP_NOTIFY`, run as `PROGRAM keytap MESSAGE`)
+          that shows plugin messages such as "touch your YubiKey" on the desktop.
+        '';
+      };
+    };
+
+    keyservice = {
+      enable = lib.mkEnableOption ''
+        keytap's key service as a socket-activated user unit (Linux). The login unit and
+        your own `keytap` and `sops` commands (`SOPS_KEYSERVICE` is set in the session)
+        unwrap data keys through it, so the PIN the login unit asked for is kept for them'';
+
+      cacheTtl = mkOption {
+        type = types.ints.unsigned;
+        default = 600;
+        description = "Seconds a cached PIN or passphrase is kept unused (0: never kept).";
+      };
+
+      onlyService = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Also set `SOPS_ENABLE_LOCAL_KEYSERVICE=false` in the session, so your `keytap` and
+          `sops` commands unwrap through the service only (one PIN) instead of opening the
+          token themselves first.
+        '';
+      };
+
+      extraArgs = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "--prompt" ];
+        description = "More `keytap keyservice` flags.";
+      };
+    };
+
+    age = {
+      keyFile = mkOption {
+        type = types.nullOr pathNotInStore;
+        default = null;
+        example = "/home/someuser/.age-key.txt";
+        description = ''
+          Path to age key file used for sops decryption. It may hold plugin identities
+          (`AGE-PLUGIN-...`) as well as `AGE-SECRET-KEY-...` lines.
+        '';
+      };
+
+      plugins = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+        description = "List of plugins to use for sops decryption.";
+      };
+
+      identityOrder = mkOption {
+        type = types.nullOr (
+          types.enum [
+            "plugins-first"
+            "software-first"
+          ]
+        );
+        default = null;
+        description = ''
+          Which identities keytap tries first: plugin (hardware) identities, or software
+          ones. `null` keeps keytap's default (plugins first).
+        '';
+      };
+
+      generateKey = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Whether or not to generate the age key. If this option is set to false, the key
+          must already be present at the specified location.
+        '';
+      };
+
+      sshKeyPaths = mkOption {
+        type = types.listOf types.path;
+        default = [ ];
+        description = "Paths to ssh keys added as age keys during sops decryption.";
+      };
+    };
+
+    gnupg = {
+      package = mkOption {
+        type = types.package;
+        default = pkgs.gnupg;
+        defaultText = lib.literalExpression "pkgs.gnupg";
+        description = "The gnupg package (not used by keytap, which does not support GnuPG).";
+      };
+
+      home = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/home/someuser/.gnupg";
+        description = "Not supported by keytap: setting it fails with an assertion.";
+      };
+
+      qubes-split-gpg = {
+        enable = lib.mkEnableOption "Qubes Split GPG (not supported by keytap)";
+
+        domain = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "vault-gpg";
+          description = "Not supported by keytap.";
+        };
+      };
+
+      sshKeyPaths = mkOption {
+        type = types.listOf types.path;
+        default = [ ];
+        description = "Not supported by keytap: setting it fails with an assertion.";
+      };
+    };
+  };
+
+  config = lib.mkMerge [
+    (lib.mkIf (cfg.templates != { }) {
+      sops.placeholder = lib.mapAttrs (
+        name: _: lib.mkDefault "<SOPS:${builtins.hashString "sha256" name}:PLACEHOLDER>"
+      ) cfg.secrets;
+    })
+
+    (lib.mkIf (cfg.secrets != { }) {
+      assertions = [
+        {
+          assertion = cfg.keyservice.enable || cfg.age.keyFile != null || cfg.age.sshKeyPaths != [ ];
+          # sops-nix's message (a key service also counts as a key source here).
+          message = "No key source configured for sops. Either set services.openssh.enable or set sops.age.keyFile or sops.gnupg.home or sops.gnupg.qubes-split-gpg.enable";
+        }
+        {
+          assertion = cfg.gnupg.home == null && cfg.gnupg.sshKeyPaths == [ ] && !cfg.gnupg.qubes-split-gpg.enable;
+          message = "keytap does not support GnuPG: unset sops.gnupg.home, sops.gnupg.sshKeyPaths and sops.gnupg.qubes-split-gpg and use age keys (sops.age.keyFile, sops.age.sshKeyPaths or a plugin)";
+        }
+        {
+          assertion = !cfg.keyservice.enable || isLinux;
+          message = "sops.keyservice.enable needs systemd user units (Linux); on macOS run `keytap keyservice` yourself and set sops.environment.SOPS_KEYSERVICE";
+        }
+      ];
+
+      sops.environment = { PATH = installerPath; } // lib.mapAttrs (_: lib.mkDefault) promptEnvironment;
+
+      systemd.user.services.sops-nix = lib.mkIf isLinux {
+        Unit =
+          {
+            Description = "sops-nix activation";
+          }
+          // lib.optionalAttrs cfg.keyservice.enable {
+            Requires = [ "keytap-keyservice.socket" ];
+            After = [ "keytap-keyservice.socket" ];
+          };
+        Service = {
+          Type = "oneshot";
+          Environment = unitEnvironment cfg.environment;
+          ExecStart = script;
+        };
+        Install.WantedBy = [ "default.target" ];
+      };
+
+      # Darwin: load secrets once on login.
+      launchd.agents.sops-nix = {
+        enable = true;
+        config = {
+          Program = script;
+          EnvironmentVariables = cfg.environment;
+          KeepAlive = false;
+          RunAtLoad = true;
+          StandardOutPath = "${config.home.homeDirectory}/Library/Logs/SopsNix/stdout";
+          StandardErrorPath = "${config.home.homeDirectory}/Library/Logs/SopsNix/stderr";
+        };
+      };
+
+      # [Re]load secrets on home-manager activation, as sops-nix does.
+      home.activation.sops-nix =
+        if isLinux then
+          let
+            systemctl = config.systemd.user.systemctlPath;
+          in
+          ''
+            systemdStatus=$(${systemctl} --user is-system-running 2>&1 || true)
+
+            if [[ $systemdStatus == 'running' || $systemdStatus == 'degraded' ]]; then
+              ${systemctl} restart --user sops-nix
+            else
+              echo "User systemd daemon not running. Probably executed on boot where no manual start/reload is needed."
+            fi
+
+            unset systemdStatus
+          ''
+        else
+          let
+            domain-target = "gui/$(id -u ${config.home.username})";
+          in
+          ''
+            /bin/launchctl bootout ${domain-target}/org.nix-community.home.sops-nix && true
+            /bin/launchctl bootstrap ${domain-target} ${config.home.homeDirectory}/Library/LaunchAgents/org.nix-community.home.sops-nix.plist
+          '';
+    })
+
+    (lib.mkIf (cfg.keyservice.enable && isLinux) {
+      systemd.user.sockets.keytap-keyservice = {
+        Unit.Description = "keytap key service socket";
+        Socket = {
+          ListenStream = keyserviceSocket;
+          SocketMode = "0600";
+          DirectoryMode = "0700";
+        };
+        Install.WantedBy = [ "sockets.target" ];
+      };
+      systemd.user.services.keytap-keyservice = {
+        Unit = {
+          Description = "keytap key service (sops-compatible; holds PINs for a while)";
+          Requires = [ "keytap-keyservice.socket" ];
+        };
+        Service = {
+          Environment = unitEnvironment keyserviceEnvironment;
+          ExecStart = lib.escapeShellArgs (
+            [
+              keytap
+              "keyservice"
+              "--network"
+              "unix"
+              "--address"
+              keyserviceSocket
+              "--cache-ttl"
+              (toString cfg.keyservice.cacheTtl)
+            ]
+            ++ cfg.keyservice.extraArgs
+          );
+        };
+      };
+      home.sessionVariables = {
+        SOPS_KEYSERVICE = keyserviceUri;
+      }
+      // lib.optionalAttrs cfg.keyservice.onlyService { SOPS_ENABLE_LOCAL_KEYSERVICE = "false"; };
+    })
+  ];
+}
