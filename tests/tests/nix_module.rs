@@ -5,81 +5,15 @@
 //! generates is what `keytap install-secrets` parses and installs.
 
 mod install_common;
+mod nix_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use install_common::*;
+use nix_common::{nix_instantiate, nixpkgs_lib, repo};
 use serde_json::{json, Value};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn nix_instantiate() -> Command {
-    let ok = Command::new("nix-instantiate")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success());
-    assert!(
-        matches!(ok, Ok(true)),
-        "nix-instantiate is needed (apt-get install nix-bin; see scripts/install-deps.sh)"
-    );
-    let mut c = Command::new("nix-instantiate");
-    c.arg("--store").arg("dummy://");
-    c
-}
-
-/// The nixpkgs `lib` directory: `<nixpkgs/lib>` when NIX_PATH has nixpkgs, else the
-/// vendored tarball (`../shared/vendor/nixpkgs-lib.tgz`) extracted once per test binary.
-fn nixpkgs_lib() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        if std::env::var("NIX_PATH")
-            .map(|p| p.contains("nixpkgs"))
-            .unwrap_or(false)
-        {
-            let out = nix_instantiate()
-                .args(["--find-file", "nixpkgs/lib"])
-                .output()
-                .unwrap();
-            if out.status.success() {
-                return PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-            }
-        }
-        let tarball = repo().join("../shared/vendor/nixpkgs-lib.tgz");
-        assert!(
-            tarball.exists(),
-            "{} is missing (see its README)",
-            tarball.display()
-        );
-        // Extracted once into the target directory (complete or not at all: renamed into
-        // place after extraction).
-        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nixpkgs-lib");
-        if !cache.join("lib/default.nix").exists() {
-            let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-            let st = Command::new("tar")
-                .arg("-xzf")
-                .arg(&tarball)
-                .arg("-C")
-                .arg(tmp.path())
-                .status()
-                .unwrap();
-            assert!(st.success(), "cannot extract {}", tarball.display());
-            let _ = std::fs::rename(tmp.keep(), &cache);
-        }
-        assert!(
-            cache.join("lib/default.nix").exists(),
-            "{} has no lib/",
-            tarball.display()
-        );
-        cache.join("lib")
-    })
-}
 
 /// Evaluates `expr` (with `lib` and `h`, the module harness, in scope) to JSON.
 fn eval(expr: &str) -> Result<Value, String> {
@@ -669,11 +603,20 @@ fn the_flake_and_package_evaluate() {
     // The TPM plugin (tpm2-tss) is Linux-only.
     assert_eq!(
         v["darwinPackages"],
-        json!(["age-plugin-passphrase", "age-plugin-testkit", "age-plugin-yubikey", "default", "keytap"])
+        json!([
+            "age-plugin-passphrase",
+            "age-plugin-testkit",
+            "age-plugin-yubikey",
+            "default",
+            "keytap"
+        ])
     );
     assert!(v["module"].as_str().unwrap().ends_with("nix/module.nix"));
     assert_eq!(v["module"], v["defaultModule"]);
-    assert!(v["hmModule"].as_str().unwrap().ends_with("nix/home-manager.nix"));
+    assert!(v["hmModule"]
+        .as_str()
+        .unwrap()
+        .ends_with("nix/home-manager.nix"));
     assert_eq!(v["hmModule"], v["hmDefault"]);
     // The overlay does not replace nixpkgs' own age-plugin-yubikey / age-plugin-tpm.
     assert_eq!(
@@ -682,7 +625,13 @@ fn the_flake_and_package_evaluate() {
     );
     assert_eq!(
         v["overlayPackages"],
-        json!(["age-plugin-passphrase", "age-plugin-testkit", "age-plugin-tpm", "age-plugin-yubikey", "keytap"])
+        json!([
+            "age-plugin-passphrase",
+            "age-plugin-testkit",
+            "age-plugin-tpm",
+            "age-plugin-yubikey",
+            "keytap"
+        ])
     );
     for c in ["keytap", "age-plugin-passphrase", "module-eval", "nixos-vm"] {
         assert!(
