@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use keytap_e2e::{keytap_bin, Run, Workspace};
+use keytap_e2e::{keytap_bin, lines_of, Run, Workspace};
 
 fn bin_dir() -> PathBuf {
     keytap_bin().parent().unwrap().to_path_buf()
@@ -321,6 +321,33 @@ fn plugins_that_flood_or_overflow_are_stopped_and_their_text_defused() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("touch your token"), "{}", run.stderr);
     assert!(!run.stderr.contains('\x1b') && !run.stderr.contains('\x07'));
+    // KEYTAP_NOTIFY (a login unit's desktop notifications) gets the same defused text.
+    let notified = ws.path("notified.log");
+    let notify = ws.script(
+        "notify",
+        &format!(
+            "#!/bin/sh\nprintf '%s|%s\\n' \"$1\" \"$2\" >> '{}'\n",
+            notified.display()
+        ),
+    );
+    let (run, _) = keytap_env(
+        &ws,
+        &["decrypt", "s.json"],
+        &[
+            ("SOPS_AGE_KEY", &identity),
+            ("TESTKIT_MODE", "escape-msg"),
+            ("KEYTAP_NOTIFY", notify.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let start = std::time::Instant::now();
+    while lines_of(&notified).is_empty() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let shown = std::fs::read_to_string(&notified).unwrap_or_default();
+    assert!(shown.starts_with("keytap|"), "{shown:?}");
+    assert!(shown.contains("touch your token"), "{shown:?}");
+    assert!(!shown.contains('\x1b') && !shown.contains('\x07'), "{shown:?}");
     // The timeout takes fractions, and refuses what is not a positive number.
     let run = with("hang", "0.5");
     assert!(run.stderr.contains("within 0.5 s"), "{}", run.stderr);
