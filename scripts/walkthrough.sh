@@ -169,5 +169,65 @@ if [ -f "$work/yubikey-identity.txt" ]; then
 fi
 echo "   the service logged:"
 sed 's/^/   /' "$work/keyservice.log"
+
+step "10. home-manager: your editor's API key, installed at login (sops-nix's paths)"
+# The module evaluated offline (the vendored nixpkgs lib and home-manager's lib.hm, on the
+# dummy store), then the login unit's own script run with the unit's environment.
+mkdir -p "$work/vendor" "$work/hm-pkg/bin" "$work/hm-plugins/bin" "$work/store" "$work/run-user"
+chmod 700 "$work/run-user"
+tar -xzf "$root/../shared/vendor/nixpkgs-lib.tgz" -C "$work/vendor"
+tar -xzf "$root/../shared/vendor/home-manager-lib.tgz" -C "$work/vendor"
+ln -s "$keytap" "$work/hm-pkg/bin/keytap"
+ln -s "$root/target/debug/age-plugin-yubikey" "$work/hm-plugins/bin/age-plugin-yubikey"
+if [ -f "$work/yubikey-identity.txt" ]; then
+  echo "   (the YubiKey is plugged in again for the login)"
+  insert_card
+  hm_identity="$work/yubikey-identity.txt"; hm_recipient="$yk_recipient"
+else
+  hm_identity="$XDG_CONFIG_HOME/sops/age/keys.txt"; hm_recipient="$recipient"
+fi
+printf 'openai_api_key: sk-walkthrough-editor-key\n' > secrets/editor.yaml
+show "$keytap" encrypt -i --age "$hm_recipient" secrets/editor.yaml
+cat > "$work/home.nix" <<NIX
+{ config, pkgs, ... }: {
+  home.username = "$(id -un)";
+  home.homeDirectory = "$HOME";
+  sops.defaultSopsFile = "$work/secrets/editor.yaml";
+  sops.age.keyFile = "$hm_identity";
+  sops.age.plugins = [ (pkgs.age-plugin-yubikey // { outPath = "$work/hm-plugins"; }) ];
+  sops.prompt.askpass = "$work/ks-askpass.sh";
+  sops.secrets.openai_api_key = { };
+}
+NIX
+echo "   home.nix:"; sed 's/^/     /' "$work/home.nix"
+nix-instantiate --store dummy:// --eval --strict --json -E "
+  let lib = import $work/vendor/home-manager-lib/modules/lib/stdlib-extended.nix (import $work/vendor/lib);
+      h = import $root/nix/tests/hm-harness.nix { inherit lib; keytapDir = \"$work/hm-pkg\"; };
+  in h.summary [ $work/home.nix ]" > "$work/hm.json"
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+v = json.load(open(f"{work}/hm.json"))
+unit = v["services"]["sops-nix"]
+print("   config.sops.secrets.openai_api_key.path =", v["secrets"]["openai_api_key"]["path"])
+print("   systemd user unit sops-nix.service, Environment=" + unit["Service"]["Environment"][:60] + "...")
+json.dump(v["manifest"]["json"], open(f"{work}/store/manifest.json", "w"))
+script = v["script"]["text"].replace(v["manifest"]["path"], f"{work}/store/manifest.json")
+open(f"{work}/store/sops-nix-user", "w").write("#!/bin/bash\nset -e\n" + script)
+assignments = [a.strip("'") for a in unit["Service"]["Environment"].split("' '")]
+open(f"{work}/store/env", "w").write("\n".join(assignments) + "\n")
+PY
+: > "$work/asked"
+echo "\$ systemctl --user start sops-nix   # here: its script, with its environment"
+bash_bin=$(command -v bash)
+(
+  while IFS= read -r assignment; do export "${assignment?}"; done < "$work/store/env"
+  XDG_RUNTIME_DIR="$work/run-user" "$bash_bin" "$work/store/sops-nix-user"
+)
+echo "   $(wc -l < "$work/asked") PIN prompt(s) for the login"
+show ls -l "$HOME/.config/sops-nix/secrets/"
+show cat "$HOME/.config/sops-nix/secrets/openai_api_key"
+echo
+
 echo
 echo "Walkthrough complete."
