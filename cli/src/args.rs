@@ -387,6 +387,30 @@ pub enum Command {
         #[arg(long)]
         lock: bool,
     },
+    /// Merge three versions of a sops file (a git merge driver: `keytap merge %O %A %B %P`),
+    /// writing the result over OURS; exit 1 on conflicts, listed by key path.
+    Merge {
+        /// Input format (default: from PATH's extension, else OURS's).
+        #[arg(long)]
+        input_type: Option<String>,
+        #[command(flatten)]
+        keyservice: KeyServiceArgs,
+        /// The common ancestor (git's %O; empty when both sides added the file).
+        base: PathBuf,
+        /// Our version (git's %A): the merged file is written here.
+        ours: PathBuf,
+        /// Their version (git's %B).
+        theirs: PathBuf,
+        /// The file's path in the repository (git's %P): its name in messages and format.
+        path: Option<PathBuf>,
+    },
+    /// Write the git configuration for sops files: the merge driver, the textconv for
+    /// plaintext diffs, and `.gitattributes` lines for the files .sops.yaml covers.
+    GitSetup {
+        /// Only print what would be written.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Install the secrets of a NixOS module manifest (sops-nix's sops-install-secrets):
     /// decrypt every sops file once, write a new generation, switch the symlink atomically.
     InstallSecrets {

@@ -178,6 +178,20 @@ impl ValueCipher {
         }
     }
 
+    /// Also remembers the IVs `other` decrypted, when it has the same data key (else
+    /// nothing): values taken from another version of the file (a merge) keep that
+    /// version's exact ciphertext. This cipher's own IVs win where both know a value.
+    pub fn absorb_ivs(&mut self, other: &ValueCipher) {
+        if *self.key != *other.key || !self.remember_ivs {
+            return;
+        }
+        for (value, iv) in &other.stash {
+            self.stash
+                .entry(value.clone())
+                .or_insert_with(|| iv.clone());
+        }
+    }
+
     fn seal(&self, iv: &[u8], plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, CipherError> {
         if iv.len() == IV_LEN {
             return self

@@ -182,6 +182,12 @@ impl OpenFile {
         &self.key
     }
 
+    /// Learns the IVs of `other`, another version of this file opened with the same data
+    /// key (nothing otherwise), so values taken from it keep their exact ciphertext.
+    pub fn absorb_ivs(&mut self, other: &OpenFile) {
+        self.cipher.absorb_ivs(&other.cipher);
+    }
+
     /// Generates a new data key and re-wraps it to every master key (`rotate`). Every value
     /// gets a fresh IV on the next seal.
     pub fn rotate(&mut self, sources: &KeySources) -> Result<(), Error> {

@@ -15,6 +15,7 @@ pub mod goerr;
 pub mod install;
 pub mod keys;
 pub mod keysource;
+pub mod merge;
 pub mod metadata;
 pub mod plugin;
 pub mod safefs;

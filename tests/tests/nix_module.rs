@@ -9,7 +9,6 @@ mod nix_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use install_common::*;
 use nix_common::{nix_instantiate, nixpkgs_lib, repo};

@@ -347,7 +347,10 @@ fn plugins_that_flood_or_overflow_are_stopped_and_their_text_defused() {
     let shown = std::fs::read_to_string(&notified).unwrap_or_default();
     assert!(shown.starts_with("keytap|"), "{shown:?}");
     assert!(shown.contains("touch your token"), "{shown:?}");
-    assert!(!shown.contains('\x1b') && !shown.contains('\x07'), "{shown:?}");
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\x07'),
+        "{shown:?}"
+    );
     // The timeout takes fractions, and refuses what is not a positive number.
     let run = with("hang", "0.5");
     assert!(run.stderr.contains("within 0.5 s"), "{}", run.stderr);

@@ -6,10 +6,12 @@ mod edit;
 mod encrypt;
 mod exec;
 mod filestatus;
+mod git_setup;
 mod groups;
 mod install_secrets;
 mod keygen;
 mod keyservice;
+mod merge;
 mod rotate;
 mod set;
 mod updatekeys;
@@ -197,6 +199,21 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             lock,
             verbose: cli.verbose,
         }),
+        Some(Command::Merge {
+            input_type,
+            base,
+            ours,
+            theirs,
+            path,
+            ..
+        }) => merge::run(
+            input_type.as_deref(),
+            &base,
+            &ours,
+            &theirs,
+            path.as_deref(),
+        ),
+        Some(Command::GitSetup { dry_run }) => git_setup::run(dry_run),
         Some(Command::InstallSecrets {
             check_mode,
             ignore_passwd,
@@ -220,7 +237,8 @@ fn key_service_args(cli: &Cli) -> Option<&KeyServiceArgs> {
         Some(Command::Updatekeys { keyservice, .. })
         | Some(Command::ExecEnv { keyservice, .. })
         | Some(Command::ExecFile { keyservice, .. })
-        | Some(Command::InstallSecrets { keyservice, .. }) => keyservice,
+        | Some(Command::InstallSecrets { keyservice, .. })
+        | Some(Command::Merge { keyservice, .. }) => keyservice,
         Some(Command::Groups { action }) => match action {
             GroupsAction::Add { keyservice, .. } | GroupsAction::Delete { keyservice, .. } => {
                 keyservice
