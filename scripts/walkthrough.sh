@@ -227,6 +227,25 @@ bash_bin=$(command -v bash)
 echo "   $(wc -l < "$work/asked") PIN prompt(s) for the login"
 show ls -l "$HOME/.config/sops-nix/secrets/"
 show cat "$HOME/.config/sops-nix/secrets/openai_api_key"
+
+step "11. git: two branches change two secrets; keytap merges them key by key"
+export PATH="$root/target/debug:$PATH"   # git runs the driver and textconv by name
+mkdir -p "$work/repo" && cd "$work/repo"
+git init -q -b main . && git config user.email you@example.invalid && git config user.name you
+printf 'creation_rules:\n  - path_regex: \\.yaml$\n    age: %s\n' "$recipient" > .sops.yaml
+printf 'db_password: hunter2\napi_token: t0ken\n' > app.yaml
+"$keytap" encrypt -i app.yaml && git add -A
+show "$keytap" git-setup
+git add -A && git commit -qm "app secrets"
+git checkout -qb feature && "$keytap" set app.yaml '["db_password"]' '"correct-horse"' && git commit -qam "rotate the db password"
+git checkout -q main && "$keytap" set app.yaml '["api_token"]' '"n3w-t0ken"' && git commit -qam "new api token"
+show git merge --no-edit feature
+show "$keytap" decrypt app.yaml
+echo "   against main before the merge: feature's value (its own ciphertext), the date and the MAC:"
+git diff --no-textconv HEAD~1 -- app.yaml | grep '^[-+][^-+]' | cut -c1-60 | sed 's/^/   /'
+echo "\$ git diff HEAD~1   # through the textconv"
+git diff HEAD~1 -- app.yaml | grep '^[-+][^-+]' | sed 's/^/   /'
+cd "$work"
 echo
 
 echo
