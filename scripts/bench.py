@@ -98,6 +98,7 @@ def main():
             print(f"{fmt + ' ' + op:<16}{k_t * 1000:>10.1f}ms{s_t * 1000:>10.1f}ms{s_t / k_t:>9.1f}x"
                   f"{k_m / 1024:>10.1f}MiB{s_m / 1024:>8.1f}MiB{s_m / k_m:>10.1f}x")
     bench_keyservice(work, env, recipient)
+    bench_merge(work, env, recipient)
 
 
 def median_ms(argv, env, runs):
@@ -219,6 +220,29 @@ def bench_plugin_prompts(work, env, small, client_env):
     print(f"{'':<16}{'total':>10}{'prompts':>9}{'plugin runs':>13}")
     for name, (ms, (asks, runs)) in (("local", local), ("via service", remote)):
         print(f"{name:<16}{ms:>8.1f}ms{asks:>9}{runs:>13}")
+
+
+def bench_merge(work, env, recipient):
+    """`keytap merge` of a 200-value file changed on both sides (sops has no merge)."""
+    import shutil
+    plain = os.path.join(work, "merge-plain.yaml")
+    with open(plain, "w") as f:
+        f.write("".join(f"key_{i:03}: value {i}\n" for i in range(200)))
+    base = os.path.join(work, "merge-base.yaml")
+    run([KEYTAP, "encrypt", "--age", recipient, plain], env, base)
+    sides = {}
+    for side, key in (("ours", "key_010"), ("theirs", "key_190")):
+        sides[side] = os.path.join(work, f"merge-{side}.yaml")
+        shutil.copy(base, sides[side])
+        run([KEYTAP, "set", sides[side], f'["{key}"]', f'"{side}"'], env)
+    target = os.path.join(work, "merge-result.yaml")
+    samples = []
+    for _ in range(RUNS * 3):
+        shutil.copy(sides["ours"], target)
+        samples.append(run([KEYTAP, "merge", base, target, sides["theirs"], "s.yaml"], env))
+    ms = statistics.median(t for t, _ in samples) * 1000
+    rss = max(m for _, m in samples) / 1024
+    print(f"\nkeytap merge, 200 values changed on both sides: {ms:.1f} ms median of {len(samples)}, peak RSS {rss:.1f} MiB")
 
 
 if __name__ == "__main__":
