@@ -40,7 +40,9 @@ fn main() {
     let code = match keytap_core::stack::with_deep_stack(move || commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            let msg = e.message.trim_end();
+            // Errors quote file contents (recipients, keys, values of bad metadata) that
+            // an attacker may have chosen: no escape sequence reaches the terminal.
+            let msg = keytap_core::plugin::defuse(e.message.trim_end());
             if !msg.is_empty() {
                 eprintln!("{msg}");
             }

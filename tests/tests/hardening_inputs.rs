@@ -304,3 +304,38 @@ fn a_tampered_encrypted_comment_is_refused_unless_the_mac_is_ignored() {
         .out()
         .contains("# the admin password"));
 }
+
+/// A file whose metadata an attacker wrote (a pull request): a recipient with terminal
+/// escape sequences and multi-byte characters. `doctor` and every error show it defused,
+/// and nothing panics on a character boundary.
+#[test]
+fn hostile_recipients_never_reach_the_terminal_raw() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: 1\n");
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
+    let hostile = format!("age1\\e]0;pwned\\a\\e[2J{}", "ą".repeat(30));
+    let text = String::from_utf8(enc).unwrap().replace(
+        &format!("recipient: {}", ws.recipient),
+        &format!("recipient: \"{hostile}\""),
+    );
+    assert!(text.contains("pwned"));
+    ws.write("hostile.yaml", text);
+    for args in [
+        vec!["doctor", "hostile.yaml"],
+        vec!["updatekeys", "--dry-run", "hostile.yaml"],
+        vec!["decrypt", "hostile.yaml"],
+    ] {
+        let run = ws.keytap(&args);
+        let all = format!("{}{}", run.out(), run.stderr);
+        assert!(
+            !all.contains('\x1b') && !all.contains('\x07'),
+            "{args:?}: {all:?}"
+        );
+        assert!(!all.contains("panicked"), "{args:?}: {all}");
+    }
+    let run = ws.keytap(["doctor", "hostile.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.out().contains("age1?]0;pwned?"), "{}", run.out());
+}

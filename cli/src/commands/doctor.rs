@@ -150,12 +150,12 @@ pub fn run(file: Option<&Path>) -> Result<i32, CliError> {
                         println!(
                             "  group {gi}: {} [{}]: {verdict}",
                             short(recipient),
-                            recipient_kind(recipient)
+                            keytap_core::plugin::defuse(&recipient_kind(recipient))
                         );
                     }
                     other => println!(
                         "  group {gi}: {} [not supported by keytap]",
-                        other.describe()
+                        keytap_core::plugin::defuse(&other.describe())
                     ),
                 }
             }
@@ -164,12 +164,18 @@ pub fn run(file: Option<&Path>) -> Result<i32, CliError> {
     Ok(0)
 }
 
+/// A recipient shortened for display (by characters: a file may hold any text there), with
+/// control characters defused.
 fn short(r: &str) -> String {
-    if r.len() > 40 {
-        format!("{}…{}", &r[..20], &r[r.len() - 8..])
+    let chars: Vec<char> = r.chars().collect();
+    let shown = if chars.len() > 40 {
+        let head: String = chars[..20].iter().collect();
+        let tail: String = chars[chars.len() - 8..].iter().collect();
+        format!("{head}…{tail}")
     } else {
         r.to_string()
-    }
+    };
+    keytap_core::plugin::defuse(&shown)
 }
 
 fn check_permissions(path: &Path, label: &str) {

@@ -19,8 +19,11 @@ use crate::error::CliError;
 use crate::open::{open_files, OpenMode, Opened};
 use crate::output::{write_file, Destination};
 
+/// The keys of a group as sops lists them (defused: a file's metadata may hold any text).
 fn describe_group(g: &[MasterKey]) -> Vec<String> {
-    g.iter().map(|k| k.describe()).collect()
+    g.iter()
+        .map(|k| keytap_core::plugin::defuse(&k.describe()))
+        .collect()
 }
 
 /// What sops prints before changing a file's groups (on stdout, the shamir line first).

@@ -127,13 +127,11 @@ mod tests {
 /// Most of a plugin's message shown to the user.
 const MAX_SHOWN: usize = 4096;
 
-/// Text a plugin sent, made safe to show on a terminal or pass to a prompt program:
-/// control characters (and so terminal escape sequences) become `?`, newlines and tabs
-/// stay, and anything past 4 KiB is cut.
-pub fn printable(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_SHOWN)]);
-    let mut out: String = text
-        .chars()
+/// `text` made safe to print on a terminal: control characters (so terminal escape
+/// sequences) become `?`; newlines and tabs stay. For anything a file, a config or a
+/// plugin chose: recipients, key names, messages.
+pub fn defuse(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_control() && c != '\n' && c != '\t' {
                 '?'
@@ -141,7 +139,16 @@ pub fn printable(bytes: &[u8]) -> String {
                 c
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Text a plugin sent, made safe to show on a terminal or pass to a prompt program:
+/// control characters (and so terminal escape sequences) become `?`, newlines and tabs
+/// stay, and anything past 4 KiB is cut.
+pub fn printable(bytes: &[u8]) -> String {
+    let mut out = defuse(&String::from_utf8_lossy(
+        &bytes[..bytes.len().min(MAX_SHOWN)],
+    ));
     if bytes.len() > MAX_SHOWN {
         out.push_str("...");
     }
