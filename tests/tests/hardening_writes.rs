@@ -196,6 +196,19 @@ fn output_dir_plaintext_is_0600_never_follows_planted_links_and_refuses_collisio
         .unwrap()
         .is_file());
     assert_eq!(mode(&out.join("s.yaml")), 0o600);
+    // A planted FIFO: replaced too, never written into (no hang, no reader gets it).
+    std::fs::remove_file(out.join("s.yaml")).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(out.join("s.yaml"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let run = ws.keytap(["decrypt", "--output-dir", "out", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::fs::symlink_metadata(out.join("s.yaml"))
+        .unwrap()
+        .is_file());
+    assert_eq!(mode(&out.join("s.yaml")), 0o600);
     // Two inputs with one name: refused before anything is written.
     std::fs::create_dir(ws.path("sub")).unwrap();
     std::fs::copy(ws.path("s.yaml"), ws.path("sub/s.yaml")).unwrap();

@@ -161,8 +161,10 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
             .map(|()| Written::Renamed)
             .map_err(attempt_error);
     };
-    if meta.file_type().is_symlink() {
-        // Only reached without `follow_symlinks`: the link itself is replaced.
+    if meta.file_type().is_symlink() || (!opts.follow_symlinks && !meta.is_file()) {
+        // Only reached without `follow_symlinks`: the link itself is replaced, and so is a
+        // FIFO or device planted in a directory of outputs (never written into: that would
+        // hang, or hand the plaintext to whoever reads it).
         return write_beside_and_rename(dir, name, data, NewMode::Exact(0o600), None, false)
             .map(|()| Written::Renamed)
             .map_err(attempt_error);
