@@ -30,33 +30,9 @@ let
   cfg = config.sops;
   isLinux = pkgs.stdenv.hostPlatform.isLinux;
 
-  # What a plugin needs, as in the NixOS module: known plugins, or the package's own
-  # `passthru.keytapNeeds`.
-  knownPluginNeeds = {
-    age-plugin-yubikey = {
-      card = true;
-      prompt = true;
-    };
-    age-plugin-tpm = {
-      tpm = true;
-      prompt = true;
-    };
-    age-plugin-fido2-hmac.prompt = true;
-    age-plugin-ledger.prompt = true;
-    age-plugin-trezor.prompt = true;
-    age-plugin-passphrase.prompt = true;
-  };
-  pluginNeeds =
-    p:
-    {
-      card = false;
-      tpm = false;
-      prompt = false;
-    }
-    // (knownPluginNeeds.${lib.getName p} or { })
-    // (p.passthru.keytapNeeds or (p.keytapNeeds or { }));
-  needsPrompt = lib.any (p: (pluginNeeds p).prompt) cfg.age.plugins;
-  needsCard = lib.any (p: (pluginNeeds p).card) cfg.age.plugins;
+  common = import ./common.nix { inherit lib pkgs cfg; };
+  needsPrompt = common.anyPluginNeeds "prompt";
+  needsCard = common.anyPluginNeeds "card";
 
   secretType = types.submodule (
     { name, ... }:
@@ -149,14 +125,6 @@ let
     }
   );
   hmConfig = config;
-
-  pathNotInStore = lib.mkOptionType {
-    name = "pathNotInStore";
-    description = "path not in the Nix store";
-    descriptionClass = "noun";
-    check = x: !lib.path.hasStorePathPrefix (/. + x);
-    merge = lib.mergeEqualOption;
-  };
 
   keytap = lib.getExe' cfg.package "keytap";
 
@@ -253,7 +221,7 @@ let
     };
 in
 {
-  options.sops = {
+  options.sops = common.options // {
     build = mkOption {
       internal = true;
       readOnly = true;
@@ -277,48 +245,6 @@ in
       description = "Templates for secret files.";
     };
 
-    placeholder = mkOption {
-      type = types.attrsOf (
-        lib.mkOptionType {
-          name = "coercibleToString";
-          description = "value that can be coerced to string";
-          check = lib.strings.isConvertibleWithToString;
-          merge = lib.mergeEqualOption;
-        }
-      );
-      default = { };
-      visible = false;
-    };
-
-    defaultSopsFile = mkOption {
-      type = types.path;
-      description = "Default sops file used for all secrets.";
-    };
-
-    defaultSopsFormat = mkOption {
-      type = types.str;
-      default = "yaml";
-      description = "Default sops format used for all secrets.";
-    };
-
-    defaultSopsKey = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = ''
-        Default key used to lookup in all secrets. This option is ignored if format is
-        binary. "" means whole file.
-      '';
-    };
-
-    validateSopsFiles = mkOption {
-      type = types.bool;
-      default = true;
-      description = ''
-        Check all sops files at evaluation time. This requires sops files to be added to
-        the nix store.
-      '';
-    };
-
     defaultSymlinkPath = mkOption {
       type = types.str;
       default = "${config.xdg.configHome}/sops-nix/secrets";
@@ -330,43 +256,6 @@ in
       type = types.str;
       default = "%r/secrets.d";
       description = "Default place where generations of decrypted secrets are stored.";
-    };
-
-    keepGenerations = mkOption {
-      type = types.ints.unsigned;
-      default = 1;
-      description = "Number of secrets generations to keep. Setting this to 0 disables pruning.";
-    };
-
-    log = mkOption {
-      type = types.listOf (
-        types.enum [
-          "keyImport"
-          "secretChanges"
-        ]
-      );
-      default = [
-        "keyImport"
-        "secretChanges"
-      ];
-      description = "What to log.";
-    };
-
-    environment = mkOption {
-      type = types.attrsOf (types.either types.str types.path);
-      default = { };
-      description = ''
-        Environment variables to set before calling the installer.
-
-        To properly quote strings with quotes use lib.escapeShellArg.
-      '';
-    };
-
-    package = mkOption {
-      type = types.package;
-      default = pkgs.keytap or (pkgs.callPackage ./package.nix { });
-      defaultText = lib.literalExpression "pkgs.keytap or (pkgs.callPackage ./package.nix { })";
-      description = "The keytap package whose `keytap install-secrets` installs the secrets.";
     };
 
     prompt = {
@@ -432,46 +321,7 @@ in
       };
     };
 
-    age = {
-      keyFile = mkOption {
-        type = types.nullOr pathNotInStore;
-        default = null;
-        example = "/home/someuser/.age-key.txt";
-        description = ''
-          Path to age key file used for sops decryption. It may hold plugin identities
-          (`AGE-PLUGIN-...`) as well as `AGE-SECRET-KEY-...` lines.
-        '';
-      };
-
-      plugins = mkOption {
-        type = types.listOf types.package;
-        default = [ ];
-        description = "List of plugins to use for sops decryption.";
-      };
-
-      identityOrder = mkOption {
-        type = types.nullOr (
-          types.enum [
-            "plugins-first"
-            "software-first"
-          ]
-        );
-        default = null;
-        description = ''
-          Which identities keytap tries first: plugin (hardware) identities, or software
-          ones. `null` keeps keytap's default (plugins first).
-        '';
-      };
-
-      generateKey = mkOption {
-        type = types.bool;
-        default = false;
-        description = ''
-          Whether or not to generate the age key. If this option is set to false, the key
-          must already be present at the specified location.
-        '';
-      };
-
+    age = common.ageOptions // {
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = [ ];

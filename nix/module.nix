@@ -38,32 +38,8 @@ let
 
   # --- age plugins and what they need at boot -------------------------------------------
 
-  # What known plugins need. A plugin package can say so itself with
-  # `passthru.keytapNeeds = { card = ...; tpm = ...; prompt = ...; }`.
-  knownPluginNeeds = {
-    age-plugin-yubikey = {
-      card = true;
-      prompt = true;
-    };
-    age-plugin-tpm = {
-      tpm = true;
-      prompt = true;
-    };
-    age-plugin-fido2-hmac.prompt = true;
-    age-plugin-ledger.prompt = true;
-    age-plugin-trezor.prompt = true;
-    age-plugin-passphrase.prompt = true;
-  };
-  pluginNeeds =
-    p:
-    {
-      card = false;
-      tpm = false;
-      prompt = false;
-    }
-    // (knownPluginNeeds.${lib.getName p} or { })
-    // (p.passthru.keytapNeeds or (p.keytapNeeds or { }));
-  anyPluginNeeds = what: lib.any (p: (pluginNeeds p).${what}) cfg.age.plugins;
+  common = import ./common.nix { inherit lib pkgs cfg; };
+  inherit (common) anyPluginNeeds pathNotInStore;
   needsCard = anyPluginNeeds "card";
   needsTpm = anyPluginNeeds "tpm";
   needsPrompt = anyPluginNeeds "prompt";
@@ -82,14 +58,6 @@ let
   usesGnupg = cfg.gnupg.home != null || gnupgSshKeysSet;
 
   # --- option types -----------------------------------------------------------------------
-
-  pathNotInStore = lib.mkOptionType {
-    name = "pathNotInStore";
-    description = "path not in the Nix store";
-    descriptionClass = "noun";
-    check = x: !lib.path.hasStorePathPrefix (/. + x);
-    merge = lib.mergeEqualOption;
-  };
 
   secretType = types.submodule (
     { config, name, ... }:
@@ -425,7 +393,7 @@ in
     )
   ];
 
-  options.sops = {
+  options.sops = common.options // {
     secrets = mkOption {
       type = types.attrsOf secretType;
       default = { };
@@ -436,88 +404,6 @@ in
       type = types.attrsOf templateType;
       default = { };
       description = "Templates for secret files";
-    };
-
-    placeholder = mkOption {
-      type = types.attrsOf (
-        lib.mkOptionType {
-          name = "coercibleToString";
-          description = "value that can be coerced to string";
-          check = lib.strings.isConvertibleWithToString;
-          merge = lib.mergeEqualOption;
-        }
-      );
-      default = { };
-      visible = false;
-    };
-
-    defaultSopsFile = mkOption {
-      type = types.path;
-      description = "Default sops file used for all secrets.";
-    };
-
-    defaultSopsFormat = mkOption {
-      type = types.str;
-      default = "yaml";
-      description = "Default sops format used for all secrets.";
-    };
-
-    defaultSopsKey = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = ''
-        Default key used to lookup in all secrets.
-        This option is ignored if format is binary.
-        "" means whole file.
-      '';
-    };
-
-    validateSopsFiles = mkOption {
-      type = types.bool;
-      default = true;
-      description = ''
-        Check all sops files at evaluation time.
-        This requires sops files to be added to the nix store.
-      '';
-    };
-
-    keepGenerations = mkOption {
-      type = types.ints.unsigned;
-      default = 1;
-      description = "Number of secrets generations to keep. Setting this to 0 disables pruning.";
-    };
-
-    log = mkOption {
-      type = types.listOf (
-        types.enum [
-          "keyImport"
-          "secretChanges"
-        ]
-      );
-      default = [
-        "keyImport"
-        "secretChanges"
-      ];
-      description = "What to log";
-    };
-
-    environment = mkOption {
-      type = types.attrsOf (types.either types.str types.path);
-      default = { };
-      description = ''
-        Environment variables to set before calling the installer.
-
-        The values are placed in single quotes and not escaped any further to allow usage
-        of command substitutions for more flexibility. To properly quote strings with
-        quotes use lib.escapeShellArg.
-      '';
-    };
-
-    package = mkOption {
-      type = types.package;
-      default = pkgs.keytap or (pkgs.callPackage ./package.nix { });
-      defaultText = lib.literalExpression "pkgs.keytap or (pkgs.callPackage ./package.nix { })";
-      description = "The keytap package whose `keytap install-secrets` installs the secrets.";
     };
 
     validationPackage = mkOption {
@@ -577,47 +463,7 @@ in
       '';
     };
 
-    age = {
-      keyFile = mkOption {
-        type = types.nullOr pathNotInStore;
-        default = null;
-        example = "/var/lib/sops-nix/key.txt";
-        description = ''
-          Path to age key file used for sops decryption. It may hold plugin identities
-          (`AGE-PLUGIN-...`) as well as `AGE-SECRET-KEY-...` lines.
-        '';
-      };
-
-      plugins = mkOption {
-        type = types.listOf types.package;
-        default = [ ];
-        description = "age plugins to use for decryption: their `bin` is on the installer's PATH.";
-      };
-
-      identityOrder = mkOption {
-        type = types.nullOr (
-          types.enum [
-            "plugins-first"
-            "software-first"
-          ]
-        );
-        default = null;
-        description = ''
-          Which identities keytap tries first: plugin (hardware) identities, or software
-          ones (age keys, SSH host keys). `null` keeps keytap's default (plugins first).
-          Sets `KEYTAP_IDENTITY_ORDER` for the installer.
-        '';
-      };
-
-      generateKey = mkOption {
-        type = types.bool;
-        default = false;
-        description = ''
-          Whether or not to generate the age key. If this option is set to false, the key
-          must already be present at the specified location.
-        '';
-      };
-
+    age = common.ageOptions // {
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = defaultImportKeys "ed25519";

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use install_common::{gid_of, uid_of};
 use keytap_e2e::{bin_dir, keytap_bin, lines_of, Run, Workspace};
-use nix_common::{home_manager_stdlib, nix_instantiate, nixpkgs_lib, repo};
+use nix_common::{eval_json, home_manager_stdlib, nixpkgs_lib, repo};
 use serde_json::{json, Value};
 
 /// Evaluates the module with `config` (a module body; `config`, `lib` and `pkgs` in scope)
@@ -29,14 +29,7 @@ fn eval(system: &str, keytap_dir: Option<&Path>, config: &str) -> Result<Value, 
         nixpkgs = nixpkgs_lib().display(),
         harness = repo().join("nix/tests/hm-harness.nix").display(),
     );
-    let out = nix_instantiate()
-        .args(["--eval", "--strict", "--json", "-E", &expr])
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(serde_json::from_slice(&out.stdout).expect("nix printed JSON"))
+    eval_json(&expr)
 }
 
 #[track_caller]
@@ -394,6 +387,23 @@ impl Login {
         }
     }
 
+    /// An askpass answering `answer` that logs its prompts to a file the user can write:
+    /// (program, log).
+    fn askpass(&self, answer: &str) -> (PathBuf, PathBuf) {
+        let (program, log) = self.ws.askpass("askpass", answer);
+        std::fs::write(&log, "").unwrap();
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).unwrap();
+        (program, log)
+    }
+
+    /// A directory standing in for a plugin package: `bin/<binary>` is the workspace's.
+    fn plugin_package(&self, binary: &str) -> PathBuf {
+        let dir = self.ws.path(&format!("{binary}-pkg"));
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::os::unix::fs::symlink(bin_dir().join(binary), dir.join("bin").join(binary)).unwrap();
+        dir
+    }
+
     /// Gives everything under the user's home and runtime directory to the user.
     fn chown_all(&self) {
         for d in [&self.home, &self.runtime] {
@@ -643,19 +653,9 @@ fn a_yubikey_users_login_asks_one_pin_through_the_askpass() {
         recipient,
     );
     // The askpass a desktop would give (here it logs its prompts for the test).
-    let asked = ws.path("asked.log");
-    std::fs::write(&asked, "").unwrap();
-    std::fs::set_permissions(&asked, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let askpass = ws.script(
-        "askpass",
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\necho 246810\n",
-            asked.display()
-        ),
-    );
+    let (askpass, asked) = login.askpass("246810");
     // keytap's plugin stands in for the package on the unit's PATH.
-    std::fs::create_dir_all(ws.path("plugin-pkg/bin")).unwrap();
-    std::os::unix::fs::symlink(&plugin, ws.path("plugin-pkg/bin/age-plugin-yubikey")).unwrap();
+    let plugin_pkg = login.plugin_package("age-plugin-yubikey");
     login.chown_all();
     let v = login.eval(&format!(
         r#"sops.age.keyFile = "{ids}";
@@ -666,7 +666,7 @@ fn a_yubikey_users_login_asks_one_pin_through_the_askpass() {
            sops.secrets.mail_password = {{ sopsFile = "{mail}"; key = "password"; }};
            sops.secrets.mail_user = {{ sopsFile = "{mail}"; key = "user"; }};"#,
         ids = ids.display(),
-        plugin_pkg = ws.path("plugin-pkg").display(),
+        plugin_pkg = plugin_pkg.display(),
         askpass = askpass.display(),
         editor = editor.display(),
         mail = mail.display(),
@@ -717,22 +717,8 @@ fn the_login_unit_and_the_users_commands_share_the_key_services_pin() {
         .ok();
     let file = login.home.join("secrets.yaml");
     std::fs::write(&file, enc).unwrap();
-    std::fs::create_dir_all(ws.path("plugin-pkg/bin")).unwrap();
-    std::os::unix::fs::symlink(
-        bin_dir().join("age-plugin-testkit"),
-        ws.path("plugin-pkg/bin/age-plugin-testkit"),
-    )
-    .unwrap();
-    let asked = ws.path("asked.log");
-    std::fs::write(&asked, "").unwrap();
-    std::fs::set_permissions(&asked, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let askpass = ws.script(
-        "askpass",
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\necho 123456\n",
-            asked.display()
-        ),
-    );
+    let plugin_pkg = login.plugin_package("age-plugin-testkit");
+    let (askpass, asked) = login.askpass("123456");
     // systemd makes the socket's directory (DirectoryMode=0700).
     let socket_dir = login.runtime.join("keytap");
     std::fs::create_dir_all(&socket_dir).unwrap();
@@ -747,7 +733,7 @@ fn the_login_unit_and_the_users_commands_share_the_key_services_pin() {
            sops.defaultSopsFile = "{file}";
            sops.secrets.api_key = {{ }};"#,
         ids = ids.display(),
-        plugin_pkg = ws.path("plugin-pkg").display(),
+        plugin_pkg = plugin_pkg.display(),
         askpass = askpass.display(),
         file = file.display(),
     ));

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use install_common::*;
-use nix_common::{nix_instantiate, nixpkgs_lib, repo};
+use nix_common::{eval_json, nix_instantiate, nixpkgs_lib, repo};
 use serde_json::{json, Value};
 
 /// Evaluates `expr` (with `lib` and `h`, the module harness, in scope) to JSON.
@@ -21,14 +21,7 @@ fn eval(expr: &str) -> Result<Value, String> {
         lib = nixpkgs_lib().display(),
         harness = repo().join("nix/tests/harness.nix").display(),
     );
-    let out = nix_instantiate()
-        .args(["--eval", "--strict", "--json", "-E", &full])
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(serde_json::from_slice(&out.stdout).expect("nix printed JSON"))
+    eval_json(&full)
 }
 
 #[track_caller]

@@ -7,6 +7,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// Evaluates a Nix expression strictly to JSON; the error is nix's stderr.
+pub fn eval_json(expr: &str) -> Result<serde_json::Value, String> {
+    let out = nix_instantiate()
+        .args(["--eval", "--strict", "--json", "-E", expr])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(serde_json::from_slice(&out.stdout).expect("nix printed JSON"))
+}
+
+/// The repository's root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
