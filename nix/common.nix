@@ -173,4 +173,63 @@ rec {
       '';
     };
   };
+
+  # A secret's options both modules give it alike: `name` is its attribute name, `formats`
+  # the format list in the order the module's sops-nix counterpart gives it (its type error
+  # lists them in that order).
+  secretOptions =
+    { name, formats }:
+    {
+      name = mkOption {
+        type = types.str;
+        default = name;
+        description = "Name of the file used in the secrets directory.";
+      };
+      key = mkOption {
+        type = types.str;
+        default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
+        description = ''
+          Key used to lookup in the sops file (`a/b/c` for nested keys).
+          This option is ignored if format is binary, dotenv or ini.
+          "" means whole file.
+        '';
+      };
+      format = mkOption {
+        type = types.enum formats;
+        default = cfg.defaultSopsFormat;
+        description = ''
+          File format used to decrypt the sops secret.
+          Binary files are written to the target file as is.
+        '';
+      };
+      mode = mkOption {
+        type = types.str;
+        default = "0400";
+        description = "Permissions mode of the secret file in octal.";
+      };
+    };
+
+  # A template's options both modules give it alike (`config` is the template's).
+  templateOptions = config: {
+    content = mkOption {
+      type = types.lines;
+      default = "";
+      description = "Content of the file";
+    };
+    mode = mkOption {
+      type = types.singleLineStr;
+      default = "0400";
+      description = "Permissions mode of the rendered secret file in octal.";
+    };
+    file = mkOption {
+      type = types.path;
+      default = pkgs.writeText config.name config.content;
+      defaultText = lib.literalExpression "pkgs.writeText config.name config.content";
+      example = "./configuration-template.conf";
+      description = ''
+        File used as the template. When this value is specified,
+        `sops.templates.<name>.content` is ignored.
+      '';
+    };
+  };
 }

@@ -37,20 +37,17 @@ let
   secretType = types.submodule (
     { name, ... }:
     {
-      options = {
-        name = mkOption {
-          type = types.str;
-          default = name;
-          description = "Name of the file used in the secrets directory.";
-        };
-        key = mkOption {
-          type = types.str;
-          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
-          description = ''
-            Key used to lookup in the sops file. To access nested data structures, use / as
-            a separator. This option is ignored if format is binary. "" means whole file.
-          '';
-        };
+      options = common.secretOptions {
+        inherit name;
+        formats = [
+          "yaml"
+          "json"
+          "binary"
+          "ini"
+          "dotenv"
+        ];
+      }
+      // {
         path = mkOption {
           type = types.str;
           default = "${cfg.defaultSymlinkPath}/${name}";
@@ -59,22 +56,6 @@ let
             created. `%r` is replaced by $XDG_RUNTIME_DIR on linux or `getconf
             DARWIN_USER_TEMP_DIR` on darwin.
           '';
-        };
-        format = mkOption {
-          type = types.enum [
-            "yaml"
-            "json"
-            "binary"
-            "ini"
-            "dotenv"
-          ];
-          default = cfg.defaultSopsFormat;
-          description = "File format used to decrypt the sops secret. Binary files are written as is.";
-        };
-        mode = mkOption {
-          type = types.str;
-          default = "0400";
-          description = "Permissions mode of the secret in octal.";
         };
         sopsFile = mkOption {
           type = types.path;
@@ -89,7 +70,7 @@ let
   templateType = types.submodule (
     { config, ... }:
     {
-      options = {
+      options = common.templateOptions config // {
         name = mkOption {
           type = types.singleLineStr;
           default = config._module.args.name;
@@ -100,26 +81,6 @@ let
           # sops-nix's RenderedSubdir, under the XDG config home (not defaultSymlinkPath).
           default = "${hmConfig.xdg.configHome}/sops-nix/secrets/rendered/${config.name}";
           description = "Path where the rendered file will be placed.";
-        };
-        content = mkOption {
-          type = types.lines;
-          default = "";
-          description = "Content of the file.";
-        };
-        mode = mkOption {
-          type = types.singleLineStr;
-          default = "0400";
-          description = "Permissions mode of the rendered secret file in octal.";
-        };
-        file = mkOption {
-          type = types.path;
-          default = pkgs.writeText config.name config.content;
-          defaultText = lib.literalExpression "pkgs.writeText config.name config.content";
-          example = "./configuration-template.conf";
-          description = ''
-            File used as the template. When this value is specified,
-            `sops.templates.<name>.content` is ignored.
-          '';
         };
       };
     }

@@ -68,21 +68,17 @@ let
           lib.optionalString cfg.validateSopsFiles "${builtins.hashFile "sha256" config.sopsFile}"
         );
       };
-      options = {
-        name = mkOption {
-          type = types.str;
-          default = name;
-          description = "Name of the file used in /run/secrets";
-        };
-        key = mkOption {
-          type = types.str;
-          default = if cfg.defaultSopsKey != null then cfg.defaultSopsKey else name;
-          description = ''
-            Key used to lookup in the sops file (`a/b/c` for nested keys).
-            This option is ignored if format is binary, dotenv or ini.
-            "" means whole file.
-          '';
-        };
+      options = common.secretOptions {
+        inherit name;
+        formats = [
+          "yaml"
+          "json"
+          "binary"
+          "dotenv"
+          "ini"
+        ];
+      }
+      // {
         path = mkOption {
           type = types.str;
           default =
@@ -95,25 +91,6 @@ let
             Path where secrets are symlinked to.
             If the default is kept no symlink is created.
           '';
-        };
-        format = mkOption {
-          type = types.enum [
-            "yaml"
-            "json"
-            "binary"
-            "dotenv"
-            "ini"
-          ];
-          default = cfg.defaultSopsFormat;
-          description = ''
-            File format used to decrypt the sops secret.
-            Binary files are written to the target file as is.
-          '';
-        };
-        mode = mkOption {
-          type = types.str;
-          default = "0400";
-          description = "Permissions mode of the secret file in octal.";
         };
         owner = mkOption {
           type = types.nullOr types.str;
@@ -183,7 +160,7 @@ let
   templateType = types.submodule (
     { config, name, ... }:
     {
-      options = {
+      options = common.templateOptions config // {
         name = mkOption {
           type = types.singleLineStr;
           default = name;
@@ -193,16 +170,6 @@ let
           type = types.singleLineStr;
           default = "/run/secrets/rendered/${config.name}";
           description = "Path where the rendered file will be placed";
-        };
-        content = mkOption {
-          type = types.lines;
-          default = "";
-          description = "Content of the file";
-        };
-        mode = mkOption {
-          type = types.singleLineStr;
-          default = "0400";
-          description = "Permissions mode of the rendered secret file in octal.";
         };
         owner = mkOption {
           type = types.nullOr types.singleLineStr;
@@ -224,16 +191,6 @@ let
           type = types.nullOr types.int;
           default = 0;
           description = "GID of the template, only applied when group is null.";
-        };
-        file = mkOption {
-          type = types.path;
-          default = pkgs.writeText config.name config.content;
-          defaultText = lib.literalExpression "pkgs.writeText config.name config.content";
-          example = "./configuration-template.conf";
-          description = ''
-            File used as the template. When this value is specified,
-            `sops.templates.<name>.content` is ignored.
-          '';
         };
         restartUnits = mkOption {
           type = types.listOf types.str;
