@@ -9,59 +9,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use install_common::*;
-use keytap_e2e::keytap_bin;
+use keytap_e2e::{bin_dir, keytap_bin, path_with_plugins, testkit_key};
 use serde_json::{json, Value};
-
-fn plugin_dir() -> PathBuf {
-    let dir = keytap_bin().parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("age-plugin-testkit").exists(),
-        "age-plugin-testkit not built: run `cargo build -p age-plugin-testkit`"
-    );
-    dir
-}
-
-fn path_with_plugins() -> String {
-    format!(
-        "{}:{}",
-        plugin_dir().display(),
-        std::env::var("PATH").unwrap()
-    )
-}
-
-/// A testkit identity: (identity file text, recipient).
-fn testkit_identity(mode: Option<&str>) -> (String, String) {
-    let mut c = std::process::Command::new(plugin_dir().join("age-plugin-testkit"));
-    c.arg("--generate");
-    if let Some(m) = mode {
-        c.args(["--mode", m]);
-    }
-    let out = c.output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let recipient = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# recipient: "))
-        .expect("recipient line")
-        .trim()
-        .to_string();
-    (text, recipient)
-}
-
-/// An askpass program that logs each call and answers `answer`.
-fn askpass(site: &Site, answer: &str) -> (PathBuf, PathBuf) {
-    let log = site.ws.path(&format!("askpass-{answer}.log"));
-    let script = site.ws.write(
-        &format!("askpass-{answer}"),
-        format!(
-            "#!/bin/sh\necho \"$1\" >> '{}'\necho {answer}\n",
-            log.display()
-        ),
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (script, log)
-}
 
 fn sops_encrypt(site: &Site, name: &str, plain: &str, recipients: &str) -> PathBuf {
     let src = site.ws.write(&format!("plain/{name}"), plain);
@@ -84,7 +33,7 @@ fn count(log: &std::path::Path, what: &str) -> usize {
 #[test]
 fn two_hundred_secrets_in_twenty_files_take_one_plugin_session_and_one_prompt() {
     let site = Site::new();
-    let (identity, recipient) = testkit_identity(None);
+    let (recipient, identity) = testkit_key(None);
     let keyfile = site.ws.write("testkit-keys.txt", &identity);
     let mut secrets = Vec::new();
     for f in 0..20 {
@@ -101,7 +50,7 @@ fn two_hundred_secrets_in_twenty_files_take_one_plugin_session_and_one_prompt() 
     m["ageKeyFile"] = json!(site.s(&keyfile));
     let mf = site.write_manifest("m.json", &m);
     let log = site.ws.path("testkit.log");
-    let (ask, ask_log) = askpass(&site, "123456");
+    let (ask, ask_log) = site.ws.askpass("askpass-123456", "123456");
     let r = site.install(
         &[&site.s(&mf)],
         &[
@@ -142,11 +91,11 @@ fn two_hundred_secrets_in_twenty_files_take_one_plugin_session_and_one_prompt() 
 #[test]
 fn an_absent_token_falls_back_to_the_software_key() {
     let site = Site::new();
-    let (identity, recipient) = testkit_identity(None);
+    let (recipient, identity) = testkit_key(None);
     let keyfile = site.ws.write(
         "keys.txt",
         format!(
-            "{identity}{}",
+            "{identity}\n{}",
             std::fs::read_to_string(&site.ws.keys).unwrap()
         ),
     );
@@ -196,14 +145,14 @@ fn an_absent_token_falls_back_to_the_software_key() {
 #[test]
 fn a_wrong_pin_fails_naming_file_and_secret_and_keeps_the_live_generation() {
     let site = Site::new();
-    let (identity, recipient) = testkit_identity(None);
+    let (recipient, identity) = testkit_key(None);
     let keyfile = site.ws.write("testkit-keys.txt", &identity);
     let file = sops_encrypt(&site, "pin.yaml", "a: behind-a-pin\n", &recipient);
     let mut m = site.manifest_value(vec![site.secret("pinned", "a", &file, "yaml")], vec![]);
     m["ageKeyFile"] = json!(site.s(&keyfile));
     let mf = site.write_manifest("m.json", &m);
-    let (good, _) = askpass(&site, "123456");
-    let (bad, _) = askpass(&site, "000000");
+    let (good, _) = site.ws.askpass("askpass-123456", "123456");
+    let (bad, _) = site.ws.askpass("askpass-000000", "000000");
     let path = path_with_plugins();
     let with = |ask: &PathBuf| {
         site.install(
@@ -242,7 +191,7 @@ fn a_wrong_pin_fails_naming_file_and_secret_and_keeps_the_live_generation() {
 #[test]
 fn kill_9_while_the_plugin_is_busy_leaves_the_live_generation() {
     let site = Site::new();
-    let (identity, recipient) = testkit_identity(None);
+    let (recipient, identity) = testkit_key(None);
     let keyfile = site.ws.write("testkit-keys.txt", &identity);
     let v1 = sops_encrypt(&site, "v1.yaml", "a: one\nb: one-b\n", &recipient);
     let v2 = sops_encrypt(&site, "v2.yaml", "a: two\nb: two-b\n", &recipient);
@@ -293,7 +242,7 @@ fn kill_9_while_the_plugin_is_busy_leaves_the_live_generation() {
 #[test]
 fn a_passphrase_protected_key_opens_from_a_file_or_one_prompt() {
     let site = Site::new();
-    let plugin = plugin_dir().join("age-plugin-passphrase");
+    let plugin = bin_dir().join("age-plugin-passphrase");
     assert!(
         plugin.exists(),
         "age-plugin-passphrase not built: run `cargo build -p age-plugin-passphrase`"
@@ -345,7 +294,9 @@ fn a_passphrase_protected_key_opens_from_a_file_or_one_prompt() {
         let mut m = site.manifest_value(secrets.clone(), vec![]);
         m["ageKeyFile"] = json!(site.s(&ids));
         let mf = site.write_manifest(&format!("{tag}.json"), &m);
-        let (ask, ask_log) = askpass(&site, "correct-horse-ignored");
+        let (ask, ask_log) = site
+            .ws
+            .askpass("askpass-correct-horse-ignored", "correct-horse-ignored");
         let ask_script = site.ws.write(
             &format!("ask-{tag}"),
             format!(

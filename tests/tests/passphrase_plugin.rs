@@ -2,19 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use keytap_e2e::{keytap_bin, Run, Workspace};
-
-fn bin_dir() -> PathBuf {
-    keytap_bin().parent().unwrap().to_path_buf()
-}
-
-fn path_with_plugins() -> String {
-    format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
+use keytap_e2e::{bin_dir, keytap_bin, path_with_plugins, Run, Workspace};
 
 /// Generates a key file; returns (recipient, identity).
 fn generate(ws: &Workspace, keyfile: &Path, extra: &[&str]) -> (String, String) {

@@ -1,63 +1,10 @@
 //! Data keys unwrapped through age plugins (issue #4), with the misbehaving test plugin
 //! `age-plugin-testkit` and the real sops as the other client.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use keytap_e2e::{keytap_bin, lines_of, Run, Workspace};
-
-fn bin_dir() -> PathBuf {
-    keytap_bin().parent().unwrap().to_path_buf()
-}
-
-fn testkit() -> PathBuf {
-    let p = bin_dir().join("age-plugin-testkit");
-    assert!(
-        p.exists(),
-        "{} not built: run `cargo build --workspace`",
-        p.display()
-    );
-    p
-}
-
-/// (recipient, identity) of a fresh testkit key, optionally with a built-in mode.
-fn testkit_key(mode: Option<&str>) -> (String, String) {
-    let mut cmd = std::process::Command::new(testkit());
-    cmd.arg("--generate");
-    if let Some(m) = mode {
-        cmd.args(["--mode", m]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let recipient = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# recipient: "))
-        .unwrap()
-        .to_string();
-    let identity = text
-        .lines()
-        .find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1"))
-        .unwrap()
-        .to_string();
-    (recipient, identity)
-}
-
-/// PATH with the plugins built in this workspace first.
-fn path_with_plugins() -> String {
-    format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-fn script(ws: &Workspace, name: &str, body: &str) -> PathBuf {
-    let p = ws.write(name, format!("#!/bin/sh\n{body}\n"));
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
-}
+use keytap_e2e::{bin_dir, keytap_bin, lines_of, path_with_plugins, testkit_key, Run, Workspace};
 
 fn count_lines(path: &Path, needle: &str) -> usize {
     std::fs::read_to_string(path)
@@ -138,10 +85,12 @@ fn a_pin_is_asked_once_for_twenty_files() {
     }
     let log = ws.path("testkit.log");
     let asked = ws.path("asked.log");
-    let askpass = script(
-        &ws,
+    let askpass = ws.script(
         "askpass.sh",
-        &format!("echo \"$1\" >> {}\necho 123456", asked.display()),
+        &format!(
+            "#!/bin/sh\necho \"$1\" >> {}\necho 123456\n",
+            asked.display()
+        ),
     );
     std::fs::create_dir_all(ws.path("out")).unwrap();
     let mut args = vec!["decrypt", "--output-dir", "out"];
@@ -175,7 +124,7 @@ fn a_wrong_pin_fails_cleanly() {
     let ws = Workspace::new();
     let (recipient, identity) = testkit_key(None);
     encrypt_to(&ws, "s.json", &recipient);
-    let askpass = script(&ws, "askpass.sh", "echo 000000");
+    let askpass = ws.script("askpass.sh", "#!/bin/sh\necho 000000\n");
     let (run, _) = keytap_env(
         &ws,
         &["decrypt", "s.json"],
@@ -220,10 +169,9 @@ fn pinentry_answers_when_askpass_is_unset() {
     let ws = Workspace::new();
     let (recipient, identity) = testkit_key(None);
     encrypt_to(&ws, "s.json", &recipient);
-    let pinentry = script(
-        &ws,
+    let pinentry = ws.script(
         "pinentry.sh",
-        "echo OK\nwhile read -r line; do case \"$line\" in GETPIN*) echo 'D 123456'; echo OK;; BYE*) echo OK; exit 0;; *) echo OK;; esac; done",
+        "#!/bin/sh\necho OK\nwhile read -r line; do case \"$line\" in GETPIN*) echo 'D 123456'; echo OK;; BYE*) echo OK; exit 0;; *) echo OK;; esac; done\n",
     );
     let (run, _) = keytap_env(
         &ws,
@@ -445,7 +393,7 @@ fn software_first_spares_the_token_when_a_software_key_opens_the_file() {
         "the token was asked although the software key opened the file"
     );
     // Hardware first (the default) does use the token.
-    let askpass = script(&ws, "askpass.sh", "echo 123456");
+    let askpass = ws.script("askpass.sh", "#!/bin/sh\necho 123456\n");
     let mut hw_first = env.to_vec();
     hw_first.push(("KEYTAP_ASKPASS", askpass.to_str().unwrap()));
     let (run, _) = keytap_env(&ws, &["decrypt", "s.json"], &hw_first);

@@ -1,20 +1,6 @@
 //! keytap's plugins used by the other real age clients: Debian's `age` and `rage`.
 
-use std::path::PathBuf;
-
-use keytap_e2e::{keytap_bin, Workspace};
-
-fn bin_dir() -> PathBuf {
-    keytap_bin().parent().unwrap().to_path_buf()
-}
-
-fn path_with_plugins() -> String {
-    format!(
-        "{}:{}",
-        bin_dir().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
+use keytap_e2e::{bin_dir, path_with_plugins, Workspace};
 
 #[test]
 fn age_and_rage_use_keytaps_plugins() {
