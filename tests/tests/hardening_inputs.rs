@@ -339,3 +339,25 @@ fn hostile_recipients_never_reach_the_terminal_raw() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.out().contains("age1?]0;pwned?"), "{}", run.out());
 }
+
+/// `set '["sops"]'` would write a second `sops` key, which neither tool reads back (sops
+/// 3.11 writes it and loses the file): keytap refuses and leaves the file as it was.
+#[test]
+fn setting_a_top_level_sops_key_is_refused_and_the_file_kept() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: 1\n");
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
+    ws.write("s.yaml", &enc);
+    let run = ws.keytap(["set", "s.yaml", r#"["sops"]"#, r#""x""#]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(r#"a top-level key named "sops" would collide"#),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ws.read("s.yaml"), enc, "the file is untouched");
+    assert_eq!(ws.sops(["decrypt", "s.yaml"]).ok(), b"a: 1\n");
+}

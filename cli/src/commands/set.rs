@@ -48,8 +48,23 @@ pub fn json_value(text: &str) -> Result<Value, CliError> {
 
 /// Seals the changed file and writes it back over FILE (still under its lock).
 fn seal_and_write(opened: Opened, file: &Path) -> Result<(), CliError> {
-    let sealed = opened.open.seal()?;
     let f = &opened.formats;
+    // sops writes such a file and then cannot read it back (two `sops` keys): refuse.
+    if opened
+        .open
+        .docs
+        .iter()
+        .any(|d| keytap_core::file::has_sops_top_level_key(d, f.output))
+    {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            format!(
+                "{}: a top-level key named \"sops\" would collide with the file's metadata; the file was not changed",
+                file.display()
+            ),
+        ));
+    }
+    let sealed = opened.open.seal()?;
     let out = sealed.emit(&*f.output_store, f.output)?;
     write_file(
         file,
