@@ -78,6 +78,9 @@ const PROGRESS: [&str; 8] = [
 /// Stanzas queued for a plugin that is slow to read them.
 const OUTGOING_QUEUE: usize = 64;
 
+/// Stanzas read from a plugin ahead of the session.
+const INCOMING_QUEUE: usize = 64;
+
 /// The writer thread: copies queued stanzas to the plugin's stdin until the queue closes
 /// (the session ended; dropping stdin then tells the plugin) or the plugin is gone.
 fn write_all_queued(mut stdin: ChildStdin, queue: Receiver<Zeroizing<Vec<u8>>>) {
@@ -153,7 +156,10 @@ impl Connection {
         let stdin = child.stdin.take().expect("piped stdin");
         let (out_tx, out_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(OUTGOING_QUEUE);
         std::thread::spawn(move || write_all_queued(stdin, out_rx));
-        let (tx, rx) = mpsc::channel();
+        // Bounded: a plugin that floods stanzas faster than the session reads them blocks
+        // on its own stdout instead of filling our memory (every protocol message waits
+        // for our answer, so a well-behaved plugin never has more than one in flight).
+        let (tx, rx) = mpsc::sync_channel(INCOMING_QUEUE);
         std::thread::spawn(move || {
             let mut reader = StanzaReader::new(BufReader::new(stdout));
             loop {
