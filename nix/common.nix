@@ -232,4 +232,41 @@ rec {
       '';
     };
   };
+
+  # The installer's manifest (sops-nix's format): `secrets` and `templates` as attribute
+  # sets, the module's own fields in `fields` (mount point, symlink path, user mode...),
+  # checked at build time by `validator`'s `keytap install-secrets --check-mode`.
+  manifest =
+    {
+      name,
+      secrets,
+      templates,
+      fields,
+      validator,
+    }:
+    pkgs.writeTextFile {
+      inherit name;
+      text = builtins.toJSON (
+        {
+          secrets = builtins.attrValues secrets;
+          templates = builtins.attrValues templates;
+          keepGenerations = cfg.keepGenerations;
+          gnupgHome = cfg.gnupg.home;
+          sshKeyPaths = cfg.gnupg.sshKeyPaths;
+          ageKeyFile = cfg.age.keyFile;
+          ageSshKeyPaths = cfg.age.sshKeyPaths;
+          placeholderBySecretName = cfg.placeholder;
+          logging = {
+            keyImport = builtins.elem "keyImport" cfg.log;
+            secretChanges = builtins.elem "secretChanges" cfg.log;
+          };
+        }
+        // fields
+      );
+      checkPhase = ''
+        ${lib.getExe' validator "keytap"} install-secrets --check-mode=${
+          if cfg.validateSopsFiles then "sopsfile" else "manifest"
+        } "$out"
+      '';
+    };
 }

@@ -89,30 +89,15 @@ let
 
   keytap = lib.getExe' cfg.package "keytap";
 
-  manifest = pkgs.writeTextFile {
+  manifest = common.manifest {
     name = "manifest.json";
-    text = builtins.toJSON {
-      secrets = builtins.attrValues cfg.secrets;
-      templates = builtins.attrValues cfg.templates;
+    inherit (cfg) secrets templates;
+    fields = {
       secretsMountPoint = cfg.defaultSecretsMountPoint;
       symlinkPath = cfg.defaultSymlinkPath;
-      keepGenerations = cfg.keepGenerations;
-      gnupgHome = cfg.gnupg.home;
-      sshKeyPaths = cfg.gnupg.sshKeyPaths;
-      ageKeyFile = cfg.age.keyFile;
-      ageSshKeyPaths = cfg.age.sshKeyPaths;
-      placeholderBySecretName = cfg.placeholder;
       userMode = true;
-      logging = {
-        keyImport = builtins.elem "keyImport" cfg.log;
-        secretChanges = builtins.elem "secretChanges" cfg.log;
-      };
     };
-    checkPhase = ''
-      ${keytap} install-secrets --check-mode=${
-        if cfg.validateSopsFiles then "sopsfile" else "manifest"
-      } "$out"
-    '';
+    validator = cfg.package;
   };
 
   # The key service's socket, under the user's runtime directory (systemd's %t).

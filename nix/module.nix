@@ -232,34 +232,17 @@ let
     if cfg.validateSopsFiles && problems != [ ] then
       throw "\nFailed assertions:\n${lib.concatStringsSep "\n" (map (x: "- ${x}") problems)}"
     else
-      pkgs.writeTextFile {
+      common.manifest {
         name = "manifest${suffix}.json";
-        text = builtins.toJSON (
-          {
-            secrets = builtins.attrValues secrets;
-            templates = builtins.attrValues templates;
-            secretsMountPoint = "/run/secrets.d";
-            symlinkPath = "/run/secrets";
-            keepGenerations = cfg.keepGenerations;
-            gnupgHome = cfg.gnupg.home;
-            sshKeyPaths = cfg.gnupg.sshKeyPaths;
-            ageKeyFile = cfg.age.keyFile;
-            ageSshKeyPaths = cfg.age.sshKeyPaths;
-            useTmpfs = cfg.useTmpfs;
-            placeholderBySecretName = cfg.placeholder;
-            userMode = false;
-            logging = {
-              keyImport = builtins.elem "keyImport" cfg.log;
-              secretChanges = builtins.elem "secretChanges" cfg.log;
-            };
-          }
-          // extra
-        );
-        checkPhase = ''
-          ${lib.getExe' cfg.validationPackage "keytap"} install-secrets --check-mode=${
-            if cfg.validateSopsFiles then "sopsfile" else "manifest"
-          } "$out"
-        '';
+        inherit secrets templates;
+        fields = {
+          secretsMountPoint = "/run/secrets.d";
+          symlinkPath = "/run/secrets";
+          useTmpfs = cfg.useTmpfs;
+          userMode = false;
+        }
+        // extra;
+        validator = cfg.validationPackage;
       };
 
   manifest = manifestFor "" regularSecrets cfg.templates { };

@@ -6,7 +6,7 @@
 mod install_common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keytap_e2e::{
     keytap_bin, lines_of, path_with_plugins, testkit_key, KeyServiceProcess, Run, Workspace,
@@ -41,6 +41,20 @@ fn client(ws: &Workspace, program: &str, args: &[&str], uri: &str) -> Run {
     })
 }
 
+/// [`pin_protected`] with a service at `socket` (in the workspace) holding its identity,
+/// the PIN from a logging askpass: (workspace, service, askpass log).
+fn pin_service(socket: &str, args: &[&str]) -> (Workspace, KeyServiceProcess, PathBuf) {
+    let (ws, identity) = pin_protected();
+    let (askpass, asked) = ws.askpass("askpass", "123456");
+    let service = KeyServiceProcess::start(
+        &ws,
+        &ws.path(socket),
+        args,
+        &service_env(&identity, &askpass),
+    );
+    (ws, service, asked)
+}
+
 fn service_env<'a>(identity: &'a str, askpass: &'a Path) -> [(&'a str, &'a str); 2] {
     [
         ("SOPS_AGE_KEY", identity),
@@ -50,14 +64,7 @@ fn service_env<'a>(identity: &'a str, askpass: &'a Path) -> [(&'a str, &'a str);
 
 #[test]
 fn ten_commands_from_sops_and_keytap_cost_one_pin_until_locked() {
-    let (ws, identity) = pin_protected();
-    let (askpass, asked) = ws.askpass("askpass", "123456");
-    let service = KeyServiceProcess::start(
-        &ws,
-        &ws.path("run/keytap/ks.sock"),
-        &[],
-        &service_env(&identity, &askpass),
-    );
+    let (ws, service, asked) = pin_service("run/keytap/ks.sock", &[]);
     let keytap = keytap_bin();
     for i in 0..10 {
         let program = if i % 2 == 0 {
@@ -117,12 +124,15 @@ fn ten_commands_from_sops_and_keytap_cost_one_pin_until_locked() {
 fn cached_pins_expire_and_zero_means_never_cached() {
     let (ws, identity) = pin_protected();
     let (askpass, asked) = ws.askpass("askpass", "123456");
-    let service = KeyServiceProcess::start(
-        &ws,
-        &ws.path("run/ks.sock"),
-        &["--cache-ttl", "1"],
-        &service_env(&identity, &askpass),
-    );
+    let start = |socket: &str, ttl: &str| {
+        KeyServiceProcess::start(
+            &ws,
+            &ws.path(socket),
+            &["--cache-ttl", ttl],
+            &service_env(&identity, &askpass),
+        )
+    };
+    let service = start("run/ks.sock", "1");
     assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
     assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
     assert_eq!(lines_of(&asked).len(), 1);
@@ -131,12 +141,7 @@ fn cached_pins_expire_and_zero_means_never_cached() {
     assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
     assert_eq!(lines_of(&asked).len(), 2, "expired after 1 s unused");
     drop(service);
-    let never = KeyServiceProcess::start(
-        &ws,
-        &ws.path("run/never.sock"),
-        &["--cache-ttl", "0"],
-        &service_env(&identity, &askpass),
-    );
+    let never = start("run/never.sock", "0");
     for _ in 0..3 {
         assert_eq!(client(&ws, "sops", &["decrypt"], &never.uri()).code, 0);
     }
@@ -514,14 +519,7 @@ fn wait_until(what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
 /// through the forwarded socket with one PIN, typed on the service's side.
 #[test]
 fn an_ssh_forwarded_socket_serves_the_server_side() {
-    let (ws, identity) = pin_protected();
-    let (askpass, asked) = ws.askpass("askpass", "123456");
-    let service = KeyServiceProcess::start(
-        &ws,
-        &ws.path("laptop/ks.sock"),
-        &[],
-        &service_env(&identity, &askpass),
-    );
+    let (ws, service, asked) = pin_service("laptop/ks.sock", &[]);
     let ssh = ws.path("ssh");
     std::fs::create_dir_all(&ssh).unwrap();
     for key in ["host", "client"] {
