@@ -26,6 +26,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tree_path", tree_path),
     ("envelope", envelope),
     ("age_header", age_header),
+    ("merge", merge),
 ];
 
 /// Plain and encrypted loading in `format`; whatever loads and emits must load again.
@@ -204,4 +205,28 @@ pub fn envelope(data: &[u8]) {
 /// keytap's check of an age file (a sops `enc` blob) before the age crate reads it.
 pub fn age_header(data: &[u8]) {
     let _ = crate::keys::agefile::checked(data);
+}
+
+/// The three-way merge of `keytap merge`, on up to three YAML inputs separated by a form
+/// feed byte (base, ours, theirs): never a panic, and a side that changed nothing
+/// gives the other side exactly, without conflicts.
+pub fn merge(data: &[u8]) {
+    let store = Format::Yaml.store(&StoreOptions::default());
+    let mut versions = data
+        .split(|b| *b == 0x0c) // form feed: a cheap separator for the fuzzer to find
+        .map(|part| store.load_plain(part).ok());
+    let (Some(Some(base)), Some(Some(ours))) = (versions.next(), versions.next()) else {
+        return;
+    };
+    let theirs = versions.next().flatten().unwrap_or_else(|| base.clone());
+    let mut conflicts = crate::merge::Conflicts::default();
+    let _ = crate::merge::merge_documents(Some(&base), &ours, &theirs, &mut conflicts);
+    let mut none = crate::merge::Conflicts::default();
+    let merged = crate::merge::merge_documents(Some(&base), &ours, &base, &mut none);
+    assert!(
+        none.is_empty(),
+        "conflicts with an unchanged side: {none:?}"
+    );
+    assert_eq!(merged, ours, "an unchanged side must give the other side");
+    let _ = crate::merge::merge_documents(None, &ours, &theirs, &mut conflicts);
 }
