@@ -272,6 +272,15 @@ fn a_rotated_side_gives_its_data_key_and_an_added_recipient_stays() {
     let theirs = repo.at("theirs");
     let r = repo.merge(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // Who can open the file changed: the driver says so.
+    assert!(
+        r.stderr.contains(&format!(
+            "recipient added by the merge: {}",
+            other.recipient
+        )),
+        "{}",
+        r.stderr
+    );
     let merged = repo.read("s.yaml");
     assert!(merged.contains(&other.recipient), "{merged}");
     // Their wrapped keys are reused as they are: the data key is theirs.
@@ -313,6 +322,14 @@ fn a_recipient_removed_without_rotation_is_revoked_with_a_fresh_data_key() {
     repo.on_main(|r| r.set(r#"["api_key"]"#, r#""our-key""#));
     let r = repo.merge(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "recipient removed by the merge: {}",
+            other.recipient
+        )),
+        "{}",
+        r.stderr
+    );
     let merged = repo.read("s.yaml");
     assert!(!merged.contains(&other.recipient), "the removal wins");
     // A fresh data key: no value keeps the ciphertext the removed recipient could open.

@@ -12,6 +12,7 @@ use keytap_core::error::exit_code;
 use keytap_core::file::{EncryptedFile, OpenFile};
 use keytap_core::merge::{self, Conflicts, DataKeyChoice};
 use keytap_core::metadata::{KeyGroup, Metadata};
+use keytap_core::plugin::defuse;
 use keytap_core::safefs::replace::Contents;
 use keytap_core::stores::Format;
 
@@ -80,6 +81,19 @@ pub fn run(
         &theirs.metadata,
         &mut conflicts,
     );
+    let recipients_before: Vec<String> = ours
+        .metadata
+        .key_groups
+        .iter()
+        .flatten()
+        .map(|k| k.describe())
+        .collect();
+    let recipients_after: Vec<String> = metadata
+        .key_groups
+        .iter()
+        .flatten()
+        .map(|k| k.describe())
+        .collect();
     let merged = seal(docs, metadata, base, ours, theirs)?;
     let out = merged.emit(&*store, format)?;
     write_file(
@@ -91,15 +105,28 @@ pub fn run(
     )
     .map_err(|e| e.in_file(named))?;
     drop(lock);
+    // Names and recipients come from the files and the repository: defused for the terminal.
+    let shown = defuse(&named.display().to_string());
+    // Who can open the file changed: say so, since a merge is easy to take on trust.
+    for (verb, list, other) in [
+        ("added", &recipients_after, &recipients_before),
+        ("removed", &recipients_before, &recipients_after),
+    ] {
+        for r in list.iter().filter(|r| !other.contains(r)) {
+            eprintln!(
+                "keytap merge: {shown}: recipient {verb} by the merge: {}",
+                defuse(r)
+            );
+        }
+    }
     if conflicts.is_empty() {
         return Ok(0);
     }
     for c in &conflicts.0 {
-        eprintln!("keytap merge: {}: conflict at {c}", named.display());
+        eprintln!("keytap merge: {shown}: conflict at {c}");
     }
     eprintln!(
-        "keytap merge: {}: {} conflict(s); our value was kept where both sides changed it: fix with `keytap edit`",
-        named.display(),
+        "keytap merge: {shown}: {} conflict(s); our value was kept where both sides changed it: fix with `keytap edit`",
         conflicts.0.len()
     );
     Ok(1)
