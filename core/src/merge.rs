@@ -257,6 +257,13 @@ fn merge_list(
             })
             .collect();
     }
+    // The alignment costs base × side cells: past a bound (lists far longer than secrets
+    // files hold), a list both sides changed is a conflict rather than gigabytes of table.
+    let cells = |side: &[Value]| (base.len() + 1).saturating_mul(side.len() + 1);
+    if cells(ours).max(cells(theirs)) > MAX_ALIGNMENT_CELLS {
+        conflicts.add(path);
+        return ours.to_vec();
+    }
     let mut out = Vec::new();
     let mut clashed = false;
     for chunk in diff3(base, ours, theirs) {
@@ -283,6 +290,9 @@ fn merge_list(
     }
     out
 }
+
+/// The largest LCS table [`merge_list`] builds (4 bytes a cell: 64 MiB).
+const MAX_ALIGNMENT_CELLS: usize = 16 << 20;
 
 /// A piece of a diff3 walk: an element all three versions share, or the differing runs
 /// between two shared elements.
@@ -665,6 +675,21 @@ mod tests {
         // Both insert different elements at the same place.
         let t = map(&[("l", l(&["a", "y", "b", "c"]))]);
         assert_eq!(merge(&b, &o, &t).1, vec!["[\"l\"]"]);
+    }
+
+    #[test]
+    fn huge_lists_changed_on_both_sides_conflict_instead_of_exhausting_memory() {
+        let l = |n: usize, extra: &[&str]| {
+            let mut v: Vec<Value> = (0..n).map(|i| Value::Int(i as i64)).collect();
+            v.extend(extra.iter().map(|e| s(e)));
+            Value::List(v)
+        };
+        let b = map(&[("l", l(100_000, &[]))]);
+        let o = map(&[("l", l(100_000, &["o"]))]);
+        let t = map(&[("l", l(100_000, &["t", "t2"]))]);
+        let (m, c) = merge(&b, &o, &t);
+        assert_eq!(c, vec!["[\"l\"]"]);
+        assert_eq!(m, o);
     }
 
     #[test]
