@@ -4,6 +4,8 @@
 //! key with [`choose_data_key`] and seals the result, so values nobody changed keep their
 //! exact ciphertext.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::metadata::{KeyGroup, MasterKey, Metadata};
 use crate::tree::{Branch, Item, Value};
 use crate::treepath::Step;
@@ -95,8 +97,9 @@ fn slots(branch: &Branch) -> (Vec<Slot>, Vec<String>) {
     (out, pending)
 }
 
-fn find<'a>(slots: &'a [Slot], key: &str) -> Option<&'a Slot> {
-    slots.iter().find(|s| s.key == key)
+/// The slots of a mapping by key (maps in secrets files can be large: no quadratic lookups).
+fn index(slots: &[Slot]) -> HashMap<&str, &Slot> {
+    slots.iter().map(|s| (s.key.as_str(), s)).collect()
 }
 
 /// The three-way merge of one mapping.
@@ -110,14 +113,16 @@ fn merge_branch(
     let (b, b_tail) = base.map(slots).unwrap_or_default();
     let (o, o_tail) = slots(ours);
     let (t, t_tail) = slots(theirs);
+    let (b_at, o_at, t_at) = (index(&b), index(&o), index(&t));
+    // Our keys in our order...
     let mut merged: Vec<Slot> = Vec::new();
-    // Our keys in our order, then theirs placed after the key they follow in their file.
     for slot in &o {
         path.push(Step::Key(slot.key.clone()));
+        let key = slot.key.as_str();
         if let Some(s) = merge_slot(
-            find(&b, &slot.key),
+            b_at.get(key).copied(),
             Some(slot),
-            find(&t, &slot.key),
+            t_at.get(key).copied(),
             path,
             conflicts,
         ) {
@@ -125,20 +130,33 @@ fn merge_branch(
         }
         path.pop();
     }
-    for (i, slot) in t.iter().enumerate() {
-        if find(&o, &slot.key).is_some() {
+    // ...and the keys only theirs has, each after the key it follows in their file (keys
+    // they added in a row stay in a row after the same one of ours).
+    let kept: HashSet<String> = merged.iter().map(|s| s.key.clone()).collect();
+    let mut after: HashMap<Option<String>, Vec<Slot>> = HashMap::new();
+    let mut anchor: Option<String> = None;
+    for slot in &t {
+        let key = slot.key.as_str();
+        if o_at.contains_key(key) {
+            if kept.contains(key) {
+                anchor = Some(slot.key.clone());
+            }
             continue;
         }
         path.push(Step::Key(slot.key.clone()));
-        let kept = merge_slot(find(&b, &slot.key), None, Some(slot), path, conflicts);
+        let added = merge_slot(b_at.get(key).copied(), None, Some(slot), path, conflicts);
         path.pop();
-        let Some(s) = kept else { continue };
-        let after = t[..i]
-            .iter()
-            .rev()
-            .find_map(|prev| merged.iter().position(|m| m.key == prev.key));
-        merged.insert(after.map_or(0, |p| p + 1), s);
+        if let Some(s) = added {
+            after.entry(anchor.clone()).or_default().push(s);
+        }
     }
+    let mut ordered: Vec<Slot> = after.remove(&None).unwrap_or_default();
+    for s in merged {
+        let follow = after.remove(&Some(s.key.clone()));
+        ordered.push(s);
+        ordered.extend(follow.into_iter().flatten());
+    }
+    let merged = ordered;
     let tail = merge_comments(&b_tail, &o_tail, &t_tail);
     let mut out = Branch::new();
     for s in merged {
