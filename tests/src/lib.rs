@@ -229,6 +229,11 @@ impl Workspace {
         p
     }
 
+    /// A `/bin/sh` script made of `body`.
+    pub fn sh_script(&self, name: &str, body: &str) -> PathBuf {
+        self.script(name, &format!("#!/bin/sh\n{body}\n"))
+    }
+
     /// An askpass program answering `answer` and logging every prompt it gets to a file:
     /// (program, log).
     pub fn askpass(&self, name: &str, answer: &str) -> (PathBuf, PathBuf) {

@@ -6,12 +6,6 @@ use std::time::{Duration, Instant};
 
 use keytap_e2e::{keytap_bin, Workspace};
 
-fn script(ws: &Workspace, name: &str, body: &str) -> PathBuf {
-    let p = ws.write(name, format!("#!/bin/sh\n{body}\n"));
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
-}
-
 #[test]
 fn a_passphrase_protected_key_file_is_unlocked_through_askpass() {
     let ws = Workspace::new();
@@ -52,8 +46,7 @@ fn a_passphrase_protected_key_file_is_unlocked_through_askpass() {
             .ok(),
     );
     let asked = ws.path("asked");
-    let askpass = script(
-        &ws,
+    let askpass = ws.sh_script(
         "askpass.sh",
         &format!("echo \"$1\" >> {}\necho s3same", asked.display()),
     );
@@ -71,7 +64,7 @@ fn a_passphrase_protected_key_file_is_unlocked_through_askpass() {
         "the prompt names the source"
     );
     // A wrong passphrase: 128, and the error says why.
-    let wrong = script(&ws, "wrong.sh", "echo nope");
+    let wrong = ws.sh_script("wrong.sh", "echo nope");
     let run = ws.run(keytap_bin().to_str().unwrap(), |c| {
         c.args(["decrypt", "s.yaml"])
             .env("SOPS_AGE_KEY_FILE", &keyfile)
@@ -92,8 +85,7 @@ fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
     );
     let original = ws.read("s.yaml");
     let seen = ws.path("seen");
-    let editor = script(
-        &ws,
+    let editor = ws.sh_script(
         "editor.sh",
         &format!("echo \"$1\" > {}\nexec sleep 30", seen.display()),
     );

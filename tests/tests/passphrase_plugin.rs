@@ -54,13 +54,6 @@ fn secret_file(ws: &Workspace, name: &str, content: &str) -> PathBuf {
     p
 }
 
-fn script(ws: &Workspace, name: &str, body: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = ws.write(name, format!("#!/bin/sh\n{body}\n"));
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
-}
-
 #[test]
 fn passphrase_from_a_file_a_credential_and_a_prompt() {
     let ws = Workspace::new();
@@ -133,9 +126,7 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
         .unwrap()
         .to_string();
     let asked = ws.path("asked.log");
-    let pinentry = script(
-        &ws,
-        "pinentry.sh",
+    let pinentry = ws.sh_script("pinentry.sh",
         &format!(
             "echo OK\nwhile read -r line; do case \"$line\" in GETPIN*) echo x >> {}; echo 'D correct horse'; echo OK;; BYE*) echo OK; exit 0;; *) echo OK;; esac; done",
             asked.display()
