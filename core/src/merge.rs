@@ -390,6 +390,10 @@ fn diff3<'a>(base: &'a [Value], ours: &'a [Value], theirs: &'a [Value]) -> Vec<C
 /// than the wrapped key and its date (pgp fingerprint, KMS ARN, ...).
 pub fn key_identity(key: &MasterKey) -> String {
     match key {
+        // Bech32 is case-insensitive: an upper-case copy is the same recipient.
+        MasterKey::Age { recipient, .. } if recipient.starts_with(['a', 'A']) => {
+            format!("age:{}", recipient.to_ascii_lowercase())
+        }
         MasterKey::Age { recipient, .. } => format!("age:{recipient}"),
         MasterKey::Other { kind, fields } => {
             let mut id = format!("{kind}:");
@@ -412,6 +416,11 @@ fn identities(groups: &[KeyGroup]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The conflict [`merge_key_groups`] reports when both sides added or removed groups: no
+/// merged set of recipients can be trusted to keep both sides' revocations, so the caller
+/// must not write a result.
+pub const KEY_GROUPS_CONFLICT: &str = "sops key groups (both sides added or removed groups)";
+
 /// Merges the key groups as sets of recipients, group by group: a key added on either
 /// side is in the result, a key removed on either side is not (a removal is a revocation:
 /// it must win). The keys keep their `enc` as found on our side, else theirs (the caller
@@ -431,9 +440,7 @@ pub fn merge_key_groups(
         if b.as_ref() == Some(&identities(theirs)) || identities(ours) == identities(theirs) {
             return ours.to_vec();
         }
-        conflicts
-            .0
-            .push("sops key groups (both sides added or removed groups)".into());
+        conflicts.0.push(KEY_GROUPS_CONFLICT.into());
         return ours.to_vec();
     }
     (0..ours.len())
@@ -474,13 +481,22 @@ pub enum DataKeyChoice {
 }
 
 /// Picks the data key: the base's if neither side changed it, else the side that rotated
-/// it, else a fresh one. `None` for `base` means the file is new on both sides. (The
-/// caller then checks [`revoked_key_could_unwrap`].)
-pub fn choose_data_key(base: Option<&[u8]>, ours: &[u8], theirs: &[u8]) -> DataKeyChoice {
+/// it, else a fresh one. `None` for `base` means the file is new on both sides. Their key is
+/// kept only when `result_is_theirs` (the merged documents are exactly theirs): anyone can
+/// write a valid sops file whose data key they keep (recipients are public), so our values
+/// are never sealed under a key only their branch vouches for. (The caller then checks
+/// [`revoked_key_could_unwrap`].)
+pub fn choose_data_key(
+    base: Option<&[u8]>,
+    ours: &[u8],
+    theirs: &[u8],
+    result_is_theirs: bool,
+) -> DataKeyChoice {
     let ours_rotated = base != Some(ours);
     let theirs_rotated = base != Some(theirs);
     match (ours_rotated, theirs_rotated) {
-        (false, true) => DataKeyChoice::Theirs,
+        (false, true) if result_is_theirs => DataKeyChoice::Theirs,
+        (false, true) => DataKeyChoice::Fresh,
         (false, false) | (true, false) => DataKeyChoice::Ours,
         (true, true) if ours == theirs => DataKeyChoice::Ours,
         (true, true) => DataKeyChoice::Fresh,
@@ -586,20 +602,24 @@ pub fn merge_metadata(
         &theirs.shamir_threshold,
         conflicts,
     );
-    out.crypt_rule = merge_field(
-        "encryption rule (encrypted_regex, unencrypted_suffix, ...)",
-        base.map(|b| &b.crypt_rule),
-        &ours.crypt_rule,
-        &theirs.crypt_rule,
-        conflicts,
-    );
-    out.mac_only_encrypted = merge_field(
-        "mac_only_encrypted",
-        base.map(|b| &b.mac_only_encrypted),
-        &ours.mac_only_encrypted,
-        &theirs.mac_only_encrypted,
-        conflicts,
-    );
+    // Which values are encrypted and MACed: a change from their side would apply to our
+    // values too (a narrower encrypted_regex would write our secrets in the clear), so it
+    // is never taken silently: ours is kept and the change reported as a conflict.
+    if theirs.crypt_rule != ours.crypt_rule
+        && base.is_none_or(|b| b.crypt_rule != theirs.crypt_rule)
+    {
+        conflicts.0.push(
+            "sops.encryption rule (encrypted_regex, unencrypted_suffix, ...): theirs changed it"
+                .into(),
+        );
+    }
+    if theirs.mac_only_encrypted != ours.mac_only_encrypted
+        && base.is_none_or(|b| b.mac_only_encrypted != theirs.mac_only_encrypted)
+    {
+        conflicts
+            .0
+            .push("sops.mac_only_encrypted: theirs changed it".into());
+    }
     if crate::metadata::version_older(&ours.version, &theirs.version) {
         out.version = theirs.version.clone();
     }
@@ -759,11 +779,28 @@ mod tests {
     #[test]
     fn the_data_key_follows_rotation_and_revocation() {
         let (k, r1, r2) = ([1u8; 32], [2u8; 32], [3u8; 32]);
-        assert_eq!(choose_data_key(Some(&k), &k, &k), DataKeyChoice::Ours);
-        assert_eq!(choose_data_key(Some(&k), &r1, &k), DataKeyChoice::Ours);
-        assert_eq!(choose_data_key(Some(&k), &k, &r1), DataKeyChoice::Theirs);
-        assert_eq!(choose_data_key(Some(&k), &r1, &r2), DataKeyChoice::Fresh);
-        assert_eq!(choose_data_key(None, &r1, &r2), DataKeyChoice::Fresh);
+        assert_eq!(
+            choose_data_key(Some(&k), &k, &k, false),
+            DataKeyChoice::Ours
+        );
+        assert_eq!(
+            choose_data_key(Some(&k), &r1, &k, false),
+            DataKeyChoice::Ours
+        );
+        assert_eq!(
+            choose_data_key(Some(&k), &k, &r1, true),
+            DataKeyChoice::Theirs
+        );
+        // Their key never seals our changes.
+        assert_eq!(
+            choose_data_key(Some(&k), &k, &r1, false),
+            DataKeyChoice::Fresh
+        );
+        assert_eq!(
+            choose_data_key(Some(&k), &r1, &r2, false),
+            DataKeyChoice::Fresh
+        );
+        assert_eq!(choose_data_key(None, &r1, &r2, false), DataKeyChoice::Fresh);
         // Theirs removed b without rotating; ours still had b on the same key: fresh.
         let with_b = vec![vec![age("a"), age("b")]];
         let without_b = vec![vec![age("a")]];

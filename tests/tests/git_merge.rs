@@ -261,7 +261,7 @@ fn the_same_key_changed_on_both_sides_conflicts_without_plaintext_in_the_work_tr
 }
 
 #[test]
-fn a_rotated_side_gives_its_data_key_and_an_added_recipient_stays() {
+fn a_rotated_side_and_our_changes_get_a_fresh_key_and_the_added_recipient_stays() {
     let other = Workspace::new();
     let repo = Repo::new(BASE);
     // Theirs adds a recipient (sops rotate --add-age: a new data key too).
@@ -283,7 +283,8 @@ fn a_rotated_side_gives_its_data_key_and_an_added_recipient_stays() {
     );
     let merged = repo.read("s.yaml");
     assert!(merged.contains(&other.recipient), "{merged}");
-    // Their wrapped keys are reused as they are: the data key is theirs.
+    // Our change is never sealed under a key only their branch vouches for (anyone can
+    // write a valid file around a data key they keep): a fresh data key.
     let stanza = |t: &str| {
         t[t.find("-----BEGIN AGE").unwrap()..]
             .lines()
@@ -291,8 +292,8 @@ fn a_rotated_side_gives_its_data_key_and_an_added_recipient_stays() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert_eq!(stanza(&merged), stanza(&theirs));
-    assert_eq!(
+    assert_ne!(stanza(&merged), stanza(&theirs));
+    assert_ne!(
         Repo::line_of(&merged, "untouched"),
         Repo::line_of(&theirs, "untouched")
     );
@@ -480,4 +481,42 @@ fn decrypt_as_a_textconv_shows_plaintext_diffs_and_never_waits_for_a_terminal() 
         start.elapsed()
     );
     assert!(!r.stderr.is_empty());
+}
+
+#[test]
+fn a_rotated_side_merged_with_no_change_of_ours_keeps_its_data_key() {
+    let repo = Repo::new(BASE);
+    repo.branch("theirs", |r| {
+        r.ok(r.sops(&["rotate", "-i", "s.yaml"]));
+        r.set(r#"["api_key"]"#, r#""their-key""#);
+    });
+    // Ours changes only its copy of the comment-free metadata: a new date and MAC.
+    repo.on_main(|r| r.set(r#"["api_key"]"#, r#""base-key""#));
+    let theirs = repo.at("theirs");
+    let r = repo.merge(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let merged = repo.read("s.yaml");
+    assert_eq!(
+        Repo::line_of(&merged, "untouched"),
+        Repo::line_of(&theirs, "untouched"),
+        "the result is theirs: their key and ciphertexts are kept"
+    );
+    assert!(repo.decrypted().contains("api_key: their-key"));
+}
+
+#[test]
+fn git_setup_never_writes_through_a_linked_gitattributes() {
+    let repo = Repo::new(BASE);
+    let victim = repo.ws.write("victim-bashrc", "# rc\n");
+    std::fs::remove_file(repo.dir.join(".gitattributes")).unwrap();
+    std::os::unix::fs::symlink(&victim, repo.dir.join(".gitattributes")).unwrap();
+    let r = repo.keytap(&["git-setup"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "# rc\n");
+    // The driver line keeps a file named like a flag from becoming one.
+    assert_eq!(
+        repo.git(&["config", "merge.sops.driver"]).trim(),
+        "keytap merge -- %O %A %B %P"
+    );
 }

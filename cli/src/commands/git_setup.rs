@@ -16,7 +16,8 @@ use crate::error::CliError;
 /// The git settings: (key, value).
 const CONFIG: [(&str, &str); 3] = [
     ("merge.sops.name", "keytap: three-way merge of sops files"),
-    ("merge.sops.driver", "keytap merge %O %A %B %P"),
+    // `--`: a file named like a flag (`--help`) must not become one.
+    ("merge.sops.driver", "keytap merge -- %O %A %B %P"),
     ("diff.sops.textconv", "keytap decrypt"),
 ];
 
@@ -39,8 +40,18 @@ fn git(args: &[&str], dir: &Path) -> Result<String, CliError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Whether `path` is a sops-encrypted file (of the format its name gives).
+/// The largest file looked at (sops files are small; a tracked link to `/dev/zero` is not
+/// read at all).
+const MAX_SOPS_FILE: u64 = 64 << 20;
+
+/// Whether `path` is a sops-encrypted file (of the format its name gives): regular files
+/// only, never through a link.
 fn is_sops_file(path: &Path) -> bool {
+    let regular = std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.file_type().is_file() && m.len() <= MAX_SOPS_FILE);
+    if !regular {
+        return false;
+    }
     let Ok(data) = std::fs::read(path) else {
         return false;
     };
@@ -87,7 +98,28 @@ pub fn run(dry_run: bool) -> Result<i32, CliError> {
     }
     let listed = git(&["ls-files", "-z"], &top)?;
     let attributes_file = top.join(".gitattributes");
-    let existing = std::fs::read_to_string(&attributes_file).unwrap_or_default();
+    let failed = |e: std::io::Error| {
+        CliError::new(
+            exit_code::GENERIC,
+            format!("keytap git-setup: {}: {e}", attributes_file.display()),
+        )
+    };
+    // A repository may ship .gitattributes as a link (to ~/.bashrc, say): never written
+    // through, and never replaced after a failed read.
+    let existing = match std::fs::symlink_metadata(&attributes_file) {
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(CliError::new(
+                exit_code::GENERIC,
+                format!(
+                    "keytap git-setup: {} is not a regular file (a link?): refusing to write through it",
+                    attributes_file.display()
+                ),
+            ))
+        }
+        Ok(_) => std::fs::read_to_string(&attributes_file).map_err(failed)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(failed(e)),
+    };
     let mut added = String::new();
     let mut skipped = Vec::new();
     for path in listed.split('\0').filter(|p| !p.is_empty()) {
@@ -112,10 +144,15 @@ pub fn run(dry_run: bool) -> Result<i32, CliError> {
             text.push('\n');
         }
         text.push_str(&added);
-        std::fs::write(&attributes_file, text).map_err(|e| {
+        let mut opts = keytap_core::safefs::replace::Replace::new(
+            &attributes_file,
+            keytap_core::safefs::replace::Contents::Encrypted,
+        );
+        opts.follow_symlinks = false;
+        keytap_core::safefs::replace::replace(&opts, text.as_bytes()).map_err(|e| {
             CliError::new(
                 exit_code::GENERIC,
-                format!("write {}: {e}", attributes_file.display()),
+                format!("keytap git-setup: write {}: {e}", attributes_file.display()),
             )
         })?;
         eprintln!(

@@ -81,19 +81,24 @@ pub fn run(
         &theirs.metadata,
         &mut conflicts,
     );
-    let recipients_before: Vec<String> = ours
-        .metadata
-        .key_groups
-        .iter()
-        .flatten()
-        .map(|k| k.describe())
-        .collect();
-    let recipients_after: Vec<String> = metadata
-        .key_groups
-        .iter()
-        .flatten()
-        .map(|k| k.describe())
-        .collect();
+    if conflicts.0.iter().any(|c| c == merge::KEY_GROUPS_CONFLICT) {
+        // Leave OURS as it is: git marks the file conflicted, nothing is re-wrapped.
+        eprintln!(
+            "keytap merge: {}: both sides changed the key groups; OURS is left as it was: settle the groups with `keytap groups` or `updatekeys`",
+            defuse(&named.display().to_string())
+        );
+        return Ok(1);
+    }
+    // (identity, as shown) of every key before and after.
+    let keys_of = |m: &Metadata| -> Vec<(String, String)> {
+        m.key_groups
+            .iter()
+            .flatten()
+            .map(|k| (merge::key_identity(k), k.describe()))
+            .collect()
+    };
+    let recipients_before = keys_of(&ours.metadata);
+    let recipients_after = keys_of(&metadata);
     let merged = seal(docs, metadata, base, ours, theirs)?;
     let out = merged.emit(&*store, format)?;
     write_file(
@@ -112,7 +117,10 @@ pub fn run(
         ("added", &recipients_after, &recipients_before),
         ("removed", &recipients_before, &recipients_after),
     ] {
-        for r in list.iter().filter(|r| !other.contains(r)) {
+        for (_, r) in list
+            .iter()
+            .filter(|(id, _)| !other.iter().any(|(o, _)| o == id))
+        {
             eprintln!(
                 "keytap merge: {shown}: recipient {verb} by the merge: {}",
                 defuse(r)
@@ -198,6 +206,7 @@ fn seal(
         base.as_ref().map(|b| b.data_key().as_slice()),
         ours.data_key().as_slice(),
         theirs.data_key().as_slice(),
+        docs == theirs.docs,
     );
     let chosen_key = match choice {
         DataKeyChoice::Ours => Some(key_of(&ours)),
