@@ -245,6 +245,12 @@ fn seal(
                 .chain(same_key.iter().map(|f| f.metadata.key_groups.as_slice()))
                 .collect();
             merge::reuse_wrapped_keys(&mut metadata.key_groups, &donors);
+            // Shares of a split with another threshold cannot be reused: split again.
+            if metadata.key_groups.len() > 1
+                && metadata.shamir_threshold != chosen.metadata.shamir_threshold
+            {
+                merge::clear_wrapped_keys(&mut metadata.key_groups);
+            }
             for f in &same_key {
                 chosen.absorb_ivs(f);
             }
