@@ -445,10 +445,15 @@ pub fn merge_key_groups(
     }
     (0..ours.len())
         .map(|g| {
-            let in_base =
-                |id: &str| base.is_some_and(|b| b[g].iter().any(|k| key_identity(k) == id));
-            let in_ours = |id: &str| ours[g].iter().any(|k| key_identity(k) == id);
-            let in_theirs = |id: &str| theirs[g].iter().any(|k| key_identity(k) == id);
+            // Each side's identities once, hashed: a hostile file may list many keys.
+            let set = |group: &[MasterKey]| -> HashSet<String> {
+                group.iter().map(key_identity).collect()
+            };
+            let b_ids = base.map(|b| set(&b[g])).unwrap_or_default();
+            let (o_ids, t_ids) = (set(&ours[g]), set(&theirs[g]));
+            let in_base = |id: &str| b_ids.contains(id);
+            let in_ours = |id: &str| o_ids.contains(id);
+            let in_theirs = |id: &str| t_ids.contains(id);
             let keep = |id: &str| {
                 (in_ours(id) && in_theirs(id)) || (!in_base(id) && (in_ours(id) || in_theirs(id)))
             };
@@ -512,7 +517,7 @@ pub fn revoked_key_could_unwrap(
     versions: &[(&[KeyGroup], &[u8])],
     key: &[u8],
 ) -> bool {
-    let kept: Vec<String> = merged.iter().flatten().map(key_identity).collect();
+    let kept: HashSet<String> = merged.iter().flatten().map(key_identity).collect();
     versions
         .iter()
         .filter(|(_, k)| *k == key)
