@@ -484,14 +484,24 @@ fn decrypt_as_a_textconv_shows_plaintext_diffs_and_never_waits_for_a_terminal() 
 }
 
 #[test]
-fn a_rotated_side_merged_with_no_change_of_ours_keeps_its_data_key() {
+fn a_rotated_side_merged_with_no_change_of_our_values_keeps_its_data_key() {
+    let other = Workspace::new();
     let repo = Repo::new(BASE);
     repo.branch("theirs", |r| {
         r.ok(r.sops(&["rotate", "-i", "s.yaml"]));
         r.set(r#"["api_key"]"#, r#""their-key""#);
     });
-    // Ours changes only its copy of the comment-free metadata: a new date and MAC.
-    repo.on_main(|r| r.set(r#"["api_key"]"#, r#""base-key""#));
+    // Ours only adds a recipient (updatekeys keeps the data key and every value).
+    repo.on_main(|r| {
+        r.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: \\.(yaml|json)$\n    age: {},{}\n",
+                r.ws.recipient, other.recipient
+            ),
+        );
+        r.ok(r.keytap(&["updatekeys", "-y", "s.yaml"]));
+    });
     let theirs = repo.at("theirs");
     let r = repo.merge(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -499,9 +509,16 @@ fn a_rotated_side_merged_with_no_change_of_ours_keeps_its_data_key() {
     assert_eq!(
         Repo::line_of(&merged, "untouched"),
         Repo::line_of(&theirs, "untouched"),
-        "the result is theirs: their key and ciphertexts are kept"
+        "the values are theirs: their key and ciphertexts are kept"
     );
     assert!(repo.decrypted().contains("api_key: their-key"));
+    // Our added recipient is wrapped their key and opens the result.
+    let r = repo.run(
+        "sops",
+        &["decrypt", "s.yaml"],
+        &[("SOPS_AGE_KEY_FILE", other.keys.to_str().unwrap())],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]
