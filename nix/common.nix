@@ -269,4 +269,21 @@ rec {
         } "$out"
       '';
     };
+
+  # `sops.secrets` and `sops.templates`, of the module's own submodule types.
+  collectionOptions =
+    { secretType, templateType }:
+    {
+      secrets = mkOption {
+        type = types.attrsOf secretType;
+        default = { };
+        description = "Secrets to decrypt.";
+      };
+
+      templates = mkOption {
+        type = types.attrsOf templateType;
+        default = { };
+        description = "Templates for secret files.";
+      };
+    };
 }

@@ -167,7 +167,10 @@ let
     };
 in
 {
-  options.sops = common.options // {
+  options.sops =
+    common.options
+    // common.collectionOptions { inherit secretType templateType; }
+    // {
     build = mkOption {
       internal = true;
       readOnly = true;
@@ -177,18 +180,6 @@ in
         script = loginScript;
       };
       description = "The installer's manifest and the login unit's script (for tests and tools).";
-    };
-
-    secrets = mkOption {
-      type = types.attrsOf secretType;
-      default = { };
-      description = "Secrets to decrypt.";
-    };
-
-    templates = mkOption {
-      type = types.attrsOf templateType;
-      default = { };
-      description = "Templates for secret files.";
     };
 
     defaultSymlinkPath = mkOption {

@@ -333,19 +333,10 @@ in
     )
   ];
 
-  options.sops = common.options // {
-    secrets = mkOption {
-      type = types.attrsOf secretType;
-      default = { };
-      description = "Secrets to decrypt.";
-    };
-
-    templates = mkOption {
-      type = types.attrsOf templateType;
-      default = { };
-      description = "Templates for secret files";
-    };
-
+  options.sops =
+    common.options
+    // common.collectionOptions { inherit secretType templateType; }
+    // {
     validationPackage = mkOption {
       type = types.package;
       default =

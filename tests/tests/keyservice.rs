@@ -12,18 +12,23 @@ use keytap_e2e::{
     keytap_bin, lines_of, path_with_plugins, testkit_key, KeyServiceProcess, Run, Workspace,
 };
 
+/// Writes `s.yaml` (`token: s3cret`) encrypted by keytap to `recipient` (plugins on PATH).
+fn encrypt_token(ws: &Workspace, recipient: &str) -> PathBuf {
+    ws.write("plain.yaml", "token: s3cret\n");
+    let enc = ws
+        .run(keytap_bin().to_str().unwrap(), |c| {
+            c.args(["encrypt", "--age", recipient, "plain.yaml"])
+                .env("PATH", path_with_plugins());
+        })
+        .ok();
+    ws.write("s.yaml", enc)
+}
+
 /// A workspace whose `s.yaml` is encrypted to a PIN-protected test-plugin key, and that key.
 fn pin_protected() -> (Workspace, String) {
     let ws = Workspace::new();
     let (recipient, identity) = testkit_key(Some("prompt-pin"));
-    ws.write("plain.yaml", "token: s3cret\n");
-    let enc = ws
-        .run(keytap_bin().to_str().unwrap(), |c| {
-            c.args(["encrypt", "--age", &recipient, "plain.yaml"])
-                .env("PATH", path_with_plugins());
-        })
-        .ok();
-    ws.write("s.yaml", enc);
+    encrypt_token(&ws, &recipient);
     (ws, identity)
 }
 
@@ -185,11 +190,7 @@ fn a_wrong_cached_pin_is_forgotten_after_one_failure() {
 #[test]
 fn keytap_is_a_client_of_the_real_sops_keyservice() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "token: s3cret\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-        .ok();
-    ws.write("s.yaml", enc);
+    encrypt_token(&ws, &ws.recipient);
     let socket = ws.path("sops.sock");
     let mut sops_service = ws
         .command("sops")
@@ -278,11 +279,7 @@ fn key_groups_mix_a_remote_group_and_a_local_one() {
 #[test]
 fn environment_forms_and_their_errors_are_sops_s() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "token: s3cret\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-        .ok();
-    ws.write("s.yaml", enc);
+    encrypt_token(&ws, &ws.recipient);
     let service = KeyServiceProcess::start(
         &ws,
         &ws.path("ks.sock"),
@@ -386,11 +383,7 @@ fn sockets_are_owner_only_and_tcp_stays_on_loopback() {
 #[test]
 fn a_socket_activated_service_answers_on_the_socket_systemd_passes() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "token: s3cret\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-        .ok();
-    ws.write("s.yaml", enc);
+    encrypt_token(&ws, &ws.recipient);
     let socket = ws.path("activated.sock");
     // systemd-socket-activate passes on only the environment named with -E, as systemd does.
     let activator = ws
@@ -628,14 +621,7 @@ fn install_secrets_uses_the_key_service_from_the_environment_or_the_flag() {
     let site = install_common::Site::new();
     let ws = &site.ws;
     let (recipient, identity) = testkit_key(Some("prompt-pin"));
-    ws.write("plain.yaml", "token: s3cret\n");
-    let enc = ws
-        .run(keytap_bin().to_str().unwrap(), |c| {
-            c.args(["encrypt", "--age", &recipient, "plain.yaml"])
-                .env("PATH", path_with_plugins());
-        })
-        .ok();
-    let file = ws.write("s.yaml", enc);
+    let file = encrypt_token(ws, &recipient);
     let (askpass, asked) = ws.askpass("askpass", "123456");
     let service = KeyServiceProcess::start(
         ws,

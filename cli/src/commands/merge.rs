@@ -50,9 +50,8 @@ pub fn run(
     };
     let store = format.store(&crate::rules::store_options()?);
     let (ours_data, lock) = context::read_for_change(ours)?;
-    let read = |file: &Path| context::read_input(file);
-    let base_data = read(base)?;
-    let theirs_data = read(theirs)?;
+    let base_data = context::read_input(base)?;
+    let theirs_data = context::read_input(theirs)?;
     let parse = |side: &'static str, data: &[u8]| -> Result<Version, CliError> {
         let encrypted = context::parse_encrypted(&*store, named, data)
             .map_err(|e| with_side(e, side, named))?;
@@ -160,36 +159,37 @@ fn open_all(
     theirs: Version,
     named: &Path,
 ) -> Result<(Option<OpenFile>, OpenFile, OpenFile), CliError> {
-    let versions: Vec<Version> = base.into_iter().chain([ours, theirs]).collect();
-    let metas: Vec<&Metadata> = versions.iter().map(|v| &v.encrypted.metadata).collect();
-    let first = versions[versions.len() - 2]
+    // SOPS_AGE_KEY_CMD learns our first recipient.
+    let first = ours
         .encrypted
         .metadata
         .age_recipients()
         .first()
         .map(|s| s.to_string());
+    let versions: Vec<Version> = base.into_iter().chain([ours, theirs]).collect();
+    let metas: Vec<&Metadata> = versions.iter().map(|v| &v.encrypted.metadata).collect();
     let sources = context::key_sources(first.as_deref());
     let keys = keytap_core::datakey::recover_many(&metas, &sources);
-    let mut opened: Vec<Option<OpenFile>> = Vec::new();
-    if versions.len() == 2 {
-        opened.push(None);
-    }
-    for (v, key) in versions.into_iter().zip(keys) {
-        let side = v.side;
-        let key = key
-            .map_err(|e| CliError::from(keytap_core::error::Error::Recover(e)))
-            .map_err(|e| with_side(e, side, named))?;
-        let open = v
-            .encrypted
-            .open_with_key(key, false)
-            .map_err(|e| with_side(CliError::from(e), side, named))?;
-        opened.push(Some(open));
-    }
-    let mut it = opened.into_iter();
-    let base = it.next().flatten();
-    let (Some(Some(ours)), Some(Some(theirs))) = (it.next(), it.next()) else {
-        unreachable!("ours and theirs are always opened")
-    };
+    let mut opened = versions
+        .into_iter()
+        .zip(keys)
+        .map(|(v, key)| {
+            let side = v.side;
+            let key = key.map_err(|e| {
+                with_side(
+                    CliError::from(keytap_core::error::Error::Recover(e)),
+                    side,
+                    named,
+                )
+            })?;
+            v.encrypted
+                .open_with_key(key, false)
+                .map_err(|e| with_side(CliError::from(e), side, named))
+        })
+        .collect::<Result<Vec<OpenFile>, CliError>>()?;
+    let theirs = opened.pop().expect("theirs is opened");
+    let ours = opened.pop().expect("ours is opened");
+    let base = opened.pop();
     Ok((base, ours, theirs))
 }
 

@@ -234,31 +234,26 @@ impl AgeIdentities {
                         )
                     }
                 }
-            } else if line.starts_with("AGE-SECRET-KEY-PQ-1") {
-                match super::pq::PqIdentity::from_str(line) {
-                    Ok(id) => pq.push(id),
-                    Err(e) => {
-                        return self.load_error(
-                            source,
-                            format!(
-                                "failed to parse '{source}' age identities: {e} (line {})",
-                                n + 1
-                            ),
-                        )
-                    }
-                }
-            } else if line.starts_with("AGE-SECRET-KEY-1") {
-                match age::x25519::Identity::from_str(line) {
-                    Ok(id) => natives.push(id),
-                    Err(e) => {
-                        return self.load_error(
-                            source,
-                            format!(
-                                "failed to parse '{source}' age identities: {e} (line {})",
-                                n + 1
-                            ),
-                        )
-                    }
+            } else if line.starts_with("AGE-SECRET-KEY-PQ-1")
+                || line.starts_with("AGE-SECRET-KEY-1")
+            {
+                let parsed = if line.starts_with("AGE-SECRET-KEY-PQ-1") {
+                    super::pq::PqIdentity::from_str(line)
+                        .map(|id| pq.push(id))
+                        .map_err(|e| e.to_string())
+                } else {
+                    age::x25519::Identity::from_str(line)
+                        .map(|id| natives.push(id))
+                        .map_err(|e| e.to_string())
+                };
+                if let Err(e) = parsed {
+                    return self.load_error(
+                        source,
+                        format!(
+                            "failed to parse '{source}' age identities: {e} (line {})",
+                            n + 1
+                        ),
+                    );
                 }
             } else {
                 // The line itself is never echoed: it may be a secret.

@@ -15,7 +15,7 @@ pub struct PrivateDir {
 }
 
 impl PrivateDir {
-    /// Creates `$TMPDIR/<prefix>XXXXXX`.
+    /// Creates `$TMPDIR/<prefix><6 random characters>`.
     pub fn create(prefix: &str) -> io::Result<PrivateDir> {
         let base = std::env::temp_dir();
         for _ in 0..100 {

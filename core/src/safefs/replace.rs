@@ -237,7 +237,7 @@ fn has_access_acl(file: &File) -> bool {
     rustix::fs::fgetxattr_query(file, "system.posix_acl_access").is_ok()
 }
 
-/// `.NAME.XXXXXX.tmp`: the names of our temporary files beside NAME.
+/// `.NAME.<6 random characters>.tmp`: the names of our temporary files beside NAME.
 fn temp_name(name: &OsStr) -> OsString {
     let mut s = OsString::from(".");
     s.push(name);
@@ -259,7 +259,7 @@ fn is_our_temp(candidate: &[u8], name: &[u8]) -> bool {
     rest.len() == 6 && rest.iter().all(u8::is_ascii_alphanumeric)
 }
 
-/// Removes `.NAME.XXXXXX.tmp` files of this user beside NAME: what a keytap killed while
+/// Removes `.NAME.<6 random characters>.tmp` files of this user beside NAME: what a keytap killed while
 /// writing NAME left behind. Only called under NAME's lock, so none is in use.
 fn remove_stale_temps(dir: &Path, name: &OsStr) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -371,7 +371,7 @@ fn write_unnamed(
     }
 }
 
-/// The fallback route: a named `.NAME.XXXXXX.tmp` file, removed again on any failure.
+/// The fallback route: a named `.NAME.<6 random characters>.tmp` file, removed again on any failure.
 fn write_named(
     dirfd: &OwnedFd,
     name: &OsStr,
