@@ -106,8 +106,10 @@ pub(crate) struct Composer {
 type CResult<T> = Result<T, String>;
 
 impl Composer {
-    pub(crate) fn new(text: Vec<char>) -> Composer {
-        let expected_nodes = text.len() / 24 + 16;
+    pub(crate) fn new(text: String) -> Composer {
+        // About two nodes (a key and a value) per line; a closer guess than one per N
+        // characters, which over-reserves for long encrypted values.
+        let expected_nodes = 2 * text.bytes().filter(|&b| b == b'\n').count() + 16;
         Composer {
             parser: Parser::new(text),
             event: None,
@@ -265,8 +267,8 @@ impl Composer {
 
     fn scalar(&mut self) -> CResult<usize> {
         let (ev_style, value, tag) = {
-            let ev = self.event.as_ref().ok_or("yaml: missing event")?;
-            (ev.style, ev.value.clone(), ev.tag.clone())
+            let ev = self.event.as_mut().ok_or("yaml: missing event")?;
+            (ev.style, std::mem::take(&mut ev.value), ev.tag.clone())
         };
         let node_style = match ev_style {
             ScalarStyle::DoubleQuoted => style::DOUBLE_QUOTED,

@@ -207,7 +207,7 @@ fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -
     }
     em.clear_open_ended();
     em.emit(EEvent::new(EKind::StreamEnd)).ok()?;
-    let mut composer = Composer::new(em.out.chars().collect());
+    let mut composer = Composer::new(std::mem::take(&mut em.out));
     let doc = composer.next_document().ok()??;
     let n = *composer.nodes[doc].content.first()?;
     let node = &composer.nodes[n];

@@ -54,9 +54,9 @@ fn parse_stream(
     first_prefix: &str,
     later_prefix: &str,
 ) -> Result<Parsed, StoreError> {
-    let chars =
+    let text =
         reader::decode_input(input).map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
-    let mut composer = compose::Composer::new(chars);
+    let mut composer = compose::Composer::new(text);
     let mut docs = Vec::new();
     match composer.next_document() {
         Err(e) => return Err(StoreError::new(format!("{first_prefix}{e}"))),

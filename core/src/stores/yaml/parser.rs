@@ -120,7 +120,7 @@ fn append_comment(dst: &mut String, src: &str) {
 }
 
 impl Parser {
-    pub(crate) fn new(text: Vec<char>) -> Parser {
+    pub(crate) fn new(text: String) -> Parser {
         Parser {
             sc: Scanner::new(text),
             state: State::StreamStart,
@@ -423,7 +423,8 @@ impl Parser {
             let mut ev = Event::new(EventType::Scalar, start_mark);
             ev.anchor = anchor;
             ev.tag = tag;
-            ev.value = self.tok(t).value.clone();
+            // The parser never looks at a scalar token again: move its text out.
+            ev.value = std::mem::take(&mut self.sc.tokens[t].value);
             ev.style = self.tok(t).style;
             self.set_event_comments(&mut ev);
             self.skip();

@@ -1,10 +1,10 @@
 //! Input decoding: bytes to characters, with go-yaml's encoding detection and its
 //! character checks (`readerc.go`).
 
-/// Decodes the input (UTF-8, optionally with a BOM, or UTF-16 with a BOM) and rejects the
-/// characters YAML forbids, with go-yaml's messages.
-pub(crate) fn decode_input(input: &[u8]) -> Result<Vec<char>, String> {
-    let chars: Vec<char> = if input.starts_with(&[0xFF, 0xFE]) || input.starts_with(&[0xFE, 0xFF]) {
+/// Decodes the input (UTF-8, optionally with a BOM, or UTF-16 with a BOM) into UTF-8
+/// text and rejects the characters YAML forbids, with go-yaml's messages.
+pub(crate) fn decode_input(input: &[u8]) -> Result<String, String> {
+    let text = if input.starts_with(&[0xFF, 0xFE]) || input.starts_with(&[0xFE, 0xFF]) {
         let le = input[0] == 0xFF;
         let body = &input[2..];
         if body.len() % 2 != 0 {
@@ -17,7 +17,7 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<Vec<char>, String> {
                 u16::from_be_bytes([c[0], c[1]])
             }
         });
-        let mut out = Vec::with_capacity(body.len() / 2);
+        let mut out = String::with_capacity(body.len() / 2);
         for r in char::decode_utf16(units) {
             match r {
                 Ok(c) => out.push(c),
@@ -28,7 +28,7 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<Vec<char>, String> {
     } else {
         let body = input.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(input);
         match std::str::from_utf8(body) {
-            Ok(s) => s.chars().collect(),
+            Ok(s) => s.to_owned(),
             Err(e) => {
                 let msg = if e.error_len().is_none() {
                     "yaml: incomplete UTF-8 octet sequence"
@@ -39,19 +39,20 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<Vec<char>, String> {
             }
         }
     };
-    for &c in &chars {
+    // Bytes first (almost every file is ASCII), characters only where there is more.
+    let ascii_ok =
+        |b: u8| b >= 0x80 || b == 0x09 || b == 0x0A || b == 0x0D || (0x20..=0x7E).contains(&b);
+    let allowed = |c: char| {
         let v = c as u32;
-        let ok = v == 0x09
-            || v == 0x0A
-            || v == 0x0D
-            || (0x20..=0x7E).contains(&v)
+        c.is_ascii()
             || v == 0x85
             || (0xA0..=0xD7FF).contains(&v)
             || (0xE000..=0xFFFD).contains(&v)
-            || (0x10000..=0x10FFFF).contains(&v);
-        if !ok {
-            return Err("yaml: control characters are not allowed".into());
-        }
+            || (0x10000..=0x10FFFF).contains(&v)
+    };
+    let bytes_ok = text.bytes().all(ascii_ok);
+    if !bytes_ok || (!text.is_ascii() && !text.chars().all(allowed)) {
+        return Err("yaml: control characters are not allowed".into());
     }
-    Ok(chars)
+    Ok(text)
 }

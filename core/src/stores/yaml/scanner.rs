@@ -168,10 +168,11 @@ pub(crate) fn is_alpha(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
-/// The tokenizer. Holds the whole input as characters followed by NUL padding, which
-/// plays the role of go-yaml's buffer with its NUL end marker.
+/// The tokenizer. Holds the whole input as UTF-8 followed by NUL padding, which plays
+/// the role of go-yaml's buffer with its NUL end marker. `pos` is a byte offset; marks
+/// count characters, as go-yaml's do.
 pub(crate) struct Scanner {
-    buf: Vec<char>,
+    buf: Vec<u8>,
     pos: usize,
     pub(crate) mark: Mark,
     newlines: i64,
@@ -196,19 +197,16 @@ pub(crate) struct Scanner {
 
 impl Scanner {
     /// A scanner over already-decoded text (see `reader::decode`).
-    pub(crate) fn new(text: Vec<char>) -> Scanner {
-        let mut buf = text;
+    pub(crate) fn new(text: String) -> Scanner {
+        let mut buf = text.into_bytes();
         // The NUL end marker plus room for the longest lookahead (`--- `).
-        buf.extend(std::iter::repeat_n('\0', 8));
-        // The token queue keeps every token of the stream; sizing it up front avoids
-        // repeated reallocation on large files (about one token per 12 characters).
-        let expected_tokens = buf.len() / 12 + 16;
+        buf.extend([0; 8]);
         Scanner {
             buf,
             pos: 0,
             mark: Mark::default(),
             newlines: 0,
-            tokens: Vec::with_capacity(expected_tokens),
+            tokens: Vec::with_capacity(64),
             tokens_head: 0,
             tokens_parsed: 0,
             token_available: false,
@@ -227,8 +225,29 @@ impl Scanner {
 
     // ---- character access -------------------------------------------------------------
 
+    /// The character `offset` characters past the current one ('\0' past the end).
     fn at(&self, offset: usize) -> char {
-        self.buf.get(self.pos + offset).copied().unwrap_or('\0')
+        let mut i = self.pos;
+        for _ in 0..offset {
+            i += self.width_at(i);
+        }
+        self.char_at(i)
+    }
+    fn char_at(&self, i: usize) -> char {
+        match self.buf.get(i) {
+            None => '\0',
+            Some(&b) if b < 0x80 => b as char,
+            Some(&b) => self
+                .buf
+                .get(i..i + utf8_width(b))
+                .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                .and_then(|s| s.chars().next())
+                .unwrap_or('\0'),
+        }
+    }
+    /// Bytes in the character at `i` (1 past the end, so positions always advance).
+    fn width_at(&self, i: usize) -> usize {
+        self.buf.get(i).map_or(1, |&b| utf8_width(b).max(1))
     }
     fn cur(&self) -> char {
         self.at(0)
@@ -243,7 +262,7 @@ impl Scanner {
         }
         self.mark.index += 1;
         self.mark.column += 1;
-        self.pos += 1;
+        self.pos += self.width_at(self.pos);
     }
 
     fn skip_line(&mut self) {
@@ -257,7 +276,7 @@ impl Scanner {
             self.mark.index += 1;
             self.mark.column = 0;
             self.mark.line += 1;
-            self.pos += 1;
+            self.pos += self.width_at(self.pos);
             self.newlines += 1;
         }
     }
@@ -268,7 +287,7 @@ impl Scanner {
             self.newlines = 0;
         }
         s.push(c);
-        self.pos += 1;
+        self.pos += self.width_at(self.pos);
         self.mark.index += 1;
         self.mark.column += 1;
     }
@@ -281,10 +300,10 @@ impl Scanner {
             self.mark.index += 1;
         } else if c == '\r' || c == '\n' || c == '\u{85}' {
             s.push('\n');
-            self.pos += 1;
+            self.pos += c.len_utf8();
         } else if c == '\u{2028}' || c == '\u{2029}' {
             s.push(c);
-            self.pos += 1;
+            self.pos += c.len_utf8();
         } else {
             return;
         }
@@ -322,6 +341,7 @@ impl Scanner {
         if self.token_available {
             return Ok(());
         }
+        self.drop_parsed_tokens();
         loop {
             if (self.tokens_head as i64) < self.tokens.len() as i64 - 2 {
                 match self.simple_keys_by_tok.get(&self.tokens_parsed).copied() {
@@ -337,6 +357,18 @@ impl Scanner {
         }
         self.token_available = true;
         Ok(())
+    }
+
+    /// Forgets tokens the parser has taken, once they are most of the queue, so memory
+    /// follows the lookahead and not the file. The last two tokens stay even when parsed:
+    /// comment attribution looks back at them, as it does in go-yaml's queue.
+    fn drop_parsed_tokens(&mut self) {
+        if self.tokens_head < 256 || self.tokens_head * 2 < self.tokens.len() {
+            return;
+        }
+        let dropped = self.tokens_head.min(self.tokens.len().saturating_sub(2));
+        self.tokens.drain(..dropped);
+        self.tokens_head -= dropped;
     }
 
     /// Removes the head token (after the parser peeked at it).
@@ -1619,18 +1651,19 @@ impl Scanner {
                         whitespaces.clear();
                     }
                 }
-                if self.flow_level == 0 && c != ':' {
-                    // Copy the run up to the next blank, break or ':' at once (nothing in
-                    // it can end the scalar in block context).
+                if self.flow_level == 0 && c != ':' && c.is_ascii() {
+                    // Copy the ASCII run up to the next blank, break or ':' at once
+                    // (nothing in it can end the scalar in block context).
                     let start = self.pos;
                     let mut stop = start;
                     while stop < self.buf.len()
-                        && self.buf[stop] != ':'
-                        && !is_blankz(self.buf[stop])
+                        && self.buf[stop].is_ascii()
+                        && self.buf[stop] != b':'
+                        && !is_blankz(self.buf[stop] as char)
                     {
                         stop += 1;
                     }
-                    s.extend(&self.buf[start..stop]);
+                    s.push_str(std::str::from_utf8(&self.buf[start..stop]).unwrap_or_default());
                     let n = (stop - start) as i64;
                     self.pos = stop;
                     self.mark.index += n;
