@@ -6,7 +6,9 @@ tools, alternating runs so machine noise hits both alike. Prints the median wall
 and the peak RSS of each, and the ratios. Then the key service: a 10-value file decrypted
 locally and through `keytap keyservice` (and sops's own service), and 10 commands with a
 passphrase-plugin identity locally and through the service, counting prompts and plugin
-runs. Needs release builds of keytap and the passphrase plugin
+runs. Then scale (100,000 and 1,000,000 values, one run each, with time and memory per
+value so a quadratic step shows), and `install-secrets` of 200 secrets in 20 files through
+one plugin identity. Needs release builds of keytap and the passphrase plugin
 (`cargo build --release -p keytap -p age-plugin-passphrase`) and sops on PATH
 (scripts/install-deps.sh).
 """
@@ -45,6 +47,7 @@ def real_sops():
 SOPS = real_sops()
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 LEAVES = int(os.environ.get("BENCH_LEAVES", "10000"))
+SCALE = [int(n) for n in os.environ.get("BENCH_SCALE", "100000,1000000").split(",") if n]
 
 
 def run(argv, env, stdout_path=None):
@@ -121,6 +124,8 @@ def main():
                   f"{k_m / 1024:>10.1f}MiB{s_m / 1024:>8.1f}MiB{s_m / k_m:>10.1f}x")
     bench_keyservice(work, env, recipient)
     bench_merge(work, env, recipient)
+    bench_install(work, env)
+    bench_scale(work, env, recipient)
 
 
 def median_ms(argv, env, runs):
@@ -180,6 +185,7 @@ def bench_keyservice(work, env, recipient):
         times = {name: median_ms(argv, e, RUNS * 3) for name, argv, e in cases}
         for name, _, _ in cases:
             print(f"{name:<24}{times[name]:>8.1f}ms")
+        print(f"{'local speedup':<24}{times['sops, local'] / times['keytap, local']:>8.1f}x (small-file decrypt, sops / keytap)")
         print(f"{'service overhead':<24}{times['keytap via keytap svc'] - times['keytap, local']:>8.1f}ms per request (keytap client)")
     finally:
         for proc in services:
@@ -192,18 +198,7 @@ def bench_plugin_prompts(work, env, small, client_env):
     if not os.path.exists(PASSPHRASE_PLUGIN):
         sys.exit(f"{PASSPHRASE_PLUGIN} missing: run `cargo build --release -p age-plugin-passphrase`")
     pdir = os.path.join(work, "plugin")
-    os.makedirs(pdir)
-    passfile = os.path.join(pdir, "pass")
-    with open(os.open(passfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-        f.write("correct horse\n")
-    keyfile = os.path.join(pdir, "key.age")
-    gen = subprocess.run([PASSPHRASE_PLUGIN, "--generate", "-o", keyfile, "--passphrase-file", passfile,
-                          "--work-factor", "10"], check=True, capture_output=True, text=True).stdout
-    recipient = next(line.split()[-1] for line in gen.splitlines() if "age1" in line and line.startswith("#"))
-    ident = subprocess.run([PASSPHRASE_PLUGIN, "--identity", keyfile], check=True, capture_output=True, text=True).stdout
-    ids = os.path.join(pdir, "ids.txt")
-    with open(ids, "w") as f:
-        f.write(ident)
+    ids, recipient = passphrase_identity(pdir)
     # A counting shim first on PATH, and an askpass that counts prompts.
     shim_dir = os.path.join(pdir, "bin")
     os.makedirs(shim_dir)
@@ -265,6 +260,92 @@ def bench_merge(work, env, recipient):
     ms = statistics.median(t for t, _ in samples) * 1000
     rss = max(m for _, m in samples) / 1024
     print(f"\nkeytap merge, 200 values changed on both sides: {ms:.1f} ms median of {len(samples)}, peak RSS {rss:.1f} MiB")
+
+
+def passphrase_identity(pdir):
+    """A passphrase-plugin identity (scrypt 2^10) made in `pdir`: (identities file, recipient)."""
+    os.makedirs(pdir)
+    passfile = os.path.join(pdir, "pass")
+    with open(os.open(passfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("correct horse\n")
+    keyfile = os.path.join(pdir, "key.age")
+    gen = subprocess.run([PASSPHRASE_PLUGIN, "--generate", "-o", keyfile, "--passphrase-file", passfile,
+                          "--work-factor", "10"], check=True, capture_output=True, text=True).stdout
+    recipient = next(line.split()[-1] for line in gen.splitlines() if "age1" in line and line.startswith("#"))
+    ident = subprocess.run([PASSPHRASE_PLUGIN, "--identity", keyfile], check=True, capture_output=True, text=True).stdout
+    ids = os.path.join(pdir, "ids.txt")
+    with open(ids, "w") as f:
+        f.write(ident)
+    return ids, recipient
+
+
+def bench_install(work, env):
+    """`install-secrets`: 200 secrets in 20 files, one plugin identity (one session)."""
+    if os.geteuid() != 0:
+        print("\ninstall-secrets: skipped (needs root to set owners)")
+        return
+    idir = os.path.join(work, "install")
+    ids, recipient = passphrase_identity(idir)
+    askpass = os.path.join(idir, "askpass")
+    with open(askpass, "w") as f:
+        f.write("#!/bin/sh\necho 'correct horse'\n")
+    os.chmod(askpass, 0o755)
+    ienv = dict(env, PATH=f"{os.path.dirname(KEYTAP)}:{env['PATH']}", KEYTAP_ASKPASS=askpass)
+    secrets = []
+    for i in range(20):
+        plain = os.path.join(idir, f"s{i}.yaml")
+        with open(plain, "w") as f:
+            f.write("".join(f"key_{j}: value {i}-{j}\n" for j in range(10)))
+        enc = os.path.join(idir, f"s{i}.enc.yaml")
+        run([KEYTAP, "encrypt", "--age", recipient, plain], ienv, enc)
+        for j in range(10):
+            secrets.append({
+                "name": f"s{i}-k{j}", "key": f"key_{j}", "path": os.path.join(idir, "link", f"s{i}-k{j}"),
+                "owner": None, "uid": 0, "group": None, "gid": 0, "sopsFile": enc, "sopsFileHash": "",
+                "format": "yaml", "mode": "0400", "restartUnits": [], "reloadUnits": [],
+                "neededForUsers": False})
+    manifest = os.path.join(idir, "manifest.json")
+    with open(manifest, "w") as f:
+        json.dump({
+            "secrets": secrets, "templates": [], "secretsMountPoint": os.path.join(idir, "mnt"),
+            "symlinkPath": os.path.join(idir, "link"), "keepGenerations": 1, "gnupgHome": None,
+            "sshKeyPaths": [], "ageKeyFile": ids, "ageSshKeyPaths": [], "useTmpfs": False,
+            "placeholderBySecretName": {}, "userMode": False,
+            "logging": {"keyImport": False, "secretChanges": False}}, f)
+    ienv["KEYTAP_INSTALL_NIXOS_RUN_DIR"] = os.path.join(idir, "run")
+    samples = [run([KEYTAP, "install-secrets", manifest], ienv) for _ in range(RUNS * 2)]
+    ms = statistics.median(t for t, _ in samples) * 1000
+    rss = max(m for _, m in samples) / 1024
+    print(f"\ninstall-secrets, 200 secrets in 20 files, one passphrase-plugin identity (scrypt 2^10):"
+          f" {ms:.1f} ms median of {len(samples)}, peak RSS {rss:.1f} MiB")
+
+
+def bench_scale(work, env, recipient):
+    """Time and memory at 100,000 and 1,000,000 values, beside sops: per-value figures
+    that stay flat mean linear growth."""
+    if not SCALE:
+        return
+    print("\nscale: YAML, one run each; time and memory per 1,000 values should stay flat")
+    print(f"{'values':>10} {'op':<8}{'keytap':>10}{'sops':>10}{'speedup':>9}"
+          f"{'keytap RSS':>12}{'sops RSS':>11}{'keytap ms/1k':>14}{'sops ms/1k':>12}")
+    for leaves in SCALE:
+        plain = os.path.join(work, f"scale-{leaves}.yaml")
+        with open(plain, "w") as f:
+            f.write(to_yaml(make_tree(leaves)))
+        enc = {tool: os.path.join(work, f"scale-{leaves}-{tool}.yaml") for tool in ("keytap", "sops")}
+        for op in ("encrypt", "decrypt"):
+            got = {}
+            for tool, binary in (("keytap", KEYTAP), ("sops", SOPS)):
+                if op == "encrypt":
+                    got[tool] = run([binary, "encrypt", "--age", recipient, plain], env, enc[tool])
+                else:
+                    got[tool] = run([binary, "decrypt", enc[tool]], env)
+            (k_t, k_m), (s_t, s_m) = got["keytap"], got["sops"]
+            print(f"{leaves:>10} {op:<8}{k_t:>9.2f}s{s_t:>9.2f}s{s_t / k_t:>8.1f}x"
+                  f"{k_m / 1024:>9.0f}MiB{s_m / 1024:>8.0f}MiB"
+                  f"{k_t * 1e6 / leaves:>14.2f}{s_t * 1e6 / leaves:>12.2f}")
+        for path in (plain, *enc.values()):
+            os.remove(path)
 
 
 if __name__ == "__main__":

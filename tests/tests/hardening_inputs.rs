@@ -47,6 +47,36 @@ fn yaml_as_deep_as_sops_reads_round_trips_and_deeper_is_refused_clearly() {
     );
 }
 
+/// `decrypt` of a small file runs on the main thread when the file cannot nest deeper than
+/// cli/src/stack_choice.rs's budget (512 characters that open a level, 256 KiB): the
+/// deepest such file, in a debug build, still decrypts as sops decrypts it.
+#[test]
+fn the_deepest_file_decrypted_on_the_main_thread_round_trips() {
+    let ws = Workspace::new();
+    let levels = 350;
+    let plain: String = (0..levels)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .chain([format!("{}leaf: v\n", " ".repeat(levels))])
+        .collect();
+    ws.write("nested.yaml", &plain);
+    let enc = ws
+        .keytap(["encrypt", "--age", &ws.recipient, "nested.yaml"])
+        .ok();
+    let openers = enc
+        .iter()
+        .filter(|b| matches!(b, b'[' | b'{' | b'-' | b':' | b'?'))
+        .count();
+    assert!(
+        openers <= 512 && enc.len() <= 256 * 1024,
+        "the fixture no longer fits the main-thread budget ({openers} openers, {} bytes)",
+        enc.len()
+    );
+    ws.write("nested.enc.yaml", &enc);
+    let ours = ws.keytap(["decrypt", "nested.enc.yaml"]).ok();
+    assert_eq!(ours, ws.sops(["decrypt", "nested.enc.yaml"]).ok());
+    assert!(String::from_utf8_lossy(&ours).contains(&format!("{}leaf: v", " ".repeat(4 * levels))));
+}
+
 #[test]
 fn json_nesting_follows_gos_limit_on_both_sides() {
     let ws = Workspace::new();
