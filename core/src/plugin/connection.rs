@@ -270,14 +270,9 @@ impl Connection {
             }
             Ok(Incoming::Eof) | Err(RecvTimeoutError::Disconnected) => {
                 // The plugin closed its output; give it a moment to exit, never wait forever.
-                let mut code = None;
-                for _ in 0..50 {
-                    if let Ok(Some(status)) = self.child.try_wait() {
-                        code = status.code();
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+                let code = self
+                    .exited_within(Duration::from_millis(500))
+                    .and_then(|status| status.code());
                 self.kill();
                 Err(PluginError::Exited {
                     binary: self.binary.clone(),
@@ -291,6 +286,21 @@ impl Connection {
                     seconds: self.timeout.as_secs_f64(),
                 })
             }
+        }
+    }
+
+    /// Waits at most `grace` for the plugin to exit, looking often: a well-behaved plugin
+    /// exits within a millisecond of its input closing, and every session pays this wait.
+    fn exited_within(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + grace;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(250));
         }
     }
 
@@ -322,14 +332,8 @@ impl Drop for Connection {
     fn drop(&mut self) {
         // Closing stdin lets a well-behaved plugin exit; anything still running is killed.
         self.outgoing.take();
-        match self.child.try_wait() {
-            Ok(Some(_)) => {}
-            _ => {
-                std::thread::sleep(Duration::from_millis(20));
-                if !matches!(self.child.try_wait(), Ok(Some(_))) {
-                    self.kill();
-                }
-            }
+        if self.exited_within(Duration::from_millis(20)).is_none() {
+            self.kill();
         }
     }
 }
