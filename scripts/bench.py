@@ -6,10 +6,10 @@ tools, alternating runs so machine noise hits both alike. Prints the median wall
 and the peak RSS of each, and the ratios. Then the key service: a 10-value file decrypted
 locally and through `keytap keyservice` (and sops's own service), and 10 commands with a
 passphrase-plugin identity locally and through the service, counting prompts and plugin
-runs. Then scale (100,000 and 1,000,000 values, one run each, with time and memory per
-value so a quadratic step shows), and `install-secrets` of 200 secrets in 20 files through
-one plugin identity. Needs release builds of keytap and the passphrase plugin
-(`cargo build --release -p keytap -p age-plugin-passphrase`) and sops on PATH
+runs. Then `install-secrets` of 200 secrets in 20 files through one plugin identity against
+one sops decryption per secret, and scale (100,000 and 1,000,000 values, one run each, with
+time per 1,000 values so a quadratic step shows). Needs release builds of keytap and the passphrase plugin
+(`cargo build --release -p keytap -p age-plugin-passphrase -p age-plugin-testkit`) and sops on PATH
 (scripts/install-deps.sh).
 """
 import json
@@ -280,18 +280,23 @@ def passphrase_identity(pdir):
 
 
 def bench_install(work, env):
-    """`install-secrets`: 200 secrets in 20 files, one plugin identity (one session)."""
-    if os.geteuid() != 0:
-        print("\ninstall-secrets: skipped (needs root to set owners)")
-        return
+    """`install-secrets` of 200 secrets in 20 files encrypted to one plugin identity (the
+    test plugin, which needs no PIN), against the one-decryption-per-secret way
+    sops-nix's installer works (the real sops once per secret). userMode: no root, no
+    ramfs; the decryption work is the same."""
+    testkit = os.path.join(os.path.dirname(KEYTAP), "age-plugin-testkit")
+    if not os.path.exists(testkit):
+        sys.exit(f"{testkit} missing: run `cargo build --release -p age-plugin-testkit`")
     idir = os.path.join(work, "install")
-    ids, recipient = passphrase_identity(idir)
-    askpass = os.path.join(idir, "askpass")
-    with open(askpass, "w") as f:
-        f.write("#!/bin/sh\necho 'correct horse'\n")
-    os.chmod(askpass, 0o755)
-    ienv = dict(env, PATH=f"{os.path.dirname(KEYTAP)}:{env['PATH']}", KEYTAP_ASKPASS=askpass)
-    secrets = []
+    os.makedirs(idir)
+    keys = os.path.join(idir, "keys.txt")
+    with open(keys, "w") as f:
+        subprocess.run([testkit, "--generate"], check=True, stdout=f)
+    recipient = next(line.split(": ", 1)[1].strip() for line in open(keys) if line.startswith("# recipient: "))
+    ienv = dict(env, PATH=f"{os.path.dirname(KEYTAP)}:{env['PATH']}", SOPS_AGE_KEY_FILE=keys,
+                XDG_RUNTIME_DIR=os.path.join(idir, "run"))
+    os.makedirs(ienv["XDG_RUNTIME_DIR"], mode=0o700)
+    secrets, extracts = [], []
     for i in range(20):
         plain = os.path.join(idir, f"s{i}.yaml")
         with open(plain, "w") as f:
@@ -300,24 +305,38 @@ def bench_install(work, env):
         run([KEYTAP, "encrypt", "--age", recipient, plain], ienv, enc)
         for j in range(10):
             secrets.append({
-                "name": f"s{i}-k{j}", "key": f"key_{j}", "path": os.path.join(idir, "link", f"s{i}-k{j}"),
+                "name": f"s{i}-k{j}", "key": f"key_{j}", "path": os.path.join(idir, "secrets", f"s{i}-k{j}"),
                 "owner": None, "uid": 0, "group": None, "gid": 0, "sopsFile": enc, "sopsFileHash": "",
                 "format": "yaml", "mode": "0400", "restartUnits": [], "reloadUnits": [],
                 "neededForUsers": False})
+            extracts.append([SOPS, "decrypt", "--extract", f'["key_{j}"]', enc])
     manifest = os.path.join(idir, "manifest.json")
     with open(manifest, "w") as f:
         json.dump({
-            "secrets": secrets, "templates": [], "secretsMountPoint": os.path.join(idir, "mnt"),
-            "symlinkPath": os.path.join(idir, "link"), "keepGenerations": 1, "gnupgHome": None,
-            "sshKeyPaths": [], "ageKeyFile": ids, "ageSshKeyPaths": [], "useTmpfs": False,
-            "placeholderBySecretName": {}, "userMode": False,
+            "secrets": secrets, "templates": [], "secretsMountPoint": os.path.join(idir, "secrets.d"),
+            "symlinkPath": os.path.join(idir, "secrets"), "keepGenerations": 1, "gnupgHome": None,
+            "sshKeyPaths": [], "ageKeyFile": keys, "ageSshKeyPaths": [], "useTmpfs": False,
+            "placeholderBySecretName": {}, "userMode": True,
             "logging": {"keyImport": False, "secretChanges": False}}, f)
-    ienv["KEYTAP_INSTALL_NIXOS_RUN_DIR"] = os.path.join(idir, "run")
+
+    def sessions(log):
+        return sum(1 for line in open(log) if line.startswith("session identity-v1"))
+
+    ienv["TESTKIT_LOG"] = os.path.join(idir, "keytap.log")
     samples = [run([KEYTAP, "install-secrets", manifest], ienv) for _ in range(RUNS * 2)]
     ms = statistics.median(t for t, _ in samples) * 1000
     rss = max(m for _, m in samples) / 1024
-    print(f"\ninstall-secrets, 200 secrets in 20 files, one passphrase-plugin identity (scrypt 2^10):"
-          f" {ms:.1f} ms median of {len(samples)}, peak RSS {rss:.1f} MiB")
+    keytap_sessions = sessions(ienv["TESTKIT_LOG"]) // len(samples)
+    ienv["TESTKIT_LOG"] = os.path.join(idir, "sops.log")
+    start = time.perf_counter()
+    for argv in extracts:
+        run(argv, ienv)
+    sops_ms = (time.perf_counter() - start) * 1000
+    print(f"\ninstall-secrets: {len(secrets)} secrets in 20 files, one plugin identity (age-plugin-testkit)")
+    print(f"{'way':<44}{'time':>10}{'plugin sessions':>17}")
+    print(f"{'keytap install-secrets (median of ' + str(len(samples)) + ')':<44}{ms:>8.1f}ms{keytap_sessions:>17}"
+          f"   peak RSS {rss:.1f} MiB")
+    print(f"{'sops decrypt --extract, once per secret':<44}{sops_ms:>8.1f}ms{sessions(ienv['TESTKIT_LOG']):>17}")
 
 
 def bench_scale(work, env, recipient):
