@@ -1655,14 +1655,12 @@ impl Scanner {
                     // Copy the ASCII run up to the next blank, break or ':' at once
                     // (nothing in it can end the scalar in block context).
                     let start = self.pos;
-                    let mut stop = start;
-                    while stop < self.buf.len()
-                        && self.buf[stop].is_ascii()
-                        && self.buf[stop] != b':'
-                        && !is_blankz(self.buf[stop] as char)
-                    {
-                        stop += 1;
-                    }
+                    let stop = self.buf[start..]
+                        .iter()
+                        .position(|&b| {
+                            matches!(b, b':' | b' ' | b'\t' | b'\r' | b'\n' | 0) || !b.is_ascii()
+                        })
+                        .map_or(self.buf.len(), |n| start + n);
                     s.push_str(std::str::from_utf8(&self.buf[start..stop]).unwrap_or_default());
                     let n = (stop - start) as i64;
                     self.pos = stop;
