@@ -1054,3 +1054,76 @@ fn sops_agrees_on_crypt_rule_precedence() {
         Some("_unencrypted")
     );
 }
+
+/// `name: &name [...]` lines, each a list of 9 aliases to the one before: the last one
+/// expands to 9^`levels` scalars.
+fn alias_bomb(levels: usize) -> String {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..=levels {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    text
+}
+
+#[test]
+fn alias_bombs_cost_what_sops_pays_for_them() {
+    // Unknown keys are never decoded (sops ignores them): a 387-million-scalar bomb there
+    // loads at once. Aliases share their node, so nothing is expanded.
+    let conf = parse(&format!("{}creation_rules:\n  - age: a\n", alias_bomb(8))).unwrap();
+    assert_eq!(conf.creation_rules.map(|r| r.len()), Some(1));
+    // Decoded into a field that takes anything: go-yaml's guard, as in sops.
+    let err = parse(&format!(
+        "{}creation_rules:\n  - age: a\n    pgp: *a8\n",
+        alias_bomb(8)
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("yaml: document contains excessive aliasing"),
+        "{err}"
+    );
+    // Through key groups merging key groups (a mapping bomb): the same guard.
+    let mut text = String::from("g0: &g0 {age: [a]}\n");
+    for i in 1..=9 {
+        let refs = vec![format!("*g{}", i - 1); 9].join(", ");
+        text.push_str(&format!("g{i}: &g{i} {{merge: [{refs}]}}\n"));
+    }
+    text.push_str("creation_rules:\n  - key_groups: [*g9]\n");
+    let err = parse(&text).unwrap_err();
+    assert!(err.to_string().contains("excessive aliasing"), "{err}");
+    // Where the type stops go-yaml before it descends, the type errors come instead (at
+    // the line of the aliased node, as sops says).
+    let err = parse(&format!(
+        "{}creation_rules:\n  - key_groups: *a8\n",
+        alias_bomb(8)
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("line 8: cannot unmarshal !!seq into config.keyGroup"),
+        "{err}"
+    );
+    // Ordinary reuse of an anchor is fine.
+    let conf = parse(
+        "keys: &keys [age1a, age1b]\ncreation_rules:\n  - path_regex: a\n    key_groups: [{age: *keys}]\n  - key_groups: [{age: *keys}]\n",
+    )
+    .unwrap();
+    assert_eq!(conf.creation_rules.map(|r| r.len()), Some(2));
+}
+
+#[test]
+fn many_duplicate_keys_are_reported_without_quadratic_work() {
+    let mut text = String::from("creation_rules:\n  - age: a\n");
+    for _ in 0..100_000 {
+        text.push_str("    pgp: b\n");
+    }
+    let err = parse(&text).unwrap_err().to_string();
+    // go-yaml's first errors, in its order, and a bounded number of them.
+    assert!(
+        err.contains("line 4: mapping key \"pgp\" already defined at line 3; line 5: mapping key \"pgp\" already defined at line 3"),
+        "{}",
+        &err[..err.len().min(300)]
+    );
+    assert_eq!(err.matches("already defined").count(), 100);
+}

@@ -2,6 +2,9 @@
 //! tree from saphyr events (first document only), go-yaml's scalar resolution, and the
 //! typed decoder with go-yaml's errors.
 
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
 use super::rules::CRYPT_RULE_FIELDS;
 use super::*;
 
@@ -20,10 +23,26 @@ pub(super) enum NodeKind {
     Map(Vec<(Node, Node)>),
 }
 
+/// A node of the first document. Aliases share their anchor's node (`Rc`) instead of
+/// copying it, so an alias bomb costs no memory here; the decoder bounds the work of
+/// walking it (see [`Decoder::visit`]).
 #[derive(Debug, Clone)]
 pub(super) struct Node {
-    pub(super) kind: NodeKind,
+    pub(super) kind: Rc<NodeKind>,
     pub(super) line: usize,
+    /// Reached through an alias (or inside an aliased mapping, see
+    /// [`Decoder::mapping`]): counted as aliased when decoded.
+    alias: bool,
+}
+
+impl Node {
+    fn new(kind: NodeKind, line: usize) -> Node {
+        Node {
+            kind: Rc::new(kind),
+            line,
+            alias: false,
+        }
+    }
 }
 
 fn short_tag(tag: &Tag) -> String {
@@ -82,21 +101,22 @@ fn read_node_from<'a>(
 ) -> Result<Node, ParseError> {
     let (node, anchor) = match event {
         Event::Scalar(value, style, anchor, tag) => (
-            Node {
-                kind: NodeKind::Scalar {
+            Node::new(
+                NodeKind::Scalar {
                     value: value.into_owned(),
                     style,
                     tag: tag.map(|t| short_tag(&t)),
                 },
                 line,
-            },
+            ),
             anchor,
         ),
         Event::Alias(id) => {
-            let node = anchors
+            let mut node = anchors
                 .get(&id)
                 .cloned()
                 .ok_or((line, "unknown anchor".to_string()))?;
+            node.alias = true;
             return Ok(node);
         }
         Event::SequenceStart(anchor, _tag) => {
@@ -108,13 +128,7 @@ fn read_node_from<'a>(
                 }
                 items.push(read_node_from(e, l, parser, anchors)?);
             }
-            (
-                Node {
-                    kind: NodeKind::Seq(items),
-                    line,
-                },
-                anchor,
-            )
+            (Node::new(NodeKind::Seq(items), line), anchor)
         }
         Event::MappingStart(anchor, _tag) => {
             let mut pairs = Vec::new();
@@ -127,13 +141,7 @@ fn read_node_from<'a>(
                 let value = read_node(parser, anchors)?;
                 pairs.push((key, value));
             }
-            (
-                Node {
-                    kind: NodeKind::Map(pairs),
-                    line,
-                },
-                anchor,
-            )
+            (Node::new(NodeKind::Map(pairs), line), anchor)
         }
         other => return Err((line, format!("unexpected YAML event {other:?}"))),
     };
@@ -342,15 +350,75 @@ pub(super) struct RawDestinationRule {
 #[derive(Default)]
 pub(super) struct Decoder {
     pub(super) errors: Vec<String>,
+    /// go-yaml's alias-bomb guard tripped: "document contains excessive aliasing".
+    pub(super) excessive_aliasing: bool,
+    decoded: u64,
+    aliased: u64,
+    alias_depth: usize,
+}
+
+/// Duplicate-key errors reported for one mapping at most.
+const MAX_DUPLICATE_KEY_ERRORS: usize = 100;
+
+/// The share of decoded nodes that may come through aliases (go-yaml v3 `allowedAliasRatio`).
+fn allowed_alias_ratio(decoded: u64) -> f64 {
+    const LOW: f64 = 400_000.0;
+    const HIGH: f64 = 4_000_000.0;
+    let n = decoded as f64;
+    if n <= LOW {
+        0.99
+    } else if n >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((n - LOW) / (HIGH - LOW))
+    }
 }
 
 impl Decoder {
+    /// Counts `node` before it is decoded, as go-yaml's decoder counts every node it
+    /// decodes and those inside an alias; false (and decoding stops) once aliases make up
+    /// more of them than go-yaml allows. Aliased nodes are shared, not copied, so this
+    /// bounds both the memory and the work of an alias bomb.
+    fn visit(&mut self, node: &Node) -> bool {
+        if self.excessive_aliasing {
+            return false;
+        }
+        self.decoded += 1;
+        if node.alias || self.alias_depth > 0 {
+            self.aliased += 1;
+        }
+        if self.aliased > 100
+            && self.decoded > 1000
+            && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
+        {
+            self.excessive_aliasing = true;
+            return false;
+        }
+        true
+    }
+
+    /// Runs `decode` on a collection node after [`Decoder::visit`], inside the alias for
+    /// the counting when the node is one; `stopped` when decoding has stopped.
+    fn within<T>(&mut self, node: &Node, stopped: T, decode: impl FnOnce(&mut Self) -> T) -> T {
+        if !self.visit(node) {
+            return stopped;
+        }
+        let alias = usize::from(node.alias);
+        self.alias_depth += alias;
+        let decoded = decode(self);
+        self.alias_depth -= alias;
+        decoded
+    }
+
     /// Resolves a scalar node: quoted and block scalars are strings, `!!str` too; plain
     /// scalars go through YAML 1.2 core resolution plus go-yaml's extras.
     fn resolve(&mut self, node: &Node) -> Option<(Resolved, String)> {
-        let NodeKind::Scalar { value, style, tag } = &node.kind else {
+        let NodeKind::Scalar { value, style, tag } = &*node.kind else {
             return None;
         };
+        if !self.visit(node) {
+            return None;
+        }
         let plain = matches!(style, ScalarStyle::Plain);
         let resolved = match tag.as_deref() {
             Some("!!str") | Some("!!binary") => Resolved::Str(value.clone()),
@@ -385,7 +453,7 @@ impl Decoder {
     }
 
     fn type_error(&mut self, node: &Node, tag: &str, target: &str) {
-        let value = match &node.kind {
+        let value = match &*node.kind {
             NodeKind::Scalar { value, .. } => {
                 if value.len() > 10 {
                     let mut end = 7;
@@ -406,7 +474,7 @@ impl Decoder {
     }
 
     fn kind_tag(node: &Node) -> &'static str {
-        match node.kind {
+        match *node.kind {
             NodeKind::Seq(_) => "!!seq",
             NodeKind::Map(_) => "!!map",
             NodeKind::Scalar { .. } => "!!str",
@@ -415,7 +483,7 @@ impl Decoder {
 
     /// Decodes into a Go `string`; `None` leaves the target unchanged (null or error).
     fn string(&mut self, node: &Node) -> Option<String> {
-        match &node.kind {
+        match &*node.kind {
             NodeKind::Scalar { value, .. } => {
                 let (resolved, _) = self.resolve(node)?;
                 match resolved {
@@ -432,7 +500,7 @@ impl Decoder {
 
     /// Decodes into a Go `int`.
     fn int(&mut self, node: &Node) -> Option<i64> {
-        if !matches!(node.kind, NodeKind::Scalar { .. }) {
+        if !matches!(*node.kind, NodeKind::Scalar { .. }) {
             self.type_error(node, Self::kind_tag(node), "int");
             return None;
         }
@@ -451,7 +519,7 @@ impl Decoder {
 
     /// Decodes into a Go `bool` (with go-yaml v3's YAML 1.1 compatibility words).
     fn bool(&mut self, node: &Node) -> Option<bool> {
-        if !matches!(node.kind, NodeKind::Scalar { .. }) {
+        if !matches!(*node.kind, NodeKind::Scalar { .. }) {
             self.type_error(node, Self::kind_tag(node), "bool");
             return None;
         }
@@ -474,9 +542,48 @@ impl Decoder {
         }
     }
 
+    /// go-yaml's duplicate-key errors: one per pair of equal scalar keys, in the order of
+    /// its nested loop (first key, then the later one). Found by hashing, not by comparing
+    /// every pair, and at most [`MAX_DUPLICATE_KEY_ERRORS`] of them: a mapping of 100,000
+    /// equal keys would otherwise cost billions of steps and lines.
+    fn duplicate_keys(&mut self, pairs: &[(Node, Node)]) {
+        let mut by_text: HashMap<&str, Vec<&Node>> = HashMap::new();
+        for (k, _) in pairs {
+            if let NodeKind::Scalar { value, .. } = &*k.kind {
+                by_text.entry(value.as_str()).or_default().push(k);
+            }
+        }
+        let mut found = Vec::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (k, _) in pairs {
+            let NodeKind::Scalar { value, .. } = &*k.kind else {
+                continue;
+            };
+            let at = seen.entry(value.as_str()).or_default();
+            *at += 1;
+            for later in by_text[value.as_str()].iter().skip(*at) {
+                if found.len() == MAX_DUPLICATE_KEY_ERRORS {
+                    break;
+                }
+                found.push(format!(
+                    "line {}: mapping key {:?} already defined at line {}",
+                    later.line, value, k.line
+                ));
+            }
+        }
+        self.errors.extend(found);
+    }
+
     /// Decodes into Go's `interface{}`.
     fn dynamic(&mut self, node: &Node) -> Dyn {
-        match &node.kind {
+        if !matches!(*node.kind, NodeKind::Scalar { .. }) {
+            return self.within(node, Dyn::Nil, |d| d.dynamic_collection(node));
+        }
+        self.dynamic_collection(node)
+    }
+
+    fn dynamic_collection(&mut self, node: &Node) -> Dyn {
+        match &*node.kind {
             NodeKind::Scalar { .. } => match self.resolve(node) {
                 None => Dyn::Nil,
                 Some((r, _)) => match r {
@@ -503,8 +610,10 @@ impl Decoder {
         type_name: &str,
         mut item: impl FnMut(&mut Self, &Node) -> Option<T>,
     ) -> Option<Vec<T>> {
-        match &node.kind {
-            NodeKind::Seq(items) => Some(items.iter().filter_map(|n| item(self, n)).collect()),
+        match &*node.kind {
+            NodeKind::Seq(items) => self.within(node, None, |d| {
+                Some(items.iter().filter_map(|n| item(d, n)).collect())
+            }),
             NodeKind::Scalar { .. } => {
                 let (resolved, tag) = self.resolve(node)?;
                 if resolved != Resolved::Null {
@@ -522,8 +631,15 @@ impl Decoder {
     /// The key/value pairs of a mapping after `<<` merges (own keys win; among merged maps
     /// the earlier wins), with go-yaml's duplicate-key errors. `None` for null or a type
     /// error (for `type_name`).
-    fn mapping<'n>(&mut self, node: &'n Node, type_name: &str) -> Option<Vec<(String, &'n Node)>> {
-        let pairs = match &node.kind {
+    fn mapping(&mut self, node: &Node, type_name: &str) -> Option<Vec<(String, Node)>> {
+        if matches!(*node.kind, NodeKind::Map(_)) {
+            return self.within(node, None, |d| d.mapping_pairs(node, type_name));
+        }
+        self.mapping_pairs(node, type_name)
+    }
+
+    fn mapping_pairs(&mut self, node: &Node, type_name: &str) -> Option<Vec<(String, Node)>> {
+        let pairs = match &*node.kind {
             NodeKind::Map(pairs) => pairs,
             NodeKind::Scalar { .. } => {
                 let (resolved, tag) = self.resolve(node)?;
@@ -537,27 +653,22 @@ impl Decoder {
                 return None;
             }
         };
-        // Duplicate keys: same kind and same text.
-        for (i, (ki, _)) in pairs.iter().enumerate() {
-            for (kj, _) in &pairs[i + 1..] {
-                if let (NodeKind::Scalar { value: a, .. }, NodeKind::Scalar { value: b, .. }) =
-                    (&ki.kind, &kj.kind)
-                {
-                    if a == b {
-                        self.errors.push(format!(
-                            "line {}: mapping key {:?} already defined at line {}",
-                            kj.line, b, ki.line
-                        ));
-                    }
-                }
-            }
-        }
-        let mut own: Vec<(String, &'n Node)> = Vec::new();
-        let mut merged: Vec<(String, &'n Node)> = Vec::new();
+        self.duplicate_keys(pairs);
+        // The values are decoded after this returns, outside `within`: those of an aliased
+        // mapping carry the mark themselves so they still count as aliased.
+        let inside_alias = self.alias_depth > 0;
+        let value = |v: &Node| Node {
+            alias: v.alias || inside_alias,
+            ..v.clone()
+        };
+        let mut own: Vec<(String, Node)> = Vec::new();
+        let mut own_names: HashSet<String> = HashSet::new();
+        let mut merged: Vec<(String, Node)> = Vec::new();
+        let mut merged_names: HashSet<String> = HashSet::new();
         for (k, v) in pairs {
-            let is_merge = matches!(&k.kind, NodeKind::Scalar { value, style: ScalarStyle::Plain, tag: None } if value == "<<");
+            let is_merge = matches!(&*k.kind, NodeKind::Scalar { value, style: ScalarStyle::Plain, tag: None } if value == "<<");
             if is_merge {
-                let sources: Vec<&Node> = match &v.kind {
+                let sources: Vec<&Node> = match &*v.kind {
                     NodeKind::Map(_) => vec![v],
                     NodeKind::Seq(items) => items.iter().collect(),
                     _ => {
@@ -569,33 +680,37 @@ impl Decoder {
                     }
                 };
                 for src in sources {
-                    if !matches!(src.kind, NodeKind::Map(_)) {
+                    if !matches!(*src.kind, NodeKind::Map(_)) {
                         self.errors.push(format!(
                             "line {}: map merge requires map or sequence of maps as the value",
                             src.line
                         ));
                         continue;
                     }
-                    if let Some(sub) = self.mapping(src, type_name) {
-                        for (name, value) in sub {
-                            if !merged.iter().any(|(n, _)| *n == name) {
-                                merged.push((name, value));
+                    let src = value(src);
+                    if let Some(sub) = self.mapping(&src, type_name) {
+                        for (name, v) in sub {
+                            if merged_names.insert(name.clone()) {
+                                merged.push((name, v));
                             }
                         }
                     }
                 }
                 continue;
             }
-            match &k.kind {
-                NodeKind::Scalar { value, .. } => own.push((value.clone(), v)),
+            match &*k.kind {
+                NodeKind::Scalar { value: name, .. } => {
+                    own_names.insert(name.clone());
+                    own.push((name.clone(), value(v)));
+                }
                 _ => self.type_error(k, Self::kind_tag(k), "string"),
             }
         }
-        for (name, value) in merged {
-            if !own.iter().any(|(n, _)| *n == name) {
-                own.push((name, value));
-            }
-        }
+        own.extend(
+            merged
+                .into_iter()
+                .filter(|(name, _)| !own_names.contains(name)),
+        );
         Some(own)
     }
 
@@ -605,7 +720,7 @@ impl Decoder {
         let Some(fields) = self.mapping(root, "config.configFile") else {
             return out;
         };
-        for (name, value) in fields {
+        for (name, value) in &fields {
             match name.as_str() {
                 "creation_rules" => {
                     if let Some(rules) =
@@ -632,7 +747,7 @@ impl Decoder {
         let Some(fields) = self.mapping(node, "config.StoresConfig") else {
             return;
         };
-        for (name, value) in fields {
+        for (name, value) in &fields {
             let (type_name, target) = match name.as_str() {
                 "yaml" => ("config.YAMLStoreConfig", Some(&mut out.yaml_indent)),
                 "json" => ("config.JSONStoreConfig", Some(&mut out.json_indent)),
@@ -648,8 +763,8 @@ impl Decoder {
                 continue;
             };
             if let Some(target) = target {
-                for (k, v) in sub {
-                    if k == "indent" {
+                for (k, v) in &sub {
+                    if *k == "indent" {
                         if let Some(i) = self.int(v) {
                             *target = i;
                         }
@@ -662,7 +777,7 @@ impl Decoder {
     fn creation_rule(&mut self, node: &Node) -> Option<RawCreationRule> {
         let fields = self.mapping(node, "config.creationRule")?;
         let mut r = RawCreationRule::default();
-        for (name, value) in fields {
+        for (name, value) in &fields {
             match name.as_str() {
                 "path_regex" => set(&mut r.path_regex, self.string(value)),
                 "kms" => r.kms = self.dynamic(value),
@@ -696,7 +811,7 @@ impl Decoder {
     fn key_group(&mut self, node: &Node) -> Option<RawKeyGroup> {
         let fields = self.mapping(node, "config.keyGroup")?;
         let mut g = RawKeyGroup::default();
-        for (name, value) in fields {
+        for (name, value) in &fields {
             match name.as_str() {
                 "merge" => set(
                     &mut g.merge,
@@ -711,7 +826,7 @@ impl Decoder {
                     self.seq(value, "[]config.gcpKmsKey", |d, n| {
                         let f = d.mapping(n, "config.gcpKmsKey")?;
                         let mut id = String::new();
-                        for (k, v) in f {
+                        for (k, v) in &f {
                             if k == "resource_id" {
                                 set(&mut id, d.string(v));
                             }
@@ -724,7 +839,7 @@ impl Decoder {
                     self.seq(value, "[]config.azureKVKey", |d, n| {
                         let f = d.mapping(n, "config.azureKVKey")?;
                         let mut k = AzureKeySpec::default();
-                        for (name, v) in f {
+                        for (name, v) in &f {
                             match name.as_str() {
                                 "vaultUrl" => set(&mut k.vault_url, d.string(v)),
                                 "key" => set(&mut k.key, d.string(v)),
@@ -747,7 +862,7 @@ impl Decoder {
     fn kms_key(&mut self, node: &Node) -> Option<KmsKeySpec> {
         let fields = self.mapping(node, "config.kmsKey")?;
         let mut k = KmsKeySpec::default();
-        for (name, value) in fields {
+        for (name, value) in &fields {
             match name.as_str() {
                 "arn" => set(&mut k.arn, self.string(value)),
                 "role" => set(&mut k.role, self.string(value)),
@@ -756,7 +871,8 @@ impl Decoder {
                     if let Some(pairs) = self.mapping(value, "map[string]*string") {
                         let mut map = BTreeMap::new();
                         for (ck, cv) in pairs {
-                            let v = match &cv.kind {
+                            let cv = &cv;
+                            let v = match &*cv.kind {
                                 NodeKind::Scalar { .. } => self.string(cv),
                                 _ => {
                                     self.type_error(cv, Self::kind_tag(cv), "string");
@@ -779,7 +895,7 @@ impl Decoder {
     fn destination_rule(&mut self, node: &Node) -> Option<RawDestinationRule> {
         let fields = self.mapping(node, "config.destinationRule")?;
         let mut r = RawDestinationRule::default();
-        for (name, value) in fields {
+        for (name, value) in &fields {
             match name.as_str() {
                 "path_regex" => set(&mut r.path_regex, self.string(value)),
                 "s3_bucket" => set(&mut r.s3_bucket, self.string(value)),

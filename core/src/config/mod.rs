@@ -322,6 +322,12 @@ pub enum ConfigError {
         /// One entry per problem, `line N: ...`.
         errors: Vec<String>,
     },
+    /// Aliases that would expand far beyond the file (an alias bomb): go-yaml's guard.
+    #[error("error loading config file {}: yaml: document contains excessive aliasing", .path.display())]
+    ExcessiveAliasing {
+        /// Config path.
+        path: PathBuf,
+    },
     /// No creation rule matches the file.
     #[error("error loading config file {}: no matching creation rules found", .path.display())]
     NoMatchingRule {
@@ -387,6 +393,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     })?;
     let mut d = Decoder::default();
     let raw = d.config_file(root.as_ref());
+    if d.excessive_aliasing {
+        return Err(ConfigError::ExcessiveAliasing {
+            path: path.to_path_buf(),
+        });
+    }
     if !d.errors.is_empty() {
         return Err(ConfigError::Types {
             path: path.to_path_buf(),
