@@ -124,6 +124,31 @@ pub fn age() -> Command {
     c
 }
 
+/// The real `sops` (3.11) working in `dir`, with `dir` as its home, finding our plugin first
+/// on `PATH`, and none of the caller's age settings nor the variables in `unset`.
+pub fn sops_in(dir: &Path, unset: &[&str]) -> Command {
+    let mut c = Command::new("sops");
+    c.current_dir(dir)
+        .env("PATH", path_with_plugin())
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_CMD")
+        .env_remove("SOPS_AGE_RECIPIENTS");
+    for name in unset {
+        c.env_remove(name);
+    }
+    c
+}
+
+/// sops wraps its error report in `| ` boxes: compare on words.
+pub fn words(s: &str) -> String {
+    s.split_whitespace()
+        .filter(|w| *w != "|" && *w != "-")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn plugin() -> Command {
     let mut c = Command::new(plugin_bin());
     c.env_remove("CREDENTIALS_DIRECTORY")

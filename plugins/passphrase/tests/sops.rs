@@ -13,23 +13,7 @@ use common::*;
 const PASS: &str = "sops passphrase";
 
 fn sops(dir: &Path) -> Command {
-    let mut c = Command::new("sops");
-    c.current_dir(dir)
-        .env("PATH", path_with_plugin())
-        .env("HOME", dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env_remove("SOPS_AGE_KEY")
-        .env_remove("SOPS_AGE_KEY_CMD")
-        .env_remove("SOPS_AGE_RECIPIENTS")
-        .env_remove("CREDENTIALS_DIRECTORY");
-    c
-}
-
-fn words(s: &str) -> String {
-    s.split_whitespace()
-        .filter(|w| *w != "|" && *w != "-")
-        .collect::<Vec<_>>()
-        .join(" ")
+    sops_in(dir, &["CREDENTIALS_DIRECTORY"])
 }
 
 #[test]
