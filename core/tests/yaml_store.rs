@@ -11,72 +11,22 @@
 //!
 //! The sops tests fail (they are not skipped) when `sops` or `age-keygen` is missing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use keytap_core::stores::yaml::YamlStore;
 use keytap_core::stores::Store;
 use keytap_core::tree::{Branch, Item, Value};
 
+use common::{name, show};
+
 // ---- sops harness -------------------------------------------------------------------------
 
-struct Age {
-    _dir: tempfile::TempDir,
-    key_file: PathBuf,
-    recipient: String,
-}
-
-/// One age identity for the whole test binary.
-fn age() -> &'static Age {
-    static AGE: OnceLock<Age> = OnceLock::new();
-    AGE.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let key_file = dir.path().join("key.txt");
-        let out = Command::new("age-keygen")
-            .arg("-o")
-            .arg(&key_file)
-            .output()
-            .expect("age-keygen must be on PATH for the YAML store tests");
-        assert!(
-            out.status.success(),
-            "age-keygen failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = Command::new("age-keygen")
-            .arg("-y")
-            .arg(&key_file)
-            .output()
-            .expect("age-keygen -y");
-        assert!(out.status.success());
-        let recipient = String::from_utf8(out.stdout)
-            .expect("utf8")
-            .trim()
-            .to_string();
-        Age {
-            _dir: dir,
-            key_file,
-            recipient,
-        }
-    })
-}
-
-/// Runs sops in `dir`; returns stdout or the error text.
+/// Runs sops in `dir` with the shared harness key; returns stdout or the error text.
 fn sops(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
-    let out = Command::new("sops")
-        .args(args)
-        .current_dir(dir)
-        .env("SOPS_AGE_KEY_FILE", &age().key_file)
-        .env_remove("SOPS_AGE_KEY")
-        .env_remove("SOPS_AGE_RECIPIENTS")
-        .output()
-        .map_err(|e| format!("cannot run sops (must be on PATH): {e}"))?;
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    common::sops().run_in(dir, args)
 }
 
 /// A work dir with a `.sops.yaml` for our recipient and, optionally, a YAML indent.
@@ -86,7 +36,10 @@ fn workdir(indent: Option<usize>) -> tempfile::TempDir {
     if let Some(i) = indent {
         cfg.push_str(&format!("stores:\n  yaml:\n    indent: {i}\n"));
     }
-    cfg.push_str(&format!("creation_rules:\n  - age: {}\n", age().recipient));
+    cfg.push_str(&format!(
+        "creation_rules:\n  - age: {}\n",
+        common::sops().recipient()
+    ));
     std::fs::write(dir.path().join(".sops.yaml"), cfg).expect("write .sops.yaml");
     dir
 }
@@ -113,10 +66,6 @@ fn corpus() -> Vec<PathBuf> {
     files
 }
 
-fn show(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// First differing line, for readable failures.
 fn first_diff(expected: &[u8], got: &[u8]) -> String {
     let (e, g) = (show(expected), show(got));
@@ -132,51 +81,15 @@ fn first_diff(expected: &[u8], got: &[u8]) -> String {
     )
 }
 
-fn corpus_round_trip(indent: Option<usize>) {
-    let store = YamlStore::new(indent);
-    let mut failures = Vec::new();
+/// Runs `check` on every corpus file (it returns what failed) and asserts nothing did,
+/// listing every failure.
+fn check_corpus(check: impl Fn(&[u8]) -> Vec<String>) {
     let files = corpus();
+    let mut failures = Vec::new();
     for path in &files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         let input = std::fs::read(path).expect("read corpus file");
-        let (enc, dec) = match sops_round_trip(&input, indent) {
-            Ok(r) => r,
-            Err(e) => {
-                failures.push(format!(
-                    "{name}: sops failed: {}",
-                    e.lines().next().unwrap_or("")
-                ));
-                continue;
-            }
-        };
-        // (a) plain load + emit equals sops decrypt(encrypt(file)).
-        match store
-            .load_plain(&input)
-            .and_then(|docs| store.emit_plain(&docs))
-        {
-            Ok(ours) if ours == dec => {}
-            Ok(ours) => failures.push(format!(
-                "{name}: plain round trip differs: {}",
-                first_diff(&dec, &ours)
-            )),
-            Err(e) => failures.push(format!("{name}: load_plain failed: {e}")),
-        }
-        // (b) encrypted load + emit reproduces the encrypted file.
-        match store.load_encrypted(&enc) {
-            Ok((docs, Some(md))) => match store.emit_encrypted(&docs, &md) {
-                Ok(ours) if ours == enc => {}
-                Ok(ours) => failures.push(format!(
-                    "{name}: encrypted round trip differs: {}",
-                    first_diff(&enc, &ours)
-                )),
-                Err(e) => failures.push(format!("{name}: emit_encrypted failed: {e}")),
-            },
-            Ok((_, None)) => failures.push(format!("{name}: no sops metadata found")),
-            Err(e) => failures.push(format!("{name}: load_encrypted failed: {e}")),
-        }
+        let name = name(path);
+        failures.extend(check(&input).into_iter().map(|f| format!("{name}: {f}")));
     }
     assert!(
         failures.is_empty(),
@@ -185,6 +98,51 @@ fn corpus_round_trip(indent: Option<usize>) {
         files.len(),
         failures.join("\n")
     );
+}
+
+/// How a corpus file sops could not handle is reported.
+fn sops_failed(error: &str) -> Vec<String> {
+    vec![format!(
+        "sops failed: {}",
+        error.lines().next().unwrap_or("")
+    )]
+}
+
+fn corpus_round_trip(indent: Option<usize>) {
+    let store = YamlStore::new(indent);
+    check_corpus(|input| {
+        let (enc, dec) = match sops_round_trip(input, indent) {
+            Ok(r) => r,
+            Err(e) => return sops_failed(&e),
+        };
+        let mut failures = Vec::new();
+        // (a) plain load + emit equals sops decrypt(encrypt(file)).
+        match store
+            .load_plain(input)
+            .and_then(|docs| store.emit_plain(&docs))
+        {
+            Ok(ours) if ours == dec => {}
+            Ok(ours) => failures.push(format!(
+                "plain round trip differs: {}",
+                first_diff(&dec, &ours)
+            )),
+            Err(e) => failures.push(format!("load_plain failed: {e}")),
+        }
+        // (b) encrypted load + emit reproduces the encrypted file.
+        match store.load_encrypted(&enc) {
+            Ok((docs, Some(md))) => match store.emit_encrypted(&docs, &md) {
+                Ok(ours) if ours == enc => {}
+                Ok(ours) => failures.push(format!(
+                    "encrypted round trip differs: {}",
+                    first_diff(&enc, &ours)
+                )),
+                Err(e) => failures.push(format!("emit_encrypted failed: {e}")),
+            },
+            Ok((_, None)) => failures.push("no sops metadata found".to_string()),
+            Err(e) => failures.push(format!("load_encrypted failed: {e}")),
+        }
+        failures
+    });
 }
 
 #[test]
@@ -202,16 +160,9 @@ fn corpus_matches_sops_indent_2() {
 #[test]
 fn corpus_single_pass_matches_sops_plaintext_mode() {
     let store = YamlStore::new(None);
-    let mut failures = Vec::new();
-    let files = corpus();
-    for path in &files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let input = std::fs::read(path).expect("read corpus file");
+    check_corpus(|input| {
         let dir = workdir(None);
-        std::fs::write(dir.path().join("in.yaml"), &input).expect("write");
+        std::fs::write(dir.path().join("in.yaml"), input).expect("write");
         let enc = match sops(
             dir.path(),
             &[
@@ -222,40 +173,21 @@ fn corpus_single_pass_matches_sops_plaintext_mode() {
             ],
         ) {
             Ok(e) => e,
-            Err(e) => {
-                failures.push(format!(
-                    "{name}: sops failed: {}",
-                    e.lines().next().unwrap_or("")
-                ));
-                continue;
-            }
+            Err(e) => return sops_failed(&e),
         };
         let md = match store.load_encrypted(&enc) {
             Ok((_, Some(md))) => md,
-            other => {
-                failures.push(format!(
-                    "{name}: cannot read sops metadata: {:?}",
-                    other.err()
-                ));
-                continue;
-            }
+            other => return vec![format!("cannot read sops metadata: {:?}", other.err())],
         };
         match store
-            .load_plain(&input)
+            .load_plain(input)
             .and_then(|docs| store.emit_encrypted(&docs, &md))
         {
-            Ok(ours) if ours == enc => {}
-            Ok(ours) => failures.push(format!("{name}: differs: {}", first_diff(&enc, &ours))),
-            Err(e) => failures.push(format!("{name}: failed: {e}")),
+            Ok(ours) if ours == enc => vec![],
+            Ok(ours) => vec![format!("differs: {}", first_diff(&enc, &ours))],
+            Err(e) => vec![format!("failed: {e}")],
         }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} corpus files failed:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    });
 }
 
 #[test]

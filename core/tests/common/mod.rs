@@ -70,9 +70,15 @@ impl Sops {
 
     /// Runs sops in the private directory (so no `.sops.yaml` is picked up).
     fn run(&self, args: &[&str]) -> Result<Vec<u8>, String> {
+        self.run_in(self.dir.path(), args)
+    }
+
+    /// Runs sops in `dir` (where a `.sops.yaml` may decide the keys) with the harness key and
+    /// none of the caller's sops settings; returns stdout or the error text.
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
         let out = Command::new("sops")
             .args(args)
-            .current_dir(self.dir.path())
+            .current_dir(dir)
             .env("SOPS_AGE_KEY_FILE", &self.key_file)
             .env_remove("SOPS_AGE_KEY")
             .env_remove("SOPS_AGE_RECIPIENTS")
@@ -135,21 +141,11 @@ impl Sops {
         std::fs::write(dir.join(".sops.yaml"), config).expect("write config");
         let path = dir.join(format!("input.{ty}"));
         std::fs::write(&path, input).expect("write input");
-        let out = Command::new("sops")
-            .args(["encrypt", "--input-type", ty, "--output-type", ty])
-            .arg(&path)
-            .current_dir(&dir)
-            .env("SOPS_AGE_KEY_FILE", &self.key_file)
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_RECIPIENTS")
-            .env_remove("SOPS_CONFIG")
-            .output()
-            .map_err(|e| format!("running sops: {e}"))?;
-        if out.status.success() {
-            Ok(out.stdout)
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        let path = path.to_str().expect("utf8 path");
+        self.run_in(
+            &dir,
+            &["encrypt", "--input-type", ty, "--output-type", ty, path],
+        )
     }
 
     /// `sops decrypt` of `input` (format `in_ty`) written as `out_ty`.
@@ -273,20 +269,18 @@ pub fn check_encrypted_round_trip(
     Ok(())
 }
 
-/// Runs (a) and (b) over every valid corpus file of `format`; returns how many ran.
-pub fn round_trip_corpus(
-    store: &dyn Store,
-    format: &str,
-    ty: &str,
-    indent: Option<usize>,
-    normalize: fn(&[u8]) -> String,
-) -> usize {
+/// Least number of valid files a format's corpus needs for its round trip to mean anything.
+const MIN_VALID_FILES: usize = 12;
+
+/// Runs (a) and (b) over every valid corpus file of `format` (also its sops type), and
+/// checks there were at least [`MIN_VALID_FILES`] of them.
+pub fn round_trip_corpus(store: &dyn Store, format: &str, normalize: fn(&[u8]) -> String) {
     let mut failures = Vec::new();
     let mut n = 0;
     for path in corpus(format).into_iter().filter(|p| is_valid(p)) {
         n += 1;
         let input = std::fs::read(&path).expect("read corpus file");
-        let result = check_plain_round_trip(store, ty, &input, indent)
+        let result = check_plain_round_trip(store, format, &input, None)
             .and_then(|enc| check_encrypted_round_trip(store, &enc, normalize));
         if let Err(e) = result {
             failures.push(format!("{}: {e}", name(&path)));
@@ -298,12 +292,16 @@ pub fn round_trip_corpus(
         failures.len(),
         failures.join("\n\n")
     );
-    n
+    assert!(
+        n >= MIN_VALID_FILES,
+        "the {format} corpus needs at least {MIN_VALID_FILES} valid files, has {n}"
+    );
 }
 
 /// Every `bad_*` file is refused by keytap and by sops; every `strict_*` file is refused
-/// by keytap (sops accepts those, a documented difference). Errors are one line.
-pub fn malformed_corpus(store: &dyn Store, format: &str, ty: &str) -> usize {
+/// by keytap (sops accepts those, a documented difference). Errors are one line. There
+/// must be at least `min_files` such files.
+pub fn malformed_corpus(store: &dyn Store, format: &str, min_files: usize) {
     let mut failures = Vec::new();
     let mut n = 0;
     for path in corpus(format) {
@@ -325,7 +323,7 @@ pub fn malformed_corpus(store: &dyn Store, format: &str, ty: &str) -> usize {
         if store.load_encrypted(&input).is_ok() {
             failures.push(format!("{label}: keytap load_encrypted accepted it"));
         }
-        let sops_result = sops().encrypt(&input, ty, None);
+        let sops_result = sops().encrypt(&input, format, None);
         if bad && sops_result.is_ok() {
             failures.push(format!(
                 "{label}: sops accepted a bad_ file; rename it strict_"
@@ -338,7 +336,25 @@ pub fn malformed_corpus(store: &dyn Store, format: &str, ty: &str) -> usize {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    n
+    assert!(
+        n >= min_files,
+        "the {format} corpus needs at least {min_files} malformed files, has {n}"
+    );
+}
+
+/// sops writes the `[sops]` keys of an INI file in Go's random map order; keytap sorts
+/// them. Compare everything before `[sops]` exactly and the section's lines as a sorted set.
+pub fn sort_ini_sops_section(b: &[u8]) -> String {
+    let s = show(b);
+    match s.rfind("\n[sops]\n") {
+        Some(i) => {
+            let (head, section) = s.split_at(i + "\n[sops]\n".len());
+            let mut lines: Vec<&str> = section.lines().collect();
+            lines.sort();
+            format!("{head}{}", lines.join("\n"))
+        }
+        None => s,
+    }
 }
 
 pub fn identity(b: &[u8]) -> String {
