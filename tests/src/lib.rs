@@ -207,17 +207,24 @@ pub fn testkit_key(mode: Option<&str>) -> (String, String) {
         .expect("run age-plugin-testkit (cargo build --workspace)");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let recipient = text
-        .lines()
+    (plugin_recipient(&text), plugin_identity(&text))
+}
+
+/// The recipient in what an age plugin's `--generate` printed (its `# recipient: ` line).
+pub fn plugin_recipient(text: &str) -> String {
+    text.lines()
         .find_map(|l| l.strip_prefix("# recipient: "))
         .expect("recipient line")
-        .to_string();
-    let identity = text
-        .lines()
-        .find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1"))
+        .trim()
+        .to_string()
+}
+
+/// The `AGE-PLUGIN-...` identity line in what an age plugin printed.
+pub fn plugin_identity(text: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with("AGE-PLUGIN-"))
         .expect("identity line")
-        .to_string();
-    (recipient, identity)
+        .to_string()
 }
 
 impl Workspace {
@@ -227,6 +234,37 @@ impl Workspace {
         let p = self.write(name, body);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         p
+    }
+
+    /// Writes a file only its owner may read (as the passphrase plugin requires of a
+    /// passphrase file).
+    pub fn private_file(&self, name: &str, data: impl AsRef<[u8]>) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.write(name, data);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p
+    }
+
+    /// Runs the workspace's `age-plugin-passphrase` with `args`.
+    pub fn passphrase_plugin(&self, args: &[&str]) -> Run {
+        self.run(
+            bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
+            |c| {
+                c.args(args);
+            },
+        )
+    }
+
+    /// Makes a passphrase plugin key file at `keyfile` (with a fast work factor, and the
+    /// `extra` arguments, such as `--passphrase-file`): (recipient, identity).
+    pub fn passphrase_key(&self, keyfile: &Path, extra: &[&str]) -> (String, String) {
+        let keyfile = keyfile.to_str().unwrap();
+        let mut args = vec!["--generate", "--work-factor", "10", "-o", keyfile];
+        args.extend(extra);
+        let run = self.passphrase_plugin(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let out = run.out();
+        (plugin_recipient(&out), plugin_identity(&out))
     }
 
     /// A `/bin/sh` script made of `body`.
@@ -331,4 +369,23 @@ impl Drop for KeyServiceProcess {
             self.stop();
         }
     }
+}
+
+/// Masks what is random in a sops file (IVs, ciphertext, wrapped keys, times), so two
+/// encryptions of the same plaintext, by sops and by keytap, compare byte for byte.
+pub fn mask_random(data: &[u8]) -> String {
+    use regex::{Captures, Regex};
+    let text = String::from_utf8_lossy(data);
+    let enc = Regex::new(r"ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:[A-Za-z0-9+/=]*,tag:[A-Za-z0-9+/=]*,type:(\w+)\]").unwrap();
+    let text = enc.replace_all(&text, |c: &Captures| {
+        format!("ENC[len={},type:{}]", c[1].len(), &c[2])
+    });
+    let armor =
+        Regex::new(r"(?s)-----BEGIN AGE ENCRYPTED FILE-----.*?-----END AGE ENCRYPTED FILE-----")
+            .unwrap();
+    let text = armor.replace_all(&text, "AGE-ARMOR");
+    Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+        .unwrap()
+        .replace_all(&text, "TIME")
+        .into_owned()
 }

@@ -10,35 +10,10 @@ use keytap_e2e::{keytap_bin, Workspace};
 fn a_passphrase_protected_key_file_is_unlocked_through_askpass() {
     let ws = Workspace::new();
     // The passphrase plugin's key file is exactly a passphrase-protected age identity file.
-    let pass = ws.write("pass.txt", "s3same");
-    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let pass = ws.private_file("pass.txt", "s3same");
     let keyfile = ws.path("keys.age");
-    let gen = ws.run(
-        keytap_bin()
-            .parent()
-            .unwrap()
-            .join("age-plugin-passphrase")
-            .to_str()
-            .unwrap(),
-        |c| {
-            c.args([
-                "--generate",
-                "--work-factor",
-                "10",
-                "-o",
-                keyfile.to_str().unwrap(),
-                "--passphrase-file",
-                pass.to_str().unwrap(),
-            ]);
-        },
-    );
-    assert_eq!(gen.code, 0, "{}", gen.stderr);
-    let recipient = gen
-        .out()
-        .lines()
-        .find_map(|l| l.strip_prefix("# recipient: "))
-        .unwrap()
-        .to_string();
+    let (recipient, _) =
+        ws.passphrase_key(&keyfile, &["--passphrase-file", pass.to_str().unwrap()]);
     ws.write("plain.yaml", "a: b\n");
     ws.write(
         "s.yaml",

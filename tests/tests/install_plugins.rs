@@ -247,36 +247,16 @@ fn a_passphrase_protected_key_opens_from_a_file_or_one_prompt() {
         plugin.exists(),
         "age-plugin-passphrase not built: run `cargo build -p age-plugin-passphrase`"
     );
-    let pass = site.ws.write("pass", "correct horse");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let pass = site.ws.private_file("pass", "correct horse");
     let keyfile = site.ws.path("key.age");
-    let out = std::process::Command::new(&plugin)
-        .args(["--generate", "--work-factor", "10", "-o"])
-        .arg(&keyfile)
-        .arg("--passphrase-file")
-        .arg(&pass)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let with_file = String::from_utf8(out.stdout).unwrap();
-    let recipient = with_file
-        .lines()
-        .find_map(|l| l.strip_prefix("# recipient: "))
-        .unwrap()
-        .trim()
-        .to_string();
-    let out = std::process::Command::new(&plugin)
-        .arg("--identity")
-        .arg(&keyfile)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let prompt_only = String::from_utf8(out.stdout).unwrap();
+    let (recipient, with_file) = site
+        .ws
+        .passphrase_key(&keyfile, &["--passphrase-file", pass.to_str().unwrap()]);
+    let out = site
+        .ws
+        .passphrase_plugin(&["--identity", keyfile.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let prompt_only = out.out();
 
     let mut secrets = Vec::new();
     for f in 0..5 {
@@ -297,14 +277,10 @@ fn a_passphrase_protected_key_opens_from_a_file_or_one_prompt() {
         let (ask, ask_log) = site
             .ws
             .askpass("askpass-correct-horse-ignored", "correct-horse-ignored");
-        let ask_script = site.ws.write(
+        let ask_script = site.ws.sh_script(
             &format!("ask-{tag}"),
-            format!(
-                "#!/bin/sh\n{} \"$1\" >/dev/null\necho 'correct horse'\n",
-                ask.display()
-            ),
+            &format!("{} \"$1\" >/dev/null\necho 'correct horse'", ask.display()),
         );
-        std::fs::set_permissions(&ask_script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let _ = std::fs::remove_file(&ask_log);
         let r = site.install(
             &[&site.s(&mf)],

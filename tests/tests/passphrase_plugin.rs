@@ -1,38 +1,6 @@
 //! The passphrase plugin through keytap (issue #9): no plaintext keys.txt, unattended boots.
 
-use std::path::{Path, PathBuf};
-
-use keytap_e2e::{bin_dir, keytap_bin, path_with_plugins, Run, Workspace};
-
-/// Generates a key file; returns (recipient, identity).
-fn generate(ws: &Workspace, keyfile: &Path, extra: &[&str]) -> (String, String) {
-    let run = ws.run(
-        bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
-        |c| {
-            c.args([
-                "--generate",
-                "--work-factor",
-                "10",
-                "-o",
-                keyfile.to_str().unwrap(),
-            ])
-            .args(extra);
-        },
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let out = run.out();
-    let recipient = out
-        .lines()
-        .find_map(|l| l.strip_prefix("# recipient: "))
-        .unwrap()
-        .to_string();
-    let identity = out
-        .lines()
-        .find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1"))
-        .unwrap()
-        .to_string();
-    (recipient, identity)
-}
+use keytap_e2e::{keytap_bin, path_with_plugins, plugin_identity, testkit_key, Run, Workspace};
 
 fn keytap(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     ws.run("timeout", |c| {
@@ -46,20 +14,11 @@ fn keytap(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     })
 }
 
-/// A passphrase file, private as the plugin requires.
-fn secret_file(ws: &Workspace, name: &str, content: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = ws.write(name, content);
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
-}
-
 #[test]
 fn passphrase_from_a_file_a_credential_and_a_prompt() {
     let ws = Workspace::new();
-    let pass = secret_file(&ws, "pass.txt", "correct horse\n");
-    let (recipient, from_file) = generate(
-        &ws,
+    let pass = ws.private_file("pass.txt", "correct horse\n");
+    let (recipient, from_file) = ws.passphrase_key(
         &ws.path("k1.age"),
         &["--passphrase-file", pass.to_str().unwrap()],
     );
@@ -74,34 +33,15 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
 
     // From a systemd credential.
     let creds = ws.path("creds");
-    std::fs::create_dir_all(&creds).unwrap();
-    std::fs::write(creds.join("keytap-pass"), "correct horse").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            creds.join("keytap-pass"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
-    }
-    let ident = ws.run(
-        bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
-        |c| {
-            c.args([
-                "--identity",
-                ws.path("k1.age").to_str().unwrap(),
-                "--credential",
-                "keytap-pass",
-                "--no-prompt",
-            ]);
-        },
-    );
-    let from_credential = ident
-        .out()
-        .lines()
-        .find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1"))
-        .unwrap()
-        .to_string();
+    ws.private_file("creds/keytap-pass", "correct horse");
+    let ident = ws.passphrase_plugin(&[
+        "--identity",
+        ws.path("k1.age").to_str().unwrap(),
+        "--credential",
+        "keytap-pass",
+        "--no-prompt",
+    ]);
+    let from_credential = plugin_identity(&ident.out());
     let run = keytap(
         &ws,
         &["decrypt", "s.yaml"],
@@ -113,18 +53,8 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
     assert_eq!(run.code, 0, "credential: {}", run.stderr);
 
     // From a prompt (pinentry stub), once for 20 files.
-    let ident = ws.run(
-        bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
-        |c| {
-            c.args(["--identity", ws.path("k1.age").to_str().unwrap()]);
-        },
-    );
-    let prompt_only = ident
-        .out()
-        .lines()
-        .find(|l| l.starts_with("AGE-PLUGIN-PASSPHRASE-1"))
-        .unwrap()
-        .to_string();
+    let ident = ws.passphrase_plugin(&["--identity", ws.path("k1.age").to_str().unwrap()]);
+    let prompt_only = plugin_identity(&ident.out());
     let asked = ws.path("asked.log");
     let pinentry = ws.sh_script("pinentry.sh",
         &format!(
@@ -184,9 +114,8 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
 #[test]
 fn wrong_passphrase_and_rekey() {
     let ws = Workspace::new();
-    let pass = secret_file(&ws, "pass.txt", "first");
-    let (recipient, identity) = generate(
-        &ws,
+    let pass = ws.private_file("pass.txt", "first");
+    let (recipient, identity) = ws.passphrase_key(
         &ws.path("k.age"),
         &["--passphrase-file", pass.to_str().unwrap()],
     );
@@ -204,19 +133,15 @@ fn wrong_passphrase_and_rekey() {
     );
     // Rekey from "first" to "second": the same identity (it names the file) works again.
     std::fs::write(&pass, "first").unwrap();
-    let new = secret_file(&ws, "new.txt", "second");
-    let rekey = ws.run(
-        bin_dir().join("age-plugin-passphrase").to_str().unwrap(),
-        |c| {
-            c.args([
-                "--rekey",
-                ws.path("k.age").to_str().unwrap(),
-                "--passphrase-file",
-                pass.to_str().unwrap(),
-            ])
-            .args(["--new-passphrase-file", new.to_str().unwrap()]);
-        },
-    );
+    let new = ws.private_file("new.txt", "second");
+    let rekey = ws.passphrase_plugin(&[
+        "--rekey",
+        ws.path("k.age").to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+        "--new-passphrase-file",
+        new.to_str().unwrap(),
+    ]);
     assert_eq!(rekey.code, 0, "{}", rekey.stderr);
     std::fs::write(&pass, "second").unwrap();
     let run = keytap(&ws, &["decrypt", "s.yaml"], &[("SOPS_AGE_KEY", &identity)]);
@@ -226,25 +151,12 @@ fn wrong_passphrase_and_rekey() {
 #[test]
 fn an_absent_token_falls_back_to_the_passphrase_plugin() {
     let ws = Workspace::new();
-    let pass = secret_file(&ws, "pass.txt", "pw");
-    let (recipient, identity) = generate(
-        &ws,
+    let pass = ws.private_file("pass.txt", "pw");
+    let (recipient, identity) = ws.passphrase_key(
         &ws.path("k.age"),
         &["--passphrase-file", pass.to_str().unwrap()],
     );
-    let token = std::process::Command::new(bin_dir().join("age-plugin-testkit"))
-        .args(["--generate", "--mode", "absent"])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap();
-    let token_recipient = token
-        .lines()
-        .find_map(|l| l.strip_prefix("# recipient: "))
-        .unwrap();
-    let token_identity = token
-        .lines()
-        .find(|l| l.starts_with("AGE-PLUGIN-TESTKIT-1"))
-        .unwrap();
+    let (token_recipient, token_identity) = testkit_key(Some("absent"));
     ws.write("plain.yaml", "a: b\n");
     let enc = keytap(
         &ws,

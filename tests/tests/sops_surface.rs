@@ -1,25 +1,7 @@
 //! The rest of the sops command surface against the real sops: every encryption rule,
 //! mac_only_encrypted, SOPS_AGE_RECIPIENTS, --filename-override, the legacy forms, groups.
 
-use keytap_e2e::Workspace;
-use regex::Regex;
-
-/// Masks what is random so two encryptions of the same plaintext compare byte for byte.
-fn mask(data: &[u8]) -> String {
-    let text = String::from_utf8_lossy(data);
-    let enc = Regex::new(r"ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:[A-Za-z0-9+/=]*,tag:[A-Za-z0-9+/=]*,type:(\w+)\]").unwrap();
-    let text = enc.replace_all(&text, |c: &regex::Captures| {
-        format!("ENC[len={},type:{}]", c[1].len(), &c[2])
-    });
-    let armor =
-        Regex::new(r"(?s)-----BEGIN AGE ENCRYPTED FILE-----.*?-----END AGE ENCRYPTED FILE-----")
-            .unwrap();
-    let text = armor.replace_all(&text, "AGE-ARMOR");
-    Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-        .unwrap()
-        .replace_all(&text, "TIME")
-        .into_owned()
-}
+use keytap_e2e::{mask_random, Workspace};
 
 const DOC: &str = "# sops:enc\npassword: hunter2\nuser: admin\nnested:\n    # keep plain\n    api_key: k3y\n    note_unencrypted: visible\n    list:\n        - one\n        # inner\n        - two\nport: 5432\n";
 
@@ -41,7 +23,11 @@ fn every_encryption_rule_selects_what_sops_selects() {
         let ours = ws.keytap(&args);
         let theirs = ws.sops(&args);
         assert_eq!(ours.code, 0, "{flags:?}: {}", ours.stderr);
-        assert_eq!(mask(&ours.stdout), mask(&theirs.ok()), "{flags:?}");
+        assert_eq!(
+            mask_random(&ours.stdout),
+            mask_random(&theirs.ok()),
+            "{flags:?}"
+        );
         ws.write("ours.yaml", &ours.stdout);
         assert_eq!(
             ws.sops(["decrypt", "ours.yaml"]).ok(),
@@ -63,7 +49,11 @@ fn every_encryption_rule_selects_what_sops_selects() {
         let ours = ws.keytap(["encrypt", "doc.yaml"]);
         let theirs = ws.sops(["encrypt", "doc.yaml"]);
         assert_eq!(ours.code, 0, "{rule}: {}", ours.stderr);
-        assert_eq!(mask(&ours.stdout), mask(&theirs.ok()), "{rule}");
+        assert_eq!(
+            mask_random(&ours.stdout),
+            mask_random(&theirs.ok()),
+            "{rule}"
+        );
         ws.write("ours.yaml", &ours.stdout);
         assert_eq!(
             ws.sops(["decrypt", "ours.yaml"]).ok(),
@@ -141,7 +131,7 @@ fn groups_add_and_delete_interoperate() {
         ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
             .ok(),
     );
-    let add = ws.keytap([
+    let add_group = [
         "groups",
         "add",
         "--file",
@@ -149,7 +139,8 @@ fn groups_add_and_delete_interoperate() {
         "-i",
         "--age",
         &second.recipient,
-    ]);
+    ];
+    let add = ws.keytap(add_group);
     assert_eq!(add.code, 0, "{}", add.stderr);
     let text = String::from_utf8(ws.read("s.yaml")).unwrap();
     assert!(
@@ -172,27 +163,19 @@ fn groups_add_and_delete_interoperate() {
         128,
         "one group is not enough any more"
     );
-    let del = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.args(["groups", "delete", "--file", "s.yaml", "-i", "1"])
-            .env("SOPS_AGE_KEY_FILE", &keys);
-    });
+    // keytap with the keys of both groups.
+    let keytap_both = |args: &[&str]| {
+        ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+            c.args(args).env("SOPS_AGE_KEY_FILE", &keys);
+        })
+    };
+    let del = keytap_both(&["groups", "delete", "--file", "s.yaml", "-i", "1"]);
     assert_eq!(del.code, 0, "{}", del.stderr);
     assert_eq!(ws.sops(["decrypt", "s.yaml"]).out(), "a: 1\n");
     // And the other way: a group added by sops is read by keytap.
-    let add = ws.sops([
-        "groups",
-        "add",
-        "--file",
-        "s.yaml",
-        "-i",
-        "--age",
-        &second.recipient,
-    ]);
+    let add = ws.sops(add_group);
     assert_eq!(add.code, 0, "{}", add.stderr);
-    let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-        c.args(["decrypt", "s.yaml"])
-            .env("SOPS_AGE_KEY_FILE", &keys);
-    });
+    let run = keytap_both(&["decrypt", "s.yaml"]);
     assert_eq!(run.out(), "a: 1\n", "{}", run.stderr);
 }
 
