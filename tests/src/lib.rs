@@ -49,6 +49,12 @@ impl Run {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
+    /// Asserts stderr contains `needle`, showing stderr when it does not.
+    #[track_caller]
+    pub fn assert_stderr_has(&self, needle: &str) {
+        assert!(self.stderr.contains(needle), "{}", self.stderr);
+    }
+
     /// Asserts success and returns stdout.
     #[track_caller]
     pub fn ok(&self) -> Vec<u8> {
@@ -104,6 +110,14 @@ impl Workspace {
         }
         std::fs::write(&p, data).unwrap();
         p
+    }
+
+    /// Writes `plain` as `name` and encrypts it with keytap to the workspace's key: the
+    /// encrypted file (written nowhere).
+    pub fn encrypt_plain(&self, name: &str, plain: impl AsRef<[u8]>) -> Vec<u8> {
+        self.write(name, plain);
+        self.keytap(["encrypt", "--age", &self.recipient, name])
+            .ok()
     }
 
     /// Reads a file of the workspace.

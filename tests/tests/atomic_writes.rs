@@ -29,10 +29,7 @@ fn mount(args: &[&str], target: &Path) -> Mount {
 }
 
 fn setup(ws: &Workspace, dir: &Path) -> Vec<u8> {
-    ws.write("plain.json", r#"{"a": "one", "b": "two"}"#);
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.json"])
-        .ok();
+    let enc = ws.encrypt_plain("plain.json", r#"{"a": "one", "b": "two"}"#);
     std::fs::write(dir.join("s.json"), &enc).unwrap();
     enc
 }
@@ -79,11 +76,7 @@ fn full_disk_leaves_the_file_untouched() {
         "a full disk exits 1 as in sops: {}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("no space left on device"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("no space left on device");
     assert_eq!(std::fs::read(&file).unwrap(), original, "old file damaged");
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -23,10 +23,7 @@ fn bash_completion_loads_and_man_page_renders() {
 #[test]
 fn filestatus_matches_sops() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "a: b\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-        .ok();
+    let enc = ws.encrypt_plain("plain.yaml", "a: b\n");
     ws.write("enc.yaml", enc);
     for f in ["plain.yaml", "enc.yaml"] {
         let ours = ws.keytap(["filestatus", f]);

@@ -20,10 +20,7 @@ fn enc_of<'a>(text: &'a str, key: &str) -> &'a str {
 }
 
 fn encrypted_file(ws: &Workspace, name: &str) {
-    ws.write("plain.json", PLAIN);
-    let out = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.json"])
-        .ok();
+    let out = ws.encrypt_plain("plain.json", PLAIN);
     ws.write(name, out);
 }
 
@@ -104,11 +101,7 @@ fn edit_exit_codes_match_sops() {
         c.args(["edit", "s.json"]).env("EDITOR", &breaking);
     });
     assert_ne!(ours.code, 0);
-    assert!(
-        ours.stderr.contains("Press enter to return to the editor"),
-        "{}",
-        ours.stderr
-    );
+    ours.assert_stderr_has("Press enter to return to the editor");
     assert_eq!(
         ws.read("s.json"),
         original,
@@ -294,10 +287,7 @@ fn updatekeys_follows_sops_yaml() {
 #[test]
 fn exec_env_and_exec_file_pass_values_and_exit_codes() {
     let ws = Workspace::new();
-    ws.write("e.json", r#"{"TOKEN": "s3cret", "COUNT": 3}"#);
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "e.json"])
-        .ok();
+    let enc = ws.encrypt_plain("e.json", r#"{"TOKEN": "s3cret", "COUNT": 3}"#);
     ws.write("enc.json", enc);
     let run = ws.keytap([
         "exec-env",
@@ -441,12 +431,7 @@ fn decrypt_output_dir_writes_private_files() {
 #[test]
 fn edit_with_show_master_keys_shows_the_metadata_and_keeps_the_key() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "a: one\nb: two\n");
-    ws.write(
-        "s.yaml",
-        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-            .ok(),
-    );
+    ws.write("s.yaml", ws.encrypt_plain("plain.yaml", "a: one\nb: two\n"));
     let seen = ws.path("seen.yaml");
     let ed = editor(
         &ws,

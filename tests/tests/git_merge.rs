@@ -225,16 +225,8 @@ fn the_same_key_changed_on_both_sides_conflicts_without_plaintext_in_the_work_tr
     });
     let r = repo.merge(&[]);
     assert_ne!(r.code, 0, "git must see a conflict");
-    assert!(
-        r.stderr.contains(r#"conflict at ["db"]["password"]"#),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(r#"conflict at ["hosts"]"#),
-        "{}",
-        r.stderr
-    );
+    r.assert_stderr_has(r#"conflict at ["db"]["password"]"#);
+    r.assert_stderr_has(r#"conflict at ["hosts"]"#);
     assert!(!r.stderr.contains("api_key"), "{}", r.stderr);
     let status = repo.git(&["status", "--porcelain"]);
     assert!(status.contains("UU s.yaml"), "{status}");
@@ -273,14 +265,10 @@ fn a_rotated_side_and_our_changes_get_a_fresh_key_and_the_added_recipient_stays(
     let r = repo.merge(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Who can open the file changed: the driver says so.
-    assert!(
-        r.stderr.contains(&format!(
-            "recipient added by the merge: {}",
-            other.recipient
-        )),
-        "{}",
-        r.stderr
-    );
+    r.assert_stderr_has(&format!(
+        "recipient added by the merge: {}",
+        other.recipient
+    ));
     let merged = repo.read("s.yaml");
     assert!(merged.contains(&other.recipient), "{merged}");
     // Our change is never sealed under a key only their branch vouches for (anyone can
@@ -323,14 +311,10 @@ fn a_recipient_removed_without_rotation_is_revoked_with_a_fresh_data_key() {
     repo.on_main(|r| r.set(r#"["api_key"]"#, r#""our-key""#));
     let r = repo.merge(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(&format!(
-            "recipient removed by the merge: {}",
-            other.recipient
-        )),
-        "{}",
-        r.stderr
-    );
+    r.assert_stderr_has(&format!(
+        "recipient removed by the merge: {}",
+        other.recipient
+    ));
     let merged = repo.read("s.yaml");
     assert!(!merged.contains(&other.recipient), "the removal wins");
     // A fresh data key: no value keeps the ciphertext the removed recipient could open.
@@ -529,7 +513,7 @@ fn git_setup_never_writes_through_a_linked_gitattributes() {
     std::os::unix::fs::symlink(&victim, repo.dir.join(".gitattributes")).unwrap();
     let r = repo.keytap(&["git-setup"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
+    r.assert_stderr_has("not a regular file");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "# rc\n");
     // The driver line keeps a file named like a flag from becoming one.
     assert_eq!(

@@ -14,10 +14,7 @@ fn yaml_as_deep_as_sops_reads_round_trips_and_deeper_is_refused_clearly() {
     let ws = Workspace::new();
     // 9,999 sequences under a top-level key: 10,000 levels with the document, the most
     // go-yaml reads back.
-    ws.write("deep.yaml", nested_yaml(9_999));
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "deep.yaml"])
-        .ok();
+    let enc = ws.encrypt_plain("deep.yaml", nested_yaml(9_999));
     ws.write("deep.enc.yaml", &enc);
     let plain = ws.keytap(["decrypt", "deep.enc.yaml"]).ok();
     let sops_plain = ws.sops(["decrypt", "deep.enc.yaml"]).ok();
@@ -30,21 +27,13 @@ fn yaml_as_deep_as_sops_reads_round_trips_and_deeper_is_refused_clearly() {
     let run = ws.keytap(["encrypt", "--age", &ws.recipient, "deeper.yaml"]);
     assert_ne!(run.code, 0);
     assert!(run.stdout.is_empty(), "no partial output");
-    assert!(
-        run.stderr.contains("deeper than 10000 levels"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("deeper than 10000 levels");
     // Past go-yaml's own limit: the scanner's message, as in sops (exit 2).
     ws.write("deepest.yaml", nested_yaml(20_000));
     let run = ws.keytap(["encrypt", "--age", &ws.recipient, "deepest.yaml"]);
     let sops = ws.sops(["encrypt", "--age", &ws.recipient, "deepest.yaml"]);
     assert_eq!(run.code, sops.code, "{} / {}", run.stderr, sops.stderr);
-    assert!(
-        run.stderr.contains("exceeded max depth of 10000"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("exceeded max depth of 10000");
 }
 
 /// `decrypt` of a small file runs on the main thread when the file cannot nest deeper than
@@ -81,10 +70,7 @@ fn the_deepest_file_decrypted_on_the_main_thread_round_trips() {
 fn json_nesting_follows_gos_limit_on_both_sides() {
     let ws = Workspace::new();
     let nested = |n: usize| format!("{{\"a\": {}1{}}}", "[".repeat(n), "]".repeat(n));
-    ws.write("ok.json", nested(9_999));
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "ok.json"])
-        .ok();
+    let enc = ws.encrypt_plain("ok.json", nested(9_999));
     ws.write("ok.enc.json", &enc);
     assert_eq!(
         ws.keytap(["decrypt", "ok.enc.json"]).ok(),
@@ -94,7 +80,7 @@ fn json_nesting_follows_gos_limit_on_both_sides() {
     let run = ws.keytap(["encrypt", "--age", &ws.recipient, "deep.json"]);
     let sops = ws.sops(["encrypt", "--age", &ws.recipient, "deep.json"]);
     assert_eq!(run.code, sops.code, "{} / {}", run.stderr, sops.stderr);
-    assert!(run.stderr.contains("exceeded max depth"), "{}", run.stderr);
+    run.assert_stderr_has("exceeded max depth");
 }
 
 /// `a: &a <3,500 x's>`, then keys each a list of 9 aliases to the previous one: a few
@@ -144,36 +130,24 @@ fn alias_bombs_are_bounded_on_every_path() {
         );
     }
     let run = keytap_limited(&ws, "decrypt bomb.yaml");
-    assert!(
-        run.stderr.contains("sops metadata not found"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("sops metadata not found");
     // With metadata copied in (sops expands it without bound): refused by size.
-    ws.write("small.yaml", "k: v\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "small.yaml"])
-        .ok();
+    let enc = ws.encrypt_plain("small.yaml", "k: v\n");
     let enc = String::from_utf8(enc).unwrap();
     let sops_block = &enc[enc.find("sops:").unwrap()..];
     ws.write("armed.yaml", format!("{}{sops_block}", alias_bomb()));
     let run = keytap_limited(&ws, "decrypt armed.yaml");
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("excessive aliasing"), "{}", run.stderr);
+    run.assert_stderr_has("excessive aliasing");
     // Encrypting a stream whose later document is the bomb.
     ws.write("multi.yaml", format!("ok: 1\n---\n{}", alias_bomb()));
     let run = keytap_limited(&ws, &format!("encrypt --age {} multi.yaml", ws.recipient));
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("excessive aliasing"), "{}", run.stderr);
+    run.assert_stderr_has("excessive aliasing");
 }
 
 fn with_version(ws: &Workspace, version: Option<&str>) -> std::path::PathBuf {
-    ws.write("v.yaml", "k: v\n");
-    let enc = String::from_utf8(
-        ws.keytap(["encrypt", "--age", &ws.recipient, "v.yaml"])
-            .ok(),
-    )
-    .unwrap();
+    let enc = String::from_utf8(ws.encrypt_plain("v.yaml", "k: v\n")).unwrap();
     let line = enc
         .lines()
         .find(|l| l.trim_start().starts_with("version:"))
@@ -249,15 +223,12 @@ fn creation_rules_without_keys_fail_as_in_sops() {
 #[test]
 fn tree_paths_that_crashed_the_cli_are_clear_errors() {
     let ws = Workspace::new();
-    ws.write("p.yaml", "a: 1\nb: {c: [x, y]}\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "p.yaml"])
-        .ok();
+    let enc = ws.encrypt_plain("p.yaml", "a: 1\nb: {c: [x, y]}\n");
     ws.write("s.yaml", enc);
     // sops: exit 1 "component ['\xc3'] not found" (the multi-byte character cut in half).
     let run = ws.keytap(["decrypt", "--extract", "[\"é]", "s.yaml"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("not found"), "{}", run.stderr);
+    run.assert_stderr_has("not found");
     // sops crashes on these (exit 2 with a Go panic); keytap says what is wrong.
     for path in ["[\"]", "[]", "]", "[\"b\"][\"c\"][-1]", "[\"a\"][\"x\"]"] {
         let run = ws.keytap(["decrypt", "--extract", path, "s.yaml"]);
@@ -303,12 +274,8 @@ fn tree_paths_that_crashed_the_cli_are_clear_errors() {
 #[test]
 fn a_tampered_encrypted_comment_is_refused_unless_the_mac_is_ignored() {
     let ws = Workspace::new();
-    ws.write("c.yaml", "# the admin password\na: 1\n");
-    let enc = String::from_utf8(
-        ws.keytap(["encrypt", "--age", &ws.recipient, "c.yaml"])
-            .ok(),
-    )
-    .unwrap();
+    let enc =
+        String::from_utf8(ws.encrypt_plain("c.yaml", "# the admin password\na: 1\n")).unwrap();
     let comment = enc.lines().find(|l| l.starts_with("#ENC[")).unwrap();
     // Flip one character of the ciphertext.
     let data_at = comment.find("data:").unwrap() + 5;
@@ -341,10 +308,7 @@ fn a_tampered_encrypted_comment_is_refused_unless_the_mac_is_ignored() {
 #[test]
 fn hostile_recipients_never_reach_the_terminal_raw() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "a: 1\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-        .ok();
+    let enc = ws.encrypt_plain("plain.yaml", "a: 1\n");
     let hostile = format!("age1\\e]0;pwned\\a\\e[2J{}", "ą".repeat(30));
     let text = String::from_utf8(enc).unwrap().replace(
         &format!("recipient: {}", ws.recipient),
@@ -375,10 +339,7 @@ fn hostile_recipients_never_reach_the_terminal_raw() {
 #[test]
 fn setting_a_top_level_sops_key_is_refused_and_the_file_kept() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "a: 1\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-        .ok();
+    let enc = ws.encrypt_plain("plain.yaml", "a: 1\n");
     ws.write("s.yaml", &enc);
     let run = ws.keytap(["set", "s.yaml", r#"["sops"]"#, r#""x""#]);
     assert_eq!(run.code, 1, "{}", run.stderr);

@@ -15,10 +15,7 @@ fn mode(p: &Path) -> u32 {
 /// A workspace with `s.yaml` encrypted to its key.
 fn with_secrets() -> Workspace {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "a: one\nb: two\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-        .ok();
+    let enc = ws.encrypt_plain("plain.yaml", "a: one\nb: two\n");
     ws.write("s.yaml", enc);
     ws
 }
@@ -214,11 +211,7 @@ fn output_dir_plaintext_is_0600_never_follows_planted_links_and_refuses_collisio
     std::fs::copy(ws.path("s.yaml"), ws.path("sub/s.yaml")).unwrap();
     let run = ws.keytap(["decrypt", "--output-dir", "out2", "s.yaml", "sub/s.yaml"]);
     assert_eq!(run.code, 8, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("would both be written"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("would both be written");
     assert!(!ws.path("out2").exists());
 }
 
@@ -338,5 +331,5 @@ fn non_utf8_file_names_work_and_are_quoted_as_sops_quotes_them() {
     let missing = OsStr::from_bytes(b"\xfd.yaml");
     let run = ws.keytap([OsStr::new("decrypt"), missing]);
     assert_eq!(run.code, 100, "{}", run.stderr);
-    assert!(run.stderr.contains(r#"\xfd.yaml""#), "{}", run.stderr);
+    run.assert_stderr_has(r#"\xfd.yaml""#);
 }

@@ -590,11 +590,7 @@ fn the_login_unit_installs_as_the_user_switches_generations_and_keeps_the_last_o
     std::fs::write(&file, "api_key: ENC[AES256_GCM,data:broken]\nsops: {}\n").unwrap();
     let r = login.run_unit(&v, &[]);
     assert_ne!(r.code, 0);
-    assert!(
-        r.stderr.contains(&file.display().to_string()),
-        "{}",
-        r.stderr
-    );
+    r.assert_stderr_has(&file.display().to_string());
     assert_eq!(login.generation(), format!("{runtime}/secrets.d/2"));
     assert_eq!(read("api_key"), "sk-two");
     assert_eq!(read("rendered/mail.conf"), "pass=hunter3\n");

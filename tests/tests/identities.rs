@@ -52,12 +52,7 @@ fn a_passphrase_protected_key_file_is_unlocked_through_askpass() {
 #[test]
 fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "a: secret\n");
-    ws.write(
-        "s.yaml",
-        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-            .ok(),
-    );
+    ws.write("s.yaml", ws.encrypt_plain("plain.yaml", "a: secret\n"));
     let original = ws.read("s.yaml");
     let seen = ws.path("seen");
     let editor = ws.sh_script(
@@ -121,12 +116,7 @@ fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
 #[test]
 fn a_key_file_readable_by_others_is_flagged_but_still_works() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "a: b\n");
-    ws.write(
-        "s.yaml",
-        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-            .ok(),
-    );
+    ws.write("s.yaml", ws.encrypt_plain("plain.yaml", "a: b\n"));
     std::fs::set_permissions(&ws.keys, std::fs::Permissions::from_mode(0o644)).unwrap();
     let run = ws.keytap(["decrypt", "s.yaml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -713,11 +713,7 @@ fn check_modes_validate_without_touching_anything() {
     );
     let r = site.install(&["--check-mode=sopsfile", &site.s(&mf)], &[]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("failed reading /nonexistent.yaml"),
-        "{}",
-        r.stderr
-    );
+    r.assert_stderr_has("failed reading /nonexistent.yaml");
 
     // Keys are checked against the encrypted file, without any key.
     let mut nokey = m.clone();
@@ -752,7 +748,7 @@ fn check_modes_validate_without_touching_anything() {
         &[],
     );
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("sops metadata not found"), "{}", r.stderr);
+    r.assert_stderr_has("sops metadata not found");
 
     // Owners are not looked up at build time (the build sandbox has no users).
     let mut owner = m.clone();
@@ -769,14 +765,10 @@ fn check_modes_validate_without_touching_anything() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     let r = site.install(&["/nonexistent/manifest.json"], &[]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("failed to open manifest"), "{}", r.stderr);
+    r.assert_stderr_has("failed to open manifest");
     let r = site.install(&[&site.s(&site.ws.write("broken.json", "{"))], &[]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("failed to parse manifest"),
-        "{}",
-        r.stderr
-    );
+    r.assert_stderr_has("failed to parse manifest");
 }
 
 #[test]

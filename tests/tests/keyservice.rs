@@ -93,11 +93,7 @@ fn ten_commands_from_sops_and_keytap_cost_one_pin_until_locked() {
         service.socket.to_str().unwrap(),
     ]);
     assert_eq!(lock.code, 0, "{}", lock.stderr);
-    assert!(
-        lock.stderr.contains("forgot 1 cached secret"),
-        "{}",
-        lock.stderr
-    );
+    lock.assert_stderr_has("forgot 1 cached secret");
     assert_eq!(client(&ws, "sops", &["decrypt"], &service.uri()).code, 0);
     assert_eq!(lines_of(&asked).len(), 2);
     // SIGHUP forgets too.
@@ -360,11 +356,7 @@ fn sockets_are_owner_only_and_tcp_stays_on_loopback() {
         socket.to_str().unwrap(),
     ]);
     assert_eq!(second.code, 1);
-    assert!(
-        second.stderr.contains("another key service is listening"),
-        "{}",
-        second.stderr
-    );
+    second.assert_stderr_has("another key service is listening");
     let _ = std::process::Command::new("kill")
         .arg(child.id().to_string())
         .status();
@@ -373,11 +365,7 @@ fn sockets_are_owner_only_and_tcp_stays_on_loopback() {
     // TCP beyond loopback needs --allow-remote.
     let run = ws.keytap(["keyservice", "--network", "tcp", "--address", "0.0.0.0:0"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("not a loopback address"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("not a loopback address");
 }
 
 #[test]

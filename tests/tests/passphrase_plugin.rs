@@ -126,11 +126,7 @@ fn wrong_passphrase_and_rekey() {
     let run = keytap(&ws, &["decrypt", "s.yaml"], &[("SOPS_AGE_KEY", &identity)]);
     assert_eq!(run.code, 128);
     assert!(run.stdout.is_empty());
-    assert!(
-        run.stderr.contains("age-plugin-passphrase"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("age-plugin-passphrase");
     // Rekey from "first" to "second": the same identity (it names the file) works again.
     std::fs::write(&pass, "first").unwrap();
     let new = ws.private_file("new.txt", "second");
@@ -180,6 +176,6 @@ fn an_absent_token_falls_back_to_the_passphrase_plugin() {
         &[("SOPS_AGE_KEY_FILE", keys.to_str().unwrap())],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("skipping"), "{}", run.stderr);
+    run.assert_stderr_has("skipping");
     assert_eq!(run.out(), "a: b\n");
 }

@@ -136,7 +136,7 @@ fn a_wrong_pin_fails_cleanly() {
     );
     assert_eq!(run.code, 128, "{}", run.stderr);
     assert!(run.stdout.is_empty());
-    assert!(run.stderr.contains("age-plugin-testkit"), "{}", run.stderr);
+    run.assert_stderr_has("age-plugin-testkit");
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn no_way_to_ask_is_a_clear_error_not_a_hang() {
         "names what the plugin asked: {}",
         run.stderr
     );
-    assert!(run.stderr.contains("no way to ask"), "{}", run.stderr);
+    run.assert_stderr_has("no way to ask");
     assert!(took < Duration::from_secs(30));
 }
 
@@ -240,16 +240,12 @@ fn plugins_that_flood_or_overflow_are_stopped_and_their_text_defused() {
     // A header line that never ends is cut off at the line limit instead of buffered.
     let run = with("endless-line", "60");
     assert_eq!(run.code, 128, "{}", run.stderr);
-    assert!(run.stderr.contains("longer than"), "{}", run.stderr);
+    run.assert_stderr_has("longer than");
     // Messages forever are answered but are not progress: the timeout stops the plugin,
     // and at most 64 of them reach the terminal.
     let run = with("msg-flood", "2");
     assert_eq!(run.code, 128, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("made no progress within 2 s"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("made no progress within 2 s");
     assert!(
         run.stderr.matches("still here").count() <= 64,
         "flooded the terminal"
@@ -267,7 +263,7 @@ fn plugins_that_flood_or_overflow_are_stopped_and_their_text_defused() {
     // Terminal control sequences in a plugin's text never reach the terminal.
     let run = with("escape-msg", "60");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("touch your token"), "{}", run.stderr);
+    run.assert_stderr_has("touch your token");
     assert!(!run.stderr.contains('\x1b') && !run.stderr.contains('\x07'));
     // KEYTAP_NOTIFY (a login unit's desktop notifications) gets the same defused text.
     let notified = ws.path("notified.log");
@@ -301,7 +297,7 @@ fn plugins_that_flood_or_overflow_are_stopped_and_their_text_defused() {
     );
     // The timeout takes fractions, and refuses what is not a positive number.
     let run = with("hang", "0.5");
-    assert!(run.stderr.contains("within 0.5 s"), "{}", run.stderr);
+    run.assert_stderr_has("within 0.5 s");
     for bad in ["abc", "0", "-5"] {
         let run = with("ok", bad);
         assert_eq!(run.code, 128, "{bad}: {}", run.stderr);
@@ -352,11 +348,7 @@ fn a_missing_plugin_binary_names_it() {
         &[("SOPS_AGE_KEY", &identity), ("PATH", "/usr/bin:/bin")],
     );
     assert_eq!(run.code, 128, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("age-plugin-testkit not found in PATH"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("age-plugin-testkit not found in PATH");
     // KEYTAP_PLUGIN_PATH finds it without PATH.
     let (run, _) = keytap_env(
         &ws,

@@ -125,12 +125,7 @@ fn legacy_forms_behave_like_sops() {
 fn groups_add_and_delete_interoperate() {
     let ws = Workspace::new();
     let second = Workspace::new();
-    ws.write("plain.yaml", "a: 1\n");
-    ws.write(
-        "s.yaml",
-        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-            .ok(),
-    );
+    ws.write("s.yaml", ws.encrypt_plain("plain.yaml", "a: 1\n"));
     let add_group = [
         "groups",
         "add",
@@ -182,10 +177,7 @@ fn groups_add_and_delete_interoperate() {
 #[test]
 fn stdin_works_like_sops() {
     let ws = Workspace::new();
-    ws.write("plain.yaml", "a: 1\n");
-    let enc = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
-        .ok();
+    let enc = ws.encrypt_plain("plain.yaml", "a: 1\n");
     let piped = |program: &str, args: &[&str], input: &[u8]| {
         use std::io::Write;
         let mut child = ws
@@ -245,12 +237,7 @@ fn unwalkable_trees_fail_with_sops_exit_codes() {
         assert_eq!(theirs.code, 23, "{name}: {}", theirs.stderr);
         assert_eq!(ours.code, theirs.code, "{name}: {}", ours.stderr);
     }
-    ws.write("ok.yaml", "a: 1\n");
-    let enc = String::from_utf8(
-        ws.keytap(["encrypt", "--age", &ws.recipient, "ok.yaml"])
-            .ok(),
-    )
-    .unwrap();
+    let enc = String::from_utf8(ws.encrypt_plain("ok.yaml", "a: 1\n")).unwrap();
     ws.write("int-key-enc.yaml", enc.replacen("a: ", "1: ", 1));
     let ours = ws.keytap(["decrypt", "int-key-enc.yaml"]);
     let theirs = ws.sops(["decrypt", "int-key-enc.yaml"]);

@@ -7,10 +7,7 @@ use regex::Regex;
 const PLAIN: &str = r#"{"a": "one", "b": "two", "c_unencrypted": "plain", "n": 42}"#;
 
 fn encrypted(ws: &Workspace) -> String {
-    ws.write("plain.json", PLAIN);
-    let out = ws
-        .keytap(["encrypt", "--age", &ws.recipient, "plain.json"])
-        .ok();
+    let out = ws.encrypt_plain("plain.json", PLAIN);
     String::from_utf8(out).unwrap()
 }
 
@@ -136,5 +133,5 @@ fn wrong_key_is_128_and_lists_what_was_tried() {
         "names the recipient: {}",
         ours.stderr
     );
-    assert!(ours.stderr.contains("Group 0: FAILED"), "{}", ours.stderr);
+    ours.assert_stderr_has("Group 0: FAILED");
 }
