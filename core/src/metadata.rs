@@ -233,14 +233,7 @@ impl Metadata {
             .unwrap_or(false);
 
         let mut rules = Vec::new();
-        for name in [
-            "unencrypted_suffix",
-            "encrypted_suffix",
-            "unencrypted_regex",
-            "encrypted_regex",
-            "unencrypted_comment_regex",
-            "encrypted_comment_regex",
-        ] {
+        for name in CryptRule::FIELD_NAMES {
             if let Some(v) = get(name) {
                 let s = as_str(v, name)?;
                 if !s.is_empty() {

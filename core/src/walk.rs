@@ -41,6 +41,16 @@ impl Default for CryptRule {
 }
 
 impl CryptRule {
+    /// The metadata field names of the six kinds of rule, in the order sops counts them.
+    pub const FIELD_NAMES: [&'static str; 6] = [
+        "unencrypted_suffix",
+        "encrypted_suffix",
+        "unencrypted_regex",
+        "encrypted_regex",
+        "unencrypted_comment_regex",
+        "encrypted_comment_regex",
+    ];
+
     /// The metadata field name of this rule (`unencrypted_suffix`, ...).
     pub fn field_name(&self) -> &'static str {
         match self {

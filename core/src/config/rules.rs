@@ -15,14 +15,7 @@ pub use crate::walk::CryptRule;
 pub const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
 
 /// The six kinds of [`CryptRule`], in the order sops counts them.
-pub(super) const CRYPT_RULE_FIELDS: [&str; 6] = [
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-];
+pub(super) const CRYPT_RULE_FIELDS: [&str; 6] = CryptRule::FIELD_NAMES;
 
 fn crypt_rule_index(rule: &CryptRule) -> usize {
     CRYPT_RULE_FIELDS

@@ -14,6 +14,7 @@ use super::json::go_lossy_utf8;
 use super::json::gofmt::{format_float, val_to_string_float};
 use super::StoreError;
 use crate::tree::{Branch, Item, Value};
+use crate::walk::CryptRule;
 
 const MAP_SEPARATOR: &str = "__map_";
 const LIST_SEPARATOR: &str = "__list_";
@@ -340,27 +341,41 @@ fn descend<'n>(
 
 /// Field order of sops's metadata structs (stores.Metadata and its key structs), so an
 /// un-flattened tree reads like the same metadata loaded from YAML or JSON.
-const TOP_ORDER: &[&str] = &[
-    "shamir_threshold",
-    "key_groups",
-    "kms",
-    "gcp_kms",
-    "hckms",
-    "azure_kv",
-    "hc_vault",
-    "age",
-    "lastmodified",
-    "mac",
-    "pgp",
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-    "mac_only_encrypted",
-    "version",
-];
+const TOP_ORDER: &[&str] = &joined::<19>([
+    &[
+        "shamir_threshold",
+        "key_groups",
+        "kms",
+        "gcp_kms",
+        "hckms",
+        "azure_kv",
+        "hc_vault",
+        "age",
+        "lastmodified",
+        "mac",
+        "pgp",
+    ],
+    &CryptRule::FIELD_NAMES,
+    &["mac_only_encrypted", "version"],
+]);
+
+/// `parts` one after the other, as one array of `N` names (a compile error when they do
+/// not add up to `N`).
+const fn joined<const N: usize>(parts: [&[&'static str]; 3]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let (mut at, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            out[at] = parts[part][i];
+            at += 1;
+            i += 1;
+        }
+        part += 1;
+    }
+    assert!(at == N, "the parts do not add up to N names");
+    out
+}
 const GROUP_ORDER: &[&str] = &[
     "pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age",
 ];
