@@ -90,6 +90,25 @@ fn checkpoint(step: &str) {
     }
 }
 
+/// Writes a generation's secrets or rendered templates (`kind`) below `base`, each followed
+/// by its `<kind>:<n>` checkpoint and all by `<kind>s`; `failure` begins the error message.
+fn write_all<'a>(
+    kind: &str,
+    failure: &str,
+    base: &Path,
+    files: impl Iterator<Item = (&'a str, &'a check::FileAttrs, &'a [u8])>,
+    keys_gid: u32,
+    user_mode: bool,
+) -> Result<(), InstallError> {
+    for (n, (name, attrs, data)) in files.enumerate() {
+        write::write_generated(base, name, data, attrs, keys_gid, user_mode)
+            .map_err(|e| InstallError::new(format!("{failure}: {kind} {name}: {}", e.message)))?;
+        checkpoint(&format!("{kind}:{}", n + 1));
+    }
+    checkpoint(&format!("{kind}s"));
+    Ok(())
+}
+
 /// Locks out other installer runs for the same mount point until the returned handle is
 /// dropped. The lock is on the mount point's parent directory, which exists before the
 /// mount and is the same inode for every run (the mount point itself changes under a
@@ -218,50 +237,27 @@ fn install(
         })?;
     checkpoint("prepared");
 
-    for (n, (s, attrs)) in m.secrets.iter().zip(&plan.secrets).enumerate() {
-        write::create_parent_dirs(&dir, &s.name, keys_gid, m.user_mode)
-            .and_then(|()| {
-                write::write_file(
-                    &dir.join(&s.name),
-                    &values[n],
-                    attrs.mode,
-                    attrs.uid,
-                    attrs.gid,
-                    m.user_mode,
-                )
-            })
-            .map_err(|e| {
-                InstallError::new(format!(
-                    "cannot write secrets: secret {}: {}",
-                    s.name, e.message
-                ))
-            })?;
-        checkpoint(&format!("secret:{}", n + 1));
-    }
-    checkpoint("secrets");
-
+    let secrets = (m.secrets.iter().zip(&plan.secrets).zip(&values))
+        .map(|((s, attrs), value)| (s.name.as_str(), attrs, value.as_slice()));
+    write_all(
+        "secret",
+        "cannot write secrets",
+        &dir,
+        secrets,
+        keys_gid,
+        m.user_mode,
+    )?;
+    let templates = (m.templates.iter().zip(&plan.templates).zip(&rendered))
+        .map(|((t, (attrs, _)), text)| (t.name.as_str(), attrs, text.as_slice()));
     let rendered_dir = dir.join(RENDERED_SUBDIR);
-    for (n, (t, (attrs, _))) in m.templates.iter().zip(&plan.templates).enumerate() {
-        write::create_parent_dirs(&rendered_dir, &t.name, keys_gid, m.user_mode)
-            .and_then(|()| {
-                write::write_file(
-                    &rendered_dir.join(&t.name),
-                    &rendered[n],
-                    attrs.mode,
-                    attrs.uid,
-                    attrs.gid,
-                    m.user_mode,
-                )
-            })
-            .map_err(|e| {
-                InstallError::new(format!(
-                    "cannot render templates: template {}: {}",
-                    t.name, e.message
-                ))
-            })?;
-        checkpoint(&format!("template:{}", n + 1));
-    }
-    checkpoint("templates");
+    write_all(
+        "template",
+        "cannot render templates",
+        &rendered_dir,
+        templates,
+        keys_gid,
+        m.user_mode,
+    )?;
 
     if !m.user_mode {
         let secret_entries: Vec<changes::Entry<'_>> = m

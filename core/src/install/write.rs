@@ -7,6 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path};
 
+use super::check::FileAttrs;
 use super::InstallError;
 use crate::goerr::io_reason;
 
@@ -23,6 +24,27 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), InstallError> {
             "invalid {kind} name '{name}': it must be a relative path without '..'"
         )))
     }
+}
+
+/// Writes one file of a generation, a secret or a rendered template: `base/name`, with the
+/// directories leading to it, owned and moded as `attrs` says.
+pub fn write_generated(
+    base: &Path,
+    name: &str,
+    data: &[u8],
+    attrs: &FileAttrs,
+    keys_gid: u32,
+    user_mode: bool,
+) -> Result<(), InstallError> {
+    create_parent_dirs(base, name, keys_gid, user_mode)?;
+    write_file(
+        &base.join(name),
+        data,
+        attrs.mode,
+        attrs.uid,
+        attrs.gid,
+        user_mode,
+    )
 }
 
 /// Creates the directories leading to `base/name` (mode 0751, `root:keys_gid`).
