@@ -559,22 +559,14 @@ fn assert_complete(site: &Site, step: &str, old: Option<&str>, new: &str) {
 
 #[test]
 fn a_kill_at_any_step_leaves_the_symlink_on_a_complete_generation() {
-    let steps = [
-        "validated",
-        "mounted",
-        "keys",
-        "decrypted",
-        "prepared",
-        "secret:1",
-        "secret:2",
-        "secrets",
-        "template:1",
-        "templates",
-        "changes",
-        "switched",
-        "linked",
-        "pruned",
-    ];
+    // The installer's steps, with a kill after the second secret too (there are two).
+    let steps: Vec<&str> = keytap_core::install::STEPS
+        .iter()
+        .flat_map(|&step| match step {
+            "secret:1" => vec![step, "secret:2"],
+            _ => vec![step],
+        })
+        .collect();
     // Every step the installer names is exercised.
     let out = std::process::Command::new("grep")
         .args([
@@ -624,7 +616,7 @@ fn a_kill_at_any_step_leaves_the_symlink_on_a_complete_generation() {
 
     // Killed during the very first run: either no symlink or a complete generation.
     let first = make("v0");
-    for step in steps {
+    for &step in &steps {
         let fresh = Site::new();
         let f = fresh.sops_file("k.yaml", b"a: v0\nb: v0-b\n", &[]);
         let mut b = fresh.secret("sub/b", "b", &f, "yaml");

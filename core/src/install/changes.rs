@@ -20,6 +20,17 @@ pub struct Entry<'a> {
     pub reload_units: &'a [String],
 }
 
+impl<'a> Entry<'a> {
+    /// The entry of a secret or template named `name`.
+    pub fn new(name: &'a str, restart_units: &'a [String], reload_units: &'a [String]) -> Self {
+        Entry {
+            name,
+            restart_units,
+            reload_units,
+        }
+    }
+}
+
 /// Where NixOS's activation lists live (`/run/nixos`; tests point it elsewhere with
 /// `KEYTAP_INSTALL_NIXOS_RUN_DIR`).
 fn nixos_run_dir() -> PathBuf {
@@ -125,18 +136,13 @@ pub fn handle(
         templates,
         &mut template_changes,
     )?;
-    let restart: Vec<String> = secret_changes
-        .restart
-        .iter()
-        .chain(&template_changes.restart)
-        .cloned()
-        .collect();
-    let reload: Vec<String> = secret_changes
-        .reload
-        .iter()
-        .chain(&template_changes.reload)
-        .cloned()
-        .collect();
+    // Secrets' units first, then templates'.
+    let both = |units: fn(&Found) -> &Vec<String>| -> Vec<String> {
+        let (secrets, templates) = (units(&secret_changes), units(&template_changes));
+        secrets.iter().chain(templates).cloned().collect()
+    };
+    let restart = both(|f| &f.restart);
+    let reload = both(|f| &f.reload);
 
     if std::env::var("SOPS_RESTART_UNITS_VIA_SYSTEMCTL").as_deref() == Ok("1") {
         if dry {

@@ -237,7 +237,11 @@ fn install(
         })?;
     checkpoint("prepared");
 
-    let secrets = (m.secrets.iter().zip(&plan.secrets).zip(&values))
+    let secrets = m
+        .secrets
+        .iter()
+        .zip(&plan.secrets)
+        .zip(&values)
         .map(|((s, attrs), value)| (s.name.as_str(), attrs, value.as_slice()));
     write_all(
         "secret",
@@ -247,7 +251,11 @@ fn install(
         keys_gid,
         m.user_mode,
     )?;
-    let templates = (m.templates.iter().zip(&plan.templates).zip(&rendered))
+    let templates = m
+        .templates
+        .iter()
+        .zip(&plan.templates)
+        .zip(&rendered)
         .map(|((t, (attrs, _)), text)| (t.name.as_str(), attrs, text.as_slice()));
     let rendered_dir = dir.join(RENDERED_SUBDIR);
     write_all(
@@ -263,20 +271,12 @@ fn install(
         let secret_entries: Vec<changes::Entry<'_>> = m
             .secrets
             .iter()
-            .map(|s| changes::Entry {
-                name: &s.name,
-                restart_units: &s.restart_units,
-                reload_units: &s.reload_units,
-            })
+            .map(|s| changes::Entry::new(&s.name, &s.restart_units, &s.reload_units))
             .collect();
         let template_entries: Vec<changes::Entry<'_>> = m
             .templates
             .iter()
-            .map(|t| changes::Entry {
-                name: &t.name,
-                restart_units: &t.restart_units,
-                reload_units: &t.reload_units,
-            })
+            .map(|t| changes::Entry::new(&t.name, &t.restart_units, &t.reload_units))
             .collect();
         changes::handle(
             dry,
