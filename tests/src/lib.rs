@@ -152,6 +152,31 @@ impl Workspace {
         )
     }
 
+    /// Runs keytap with `args`, the workspace's plugins on PATH and `env` added, killed
+    /// after `seconds` (a stuck plugin fails the test instead of hanging it).
+    pub fn keytap_with_plugins(&self, seconds: u32, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.run("timeout", |c| {
+            c.arg(seconds.to_string())
+                .arg(keytap_bin())
+                .args(args)
+                .env("PATH", path_with_plugins());
+            for (k, v) in env {
+                c.env(k, v);
+            }
+        })
+    }
+
+    /// Writes a `.sops.yaml` whose creation rule splits the data key into two key groups,
+    /// one per recipient, both needed (Shamir threshold 2).
+    pub fn write_two_group_rule(&self, first: &str, second: &str) {
+        self.write(
+            ".sops.yaml",
+            format!(
+                "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{first}]\n      - age: [{second}]\n"
+            ),
+        );
+    }
+
     /// Runs the real sops with `args`.
     pub fn sops<I, S>(&self, args: I) -> Run
     where

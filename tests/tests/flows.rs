@@ -321,13 +321,7 @@ fn exec_env_and_exec_file_pass_values_and_exit_codes() {
 fn shamir_key_groups_interoperate() {
     let ws = Workspace::new();
     let second = Workspace::new();
-    ws.write(
-        ".sops.yaml",
-        format!(
-            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{}]\n      - age: [{}]\n",
-            ws.recipient, second.recipient
-        ),
-    );
+    ws.write_two_group_rule(&ws.recipient, &second.recipient);
     let both = format!(
         "{}\n{}",
         std::fs::read_to_string(&ws.keys).unwrap(),

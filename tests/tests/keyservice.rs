@@ -238,13 +238,7 @@ fn keytap_is_a_client_of_the_real_sops_keyservice() {
 fn key_groups_mix_a_remote_group_and_a_local_one() {
     let ws = Workspace::new();
     let remote = Workspace::new();
-    ws.write(
-        ".sops.yaml",
-        format!(
-            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{}]\n      - age: [{}]\n",
-            remote.recipient, ws.recipient
-        ),
-    );
+    ws.write_two_group_rule(&remote.recipient, &ws.recipient);
     ws.write("plain.yaml", "token: s3cret\n");
     let enc = ws.keytap(["encrypt", "plain.yaml"]).ok();
     ws.write("s.yaml", enc);

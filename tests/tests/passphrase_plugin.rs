@@ -1,17 +1,9 @@
 //! The passphrase plugin through keytap (issue #9): no plaintext keys.txt, unattended boots.
 
-use keytap_e2e::{keytap_bin, path_with_plugins, plugin_identity, testkit_key, Run, Workspace};
+use keytap_e2e::{path_with_plugins, plugin_identity, testkit_key, Run, Workspace};
 
 fn keytap(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
-    ws.run("timeout", |c| {
-        c.arg("60")
-            .arg(keytap_bin())
-            .args(args)
-            .env("PATH", path_with_plugins());
-        for (k, v) in env {
-            c.env(k, v);
-        }
-    })
+    ws.keytap_with_plugins(60, args, env)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use keytap_e2e::{bin_dir, keytap_bin, lines_of, path_with_plugins, testkit_key, Run, Workspace};
+use keytap_e2e::{bin_dir, lines_of, path_with_plugins, testkit_key, Run, Workspace};
 
 fn count_lines(path: &Path, needle: &str) -> usize {
     std::fs::read_to_string(path)
@@ -17,15 +17,7 @@ fn count_lines(path: &Path, needle: &str) -> usize {
 /// Runs keytap with plugins on PATH and the given extra environment, bounded in time.
 fn keytap_env(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> (Run, Duration) {
     let start = Instant::now();
-    let run = ws.run("timeout", |c| {
-        c.arg("120")
-            .arg(keytap_bin())
-            .args(args)
-            .env("PATH", path_with_plugins());
-        for (k, v) in env {
-            c.env(k, v);
-        }
-    });
+    let run = ws.keytap_with_plugins(120, args, env);
     (run, start.elapsed())
 }
 
