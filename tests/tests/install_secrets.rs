@@ -414,15 +414,21 @@ fn a_failing_secret_names_secret_and_file_and_keeps_the_live_generation() {
         );
     };
     let yaml_s = site.s(&yaml);
+    // The good manifest with one more secret, or with one field of its secret changed.
+    let plus_secret = |secret: Value| {
+        let mut m = good.clone();
+        m["secrets"].as_array_mut().unwrap().push(secret);
+        m
+    };
+    let changed = |field: &str, value: &str| {
+        let mut m = good.clone();
+        m["secrets"][0][field] = json!(value);
+        m
+    };
 
     // A key that is not in the file.
-    let mut m = good.clone();
-    m["secrets"]
-        .as_array_mut()
-        .unwrap()
-        .push(site.secret("missing", "nope/deeper", &yaml, "yaml"));
     check(
-        m,
+        plus_secret(site.secret("missing", "nope/deeper", &yaml, "yaml")),
         "missing-key",
         &[
             "secret missing in ",
@@ -432,13 +438,8 @@ fn a_failing_secret_names_secret_and_file_and_keeps_the_live_generation() {
     );
 
     // A value that is not a string (sops-nix refuses those too).
-    let mut m = good.clone();
-    m["secrets"]
-        .as_array_mut()
-        .unwrap()
-        .push(site.secret("port", "port", &yaml, "yaml"));
     check(
-        m,
+        plus_secret(site.secret("port", "port", &yaml, "yaml")),
         "not-string",
         &["secret port in ", &yaml_s, "is not a string"],
     );
@@ -455,13 +456,8 @@ fn a_failing_secret_names_secret_and_file_and_keeps_the_live_generation() {
         ])
         .ok();
     let foreign = site.ws.write("enc/foreign.yaml", enc);
-    let mut m = good.clone();
-    m["secrets"]
-        .as_array_mut()
-        .unwrap()
-        .push(site.secret("foreign_x", "x", &foreign, "yaml"));
     check(
-        m,
+        plus_secret(site.secret("foreign_x", "x", &foreign, "yaml")),
         "undecryptable",
         &[
             "failed to decrypt",
@@ -487,48 +483,46 @@ fn a_failing_secret_names_secret_and_file_and_keeps_the_live_generation() {
         &["failed to decrypt", &site.s(&tampered), "'api_key'"],
     );
 
-    // A missing sops file, an unknown format, two formats for one file, a bad mode, an
-    // unknown owner, a name escaping the generation.
-    let mut m = good.clone();
-    m["secrets"][0]["sopsFile"] = json!("/nonexistent/secrets.yaml");
+    // Two formats for one file.
     check(
-        m,
-        "missing-file",
-        &["failed reading /nonexistent/secrets.yaml"],
-    );
-    let mut m = good.clone();
-    m["secrets"][0]["format"] = json!("toml");
-    check(
-        m,
-        "bad-format",
-        &["unsupported format toml for secret api_key"],
-    );
-    let mut m = good.clone();
-    m["secrets"]
-        .as_array_mut()
-        .unwrap()
-        .push(site.secret("again", "", &yaml, "json"));
-    check(
-        m,
+        plus_secret(site.secret("again", "", &yaml, "json")),
         "two-formats",
         &[
             "secret again defined the format of",
             "as json, but it was specified as yaml in api_key before",
         ],
     );
-    let mut m = good.clone();
-    m["secrets"][0]["mode"] = json!("0999");
-    check(m, "bad-mode", &["invalid number in mode: 0999"]);
-    let mut m = good.clone();
-    m["secrets"][0]["owner"] = json!("no-such-user-keytap");
-    check(
-        m,
-        "bad-owner",
-        &["failed to lookup user 'no-such-user-keytap'"],
-    );
-    let mut m = good.clone();
-    m["secrets"][0]["name"] = json!("../escape");
-    check(m, "escape", &["invalid secret name '../escape'"]);
+    // A missing sops file, an unknown format, a bad mode, an unknown owner, a name escaping
+    // the generation.
+    for (field, value, tag, want) in [
+        (
+            "sopsFile",
+            "/nonexistent/secrets.yaml",
+            "missing-file",
+            "failed reading /nonexistent/secrets.yaml",
+        ),
+        (
+            "format",
+            "toml",
+            "bad-format",
+            "unsupported format toml for secret api_key",
+        ),
+        ("mode", "0999", "bad-mode", "invalid number in mode: 0999"),
+        (
+            "owner",
+            "no-such-user-keytap",
+            "bad-owner",
+            "failed to lookup user 'no-such-user-keytap'",
+        ),
+        (
+            "name",
+            "../escape",
+            "escape",
+            "invalid secret name '../escape'",
+        ),
+    ] {
+        check(changed(field, value), tag, &[want]);
+    }
 }
 
 /// The state after a run killed at `step`: the symlink (if any) points at a generation
@@ -687,30 +681,31 @@ fn check_modes_validate_without_touching_anything() {
         vec![],
     );
     let good = site.write_manifest("good.json", &m);
+    let check = |mode: &str, manifest: &Path| {
+        site.install(&[&format!("--check-mode={mode}"), &site.s(manifest)], &[])
+    };
+    // `m` with one field of its secret changed, written as `name`.
+    let changed = |name: &str, field: &str, value: Value| {
+        let mut changed = m.clone();
+        changed["secrets"][0][field] = value;
+        site.write_manifest(name, &changed)
+    };
     for mode in ["manifest", "sopsfile"] {
-        let r = site.install(&[&format!("--check-mode={mode}"), &site.s(&good)], &[]);
+        let r = check(mode, &good);
         assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
     }
     assert!(!site.mount().exists(), "check modes mount nothing");
     assert!(!site.link().exists());
 
     // sops files are only read in sopsfile mode.
-    let mut missing = m.clone();
-    missing["secrets"][0]["sopsFile"] = json!("/nonexistent.yaml");
-    let mf = site.write_manifest("missing.json", &missing);
-    assert_eq!(
-        site.install(&["--check-mode=manifest", &site.s(&mf)], &[])
-            .code,
-        0
-    );
-    let r = site.install(&["--check-mode=sopsfile", &site.s(&mf)], &[]);
+    let mf = changed("missing.json", "sopsFile", json!("/nonexistent.yaml"));
+    assert_eq!(check("manifest", &mf).code, 0);
+    let r = check("sopsfile", &mf);
     assert_eq!(r.code, 1);
     r.assert_stderr_has("failed reading /nonexistent.yaml");
 
     // Keys are checked against the encrypted file, without any key.
-    let mut nokey = m.clone();
-    nokey["secrets"][0]["key"] = json!("nested/db/nope");
-    let mf = site.write_manifest("nokey.json", &nokey);
+    let mf = changed("nokey.json", "key", json!("nested/db/nope"));
     let r = site
         .ws
         .run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
@@ -721,39 +716,23 @@ fn check_modes_validate_without_touching_anything() {
             ]);
         });
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("the key 'nested/db/nope' cannot be found"),
-        "{}",
-        r.stderr
-    );
+    r.assert_stderr_has("the key 'nested/db/nope' cannot be found");
 
     // Not a sops file / not the declared format.
     let plain = site.ws.write("plain.yaml", "a: b\n");
-    let mut notsops = m.clone();
-    notsops["secrets"][0]["sopsFile"] = json!(site.s(&plain));
-    let r = site.install(
-        &[
-            "--check-mode=sopsfile",
-            &site.s(&site.write_manifest("ns.json", &notsops)),
-        ],
-        &[],
+    let r = check(
+        "sopsfile",
+        &changed("ns.json", "sopsFile", json!(site.s(&plain))),
     );
     assert_eq!(r.code, 1);
     r.assert_stderr_has("sops metadata not found");
 
     // Owners are not looked up at build time (the build sandbox has no users).
-    let mut owner = m.clone();
-    owner["secrets"][0]["owner"] = json!("no-such-user-keytap");
-    let mf = site.write_manifest("owner.json", &owner);
-    assert_eq!(
-        site.install(&["--check-mode=sopsfile", &site.s(&mf)], &[])
-            .code,
-        0
-    );
+    let mf = changed("owner.json", "owner", json!("no-such-user-keytap"));
+    assert_eq!(check("sopsfile", &mf).code, 0);
 
     // Unknown mode, missing manifest, malformed manifest.
-    let r = site.install(&["--check-mode=bogus", &site.s(&good)], &[]);
+    let r = check("bogus", &good);
     assert_eq!(r.code, 2, "{}", r.stderr);
     let r = site.install(&["/nonexistent/manifest.json"], &[]);
     assert_eq!(r.code, 1);
