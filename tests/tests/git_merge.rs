@@ -125,6 +125,15 @@ impl Repo {
         self.run("git", &["merge", "--no-edit", "theirs"], env)
     }
 
+    /// `sops decrypt s.yaml` (the real sops) with `who`'s identity only.
+    fn decrypt_as(&self, who: &Workspace) -> Run {
+        self.run(
+            "sops",
+            &["decrypt", "s.yaml"],
+            &[("SOPS_AGE_KEY_FILE", who.keys.to_str().unwrap())],
+        )
+    }
+
     /// The real sops's plaintext of s.yaml.
     fn decrypted(&self) -> String {
         self.ok(self.sops(&["decrypt", "s.yaml"]))
@@ -287,11 +296,7 @@ fn a_rotated_side_and_our_changes_get_a_fresh_key_and_the_added_recipient_stays(
     );
     // Both recipients open it, with the real sops.
     assert!(repo.decrypted().contains("api_key: our-key"));
-    let r = repo.run(
-        "sops",
-        &["decrypt", "s.yaml"],
-        &[("SOPS_AGE_KEY_FILE", other.keys.to_str().unwrap())],
-    );
+    let r = repo.decrypt_as(&other);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.out().contains("api_key: our-key"));
 }
@@ -323,11 +328,7 @@ fn a_recipient_removed_without_rotation_is_revoked_with_a_fresh_data_key() {
         Repo::line_of(&base, "untouched")
     );
     assert!(repo.decrypted().contains("api_key: our-key"));
-    let r = repo.run(
-        "sops",
-        &["decrypt", "s.yaml"],
-        &[("SOPS_AGE_KEY_FILE", other.keys.to_str().unwrap())],
-    );
+    let r = repo.decrypt_as(&other);
     assert_ne!(r.code, 0, "the removed recipient can no longer open it");
 }
 
@@ -497,11 +498,7 @@ fn a_rotated_side_merged_with_no_change_of_our_values_keeps_its_data_key() {
     );
     assert!(repo.decrypted().contains("api_key: their-key"));
     // Our added recipient is wrapped their key and opens the result.
-    let r = repo.run(
-        "sops",
-        &["decrypt", "s.yaml"],
-        &[("SOPS_AGE_KEY_FILE", other.keys.to_str().unwrap())],
-    );
+    let r = repo.decrypt_as(&other);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
