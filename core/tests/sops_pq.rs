@@ -112,7 +112,13 @@ fn sops_encrypts_to_a_keytap_pq_recipient() {
     assert!(age_decrypt(enc.as_bytes(), &PqIdentity::generate()).is_err());
 
     // sops decrypts with keytap's identity string.
-    let out = sops_decrypt(dir.path(), &file, &id.to_secret_string());
+    assert_sops_decrypts(dir.path(), &file, &id);
+}
+
+/// sops decrypts `file` with `id` to [`PLAINTEXT`].
+#[track_caller]
+fn assert_sops_decrypts(dir: &Path, file: &serde_json::Value, id: &PqIdentity) {
+    let out = sops_decrypt(dir, file, &id.to_secret_string());
     assert!(
         out.status.success(),
         "sops decrypt failed: {}",
@@ -140,15 +146,7 @@ fn sops_opens_a_data_key_keytap_wrapped() {
     let ours = age_encrypt_armored(&data_key, &recipient);
     assert_ne!(file["sops"]["age"][0]["enc"], ours.as_str());
     file["sops"]["age"][0]["enc"] = serde_json::Value::String(ours);
-    let out = sops_decrypt(dir.path(), &file, &id.to_secret_string());
-    assert!(
-        out.status.success(),
-        "sops decrypt failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let want: serde_json::Value = serde_json::from_str(PLAINTEXT).unwrap();
-    assert_eq!(got, want);
+    assert_sops_decrypts(dir.path(), &file, &id);
 
     // Control: the same data key wrapped to another key does not open, so the blob is used.
     let other = PqIdentity::generate();
