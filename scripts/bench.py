@@ -50,12 +50,22 @@ LEAVES = int(os.environ.get("BENCH_LEAVES", "10000"))
 SCALE = [int(n) for n in os.environ.get("BENCH_SCALE", "100000,1000000").split(",") if n]
 
 
+def peak_rss(argv, env, stdout_path=None):
+    """Runs argv under /usr/bin/time, returns (seconds, peak RSS in KiB). A process forked
+    from this Python starts with Python's own peak RSS (kept across exec), the child of
+    /usr/bin/time with a few hundred KiB; its fork and exec (about 1 ms) are in the time,
+    so short runs are timed with run_timed instead."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        elapsed = run(["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *argv], env, stdout_path)
+        return elapsed, int(rss.read().split()[-1])
+
+
 def run(argv, env, stdout_path=None):
-    """Runs argv, returns (seconds, peak RSS in KiB)."""
+    """Runs argv, returns its wall time in seconds; exits when it fails."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, status, _ = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
@@ -63,7 +73,7 @@ def run(argv, env, stdout_path=None):
         out.close()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{' '.join(argv)} failed: {err}")
-    return elapsed, usage.ru_maxrss
+    return elapsed
 
 
 def make_tree(leaves):
@@ -104,9 +114,13 @@ def main():
     print(f"{'case':<16}{'keytap':>12}{'sops':>12}{'speedup':>10}{'keytap RSS':>13}{'sops RSS':>11}{'RSS ratio':>11}")
     for fmt, plain in files.items():
         enc = {tool: os.path.join(work, f"enc-{tool}.{fmt}") for tool in ("keytap", "sops")}
-        results = {}
         for op in ("encrypt", "decrypt"):
             samples = {"keytap": [], "sops": []}
+            rss = {}
+            for tool, binary in (("keytap", KEYTAP), ("sops", SOPS)):
+                argv = [binary, "encrypt", "--age", recipient, plain] if op == "encrypt" else [binary, "decrypt", enc[tool]]
+                out = enc[tool] if op == "encrypt" else None
+                rss[tool] = peak_rss(argv, env, out)[1]
             for _ in range(RUNS):
                 for tool, binary in (("keytap", KEYTAP), ("sops", SOPS)):
                     if op == "encrypt":
@@ -115,11 +129,9 @@ def main():
                     else:
                         argv = [binary, "decrypt", enc[tool]]
                         samples[tool].append(run(argv, env))
-            results[op] = samples
-            k_t = statistics.median(s[0] for s in samples["keytap"])
-            s_t = statistics.median(s[0] for s in samples["sops"])
-            k_m = max(s[1] for s in samples["keytap"])
-            s_m = max(s[1] for s in samples["sops"])
+            k_t = statistics.median(samples["keytap"])
+            s_t = statistics.median(samples["sops"])
+            k_m, s_m = rss["keytap"], rss["sops"]
             print(f"{fmt + ' ' + op:<16}{k_t * 1000:>10.1f}ms{s_t * 1000:>10.1f}ms{s_t / k_t:>9.1f}x"
                   f"{k_m / 1024:>10.1f}MiB{s_m / 1024:>8.1f}MiB{s_m / k_m:>10.1f}x")
     bench_keyservice(work, env, recipient)
@@ -129,7 +141,7 @@ def main():
 
 
 def median_ms(argv, env, runs):
-    return statistics.median(run(argv, env)[0] for _ in range(runs)) * 1000
+    return statistics.median(run(argv, env) for _ in range(runs)) * 1000
 
 
 def wait_for_socket(path, proc):
@@ -253,12 +265,14 @@ def bench_merge(work, env, recipient):
         shutil.copy(base, sides[side])
         run([KEYTAP, "set", sides[side], f'["{key}"]', f'"{side}"'], env)
     target = os.path.join(work, "merge-result.yaml")
+    merge = [KEYTAP, "merge", base, target, sides["theirs"], "s.yaml"]
     samples = []
     for _ in range(RUNS * 3):
         shutil.copy(sides["ours"], target)
-        samples.append(run([KEYTAP, "merge", base, target, sides["theirs"], "s.yaml"], env))
-    ms = statistics.median(t for t, _ in samples) * 1000
-    rss = max(m for _, m in samples) / 1024
+        samples.append(run(merge, env))
+    ms = statistics.median(samples) * 1000
+    shutil.copy(sides["ours"], target)
+    rss = peak_rss(merge, env)[1] / 1024
     print(f"\nkeytap merge, 200 values changed on both sides: {ms:.1f} ms median of {len(samples)}, peak RSS {rss:.1f} MiB")
 
 
@@ -323,10 +337,11 @@ def bench_install(work, env):
         return sum(1 for line in open(log) if line.startswith("session identity-v1"))
 
     ienv["TESTKIT_LOG"] = os.path.join(idir, "keytap.log")
-    samples = [run([KEYTAP, "install-secrets", manifest], ienv) for _ in range(RUNS * 2)]
-    ms = statistics.median(t for t, _ in samples) * 1000
-    rss = max(m for _, m in samples) / 1024
+    install = [KEYTAP, "install-secrets", manifest]
+    samples = [run(install, ienv) for _ in range(RUNS * 2)]
+    ms = statistics.median(samples) * 1000
     keytap_sessions = sessions(ienv["TESTKIT_LOG"]) // len(samples)
+    rss = peak_rss(install, ienv)[1] / 1024
     ienv["TESTKIT_LOG"] = os.path.join(idir, "sops.log")
     start = time.perf_counter()
     for argv in extracts:
@@ -356,9 +371,9 @@ def bench_scale(work, env, recipient):
             got = {}
             for tool, binary in (("keytap", KEYTAP), ("sops", SOPS)):
                 if op == "encrypt":
-                    got[tool] = run([binary, "encrypt", "--age", recipient, plain], env, enc[tool])
+                    got[tool] = peak_rss([binary, "encrypt", "--age", recipient, plain], env, enc[tool])
                 else:
-                    got[tool] = run([binary, "decrypt", enc[tool]], env)
+                    got[tool] = peak_rss([binary, "decrypt", enc[tool]], env)
             (k_t, k_m), (s_t, s_m) = got["keytap"], got["sops"]
             print(f"{leaves:>10} {op:<8}{k_t:>9.2f}s{s_t:>9.2f}s{s_t / k_t:>8.1f}x"
                   f"{k_m / 1024:>9.0f}MiB{s_m / 1024:>8.0f}MiB"
