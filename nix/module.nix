@@ -59,6 +59,52 @@ let
 
   # --- option types -----------------------------------------------------------------------
 
+  # Who owns an installed file (a secret or a rendered template; `config` is its own).
+  ownershipOptions =
+    {
+      config,
+      nameType,
+      groupDefaultText,
+      uidDescription,
+      gidDescription,
+    }:
+    {
+      owner = mkOption {
+        type = types.nullOr nameType;
+        default = null;
+        description = "User of the file. Can only be set if uid is 0.";
+      };
+      uid = idOption uidDescription;
+      group = mkOption {
+        type = types.nullOr nameType;
+        default = if config.owner != null then users.${config.owner}.group else null;
+        defaultText = groupDefaultText;
+        description = "Group of the file. Can only be set if gid is 0.";
+      };
+      gid = idOption gidDescription;
+    };
+  idOption =
+    description:
+    mkOption {
+      type = types.nullOr types.int;
+      default = 0;
+      inherit description;
+    };
+
+  # The units to restart or reload when `what` changes.
+  unitsToNotifyOptions = what: {
+    restartUnits = unitsToNotify "restarted" what;
+    reloadUnits = unitsToNotify "reloaded" what;
+  };
+  unitsToNotify =
+    action: what:
+    mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "sshd.service" ];
+      description = "Names of units that should be ${action} when ${what} changes.";
+    };
+
   secretType = types.submodule (
     { config, name, ... }:
     {
@@ -78,6 +124,20 @@ let
           "ini"
         ];
       }
+      // ownershipOptions {
+        inherit config;
+        nameType = types.str;
+        groupDefaultText = lib.literalMD "{option}`config.users.users.\${owner}.group`";
+        uidDescription = ''
+          UID of the file, only applied when owner is null. The UID will be applied even if
+          the corresponding user doesn't exist.
+        '';
+        gidDescription = ''
+          GID of the file, only applied when group is null. The GID will be applied even if
+          the corresponding group doesn't exist.
+        '';
+      }
+      // unitsToNotifyOptions "this secret"
       // {
         path = mkOption {
           type = types.str;
@@ -92,33 +152,6 @@ let
             If the default is kept no symlink is created.
           '';
         };
-        owner = mkOption {
-          type = types.nullOr types.str;
-          default = null;
-          description = "User of the file. Can only be set if uid is 0.";
-        };
-        uid = mkOption {
-          type = types.nullOr types.int;
-          default = 0;
-          description = ''
-            UID of the file, only applied when owner is null. The UID will be applied even if
-            the corresponding user doesn't exist.
-          '';
-        };
-        group = mkOption {
-          type = types.nullOr types.str;
-          default = if config.owner != null then users.${config.owner}.group else null;
-          defaultText = lib.literalMD "{option}`config.users.users.\${owner}.group`";
-          description = "Group of the file. Can only be set if gid is 0.";
-        };
-        gid = mkOption {
-          type = types.nullOr types.int;
-          default = 0;
-          description = ''
-            GID of the file, only applied when group is null. The GID will be applied even if
-            the corresponding group doesn't exist.
-          '';
-        };
         sopsFile = mkOption {
           type = types.path;
           defaultText = lib.literalExpression "\${config.sops.defaultSopsFile}";
@@ -131,18 +164,6 @@ let
             Hash of the sops file, useful in
             {option}`systemd.services.<name>.restartTriggers`.
           '';
-        };
-        restartUnits = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          example = [ "sshd.service" ];
-          description = "Names of units that should be restarted when this secret changes.";
-        };
-        reloadUnits = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          example = [ "sshd.service" ];
-          description = "Names of units that should be reloaded when this secret changes.";
         };
         neededForUsers = mkOption {
           type = types.bool;
@@ -160,51 +181,28 @@ let
   templateType = types.submodule (
     { config, name, ... }:
     {
-      options = common.templateOptions config // {
-        name = mkOption {
-          type = types.singleLineStr;
-          default = name;
-          description = "Name of the file used in /run/secrets/rendered";
+      options =
+        common.templateOptions config
+        // ownershipOptions {
+          inherit config;
+          nameType = types.singleLineStr;
+          groupDefaultText = lib.literalExpression "config.users.users.\${cfg.owner}.group";
+          uidDescription = "UID of the template, only applied when owner is null.";
+          gidDescription = "GID of the template, only applied when group is null.";
+        }
+        // unitsToNotifyOptions "the rendered template"
+        // {
+          name = mkOption {
+            type = types.singleLineStr;
+            default = name;
+            description = "Name of the file used in /run/secrets/rendered";
+          };
+          path = mkOption {
+            type = types.singleLineStr;
+            default = "/run/secrets/rendered/${config.name}";
+            description = "Path where the rendered file will be placed";
+          };
         };
-        path = mkOption {
-          type = types.singleLineStr;
-          default = "/run/secrets/rendered/${config.name}";
-          description = "Path where the rendered file will be placed";
-        };
-        owner = mkOption {
-          type = types.nullOr types.singleLineStr;
-          default = null;
-          description = "User of the file. Can only be set if uid is 0.";
-        };
-        uid = mkOption {
-          type = types.nullOr types.int;
-          default = 0;
-          description = "UID of the template, only applied when owner is null.";
-        };
-        group = mkOption {
-          type = types.nullOr types.singleLineStr;
-          default = if config.owner != null then users.${config.owner}.group else null;
-          defaultText = lib.literalExpression "config.users.users.\${cfg.owner}.group";
-          description = "Group of the file. Can only be set if gid is 0.";
-        };
-        gid = mkOption {
-          type = types.nullOr types.int;
-          default = 0;
-          description = "GID of the template, only applied when group is null.";
-        };
-        restartUnits = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          example = [ "sshd.service" ];
-          description = "Names of units that should be restarted when the rendered template changes.";
-        };
-        reloadUnits = mkOption {
-          type = types.listOf types.str;
-          default = [ ];
-          example = [ "sshd.service" ];
-          description = "Names of units that should be reloaded when the rendered template changes.";
-        };
-      };
     }
   );
 
