@@ -209,29 +209,48 @@ rec {
       };
     };
 
-  # A template's options both modules give it alike (`config` is the template's).
-  templateOptions = config: {
-    content = mkOption {
-      type = types.lines;
-      default = "";
-      description = "Content of the file";
+  # A template's options (`config` is the template's, `name` its attribute name): the
+  # modules differ only in where it is rendered and how they describe it.
+  templateOptions =
+    {
+      config,
+      name,
+      nameDescription,
+      renderedDir,
+      pathDescription,
+    }:
+    {
+      name = mkOption {
+        type = types.singleLineStr;
+        default = name;
+        description = nameDescription;
+      };
+      path = mkOption {
+        type = types.singleLineStr;
+        default = "${renderedDir}/${config.name}";
+        description = pathDescription;
+      };
+      content = mkOption {
+        type = types.lines;
+        default = "";
+        description = "Content of the file";
+      };
+      mode = mkOption {
+        type = types.singleLineStr;
+        default = "0400";
+        description = "Permissions mode of the rendered secret file in octal.";
+      };
+      file = mkOption {
+        type = types.path;
+        default = pkgs.writeText config.name config.content;
+        defaultText = lib.literalExpression "pkgs.writeText config.name config.content";
+        example = "./configuration-template.conf";
+        description = ''
+          File used as the template. When this value is specified,
+          `sops.templates.<name>.content` is ignored.
+        '';
+      };
     };
-    mode = mkOption {
-      type = types.singleLineStr;
-      default = "0400";
-      description = "Permissions mode of the rendered secret file in octal.";
-    };
-    file = mkOption {
-      type = types.path;
-      default = pkgs.writeText config.name config.content;
-      defaultText = lib.literalExpression "pkgs.writeText config.name config.content";
-      example = "./configuration-template.conf";
-      description = ''
-        File used as the template. When this value is specified,
-        `sops.templates.<name>.content` is ignored.
-      '';
-    };
-  };
 
   # The installer's manifest (sops-nix's format): `secrets` and `templates` as attribute
   # sets, the module's own fields in `fields` (mount point, symlink path, user mode...),

@@ -68,20 +68,14 @@ let
   );
 
   templateType = types.submodule (
-    { config, ... }:
+    { config, name, ... }:
     {
-      options = common.templateOptions config // {
-        name = mkOption {
-          type = types.singleLineStr;
-          default = config._module.args.name;
-          description = "Name of the rendered file.";
-        };
-        path = mkOption {
-          type = types.singleLineStr;
-          # sops-nix's RenderedSubdir, under the XDG config home (not defaultSymlinkPath).
-          default = "${hmConfig.xdg.configHome}/sops-nix/secrets/rendered/${config.name}";
-          description = "Path where the rendered file will be placed.";
-        };
+      options = common.templateOptions {
+        inherit config name;
+        nameDescription = "Name of the rendered file.";
+        # sops-nix's RenderedSubdir, under the XDG config home (not defaultSymlinkPath).
+        renderedDir = "${hmConfig.xdg.configHome}/sops-nix/secrets/rendered";
+        pathDescription = "Path where the rendered file will be placed.";
       };
     }
   );

@@ -182,7 +182,12 @@ let
     { config, name, ... }:
     {
       options =
-        common.templateOptions config
+        common.templateOptions {
+          inherit config name;
+          nameDescription = "Name of the file used in /run/secrets/rendered";
+          renderedDir = "/run/secrets/rendered";
+          pathDescription = "Path where the rendered file will be placed";
+        }
         // ownershipOptions {
           inherit config;
           nameType = types.singleLineStr;
@@ -190,19 +195,7 @@ let
           uidDescription = "UID of the template, only applied when owner is null.";
           gidDescription = "GID of the template, only applied when group is null.";
         }
-        // unitsToNotifyOptions "the rendered template"
-        // {
-          name = mkOption {
-            type = types.singleLineStr;
-            default = name;
-            description = "Name of the file used in /run/secrets/rendered";
-          };
-          path = mkOption {
-            type = types.singleLineStr;
-            default = "/run/secrets/rendered/${config.name}";
-            description = "Path where the rendered file will be placed";
-          };
-        };
+        // unitsToNotifyOptions "the rendered template";
     }
   );
 
