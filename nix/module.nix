@@ -286,6 +286,31 @@ let
     cfg.age.sshKeyPaths
   ];
 
+  # The installer run with `args` (its flags and manifest) by a unit.
+  installerService = args: {
+    environment = unitEnvironment;
+    path = cfg.age.plugins;
+    unitConfig = {
+      DefaultDependencies = "no";
+      RequiresMountsFor = requiresMountsFor;
+    };
+    serviceConfig = {
+      Type = "oneshot";
+      ExecStart = [ "${installer} install-secrets ${args}" ];
+      RemainAfterExit = true;
+    };
+  };
+
+  # The installer run with `args` by an activation script, after `deps` and the key's
+  # generation.
+  installerScript =
+    deps: message: args:
+    lib.stringAfter (deps ++ lib.optional cfg.age.generateKey "generate-age-key") ''
+      [ -e /run/current-system ] || echo ${message}
+      ${withEnvironment "${installer} install-secrets ${args}"}
+    ''
+    // lib.optionalAttrs (config.system ? dryActivationScript) { supportsDryActivation = true; };
+
   hardwareUnits = lib.optional needsCard "pcscd.socket" ++ lib.optional needsTpm "tpm2.target";
 
   # Skip ssh keys deployed with sops to avoid a catch 22.
@@ -489,67 +514,42 @@ in
 
       services.pcscd.enable = mkIf needsCard (mkDefault true);
 
-      systemd.services.sops-install-secrets = mkIf (regularSecrets != { } && cfg.useSystemdActivation) {
-        wantedBy = [ "sysinit.target" ];
-        after = [
-          "local-fs.target"
-          "systemd-sysusers.service"
-          "userborn.service"
-        ]
-        ++ hardwareUnits;
-        wants = hardwareUnits;
-        requiredBy = [ "sysinit-reactivation.target" ];
-        # With a token or a prompt the unit starts later than sops-nix's (after pcscd's
-        # socket), so make sure ordinary services still find their secrets.
-        before = [ "sysinit-reactivation.target" ] ++ lib.optional needsBootHardware "basic.target";
-        environment = unitEnvironment;
-        path = cfg.age.plugins;
-        unitConfig = {
-          DefaultDependencies = "no";
-          RequiresMountsFor = requiresMountsFor;
-        };
-        serviceConfig = {
-          Type = "oneshot";
-          ExecStart = [ "${installer} install-secrets ${manifest}" ];
-          RemainAfterExit = true;
-        };
-      };
+      systemd.services.sops-install-secrets = mkIf (regularSecrets != { } && cfg.useSystemdActivation) (
+        {
+          wantedBy = [ "sysinit.target" ];
+          after = [
+            "local-fs.target"
+            "systemd-sysusers.service"
+            "userborn.service"
+          ]
+          ++ hardwareUnits;
+          wants = hardwareUnits;
+          requiredBy = [ "sysinit-reactivation.target" ];
+          # With a token or a prompt the unit starts later than sops-nix's (after pcscd's
+          # socket), so make sure ordinary services still find their secrets.
+          before = [ "sysinit-reactivation.target" ] ++ lib.optional needsBootHardware "basic.target";
+        }
+        // installerService "${manifest}"
+      );
 
       systemd.services.sops-install-secrets-for-users =
         mkIf (secretsForUsers != { } && (sysusersEnabled || userbornEnabled))
-          {
-            wantedBy = [ "systemd-sysusers.service" ];
-            before = [ "systemd-sysusers.service" ];
-            environment = unitEnvironment;
-            path = cfg.age.plugins;
-            unitConfig = {
-              DefaultDependencies = "no";
-              RequiresMountsFor = requiresMountsFor;
-            };
-            serviceConfig = {
-              Type = "oneshot";
-              ExecStart = [ "${installer} install-secrets --ignore-passwd ${manifestForUsers}" ];
-              RemainAfterExit = true;
-            };
-          };
+          (
+            {
+              wantedBy = [ "systemd-sysusers.service" ];
+              before = [ "systemd-sysusers.service" ];
+            }
+            // installerService "--ignore-passwd ${manifestForUsers}"
+          );
 
       system.activationScripts = mkMerge [
         {
           setupSecrets = mkIf (regularSecrets != { } && !cfg.useSystemdActivation) (
-            lib.stringAfter
-              (
-                [
-                  "specialfs"
-                  "users"
-                  "groups"
-                ]
-                ++ lib.optional cfg.age.generateKey "generate-age-key"
-              )
-              ''
-                [ -e /run/current-system ] || echo setting up secrets...
-                ${withEnvironment "${installer} install-secrets ${manifest}"}
-              ''
-            // lib.optionalAttrs (config.system ? dryActivationScript) { supportsDryActivation = true; }
+            installerScript [
+              "specialfs"
+              "users"
+              "groups"
+            ] "setting up secrets..." "${manifest}"
           );
 
           generate-age-key =
@@ -569,11 +569,8 @@ in
         }
         (mkIf (secretsForUsers != { } && !(sysusersEnabled || userbornEnabled)) {
           setupSecretsForUsers =
-            lib.stringAfter ([ "specialfs" ] ++ lib.optional cfg.age.generateKey "generate-age-key") ''
-              [ -e /run/current-system ] || echo setting up secrets for users...
-              ${withEnvironment "${installer} install-secrets --ignore-passwd ${manifestForUsers}"}
-            ''
-            // lib.optionalAttrs (config.system ? dryActivationScript) { supportsDryActivation = true; };
+            installerScript [ "specialfs" ] "setting up secrets for users..."
+              "--ignore-passwd ${manifestForUsers}";
 
           users.deps = [ "setupSecretsForUsers" ];
         })
