@@ -131,6 +131,16 @@ rec {
     };
   };
 
+  # `sops.gnupg.package`, kept for sops-nix configurations; each module words why.
+  gnupgPackageOption =
+    description:
+    mkOption {
+      type = types.package;
+      default = pkgs.gnupg;
+      defaultText = lib.literalExpression "pkgs.gnupg";
+      inherit description;
+    };
+
   # Options under `sops.age` that both modules declare alike (`sshKeyPaths` differs).
   ageOptions = {
     keyFile = mkOption {

@@ -261,12 +261,7 @@ in
     };
 
     gnupg = {
-      package = mkOption {
-        type = types.package;
-        default = pkgs.gnupg;
-        defaultText = lib.literalExpression "pkgs.gnupg";
-        description = "The gnupg package (not used by keytap, which does not support GnuPG).";
-      };
+      package = common.gnupgPackageOption "The gnupg package (not used by keytap, which does not support GnuPG).";
 
       home = mkOption {
         type = types.nullOr types.str;

@@ -440,12 +440,7 @@ in
         '';
       };
 
-      package = mkOption {
-        type = types.package;
-        default = pkgs.gnupg;
-        defaultText = lib.literalExpression "pkgs.gnupg";
-        description = "The gnupg package (unused by keytap, kept for compatibility).";
-      };
+      package = common.gnupgPackageOption "The gnupg package (unused by keytap, kept for compatibility).";
     };
   };
 
