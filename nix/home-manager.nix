@@ -125,6 +125,17 @@ let
   );
   script = toString loginScript;
 
+  # A `sops.prompt` program, unset unless `args` gives a default.
+  promptProgramOption =
+    args:
+    mkOption (
+      {
+        type = types.nullOr (types.either types.str types.path);
+        default = null;
+      }
+      // args
+    );
+
   # keytap's prompt and notification settings for units without a terminal.
   promptEnvironment =
     lib.optionalAttrs (cfg.prompt.askpass != null) { KEYTAP_ASKPASS = toString cfg.prompt.askpass; }
@@ -190,9 +201,7 @@ in
     };
 
     prompt = {
-      askpass = mkOption {
-        type = types.nullOr (types.either types.str types.path);
-        default = null;
+      askpass = promptProgramOption {
         example = lib.literalExpression "\"\${pkgs.openssh-askpass}/libexec/gtk-ssh-askpass\"";
         description = ''
           An askpass program (`KEYTAP_ASKPASS`: called with the prompt, prints the answer)
@@ -200,8 +209,7 @@ in
         '';
       };
 
-      pinentry = mkOption {
-        type = types.nullOr (types.either types.str types.path);
+      pinentry = promptProgramOption {
         default = if needsPrompt then "${pkgs.pinentry-gnome3}/bin/pinentry-gnome3" else null;
         defaultText = lib.literalMD "`pinentry-gnome3` when a plugin in {option}`sops.age.plugins` asks for a PIN or passphrase";
         description = ''
@@ -211,8 +219,7 @@ in
         '';
       };
 
-      notify = mkOption {
-        type = types.nullOr (types.either types.str types.path);
+      notify = promptProgramOption {
         default = if needsCard then "${pkgs.libnotify}/bin/notify-send" else null;
         defaultText = lib.literalMD "`notify-send` when a plugin in {option}`sops.age.plugins` uses a smart card";
         description = ''
