@@ -270,22 +270,12 @@ in
     gnupg = {
       package = common.gnupgPackageOption "The gnupg package (not used by keytap, which does not support GnuPG).";
 
-      home = mkOption {
-        type = types.nullOr types.str;
-        default = null;
-        example = "/home/someuser/.gnupg";
-        description = "Not supported by keytap: setting it fails with an assertion.";
-      };
+      home = common.unsupportedGnupgOption "/home/someuser/.gnupg" "Not supported by keytap: setting it fails with an assertion.";
 
       qubes-split-gpg = {
         enable = lib.mkEnableOption "Qubes Split GPG (not supported by keytap)";
 
-        domain = mkOption {
-          type = types.nullOr types.str;
-          default = null;
-          example = "vault-gpg";
-          description = "Not supported by keytap.";
-        };
+        domain = common.unsupportedGnupgOption "vault-gpg" "Not supported by keytap.";
       };
 
       sshKeyPaths = mkOption {

@@ -420,15 +420,10 @@ in
     };
 
     gnupg = {
-      home = mkOption {
-        type = types.nullOr types.str;
-        default = null;
-        example = "/root/.gnupg";
-        description = ''
-          Path to gnupg database directory containing the key for decrypting the sops file.
-          Not supported by keytap: setting it fails with an assertion.
-        '';
-      };
+      home = common.unsupportedGnupgOption "/root/.gnupg" ''
+        Path to gnupg database directory containing the key for decrypting the sops file.
+        Not supported by keytap: setting it fails with an assertion.
+      '';
 
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
