@@ -194,11 +194,11 @@ rec {
     };
   };
 
-  # A secret's options both modules give it alike: `name` is its attribute name, `formats`
-  # the format list in the order the module's sops-nix counterpart gives it (its type error
-  # lists them in that order).
+  # A secret's options both modules give it alike: `name` is its attribute name,
+  # `keyValueFormats` dotenv and ini in the order the module's sops-nix counterpart lists
+  # them (its type error shows that order).
   secretOptions =
-    { name, formats }:
+    { name, keyValueFormats }:
     {
       name = mkOption {
         type = types.str;
@@ -215,7 +215,14 @@ rec {
         '';
       };
       format = mkOption {
-        type = types.enum formats;
+        type = types.enum (
+          [
+            "yaml"
+            "json"
+            "binary"
+          ]
+          ++ keyValueFormats
+        );
         default = cfg.defaultSopsFormat;
         description = ''
           File format used to decrypt the sops secret.

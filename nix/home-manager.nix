@@ -39,10 +39,7 @@ let
     {
       options = common.secretOptions {
         inherit name;
-        formats = [
-          "yaml"
-          "json"
-          "binary"
+        keyValueFormats = [
           "ini"
           "dotenv"
         ];

@@ -116,10 +116,7 @@ let
       };
       options = common.secretOptions {
         inherit name;
-        formats = [
-          "yaml"
-          "json"
-          "binary"
+        keyValueFormats = [
           "dotenv"
           "ini"
         ];
