@@ -6,65 +6,33 @@
 
 let
   inherit (lib) mkOption types;
+  inherit (import ./stub-lib.nix { inherit lib; }) option bool assertionOptions;
   # A systemd unit as home-manager writes it: sections of keys to values or lists.
-  unitType = types.attrsOf (types.attrsOf types.anything);
+  units = option (types.attrsOf (types.attrsOf (types.attrsOf types.anything))) { };
 in
 {
-  options = {
-    assertions = mkOption {
-      type = types.listOf types.unspecified;
-      default = [ ];
-    };
-    warnings = mkOption {
-      type = types.listOf types.str;
-      default = [ ];
-    };
+  options = assertionOptions // {
     home = {
       username = mkOption { type = types.str; };
       homeDirectory = mkOption { type = types.path; };
-      sessionVariables = mkOption {
-        type = types.lazyAttrsOf (types.oneOf [ types.str types.path types.int types.float ]);
-        default = { };
-      };
-      activation = mkOption {
-        type = lib.hm.types.dagOf types.str;
-        default = { };
-      };
+      sessionVariables = option (types.lazyAttrsOf (
+        types.oneOf [ types.str types.path types.int types.float ]
+      )) { };
+      activation = option (lib.hm.types.dagOf types.str) { };
     };
-    xdg.configHome = mkOption {
-      type = types.str;
-      default = "${config.home.homeDirectory}/.config";
-    };
+    xdg.configHome = option types.str "${config.home.homeDirectory}/.config";
     systemd.user = {
-      systemctlPath = mkOption {
-        type = types.str;
-        default = "${pkgs.systemd}/bin/systemctl";
-      };
-      services = mkOption {
-        type = types.attrsOf unitType;
-        default = { };
-      };
-      sockets = mkOption {
-        type = types.attrsOf unitType;
-        default = { };
-      };
+      systemctlPath = option types.str "${pkgs.systemd}/bin/systemctl";
+      services = units;
+      sockets = units;
     };
-    launchd.agents = mkOption {
-      type = types.attrsOf (
-        types.submodule {
-          options = {
-            enable = mkOption {
-              type = types.bool;
-              default = false;
-            };
-            config = mkOption {
-              type = types.attrsOf types.anything;
-              default = { };
-            };
-          };
-        }
-      );
-      default = { };
-    };
+    launchd.agents = option (types.attrsOf (
+      types.submodule {
+        options = {
+          enable = bool;
+          config = option (types.attrsOf types.anything) { };
+        };
+      }
+    )) { };
   };
 }

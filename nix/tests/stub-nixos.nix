@@ -5,175 +5,85 @@
 
 let
   inherit (lib) mkOption types;
+  inherit (import ./stub-lib.nix { inherit lib; })
+    option
+    strings
+    bool
+    assertionOptions
+    ;
 
   activationScript = types.submodule {
     options = {
-      deps = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-      };
+      deps = strings;
       text = mkOption { type = types.lines; };
-      supportsDryActivation = mkOption {
-        type = types.bool;
-        default = false;
-      };
+      supportsDryActivation = bool;
     };
   };
 
   unit = types.submodule {
     freeformType = types.attrsOf types.anything;
-    options = {
-      wantedBy = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
+    options =
+      lib.genAttrs [
+        "wantedBy"
+        "requiredBy"
+        "wants"
+        "after"
+        "before"
+      ] (_: strings)
+      // {
+        environment = option (types.attrsOf (
+          types.nullOr (types.oneOf [ types.str types.path types.package ])
+        )) { };
+        path = option (types.listOf (types.oneOf [ types.package types.str ])) [ ];
+        unitConfig = option (types.attrsOf types.anything) { };
+        serviceConfig = option (types.attrsOf types.anything) { };
+        preStart = option types.lines "";
       };
-      requiredBy = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-      };
-      wants = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-      };
-      after = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-      };
-      before = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-      };
-      environment = mkOption {
-        type = types.attrsOf (types.nullOr (types.oneOf [ types.str types.path types.package ]));
-        default = { };
-      };
-      path = mkOption {
-        type = types.listOf (types.oneOf [ types.package types.str ]);
-        default = [ ];
-      };
-      unitConfig = mkOption {
-        type = types.attrsOf types.anything;
-        default = { };
-      };
-      serviceConfig = mkOption {
-        type = types.attrsOf types.anything;
-        default = { };
-      };
-      preStart = mkOption {
-        type = types.lines;
-        default = "";
-      };
-    };
   };
 
   user = types.submodule (
     { name, ... }:
     {
       options = {
-        name = mkOption {
-          type = types.str;
-          default = name;
-        };
-        uid = mkOption {
-          type = types.nullOr types.int;
-          default = null;
-        };
-        group = mkOption {
-          type = types.str;
-          default = "";
-        };
-        isNormalUser = mkOption {
-          type = types.bool;
-          default = false;
-        };
-        isSystemUser = mkOption {
-          type = types.bool;
-          default = false;
-        };
-        hashedPasswordFile = mkOption {
-          type = types.nullOr types.str;
-          default = null;
-        };
+        name = option types.str name;
+        uid = option (types.nullOr types.int) null;
+        group = option types.str "";
+        isNormalUser = bool;
+        isSystemUser = bool;
+        hashedPasswordFile = option (types.nullOr types.str) null;
       };
     }
   );
 in
 {
-  options = {
-    assertions = mkOption {
-      type = types.listOf types.unspecified;
-      default = [ ];
-    };
-    warnings = mkOption {
-      type = types.listOf types.str;
-      default = [ ];
-    };
+  options = assertionOptions // {
+    users.users = option (types.attrsOf user) { };
+    users.groups = option (types.attrsOf (
+      types.submodule { options.gid = option (types.nullOr types.int) null; }
+    )) { };
+    users.mutableUsers = option types.bool true;
 
-    users.users = mkOption {
-      type = types.attrsOf user;
-      default = { };
-    };
-    users.groups = mkOption {
-      type = types.attrsOf (
-        types.submodule {
-          options.gid = mkOption {
-            type = types.nullOr types.int;
-            default = null;
-          };
-        }
-      );
-      default = { };
-    };
-    users.mutableUsers = mkOption {
-      type = types.bool;
-      default = true;
-    };
-
-    services.openssh.enable = mkOption {
-      type = types.bool;
-      default = false;
-    };
-    services.openssh.hostKeys = mkOption {
-      type = types.listOf (types.attrsOf types.anything);
-      default = [
-        {
-          type = "rsa";
-          bits = 4096;
-          path = "/etc/ssh/ssh_host_rsa_key";
-        }
-        {
-          type = "ed25519";
-          path = "/etc/ssh/ssh_host_ed25519_key";
-        }
-      ];
-    };
-    services.pcscd.enable = mkOption {
-      type = types.bool;
-      default = false;
-    };
-    services.userborn.enable = mkOption {
-      type = types.bool;
-      default = false;
-    };
+    services.openssh.enable = bool;
+    services.openssh.hostKeys = option (types.listOf (types.attrsOf types.anything)) [
+      {
+        type = "rsa";
+        bits = 4096;
+        path = "/etc/ssh/ssh_host_rsa_key";
+      }
+      {
+        type = "ed25519";
+        path = "/etc/ssh/ssh_host_ed25519_key";
+      }
+    ];
+    services.pcscd.enable = bool;
+    services.userborn.enable = bool;
 
     systemd.package = mkOption { type = types.package; };
-    systemd.sysusers.enable = mkOption {
-      type = types.bool;
-      default = false;
-    };
-    systemd.services = mkOption {
-      type = types.attrsOf unit;
-      default = { };
-    };
+    systemd.sysusers.enable = bool;
+    systemd.services = option (types.attrsOf unit) { };
 
-    system.activationScripts = mkOption {
-      type = types.attrsOf (types.either types.str activationScript);
-      default = { };
-    };
-    system.build = mkOption {
-      type = types.lazyAttrsOf types.unspecified;
-      default = { };
-    };
+    system.activationScripts = option (types.attrsOf (types.either types.str activationScript)) { };
+    system.build = option (types.lazyAttrsOf types.unspecified) { };
   };
 
   config = {

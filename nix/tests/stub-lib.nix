@@ -1,0 +1,21 @@
+# What the test stubs and harnesses share: options declared by type and default alone,
+# the assertions and warnings NixOS and home-manager both have, and a configuration's
+# failed assertions.
+{ lib }:
+
+let
+  inherit (lib) mkOption types;
+in
+rec {
+  option = type: default: mkOption { inherit type default; };
+  strings = option (types.listOf types.str) [ ];
+  bool = option types.bool false;
+
+  assertionOptions = {
+    assertions = option (types.listOf types.unspecified) [ ];
+    warnings = strings;
+  };
+
+  failedAssertions = config: map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
+
+}
