@@ -7,26 +7,18 @@
   pkgs ? import ./stub-pkgs.nix { inherit lib; },
 }:
 
-rec {
-  eval =
-    modules:
-    lib.evalModules {
-      modules = [
-        ../module.nix
-        ./stub-nixos.nix
-        {
-          _module.args.pkgs = pkgs;
-          systemd.package = lib.mkDefault pkgs.systemd;
-        }
-      ]
-      ++ modules;
-    };
-
-  summary =
-    modules:
+(import ./stub-lib.nix { inherit lib; }).harness
+  [
+    ../module.nix
+    ./stub-nixos.nix
+    {
+      _module.args.pkgs = pkgs;
+      systemd.package = lib.mkDefault pkgs.systemd;
+    }
+  ]
+  (
+    config: failedAssertions:
     let
-      config = (eval modules).config;
-      failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
       manifestOf = drv: {
         json = builtins.fromJSON (builtins.unsafeDiscardStringContext drv.text);
         inherit (drv) name checkPhase;
@@ -112,5 +104,5 @@ rec {
       manifest = if failedAssertions == [ ] then manifestOf config.system.build.sops-nix-manifest else null;
       usersManifest =
         if failedAssertions == [ ] then manifestOf config.system.build.sops-nix-users-manifest else null;
-    };
-}
+    }
+  )

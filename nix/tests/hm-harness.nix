@@ -15,27 +15,19 @@ let
   stub = import ./stub-pkgs.nix { inherit lib system; };
   pkgs = stub // lib.optionalAttrs (keytapDir != null) { keytap = stub.keytap // { outPath = keytapDir; }; };
 in
-rec {
-  eval =
-    modules:
-    lib.evalModules {
-      modules = [
-        ../home-manager.nix
-        ./hm-stub.nix
-        {
-          _module.args.pkgs = pkgs;
-          home.username = lib.mkDefault "alice";
-          home.homeDirectory = lib.mkDefault "/home/alice";
-        }
-      ]
-      ++ modules;
-    };
-
-  summary =
-    modules:
+(import ./stub-lib.nix { inherit lib; }).harness
+  [
+    ../home-manager.nix
+    ./hm-stub.nix
+    {
+      _module.args.pkgs = pkgs;
+      home.username = lib.mkDefault "alice";
+      home.homeDirectory = lib.mkDefault "/home/alice";
+    }
+  ]
+  (
+    config: failedAssertions:
     let
-      config = (eval modules).config;
-      failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
       ok = failedAssertions == [ ];
     in
     {
@@ -71,5 +63,5 @@ rec {
           }
         else
           null;
-    };
-}
+    }
+  )

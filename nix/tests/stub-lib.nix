@@ -18,4 +18,15 @@ rec {
 
   failedAssertions = config: map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
 
+  # `eval`: a configuration's `modules` evaluated after `base` (the module under test, its
+  # stub and packages); `summary`: what `summarise` makes of the result.
+  harness = base: summarise: rec {
+    eval = modules: lib.evalModules { modules = base ++ modules; };
+    summary =
+      modules:
+      let
+        config = (eval modules).config;
+      in
+      summarise config (failedAssertions config);
+  };
 }
