@@ -1104,6 +1104,29 @@ fn alias_bombs_cost_what_sops_pays_for_them() {
             .contains("line 8: cannot unmarshal !!seq into config.keyGroup"),
         "{err}"
     );
+    // Counted as go-yaml counts (keys too, an alias as one node outside and one inside):
+    // a mapping of 4,000 unknown keys aliased 2,000 times stops at once, as in sops...
+    let keys: String = (0..4000).map(|i| format!("k{i}: 0, ")).collect();
+    let mut text = format!("x: &a {{{keys}}}\ncreation_rules:\n");
+    for i in 0..2000 {
+        if i % 100 == 0 {
+            text.push_str(&format!("  - {{path_regex: nomatch{i}, age: a}}\n"));
+        } else {
+            text.push_str("  - *a\n");
+        }
+    }
+    let err = parse(&text).unwrap_err();
+    assert!(err.to_string().contains("excessive aliasing"), "{err}");
+    // ...and one group of 150 recipients shared by 8 rules is fine, as in sops.
+    let recipients = vec!["age1x"; 150].join(", ");
+    let mut text = format!("groups: &g\n  - age: [{recipients}]\ncreation_rules:\n");
+    for _ in 0..8 {
+        text.push_str("  - key_groups: *g\n");
+    }
+    assert_eq!(
+        parse(&text).unwrap().creation_rules.map(|r| r.len()),
+        Some(8)
+    );
     // Ordinary reuse of an anchor is fine.
     let conf = parse(
         "keys: &keys [age1a, age1b]\ncreation_rules:\n  - path_regex: a\n    key_groups: [{age: *keys}]\n  - key_groups: [{age: *keys}]\n",

@@ -30,9 +30,11 @@ pub(super) enum NodeKind {
 pub(super) struct Node {
     pub(super) kind: Rc<NodeKind>,
     pub(super) line: usize,
-    /// Reached through an alias (or inside an aliased mapping, see
-    /// [`Decoder::mapping`]): counted as aliased when decoded.
+    /// An alias (this node is its anchor's, shared).
     alias: bool,
+    /// A value of an aliased mapping, decoded after the mapping (see
+    /// [`Decoder::mapping`]): it counts as inside the alias.
+    in_alias: bool,
 }
 
 impl Node {
@@ -41,6 +43,7 @@ impl Node {
             kind: Rc::new(kind),
             line,
             alias: false,
+            in_alias: false,
         }
     }
 }
@@ -375,16 +378,26 @@ fn allowed_alias_ratio(decoded: u64) -> f64 {
 }
 
 impl Decoder {
-    /// Counts `node` before it is decoded, as go-yaml's decoder counts every node it
-    /// decodes and those inside an alias; false (and decoding stops) once aliases make up
-    /// more of them than go-yaml allows. Aliased nodes are shared, not copied, so this
-    /// bounds both the memory and the work of an alias bomb.
+    /// Counts `node` before it is decoded, as go-yaml v3's `unmarshal` counts every node
+    /// it decodes (keys too) and those inside an alias (an alias is one node outside and
+    /// its anchor one inside); false (and decoding stops) once aliases make up more of them
+    /// than go-yaml allows. Aliased nodes are shared, not copied, so this bounds both the
+    /// memory and the work of an alias bomb.
     fn visit(&mut self, node: &Node) -> bool {
+        let inside = self.alias_depth > 0 || node.in_alias;
+        if node.alias {
+            self.count(inside) && self.count(true)
+        } else {
+            self.count(inside)
+        }
+    }
+
+    fn count(&mut self, aliased: bool) -> bool {
         if self.excessive_aliasing {
             return false;
         }
         self.decoded += 1;
-        if node.alias || self.alias_depth > 0 {
+        if aliased {
             self.aliased += 1;
         }
         if self.aliased > 100
@@ -403,7 +416,7 @@ impl Decoder {
         if !self.visit(node) {
             return stopped;
         }
-        let alias = usize::from(node.alias);
+        let alias = usize::from(node.alias || node.in_alias);
         self.alias_depth += alias;
         let decoded = decode(self);
         self.alias_depth -= alias;
@@ -597,7 +610,17 @@ impl Decoder {
                 },
             },
             NodeKind::Seq(items) => Dyn::List(items.iter().map(|i| self.dynamic(i)).collect()),
-            NodeKind::Map(_) => Dyn::Other("map[string]interface {}"),
+            NodeKind::Map(pairs) => {
+                // go-yaml decodes the whole mapping (and counts it) before the caller
+                // finds it is not what it wants.
+                for (k, v) in pairs {
+                    if matches!(self.dynamic(k), Dyn::Nil) && self.excessive_aliasing {
+                        break;
+                    }
+                    self.dynamic(v);
+                }
+                Dyn::Other("map[string]interface {}")
+            }
         }
     }
 
@@ -658,7 +681,7 @@ impl Decoder {
         // mapping carry the mark themselves so they still count as aliased.
         let inside_alias = self.alias_depth > 0;
         let value = |v: &Node| Node {
-            alias: v.alias || inside_alias,
+            in_alias: v.in_alias || inside_alias,
             ..v.clone()
         };
         let mut own: Vec<(String, Node)> = Vec::new();
@@ -697,6 +720,9 @@ impl Decoder {
                     }
                 }
                 continue;
+            }
+            if !self.visit(k) {
+                return None;
             }
             match &*k.kind {
                 NodeKind::Scalar { value: name, .. } => {
