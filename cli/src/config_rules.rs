@@ -42,7 +42,12 @@ fn load_config() -> Result<Option<Config>, CliError> {
         eprintln!("{w}");
     }
     match choice.path {
-        Some(path) => config::load(&path).map(Some).map_err(config_error),
+        Some(path) => match crate::stack_choice::checked_bytes(&path) {
+            Some(bytes) => config::parse(&String::from_utf8_lossy(&bytes), &path),
+            None => config::load(&path),
+        }
+        .map(Some)
+        .map_err(config_error),
         None => Ok(None),
     }
 }

@@ -82,6 +82,9 @@ fn read_error(file: &Path, e: &std::io::Error) -> CliError {
 
 /// Reads the input file (or stdin for `-`), mapping failures to exit 2.
 pub fn read_input(file: &Path) -> Result<Vec<u8>, CliError> {
+    if let Some(checked) = crate::stack_choice::checked_bytes(file) {
+        return Ok(checked);
+    }
     let result = if is_stdin(file) {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)

@@ -4,80 +4,106 @@
 //! tenth of decrypting a small file at a shell prompt (direnv, `exec-env`). It is skipped
 //! only for the commands run there, and only when every input they parse provably nests
 //! shallowly; anything else, including stdin, pipes and large files, keeps the deep stack.
+//! The bytes checked are the bytes parsed: the command takes them from here
+//! ([`checked_bytes`]) instead of reading the file again, which could have changed.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::args::{Cli, Command};
 
 /// Nesting levels the main thread's stack takes with a wide margin. A release build uses
 /// about 1 KiB of stack per level (8 MiB, the usual main stack, overflows near 8,000
-/// levels); debug builds' frames are several times larger.
+/// levels); a debug build decrypts 350 levels in 2 MiB.
 const MAIN_STACK_LEVELS: u64 = 512;
+
+/// The main stack this needs at least (`ulimit -s`); with less, the deep stack.
+const MIN_MAIN_STACK_BYTES: u64 = 8 << 20;
 
 /// Files larger than this take the deep stack without being read twice.
 const MAX_SCANNED_BYTES: u64 = 256 * 1024;
 
+/// The files [`fits_main_stack`] read and checked, until the command takes them.
+static CHECKED: Mutex<Vec<(PathBuf, Vec<u8>)>> = Mutex::new(Vec::new());
+
 /// Whether `cli` is a `decrypt`, `exec-env` or `exec-file` of one named regular file such
 /// that this file and the `.sops.yaml` consulted for store options cannot, together, nest
-/// deeper than [`MAIN_STACK_LEVELS`].
+/// deeper than [`MAIN_STACK_LEVELS`]. When true, their bytes wait in [`checked_bytes`].
 pub fn fits_main_stack(cli: &Cli) -> bool {
     let file = match &cli.command {
         Some(Command::Decrypt {
+            common,
             files,
             output_dir: None,
             ..
-        }) if files.len() == 1 => &files[0],
+        }) if files.len() == 1 && !common.in_place => &files[0],
         Some(Command::ExecEnv { file, .. } | Command::ExecFile { file, .. }) => file,
         _ => return false,
     };
-    if file.as_os_str() == "-" {
+    if file.as_os_str() == "-" || !main_stack_is_large_enough() {
         return false;
     }
     let config = keytap_core::config::choose_config(cli.config.as_deref(), None).path;
     let mut budget = MAIN_STACK_LEVELS;
-    spend_openers(file, &mut budget)
-        && config.is_none_or(|config| spend_openers(&config, &mut budget))
+    let mut checked = Vec::new();
+    for path in std::iter::once(file.clone()).chain(config) {
+        match read_within_budget(&path, &mut budget) {
+            Some(bytes) => checked.push((path, bytes)),
+            None => return false,
+        }
+    }
+    if let Ok(mut slot) = CHECKED.lock() {
+        *slot = checked;
+        return true;
+    }
+    false
 }
 
-/// Takes from `budget` the characters of `path` that can open a nesting level in any
-/// store: `[` and `{` (flow collections, JSON), `-`, `:` and `?` (YAML block collections).
-/// No tree is deeper than its number of collections, each of which needs one of them;
-/// aliases do not change that (a path through them meets each anchored node once).
-/// False when the file cannot be read as a regular file of at most
+/// The bytes of `path` if [`fits_main_stack`] checked them: every read of it in this run
+/// parses what was checked.
+pub fn checked_bytes(path: &Path) -> Option<Vec<u8>> {
+    let checked = CHECKED.lock().ok()?;
+    checked
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, bytes)| bytes.clone())
+}
+
+fn main_stack_is_large_enough() -> bool {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Stack);
+    limit
+        .current
+        .is_none_or(|bytes| bytes >= MIN_MAIN_STACK_BYTES)
+}
+
+/// The bytes of `path`, after taking from `budget` those that can open a nesting level in
+/// any store: `[` and `{` (flow collections, JSON), `-`, `:` and `?` (YAML block
+/// collections). No tree is deeper than its number of collections, each of which needs
+/// one of them; aliases do not change that (a path through them meets each anchored node
+/// once). None when the file cannot be read as a regular file of at most
 /// [`MAX_SCANNED_BYTES`], or when the budget runs out.
-fn spend_openers(path: &Path, budget: &mut u64) -> bool {
+fn read_within_budget(path: &Path, budget: &mut u64) -> Option<Vec<u8>> {
     // A FIFO or device would block here or lose bytes the command needs: regular only.
     let regular = |m: std::fs::Metadata| m.is_file() && m.len() <= MAX_SCANNED_BYTES;
     if !std::fs::metadata(path).is_ok_and(regular) {
-        return false;
+        return None;
     }
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
+    let file = std::fs::File::open(path).ok()?;
     if !file.metadata().is_ok_and(regular) {
-        return false;
+        return None;
     }
     let mut bytes = Vec::new();
-    if file
-        .take(MAX_SCANNED_BYTES + 1)
+    file.take(MAX_SCANNED_BYTES + 1)
         .read_to_end(&mut bytes)
-        .is_err()
-        || bytes.len() as u64 > MAX_SCANNED_BYTES
-    {
-        return false;
-    }
+        .ok()
+        .filter(|_| bytes.len() as u64 <= MAX_SCANNED_BYTES)?;
     let openers = bytes
         .iter()
         .filter(|b| matches!(b, b'[' | b'{' | b'-' | b':' | b'?'))
         .count() as u64;
-    match budget.checked_sub(openers) {
-        Some(left) => {
-            *budget = left;
-            true
-        }
-        None => false,
-    }
+    *budget = budget.checked_sub(openers)?;
+    Some(bytes)
 }
 
 #[cfg(test)]
@@ -89,7 +115,11 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, content).unwrap();
         let mut left = budget;
-        (spend_openers(&path, &mut left), left)
+        let read = read_within_budget(&path, &mut left);
+        if let Some(bytes) = &read {
+            assert_eq!(bytes, content, "the bytes checked are the bytes handed on");
+        }
+        (read.is_some(), left)
     }
 
     #[test]
@@ -105,11 +135,19 @@ mod tests {
     fn refuses_what_is_not_a_small_regular_file() {
         let dir = tempfile::tempdir().unwrap();
         let mut budget = 1 << 20;
-        assert!(!spend_openers(&dir.path().join("missing"), &mut budget));
-        assert!(!spend_openers(dir.path(), &mut budget));
+        assert!(read_within_budget(&dir.path().join("missing"), &mut budget).is_none());
+        assert!(read_within_budget(dir.path(), &mut budget).is_none());
         let big = dir.path().join("big");
         std::fs::write(&big, vec![b'a'; MAX_SCANNED_BYTES as usize + 1]).unwrap();
-        assert!(!spend_openers(&big, &mut budget));
-        assert!(!spend_openers(Path::new("/dev/null"), &mut budget));
+        assert!(read_within_budget(&big, &mut budget).is_none());
+        assert!(read_within_budget(Path::new("/dev/null"), &mut budget).is_none());
+    }
+
+    #[test]
+    fn checked_bytes_are_what_every_read_gets() {
+        *CHECKED.lock().unwrap() = vec![(PathBuf::from("a"), b"x".to_vec())];
+        assert_eq!(checked_bytes(Path::new("b")), None);
+        assert_eq!(checked_bytes(Path::new("a")), Some(b"x".to_vec()));
+        assert_eq!(checked_bytes(Path::new("a")), Some(b"x".to_vec()));
     }
 }

@@ -64,6 +64,17 @@ fn the_deepest_file_decrypted_on_the_main_thread_round_trips() {
     let ours = ws.keytap(["decrypt", "nested.enc.yaml"]).ok();
     assert_eq!(ours, ws.sops(["decrypt", "nested.enc.yaml"]).ok());
     assert!(String::from_utf8_lossy(&ours).contains(&format!("{}leaf: v", " ".repeat(4 * levels))));
+    // Under a small main stack (`ulimit -s 1024`: too small for this file on the main
+    // thread of a debug build) the same file takes the deep stack.
+    let small_stack = ws.run("sh", |c| {
+        c.args([
+            "-c",
+            "ulimit -s 1024 && exec \"$0\" decrypt nested.enc.yaml",
+        ])
+        .arg(keytap_e2e::keytap_bin());
+    });
+    assert_eq!(small_stack.code, 0, "{}", small_stack.stderr);
+    assert_eq!(small_stack.stdout, ours);
 }
 
 #[test]
