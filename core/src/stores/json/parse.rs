@@ -331,14 +331,22 @@ impl<'a> Parser<'a> {
 
     /// After the opening quote; consumes the closing quote.
     fn string(&mut self) -> PResult<String> {
+        let stop = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        // Most strings (every encrypted value) have no escapes and are valid UTF-8: one copy.
+        let rest = &self.s[self.pos..];
+        if let Some(run) = rest.iter().position(|&b| stop(b)) {
+            if rest[run] == b'"' {
+                if let Ok(text) = std::str::from_utf8(&rest[..run]) {
+                    self.pos += run + 1;
+                    return Ok(text.to_owned());
+                }
+            }
+        }
         let mut raw: Vec<u8> = Vec::new();
         loop {
             // Fast path: copy the run of ordinary bytes up to a quote, backslash or control.
             let rest = &self.s[self.pos..];
-            let run = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .unwrap_or(rest.len());
+            let run = rest.iter().position(|&b| stop(b)).unwrap_or(rest.len());
             raw.extend_from_slice(&rest[..run]);
             self.pos += run;
             let c = self.peek().ok_or_else(|| UNEXPECTED_END.to_string())?;
