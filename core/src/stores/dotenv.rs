@@ -36,15 +36,7 @@ fn go_type_name(v: &Value) -> &'static str {
 }
 
 fn parse(input: &[u8]) -> Result<Branch, StoreError> {
-    // Lines are split on ASCII bytes, so every piece of valid UTF-8 is valid UTF-8.
-    let text = std::str::from_utf8(input).map_err(|e| {
-        let line = input[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        StoreError::new(format!("dotenv input is not valid UTF-8 (line {line})"))
-    })?;
+    let text = StoreError::utf8_text(input, "dotenv")?;
     let mut branch = Vec::new();
     for (n, line) in text.split('\n').enumerate() {
         if line.is_empty() {

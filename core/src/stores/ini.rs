@@ -295,14 +295,7 @@ fn parse(input: &[u8]) -> Result<Vec<Section>, StoreError> {
     } else {
         input
     };
-    let text = std::str::from_utf8(input).map_err(|e| {
-        let line = input[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        StoreError::new(format!("INI input is not valid UTF-8 (line {line})"))
-    })?;
+    let text = StoreError::utf8_text(input, "INI")?;
     Parser {
         s: text,
         pos: 0,

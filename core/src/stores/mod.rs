@@ -25,6 +25,20 @@ impl StoreError {
             message: message.into(),
         }
     }
+
+    /// `input` as text, or an error naming `format` and the line the first invalid UTF-8
+    /// byte sequence is on (the line-based stores split on ASCII bytes, so valid text stays
+    /// valid when split).
+    pub(crate) fn utf8_text<'a>(input: &'a [u8], format: &str) -> Result<&'a str, StoreError> {
+        std::str::from_utf8(input).map_err(|e| {
+            let line = input[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            StoreError::new(format!("{format} input is not valid UTF-8 (line {line})"))
+        })
+    }
 }
 
 /// The file formats sops knows.
