@@ -120,20 +120,24 @@ pub fn validate(
             m.keep_generations
         )));
     }
+    // Secrets and templates name their owner and group the same way.
+    let owner_ids = |owner: &Option<String>, uid, group: &Option<String>, gid| {
+        resolve(
+            owner.as_deref(),
+            uid,
+            group.as_deref(),
+            gid,
+            mode,
+            ignore_passwd,
+            dry,
+        )
+    };
     let mut secrets = Vec::with_capacity(m.secrets.len());
     let mut placeholders = Vec::new();
     for (i, s) in m.secrets.iter().enumerate() {
         check_name("secret", &s.name)?;
         let file_mode = checked_mode("secret", &s.name, &s.mode)?;
-        let (uid, gid) = resolve(
-            s.owner.as_deref(),
-            s.uid,
-            s.group.as_deref(),
-            s.gid,
-            mode,
-            ignore_passwd,
-            dry,
-        )?;
+        let (uid, gid) = owner_ids(&s.owner, s.uid, &s.group, s.gid)?;
         secret_format(s)?;
         if !m.templates.is_empty() {
             let p = m.placeholder_by_secret_name.get(&s.name).ok_or_else(|| {
@@ -152,15 +156,7 @@ pub fn validate(
     for t in &m.templates {
         check_name("template", &t.name)?;
         let file_mode = checked_mode("template", &t.name, &t.mode)?;
-        let (uid, gid) = resolve(
-            t.owner.as_deref(),
-            t.uid,
-            t.group.as_deref(),
-            t.gid,
-            mode,
-            ignore_passwd,
-            dry,
-        )?;
+        let (uid, gid) = owner_ids(&t.owner, t.uid, &t.group, t.gid)?;
         let text = super::template::text_of(t)?;
         templates.push((
             FileAttrs {
