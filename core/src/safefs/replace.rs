@@ -301,8 +301,15 @@ fn write_beside_and_rename(
         Mode::empty(),
     )
     .map_err(impossible_or_failed)?;
-    let result = match write_unnamed(&dirfd, name, data, mode, owner, no_replace) {
-        Err(Unnamed::Unsupported) => write_named(&dirfd, name, data, mode, owner, no_replace),
+    let file = NewFile {
+        name,
+        data,
+        mode,
+        owner,
+        no_replace,
+    };
+    let result = match write_unnamed(&dirfd, file) {
+        Err(Unnamed::Unsupported) => write_named(&dirfd, file),
         Err(Unnamed::Attempt(a)) => Err(a),
         Ok(()) => Ok(()),
     };
@@ -310,6 +317,16 @@ fn write_beside_and_rename(
         let _ = rustix::fs::fsync(&dirfd);
     }
     result
+}
+
+/// What [`write_beside_and_rename`] hands to each route it tries.
+#[derive(Clone, Copy)]
+struct NewFile<'a> {
+    name: &'a OsStr,
+    data: &'a [u8],
+    mode: NewMode,
+    owner: Option<(u32, u32)>,
+    no_replace: bool,
 }
 
 enum Unnamed {
@@ -327,19 +344,12 @@ fn initial_mode(mode: NewMode) -> Mode {
 
 /// The preferred route: an `O_TMPFILE` has no name until it is complete, so a process
 /// killed while writing leaves nothing behind.
-fn write_unnamed(
-    dirfd: &OwnedFd,
-    name: &OsStr,
-    data: &[u8],
-    mode: NewMode,
-    owner: Option<(u32, u32)>,
-    no_replace: bool,
-) -> Result<(), Unnamed> {
+fn write_unnamed(dirfd: &OwnedFd, new: NewFile<'_>) -> Result<(), Unnamed> {
     let fd = match rustix::fs::openat(
         dirfd,
         ".",
         OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
-        initial_mode(mode),
+        initial_mode(new.mode),
     ) {
         Ok(fd) => fd,
         Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOENT) => {
@@ -348,22 +358,22 @@ fn write_unnamed(
         Err(e) => return Err(Unnamed::Attempt(impossible_or_failed(e))),
     };
     let file = File::from(fd);
-    fill(&file, data, mode, owner).map_err(Unnamed::Attempt)?;
+    fill(&file, new.data, new.mode, new.owner).map_err(Unnamed::Attempt)?;
     let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&file));
     let link = |to: &OsStr| {
         rustix::fs::linkat(CWD, proc_path.as_str(), dirfd, to, AtFlags::SYMLINK_FOLLOW)
     };
-    if no_replace {
-        return match link(name) {
+    if new.no_replace {
+        return match link(new.name) {
             Ok(()) => Ok(()),
             Err(Errno::NOENT) => Err(Unnamed::Unsupported),
             Err(e) => Err(Unnamed::Attempt(impossible_or_failed(e))),
         };
     }
     loop {
-        let tmp = temp_name(name);
+        let tmp = temp_name(new.name);
         match link(&tmp) {
-            Ok(()) => return rename_into_place(dirfd, &tmp, name).map_err(Unnamed::Attempt),
+            Ok(()) => return rename_into_place(dirfd, &tmp, new.name).map_err(Unnamed::Attempt),
             Err(Errno::EXIST) => continue,
             Err(Errno::NOENT) => return Err(Unnamed::Unsupported),
             Err(e) => return Err(Unnamed::Attempt(impossible_or_failed(e))),
@@ -372,32 +382,25 @@ fn write_unnamed(
 }
 
 /// The fallback route: a named `.NAME.<6 random characters>.tmp` file, removed again on any failure.
-fn write_named(
-    dirfd: &OwnedFd,
-    name: &OsStr,
-    data: &[u8],
-    mode: NewMode,
-    owner: Option<(u32, u32)>,
-    no_replace: bool,
-) -> Result<(), Attempt> {
+fn write_named(dirfd: &OwnedFd, new: NewFile<'_>) -> Result<(), Attempt> {
     let (tmp, fd) = loop {
-        let tmp = temp_name(name);
+        let tmp = temp_name(new.name);
         match rustix::fs::openat(
             dirfd,
             &tmp,
             OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            initial_mode(mode),
+            initial_mode(new.mode),
         ) {
             Ok(fd) => break (tmp, fd),
             Err(Errno::EXIST) => continue,
             Err(e) => return Err(impossible_or_failed(e)),
         }
     };
-    let result = fill(&File::from(fd), data, mode, owner).and_then(|()| {
-        if no_replace {
-            rename_no_replace(dirfd, &tmp, name)
+    let result = fill(&File::from(fd), new.data, new.mode, new.owner).and_then(|()| {
+        if new.no_replace {
+            rename_no_replace(dirfd, &tmp, new.name)
         } else {
-            rename_into_place(dirfd, &tmp, name)
+            rename_into_place(dirfd, &tmp, new.name)
         }
     });
     if result.is_err() {
