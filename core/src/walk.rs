@@ -304,6 +304,23 @@ fn hash_leaf(h: &mut Sha512, value: &Value) {
     }
 }
 
+/// Walks each document with a fresh path, calling `on_leaf` on every leaf.
+fn walk_docs<F>(docs: &mut [Branch], matcher: &Matcher, mut on_leaf: F) -> Result<(), WalkError>
+where
+    F: FnMut(Leaf<'_>, &[String], bool) -> Result<(), WalkError>,
+{
+    for doc in docs.iter_mut() {
+        let mut walker = Walker {
+            matcher,
+            path: Vec::new(),
+            comments: Vec::new(),
+            on_leaf: &mut on_leaf,
+        };
+        walker.branch(doc)?;
+    }
+    Ok(())
+}
+
 /// Encrypts every leaf the rule selects, in place, and returns the MAC (128 uppercase hex).
 pub fn encrypt_tree(
     docs: &mut [Branch],
@@ -317,59 +334,51 @@ pub fn encrypt_tree(
         CryptRule::UnencryptedCommentRegex(_) => matcher.regex.clone(),
         _ => None,
     };
-    for doc in docs.iter_mut() {
-        let mut walker = Walker {
-            matcher: &matcher,
-            path: Vec::new(),
-            comments: Vec::new(),
-            on_leaf: |leaf: Leaf<'_>, path: &[String], encrypt: bool| -> Result<(), WalkError> {
-                let err = |source| WalkError::Encrypt {
-                    path: display_path(path),
-                    source,
-                };
-                match leaf {
-                    Leaf::Value(v) => {
-                        if !matcher.mac_only_encrypted || encrypt {
-                            hash_leaf(&mut hasher, v);
+    walk_docs(docs, &matcher, |leaf, path, encrypt| {
+        let err = |source| WalkError::Encrypt {
+            path: display_path(path),
+            source,
+        };
+        match leaf {
+            Leaf::Value(v) => {
+                if !matcher.mac_only_encrypted || encrypt {
+                    hash_leaf(&mut hasher, v);
+                }
+                if encrypt {
+                    let enc = cipher.encrypt(v, &aad(path)).map_err(err)?;
+                    if matches!(v, Value::Comment(_)) {
+                        if unencrypted_comment_re
+                            .as_ref()
+                            .is_some_and(|r| r.is_match(&enc))
+                        {
+                            return Err(WalkError::CommentRegexMatchesCiphertext);
                         }
-                        if encrypt {
-                            let enc = cipher.encrypt(v, &aad(path)).map_err(err)?;
-                            if matches!(v, Value::Comment(_)) {
-                                if unencrypted_comment_re
-                                    .as_ref()
-                                    .is_some_and(|r| r.is_match(&enc))
-                                {
-                                    return Err(WalkError::CommentRegexMatchesCiphertext);
-                                }
-                                // sops's walkSlice stores what Encrypt returns as a plain
-                                // string item: an encrypted list comment is written
-                                // `- ENC[...,type:comment]` (and `#` alone becomes `- ""`).
-                                *v = Value::Str(enc);
-                            } else {
-                                *v = Value::Str(enc);
-                            }
-                        }
-                    }
-                    Leaf::MapComment(c) => {
-                        if encrypt {
-                            let enc = cipher
-                                .encrypt(&Value::Comment(c.clone()), &aad(path))
-                                .map_err(err)?;
-                            if unencrypted_comment_re
-                                .as_ref()
-                                .is_some_and(|r| r.is_match(&enc))
-                            {
-                                return Err(WalkError::CommentRegexMatchesCiphertext);
-                            }
-                            *c = enc;
-                        }
+                        // sops's walkSlice stores what Encrypt returns as a plain
+                        // string item: an encrypted list comment is written
+                        // `- ENC[...,type:comment]` (and `#` alone becomes `- ""`).
+                        *v = Value::Str(enc);
+                    } else {
+                        *v = Value::Str(enc);
                     }
                 }
-                Ok(())
-            },
-        };
-        walker.branch(doc)?;
-    }
+            }
+            Leaf::MapComment(c) => {
+                if encrypt {
+                    let enc = cipher
+                        .encrypt(&Value::Comment(c.clone()), &aad(path))
+                        .map_err(err)?;
+                    if unencrypted_comment_re
+                        .as_ref()
+                        .is_some_and(|r| r.is_match(&enc))
+                    {
+                        return Err(WalkError::CommentRegexMatchesCiphertext);
+                    }
+                    *c = enc;
+                }
+            }
+        }
+        Ok(())
+    })?;
     Ok(hex::encode_upper(hasher.finalize()))
 }
 
@@ -388,51 +397,41 @@ pub fn decrypt_tree(
 ) -> Result<String, WalkError> {
     let matcher = Matcher::new(rule, mac_only_encrypted)?;
     let mut hasher = new_mac_hasher(mac_only_encrypted);
-    for doc in docs.iter_mut() {
-        let mut walker = Walker {
-            matcher: &matcher,
-            path: Vec::new(),
-            comments: Vec::new(),
-            on_leaf: |leaf: Leaf<'_>, path: &[String], encrypt: bool| -> Result<(), WalkError> {
-                match leaf {
-                    Leaf::Value(v) => {
-                        if encrypt {
-                            match v {
-                                Value::Comment(c) => {
-                                    decrypt_comment(cipher, c, path, keep_bad_comments)?
+    walk_docs(docs, &matcher, |leaf, path, encrypt| {
+        match leaf {
+            Leaf::Value(v) => {
+                if encrypt {
+                    match v {
+                        Value::Comment(c) => decrypt_comment(cipher, c, path, keep_bad_comments)?,
+                        Value::Str(s) => {
+                            *v = cipher.decrypt(s, &aad(path)).map_err(|source| {
+                                WalkError::Decrypt {
+                                    path: display_path(path),
+                                    source,
                                 }
-                                Value::Str(s) => {
-                                    *v = cipher.decrypt(s, &aad(path)).map_err(|source| {
-                                        WalkError::Decrypt {
-                                            path: display_path(path),
-                                            source,
-                                        }
-                                    })?;
-                                }
-                                // sops only decrypts strings; anything else cannot be ciphertext.
-                                _ => {
-                                    return Err(WalkError::Decrypt {
-                                        path: display_path(path),
-                                        source: CipherError::NotEncrypted,
-                                    })
-                                }
-                            }
+                            })?;
                         }
-                        if !matcher.mac_only_encrypted || encrypt {
-                            hash_leaf(&mut hasher, v);
-                        }
-                    }
-                    Leaf::MapComment(c) => {
-                        if encrypt {
-                            decrypt_comment(cipher, c, path, keep_bad_comments)?;
+                        // sops only decrypts strings; anything else cannot be ciphertext.
+                        _ => {
+                            return Err(WalkError::Decrypt {
+                                path: display_path(path),
+                                source: CipherError::NotEncrypted,
+                            })
                         }
                     }
                 }
-                Ok(())
-            },
-        };
-        walker.branch(doc)?;
-    }
+                if !matcher.mac_only_encrypted || encrypt {
+                    hash_leaf(&mut hasher, v);
+                }
+            }
+            Leaf::MapComment(c) => {
+                if encrypt {
+                    decrypt_comment(cipher, c, path, keep_bad_comments)?;
+                }
+            }
+        }
+        Ok(())
+    })?;
     Ok(hex::encode_upper(hasher.finalize()))
 }
 
@@ -477,22 +476,14 @@ pub fn plaintext_mac(
     let matcher = Matcher::new(rule, mac_only_encrypted)?;
     let mut hasher = new_mac_hasher(mac_only_encrypted);
     let mut docs = docs.to_vec();
-    for doc in docs.iter_mut() {
-        let mut walker = Walker {
-            matcher: &matcher,
-            path: Vec::new(),
-            comments: Vec::new(),
-            on_leaf: |leaf: Leaf<'_>, _: &[String], encrypt: bool| -> Result<(), WalkError> {
-                if let Leaf::Value(v) = leaf {
-                    if !matcher.mac_only_encrypted || encrypt {
-                        hash_leaf(&mut hasher, v);
-                    }
-                }
-                Ok(())
-            },
-        };
-        walker.branch(doc)?;
-    }
+    walk_docs(&mut docs, &matcher, |leaf, _, encrypt| {
+        if let Leaf::Value(v) = leaf {
+            if !matcher.mac_only_encrypted || encrypt {
+                hash_leaf(&mut hasher, v);
+            }
+        }
+        Ok(())
+    })?;
     Ok(hex::encode_upper(hasher.finalize()))
 }
 
