@@ -57,35 +57,17 @@ pub fn prepare(
                     io_reason(&e)
                 )));
             }
-            remove_any(link).map_err(|e| {
-                err(format!(
-                    "cannot remove {}: {}",
-                    link.display(),
-                    io_reason(&e)
-                ))
-            })?;
+            remove_any(link).map_err(InstallError::io_on("cannot remove", link))?;
         }
     }
     let dir = mount.join((generation + 1).to_string());
     if std::fs::symlink_metadata(&dir).is_ok() {
-        remove_any(&dir).map_err(|e| {
-            err(format!(
-                "cannot remove existing {}: {}",
-                dir.display(),
-                io_reason(&e)
-            ))
-        })?;
+        remove_any(&dir).map_err(InstallError::io_on("cannot remove existing", &dir))?;
     }
     std::fs::DirBuilder::new()
         .mode(0o751)
         .create(&dir)
-        .map_err(|e| {
-            err(format!(
-                "mkdir(): mkdir {}: {}",
-                dir.display(),
-                io_reason(&e)
-            ))
-        })?;
+        .map_err(InstallError::io_on("mkdir(): mkdir", &dir))?;
     if !user_mode {
         std::os::unix::fs::chown(&dir, Some(0), Some(keys_gid)).map_err(|e| {
             err(format!(
@@ -124,13 +106,7 @@ pub fn switch(target: &Path, link: &Path) -> Result<(), InstallError> {
         .recursive(true)
         .mode(0o755)
         .create(parent)
-        .map_err(|e| {
-            err(format!(
-                "cannot create directory {}: {}",
-                parent.display(),
-                io_reason(&e)
-            ))
-        })?;
+        .map_err(InstallError::io_on("cannot create directory", parent))?;
     match std::os::unix::fs::symlink(target, link) {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -143,20 +119,9 @@ pub fn switch(target: &Path, link: &Path) -> Result<(), InstallError> {
         }
     }
     let tmp = temp_link_name(link);
-    remove_any(&tmp).map_err(|e| {
-        err(format!(
-            "cannot remove stale {}: {}",
-            tmp.display(),
-            io_reason(&e)
-        ))
-    })?;
-    std::os::unix::fs::symlink(target, &tmp).map_err(|e| {
-        err(format!(
-            "cannot create symlink {}: {}",
-            tmp.display(),
-            io_reason(&e)
-        ))
-    })?;
+    remove_any(&tmp).map_err(InstallError::io_on("cannot remove stale", &tmp))?;
+    std::os::unix::fs::symlink(target, &tmp)
+        .map_err(InstallError::io_on("cannot create symlink", &tmp))?;
     std::fs::rename(&tmp, link).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         err(format!(
@@ -248,13 +213,7 @@ fn create_symlink(
                         }
                     }
                 }
-                std::fs::remove_file(path).map_err(|e| {
-                    err(format!(
-                        "cannot override {}: {}",
-                        path.display(),
-                        io_reason(&e)
-                    ))
-                })?;
+                std::fs::remove_file(path).map_err(InstallError::io_on("cannot override", path))?;
             }
         }
     }
@@ -315,21 +274,9 @@ pub fn prune(mount: &Path, current_dir: &Path, keep: u64) -> Result<(), InstallE
         .and_then(|n| n.to_str())
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| err("logic error, current generation is not numeric".into()))?;
-    let entries = std::fs::read_dir(mount).map_err(|e| {
-        err(format!(
-            "cannot open {}: {}",
-            mount.display(),
-            io_reason(&e)
-        ))
-    })?;
+    let entries = std::fs::read_dir(mount).map_err(InstallError::io_on("cannot open", mount))?;
     for entry in entries {
-        let entry = entry.map_err(|e| {
-            err(format!(
-                "cannot read {}: {}",
-                mount.display(),
-                io_reason(&e)
-            ))
-        })?;
+        let entry = entry.map_err(InstallError::io_on("cannot read", mount))?;
         let name = entry.file_name();
         let Some(n) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
             continue;
@@ -340,13 +287,8 @@ pub fn prune(mount: &Path, current_dir: &Path, keep: u64) -> Result<(), InstallE
         // Newer numbers than the live one (leftovers of interrupted runs) stay, as in
         // sops-nix; they are replaced when their number comes up.
         if i128::from(current) - i128::from(keep) >= i128::from(n) {
-            remove_any(&entry.path()).map_err(|e| {
-                err(format!(
-                    "cannot remove {}: {}",
-                    entry.path().display(),
-                    io_reason(&e)
-                ))
-            })?;
+            remove_any(&entry.path())
+                .map_err(InstallError::io_on("cannot remove", &entry.path()))?;
         }
     }
     Ok(())

@@ -42,6 +42,21 @@ impl InstallError {
             message: message.into(),
         }
     }
+
+    /// Maps an I/O error from `action` on `path` to `<action> <path>: <reason>`, the
+    /// wording of sops-nix's Go errors.
+    pub(crate) fn io_on<'a>(
+        action: &'a str,
+        path: &'a std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> InstallError + 'a {
+        move |e| {
+            InstallError::new(format!(
+                "{action} {}: {}",
+                path.display(),
+                crate::goerr::io_reason(&e)
+            ))
+        }
+    }
 }
 
 /// Command-line options.

@@ -105,20 +105,9 @@ pub fn write_file(
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| {
-            InstallError::new(format!(
-                "cannot write {}: {}",
-                path.display(),
-                io_reason(&e)
-            ))
-        })?;
-    f.write_all(data).map_err(|e| {
-        InstallError::new(format!(
-            "cannot write {}: {}",
-            path.display(),
-            io_reason(&e)
-        ))
-    })?;
+        .map_err(InstallError::io_on("cannot write", path))?;
+    f.write_all(data)
+        .map_err(InstallError::io_on("cannot write", path))?;
     if !user_mode {
         std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).map_err(|e| {
             InstallError::new(format!(
