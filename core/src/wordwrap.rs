@@ -10,16 +10,9 @@ pub fn wrap(s: &str, limit: usize) -> String {
     let (mut word_len, mut space_len) = (0usize, 0usize);
     for c in s.chars() {
         if c == '\n' {
-            if word.is_empty() {
-                if current + space_len <= limit {
-                    out.push_str(&space);
-                }
-            } else {
-                out.push_str(&space);
-                out.push_str(&word);
-                word.clear();
-                word_len = 0;
-            }
+            end_line(&mut out, current + space_len <= limit, &space, &word);
+            word.clear();
+            word_len = 0;
             space.clear();
             space_len = 0;
             out.push('\n');
@@ -47,15 +40,17 @@ pub fn wrap(s: &str, limit: usize) -> String {
             }
         }
     }
-    if word.is_empty() {
-        if current + space_len <= limit {
-            out.push_str(&space);
-        }
-    } else {
-        out.push_str(&space);
-        out.push_str(&word);
-    }
+    end_line(&mut out, current + space_len <= limit, &space, &word);
     out
+}
+
+/// Writes what is pending at a newline or the end of the text: a word with the spaces
+/// before it, or trailing spaces alone only when they fit.
+fn end_line(out: &mut String, spaces_fit: bool, space: &str, word: &str) {
+    if !word.is_empty() || spaces_fit {
+        out.push_str(space);
+    }
+    out.push_str(word);
 }
 
 #[cfg(test)]
