@@ -449,7 +449,8 @@ fn parse_semver(s: &str) -> Result<(), String> {
     if parts.len() != 3 {
         return Err("No Major.Minor.Patch elements found".into());
     }
-    for (part, name, cap) in [(parts[0], "major", "Major"), (parts[1], "minor", "Minor")] {
+    // Major, minor and patch are checked alike; `name` and `cap` word the message.
+    let version_number = |part: &str, name: &str, cap: &str| {
         if !only(part, NUMBERS) {
             return Err(format!(
                 "Invalid character(s) found in {name} number {}",
@@ -462,8 +463,10 @@ fn parse_semver(s: &str) -> Result<(), String> {
                 go_q(part)
             ));
         }
-        number(part)?;
-    }
+        number(part)
+    };
+    version_number(parts[0], "major", "Major")?;
+    version_number(parts[1], "minor", "Minor")?;
     let mut patch = parts[2];
     let mut build: Vec<&str> = Vec::new();
     let mut pre: Vec<&str> = Vec::new();
@@ -475,19 +478,7 @@ fn parse_semver(s: &str) -> Result<(), String> {
         pre = patch[i + 1..].split('.').collect();
         patch = &patch[..i];
     }
-    if !only(patch, NUMBERS) {
-        return Err(format!(
-            "Invalid character(s) found in patch number {}",
-            go_q(patch)
-        ));
-    }
-    if leading_zero(patch) {
-        return Err(format!(
-            "Patch number must not contain leading zeroes {}",
-            go_q(patch)
-        ));
-    }
-    number(patch)?;
+    version_number(patch, "patch", "Patch")?;
     for p in pre {
         if p.is_empty() {
             return Err("Prerelease is empty".into());
