@@ -68,6 +68,13 @@ impl Sops {
         self.dir.path().join(format!("f{n}.{ext}"))
     }
 
+    /// Writes `input` to a fresh file with extension `ext` and returns its path.
+    fn write_fresh(&self, ext: &str, input: &[u8]) -> String {
+        let path = self.fresh_path(ext);
+        std::fs::write(&path, input).expect("write input");
+        path.into_os_string().into_string().expect("utf8 path")
+    }
+
     /// Runs sops in the private directory (so no `.sops.yaml` is picked up).
     fn run(&self, args: &[&str]) -> Result<Vec<u8>, String> {
         self.run_in(self.dir.path(), args)
@@ -99,17 +106,9 @@ impl Sops {
         ty: &str,
         indent: Option<usize>,
     ) -> Result<Vec<u8>, String> {
-        let path = self.fresh_path("in");
-        std::fs::write(&path, input).expect("write input");
-        let p = path.to_str().expect("utf8 path");
+        let path = self.write_fresh("in", input);
         let indent_s = indent.map(|i| i.to_string());
-        let mut args: Vec<&str> = Vec::new();
-        if let Some(i) = &indent_s {
-            // The --indent flag only exists on the legacy (flag-style) command line.
-            args.extend(["--indent", i, "-e"]);
-        } else {
-            args.push("encrypt");
-        }
+        let mut args = command_args(indent_s.as_deref(), "-e", "encrypt");
         args.extend([
             "--age",
             &self.recipient,
@@ -117,7 +116,7 @@ impl Sops {
             ty,
             "--output-type",
             ty,
-            p,
+            &path,
         ]);
         self.run(&args)
     }
@@ -157,21 +156,23 @@ impl Sops {
         indent: Option<usize>,
         extract: Option<&str>,
     ) -> Result<Vec<u8>, String> {
-        let path = self.fresh_path("enc");
-        std::fs::write(&path, input).expect("write input");
-        let p = path.to_str().expect("utf8 path");
+        let path = self.write_fresh("enc", input);
         let indent_s = indent.map(|i| i.to_string());
-        let mut args: Vec<&str> = Vec::new();
-        if let Some(i) = &indent_s {
-            args.extend(["--indent", i, "-d"]);
-        } else {
-            args.push("decrypt");
-        }
+        let mut args = command_args(indent_s.as_deref(), "-d", "decrypt");
         if let Some(x) = extract {
             args.extend(["--extract", x]);
         }
-        args.extend(["--input-type", in_ty, "--output-type", out_ty, p]);
+        args.extend(["--input-type", in_ty, "--output-type", out_ty, &path]);
         self.run(&args)
+    }
+}
+
+/// The start of a command line: with an indent, the legacy flag form (`--indent` exists
+/// only there) with `flag`, else the subcommand `command`.
+fn command_args<'a>(indent: Option<&'a str>, flag: &'a str, command: &'a str) -> Vec<&'a str> {
+    match indent {
+        Some(i) => vec!["--indent", i, flag],
+        None => vec![command],
     }
 }
 
