@@ -360,39 +360,40 @@ macro_rules! with_nonce_size {
     };
 }
 
-fn seal_n<N: aes_gcm::aead::generic_array::ArrayLength<u8>>(
-    key: &[u8; 32],
-    iv: &[u8],
-    plain: &[u8],
-    aad: &[u8],
-) -> Result<Vec<u8>, CipherError> {
-    let cipher = AesGcm::<Aes256, N>::new(GenericArray::from_slice(key));
-    cipher
-        .encrypt(GenericArray::from_slice(iv), Payload { msg: plain, aad })
-        .map_err(|_| CipherError::Authentication)
+/// Which way [`aes_gcm_n`] runs.
+#[derive(Clone, Copy)]
+enum Direction {
+    Seal,
+    Open,
 }
 
-fn open_n<N: aes_gcm::aead::generic_array::ArrayLength<u8>>(
+/// AES-256-GCM with an `N`-byte nonce, sealing or opening `data`.
+fn aes_gcm_n<N: aes_gcm::aead::generic_array::ArrayLength<u8>>(
     key: &[u8; 32],
     iv: &[u8],
-    sealed: &[u8],
+    data: &[u8],
     aad: &[u8],
+    direction: Direction,
 ) -> Result<Vec<u8>, CipherError> {
     let cipher = AesGcm::<Aes256, N>::new(GenericArray::from_slice(key));
-    cipher
-        .decrypt(GenericArray::from_slice(iv), Payload { msg: sealed, aad })
-        .map_err(|_| CipherError::Authentication)
+    let nonce = GenericArray::from_slice(iv);
+    let payload = Payload { msg: data, aad };
+    match direction {
+        Direction::Seal => cipher.encrypt(nonce, payload),
+        Direction::Open => cipher.decrypt(nonce, payload),
+    }
+    .map_err(|_| CipherError::Authentication)
 }
 
 fn seal(key: &[u8; 32], iv: &[u8], plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, CipherError> {
-    with_nonce_size!(iv.len(), seal_n, key, iv, plain, aad)
+    with_nonce_size!(iv.len(), aes_gcm_n, key, iv, plain, aad, Direction::Seal)
 }
 
 fn open(key: &[u8; 32], iv: &[u8], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, CipherError> {
     if sealed.len() < 16 {
         return Err(CipherError::Authentication);
     }
-    with_nonce_size!(iv.len(), open_n, key, iv, sealed, aad)
+    with_nonce_size!(iv.len(), aes_gcm_n, key, iv, sealed, aad, Direction::Open)
 }
 
 /// Go's `strconv.Atoi`: optional sign, decimal digits, must fit in i64.
