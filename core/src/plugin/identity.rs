@@ -42,6 +42,25 @@ pub fn unwrap_files(
     run(&mut conn, identities, files, ui)
 }
 
+/// Answers a `request-public` or `request-secret` once the user has answered (which restarts
+/// the timeout): with what the user gave, or with `fail` when nothing was given, noting
+/// `asked()` among the unanswered requests.
+fn send_answer(
+    conn: &mut impl Session,
+    answer: Option<&[u8]>,
+    unanswered: &mut Vec<String>,
+    asked: impl FnOnce() -> String,
+) -> Result<(), PluginError> {
+    conn.progress();
+    match answer {
+        Some(v) => conn.send("ok", &[], v),
+        None => {
+            unanswered.push(asked());
+            conn.send("fail", &[], &[])
+        }
+    }
+}
+
 /// The client's side of an `identity-v1` session over `conn`.
 pub fn run(
     conn: &mut impl Session,
@@ -71,6 +90,7 @@ pub fn run(
     loop {
         let s = conn.receive()?;
         let body_text = || super::printable(&s.body);
+        let asked_for = || format!("{binary} asked for {:?}", body_text());
         match s.tag.as_str() {
             "done" => break,
             "msg" => {
@@ -98,27 +118,13 @@ pub fn run(
             }
             "request-public" => {
                 let answer = ui.request_public_string(&body_text());
-                conn.progress();
-                match answer {
-                    Some(v) => conn.send("ok", &[], v.as_bytes())?,
-                    None => {
-                        out.unanswered
-                            .push(format!("{binary} asked for {:?}", body_text()));
-                        conn.send("fail", &[], &[])?
-                    }
-                }
+                let answer = answer.as_ref().map(|v| v.as_bytes());
+                send_answer(conn, answer, &mut out.unanswered, asked_for)?;
             }
             "request-secret" => {
                 let answer = ui.request_passphrase(&body_text());
-                conn.progress();
-                match answer {
-                    Some(v) => conn.send("ok", &[], v.expose_secret().as_bytes())?,
-                    None => {
-                        out.unanswered
-                            .push(format!("{binary} asked for {:?}", body_text()));
-                        conn.send("fail", &[], &[])?
-                    }
-                }
+                let answer = answer.as_ref().map(|v| v.expose_secret().as_bytes());
+                send_answer(conn, answer, &mut out.unanswered, asked_for)?;
             }
             "file-key" => {
                 let index = s
