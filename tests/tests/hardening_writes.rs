@@ -4,7 +4,7 @@
 //! `setpriv` to act as `nobody` where the user's rights matter.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keytap_e2e::{keytap_bin, Run, Workspace};
 
@@ -61,12 +61,18 @@ fn a_symlinked_secrets_file_is_written_through_the_link() {
     assert_eq!(decrypted(&ws, &ws.path("real.yaml")), "changed");
 }
 
-#[test]
-fn owner_group_mode_and_hard_links_are_kept() {
+/// A workspace whose `s.yaml` belongs to nobody (65534) with permissions `mode`.
+fn secrets_of_nobody(mode: u32) -> (Workspace, PathBuf) {
     let ws = with_secrets();
     let file = ws.path("s.yaml");
     std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    (ws, file)
+}
+
+#[test]
+fn owner_group_mode_and_hard_links_are_kept() {
+    let (ws, file) = secrets_of_nobody(0o640);
     let run = ws.keytap(["set", "s.yaml", "[\"a\"]", "\"x\""]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let m = std::fs::metadata(&file).unwrap();
@@ -81,10 +87,7 @@ fn owner_group_mode_and_hard_links_are_kept() {
 
 #[test]
 fn a_read_only_file_is_refused_as_sops_refuses_it() {
-    let ws = with_secrets();
-    let file = ws.path("s.yaml");
-    std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let (ws, file) = secrets_of_nobody(0o444);
     let before = std::fs::read(&file).unwrap();
     let run = keytap_as_nobody(&ws, &["set", "s.yaml", "[\"a\"]", "\"x\""]);
     assert_eq!(run.code, 3, "{}", run.stderr);
