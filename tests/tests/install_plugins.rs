@@ -30,11 +30,18 @@ fn count(log: &std::path::Path, what: &str) -> usize {
         .count()
 }
 
-#[test]
-fn two_hundred_secrets_in_twenty_files_take_one_plugin_session_and_one_prompt() {
+/// A fresh site with a testkit plugin key: its recipient, and the key file holding its
+/// identity.
+fn site_with_testkit_key() -> (Site, String, PathBuf) {
     let site = Site::new();
     let (recipient, identity) = testkit_key(None);
     let keyfile = site.ws.write("testkit-keys.txt", &identity);
+    (site, recipient, keyfile)
+}
+
+#[test]
+fn two_hundred_secrets_in_twenty_files_take_one_plugin_session_and_one_prompt() {
+    let (site, recipient, keyfile) = site_with_testkit_key();
     let mut secrets = Vec::new();
     for f in 0..20 {
         let plain: String = (0..10)
@@ -144,9 +151,7 @@ fn an_absent_token_falls_back_to_the_software_key() {
 
 #[test]
 fn a_wrong_pin_fails_naming_file_and_secret_and_keeps_the_live_generation() {
-    let site = Site::new();
-    let (recipient, identity) = testkit_key(None);
-    let keyfile = site.ws.write("testkit-keys.txt", &identity);
+    let (site, recipient, keyfile) = site_with_testkit_key();
     let file = sops_encrypt(&site, "pin.yaml", "a: behind-a-pin\n", &recipient);
     let mut m = site.manifest_value(vec![site.secret("pinned", "a", &file, "yaml")], vec![]);
     m["ageKeyFile"] = json!(site.s(&keyfile));
@@ -190,9 +195,7 @@ fn a_wrong_pin_fails_naming_file_and_secret_and_keeps_the_live_generation() {
 
 #[test]
 fn kill_9_while_the_plugin_is_busy_leaves_the_live_generation() {
-    let site = Site::new();
-    let (recipient, identity) = testkit_key(None);
-    let keyfile = site.ws.write("testkit-keys.txt", &identity);
+    let (site, recipient, keyfile) = site_with_testkit_key();
     let v1 = sops_encrypt(&site, "v1.yaml", "a: one\nb: one-b\n", &recipient);
     let v2 = sops_encrypt(&site, "v2.yaml", "a: two\nb: two-b\n", &recipient);
     let mk = |file: &PathBuf, tag: &str| {
