@@ -9,6 +9,24 @@ const DOC: &str = "# sops:enc\npassword: hunter2\nuser: admin\nnested:\n    # ke
 fn every_encryption_rule_selects_what_sops_selects() {
     let ws = Workspace::new();
     ws.write("doc.yaml", DOC);
+    // keytap encrypts `args` as sops does (but for the random parts), and sops decrypts it
+    // to what keytap decrypts it to; `case` names the case in failures.
+    let encrypts_like_sops = |args: &[&str], case: &str| {
+        let ours = ws.keytap(args);
+        let theirs = ws.sops(args);
+        assert_eq!(ours.code, 0, "{case}: {}", ours.stderr);
+        assert_eq!(
+            mask_random(&ours.stdout),
+            mask_random(&theirs.ok()),
+            "{case}"
+        );
+        ws.write("ours.yaml", &ours.stdout);
+        assert_eq!(
+            ws.sops(["decrypt", "ours.yaml"]).ok(),
+            ws.keytap(["decrypt", "ours.yaml"]).ok(),
+            "{case}"
+        );
+    };
     let cases: &[&[&str]] = &[
         &[],
         &["--encrypted-suffix", "_key"],
@@ -20,20 +38,7 @@ fn every_encryption_rule_selects_what_sops_selects() {
         let mut args = vec!["encrypt", "--age", ws.recipient.as_str()];
         args.extend_from_slice(flags);
         args.push("doc.yaml");
-        let ours = ws.keytap(&args);
-        let theirs = ws.sops(&args);
-        assert_eq!(ours.code, 0, "{flags:?}: {}", ours.stderr);
-        assert_eq!(
-            mask_random(&ours.stdout),
-            mask_random(&theirs.ok()),
-            "{flags:?}"
-        );
-        ws.write("ours.yaml", &ours.stdout);
-        assert_eq!(
-            ws.sops(["decrypt", "ours.yaml"]).ok(),
-            ws.keytap(["decrypt", "ours.yaml"]).ok(),
-            "{flags:?}"
-        );
+        encrypts_like_sops(&args, &format!("{flags:?}"));
     }
     // The comment rules and mac_only_encrypted come from .sops.yaml (sops's encrypt has no
     // flags for them).
@@ -46,20 +51,7 @@ fn every_encryption_rule_selects_what_sops_selects() {
             ".sops.yaml",
             format!("creation_rules:\n  - age: {}\n    {rule}\n", ws.recipient),
         );
-        let ours = ws.keytap(["encrypt", "doc.yaml"]);
-        let theirs = ws.sops(["encrypt", "doc.yaml"]);
-        assert_eq!(ours.code, 0, "{rule}: {}", ours.stderr);
-        assert_eq!(
-            mask_random(&ours.stdout),
-            mask_random(&theirs.ok()),
-            "{rule}"
-        );
-        ws.write("ours.yaml", &ours.stdout);
-        assert_eq!(
-            ws.sops(["decrypt", "ours.yaml"]).ok(),
-            ws.keytap(["decrypt", "ours.yaml"]).ok(),
-            "{rule}"
-        );
+        encrypts_like_sops(&["encrypt", "doc.yaml"], rule);
         ws.write("theirs.yaml", ws.sops(["encrypt", "doc.yaml"]).ok());
         assert_eq!(
             ws.keytap(["decrypt", "theirs.yaml"]).ok(),
