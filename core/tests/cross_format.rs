@@ -10,7 +10,7 @@ use keytap_core::stores::binary::BinaryStore;
 use keytap_core::stores::dotenv::DotenvStore;
 use keytap_core::stores::ini::IniStore;
 use keytap_core::stores::json::JsonStore;
-use keytap_core::stores::Store;
+use keytap_core::stores::{Store, StoreError};
 use keytap_core::tree::{Branch, Item, Value};
 
 fn e(k: &str, v: Value) -> Item {
@@ -123,6 +123,15 @@ fn stores() -> Vec<(&'static str, Box<dyn Store>)> {
     ]
 }
 
+/// How sops's output `x` and keytap's `o` differ for `case`.
+fn mismatch(case: &str, x: Result<Vec<u8>, String>, o: Result<Vec<u8>, StoreError>) -> String {
+    format!(
+        "{case}: sops {:?}\nkeytap {:?}",
+        x.map(|b| show(&b)),
+        o.map(|b| show(&b)).map_err(|e| e.message)
+    )
+}
+
 /// Compares keytap's emit_plain of `tree` with sops converting `yaml` to each format;
 /// where sops fails, keytap must fail too.
 fn compare_conversions(yaml: &str, tree: &Branch) {
@@ -136,11 +145,7 @@ fn compare_conversions(yaml: &str, tree: &Branch) {
         match (expected, ours) {
             (Ok(x), Ok(o)) if x == o => {}
             (Err(_), Err(_)) => {}
-            (x, o) => failures.push(format!(
-                "{ty}: sops {:?}\nkeytap {:?}",
-                x.map(|b| show(&b)),
-                o.map(|b| show(&b)).map_err(|e| e.message)
-            )),
+            (x, o) => failures.push(mismatch(ty, x, o)),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -170,11 +175,7 @@ fn compare_extracts(yaml: &str, values: &[(&str, Value)]) {
                 (Ok(x), Ok(o)) if x == o => {}
                 // sops prefixes the store's message with "Error dumping tree: ".
                 (Err(x), Err(o)) if x.contains(&o.message) => {}
-                (x, o) => failures.push(format!(
-                    "{ty} {path}: sops {:?}\nkeytap {:?}",
-                    x.map(|b| show(&b)),
-                    o.map(|b| show(&b)).map_err(|e| e.message)
-                )),
+                (x, o) => failures.push(mismatch(&format!("{ty} {path}"), x, o)),
             }
         }
     }
