@@ -682,7 +682,8 @@ fn destination_rule_errors() {
 // Against the real sops binary
 // ------------------------------------------------------------------------------------
 
-fn sops_available() -> bool {
+/// Fails the test unless sops is on PATH: these tests must not pass by skipping.
+fn require_sops() {
     let ok = Command::new("sops")
         .arg("--version")
         .arg("--disable-version-check")
@@ -690,7 +691,6 @@ fn sops_available() -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     assert!(ok, "sops must be on PATH (run scripts/install-deps.sh)");
-    ok
 }
 
 /// What sops wrote (or its failure).
@@ -763,9 +763,7 @@ fn project(config: &str) -> tempfile::TempDir {
 
 #[test]
 fn sops_picks_the_same_rule_for_relative_absolute_and_nested_paths() {
-    if !sops_available() {
-        return;
-    }
+    require_sops();
     let config = format!(
         "creation_rules:\n  - path_regex: ^sub/deeper/\n    age: {K1}\n  - path_regex: ^sub/[^/]*\\.yaml$\n    age: [{K2}, {K3}]\n  - path_regex: dev\n    age: ' {K4} , {K1},'\n  - age: {K3}\n"
     );
@@ -797,9 +795,7 @@ fn sops_picks_the_same_rule_for_relative_absolute_and_nested_paths() {
 
 #[test]
 fn sops_agrees_on_key_groups_merge_dedup_and_threshold() {
-    if !sops_available() {
-        return;
-    }
+    require_sops();
     let config = format!(
         "creation_rules:\n  - key_groups:\n      - age: [{K1}, '{K2},{K1}']\n        merge:\n          - age: [{K3}, {K1}]\n      - age: [{K4}]\n      - merge:\n          - age: [{K2}]\n          - age: [{K2}, {K3}]\n    shamir_threshold: 0x2\n    encrypted_regex: ^key$\n    mac_only_encrypted: yes\n"
     );
@@ -831,9 +827,7 @@ fn sops_agrees_on_key_groups_merge_dedup_and_threshold() {
 
 #[test]
 fn sops_agrees_on_explicit_config_and_files_outside_its_directory() {
-    if !sops_available() {
-        return;
-    }
+    require_sops();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let root_s = root.to_str().unwrap();
@@ -898,9 +892,7 @@ fn sops_agrees_on_explicit_config_and_files_outside_its_directory() {
 
 #[test]
 fn sops_uses_the_current_directory_and_ignores_sops_yml() {
-    if !sops_available() {
-        return;
-    }
+    require_sops();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     write(
@@ -937,9 +929,7 @@ fn sops_uses_the_current_directory_and_ignores_sops_yml() {
 
 #[test]
 fn sops_fails_where_we_fail() {
-    if !sops_available() {
-        return;
-    }
+    require_sops();
     // (config, file relative to root, extra args, sops's message (also in ours))
     let cases: Vec<(String, &str, Vec<&str>, &str)> = vec![
         (
@@ -1004,9 +994,7 @@ fn sops_fails_where_we_fail() {
 
 #[test]
 fn sops_agrees_on_crypt_rule_precedence() {
-    if !sops_available() {
-        return;
-    }
+    require_sops();
     let tmp = project(&format!(
         "creation_rules:\n  - age: {K1}\n    encrypted_regex: ^k\n"
     ));

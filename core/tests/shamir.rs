@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 
 use keytap_core::shamir;
 
-fn tools_available() -> bool {
+/// Fails the test unless sops, age and age-keygen are on PATH: it must not pass by skipping.
+fn require_tools() {
     let ok = ["sops", "age", "age-keygen"].iter().all(|t| {
         Command::new(t)
             .arg("--version")
@@ -22,7 +23,6 @@ fn tools_available() -> bool {
         ok,
         "sops, age and age-keygen must be on PATH (run scripts/install-deps.sh)"
     );
-    ok
 }
 
 fn keygen(path: &Path) -> String {
@@ -72,11 +72,21 @@ fn age_encrypt(recipient: &str, data: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs a sops command that must succeed (`what` names it in a failure) and returns its
+/// standard output.
+fn sops_output(sops: &mut Command, what: &str) -> Vec<u8> {
+    let out = sops.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 #[test]
 fn shares_interoperate_with_sops_both_ways() {
-    if !tools_available() {
-        return;
-    }
+    require_tools();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let keys: Vec<(std::path::PathBuf, String)> = (0..3)
@@ -99,18 +109,14 @@ fn shares_interoperate_with_sops_both_ways() {
         "{\"secret\": \"hunter2\", \"n\": 42}\n",
     )
     .unwrap();
-    let out = Command::new("sops")
-        .current_dir(dir)
-        .env_remove("SOPS_CONFIG")
-        .args(["encrypt", "plain.json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let encrypted = sops_output(
+        Command::new("sops")
+            .current_dir(dir)
+            .env_remove("SOPS_CONFIG")
+            .args(["encrypt", "plain.json"]),
+        "encrypt",
     );
-    let mut doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_slice(&encrypted).unwrap();
     assert_eq!(doc["sops"]["shamir_threshold"], 2);
 
     // sops -> us: each group wraps a 33-byte share with x = group index + 1.
@@ -154,22 +160,18 @@ fn shares_interoperate_with_sops_both_ways() {
             .collect();
         let id_file = dir.join("ids.txt");
         fs::write(&id_file, ids).unwrap();
-        let out = Command::new("sops")
-            .current_dir(dir)
-            .env("SOPS_AGE_KEY_FILE", &id_file)
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_CMD")
-            .env("XDG_CONFIG_HOME", dir)
-            .env("HOME", dir)
-            .args(["decrypt", "enc.json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "groups {pair:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let decrypted = sops_output(
+            Command::new("sops")
+                .current_dir(dir)
+                .env("SOPS_AGE_KEY_FILE", &id_file)
+                .env_remove("SOPS_AGE_KEY")
+                .env_remove("SOPS_AGE_KEY_CMD")
+                .env("XDG_CONFIG_HOME", dir)
+                .env("HOME", dir)
+                .args(["decrypt", "enc.json"]),
+            &format!("groups {pair:?}"),
         );
-        let plain: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let plain: serde_json::Value = serde_json::from_slice(&decrypted).unwrap();
         assert_eq!(plain["secret"], "hunter2");
         assert_eq!(plain["n"], 42);
     }
