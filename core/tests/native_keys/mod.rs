@@ -99,20 +99,30 @@ fn file_key(k: &[u8; 16]) -> FileKey {
     FileKey::init_with_mut(|fk| fk.copy_from_slice(k))
 }
 
+/// What an `age::Identity` answers for a stanza `parsed` as its type (`Ok(None)`: another
+/// type) and then `open`ed: `None` when it is not for this identity, an invalid header
+/// when it does not parse or open.
+fn identity_answer<S, E, F>(
+    parsed: Result<Option<S>, E>,
+    open: impl FnOnce(&S) -> Result<Option<FileKey>, F>,
+) -> Option<Result<FileKey, DecryptError>> {
+    let invalid = || Some(Err(DecryptError::InvalidHeader));
+    match parsed {
+        Ok(None) => None,
+        Err(_) => invalid(),
+        Ok(Some(s)) => open(&s).map_or_else(|_| invalid(), |k| k.map(Ok)),
+    }
+}
+
 /// A software `p256tag` identity (what the YubiKey and TPM plugins do on the device).
 pub struct SoftTagIdentity(pub SoftwareP256Key);
 
 impl age::Identity for SoftTagIdentity {
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
-        match P256TagStanza::parse(&stanza.tag, &stanza.args, &stanza.body) {
-            Ok(None) => None,
-            Err(_) => Some(Err(DecryptError::InvalidHeader)),
-            Ok(Some(s)) => match self.0.unwrap_p256tag(&s) {
-                Ok(Some(k)) => Some(Ok(file_key(&k))),
-                Ok(None) => None,
-                Err(_) => Some(Err(DecryptError::InvalidHeader)),
-            },
-        }
+        let parsed = P256TagStanza::parse(&stanza.tag, &stanza.args, &stanza.body);
+        identity_answer(parsed, |s| {
+            self.0.unwrap_p256tag(s).map(|k| k.map(|k| file_key(&k)))
+        })
     }
 }
 
@@ -121,15 +131,10 @@ pub struct SoftTagPqIdentity(pub SoftwareHybridTagKey);
 
 impl age::Identity for SoftTagPqIdentity {
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
-        match MlKem768P256TagStanza::parse(&stanza.tag, &stanza.args, &stanza.body) {
-            Ok(None) => None,
-            Err(_) => Some(Err(DecryptError::InvalidHeader)),
-            Ok(Some(s)) => match self.0.unwrap(&s) {
-                Ok(Some(k)) => Some(Ok(file_key(&k))),
-                Ok(None) => None,
-                Err(_) => Some(Err(DecryptError::InvalidHeader)),
-            },
-        }
+        let parsed = MlKem768P256TagStanza::parse(&stanza.tag, &stanza.args, &stanza.body);
+        identity_answer(parsed, |s| {
+            self.0.unwrap(s).map(|k| k.map(|k| file_key(&k)))
+        })
     }
 }
 
