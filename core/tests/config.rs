@@ -764,10 +764,9 @@ fn project(config: &str) -> tempfile::TempDir {
 #[test]
 fn sops_picks_the_same_rule_for_relative_absolute_and_nested_paths() {
     require_sops();
-    let config = format!(
+    let tmp = project(&format!(
         "creation_rules:\n  - path_regex: ^sub/deeper/\n    age: {K1}\n  - path_regex: ^sub/[^/]*\\.yaml$\n    age: [{K2}, {K3}]\n  - path_regex: dev\n    age: ' {K4} , {K1},'\n  - age: {K3}\n"
-    );
-    let tmp = project(&config);
+    ));
     let root = tmp.path();
     let cfg = root.join(".sops.yaml");
     // (cwd relative to root, file argument, file relative to root)
@@ -796,10 +795,9 @@ fn sops_picks_the_same_rule_for_relative_absolute_and_nested_paths() {
 #[test]
 fn sops_agrees_on_key_groups_merge_dedup_and_threshold() {
     require_sops();
-    let config = format!(
+    let tmp = project(&format!(
         "creation_rules:\n  - key_groups:\n      - age: [{K1}, '{K2},{K1}']\n        merge:\n          - age: [{K3}, {K1}]\n      - age: [{K4}]\n      - merge:\n          - age: [{K2}]\n          - age: [{K2}, {K3}]\n    shamir_threshold: 0x2\n    encrypted_regex: ^key$\n    mac_only_encrypted: yes\n"
-    );
-    let tmp = project(&config);
+    ));
     let root = tmp.path();
     let sops = sops_encrypt(root, &[], &[], "a.yaml", &[]).unwrap();
     let rule = ours(&root.join(".sops.yaml"), &root.join("a.yaml"))

@@ -99,18 +99,18 @@ fn file_key(k: &[u8; 16]) -> FileKey {
     FileKey::init_with_mut(|fk| fk.copy_from_slice(k))
 }
 
-/// What an `age::Identity` answers for a stanza `parsed` as its type (`Ok(None)`: another
-/// type) and then `open`ed: `None` when it is not for this identity, an invalid header
-/// when it does not parse or open.
+/// What an `age::Identity` answers for `stanza`: `None` when `parse` finds another type
+/// or `open` finds it is for another key, an invalid header when either fails.
 fn identity_answer<S, E, F>(
-    parsed: Result<Option<S>, E>,
-    open: impl FnOnce(&S) -> Result<Option<FileKey>, F>,
+    stanza: &Stanza,
+    parse: impl FnOnce(&str, &[String], &[u8]) -> Result<Option<S>, E>,
+    open: impl FnOnce(&S) -> Result<Option<keytap_p256::FileKey>, F>,
 ) -> Option<Result<FileKey, DecryptError>> {
     let invalid = || Some(Err(DecryptError::InvalidHeader));
-    match parsed {
+    match parse(&stanza.tag, &stanza.args, &stanza.body) {
         Ok(None) => None,
         Err(_) => invalid(),
-        Ok(Some(s)) => open(&s).map_or_else(|_| invalid(), |k| k.map(Ok)),
+        Ok(Some(s)) => open(&s).map_or_else(|_| invalid(), |k| k.map(|k| Ok(file_key(&k)))),
     }
 }
 
@@ -119,10 +119,7 @@ pub struct SoftTagIdentity(pub SoftwareP256Key);
 
 impl age::Identity for SoftTagIdentity {
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
-        let parsed = P256TagStanza::parse(&stanza.tag, &stanza.args, &stanza.body);
-        identity_answer(parsed, |s| {
-            self.0.unwrap_p256tag(s).map(|k| k.map(|k| file_key(&k)))
-        })
+        identity_answer(stanza, P256TagStanza::parse, |s| self.0.unwrap_p256tag(s))
     }
 }
 
@@ -131,10 +128,7 @@ pub struct SoftTagPqIdentity(pub SoftwareHybridTagKey);
 
 impl age::Identity for SoftTagPqIdentity {
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
-        let parsed = MlKem768P256TagStanza::parse(&stanza.tag, &stanza.args, &stanza.body);
-        identity_answer(parsed, |s| {
-            self.0.unwrap(s).map(|k| k.map(|k| file_key(&k)))
-        })
+        identity_answer(stanza, MlKem768P256TagStanza::parse, |s| self.0.unwrap(s))
     }
 }
 
