@@ -294,22 +294,17 @@ mod tests {
 
     #[test]
     fn uris_parse_as_sops_parses_them() {
-        assert_eq!(
-            parse_address("unix:///run/ks.sock"),
-            Ok(Address::Unix("/run/ks.sock".into()))
-        );
-        assert_eq!(
-            parse_address("unix:/run/ks.sock"),
-            Ok(Address::Unix("/run/ks.sock".into()))
-        );
-        assert_eq!(
-            parse_address("tcp://127.0.0.1:5000"),
-            Ok(Address::Tcp("127.0.0.1:5000".into()))
-        );
-        assert_eq!(
-            parse_address("tcp://localhost"),
-            Ok(Address::Tcp("localhost:443".into()))
-        );
+        for (uri, address) in [
+            ("unix:///run/ks.sock", Address::Unix("/run/ks.sock".into())),
+            ("unix:/run/ks.sock", Address::Unix("/run/ks.sock".into())),
+            (
+                "tcp://127.0.0.1:5000",
+                Address::Tcp("127.0.0.1:5000".into()),
+            ),
+            ("tcp://localhost", Address::Tcp("localhost:443".into())),
+        ] {
+            assert_eq!(parse_address(uri), Ok(address), "{uri}");
+        }
         assert!(
             matches!(parse_address("unix://host/x"), Ok(Address::Unusable(m)) if m.contains("authority"))
         );
