@@ -314,6 +314,13 @@ impl PromptHook for SecretCache {
 mod tests {
     use super::*;
 
+    /// A cache (see [`cache`]) that was just given `pin` for the prompt `PIN?`.
+    fn cache_holding_pin(pin: &str, idle: u64, max: u64) -> Arc<SecretCache> {
+        let c = cache(idle, max);
+        c.remember_secret("PIN?", &SecretString::from(pin.to_string()));
+        c
+    }
+
     fn cache(idle: u64, max: u64) -> Arc<SecretCache> {
         SecretCache::new(
             CachePolicy {
@@ -327,8 +334,7 @@ mod tests {
 
     #[test]
     fn a_secret_is_answered_until_idle_then_gone() {
-        let c = cache(200, 10_000);
-        c.remember_secret("PIN?", &SecretString::from("123456".to_string()));
+        let c = cache_holding_pin("123456", 200, 10_000);
         assert_eq!(c.cached_secret("PIN?").unwrap().expose_secret(), "123456");
         std::thread::sleep(Duration::from_millis(250));
         assert!(c.cached_secret("PIN?").is_none());
@@ -336,15 +342,13 @@ mod tests {
 
     #[test]
     fn zero_idle_means_never_cache() {
-        let c = cache(0, 10_000);
-        c.remember_secret("PIN?", &SecretString::from("1".to_string()));
+        let c = cache_holding_pin("1", 0, 10_000);
         assert!(c.cached_secret("PIN?").is_none());
     }
 
     #[test]
     fn the_max_lifetime_holds_even_when_used() {
-        let c = cache(10_000, 200);
-        c.remember_secret("PIN?", &SecretString::from("1".to_string()));
+        let c = cache_holding_pin("1", 10_000, 200);
         for _ in 0..3 {
             std::thread::sleep(Duration::from_millis(50));
             assert!(c.cached_secret("PIN?").is_some());
