@@ -20,6 +20,14 @@ impl CliError {
         }
     }
 
+    /// An output file, directory or stream could not be written (sops's exit code for it).
+    pub fn write_failed(message: impl Into<String>) -> Self {
+        CliError::new(
+            keytap_core::error::exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
+            message,
+        )
+    }
+
     /// Prefixes the message with the file it concerns.
     pub fn in_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
         let path = path.as_ref().display().to_string();

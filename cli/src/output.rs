@@ -31,20 +31,14 @@ fn write_error(path: &Path, dest: Destination, e: ReplaceError) -> CliError {
         ReplaceError::CannotOpen { source, .. } => {
             let reason = io_reason(&source);
             match dest {
-                Destination::InPlace | Destination::NewFile => CliError::new(
-                    exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                    format!(
-                        "Could not open in-place file for writing: open {}: {reason}",
-                        absolute(path).display()
-                    ),
-                ),
-                Destination::Output => CliError::new(
-                    exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                    format!(
-                        "Could not open output file for writing: open {}: {reason}",
-                        path.display()
-                    ),
-                ),
+                Destination::InPlace | Destination::NewFile => CliError::write_failed(format!(
+                    "Could not open in-place file for writing: open {}: {reason}",
+                    absolute(path).display()
+                )),
+                Destination::Output => CliError::write_failed(format!(
+                    "Could not open output file for writing: open {}: {reason}",
+                    path.display()
+                )),
                 Destination::Updatekeys => CliError::new(
                     exit_code::GENERIC,
                     format!(
@@ -54,13 +48,10 @@ fn write_error(path: &Path, dest: Destination, e: ReplaceError) -> CliError {
                 ),
             }
         }
-        ReplaceError::Exists(p) => CliError::new(
-            exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!(
-                "{} was created by another process meanwhile; it was not overwritten",
-                p.display()
-            ),
-        ),
+        ReplaceError::Exists(p) => CliError::write_failed(format!(
+            "{} was created by another process meanwhile; it was not overwritten",
+            p.display()
+        )),
         ReplaceError::Write { source, .. } => CliError::new(
             exit_code::GENERIC,
             format!("write {}: {}", absolute(path).display(), io_reason(&source)),
@@ -88,12 +79,9 @@ pub fn write_file(
 /// Writes to stdout, reporting a closed pipe as a write error instead of panicking.
 pub fn write_stdout(data: &[u8]) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    out.write_all(data).and_then(|_| out.flush()).map_err(|e| {
-        CliError::new(
-            exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!("Could not write to stdout: {e}"),
-        )
-    })
+    out.write_all(data)
+        .and_then(|_| out.flush())
+        .map_err(|e| CliError::write_failed(format!("Could not write to stdout: {e}")))
 }
 
 /// Writes a command's result where the flags say: back over FILE (`-i`), to `--output`,

@@ -148,10 +148,10 @@ fn decrypt_to_dir(
         opts.follow_symlinks = false;
         opts.allow_in_place = false;
         replace(&opts, &out).map_err(|e| {
-            CliError::new(
-                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("Could not write the plaintext into {}: {e}", dir.display()),
-            )
+            CliError::write_failed(format!(
+                "Could not write the plaintext into {}: {e}",
+                dir.display()
+            ))
         })?;
     }
     Ok(0)
@@ -167,13 +167,10 @@ fn create_output_dir(dir: &Path) -> Result<(), CliError> {
         .create(dir)
     {
         Ok(()) => Ok(()),
-        Err(e) => Err(CliError::new(
-            exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!(
-                "Could not create output directory {}: {}",
-                dir.display(),
-                keytap_core::goerr::io_reason(&e)
-            ),
-        )),
+        Err(e) => Err(CliError::write_failed(format!(
+            "Could not create output directory {}: {}",
+            dir.display(),
+            keytap_core::goerr::io_reason(&e)
+        ))),
     }
 }

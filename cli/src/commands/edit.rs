@@ -100,10 +100,7 @@ struct EditCopy {
 impl EditCopy {
     fn create(file: &Path, plain: &[u8]) -> Result<EditCopy, CliError> {
         let fail = |what: &str, e: std::io::Error| {
-            CliError::new(
-                exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("Could not create temporary {what}: {e}"),
-            )
+            CliError::write_failed(format!("Could not create temporary {what}: {e}"))
         };
         let dir = PrivateDir::create("keytap-edit-").map_err(|e| fail("directory", e))?;
         let on_signal = crate::cleanup::on_signal_remove(dir.path().to_path_buf());

@@ -178,10 +178,7 @@ pub fn run_file(
     );
     drop(open);
     let cannot = |what: &str, e: std::io::Error| {
-        CliError::new(
-            exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!("could not create {what}: {e}"),
-        )
+        CliError::write_failed(format!("could not create {what}: {e}"))
     };
     let dir = PrivateDir::create("keytap-exec-").map_err(|e| cannot("temporary directory", e))?;
     let _on_signal = crate::cleanup::on_signal_remove(dir.path().to_path_buf());

@@ -98,19 +98,13 @@ pub fn run(
                 .mode(0o600)
                 .open(path)
                 .map_err(|e| {
-                    CliError::new(
-                        exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                        format!(
-                            "failed to create {}: {e} (keytap never overwrites an identity file)",
-                            path.display()
-                        ),
-                    )
+                    CliError::write_failed(format!(
+                        "failed to create {}: {e} (keytap never overwrites an identity file)",
+                        path.display()
+                    ))
                 })?;
             f.write_all(text.as_bytes()).map_err(|e| {
-                CliError::new(
-                    exit_code::COULD_NOT_WRITE_OUTPUT_FILE,
-                    format!("failed to write {}: {e}", path.display()),
-                )
+                CliError::write_failed(format!("failed to write {}: {e}", path.display()))
             })?;
             eprintln!("Public key: {public}");
         }
