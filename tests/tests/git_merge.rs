@@ -32,17 +32,25 @@ impl Repo {
                 repo.ws.recipient
             ),
         );
-        repo.write("s.yaml", plain);
-        repo.ok(repo.sops(&["encrypt", "-i", "s.yaml"]));
-        repo.git(&["add", "-A"]);
-        // git-setup lists tracked sops files in .gitattributes.
-        repo.ok(repo.keytap(&["git-setup"]));
-        assert!(repo
-            .read(".gitattributes")
-            .contains("/s.yaml merge=sops diff=sops"));
-        repo.git(&["add", "-A"]);
-        repo.git(&["commit", "-qm", "base"]);
+        repo.commit_sops_file("s.yaml", plain, "base");
         repo
+    }
+
+    /// Encrypts `plain` into `name` with sops and commits it as `message`, after git-setup
+    /// has listed it in .gitattributes.
+    fn commit_sops_file(&self, name: &str, plain: &str, message: &str) {
+        self.write(name, plain);
+        self.ok(self.sops(&["encrypt", "-i", name]));
+        self.git(&["add", "-A"]);
+        // git-setup lists tracked sops files in .gitattributes.
+        self.ok(self.keytap(&["git-setup"]));
+        let attribute = format!("/{name} merge=sops diff=sops");
+        assert!(
+            self.read(".gitattributes").contains(&attribute),
+            "{attribute}"
+        );
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-qm", message]);
     }
 
     fn write(&self, name: &str, text: &str) {
@@ -356,15 +364,7 @@ fn comments_nested_maps_and_lists_merge_and_the_real_sops_opens_json_too() {
     assert!(text.contains("- gamma"), "{text}");
 
     // A JSON file: the format comes from the path git passes (%P).
-    repo.write("c.json", "{\"a\": 1, \"b\": {\"c\": [1, 2]}}\n");
-    repo.ok(repo.sops(&["encrypt", "-i", "c.json"]));
-    repo.git(&["add", "-A"]);
-    repo.ok(repo.keytap(&["git-setup"]));
-    assert!(repo
-        .read(".gitattributes")
-        .contains("/c.json merge=sops diff=sops"));
-    repo.git(&["add", "-A"]);
-    repo.git(&["commit", "-qm", "json"]);
+    repo.commit_sops_file("c.json", "{\"a\": 1, \"b\": {\"c\": [1, 2]}}\n", "json");
     repo.git(&["branch", "-f", "theirs2"]);
     repo.git(&["checkout", "-q", "theirs2"]);
     repo.ok(repo.sops(&["set", "c.json", r#"["a"]"#, "2"]));
