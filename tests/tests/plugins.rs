@@ -28,6 +28,30 @@ fn encrypt_to(ws: &Workspace, name: &str, recipients: &str) {
     ws.write(name, &run.stdout);
 }
 
+/// A workspace with `s.json` encrypted to a fresh testkit key, and the key's identity.
+fn testkit_secret() -> (Workspace, String) {
+    let ws = Workspace::new();
+    let (recipient, identity) = testkit_key(None);
+    encrypt_to(&ws, "s.json", &recipient);
+    (ws, identity)
+}
+
+/// Decrypts `s.json` with the testkit `identity` and `env` added to the environment.
+fn decrypt_s_json(ws: &Workspace, identity: &str, env: &[(&str, &str)]) -> (Run, Duration) {
+    let mut all = vec![("SOPS_AGE_KEY", identity)];
+    all.extend_from_slice(env);
+    keytap_env(ws, &["decrypt", "s.json"], &all)
+}
+
+/// [`decrypt_s_json`] with the plugin asking for a PIN and `answer` set to answer it.
+fn decrypt_answering_a_pin_prompt(
+    ws: &Workspace,
+    identity: &str,
+    answer: (&str, &str),
+) -> (Run, Duration) {
+    decrypt_s_json(ws, identity, &[("TESTKIT_MODE", "prompt-pin"), answer])
+}
+
 #[test]
 fn plugin_recipients_interoperate_with_sops() {
     let ws = Workspace::new();
@@ -113,18 +137,12 @@ fn a_pin_is_asked_once_for_twenty_files() {
 
 #[test]
 fn a_wrong_pin_fails_cleanly() {
-    let ws = Workspace::new();
-    let (recipient, identity) = testkit_key(None);
-    encrypt_to(&ws, "s.json", &recipient);
+    let (ws, identity) = testkit_secret();
     let askpass = ws.script("askpass.sh", "#!/bin/sh\necho 000000\n");
-    let (run, _) = keytap_env(
+    let (run, _) = decrypt_answering_a_pin_prompt(
         &ws,
-        &["decrypt", "s.json"],
-        &[
-            ("SOPS_AGE_KEY", &identity),
-            ("TESTKIT_MODE", "prompt-pin"),
-            ("KEYTAP_ASKPASS", askpass.to_str().unwrap()),
-        ],
+        &identity,
+        ("KEYTAP_ASKPASS", askpass.to_str().unwrap()),
     );
     assert_eq!(run.code, 128, "{}", run.stderr);
     assert!(run.stdout.is_empty());
@@ -133,18 +151,12 @@ fn a_wrong_pin_fails_cleanly() {
 
 #[test]
 fn no_way_to_ask_is_a_clear_error_not_a_hang() {
-    let ws = Workspace::new();
-    let (recipient, identity) = testkit_key(None);
-    encrypt_to(&ws, "s.json", &recipient);
+    let (ws, identity) = testkit_secret();
     // No KEYTAP_ASKPASS, no pinentry, no terminal (the harness gives no tty).
-    let (run, took) = keytap_env(
+    let (run, took) = decrypt_answering_a_pin_prompt(
         &ws,
-        &["decrypt", "s.json"],
-        &[
-            ("SOPS_AGE_KEY", &identity),
-            ("TESTKIT_MODE", "prompt-pin"),
-            ("PATH", &format!("{}:/usr/bin:/bin", bin_dir().display())),
-        ],
+        &identity,
+        ("PATH", &format!("{}:/usr/bin:/bin", bin_dir().display())),
     );
     assert_eq!(run.code, 128, "{}", run.stderr);
     assert!(
@@ -158,21 +170,15 @@ fn no_way_to_ask_is_a_clear_error_not_a_hang() {
 
 #[test]
 fn pinentry_answers_when_askpass_is_unset() {
-    let ws = Workspace::new();
-    let (recipient, identity) = testkit_key(None);
-    encrypt_to(&ws, "s.json", &recipient);
+    let (ws, identity) = testkit_secret();
     let pinentry = ws.script(
         "pinentry.sh",
         "#!/bin/sh\necho OK\nwhile read -r line; do case \"$line\" in GETPIN*) echo 'D 123456'; echo OK;; BYE*) echo OK; exit 0;; *) echo OK;; esac; done\n",
     );
-    let (run, _) = keytap_env(
+    let (run, _) = decrypt_answering_a_pin_prompt(
         &ws,
-        &["decrypt", "s.json"],
-        &[
-            ("SOPS_AGE_KEY", &identity),
-            ("TESTKIT_MODE", "prompt-pin"),
-            ("PINENTRY_PROGRAM", pinentry.to_str().unwrap()),
-        ],
+        &identity,
+        ("PINENTRY_PROGRAM", pinentry.to_str().unwrap()),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.out().contains("s3cret"));
@@ -180,9 +186,7 @@ fn pinentry_answers_when_askpass_is_unset() {
 
 #[test]
 fn every_plugin_misbehaviour_is_a_clear_error_without_plaintext() {
-    let ws = Workspace::new();
-    let (recipient, identity) = testkit_key(None);
-    encrypt_to(&ws, "s.json", &recipient);
+    let (ws, identity) = testkit_secret();
     for (mode, expect) in [
         ("fail", "age-plugin-testkit"),
         ("crash", "age-plugin-testkit"),
@@ -191,14 +195,10 @@ fn every_plugin_misbehaviour_is_a_clear_error_without_plaintext() {
         ("absent", "age-plugin-testkit"),
         ("hang", "made no progress within 2 s"),
     ] {
-        let (run, took) = keytap_env(
+        let (run, took) = decrypt_s_json(
             &ws,
-            &["decrypt", "s.json"],
-            &[
-                ("SOPS_AGE_KEY", &identity),
-                ("TESTKIT_MODE", mode),
-                ("KEYTAP_PLUGIN_TIMEOUT", "2"),
-            ],
+            &identity,
+            &[("TESTKIT_MODE", mode), ("KEYTAP_PLUGIN_TIMEOUT", "2")],
         );
         assert_eq!(run.code, 128, "{mode}: {}", run.stderr);
         assert!(run.stdout.is_empty(), "{mode}: printed plaintext");
@@ -214,18 +214,12 @@ fn every_plugin_misbehaviour_is_a_clear_error_without_plaintext() {
 
 #[test]
 fn plugins_that_flood_or_overflow_are_stopped_and_their_text_defused() {
-    let ws = Workspace::new();
-    let (recipient, identity) = testkit_key(None);
-    encrypt_to(&ws, "s.json", &recipient);
+    let (ws, identity) = testkit_secret();
     let with = |mode: &str, timeout: &str| {
-        keytap_env(
+        decrypt_s_json(
             &ws,
-            &["decrypt", "s.json"],
-            &[
-                ("SOPS_AGE_KEY", &identity),
-                ("TESTKIT_MODE", mode),
-                ("KEYTAP_PLUGIN_TIMEOUT", timeout),
-            ],
+            &identity,
+            &[("TESTKIT_MODE", mode), ("KEYTAP_PLUGIN_TIMEOUT", timeout)],
         )
         .0
     };
@@ -266,11 +260,10 @@ fn plugins_that_flood_or_overflow_are_stopped_and_their_text_defused() {
             notified.display()
         ),
     );
-    let (run, _) = keytap_env(
+    let (run, _) = decrypt_s_json(
         &ws,
-        &["decrypt", "s.json"],
+        &identity,
         &[
-            ("SOPS_AGE_KEY", &identity),
             ("TESTKIT_MODE", "escape-msg"),
             ("KEYTAP_NOTIFY", notify.to_str().unwrap()),
         ],
@@ -331,22 +324,15 @@ fn an_absent_token_falls_back_to_a_software_key() {
 
 #[test]
 fn a_missing_plugin_binary_names_it() {
-    let ws = Workspace::new();
-    let (recipient, identity) = testkit_key(None);
-    encrypt_to(&ws, "s.json", &recipient);
-    let (run, _) = keytap_env(
-        &ws,
-        &["decrypt", "s.json"],
-        &[("SOPS_AGE_KEY", &identity), ("PATH", "/usr/bin:/bin")],
-    );
+    let (ws, identity) = testkit_secret();
+    let (run, _) = decrypt_s_json(&ws, &identity, &[("PATH", "/usr/bin:/bin")]);
     assert_eq!(run.code, 128, "{}", run.stderr);
     run.assert_stderr_has("age-plugin-testkit not found in PATH");
     // KEYTAP_PLUGIN_PATH finds it without PATH.
-    let (run, _) = keytap_env(
+    let (run, _) = decrypt_s_json(
         &ws,
-        &["decrypt", "s.json"],
+        &identity,
         &[
-            ("SOPS_AGE_KEY", &identity),
             ("PATH", "/usr/bin:/bin"),
             ("KEYTAP_PLUGIN_PATH", bin_dir().to_str().unwrap()),
         ],
