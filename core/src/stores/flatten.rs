@@ -112,40 +112,34 @@ fn go_v(out: &mut String, v: &Value) {
             out.push_str(c);
             out.push('}');
         }
-        Value::List(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                go_v(out, item);
+        Value::List(items) => go_v_slice(out, items, go_v),
+        Value::Map(items) => go_v_slice(out, items, |out, item| match item {
+            Item::Entry(k, v) => {
+                out.push('{');
+                out.push_str(k);
+                out.push(' ');
+                go_v(out, v);
+                out.push('}');
             }
-            out.push(']');
-        }
-        Value::Map(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                match item {
-                    Item::Entry(k, v) => {
-                        out.push('{');
-                        out.push_str(k);
-                        out.push(' ');
-                        go_v(out, v);
-                        out.push('}');
-                    }
-                    Item::Comment(c) => {
-                        out.push_str("{{");
-                        out.push_str(c);
-                        out.push_str("} <nil>}");
-                    }
-                }
+            Item::Comment(c) => {
+                out.push_str("{{");
+                out.push_str(c);
+                out.push_str("} <nil>}");
             }
-            out.push(']');
-        }
+        }),
     }
+}
+
+/// Go's `%v` of a slice: `[a b c]`, each element written by `element`.
+fn go_v_slice<T>(out: &mut String, items: &[T], mut element: impl FnMut(&mut String, &T)) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        element(out, item);
+    }
+    out.push(']');
 }
 
 fn flatten_into(out: &mut BTreeMap<String, Value>, prefix: String, v: &Value) {
