@@ -5,6 +5,14 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
 }
 
+/// A fresh temporary directory holding the file `name` with `contents`.
+fn file_in_temp_dir(name: &str, contents: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    std::fs::write(&file, contents).unwrap();
+    (dir, file)
+}
+
 fn leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -16,10 +24,8 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_symlinked_file_is_written_through_the_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let real = dir.path().join("real.yaml");
+    let (dir, real) = file_in_temp_dir("real.yaml", "old");
     let link = dir.path().join("link.yaml");
-    std::fs::write(&real, "old").unwrap();
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink("real.yaml", &link).unwrap();
     let w = replace(&Replace::new(&link, Contents::Encrypted), b"new").unwrap();
@@ -38,9 +44,7 @@ fn owner_group_and_mode_are_kept_when_root_rewrites_another_users_file() {
     if rustix::process::geteuid().as_raw() != 0 {
         return; // needs root to hand a file to someone else (CI runs as root)
     }
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("s.yaml");
-    std::fs::write(&f, "old").unwrap();
+    let (_dir, f) = file_in_temp_dir("s.yaml", "old");
     std::os::unix::fs::chown(&f, Some(65534), Some(65534)).unwrap();
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
     assert_eq!(
@@ -53,10 +57,8 @@ fn owner_group_and_mode_are_kept_when_root_rewrites_another_users_file() {
 
 #[test]
 fn a_hard_linked_file_is_rewritten_in_place_so_both_names_see_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("a");
+    let (dir, a) = file_in_temp_dir("a", "a much longer old content");
     let b = dir.path().join("b");
-    std::fs::write(&a, "a much longer old content").unwrap();
     std::fs::hard_link(&a, &b).unwrap();
     let ino = std::fs::metadata(&a).unwrap().ino();
     let w = replace(&Replace::new(&a, Contents::Encrypted), b"short").unwrap();
@@ -67,9 +69,7 @@ fn a_hard_linked_file_is_rewritten_in_place_so_both_names_see_it() {
 
 #[test]
 fn hard_links_are_refused_where_in_place_is_not_allowed() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("a");
-    std::fs::write(&a, "x").unwrap();
+    let (dir, a) = file_in_temp_dir("a", "x");
     std::fs::hard_link(&a, dir.path().join("b")).unwrap();
     let mut opts = Replace::new(&a, Contents::Plaintext);
     opts.allow_in_place = false;
@@ -82,9 +82,7 @@ fn hard_links_are_refused_where_in_place_is_not_allowed() {
 
 #[test]
 fn plaintext_is_private_whatever_the_old_mode() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("p");
-    std::fs::write(&f, "x").unwrap();
+    let (dir, f) = file_in_temp_dir("p", "x");
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
     replace(&Replace::new(&f, Contents::Plaintext), b"secret").unwrap();
     assert_eq!(mode(&f), 0o600);
@@ -95,9 +93,7 @@ fn plaintext_is_private_whatever_the_old_mode() {
 
 #[test]
 fn without_following_a_planted_symlink_is_replaced_not_written_through() {
-    let dir = tempfile::tempdir().unwrap();
-    let victim = dir.path().join("victim");
-    std::fs::write(&victim, "keep").unwrap();
+    let (dir, victim) = file_in_temp_dir("victim", "keep");
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = dir.path().join("out");
     std::os::unix::fs::symlink(&victim, &out).unwrap();
@@ -111,9 +107,7 @@ fn without_following_a_planted_symlink_is_replaced_not_written_through() {
 
 #[test]
 fn create_new_refuses_an_existing_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("f");
-    std::fs::write(&f, "theirs").unwrap();
+    let (_dir, f) = file_in_temp_dir("f", "theirs");
     let mut opts = Replace::new(&f, Contents::Encrypted);
     opts.create_new = true;
     assert!(matches!(
@@ -125,9 +119,7 @@ fn create_new_refuses_an_existing_file() {
 
 #[test]
 fn stale_temporary_files_of_ours_are_removed_under_the_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("s.yaml");
-    std::fs::write(&f, "x").unwrap();
+    let (dir, f) = file_in_temp_dir("s.yaml", "x");
     let stale = dir.path().join(".s.yaml.AbC123.tmp");
     let other = dir.path().join(".s.yaml.notours.tmp");
     std::fs::write(&stale, "plaintext left by kill -9").unwrap();
