@@ -428,3 +428,15 @@ pub fn mask_random(data: &[u8]) -> String {
         .replace_all(&text, "TIME")
         .into_owned()
 }
+
+/// Waits for every child and asserts that each succeeded, showing its stderr otherwise.
+pub fn assert_all_succeed(children: Vec<std::process::Child>) {
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -141,14 +141,7 @@ fn concurrent_sets_never_lose_an_update() {
                 .unwrap()
         })
         .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    keytap_e2e::assert_all_succeed(children);
     let plain = ws.keytap(["decrypt", "s.yaml"]).out();
     for i in 0..12 {
         assert!(

@@ -896,14 +896,7 @@ fn concurrent_runs_take_turns_and_never_mix_two_manifests() {
                 .unwrap()
         })
         .collect();
-    for r in runs {
-        let out = r.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    keytap_e2e::assert_all_succeed(runs);
     assert_eq!(site.generations(), (1..=6).collect::<Vec<u64>>());
     for g in 1..=6 {
         let mut names: Vec<String> = std::fs::read_dir(site.mount().join(g.to_string()))
