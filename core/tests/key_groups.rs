@@ -19,6 +19,10 @@ fn config() -> String {
     )
 }
 
+/// A flat store, a plaintext in its format, the format's name, and how to normalize the
+/// store's output before comparing it with sops's.
+type FlatFormat<'a> = (&'a dyn Store, &'a [u8], &'a str, fn(&[u8]) -> String);
+
 /// The metadata's shape: keys, order and types, with string contents blanked (keys and
 /// dates differ between sops runs) and nulls dropped.
 fn shape(b: &Branch) -> Branch {
@@ -56,7 +60,7 @@ fn key_group_metadata_round_trips_in_every_format() {
     assert!(matches!(json_md[0], Item::Entry(ref k, Value::Int(2)) if k == "shamir_threshold"));
 
     // The flat formats carry the same key groups as JSON.
-    let flat_formats: [(&dyn Store, &[u8], &str, fn(&[u8]) -> String); 2] = [
+    let flat_formats: [FlatFormat; 2] = [
         (&DotenvStore, b"password=1\nuser=bob\n", "dotenv", identity),
         (
             &IniStore,
