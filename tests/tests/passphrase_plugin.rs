@@ -1,24 +1,38 @@
 //! The passphrase plugin through keytap (issue #9): no plaintext keys.txt, unattended boots.
 
+use std::path::PathBuf;
+
 use keytap_e2e::{path_with_plugins, plugin_identity, testkit_key, Run, Workspace};
 
 fn keytap(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     ws.keytap_with_plugins(60, args, env)
 }
 
-#[test]
-fn passphrase_from_a_file_a_credential_and_a_prompt() {
+/// A workspace with a passphrase-protected key in `key_file` whose passphrase is in
+/// `pass.txt`: the workspace, that file, the key's recipient and its identity.
+fn with_passphrase_key(passphrase: &str, key_file: &str) -> (Workspace, PathBuf, String, String) {
     let ws = Workspace::new();
-    let pass = ws.private_file("pass.txt", "correct horse\n");
-    let (recipient, from_file) = ws.passphrase_key(
-        &ws.path("k1.age"),
+    let pass = ws.private_file("pass.txt", passphrase);
+    let (recipient, identity) = ws.passphrase_key(
+        &ws.path(key_file),
         &["--passphrase-file", pass.to_str().unwrap()],
     );
+    (ws, pass, recipient, identity)
+}
+
+/// Encrypts `plain.yaml` to `recipients` with keytap into `name`.
+fn encrypt_to(ws: &Workspace, recipients: &str, name: &str) {
+    let enc = keytap(ws, &["encrypt", "--age", recipients, "plain.yaml"], &[]);
+    assert_eq!(enc.code, 0, "{}", enc.stderr);
+    ws.write(name, &enc.stdout);
+}
+
+#[test]
+fn passphrase_from_a_file_a_credential_and_a_prompt() {
+    let (ws, _, recipient, from_file) = with_passphrase_key("correct horse\n", "k1.age");
     ws.write("plain.yaml", "token: s3cret\n");
     // keytap encrypts to the plain age1 recipient (no plugin needed), and real age too.
-    let enc = keytap(&ws, &["encrypt", "--age", &recipient, "plain.yaml"], &[]);
-    assert_eq!(enc.code, 0, "{}", enc.stderr);
-    ws.write("s.yaml", &enc.stdout);
+    encrypt_to(&ws, &recipient, "s.yaml");
     let run = keytap(&ws, &["decrypt", "s.yaml"], &[("SOPS_AGE_KEY", &from_file)]);
     assert_eq!(run.code, 0, "file: {}", run.stderr);
     assert_eq!(run.out(), "token: s3cret\n");
@@ -67,8 +81,7 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
     let mut files = Vec::new();
     for i in 0..20 {
         let name = format!("f{i}.yaml");
-        let enc = keytap(&ws, &["encrypt", "--age", &recipient, "plain.yaml"], &[]);
-        ws.write(&name, &enc.stdout);
+        encrypt_to(&ws, &recipient, &name);
         files.push(name);
     }
     std::fs::create_dir_all(ws.path("out")).unwrap();
@@ -105,15 +118,9 @@ fn passphrase_from_a_file_a_credential_and_a_prompt() {
 
 #[test]
 fn wrong_passphrase_and_rekey() {
-    let ws = Workspace::new();
-    let pass = ws.private_file("pass.txt", "first");
-    let (recipient, identity) = ws.passphrase_key(
-        &ws.path("k.age"),
-        &["--passphrase-file", pass.to_str().unwrap()],
-    );
+    let (ws, pass, recipient, identity) = with_passphrase_key("first", "k.age");
     ws.write("plain.yaml", "a: b\n");
-    let enc = keytap(&ws, &["encrypt", "--age", &recipient, "plain.yaml"], &[]);
-    ws.write("s.yaml", &enc.stdout);
+    encrypt_to(&ws, &recipient, "s.yaml");
     std::fs::write(&pass, "wrong").unwrap();
     let run = keytap(&ws, &["decrypt", "s.yaml"], &[("SOPS_AGE_KEY", &identity)]);
     assert_eq!(run.code, 128);
@@ -138,26 +145,10 @@ fn wrong_passphrase_and_rekey() {
 
 #[test]
 fn an_absent_token_falls_back_to_the_passphrase_plugin() {
-    let ws = Workspace::new();
-    let pass = ws.private_file("pass.txt", "pw");
-    let (recipient, identity) = ws.passphrase_key(
-        &ws.path("k.age"),
-        &["--passphrase-file", pass.to_str().unwrap()],
-    );
+    let (ws, _, recipient, identity) = with_passphrase_key("pw", "k.age");
     let (token_recipient, token_identity) = testkit_key(Some("absent"));
     ws.write("plain.yaml", "a: b\n");
-    let enc = keytap(
-        &ws,
-        &[
-            "encrypt",
-            "--age",
-            &format!("{token_recipient},{recipient}"),
-            "plain.yaml",
-        ],
-        &[],
-    );
-    assert_eq!(enc.code, 0, "{}", enc.stderr);
-    ws.write("s.yaml", &enc.stdout);
+    encrypt_to(&ws, &format!("{token_recipient},{recipient}"), "s.yaml");
     let keys = ws.write(
         "keys.txt.plugins",
         format!("{token_identity}\n{identity}\n"),
