@@ -64,7 +64,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
-use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use saphyr_parser::ScalarStyle;
 
 /// The only file name sops reads when searching for its config.
 pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
@@ -80,7 +80,9 @@ pub const EXIT_CODE_CONFIG_ERROR: i32 = 1;
 pub const EXIT_CODE_CONFLICTING_PARAMETERS: i32 = 8;
 
 mod decode;
-use decode::{read_first_document, Decoder};
+mod nodes;
+use decode::Decoder;
+use nodes::read_first_document;
 mod lookup;
 mod rules;
 use rules::resolve_rule;
