@@ -784,28 +784,24 @@ mod tests {
     #[test]
     fn the_data_key_follows_rotation_and_revocation() {
         let (k, r1, r2) = ([1u8; 32], [2u8; 32], [3u8; 32]);
-        assert_eq!(
-            choose_data_key(Some(&k), &k, &k, false),
-            DataKeyChoice::Ours
-        );
-        assert_eq!(
-            choose_data_key(Some(&k), &r1, &k, false),
-            DataKeyChoice::Ours
-        );
-        assert_eq!(
-            choose_data_key(Some(&k), &k, &r1, true),
-            DataKeyChoice::Theirs
-        );
-        // Their key never seals our changes.
-        assert_eq!(
-            choose_data_key(Some(&k), &k, &r1, false),
-            DataKeyChoice::Fresh
-        );
-        assert_eq!(
-            choose_data_key(Some(&k), &r1, &r2, false),
-            DataKeyChoice::Fresh
-        );
-        assert_eq!(choose_data_key(None, &r1, &r2, false), DataKeyChoice::Fresh);
+        /// (base, ours, theirs, result is exactly theirs) -> the key the result is sealed with.
+        type Case<'a> = (Option<&'a [u8]>, &'a [u8], &'a [u8], bool, DataKeyChoice);
+        let cases: [Case; 6] = [
+            (Some(&k), &k, &k, false, DataKeyChoice::Ours),
+            (Some(&k), &r1, &k, false, DataKeyChoice::Ours),
+            (Some(&k), &k, &r1, true, DataKeyChoice::Theirs),
+            // Their key never seals our changes.
+            (Some(&k), &k, &r1, false, DataKeyChoice::Fresh),
+            (Some(&k), &r1, &r2, false, DataKeyChoice::Fresh),
+            (None, &r1, &r2, false, DataKeyChoice::Fresh),
+        ];
+        for (n, (base, ours, theirs, exactly_theirs, want)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                choose_data_key(base, ours, theirs, exactly_theirs),
+                want,
+                "case {n}"
+            );
+        }
         // Theirs removed b without rotating; ours still had b on the same key: fresh.
         let with_b = vec![vec![age("a"), age("b")]];
         let without_b = vec![vec![age("a")]];

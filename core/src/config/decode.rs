@@ -467,9 +467,10 @@ impl Decoder {
                 // go-yaml decodes the whole mapping (and counts it) before the caller
                 // finds it is not what it wants.
                 for (k, v) in pairs {
-                    if matches!(self.dynamic(k), Dyn::Nil) && self.excessive_aliasing {
+                    if self.excessive_aliasing {
                         break;
                     }
+                    self.dynamic(k);
                     self.dynamic(v);
                 }
                 Dyn::Other("map[string]interface {}")
