@@ -214,9 +214,20 @@ impl OpenFile {
     }
 
     /// Encrypts the documents, sets `lastmodified` to now and stores the new MAC. Values
-    /// unchanged since they were decrypted keep their exact ciphertext.
+    /// unchanged since they were decrypted keep their exact ciphertext. The file stays open
+    /// (an editor loop seals again after a failed save); [`OpenFile::into_sealed`] is the
+    /// same without copying the documents.
     pub fn seal(&self) -> Result<EncryptedFile, Error> {
-        let mut docs = self.docs.clone();
+        self.seal_docs(self.docs.clone())
+    }
+
+    /// [`OpenFile::seal`] for the last use of an open file.
+    pub fn into_sealed(mut self) -> Result<EncryptedFile, Error> {
+        let docs = std::mem::take(&mut self.docs);
+        self.seal_docs(docs)
+    }
+
+    fn seal_docs(&self, mut docs: Vec<Branch>) -> Result<EncryptedFile, Error> {
         let mut metadata = self.metadata.clone();
         let mac = walk::encrypt_tree(
             &mut docs,

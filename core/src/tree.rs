@@ -61,3 +61,49 @@ pub fn get<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {
         _ => None,
     })
 }
+
+/// Roughly how many bytes `branch` takes written out: its keys and scalar text plus a
+/// few bytes of indentation and punctuation per item. Emitters reserve this up front so
+/// that a large output is not copied (and its new pages faulted in) at every doubling.
+pub fn text_len_hint(branch: &[Item]) -> usize {
+    const PER_ITEM: usize = 16;
+    fn value_len<'a>(
+        v: &'a Value,
+        maps: &mut Vec<&'a [Item]>,
+        lists: &mut Vec<&'a [Value]>,
+    ) -> usize {
+        match v {
+            Value::Str(s) | Value::Time(s) | Value::Comment(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::Map(items) => {
+                maps.push(items);
+                0
+            }
+            Value::List(values) => {
+                lists.push(values);
+                0
+            }
+            _ => 8,
+        }
+    }
+    // Iterative: documents nest up to MAX_NESTING levels.
+    let mut total = 0;
+    let (mut maps, mut lists) = (vec![branch], Vec::new());
+    loop {
+        if let Some(items) = maps.pop() {
+            for item in items {
+                total += PER_ITEM
+                    + match item {
+                        Item::Entry(k, v) => k.len() + value_len(v, &mut maps, &mut lists),
+                        Item::Comment(c) => c.len(),
+                    };
+            }
+        } else if let Some(values) = lists.pop() {
+            for v in values {
+                total += PER_ITEM + value_len(v, &mut maps, &mut lists);
+            }
+        } else {
+            return total;
+        }
+    }
+}

@@ -70,7 +70,7 @@ pub fn run(common: &CommonArgs, keys: &KeyArgs, file: &Path) -> Result<i32, CliE
     )?;
     let open = OpenFile::create(docs, settings.metadata, &context::wrapping_sources())
         .map_err(CliError::from)?;
-    let sealed = open.seal()?;
+    let sealed = open.into_sealed()?;
     let out = sealed.emit(&*f.output_store, f.output)?;
     crate::output::write_result(common, file, &out, Contents::Encrypted, lock.is_some())?;
     Ok(0)

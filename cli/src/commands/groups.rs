@@ -111,7 +111,7 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
     }
     open.wrap_new_keys(&crate::context::wrapping_sources())
         .map_err(CliError::from)?;
-    let sealed = open.seal()?;
+    let sealed = open.into_sealed()?;
     let out = sealed.emit(&*f.output_store, f.output)?;
     crate::output::write_result(&common, &file, &out, Contents::Encrypted, lock.is_some())?;
     Ok(0)

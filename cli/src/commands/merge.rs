@@ -268,5 +268,5 @@ fn seal(
             chosen
         }
     };
-    Ok(file.seal()?)
+    Ok(file.into_sealed()?)
 }

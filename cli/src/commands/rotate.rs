@@ -72,7 +72,7 @@ pub fn run(
         }
         open.rotate(&sources)
             .map_err(|e| CliError::from(e).in_file(file))?;
-        let sealed = open.seal()?;
+        let sealed = open.into_sealed()?;
         let out = sealed.emit(&*f.output_store, f.output)?;
         crate::output::write_result(common, file, &out, Contents::Encrypted, lock.is_some())?;
     }

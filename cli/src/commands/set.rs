@@ -64,7 +64,7 @@ fn seal_and_write(opened: Opened, file: &Path) -> Result<(), CliError> {
             ),
         ));
     }
-    let sealed = opened.open.seal()?;
+    let sealed = opened.open.into_sealed()?;
     let out = sealed.emit(&*f.output_store, f.output)?;
     write_file(
         file,

@@ -176,7 +176,7 @@ pub fn run(
         }
         open.wrap_new_keys(&sources)
             .map_err(|e| CliError::from(e).in_file(file))?;
-        let sealed = open.seal()?;
+        let sealed = open.into_sealed()?;
         let out = sealed.emit(&*f.output_store, f.output)?;
         write_file(
             file,

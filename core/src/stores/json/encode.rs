@@ -184,9 +184,9 @@ pub(crate) fn write_indented(
 
 /// Writes a mapping in sops's indented JSON form; comment items are skipped (JSON has
 /// no comments, and sops's encodeTree drops them).
-pub(crate) fn write_branch(
+pub(crate) fn write_branch<'a>(
     out: &mut String,
-    branch: &[Item],
+    branch: impl IntoIterator<Item = &'a Item>,
     indent: &str,
     depth: usize,
 ) -> Result<(), String> {

@@ -36,8 +36,17 @@ impl JsonStore {
 
     /// Emits one branch as a file: indented object plus a trailing newline.
     fn emit_branch(&self, branch: &[Item]) -> Result<Vec<u8>, StoreError> {
-        let mut out = String::new();
-        encode::write_branch(&mut out, branch, &self.indent, 0)
+        self.emit_items(branch, crate::tree::text_len_hint(branch))
+    }
+
+    /// Emits items as one object, reserving `size_hint` bytes.
+    fn emit_items<'a>(
+        &self,
+        items: impl IntoIterator<Item = &'a Item>,
+        size_hint: usize,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut out = String::with_capacity(size_hint);
+        encode::write_branch(&mut out, items, &self.indent, 0)
             .map_err(|e| StoreError::new(format!("Error marshaling to json: {e}")))?;
         out.push('\n');
         Ok(out.into_bytes())
@@ -118,10 +127,9 @@ impl JsonStore {
         let first = docs
             .first()
             .ok_or_else(|| StoreError::new("Error marshaling to json: no document to write"))?;
-        let mut branch: Vec<Item> = Vec::with_capacity(first.len() + 1);
-        branch.extend(first.iter().cloned());
-        branch.push(Item::Entry("sops".into(), Value::Map(metadata.clone())));
-        self.emit_branch(&branch)
+        let sops = Item::Entry("sops".into(), Value::Map(metadata.clone()));
+        let size_hint = crate::tree::text_len_hint(first) + crate::tree::text_len_hint(metadata);
+        self.emit_items(first.iter().chain([&sops]), size_hint)
     }
 }
 

@@ -13,7 +13,7 @@ use super::compose::{style, Composer, Kind};
 use super::emitter::{EEvent, EKind, Emitter};
 use super::resolve::{format_float, long_tag, resolved_tag, BINARY_TAG, STR_TAG};
 use super::scanner::ScalarStyle;
-use crate::tree::{Branch, Item, Value};
+use crate::tree::{text_len_hint, Branch, Item, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NKind {
@@ -553,6 +553,9 @@ pub(crate) fn emit_documents(
         // go-yaml's Close() fails before anything is written; sops ignores that error.
         return Ok(String::new());
     }
+    let size_hint = docs.iter().map(|doc| text_len_hint(doc)).sum::<usize>()
+        + extra.map_or(0, |item| text_len_hint(std::slice::from_ref(item)));
+    em.out.reserve(size_hint);
     em.emit(EEvent::new(EKind::StreamStart))?;
     for doc in docs {
         let mut mapping = ENode::collection(NKind::Mapping);
