@@ -643,6 +643,12 @@ fn malformed_inputs_are_errors() {
         (b"~: x\n", "non-string key"),
         (b"? [a]\n: b\n", "cannot unmarshal"),
         (b"a: b: c\n", "mapping values are not allowed"),
+        // A ':' inside a plain scalar ends it before a blank or a break, not before ':'.
+        (
+            b"ok: a::b\nbad: a:b:\n",
+            "line 2: mapping values are not allowed",
+        ),
+        (b"bad: a::\n", "mapping values are not allowed"),
         (b"a:\n  - b\n c: d\n", "line"),
         (b"a: [1, 2\n", "line"),
         (b"a: {b: 1\n", "line"),

@@ -168,6 +168,9 @@ pub(crate) fn is_alpha(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
+/// NUL bytes after the text: the end marker plus room for the longest lookahead (`--- `).
+pub(crate) const END_PADDING: usize = 8;
+
 /// The tokenizer. Holds the whole input as UTF-8 followed by NUL padding, which plays
 /// the role of go-yaml's buffer with its NUL end marker. `pos` is a byte offset; marks
 /// count characters, as go-yaml's do.
@@ -199,8 +202,7 @@ impl Scanner {
     /// A scanner over already-decoded text (see `reader::decode`).
     pub(crate) fn new(text: String) -> Scanner {
         let mut buf = text.into_bytes();
-        // The NUL end marker plus room for the longest lookahead (`--- `).
-        buf.extend([0; 8]);
+        buf.extend([0; END_PADDING]);
         Scanner {
             buf,
             pos: 0,
@@ -1651,24 +1653,25 @@ impl Scanner {
                         whitespaces.clear();
                     }
                 }
-                if self.flow_level == 0 && c != ':' && c.is_ascii() {
-                    // Copy the ASCII run up to the next blank, break or ':' at once
-                    // (nothing in it can end the scalar in block context).
+                if self.flow_level == 0 && c.is_ascii() {
+                    // Copy the ASCII run up to the next blank, break, or ':' before a
+                    // blank at once: nothing in it can end the scalar in block context
+                    // (an ENC[...] value is one run).
                     let start = self.pos;
-                    let stop = self.buf[start..]
-                        .iter()
-                        .position(|&b| {
-                            matches!(b, b':' | b' ' | b'\t' | b'\r' | b'\n' | 0) || !b.is_ascii()
-                        })
-                        .map_or(self.buf.len(), |n| start + n);
-                    s.push_str(std::str::from_utf8(&self.buf[start..stop]).unwrap_or_default());
-                    let n = (stop - start) as i64;
-                    self.pos = stop;
-                    self.mark.index += n;
-                    self.mark.column += n;
-                    self.newlines = 0;
-                    end = self.mark;
-                    continue;
+                    let stop = plain_run_end(&self.buf, start);
+                    // (Empty at a ':' before ':' or a character that is not ASCII: that
+                    // ':' is read alone below.)
+                    if stop > start {
+                        let run = std::str::from_utf8(&self.buf[start..stop]).unwrap_or_default();
+                        s.push_str(run);
+                        let n = (stop - start) as i64;
+                        self.pos = stop;
+                        self.mark.index += n;
+                        self.mark.column += n;
+                        self.newlines = 0;
+                        end = self.mark;
+                        continue;
+                    }
                 }
                 self.read(&mut s);
                 end = self.mark;
@@ -1707,6 +1710,44 @@ impl Scanner {
             self.simple_key_allowed = true;
         }
         Ok(token)
+    }
+}
+
+/// Bytes that end a run of a block plain scalar: blanks, breaks, NUL, anything not ASCII,
+/// and ':' (which ends it only before a blank, checked by [`plain_run_end`]).
+const PLAIN_RUN_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x80;
+    while b < 256 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b' ' as usize] = true;
+    table[b'\t' as usize] = true;
+    table[b'\r' as usize] = true;
+    table[b'\n' as usize] = true;
+    table[0] = true;
+    table[b':' as usize] = true;
+    table
+};
+
+/// The end of the run of a block plain scalar starting at `start` (ASCII): the first
+/// blank, break, NUL or non-ASCII byte, or a ':' not followed by ASCII that is neither
+/// blank nor break (a ':' before a blank ends the scalar; before a non-ASCII character
+/// the character-wise scan decides). `buf` ends in NUL.
+fn plain_run_end(buf: &[u8], start: usize) -> usize {
+    let mut i = start;
+    loop {
+        i += buf[i..]
+            .iter()
+            .position(|&b| PLAIN_RUN_STOP[b as usize])
+            .unwrap_or(buf.len() - i);
+        match buf.get(i) {
+            Some(b':') if buf.get(i + 1).is_some_and(|&n| !PLAIN_RUN_STOP[n as usize]) => {
+                i += 2;
+            }
+            _ => return i,
+        }
     }
 }
 
