@@ -56,15 +56,14 @@ pub enum CipherError {
     Unsupported,
 }
 
-fn base64_engine() -> base64::engine::GeneralPurpose {
-    // Go's StdEncoding tolerates non-zero trailing bits; so must we to read its output.
-    base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_allow_trailing_bits(true)
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
-    )
-}
+/// Go's StdEncoding tolerates non-zero trailing bits; so must we to read its output. (A
+/// constant: building the engine computes its decode table.)
+const BASE64_GO_STD: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
+);
 
 fn envelope_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -74,49 +73,31 @@ fn envelope_regex() -> &'static Regex {
     })
 }
 
-/// Splits an envelope whose fields hold only base64 characters and a word type (what sops
-/// writes). In that form every separator is unique, so this gives exactly the regex's
-/// captures; anything else goes through the regex. (The regex's backtracking dominated
-/// decryption time.)
+/// Splits an envelope whose data, IV and tag hold no ',' and whose type is a word, ending
+/// the string with `]` (what sops writes). Then every separator is unique, so the fields
+/// are exactly the regex's captures (the regex's `.` stops at a newline, so none may hold
+/// one); anything else goes through the regex. Characters that are not base64 are left
+/// to the decoder, which fails on them as it would on the regex's captures. (The regex's
+/// backtracking, and then a byte-wise scan, dominated decryption time.)
 fn split_canonical(s: &str) -> Option<[&str; 4]> {
     let rest = s.strip_prefix("ENC[AES256_GCM,data:")?;
-    // A table, not a chain of comparisons: this scan is most of a JSON decrypt's own time.
-    const BASE64: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut i = 0;
-        while i < 256 {
-            let c = i as u8;
-            table[i] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=';
-            i += 1;
-        }
-        table
-    };
-    let b64 = |c: u8| BASE64[usize::from(c)];
-    let field = |input: &'_ str, sep: &str| -> Option<(usize, usize)> {
-        let end = input.bytes().position(|c| !b64(c))?;
-        input[end..]
-            .starts_with(sep)
-            .then_some((end, end + sep.len()))
-    };
-    let (d_end, d_next) = field(rest, ",iv:")?;
-    let after_data = &rest[d_next..];
-    let (i_end, i_next) = field(after_data, ",tag:")?;
-    let after_iv = &after_data[i_next..];
-    let (t_end, t_next) = field(after_iv, ",type:")?;
-    let after_tag = &after_iv[t_next..];
-    let ty_end = after_tag.bytes().position(|c| !c.is_ascii_alphanumeric())?;
-    if after_tag.as_bytes().get(ty_end) != Some(&b']') || ty_end + 1 != after_tag.len() {
+    if memchr::memchr(b'\n', rest.as_bytes()).is_some() {
         return None;
     }
-    if d_end == 0 || i_end == 0 || t_end == 0 || ty_end == 0 {
+    // The field before the next ',' and what follows `sep` (which starts with that ',').
+    fn field<'a>(input: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
+        let end = memchr::memchr(b',', input.as_bytes())?;
+        let next = input[end..].strip_prefix(sep)?;
+        (end > 0).then_some((&input[..end], next))
+    }
+    let (data, after_data) = field(rest, ",iv:")?;
+    let (iv, after_iv) = field(after_data, ",tag:")?;
+    let (tag, after_tag) = field(after_iv, ",type:")?;
+    let ty = after_tag.strip_suffix(']')?;
+    if ty.is_empty() || !ty.bytes().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
-    Some([
-        &rest[..d_end],
-        &after_data[..i_end],
-        &after_iv[..t_end],
-        &after_tag[..ty_end],
-    ])
+    Some([data, iv, tag, ty])
 }
 
 /// True when `s` looks like a sops-encrypted value.
@@ -314,7 +295,7 @@ impl ValueCipher {
                 [get(1), get(2), get(3), get(4)]
             }
         };
-        let engine = base64_engine();
+        let engine = BASE64_GO_STD;
         // Data and tag decoded into one buffer that is then opened in place: the
         // plaintext of a string becomes the value without another copy.
         let mut sealed = Vec::with_capacity(fields[0].len() / 4 * 3 + 16);
@@ -546,15 +527,40 @@ mod tests {
             "ENC[AES256_GCM,data:a,b,iv:AA==,tag:AA==,type:str]",
             "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]trailing",
             "ENC[AES256_GCM,data:AA==,iv:AA==,iv:BB==,tag:AA==,type:str]",
+            "ENC[AES256_GCM,data:A A=,iv:AA==,tag:AA==,type:str]",
+            "ENC[AES256_GCM,data:AA==\n,iv:AA==,tag:AA==,type:str]",
+            "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:st]r]",
         ] {
-            let via_regex = envelope_regex()
-                .captures(s)
-                .map(|c| [1, 2, 3, 4].map(|i| c[i].to_string()));
-            if let Some(fast) = split_canonical(s) {
-                assert_eq!(Some(fast.map(String::from)), via_regex, "{s}");
+            agrees(s);
+        }
+        // Every single-character replacement and insertion of VECTOR, over the characters
+        // that matter to the separators.
+        let alphabet = [
+            ",", ":", "]", "[", "\n", " ", "i", "v", "t", "a", "g", "y", "=", "é",
+        ];
+        let chars: Vec<(usize, char)> = VECTOR.char_indices().collect();
+        for &(at, c) in &chars {
+            for a in alphabet {
+                agrees(&format!(
+                    "{}{a}{}",
+                    &VECTOR[..at],
+                    &VECTOR[at + c.len_utf8()..]
+                ));
+                agrees(&format!("{}{a}{}", &VECTOR[..at], &VECTOR[at..]));
             }
         }
         assert!(split_canonical(VECTOR).is_some());
+        assert!(split_canonical("ENC[AES256_GCM,data:A A=,iv:AA==,tag:AA==,type:str]").is_some());
+    }
+
+    /// The fast split, where it answers, gives the regex's captures.
+    fn agrees(s: &str) {
+        let via_regex = envelope_regex()
+            .captures(s)
+            .map(|c| [1, 2, 3, 4].map(|i| c[i].to_string()));
+        if let Some(fast) = split_canonical(s) {
+            assert_eq!(Some(fast.map(String::from)), via_regex, "{s:?}");
+        }
     }
 
     #[test]

@@ -333,10 +333,13 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> PResult<String> {
         let stop = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
         // Most strings (every encrypted value) have no escapes and are valid UTF-8: one copy.
+        // The quote is found by SIMD search and the control-byte check folds without
+        // stopping early, so that both compile to vector code.
         let rest = &self.s[self.pos..];
-        if let Some(run) = rest.iter().position(|&b| stop(b)) {
-            if rest[run] == b'"' {
-                if let Ok(text) = std::str::from_utf8(&rest[..run]) {
+        if let Some(run) = memchr::memchr2(b'"', b'\\', rest) {
+            let body = &rest[..run];
+            if rest[run] == b'"' && !body.iter().fold(false, |bad, &b| bad | (b < 0x20)) {
+                if let Ok(text) = std::str::from_utf8(body) {
                     self.pos += run + 1;
                     return Ok(text.to_owned());
                 }
