@@ -119,7 +119,7 @@ pub use keytap_core::goerr::io_reason;
 pub fn parse_encrypted(
     store: &dyn Store,
     file: &Path,
-    data: &[u8],
+    data: Vec<u8>,
 ) -> Result<EncryptedFile, CliError> {
     EncryptedFile::parse(store, data).map_err(|e| {
         let code = e.exit_code();

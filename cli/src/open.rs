@@ -62,7 +62,7 @@ fn read_encrypted(
     } else {
         (context::read_input(file)?, None)
     };
-    let enc = context::parse_encrypted(&*f.input_store, file, &data)?;
+    let enc = context::parse_encrypted(&*f.input_store, file, data)?;
     if mode.check_version {
         keytap_core::metadata::check_version(&enc.metadata.version)
             .map_err(|e| CliError::new(exit_code::GENERIC, e).in_file(file))?;

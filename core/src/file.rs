@@ -52,8 +52,8 @@ pub fn normalize_rfc3339(s: &str) -> String {
 
 impl EncryptedFile {
     /// Parses an encrypted file with the store of its format.
-    pub fn parse(store: &dyn Store, input: &[u8]) -> Result<EncryptedFile, Error> {
-        let (docs, meta) = store.load_encrypted(input).map_err(Error::Parse)?;
+    pub fn parse(store: &dyn Store, input: Vec<u8>) -> Result<EncryptedFile, Error> {
+        let (docs, meta) = store.load_encrypted_owned(input).map_err(Error::Parse)?;
         let meta = meta.ok_or(Error::MetadataNotFound)?;
         let metadata = Metadata::from_branch(&meta).map_err(Error::Metadata)?;
         Ok(EncryptedFile { docs, metadata })

@@ -56,7 +56,7 @@ fn is_sops_file(path: &Path) -> bool {
         return false;
     };
     let store = Format::from_path(path).store(&StoreOptions::default());
-    EncryptedFile::parse(&*store, &data).is_ok()
+    EncryptedFile::parse(&*store, data).is_ok()
 }
 
 /// A path as a `.gitattributes` pattern anchored at the top: special characters escaped,

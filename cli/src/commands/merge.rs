@@ -52,7 +52,7 @@ pub fn run(
     let (ours_data, lock) = context::read_for_change(ours)?;
     let base_data = context::read_input(base)?;
     let theirs_data = context::read_input(theirs)?;
-    let parse = |side: &'static str, data: &[u8]| -> Result<Version, CliError> {
+    let parse = |side: &'static str, data: Vec<u8>| -> Result<Version, CliError> {
         let encrypted = context::parse_encrypted(&*store, named, data)
             .map_err(|e| with_side(e, side, named))?;
         Ok(Version { side, encrypted })
@@ -61,10 +61,10 @@ pub fn run(
     let base = if base_data.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(parse("base", &base_data)?)
+        Some(parse("base", base_data)?)
     };
-    let ours = parse("ours", &ours_data)?;
-    let theirs = parse("theirs", &theirs_data)?;
+    let ours = parse("ours", ours_data)?;
+    let theirs = parse("theirs", theirs_data)?;
 
     let (base, ours, theirs) = open_all(base, ours, theirs, named)?;
     let mut conflicts = Conflicts::default();

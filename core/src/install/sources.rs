@@ -170,7 +170,7 @@ fn parse_file(path: &str, format: Format) -> Result<EncryptedFile, InstallError>
         ))
     })?;
     let store = format.store(&StoreOptions::default());
-    EncryptedFile::parse(store.as_ref(), &data)
+    EncryptedFile::parse(store.as_ref(), data)
         .map_err(|e| InstallError::new(format!("cannot parse {} of '{path}': {e}", format.name())))
 }
 

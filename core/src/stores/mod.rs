@@ -131,6 +131,16 @@ pub trait Store {
     /// Flattened formats (dotenv, INI) return the metadata already un-flattened.
     fn load_encrypted(&self, input: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError>;
 
+    /// [`Store::load_encrypted`] of input the caller gives up: a store that keeps the text
+    /// while parsing (YAML) then takes it without copying the file. (Plaintext input is
+    /// not given up: the caller wipes it.)
+    fn load_encrypted_owned(
+        &self,
+        input: Vec<u8>,
+    ) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
+        self.load_encrypted(&input)
+    }
+
     /// Emits plaintext documents.
     fn emit_plain(&self, docs: &[Branch]) -> Result<Vec<u8>, StoreError>;
 

@@ -14,6 +14,7 @@ use super::emitter::{EEvent, EKind, Emitter};
 use super::resolve::{format_float, long_tag, resolved_tag, BINARY_TAG, STR_TAG};
 use super::scanner::ScalarStyle;
 use crate::tree::{text_len_hint, Branch, Item, Value};
+use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NKind {
@@ -26,8 +27,9 @@ enum NKind {
 #[derive(Clone, Debug)]
 struct ENode {
     kind: NKind,
-    /// Short tag (`!!str`, `!!merge`, ...), as the re-parse in `Node.Encode` set it.
-    tag: String,
+    /// Short tag (`!!str`, `!!merge`, ...), as the re-parse in `Node.Encode` set it
+    /// (borrowed for the resolver's own tags: one per scalar of a large file).
+    tag: Cow<'static, str>,
     /// True when the tag was explicit in the re-parsed text (`!!binary`).
     tagged: bool,
     style: ScalarStyle,
@@ -43,7 +45,7 @@ impl ENode {
     fn collection(kind: NKind) -> ENode {
         ENode {
             kind,
-            tag: String::new(),
+            tag: Cow::Borrowed(""),
             tagged: false,
             style: ScalarStyle::Plain,
             value: String::new(),
@@ -227,7 +229,7 @@ fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -
     };
     Some(ENode {
         kind: NKind::Scalar,
-        tag: node.tag.clone(),
+        tag: Cow::Owned(node.tag.clone()),
         tagged: node.style & style::TAGGED != 0,
         style: st,
         value: node.value.clone(),
@@ -279,7 +281,7 @@ fn simple_plain_text(s: &str) -> bool {
 
 fn plain_node(text: String) -> ENode {
     let mut n = ENode::collection(NKind::Scalar);
-    n.tag = resolved_tag(&text).to_string();
+    n.tag = Cow::Borrowed(resolved_tag(&text));
     n.value = text;
     n
 }
@@ -312,7 +314,7 @@ fn scalar_node(v: &Value) -> ENode {
         // it a second time.
         if matches!(v, Value::Str(_)) {
             let mut n = ENode::collection(NKind::Scalar);
-            n.tag = STR_TAG.to_string();
+            n.tag = Cow::Borrowed(STR_TAG);
             n.value = text;
             return n;
         }
@@ -496,18 +498,18 @@ fn node_events(node: ENode, tail: String, em: &mut Emitter) -> Result<(), String
             em.emit(ev)?;
         }
         NKind::Scalar => {
-            let mut tag = node.tag.clone();
+            let mut tag: &str = &node.tag;
             let mut force_quoting = false;
             if !tag.is_empty() && !node.tagged {
                 let quoted_or_block = node.style != ScalarStyle::Plain;
                 if tag == STR_TAG && quoted_or_block {
-                    tag.clear();
+                    tag = "";
                 } else {
                     let rtag = resolved_tag(&node.value);
                     if rtag == tag {
-                        tag.clear();
+                        tag = "";
                     } else if tag == STR_TAG {
-                        tag.clear();
+                        tag = "";
                         force_quoting = true;
                     }
                 }
@@ -526,7 +528,7 @@ fn node_events(node: ENode, tail: String, em: &mut Emitter) -> Result<(), String
             ev.tag = if implicit {
                 String::new()
             } else {
-                long_tag(&tag)
+                long_tag(tag)
             };
             ev.implicit = implicit;
             ev.quoted_implicit = implicit;
@@ -625,18 +627,8 @@ mod fast_path_tests {
             let fast = plain_node(s.clone());
             let slow = node_encode(&s, ScalarStyle::Plain, None).expect("plain text re-parses");
             assert_eq!(
-                (
-                    fast.tag.as_str(),
-                    fast.style,
-                    fast.value.as_str(),
-                    fast.tagged
-                ),
-                (
-                    slow.tag.as_str(),
-                    slow.style,
-                    slow.value.as_str(),
-                    slow.tagged
-                ),
+                (&*fast.tag, fast.style, fast.value.as_str(), fast.tagged),
+                (&*slow.tag, slow.style, slow.value.as_str(), slow.tagged),
                 "{s:?}"
             );
         }

@@ -49,13 +49,12 @@ struct Parsed {
 /// Parses the whole stream; `first_check` runs on the first document as soon as it is
 /// composed (sops runs its go-yaml decoder check before reading further documents).
 fn parse_stream(
-    input: &[u8],
+    decoded: Result<String, String>,
     first_check: fn(&[compose::Node], usize) -> Result<(), String>,
     first_prefix: &str,
     later_prefix: &str,
 ) -> Result<Parsed, StoreError> {
-    let text =
-        reader::decode_input(input).map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
+    let text = decoded.map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
     let mut composer = compose::Composer::new(text);
     let mut docs = Vec::new();
     match composer.next_document() {
@@ -93,26 +92,15 @@ fn build_all(parsed: &Parsed, input_len: usize) -> Result<Vec<Branch>, StoreErro
         .collect()
 }
 
-impl Store for YamlStore {
-    fn load_plain(&self, input: &[u8]) -> Result<Vec<Branch>, StoreError> {
-        if input.is_empty() {
-            return Ok(Vec::new());
-        }
+impl YamlStore {
+    /// [`Store::load_encrypted`] of decoded input (`input_len` bytes long).
+    fn load_encrypted_text(
+        &self,
+        decoded: Result<String, String>,
+        input_len: usize,
+    ) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
         let parsed = parse_stream(
-            input,
-            load::Checker::check_plain_document,
-            "",
-            "Error unmarshaling input YAML: ",
-        )?;
-        build_all(&parsed, input.len())
-    }
-
-    fn load_encrypted(&self, input: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
-        if input.is_empty() {
-            return Ok((Vec::new(), None));
-        }
-        let parsed = parse_stream(
-            input,
+            decoded,
             load::check_encrypted_document,
             "Error unmarshalling input yaml: ",
             "Error unmarshaling input YAML: ",
@@ -126,7 +114,7 @@ impl Store for YamlStore {
         {
             return Ok((Vec::new(), None));
         }
-        let mut docs = build_all(&parsed, input.len())?;
+        let mut docs = build_all(&parsed, input_len)?;
         let mut metadata = None;
         for (i, doc) in docs.iter_mut().enumerate() {
             let mut k = 0;
@@ -153,6 +141,39 @@ impl Store for YamlStore {
             }
         };
         Ok((docs, metadata))
+    }
+}
+
+impl Store for YamlStore {
+    fn load_plain(&self, input: &[u8]) -> Result<Vec<Branch>, StoreError> {
+        if input.is_empty() {
+            return Ok(Vec::new());
+        }
+        let parsed = parse_stream(
+            reader::decode_input(input),
+            load::Checker::check_plain_document,
+            "",
+            "Error unmarshaling input YAML: ",
+        )?;
+        build_all(&parsed, input.len())
+    }
+
+    fn load_encrypted(&self, input: &[u8]) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
+        if input.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        self.load_encrypted_text(reader::decode_input(input), input.len())
+    }
+
+    fn load_encrypted_owned(
+        &self,
+        input: Vec<u8>,
+    ) -> Result<(Vec<Branch>, Option<Branch>), StoreError> {
+        if input.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let len = input.len();
+        self.load_encrypted_text(reader::decode_owned(input), len)
     }
 
     fn emit_plain(&self, docs: &[Branch]) -> Result<Vec<u8>, StoreError> {

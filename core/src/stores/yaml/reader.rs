@@ -34,16 +34,36 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<String, String> {
                 text.push_str(s);
                 text
             }
-            Err(e) => {
-                let msg = if e.error_len().is_none() {
-                    "yaml: incomplete UTF-8 octet sequence"
-                } else {
-                    "yaml: invalid leading UTF-8 octet"
-                };
-                return Err(msg.into());
-            }
+            Err(e) => return Err(utf8_error(&e)),
         }
     };
+    check_characters(text)
+}
+
+/// [`decode_input`] of input the caller gives up: UTF-8 without a BOM (nearly every
+/// file) becomes the text without a copy of the whole file.
+pub(crate) fn decode_owned(input: Vec<u8>) -> Result<String, String> {
+    if input.starts_with(&[0xFF, 0xFE])
+        || input.starts_with(&[0xFE, 0xFF])
+        || input.starts_with(&[0xEF, 0xBB, 0xBF])
+    {
+        return decode_input(&input);
+    }
+    let text = String::from_utf8(input).map_err(|e| utf8_error(&e.utf8_error()))?;
+    check_characters(text)
+}
+
+/// go-yaml's message for input that is not UTF-8.
+fn utf8_error(e: &std::str::Utf8Error) -> String {
+    if e.error_len().is_none() {
+        "yaml: incomplete UTF-8 octet sequence".into()
+    } else {
+        "yaml: invalid leading UTF-8 octet".into()
+    }
+}
+
+/// Rejects the characters YAML forbids.
+fn check_characters(text: String) -> Result<String, String> {
     // Bytes first (almost every file is ASCII), characters only where there is more. The
     // byte check folds without stopping early so that it compiles to vector code.
     let forbidden_ascii = |b: u8| (b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D) || b == 0x7F;
@@ -63,4 +83,32 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<String, String> {
         return Err("yaml: control characters are not allowed".into());
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_decoding_agrees_with_borrowed() {
+        let inputs: [&[u8]; 10] = [
+            b"a: 1\n",
+            b"\xEF\xBB\xBFa: 1\n",
+            b"\xFF\xFEa\x00:\x00 \x001\x00",
+            b"\xFE\xFF\x00a\x00:",
+            b"\xFF\xFEa",
+            b"a: \xff\n",
+            b"a: \xe2\x82",
+            b"a: \x01\n",
+            b"a: \xc2\x85 \xef\xbf\xbe\n",
+            b"",
+        ];
+        for input in inputs {
+            assert_eq!(
+                decode_owned(input.to_vec()),
+                decode_input(input),
+                "{input:?}"
+            );
+        }
+    }
 }
