@@ -957,16 +957,28 @@ impl Emitter {
         }
     }
 
+    /// True when [`Emitter::write_plain_scalar`] would copy the scalar's text unchanged:
+    /// no breaks, and no space at which the line would be folded (each space is written
+    /// as it is unless the column there is past the best width).
+    fn plain_text_is_written_unchanged(&self, allow_breaks: bool) -> bool {
+        let text = &self.scalar.text;
+        if text.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+            return false;
+        }
+        let Some(last_space) = text.rfind(' ') else {
+            return true;
+        };
+        // (ASCII: byte offsets are columns.)
+        let leading_space = i64::from(!text.is_empty() && !self.whitespace);
+        !allow_breaks
+            || (text.is_ascii()
+                && self.column + leading_space + last_space as i64 <= self.best_width)
+    }
+
     fn process_scalar(&mut self) {
         let allow_breaks = !self.simple_key_context;
         let style = self.scalar.style.unwrap_or(ScalarStyle::Plain);
-        if style == ScalarStyle::Plain
-            && !self
-                .scalar
-                .text
-                .contains([' ', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
-        {
-            // No spaces and no breaks: the per-character loop would copy it unchanged.
+        if style == ScalarStyle::Plain && self.plain_text_is_written_unchanged(allow_breaks) {
             let text = std::mem::take(&mut self.scalar.text);
             if !text.is_empty() && !self.whitespace {
                 self.put(' ');

@@ -28,12 +28,7 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<String, String> {
     } else {
         let body = input.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(input);
         match std::str::from_utf8(body) {
-            Ok(s) => {
-                // Room for the scanner's end padding, so that it is not copied again.
-                let mut text = String::with_capacity(s.len() + super::scanner::END_PADDING);
-                text.push_str(s);
-                text
-            }
+            Ok(s) => s.to_owned(),
             Err(e) => return Err(utf8_error(&e)),
         }
     };

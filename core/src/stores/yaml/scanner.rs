@@ -168,12 +168,9 @@ pub(crate) fn is_alpha(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
-/// NUL bytes after the text: the end marker plus room for the longest lookahead (`--- `).
-pub(crate) const END_PADDING: usize = 8;
-
-/// The tokenizer. Holds the whole input as UTF-8 followed by NUL padding, which plays
-/// the role of go-yaml's buffer with its NUL end marker. `pos` is a byte offset; marks
-/// count characters, as go-yaml's do.
+/// The tokenizer. Holds the whole input as UTF-8; every read past its end is NUL, which
+/// plays the role of go-yaml's buffer end marker (no padding is appended: that copied a
+/// large file once more). `pos` is a byte offset; marks count characters, as go-yaml's do.
 pub(crate) struct Scanner {
     buf: Vec<u8>,
     pos: usize,
@@ -201,10 +198,8 @@ pub(crate) struct Scanner {
 impl Scanner {
     /// A scanner over already-decoded text (see `reader::decode`).
     pub(crate) fn new(text: String) -> Scanner {
-        let mut buf = text.into_bytes();
-        buf.extend([0; END_PADDING]);
         Scanner {
-            buf,
+            buf: text.into_bytes(),
             pos: 0,
             mark: Mark::default(),
             newlines: 0,
@@ -1734,7 +1729,7 @@ const PLAIN_RUN_STOP: [bool; 256] = {
 /// The end of the run of a block plain scalar starting at `start` (ASCII): the first
 /// blank, break, NUL or non-ASCII byte, or a ':' not followed by ASCII that is neither
 /// blank nor break (a ':' before a blank ends the scalar; before a non-ASCII character
-/// the character-wise scan decides). `buf` ends in NUL.
+/// the character-wise scan decides). The end of `buf` ends the run.
 fn plain_run_end(buf: &[u8], start: usize) -> usize {
     let mut i = start;
     loop {
