@@ -962,17 +962,23 @@ impl Emitter {
     /// as it is unless the column there is past the best width).
     fn plain_text_is_written_unchanged(&self, allow_breaks: bool) -> bool {
         let text = &self.scalar.text;
-        if text.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+        // Bytes when ASCII (searching for a set of chars decodes every character).
+        let ascii = text.is_ascii();
+        let has_break = if ascii {
+            memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_some()
+        } else {
+            text.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+        };
+        if has_break {
             return false;
         }
-        let Some(last_space) = text.rfind(' ') else {
+        let Some(last_space) = memchr::memrchr(b' ', text.as_bytes()) else {
             return true;
         };
         // (ASCII: byte offsets are columns.)
         let leading_space = i64::from(!text.is_empty() && !self.whitespace);
         !allow_breaks
-            || (text.is_ascii()
-                && self.column + leading_space + last_space as i64 <= self.best_width)
+            || (ascii && self.column + leading_space + last_space as i64 <= self.best_width)
     }
 
     fn process_scalar(&mut self) {
@@ -984,7 +990,11 @@ impl Emitter {
                 self.put(' ');
             }
             self.out.push_str(&text);
-            self.column += text.chars().count() as i64;
+            self.column += if text.is_ascii() {
+                text.len()
+            } else {
+                text.chars().count()
+            } as i64;
             if !text.is_empty() {
                 self.whitespace = false;
             }

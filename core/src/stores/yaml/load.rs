@@ -21,20 +21,20 @@ const MAX_DUPLICATE_ERRORS: usize = 1000;
 /// compares every pair; this finds the duplicates by hashing, so a large mapping costs
 /// linear time, and lists at most [`MAX_DUPLICATE_ERRORS`] of them.
 fn duplicate_key_errors(nodes: &[Node], content: &[usize]) -> Vec<String> {
-    let mut groups: std::collections::HashMap<(u8, &str), Vec<usize>> =
-        std::collections::HashMap::new();
-    for &k in content.iter().step_by(2) {
-        groups
-            .entry((nodes[k].kind as u8, nodes[k].value.as_str()))
-            .or_default()
-            .push(k);
-    }
-    if groups.len() * 2 >= content.len() {
+    let key = |k: usize| (nodes[k].kind as u8, nodes[k].value.as_str());
+    // Nearly every mapping has no duplicate: a set answers that without a list per key.
+    let mut seen = std::collections::HashSet::with_capacity(content.len() / 2);
+    if content.iter().step_by(2).all(|&k| seen.insert(key(k))) {
         return Vec::new();
+    }
+    let mut groups: std::collections::HashMap<(u8, &str), Vec<usize>> =
+        std::collections::HashMap::with_capacity(seen.len());
+    for &k in content.iter().step_by(2) {
+        groups.entry(key(k)).or_default().push(k);
     }
     let mut errors = Vec::new();
     for &a in content.iter().step_by(2) {
-        let group = &groups[&(nodes[a].kind as u8, nodes[a].value.as_str())];
+        let group = &groups[&key(a)];
         let later = group.iter().skip_while(|&&k| k != a).skip(1);
         for &b in later {
             if errors.len() == MAX_DUPLICATE_ERRORS {
