@@ -1650,8 +1650,8 @@ impl Scanner {
                 }
                 if self.flow_level == 0 && c.is_ascii() {
                     // Copy the ASCII run up to the next blank, break, or ':' before a
-                    // blank at once: nothing in it can end the scalar in block context
-                    // (an ENC[...] value is one run).
+                    // blank at once (see plain_run_end): nothing in it can end the scalar
+                    // in block context (an ENC[...] value, or words, is one run).
                     let start = self.pos;
                     let stop = plain_run_end(&self.buf, start);
                     // (Empty at a ':' before ':' or a character that is not ASCII: that
@@ -1727,9 +1727,9 @@ const PLAIN_RUN_STOP: [bool; 256] = {
 };
 
 /// The end of the run of a block plain scalar starting at `start` (ASCII): the first
-/// blank, break, NUL or non-ASCII byte, or a ':' not followed by ASCII that is neither
-/// blank nor break (a ':' before a blank ends the scalar; before a non-ASCII character
-/// the character-wise scan decides). The end of `buf` ends the run.
+/// blank, break, NUL or non-ASCII byte, except a ':' or a single space followed by ASCII
+/// that is neither blank nor break (a ':' before a blank ends the scalar; before a
+/// non-ASCII character the character-wise scan decides). The end of `buf` ends the run.
 fn plain_run_end(buf: &[u8], start: usize) -> usize {
     let mut i = start;
     loop {
@@ -1737,9 +1737,17 @@ fn plain_run_end(buf: &[u8], start: usize) -> usize {
             .iter()
             .position(|&b| PLAIN_RUN_STOP[b as usize])
             .unwrap_or(buf.len() - i);
+        let continues = |n: &u8| !PLAIN_RUN_STOP[*n as usize];
         match buf.get(i) {
-            Some(b':') if buf.get(i + 1).is_some_and(|&n| !PLAIN_RUN_STOP[n as usize]) => {
-                i += 2;
+            Some(b':') if buf.get(i + 1).is_some_and(continues) => i += 2,
+            // One space between words is copied as the character-wise scan would copy it;
+            // before '#' (a comment) or ':' (perhaps a key's end) that scan decides.
+            Some(b' ')
+                if buf
+                    .get(i + 1)
+                    .is_some_and(|n| continues(n) && !matches!(n, b'#' | b':')) =>
+            {
+                i += 2
             }
             _ => return i,
         }
