@@ -476,6 +476,33 @@ mod tests {
     }
 
     #[test]
+    fn other_iv_lengths_open_and_authenticate() {
+        // Envelopes with IVs other than sops's 32 bytes go through the keyed-per-call path.
+        let mut c = ValueCipher::new(&[b'h'; 32]);
+        for len in [12, 16, 24, 64] {
+            let iv = vec![7u8; len];
+            let env = c.encrypt_with_iv(b"secret", "str", "a:", &iv).unwrap();
+            assert_eq!(
+                c.decrypt(&env, "a:").unwrap(),
+                Value::Str("secret".into()),
+                "{len}"
+            );
+            assert!(matches!(
+                c.decrypt(&env, "b:"),
+                Err(CipherError::Authentication)
+            ));
+        }
+        let env = c
+            .encrypt_with_iv(b"secret", "str", "a:", &[7u8; 12])
+            .unwrap();
+        let short = env.replace(",iv:BwcHBwcHBwcHBwcH,", ",iv:BwcH,");
+        assert!(matches!(
+            c.decrypt(&short, "a:"),
+            Err(CipherError::IvLength(3))
+        ));
+    }
+
+    #[test]
     fn reencrypting_an_unchanged_value_is_byte_identical() {
         let mut c = ValueCipher::new(&[b'f'; 32]);
         let v = c.decrypt(VECTOR, "bar:").unwrap();

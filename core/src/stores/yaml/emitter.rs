@@ -990,11 +990,7 @@ impl Emitter {
                 self.put(' ');
             }
             self.out.push_str(&text);
-            self.column += if text.is_ascii() {
-                text.len()
-            } else {
-                text.chars().count()
-            } as i64;
+            self.column += text.chars().count() as i64;
             if !text.is_empty() {
                 self.whitespace = false;
             }
