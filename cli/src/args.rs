@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::lazy_args::Lazy;
+
 /// keytap: sops-compatible encrypted secrets, with keys on hardware tokens via age plugins.
 #[derive(Parser, Debug)]
 #[command(
@@ -157,311 +159,395 @@ pub struct KeyArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Encrypt a file.
-    Encrypt {
-        #[command(flatten)]
-        common: CommonArgs,
-        #[command(flatten)]
-        keys: KeyArgs,
-        /// The file to encrypt (stdin when omitted; then --filename-override is required).
-        file: Option<PathBuf>,
-    },
+    Encrypt(Lazy<EncryptArgs>),
     /// Decrypt a file.
-    Decrypt {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// Print only the value at this path, e.g. '["a"][0]'.
-        #[arg(long, value_name = "PATH")]
-        extract: Option<String>,
-        /// Do not check the MAC.
-        #[arg(long)]
-        ignore_mac: bool,
-        /// Decrypt several files into DIR (one session per plugin for all of them).
-        #[arg(long, value_name = "DIR")]
-        output_dir: Option<PathBuf>,
-        /// The file(s) to decrypt (stdin when omitted).
-        files: Vec<PathBuf>,
-    },
+    Decrypt(Lazy<DecryptArgs>),
     /// Edit a file in $SOPS_EDITOR / $EDITOR (creates it if it does not exist).
-    Edit {
-        #[command(flatten)]
-        common: CommonArgs,
-        #[command(flatten)]
-        keys: KeyArgs,
-        /// Show the sops metadata in the editor beside the values.
-        #[arg(short = 's', long = "show-master-keys")]
-        show_master_keys: bool,
-        /// Do not check the MAC.
-        #[arg(long)]
-        ignore_mac: bool,
-        /// The file to edit.
-        file: PathBuf,
-    },
+    Edit(Lazy<EditArgs>),
     /// Set one value: FILE '["key"]' '<json value>'.
-    Set {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// Read the value from this file.
-        #[arg(long)]
-        value_file: bool,
-        /// Read the value from stdin.
-        #[arg(long)]
-        value_stdin: bool,
-        /// Do nothing (exit 0) when the value is already set.
-        #[arg(long)]
-        idempotent: bool,
-        /// Do not check the MAC.
-        #[arg(long)]
-        ignore_mac: bool,
-        /// The file.
-        file: Option<PathBuf>,
-        /// The path, e.g. '["a"]["b"]'.
-        path: Option<String>,
-        /// The JSON value (or the file holding it with --value-file).
-        value: Option<OsString>,
-    },
+    Set(Lazy<SetArgs>),
     /// Remove one value: FILE '["key"]'.
-    Unset {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// Do nothing (exit 0) when the path does not exist.
-        #[arg(long)]
-        idempotent: bool,
-        /// Do not check the MAC.
-        #[arg(long)]
-        ignore_mac: bool,
-        /// The file.
-        file: Option<PathBuf>,
-        /// The path.
-        path: Option<String>,
-    },
+    Unset(Lazy<UnsetArgs>),
     /// Generate a new data key and re-encrypt the file.
-    Rotate {
-        #[command(flatten)]
-        common: CommonArgs,
-        /// Comma-separated age recipients to add.
-        #[arg(long)]
-        add_age: Option<String>,
-        /// Comma-separated age recipients to remove.
-        #[arg(long)]
-        rm_age: Option<String>,
-        /// Do not check the MAC.
-        #[arg(long)]
-        ignore_mac: bool,
-        /// The file (with -i, several: their keys are unwrapped in one plugin session).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
+    Rotate(Lazy<RotateArgs>),
     /// Re-wrap the data key to the recipients .sops.yaml now lists.
-    Updatekeys {
-        /// Do not ask for confirmation.
-        #[arg(short = 'y', long)]
-        yes: bool,
-        /// Only list what would change in each file (recipients added and removed).
-        #[arg(long)]
-        dry_run: bool,
-        /// Input format.
-        #[arg(long)]
-        input_type: Option<String>,
-        #[command(flatten)]
-        keyservice: KeyServiceArgs,
-        /// The files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
+    Updatekeys(Lazy<UpdatekeysArgs>),
     /// Print {"encrypted":true|false}.
-    Filestatus {
-        /// Input format.
-        #[arg(long)]
-        input_type: Option<String>,
-        /// The file.
-        file: PathBuf,
-    },
+    Filestatus(Lazy<FilestatusArgs>),
     /// Run a command with the file's values in its environment.
-    ExecEnv {
-        /// Do not inherit keytap's environment.
-        #[arg(long)]
-        pristine: bool,
-        #[command(flatten)]
-        keyservice: KeyServiceArgs,
-        /// Accepted for sops compatibility.
-        #[arg(long)]
-        background: bool,
-        /// Accepted for sops compatibility.
-        #[arg(long)]
-        same_process: bool,
-        /// Accepted for sops compatibility.
-        #[arg(long)]
-        user: Option<String>,
-        /// Input format.
-        #[arg(long)]
-        input_type: Option<String>,
-        /// The file.
-        file: PathBuf,
-        /// The command (run with `sh -c`).
-        command: OsString,
-    },
+    ExecEnv(Lazy<ExecEnvArgs>),
     /// Run a command with the decrypted file at '{}' (a FIFO by default).
-    ExecFile {
-        /// Use a 0600 temporary file instead of a FIFO.
-        #[arg(long)]
-        no_fifo: bool,
-        #[command(flatten)]
-        keyservice: KeyServiceArgs,
-        /// Accepted for sops compatibility.
-        #[arg(long)]
-        background: bool,
-        /// Accepted for sops compatibility.
-        #[arg(long)]
-        user: Option<String>,
-        /// Input format.
-        #[arg(long)]
-        input_type: Option<String>,
-        /// Output format of the plaintext given to the command.
-        #[arg(long)]
-        output_type: Option<String>,
-        /// File name of the plaintext inside its private directory.
-        #[arg(long)]
-        filename: Option<OsString>,
-        /// The file.
-        file: PathBuf,
-        /// The command; `{}` is replaced by the plaintext's path.
-        command: OsString,
-    },
+    ExecFile(Lazy<ExecFileArgs>),
     /// Add or delete key groups (the data key is split again across the groups).
-    Groups {
-        /// What to do.
-        #[command(subcommand)]
-        action: GroupsAction,
-    },
+    Groups(GroupsArgs),
     /// Print a shell completion script.
-    Completion {
-        /// bash, zsh or fish.
-        shell: clap_complete::Shell,
-    },
+    Completion(Lazy<CompletionArgs>),
     /// Print the man page (roff).
     Man,
     /// Show which identities, plugins and recipients keytap finds; with FILE, which of
     /// your identities can open it. Prints no secret.
-    Doctor {
-        /// A sops file to check.
-        file: Option<PathBuf>,
-    },
+    Doctor(Lazy<DoctorArgs>),
     /// Generate an age identity (like age-keygen).
-    Keygen {
-        /// Write the identity to FILE (mode 0600; never overwritten).
-        #[arg(short = 'o', long)]
-        output: Option<PathBuf>,
-        /// Print the recipient of the identity in FILE (or stdin).
-        #[arg(short = 'y')]
-        to_recipient: bool,
-        /// Generate a post-quantum (ML-KEM-768 + X25519) identity, like `age-keygen -pq`.
-        #[arg(long)]
-        pq: bool,
-        /// The identity file for -y.
-        input: Option<PathBuf>,
-    },
+    Keygen(Lazy<KeygenArgs>),
     /// Serve sops's key-service protocol with your identities (hardware tokens included),
     /// keeping PINs and passphrases for a while: one PIN for many commands, also over ssh.
-    Keyservice {
-        /// Network to listen on: tcp or unix.
-        #[arg(long, alias = "net", default_value = "tcp")]
-        network: String,
-        /// Address to listen on: host:port for tcp, a socket path for unix.
-        #[arg(long, alias = "addr", default_value = "127.0.0.1:5000")]
-        address: String,
-        /// Ask the user to confirm every request (through KEYTAP_ASKPASS, pinentry or the
-        /// terminal).
-        #[arg(long)]
-        prompt: bool,
-        /// Seconds a PIN or passphrase is kept unused (0: never keep one).
-        #[arg(long, value_name = "SECONDS", default_value = "600")]
-        cache_ttl: u64,
-        /// Seconds a PIN or passphrase is kept at most, used or not.
-        #[arg(long, value_name = "SECONDS", default_value = "7200")]
-        cache_max_ttl: u64,
-        /// Listen on a TCP address that is not loopback (anyone who can reach it can use
-        /// your keys).
-        #[arg(long)]
-        allow_remote: bool,
-        /// Tell the service at --network/--address to forget every cached secret, and exit.
-        #[arg(long)]
-        lock: bool,
-    },
+    Keyservice(Lazy<ServeKeysArgs>),
     /// Merge three versions of a sops file (a git merge driver: `keytap merge %O %A %B %P`),
     /// writing the result over OURS; exit 1 on conflicts, listed by key path.
-    Merge {
-        /// Input format (default: from PATH's extension, else OURS's).
-        #[arg(long)]
-        input_type: Option<String>,
-        #[command(flatten)]
-        keyservice: KeyServiceArgs,
-        /// The common ancestor (git's %O; empty when both sides added the file).
-        base: PathBuf,
-        /// Our version (git's %A): the merged file is written here.
-        ours: PathBuf,
-        /// Their version (git's %B).
-        theirs: PathBuf,
-        /// The file's path in the repository (git's %P): its name in messages and format.
-        path: Option<PathBuf>,
-    },
+    Merge(Lazy<MergeArgs>),
     /// Write the git configuration for sops files: the merge driver, the textconv for
     /// plaintext diffs, and `.gitattributes` lines for the files .sops.yaml covers.
-    GitSetup {
-        /// Only print what would be written.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    GitSetup(Lazy<GitSetupArgs>),
     /// Install the secrets of a NixOS module manifest (sops-nix's sops-install-secrets):
     /// decrypt every sops file once, write a new generation, switch the symlink atomically.
-    InstallSecrets {
-        /// Validate without installing: `manifest` (the manifest alone), `sopsfile` (also
-        /// the sops files and keys, without decrypting) or `off` (install).
-        #[arg(long, value_name = "MODE", default_value = "off", value_parser = ["manifest", "sopsfile", "off"])]
-        check_mode: String,
-        /// Look up no user or group: everything is owned by root (secrets for users).
-        #[arg(long)]
-        ignore_passwd: bool,
-        #[command(flatten)]
-        keyservice: KeyServiceArgs,
-        /// The manifest JSON.
-        manifest: PathBuf,
-    },
+    InstallSecrets(Lazy<InstallSecretsArgs>),
 }
 
 /// `groups add` / `groups delete`.
 #[derive(Subcommand, Debug)]
 pub enum GroupsAction {
     /// Add a key group made of the given recipients.
-    Add {
-        /// The sops file.
-        #[arg(short = 'f', long)]
-        file: PathBuf,
-        #[command(flatten)]
-        keyservice: KeyServiceArgs,
-        /// age recipients of the new group (repeatable, each may be a comma list).
-        #[arg(long)]
-        age: Vec<String>,
-        /// Write back to the file instead of stdout.
-        #[arg(short = 'i', long = "in-place")]
-        in_place: bool,
-        /// Groups needed to recover the key.
-        #[arg(long = "shamir-secret-sharing-threshold")]
-        shamir_threshold: Option<usize>,
-    },
+    Add(Lazy<GroupsAddArgs>),
     /// Delete the key group at INDEX (0-based).
-    Delete {
-        /// The sops file.
-        #[arg(short = 'f', long)]
-        file: PathBuf,
-        #[command(flatten)]
-        keyservice: KeyServiceArgs,
-        /// Write back to the file instead of stdout.
-        #[arg(short = 'i', long = "in-place")]
-        in_place: bool,
-        /// Groups needed to recover the key.
-        #[arg(long = "shamir-secret-sharing-threshold")]
-        shamir_threshold: Option<usize>,
-        /// The group's index.
-        index: String,
-    },
+    Delete(Lazy<GroupsDeleteArgs>),
+}
+
+// The arguments of each command, added to clap's command only when that command
+// runs (see `Lazy`). None has a doc comment: clap would show it in the command's
+// help in place of the variant's.
+
+// `keytap encrypt`.
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// The file to encrypt (stdin when omitted; then --filename-override is required).
+    pub file: Option<PathBuf>,
+}
+
+// `keytap decrypt`.
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print only the value at this path, e.g. '["a"][0]'.
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// Decrypt several files into DIR (one session per plugin for all of them).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// The file(s) to decrypt (stdin when omitted).
+    pub files: Vec<PathBuf>,
+}
+
+// `keytap edit`.
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Show the sops metadata in the editor beside the values.
+    #[arg(short = 's', long = "show-master-keys")]
+    pub show_master_keys: bool,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// The file to edit.
+    pub file: PathBuf,
+}
+
+// `keytap set`.
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Read the value from this file.
+    #[arg(long)]
+    pub value_file: bool,
+    /// Read the value from stdin.
+    #[arg(long)]
+    pub value_stdin: bool,
+    /// Do nothing (exit 0) when the value is already set.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// The file.
+    pub file: Option<PathBuf>,
+    /// The path, e.g. '["a"]["b"]'.
+    pub path: Option<String>,
+    /// The JSON value (or the file holding it with --value-file).
+    pub value: Option<OsString>,
+}
+
+// `keytap unset`.
+#[derive(Args, Debug)]
+pub struct UnsetArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Do nothing (exit 0) when the path does not exist.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// The file.
+    pub file: Option<PathBuf>,
+    /// The path.
+    pub path: Option<String>,
+}
+
+// `keytap rotate`.
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Comma-separated age recipients to add.
+    #[arg(long)]
+    pub add_age: Option<String>,
+    /// Comma-separated age recipients to remove.
+    #[arg(long)]
+    pub rm_age: Option<String>,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// The file (with -i, several: their keys are unwrapped in one plugin session).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+// `keytap updatekeys`.
+#[derive(Args, Debug)]
+pub struct UpdatekeysArgs {
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Only list what would change in each file (recipients added and removed).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Input format.
+    #[arg(long)]
+    pub input_type: Option<String>,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
+    /// The files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+// `keytap filestatus`.
+#[derive(Args, Debug)]
+pub struct FilestatusArgs {
+    /// Input format.
+    #[arg(long)]
+    pub input_type: Option<String>,
+    /// The file.
+    pub file: PathBuf,
+}
+
+// `keytap exec-env`.
+#[derive(Args, Debug)]
+pub struct ExecEnvArgs {
+    /// Do not inherit keytap's environment.
+    #[arg(long)]
+    pub pristine: bool,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
+    /// Accepted for sops compatibility.
+    #[arg(long)]
+    pub background: bool,
+    /// Accepted for sops compatibility.
+    #[arg(long)]
+    pub same_process: bool,
+    /// Accepted for sops compatibility.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Input format.
+    #[arg(long)]
+    pub input_type: Option<String>,
+    /// The file.
+    pub file: PathBuf,
+    /// The command (run with `sh -c`).
+    pub command: OsString,
+}
+
+// `keytap exec-file`.
+#[derive(Args, Debug)]
+pub struct ExecFileArgs {
+    /// Use a 0600 temporary file instead of a FIFO.
+    #[arg(long)]
+    pub no_fifo: bool,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
+    /// Accepted for sops compatibility.
+    #[arg(long)]
+    pub background: bool,
+    /// Accepted for sops compatibility.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Input format.
+    #[arg(long)]
+    pub input_type: Option<String>,
+    /// Output format of the plaintext given to the command.
+    #[arg(long)]
+    pub output_type: Option<String>,
+    /// File name of the plaintext inside its private directory.
+    #[arg(long)]
+    pub filename: Option<OsString>,
+    /// The file.
+    pub file: PathBuf,
+    /// The command; `{}` is replaced by the plaintext's path.
+    pub command: OsString,
+}
+
+// `keytap groups`.
+#[derive(Args, Debug)]
+pub struct GroupsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: GroupsAction,
+}
+
+// `keytap completion`.
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// bash, zsh or fish.
+    pub shell: clap_complete::Shell,
+}
+
+// `keytap doctor`.
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// A sops file to check.
+    pub file: Option<PathBuf>,
+}
+
+// `keytap keygen`.
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Write the identity to FILE (mode 0600; never overwritten).
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Print the recipient of the identity in FILE (or stdin).
+    #[arg(short = 'y')]
+    pub to_recipient: bool,
+    /// Generate a post-quantum (ML-KEM-768 + X25519) identity, like `age-keygen -pq`.
+    #[arg(long)]
+    pub pq: bool,
+    /// The identity file for -y.
+    pub input: Option<PathBuf>,
+}
+
+// `keytap keyservice`.
+#[derive(Args, Debug)]
+pub struct ServeKeysArgs {
+    /// Network to listen on: tcp or unix.
+    #[arg(long, alias = "net", default_value = "tcp")]
+    pub network: String,
+    /// Address to listen on: host:port for tcp, a socket path for unix.
+    #[arg(long, alias = "addr", default_value = "127.0.0.1:5000")]
+    pub address: String,
+    /// Ask the user to confirm every request (through KEYTAP_ASKPASS, pinentry or the
+    /// terminal).
+    #[arg(long)]
+    pub prompt: bool,
+    /// Seconds a PIN or passphrase is kept unused (0: never keep one).
+    #[arg(long, value_name = "SECONDS", default_value = "600")]
+    pub cache_ttl: u64,
+    /// Seconds a PIN or passphrase is kept at most, used or not.
+    #[arg(long, value_name = "SECONDS", default_value = "7200")]
+    pub cache_max_ttl: u64,
+    /// Listen on a TCP address that is not loopback (anyone who can reach it can use
+    /// your keys).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Tell the service at --network/--address to forget every cached secret, and exit.
+    #[arg(long)]
+    pub lock: bool,
+}
+
+// `keytap merge`.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Input format (default: from PATH's extension, else OURS's).
+    #[arg(long)]
+    pub input_type: Option<String>,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
+    /// The common ancestor (git's %O; empty when both sides added the file).
+    pub base: PathBuf,
+    /// Our version (git's %A): the merged file is written here.
+    pub ours: PathBuf,
+    /// Their version (git's %B).
+    pub theirs: PathBuf,
+    /// The file's path in the repository (git's %P): its name in messages and format.
+    pub path: Option<PathBuf>,
+}
+
+// `keytap git-setup`.
+#[derive(Args, Debug)]
+pub struct GitSetupArgs {
+    /// Only print what would be written.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+// `keytap install-secrets`.
+#[derive(Args, Debug)]
+pub struct InstallSecretsArgs {
+    /// Validate without installing: `manifest` (the manifest alone), `sopsfile` (also
+    /// the sops files and keys, without decrypting) or `off` (install).
+    #[arg(long, value_name = "MODE", default_value = "off", value_parser = ["manifest", "sopsfile", "off"])]
+    pub check_mode: String,
+    /// Look up no user or group: everything is owned by root (secrets for users).
+    #[arg(long)]
+    pub ignore_passwd: bool,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
+    /// The manifest JSON.
+    pub manifest: PathBuf,
+}
+
+// `keytap groups add`.
+#[derive(Args, Debug)]
+pub struct GroupsAddArgs {
+    /// The sops file.
+    #[arg(short = 'f', long)]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
+    /// age recipients of the new group (repeatable, each may be a comma list).
+    #[arg(long)]
+    pub age: Vec<String>,
+    /// Write back to the file instead of stdout.
+    #[arg(short = 'i', long = "in-place")]
+    pub in_place: bool,
+    /// Groups needed to recover the key.
+    #[arg(long = "shamir-secret-sharing-threshold")]
+    pub shamir_threshold: Option<usize>,
+}
+
+// `keytap groups delete`.
+#[derive(Args, Debug)]
+pub struct GroupsDeleteArgs {
+    /// The sops file.
+    #[arg(short = 'f', long)]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
+    /// Write back to the file instead of stdout.
+    #[arg(short = 'i', long = "in-place")]
+    pub in_place: bool,
+    /// Groups needed to recover the key.
+    #[arg(long = "shamir-secret-sharing-threshold")]
+    pub shamir_threshold: Option<usize>,
+    /// The group's index.
+    pub index: String,
 }

@@ -7,6 +7,7 @@ mod commands;
 mod config_rules;
 mod context;
 mod error;
+mod lazy_args;
 mod open;
 mod output;
 mod rules;

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, DecryptArgs, ExecEnvArgs, ExecFileArgs, Lazy};
 
 /// Nesting levels the main thread's stack takes with a wide margin. A release build uses
 /// about 1 KiB of stack per level (8 MiB, the usual main stack, overflows near 8,000
@@ -32,13 +32,16 @@ static CHECKED: Mutex<Vec<(PathBuf, Vec<u8>)>> = Mutex::new(Vec::new());
 /// deeper than [`MAIN_STACK_LEVELS`]. When true, their bytes wait in [`checked_bytes`].
 pub fn fits_main_stack(cli: &Cli) -> bool {
     let file = match &cli.command {
-        Some(Command::Decrypt {
+        Some(Command::Decrypt(Lazy(DecryptArgs {
             common,
             files,
             output_dir: None,
             ..
-        }) if files.len() == 1 && !common.in_place => &files[0],
-        Some(Command::ExecEnv { file, .. } | Command::ExecFile { file, .. }) => file,
+        }))) if files.len() == 1 && !common.in_place => &files[0],
+        Some(
+            Command::ExecEnv(Lazy(ExecEnvArgs { file, .. }))
+            | Command::ExecFile(Lazy(ExecFileArgs { file, .. })),
+        ) => file,
         _ => return false,
     };
     if file.as_os_str() == "-" || !main_stack_is_large_enough() {

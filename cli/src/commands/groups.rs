@@ -3,7 +3,7 @@
 use keytap_core::error::exit_code;
 use keytap_core::metadata::{KeyGroup, MasterKey};
 
-use crate::args::{CommonArgs, GroupsAction};
+use crate::args::{CommonArgs, GroupsAction, GroupsAddArgs, GroupsDeleteArgs, Lazy};
 use crate::error::CliError;
 use crate::open::{open_file, OpenMode, Opened};
 use keytap_core::safefs::replace::Contents;
@@ -11,18 +11,18 @@ use keytap_core::safefs::replace::Contents;
 /// Runs `groups add` or `groups delete`.
 pub fn run(action: GroupsAction) -> Result<i32, CliError> {
     let (file, in_place, threshold) = match &action {
-        GroupsAction::Add {
+        GroupsAction::Add(Lazy(GroupsAddArgs {
             file,
             in_place,
             shamir_threshold,
             ..
-        } => (file.clone(), *in_place, *shamir_threshold),
-        GroupsAction::Delete {
+        })) => (file.clone(), *in_place, *shamir_threshold),
+        GroupsAction::Delete(Lazy(GroupsDeleteArgs {
             file,
             in_place,
             shamir_threshold,
             ..
-        } => (file.clone(), *in_place, *shamir_threshold),
+        })) => (file.clone(), *in_place, *shamir_threshold),
     };
     let common = CommonArgs {
         in_place,
@@ -40,7 +40,7 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
         lock,
     } = open_file(&common, &file, false, mode)?;
     match &action {
-        GroupsAction::Add { age, .. } => {
+        GroupsAction::Add(Lazy(GroupsAddArgs { age, .. })) => {
             let mut group = KeyGroup::new();
             for r in age
                 .iter()
@@ -67,7 +67,7 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
                 open.metadata.shamir_threshold = open.metadata.key_groups.len();
             }
         }
-        GroupsAction::Delete { index, .. } => {
+        GroupsAction::Delete(Lazy(GroupsDeleteArgs { index, .. })) => {
             let i: usize = index.parse().map_err(|_| {
                 CliError::new(
                     exit_code::GENERIC,

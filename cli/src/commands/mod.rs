@@ -16,7 +16,7 @@ mod rotate;
 mod set;
 mod updatekeys;
 
-use crate::args::{Cli, Command, GroupsAction, KeyServiceArgs};
+use crate::args::*;
 use crate::error::CliError;
 use keytap_core::error::exit_code;
 
@@ -28,7 +28,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         crate::context::set_key_services(args)?;
     }
     match cli.command {
-        Some(Command::Encrypt { common, keys, file }) => {
+        Some(Command::Encrypt(Lazy(EncryptArgs { common, keys, file }))) => {
             let file = match file {
                 Some(f) => f,
                 None if common.filename_override.is_some() => "-".into(),
@@ -41,27 +41,27 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             };
             encrypt::run(&common, &keys, &file)
         }
-        Some(Command::Decrypt {
+        Some(Command::Decrypt(Lazy(DecryptArgs {
             common,
             extract,
             ignore_mac,
             output_dir,
             files,
-        }) => decrypt::run(
+        }))) => decrypt::run(
             &common,
             extract.as_deref(),
             ignore_mac,
             output_dir.as_deref(),
             &files,
         ),
-        Some(Command::Edit {
+        Some(Command::Edit(Lazy(EditArgs {
             common,
             keys,
             ignore_mac,
             show_master_keys,
             file,
-        }) => edit::run(&common, &keys, ignore_mac, show_master_keys, &file),
-        Some(Command::Set {
+        }))) => edit::run(&common, &keys, ignore_mac, show_master_keys, &file),
+        Some(Command::Set(Lazy(SetArgs {
             common,
             value_file,
             value_stdin,
@@ -70,7 +70,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             file,
             path,
             value,
-        }) => {
+        }))) => {
             if value_file && value_stdin {
                 return Err(CliError::new(
                     exit_code::GENERIC,
@@ -96,13 +96,13 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 ignore_mac,
             )
         }
-        Some(Command::Unset {
+        Some(Command::Unset(Lazy(UnsetArgs {
             common,
             idempotent,
             ignore_mac,
             file,
             path,
-        }) => {
+        }))) => {
             let (Some(file), Some(path)) = (file, path) else {
                 return Err(CliError::new(
                     exit_code::NO_FILE_SPECIFIED,
@@ -111,37 +111,37 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             };
             set::run_unset(&common, &file, &path, idempotent, ignore_mac)
         }
-        Some(Command::Rotate {
+        Some(Command::Rotate(Lazy(RotateArgs {
             common,
             add_age,
             rm_age,
             ignore_mac,
             files,
-        }) => rotate::run(
+        }))) => rotate::run(
             &common,
             add_age.as_deref(),
             rm_age.as_deref(),
             ignore_mac,
             &files,
         ),
-        Some(Command::Updatekeys {
+        Some(Command::Updatekeys(Lazy(UpdatekeysArgs {
             yes,
             dry_run,
             input_type,
             files,
             ..
-        }) => updatekeys::run(yes, dry_run, input_type.as_deref(), &files),
-        Some(Command::Filestatus { input_type, file }) => {
+        }))) => updatekeys::run(yes, dry_run, input_type.as_deref(), &files),
+        Some(Command::Filestatus(Lazy(FilestatusArgs { input_type, file }))) => {
             filestatus::run(input_type.as_deref(), &file)
         }
-        Some(Command::ExecEnv {
+        Some(Command::ExecEnv(Lazy(ExecEnvArgs {
             pristine,
             input_type,
             file,
             command,
             ..
-        }) => exec::run_env(input_type.as_deref(), &file, &command, pristine),
-        Some(Command::ExecFile {
+        }))) => exec::run_env(input_type.as_deref(), &file, &command, pristine),
+        Some(Command::ExecFile(Lazy(ExecFileArgs {
             no_fifo,
             input_type,
             output_type,
@@ -149,7 +149,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             file,
             command,
             ..
-        }) => exec::run_file(
+        }))) => exec::run_file(
             input_type.as_deref(),
             output_type.as_deref(),
             filename.as_deref(),
@@ -157,8 +157,8 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             &command,
             no_fifo,
         ),
-        Some(Command::Groups { action }) => groups::run(action),
-        Some(Command::Completion { shell }) => {
+        Some(Command::Groups(GroupsArgs { action })) => groups::run(action),
+        Some(Command::Completion(Lazy(CompletionArgs { shell }))) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut cmd, "keytap", &mut out);
@@ -174,14 +174,14 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             crate::output::write_stdout(&out)?;
             Ok(0)
         }
-        Some(Command::Doctor { file }) => doctor::run(file.as_deref()),
-        Some(Command::Keygen {
+        Some(Command::Doctor(Lazy(DoctorArgs { file }))) => doctor::run(file.as_deref()),
+        Some(Command::Keygen(Lazy(KeygenArgs {
             output,
             to_recipient,
             pq,
             input,
-        }) => keygen::run(output.as_deref(), to_recipient, pq, input.as_deref()),
-        Some(Command::Keyservice {
+        }))) => keygen::run(output.as_deref(), to_recipient, pq, input.as_deref()),
+        Some(Command::Keyservice(Lazy(ServeKeysArgs {
             network,
             address,
             prompt,
@@ -189,7 +189,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             cache_max_ttl,
             allow_remote,
             lock,
-        }) => keyservice::run(keyservice::Flags {
+        }))) => keyservice::run(keyservice::Flags {
             network,
             address,
             prompt,
@@ -199,27 +199,27 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             lock,
             verbose: cli.verbose,
         }),
-        Some(Command::Merge {
+        Some(Command::Merge(Lazy(MergeArgs {
             input_type,
             base,
             ours,
             theirs,
             path,
             ..
-        }) => merge::run(
+        }))) => merge::run(
             input_type.as_deref(),
             &base,
             &ours,
             &theirs,
             path.as_deref(),
         ),
-        Some(Command::GitSetup { dry_run }) => git_setup::run(dry_run),
-        Some(Command::InstallSecrets {
+        Some(Command::GitSetup(Lazy(GitSetupArgs { dry_run }))) => git_setup::run(dry_run),
+        Some(Command::InstallSecrets(Lazy(InstallSecretsArgs {
             check_mode,
             ignore_passwd,
             manifest,
             ..
-        }) => install_secrets::run(&check_mode, ignore_passwd, &manifest),
+        }))) => install_secrets::run(&check_mode, ignore_passwd, &manifest),
         None => legacy(cli),
     }
 }
@@ -228,21 +228,20 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
 fn key_service_args(cli: &Cli) -> Option<&KeyServiceArgs> {
     Some(match cli.command.as_ref() {
         None => &cli.legacy.common.keyservice,
-        Some(Command::Encrypt { common, .. })
-        | Some(Command::Decrypt { common, .. })
-        | Some(Command::Edit { common, .. })
-        | Some(Command::Set { common, .. })
-        | Some(Command::Unset { common, .. })
-        | Some(Command::Rotate { common, .. }) => &common.keyservice,
-        Some(Command::Updatekeys { keyservice, .. })
-        | Some(Command::ExecEnv { keyservice, .. })
-        | Some(Command::ExecFile { keyservice, .. })
-        | Some(Command::InstallSecrets { keyservice, .. })
-        | Some(Command::Merge { keyservice, .. }) => keyservice,
-        Some(Command::Groups { action }) => match action {
-            GroupsAction::Add { keyservice, .. } | GroupsAction::Delete { keyservice, .. } => {
-                keyservice
-            }
+        Some(Command::Encrypt(Lazy(EncryptArgs { common, .. })))
+        | Some(Command::Decrypt(Lazy(DecryptArgs { common, .. })))
+        | Some(Command::Edit(Lazy(EditArgs { common, .. })))
+        | Some(Command::Set(Lazy(SetArgs { common, .. })))
+        | Some(Command::Unset(Lazy(UnsetArgs { common, .. })))
+        | Some(Command::Rotate(Lazy(RotateArgs { common, .. }))) => &common.keyservice,
+        Some(Command::Updatekeys(Lazy(UpdatekeysArgs { keyservice, .. })))
+        | Some(Command::ExecEnv(Lazy(ExecEnvArgs { keyservice, .. })))
+        | Some(Command::ExecFile(Lazy(ExecFileArgs { keyservice, .. })))
+        | Some(Command::InstallSecrets(Lazy(InstallSecretsArgs { keyservice, .. })))
+        | Some(Command::Merge(Lazy(MergeArgs { keyservice, .. }))) => keyservice,
+        Some(Command::Groups(GroupsArgs { action })) => match action {
+            GroupsAction::Add(Lazy(GroupsAddArgs { keyservice, .. }))
+            | GroupsAction::Delete(Lazy(GroupsDeleteArgs { keyservice, .. })) => keyservice,
         },
         _ => return None,
     })
