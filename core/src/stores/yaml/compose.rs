@@ -109,7 +109,7 @@ impl Composer {
     pub(crate) fn new(text: String) -> Composer {
         // About two nodes (a key and a value) per line; a closer guess than one per N
         // characters, which over-reserves for long encrypted values.
-        let expected_nodes = 2 * text.bytes().filter(|&b| b == b'\n').count() + 16;
+        let expected_nodes = 2 * memchr::memchr_iter(b'\n', text.as_bytes()).count() + 16;
         Composer {
             parser: Parser::new(text),
             event: None,

@@ -12,6 +12,7 @@ mod emitter;
 mod encode;
 mod load;
 mod parser;
+mod plain_run;
 mod reader;
 mod resolve;
 mod scanner;

@@ -1653,7 +1653,7 @@ impl Scanner {
                     // blank at once (see plain_run_end): nothing in it can end the scalar
                     // in block context (an ENC[...] value, or words, is one run).
                     let start = self.pos;
-                    let stop = plain_run_end(&self.buf, start);
+                    let stop = super::plain_run::plain_run_end(&self.buf, start);
                     // (Empty at a ':' before ':' or a character that is not ASCII: that
                     // ':' is read alone below.)
                     if stop > start {
@@ -1705,52 +1705,6 @@ impl Scanner {
             self.simple_key_allowed = true;
         }
         Ok(token)
-    }
-}
-
-/// Bytes that end a run of a block plain scalar: blanks, breaks, NUL, anything not ASCII,
-/// and ':' (which ends it only before a blank, checked by [`plain_run_end`]).
-const PLAIN_RUN_STOP: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0x80;
-    while b < 256 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b' ' as usize] = true;
-    table[b'\t' as usize] = true;
-    table[b'\r' as usize] = true;
-    table[b'\n' as usize] = true;
-    table[0] = true;
-    table[b':' as usize] = true;
-    table
-};
-
-/// The end of the run of a block plain scalar starting at `start` (ASCII): the first
-/// blank, break, NUL or non-ASCII byte, except a ':' or a single space followed by ASCII
-/// that is neither blank nor break (a ':' before a blank ends the scalar; before a
-/// non-ASCII character the character-wise scan decides). The end of `buf` ends the run.
-fn plain_run_end(buf: &[u8], start: usize) -> usize {
-    let mut i = start;
-    loop {
-        i += buf[i..]
-            .iter()
-            .position(|&b| PLAIN_RUN_STOP[b as usize])
-            .unwrap_or(buf.len() - i);
-        let continues = |n: &u8| !PLAIN_RUN_STOP[*n as usize];
-        match buf.get(i) {
-            Some(b':') if buf.get(i + 1).is_some_and(continues) => i += 2,
-            // One space between words is copied as the character-wise scan would copy it;
-            // before '#' (a comment) or ':' (perhaps a key's end) that scan decides.
-            Some(b' ')
-                if buf
-                    .get(i + 1)
-                    .is_some_and(|n| continues(n) && !matches!(n, b'#' | b':')) =>
-            {
-                i += 2
-            }
-            _ => return i,
-        }
     }
 }
 
