@@ -38,6 +38,9 @@ pub(crate) enum Numbers {
 
 pub(crate) struct Parser<'a> {
     s: &'a [u8],
+    /// `s` when it is all UTF-8 (almost always): strings are then sliced from it at their
+    /// quotes, without checking each one again.
+    text: Option<&'a str>,
     pos: usize,
     depth: usize,
     max_depth: usize,
@@ -76,6 +79,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn new(s: &'a [u8]) -> Self {
         Parser {
             s,
+            text: std::str::from_utf8(s).ok(),
             pos: 0,
             depth: 0,
             max_depth: MAX_DEPTH,
@@ -339,7 +343,12 @@ impl<'a> Parser<'a> {
         if let Some(run) = memchr::memchr2(b'"', b'\\', rest) {
             let body = &rest[..run];
             if rest[run] == b'"' && !body.iter().fold(false, |bad, &b| bad | (b < 0x20)) {
-                if let Ok(text) = std::str::from_utf8(body) {
+                let (start, end) = (self.pos, self.pos + run);
+                let text = match self.text {
+                    Some(all) => all.get(start..end),
+                    None => std::str::from_utf8(body).ok(),
+                };
+                if let Some(text) = text {
                     self.pos += run + 1;
                     return Ok(text.to_owned());
                 }

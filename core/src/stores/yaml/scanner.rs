@@ -172,7 +172,8 @@ pub(crate) fn is_alpha(c: char) -> bool {
 /// plays the role of go-yaml's buffer end marker (no padding is appended: that copied a
 /// large file once more). `pos` is a byte offset; marks count characters, as go-yaml's do.
 pub(crate) struct Scanner {
-    buf: Vec<u8>,
+    /// The text; sliced as `str` at character boundaries, so copies need no UTF-8 check.
+    buf: String,
     pos: usize,
     pub(crate) mark: Mark,
     newlines: i64,
@@ -199,7 +200,7 @@ impl Scanner {
     /// A scanner over already-decoded text (see `reader::decode`).
     pub(crate) fn new(text: String) -> Scanner {
         Scanner {
-            buf: text.into_bytes(),
+            buf: text,
             pos: 0,
             mark: Mark::default(),
             newlines: 0,
@@ -231,20 +232,22 @@ impl Scanner {
         self.char_at(i)
     }
     fn char_at(&self, i: usize) -> char {
-        match self.buf.get(i) {
+        match self.buf.as_bytes().get(i) {
             None => '\0',
             Some(&b) if b < 0x80 => b as char,
-            Some(&b) => self
+            Some(_) => self
                 .buf
-                .get(i..i + utf8_width(b))
-                .and_then(|bytes| std::str::from_utf8(bytes).ok())
-                .and_then(|s| s.chars().next())
+                .get(i..)
+                .and_then(|rest| rest.chars().next())
                 .unwrap_or('\0'),
         }
     }
     /// Bytes in the character at `i` (1 past the end, so positions always advance).
     fn width_at(&self, i: usize) -> usize {
-        self.buf.get(i).map_or(1, |&b| utf8_width(b).max(1))
+        self.buf
+            .as_bytes()
+            .get(i)
+            .map_or(1, |&b| utf8_width(b).max(1))
     }
     fn cur(&self) -> char {
         self.at(0)
@@ -1653,11 +1656,11 @@ impl Scanner {
                     // blank at once (see plain_run_end): nothing in it can end the scalar
                     // in block context (an ENC[...] value, or words, is one run).
                     let start = self.pos;
-                    let stop = super::plain_run::plain_run_end(&self.buf, start);
+                    let stop = super::plain_run::plain_run_end(self.buf.as_bytes(), start);
                     // (Empty at a ':' before ':' or a character that is not ASCII: that
                     // ':' is read alone below.)
                     if stop > start {
-                        let run = std::str::from_utf8(&self.buf[start..stop]).unwrap_or_default();
+                        let run = self.buf.get(start..stop).unwrap_or_default();
                         s.push_str(run);
                         let n = (stop - start) as i64;
                         self.pos = stop;
