@@ -489,12 +489,7 @@ mod tests {
         // padding in the wrong place or missing, non-zero trailing bits (Go accepts them).
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n.";
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = move || crate::test_rng::next(&mut state);
         for round in 0..20_000 {
             let len = (next() % 70) as usize;
             let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();

@@ -22,6 +22,8 @@ pub mod safefs;
 pub mod shamir;
 pub mod stack;
 pub mod stores;
+#[cfg(test)]
+mod test_rng;
 pub mod tree;
 pub mod treepath;
 pub mod walk;

@@ -1535,9 +1535,7 @@ mod analysis_tests {
         let mut seed: u64 = 0x2545F4914F6CDD1D;
         let mut fast = 0;
         for _ in 0..50_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            crate::test_rng::next(&mut seed);
             let len = 1 + (seed % 9) as usize;
             let v: Vec<char> = (0..len)
                 .map(|i| alphabet[((seed >> (i * 6)) % alphabet.len() as u64) as usize])

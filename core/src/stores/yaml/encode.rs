@@ -609,9 +609,7 @@ mod fast_path_tests {
         // A deterministic spread of strings over the fast path's alphabet.
         let mut seed: u64 = 0x9E3779B97F4A7C15;
         for _ in 0..20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            crate::test_rng::next(&mut seed);
             let len = 1 + (seed % 7) as usize;
             let s: String = (0..len)
                 .map(|i| alphabet[((seed >> (i * 5)) % alphabet.len() as u64) as usize])

@@ -85,12 +85,7 @@ mod tests {
     #[test]
     fn the_first_stop_is_the_tables_or_an_earlier_control() {
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = move || crate::test_rng::next(&mut state);
         let common = b"ENC[AES256_GCM,data:aGVsbG8=,iv:x/y+z,tag:q==,type:str]word ";
         for _ in 0..20_000 {
             let len = (next() % 100) as usize;
