@@ -16,17 +16,8 @@ pub use crate::lazy_args::Lazy;
     args_conflicts_with_subcommands = false
 )]
 pub struct Cli {
-    /// Path to the .sops.yaml config file (no upward search when set).
-    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Say which identity unwrapped the data key and other details on stderr.
-    #[arg(short = 'v', long, global = true)]
-    pub verbose: bool,
-
-    /// Accepted for sops compatibility; keytap never checks for updates.
-    #[arg(long, global = true, hide = true)]
-    pub disable_version_check: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 
     /// Legacy `sops -e/-d/-r/-s FILE` and `sops FILE` (edit) forms.
     #[command(flatten)]
@@ -39,6 +30,58 @@ pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the process's arguments. When the first names a command, without the
+    /// legacy form's arguments: clap would build them on every run (a tenth of a small
+    /// file's decrypt), and after a command's name they cannot appear.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        Cli::parse_from_args(std::env::args_os().collect())
+    }
+
+    fn parse_from_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        let names_a_command = args
+            .get(1)
+            .and_then(|arg| arg.to_str())
+            .is_some_and(<Command as Subcommand>::has_subcommand);
+        if !names_a_command {
+            return Cli::try_parse_from(args);
+        }
+        let line = CommandLine::try_parse_from(args)?;
+        Ok(Cli {
+            global: line.global,
+            legacy: LegacyArgs::default(),
+            file: None,
+            command: Some(line.command),
+        })
+    }
+}
+
+/// [`Cli`] when the first argument names a command.
+#[derive(Parser, Debug)]
+#[command(name = "keytap", version)]
+struct CommandLine {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The options of every command.
+#[derive(Args, Debug, Default)]
+pub struct GlobalArgs {
+    /// Path to the .sops.yaml config file (no upward search when set).
+    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Say which identity unwrapped the data key and other details on stderr.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+
+    /// Accepted for sops compatibility; keytap never checks for updates.
+    #[arg(long, global = true, hide = true)]
+    pub disable_version_check: bool,
 }
 
 /// Mode flags of the legacy single-command form.
@@ -550,4 +593,53 @@ pub struct GroupsDeleteArgs {
     pub shamir_threshold: Option<usize>,
     /// The group's index.
     pub index: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parsing without the legacy arguments gives what the whole command line gives:
+    /// the same values, or the same error.
+    #[test]
+    fn a_named_command_parses_as_with_every_argument() {
+        let lines: &[&[&str]] = &[
+            &["decrypt", "f.yaml"],
+            &[
+                "decrypt",
+                "-v",
+                "--config",
+                "c.yaml",
+                "--extract",
+                "[\"a\"]",
+                "f.yaml",
+            ],
+            &["encrypt", "--age", "age1x", "-i", "f.yaml"],
+            &["set", "f.yaml", "[\"a\"]", "1"],
+            &["groups", "add", "-f", "f.yaml", "--age", "age1x"],
+            &["groups"],
+            &["exec-env", "f.yaml", "env"],
+            &["install-secrets", "--check-mode", "x", "m.json"],
+            &["decrypt", "--bogus"],
+            &["decrypt", "--version"],
+            &["rotate"],
+            &["keyservice", "--cache-ttl", "x"],
+        ];
+        for line in lines {
+            let args: Vec<OsString> = std::iter::once("keytap")
+                .chain(line.iter().copied())
+                .map(OsString::from)
+                .collect();
+            let whole = Cli::try_parse_from(args.clone());
+            let named = Cli::parse_from_args(args);
+            match (whole, named) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{line:?}"),
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.to_string(), b.to_string(), "{line:?}");
+                    assert_eq!(a.exit_code(), b.exit_code(), "{line:?}");
+                }
+                (a, b) => panic!("{line:?}: {a:?} but {b:?}"),
+            }
+        }
+    }
 }

@@ -13,8 +13,6 @@ mod output;
 mod rules;
 mod stack_choice;
 
-use clap::Parser;
-
 // The YAML store allocates many small strings; mimalloc makes a 10,000-value file
 // decrypt markedly faster than the system allocator. Version 2 without transparent huge
 // pages (see cli/Cargo.toml): v3's 1 GiB huge-page arena zeroes 2 MiB at a time, which
@@ -25,7 +23,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // Usage errors exit 1 as sops's do (clap's default is 2), except for install-secrets,
     // which exits 2 like sops-install-secrets (Go's flag package); help and version exit 0.
-    let cli = match args::Cli::try_parse() {
+    let cli = match args::Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             let installer = std::env::args_os()

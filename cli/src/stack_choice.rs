@@ -47,7 +47,7 @@ pub fn fits_main_stack(cli: &Cli) -> bool {
     if file.as_os_str() == "-" || !main_stack_is_large_enough() {
         return false;
     }
-    let config = keytap_core::config::choose_config(cli.config.as_deref(), None).path;
+    let config = keytap_core::config::choose_config(cli.global.config.as_deref(), None).path;
     let mut budget = MAIN_STACK_LEVELS;
     let mut checked = Vec::new();
     for path in std::iter::once(file.clone()).chain(config) {

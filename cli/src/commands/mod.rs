@@ -22,8 +22,8 @@ use keytap_core::error::exit_code;
 
 /// Runs the parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<i32, CliError> {
-    crate::config_rules::set_config_flag(cli.config.clone());
-    crate::context::set_verbose(cli.verbose);
+    crate::config_rules::set_config_flag(cli.global.config.clone());
+    crate::context::set_verbose(cli.global.verbose);
     if let Some(args) = key_service_args(&cli) {
         crate::context::set_key_services(args)?;
     }
@@ -197,7 +197,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             cache_max_ttl,
             allow_remote,
             lock,
-            verbose: cli.verbose,
+            verbose: cli.global.verbose,
         }),
         Some(Command::Merge(Lazy(MergeArgs {
             input_type,
