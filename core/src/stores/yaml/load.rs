@@ -227,12 +227,17 @@ impl<'a> Builder<'a> {
         Ok(branch)
     }
 
+    // Three comment fields per node, nearly all empty: those cost nothing.
     fn append_comment_to_map(branch: &mut Branch, comment: &str) {
-        branch.extend(split_comments(comment).map(Item::Comment));
+        if !comment.is_empty() {
+            branch.extend(split_comments(comment).map(Item::Comment));
+        }
     }
 
     fn append_comment_to_list(list: &mut Vec<Value>, comment: &str) {
-        list.extend(split_comments(comment).map(Value::Comment));
+        if !comment.is_empty() {
+            list.extend(split_comments(comment).map(Value::Comment));
+        }
     }
 
     fn node_to_value(&mut self, n: usize, comments_handled: bool) -> Result<Value, String> {
