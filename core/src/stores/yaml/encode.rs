@@ -240,22 +240,16 @@ fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -
     })
 }
 
-/// The bytes [`simple_plain_text`] allows: ASCII alphanumerics and ` _./+=,:[]-`, as a table
-/// because every key and value of a file goes through this check.
-const PLAIN_SAFE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        table[c] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b' ' | b'_' | b'.' | b'/' | b'+' | b'=' | b',' | b':' | b'[' | b']' | b'-'
-            );
-        c += 1;
-    }
-    table
-};
+/// The bytes [`simple_plain_text`] allows: ASCII alphanumerics and ` _./+=,:[]-`. Every
+/// key and value of a file goes through this check: as comparisons folded without an
+/// early exit, it compiles to vector code (a table lookup per byte does not).
+const fn plain_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b' ' | b'_' | b'.' | b'/' | b'+' | b'=' | b',' | b':' | b'[' | b']' | b'-'
+        )
+}
 
 /// Text whose emit-and-reparse in `Node.Encode` is known without running it: a plain
 /// scalar that comes back unchanged and plain, tagged by the resolver. This covers the bulk
@@ -272,7 +266,9 @@ fn simple_plain_text(s: &str) -> bool {
         || (first == b'-' && second.is_some_and(|c| c.is_ascii_digit()))
         || (first == b'.' && second.is_some_and(|c| c.is_ascii_alphanumeric()));
     first_ok
-        && b.iter().all(|&c| PLAIN_SAFE[c as usize])
+        && !b
+            .iter()
+            .fold(false, |unsafe_seen, &c| unsafe_seen | !plain_safe(c))
         && !s.ends_with([' ', ':'])
         && !s.contains(": ")
         && !is_base60_float(s)
