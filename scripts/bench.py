@@ -188,12 +188,19 @@ def stop(proc):
 
 
 def bench_keyservice(work, env, recipient):
-    """A 10-value file: local decryption against the same through a key service."""
+    """A 10-value file: local decryption against the same through a key service. The
+    local pair alternates (as the main table does) and runs before the services start:
+    idle, they still wake (Go's runtime does), which is not the shell prompt this row is
+    about."""
     small = os.path.join(work, "small.yaml")
     with open(small, "w") as f:
         f.write("".join(f"key_{i}: value {i}\n" for i in range(10)))
     enc = os.path.join(work, "small.enc.yaml")
     run([KEYTAP, "encrypt", "--age", recipient, small], env, enc)
+    local = {"keytap, local": [], "sops, local": []}
+    for _ in range(RUNS * 3):
+        local["keytap, local"].append(run([KEYTAP, "decrypt", enc], env))
+        local["sops, local"].append(run([SOPS, "decrypt", enc], env))
     client_env = {k: v for k, v in env.items() if k != "SOPS_AGE_KEY_FILE"}
     ours = os.path.join(work, "keytap-ks.sock")
     theirs = os.path.join(work, "sops-ks.sock")
@@ -204,16 +211,16 @@ def bench_keyservice(work, env, recipient):
     try:
         remote = ["--enable-local-keyservice=false"]
         cases = [
-            ("keytap, local", [KEYTAP, "decrypt", enc], env),
-            ("sops, local", [SOPS, "decrypt", enc], env),
             ("keytap via keytap svc", [KEYTAP, "decrypt", f"--keyservice=unix://{ours}", *remote, enc], client_env),
             ("sops via keytap svc", [SOPS, "decrypt", f"--keyservice=unix://{ours}", *remote, enc], client_env),
             ("keytap via sops svc", [KEYTAP, "decrypt", f"--keyservice=unix://{theirs}", *remote, enc], client_env),
             ("sops via sops svc", [SOPS, "decrypt", f"--keyservice=unix://{theirs}", *remote, enc], client_env),
         ]
-        print(f"\nkey service: a 10-value YAML file decrypted, median of {RUNS * 3} runs")
-        times = {name: median_ms(argv, e, RUNS * 3) for name, argv, e in cases}
-        for name, _, _ in cases:
+        print(f"\nkey service: a 10-value YAML file decrypted, median of {RUNS * 3} runs"
+              " (local: alternating, before the services start)")
+        times = {name: statistics.median(samples) * 1000 for name, samples in local.items()}
+        times.update({name: median_ms(argv, e, RUNS * 3) for name, argv, e in cases})
+        for name in times:
             print(f"{name:<24}{times[name]:>8.1f}ms")
         print(f"{'local speedup':<24}{times['sops, local'] / times['keytap, local']:>8.1f}x (small-file decrypt, sops / keytap)")
         print(f"{'service overhead':<24}{times['keytap via keytap svc'] - times['keytap, local']:>8.1f}ms per request (keytap client)")
