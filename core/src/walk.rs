@@ -167,19 +167,19 @@ impl Matcher {
     }
 
     /// sops's `shouldBeEncrypted`.
-    fn should_encrypt(&self, path: &[String], comments: &[Vec<String>], is_comment: bool) -> bool {
+    fn should_encrypt(&self, path: &KeyPath, comments: &[Vec<String>], is_comment: bool) -> bool {
         let re = self.regex.as_ref();
         match &self.rule {
             CryptRule::UnencryptedSuffix(s) => {
-                s.is_empty() || !path.iter().any(|p| p.ends_with(s.as_str()))
+                s.is_empty() || !path.keys().any(|p| p.ends_with(s.as_str()))
             }
             CryptRule::EncryptedSuffix(s) => {
-                s.is_empty() || path.iter().any(|p| p.ends_with(s.as_str()))
+                s.is_empty() || path.keys().any(|p| p.ends_with(s.as_str()))
             }
             CryptRule::UnencryptedRegex(_) => {
-                !path.iter().any(|p| re.is_some_and(|r| r.is_match(p)))
+                !path.keys().any(|p| re.is_some_and(|r| r.is_match(p)))
             }
-            CryptRule::EncryptedRegex(_) => path.iter().any(|p| re.is_some_and(|r| r.is_match(p))),
+            CryptRule::EncryptedRegex(_) => path.keys().any(|p| re.is_some_and(|r| r.is_match(p))),
             CryptRule::UnencryptedCommentRegex(_) => !comments
                 .iter()
                 .flatten()
@@ -199,6 +199,60 @@ impl Matcher {
     }
 }
 
+/// The mapping keys above a leaf, kept joined the way sops's AAD joins them (`a:b:`), so
+/// a leaf's AAD is a borrow rather than a join and a copy of every key above it.
+struct KeyPath {
+    /// Each key followed by `:`.
+    joined: String,
+    /// Where each key's `:` ends in `joined` (keys may contain `:` themselves).
+    ends: Vec<usize>,
+}
+
+impl KeyPath {
+    fn new() -> Self {
+        KeyPath {
+            joined: String::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, key: &str) {
+        self.joined.push_str(key);
+        self.joined.push(':');
+        self.ends.push(self.joined.len());
+    }
+
+    fn pop(&mut self) {
+        self.ends.pop();
+        self.joined.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
+    /// The keys, outermost first.
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.joined[start..end - 1])
+    }
+
+    /// sops's AAD: the keys joined by `:` with a trailing `:` (`:` alone at the top level).
+    fn aad(&self) -> &str {
+        if self.joined.is_empty() {
+            ":"
+        } else {
+            &self.joined
+        }
+    }
+
+    /// Human-readable location of a value for error messages: `["a"]["b"]`.
+    fn display(&self) -> String {
+        if self.ends.is_empty() {
+            return "the top level".into();
+        }
+        self.keys().map(|p| format!("[{p:?}]")).collect()
+    }
+}
+
 /// A leaf visited by the walk: a value, or a comment line (in a map or a list).
 enum Leaf<'a> {
     Value(&'a mut Value),
@@ -207,14 +261,14 @@ enum Leaf<'a> {
 
 struct Walker<'m, F> {
     matcher: &'m Matcher,
-    path: Vec<String>,
+    path: KeyPath,
     comments: Vec<Vec<String>>,
     on_leaf: F,
 }
 
 impl<F> Walker<'_, F>
 where
-    F: FnMut(Leaf<'_>, &[String], bool) -> Result<(), WalkError>,
+    F: FnMut(Leaf<'_>, &KeyPath, bool) -> Result<(), WalkError>,
 {
     fn branch(&mut self, branch: &mut Branch) -> Result<(), WalkError> {
         self.comments.push(Vec::new());
@@ -228,7 +282,7 @@ where
                     (self.on_leaf)(Leaf::MapComment(c), &self.path, encrypt)?;
                 }
                 Item::Entry(key, value) => {
-                    self.path.push(key.clone());
+                    self.path.push(key);
                     self.value(value)?;
                     self.path.pop();
                     self.comments.last_mut().expect("pushed").clear();
@@ -273,20 +327,6 @@ where
     }
 }
 
-/// Human-readable location of a value for error messages: `["a"]["b"]`.
-pub fn display_path(path: &[String]) -> String {
-    if path.is_empty() {
-        return "the top level".into();
-    }
-    path.iter().map(|p| format!("[{p:?}]")).collect()
-}
-
-fn aad(path: &[String]) -> String {
-    let mut s = path.join(":");
-    s.push(':');
-    s
-}
-
 fn new_mac_hasher(mac_only_encrypted: bool) -> Sha512 {
     let mut h = Sha512::new();
     if mac_only_encrypted {
@@ -307,12 +347,12 @@ fn hash_leaf(h: &mut Sha512, value: &Value) {
 /// Walks each document with a fresh path, calling `on_leaf` on every leaf.
 fn walk_docs<F>(docs: &mut [Branch], matcher: &Matcher, mut on_leaf: F) -> Result<(), WalkError>
 where
-    F: FnMut(Leaf<'_>, &[String], bool) -> Result<(), WalkError>,
+    F: FnMut(Leaf<'_>, &KeyPath, bool) -> Result<(), WalkError>,
 {
     for doc in docs.iter_mut() {
         let mut walker = Walker {
             matcher,
-            path: Vec::new(),
+            path: KeyPath::new(),
             comments: Vec::new(),
             on_leaf: &mut on_leaf,
         };
@@ -336,7 +376,7 @@ pub fn encrypt_tree(
     };
     walk_docs(docs, &matcher, |leaf, path, encrypt| {
         let err = |source| WalkError::Encrypt {
-            path: display_path(path),
+            path: path.display(),
             source,
         };
         match leaf {
@@ -345,7 +385,7 @@ pub fn encrypt_tree(
                     hash_leaf(&mut hasher, v);
                 }
                 if encrypt {
-                    let enc = cipher.encrypt(v, &aad(path)).map_err(err)?;
+                    let enc = cipher.encrypt(v, path.aad()).map_err(err)?;
                     if matches!(v, Value::Comment(_)) {
                         if unencrypted_comment_re
                             .as_ref()
@@ -365,7 +405,7 @@ pub fn encrypt_tree(
             Leaf::MapComment(c) => {
                 if encrypt {
                     let enc = cipher
-                        .encrypt(&Value::Comment(c.clone()), &aad(path))
+                        .encrypt(&Value::Comment(c.clone()), path.aad())
                         .map_err(err)?;
                     if unencrypted_comment_re
                         .as_ref()
@@ -404,9 +444,9 @@ pub fn decrypt_tree(
                     match v {
                         Value::Comment(c) => decrypt_comment(cipher, c, path, keep_bad_comments)?,
                         Value::Str(s) => {
-                            *v = cipher.decrypt(s, &aad(path)).map_err(|source| {
+                            *v = cipher.decrypt(s, path.aad()).map_err(|source| {
                                 WalkError::Decrypt {
-                                    path: display_path(path),
+                                    path: path.display(),
                                     source,
                                 }
                             })?;
@@ -414,7 +454,7 @@ pub fn decrypt_tree(
                         // sops only decrypts strings; anything else cannot be ciphertext.
                         _ => {
                             return Err(WalkError::Decrypt {
-                                path: display_path(path),
+                                path: path.display(),
                                 source: CipherError::NotEncrypted,
                             })
                         }
@@ -439,10 +479,10 @@ pub fn decrypt_tree(
 fn decrypt_comment(
     cipher: &mut ValueCipher,
     comment: &mut String,
-    path: &[String],
+    path: &KeyPath,
     keep_bad: bool,
 ) -> Result<(), WalkError> {
-    match cipher.decrypt(comment, &aad(path)) {
+    match cipher.decrypt(comment, path.aad()) {
         Ok(Value::Comment(plain)) => {
             *comment = plain;
             Ok(())
@@ -450,19 +490,19 @@ fn decrypt_comment(
         _ if !comment.starts_with("ENC[") => {
             eprintln!(
                 "keytap: warning: the comment at {} is not encrypted (written by an old sops, or added by hand)",
-                display_path(path)
+                path.display()
             );
             Ok(())
         }
         _ if keep_bad => {
             eprintln!(
                 "keytap: warning: the encrypted comment at {} does not decrypt; shown as it is",
-                display_path(path)
+                path.display()
             );
             Ok(())
         }
         _ => Err(WalkError::TamperedComment {
-            path: display_path(path),
+            path: path.display(),
         }),
     }
 }
@@ -553,8 +593,31 @@ mod tests {
     }
 
     #[test]
+    fn key_path_gives_sops_aad_and_each_key() {
+        let mut path = KeyPath::new();
+        assert_eq!((path.aad(), path.display()), (":", "the top level".into()));
+        path.push("a:b");
+        path.push("");
+        path.push("c");
+        assert_eq!(path.aad(), ["a:b", "", "c"].join(":") + ":");
+        assert_eq!(path.keys().collect::<Vec<_>>(), ["a:b", "", "c"]);
+        assert_eq!(path.display(), r#"["a:b"][""]["c"]"#);
+        path.pop();
+        path.pop();
+        assert_eq!(path.aad(), "a:b:");
+        assert_eq!(path.keys().collect::<Vec<_>>(), ["a:b"]);
+        path.pop();
+        assert_eq!(path.aad(), ":");
+        assert_eq!(path.keys().count(), 0);
+    }
+
+    #[test]
     fn rules_select_the_right_leaves() {
-        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let path = |keys: &[&str]| {
+            let mut path = KeyPath::new();
+            keys.iter().for_each(|k| path.push(k));
+            path
+        };
         let m = Matcher::new(&CryptRule::EncryptedRegex("^pass".into()), false).unwrap();
         assert!(m.should_encrypt(&path(&["db", "password"]), &[], false));
         assert!(!m.should_encrypt(&path(&["db", "user"]), &[], false));
