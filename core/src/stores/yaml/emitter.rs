@@ -7,6 +7,8 @@
 //! block-scalar indicators. Hand-written to match go-yaml byte for byte; anchors, aliases,
 //! directives and canonical mode are left out because sops never emits them.
 
+use std::borrow::Cow;
+
 use super::scanner::{is_blank, is_break, ScalarStyle};
 
 /// Event kinds the emitter accepts.
@@ -25,10 +27,11 @@ pub(crate) enum EKind {
 
 /// One emitter event. `tag` is a long tag (`tag:yaml.org,2002:merge`) or empty.
 #[derive(Clone, Debug)]
-pub(crate) struct EEvent {
+pub(crate) struct EEvent<'a> {
     pub kind: EKind,
     pub tag: String,
-    pub value: String,
+    /// A scalar's text, borrowed from the tree being written where it can be.
+    pub value: Cow<'a, str>,
     pub implicit: bool,
     pub quoted_implicit: bool,
     pub style: ScalarStyle,
@@ -39,12 +42,12 @@ pub(crate) struct EEvent {
     pub tail_comment: String,
 }
 
-impl EEvent {
-    pub(crate) fn new(kind: EKind) -> EEvent {
+impl<'a> EEvent<'a> {
+    pub(crate) fn new(kind: EKind) -> EEvent<'a> {
         EEvent {
             kind,
             tag: String::new(),
-            value: String::new(),
+            value: Cow::Borrowed(""),
             implicit: true,
             quoted_implicit: false,
             style: ScalarStyle::Plain,
@@ -95,13 +98,13 @@ struct ScalarData {
 }
 
 /// The emitter.
-pub(crate) struct Emitter {
+pub(crate) struct Emitter<'a> {
     pub out: String,
     best_indent: i64,
     best_width: i64,
     state: State,
     states: Vec<State>,
-    events: Vec<EEvent>,
+    events: Vec<EEvent<'a>>,
     events_head: usize,
     indents: Vec<i64>,
     tag_directives: Vec<(String, String)>,
@@ -361,9 +364,9 @@ fn analyze_graphic_ascii_bytes(v: &[u8]) -> Option<Analysis> {
     })
 }
 
-impl Emitter {
+impl<'a> Emitter<'a> {
     /// An emitter with go-yaml's `SetIndent(indent)` semantics (out-of-range: 2).
-    pub(crate) fn new(indent: i64) -> Emitter {
+    pub(crate) fn new(indent: i64) -> Emitter<'a> {
         Emitter {
             out: String::new(),
             best_indent: indent,
@@ -447,7 +450,7 @@ impl Emitter {
 
     // ---- event loop -------------------------------------------------------------------
 
-    pub(crate) fn emit(&mut self, event: EEvent) -> EResult {
+    pub(crate) fn emit(&mut self, event: EEvent<'a>) -> EResult {
         self.events.push(event);
         while !self.need_more_events() {
             // Move the event out instead of cloning it (the bulk of the emitter's time); the

@@ -25,7 +25,7 @@ enum NKind {
 
 /// The subset of go-yaml's `Node` that sops fills in for emission.
 #[derive(Clone, Debug)]
-struct ENode {
+struct ENode<'a> {
     kind: NKind,
     /// Short tag (`!!str`, `!!merge`, ...), as the re-parse in `Node.Encode` set it
     /// (borrowed for the resolver's own tags: one per scalar of a large file).
@@ -33,22 +33,23 @@ struct ENode {
     /// True when the tag was explicit in the re-parsed text (`!!binary`).
     tagged: bool,
     style: ScalarStyle,
-    value: String,
+    /// A scalar's text, borrowed from the tree where it is its text as it is.
+    value: Cow<'a, str>,
     head_comment: String,
     foot_comment: String,
-    content: Vec<ENode>,
+    content: Vec<ENode<'a>>,
     /// go-yaml's zero node (a failed `Node.Encode`): written as `null`.
     null: bool,
 }
 
-impl ENode {
-    fn collection(kind: NKind) -> ENode {
+impl<'a> ENode<'a> {
+    fn collection(kind: NKind) -> ENode<'a> {
         ENode {
             kind,
             tag: Cow::Borrowed(""),
             tagged: false,
             style: ScalarStyle::Plain,
-            value: String::new(),
+            value: Cow::Borrowed(""),
             head_comment: String::new(),
             foot_comment: String::new(),
             content: Vec::new(),
@@ -182,10 +183,14 @@ fn encode_base64(data: &[u8]) -> String {
 /// final emission sees. When the text does not parse back (a literal block whose first
 /// line starts with a tab, for instance) go-yaml leaves the node empty and sops writes
 /// `null`; `None` here stands for that.
-fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -> Option<ENode> {
+fn node_encode(
+    text: &str,
+    requested: ScalarStyle,
+    explicit_tag: Option<&str>,
+) -> Option<ENode<'static>> {
     let mut em = Emitter::new(4);
     let mut ev = EEvent::new(EKind::Scalar);
-    ev.value = text.to_string();
+    ev.value = Cow::Borrowed(text);
     ev.style = requested;
     match explicit_tag {
         Some(t) => {
@@ -232,7 +237,7 @@ fn node_encode(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -
         tag: Cow::Owned(node.tag.clone()),
         tagged: node.style & style::TAGGED != 0,
         style: st,
-        value: node.value.clone(),
+        value: Cow::Owned(node.value.clone()),
         head_comment: String::new(),
         foot_comment: String::new(),
         content: Vec::new(),
@@ -275,7 +280,7 @@ fn simple_plain_text(s: &str) -> bool {
         && !is_old_bool(s)
 }
 
-fn plain_node(text: String) -> ENode {
+fn plain_node(text: Cow<'_, str>) -> ENode<'_> {
     let mut n = ENode::collection(NKind::Scalar);
     n.tag = Cow::Borrowed(resolved_tag(&text));
     n.value = text;
@@ -283,14 +288,14 @@ fn plain_node(text: String) -> ENode {
 }
 
 /// The scalar node sops builds for a tree value (`valueNode.Encode(v)`).
-fn scalar_node(v: &Value) -> ENode {
+fn scalar_node(v: &Value) -> ENode<'_> {
     let (text, requested, explicit_tag) = match v {
-        Value::Null => ("null".to_string(), ScalarStyle::Plain, None),
-        Value::Bool(b) => (b.to_string(), ScalarStyle::Plain, None),
-        Value::Int(i) => (i.to_string(), ScalarStyle::Plain, None),
-        Value::Float(f) => (format_float(*f), ScalarStyle::Plain, None),
-        Value::Time(t) => (t.clone(), ScalarStyle::Plain, None),
-        Value::Str(s) => (s.clone(), requested_string_style(s), None),
+        Value::Null => (Cow::Borrowed("null"), ScalarStyle::Plain, None),
+        Value::Bool(b) => (Cow::Owned(b.to_string()), ScalarStyle::Plain, None),
+        Value::Int(i) => (Cow::Owned(i.to_string()), ScalarStyle::Plain, None),
+        Value::Float(f) => (Cow::Owned(format_float(*f)), ScalarStyle::Plain, None),
+        Value::Time(t) => (Cow::Borrowed(t.as_str()), ScalarStyle::Plain, None),
+        Value::Str(s) => return str_node(s),
         Value::Bytes(b) => {
             // go-yaml's stringv for non-UTF-8 text: `!!binary` with base64.
             let s = encode_base64(b);
@@ -299,24 +304,35 @@ fn scalar_node(v: &Value) -> ENode {
             } else {
                 ScalarStyle::Plain
             };
-            (s, st, Some(BINARY_TAG))
+            (Cow::Owned(s), st, Some(BINARY_TAG))
         }
         // Not reachable from sops trees; treated as text.
-        Value::Comment(c) => (c.clone(), requested_string_style(c), None),
-        Value::Map(_) | Value::List(_) => (String::new(), ScalarStyle::Plain, None),
+        Value::Comment(c) => (Cow::Borrowed(c.as_str()), requested_string_style(c), None),
+        Value::Map(_) | Value::List(_) => (Cow::Borrowed(""), ScalarStyle::Plain, None),
     };
     if explicit_tag.is_none() && requested == ScalarStyle::Plain && simple_plain_text(&text) {
-        // A string only asks for plain style when it resolves as a string: skip resolving
-        // it a second time.
-        if matches!(v, Value::Str(_)) {
-            let mut n = ENode::collection(NKind::Scalar);
-            n.tag = Cow::Borrowed(STR_TAG);
-            n.value = text;
-            return n;
-        }
         return plain_node(text);
     }
-    node_encode(&text, requested, explicit_tag).unwrap_or_else(|| {
+    encoded_node(&text, requested, explicit_tag)
+}
+
+/// The scalar node of a string (a value or a key), borrowing it when it is written as it is.
+fn str_node(s: &str) -> ENode<'_> {
+    let requested = requested_string_style(s);
+    if requested == ScalarStyle::Plain && simple_plain_text(s) {
+        // A string only asks for plain style when it resolves as a string: skip resolving
+        // it a second time.
+        let mut n = ENode::collection(NKind::Scalar);
+        n.tag = Cow::Borrowed(STR_TAG);
+        n.value = Cow::Borrowed(s);
+        return n;
+    }
+    encoded_node(s, requested, None)
+}
+
+/// [`node_encode`], with go-yaml's zero node where the text does not parse back.
+fn encoded_node(text: &str, requested: ScalarStyle, explicit_tag: Option<&str>) -> ENode<'static> {
+    node_encode(text, requested, explicit_tag).unwrap_or_else(|| {
         let mut n = ENode::collection(NKind::Scalar);
         n.null = true;
         n
@@ -330,7 +346,7 @@ fn join_comments(comments: &[String]) -> String {
 }
 
 /// sops's `addCommentsHead`: prepends to the node's head comment.
-fn add_comments_head(node: &mut ENode, comments: &mut Vec<String>) {
+fn add_comments_head(node: &mut ENode<'_>, comments: &mut Vec<String>) {
     if !comments.is_empty() {
         let c = join_comments(comments);
         if node.head_comment.is_empty() {
@@ -343,7 +359,7 @@ fn add_comments_head(node: &mut ENode, comments: &mut Vec<String>) {
 }
 
 /// sops's `addCommentsFoot`: appends to the node's foot comment.
-fn add_comments_foot(node: &mut ENode, comments: &mut Vec<String>) {
+fn add_comments_foot(node: &mut ENode<'_>, comments: &mut Vec<String>) {
     if !comments.is_empty() {
         let c = join_comments(comments);
         if node.foot_comment.is_empty() {
@@ -357,7 +373,7 @@ fn add_comments_foot(node: &mut ENode, comments: &mut Vec<String>) {
 
 /// `depth` counts from 0 for the values of a document's top-level keys, so a collection
 /// here is at nesting level `depth + 2`.
-fn tree_value_to_node(v: &Value, depth: usize) -> Result<ENode, String> {
+fn tree_value_to_node(v: &Value, depth: usize) -> Result<ENode<'_>, String> {
     if v.is_collection() && depth + 2 > crate::tree::MAX_NESTING {
         return Err(format!(
             "the document nests collections deeper than {} levels, which sops and keytap cannot read back",
@@ -378,18 +394,15 @@ fn tree_value_to_node(v: &Value, depth: usize) -> Result<ENode, String> {
         Value::Comment(c) => {
             // sops would encode its Comment struct as a mapping `{value: ...}`.
             let mut m = ENode::collection(NKind::Mapping);
-            append_tree_branch(
-                &[Item::Entry("value".into(), Value::Str(c.clone()))],
-                &mut m,
-                depth + 1,
-            )?;
+            m.content.push(str_node("value"));
+            m.content.push(str_node(c));
             m
         }
         other => scalar_node(other),
     })
 }
 
-fn append_sequence(list: &[Value], seq: &mut ENode, depth: usize) -> Result<(), String> {
+fn append_sequence<'a>(list: &'a [Value], seq: &mut ENode<'a>, depth: usize) -> Result<(), String> {
     let mut comments: Vec<String> = Vec::new();
     let mut beginning = true;
     for item in list {
@@ -417,7 +430,7 @@ fn append_sequence(list: &[Value], seq: &mut ENode, depth: usize) -> Result<(), 
 
 fn append_tree_branch<'a>(
     branch: impl IntoIterator<Item = &'a Item>,
-    mapping: &mut ENode,
+    mapping: &mut ENode<'a>,
     depth: usize,
 ) -> Result<(), String> {
     let mut comments: Vec<String> = Vec::new();
@@ -430,7 +443,7 @@ fn append_tree_branch<'a>(
                     add_comments_head(mapping, &mut comments);
                     beginning = false;
                 }
-                let mut key = scalar_node(&Value::Str(k.clone()));
+                let mut key = str_node(k);
                 add_comments_head(&mut key, &mut comments);
                 let value = tree_value_to_node(v, depth)?;
                 mapping.content.push(key);
@@ -452,7 +465,7 @@ fn append_tree_branch<'a>(
 /// go-yaml's `encoder.node`: events for a node; `tail` is the previous key's foot comment.
 /// Consumes the node so its strings move into the events instead of being copied, and
 /// feeds the emitter directly (it buffers the little look-ahead it needs).
-fn node_events(node: ENode, tail: String, em: &mut Emitter) -> Result<(), String> {
+fn node_events<'a>(node: ENode<'a>, tail: String, em: &mut Emitter<'a>) -> Result<(), String> {
     match node.kind {
         NKind::Sequence => {
             let mut ev = EEvent::new(EKind::SequenceStart);
@@ -570,7 +583,7 @@ pub(crate) fn emit_documents(
     Ok(em.out)
 }
 
-fn emit_root(em: &mut Emitter, node: ENode) -> Result<(), String> {
+fn emit_root<'a>(em: &mut Emitter<'a>, node: ENode<'a>) -> Result<(), String> {
     em.emit(EEvent::new(EKind::DocumentStart))?;
     node_events(node, String::new(), em)?;
     em.emit(EEvent::new(EKind::DocumentEnd))
@@ -618,11 +631,11 @@ mod fast_path_tests {
                 continue;
             }
             checked += 1;
-            let fast = plain_node(s.clone());
+            let fast = plain_node(Cow::Borrowed(&s));
             let slow = node_encode(&s, ScalarStyle::Plain, None).expect("plain text re-parses");
             assert_eq!(
-                (&*fast.tag, fast.style, fast.value.as_str(), fast.tagged),
-                (&*slow.tag, slow.style, slow.value.as_str(), slow.tagged),
+                (&*fast.tag, fast.style, &*fast.value, fast.tagged),
+                (&*slow.tag, slow.style, &*slow.value, slow.tagged),
                 "{s:?}"
             );
         }
