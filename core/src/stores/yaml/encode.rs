@@ -405,6 +405,7 @@ fn tree_value_to_node(v: &Value, depth: usize) -> Result<ENode<'_>, String> {
 fn append_sequence<'a>(list: &'a [Value], seq: &mut ENode<'a>, depth: usize) -> Result<(), String> {
     let mut comments: Vec<String> = Vec::new();
     let mut beginning = true;
+    seq.content.reserve(list.len());
     for item in list {
         if let Value::Comment(c) = item {
             comments.push(c.clone());
@@ -435,6 +436,9 @@ fn append_tree_branch<'a>(
 ) -> Result<(), String> {
     let mut comments: Vec<String> = Vec::new();
     let mut beginning = true;
+    let branch = branch.into_iter();
+    // A key and a value node per item (comments take none).
+    mapping.content.reserve(2 * branch.size_hint().0);
     for item in branch {
         match item {
             Item::Comment(c) => comments.push(c.clone()),

@@ -354,6 +354,7 @@ impl<'a> Builder<'a> {
                 return Err("YAML documents that are sequences are not supported".into())
             }
             Kind::Mapping => {
+                branch.reserve(node.content.len() / 2);
                 let mut i = 0;
                 while i + 1 < node.content.len() {
                     let (k, v) = (node.content[i], node.content[i + 1]);
