@@ -33,7 +33,7 @@ struct ENode<'a> {
     /// True when the tag was explicit in the re-parsed text (`!!binary`).
     tagged: bool,
     style: ScalarStyle,
-    /// A scalar's text, borrowed from the tree where it is its text as it is.
+    /// A scalar's text: borrowed from the tree when written unchanged, owned when re-encoded.
     value: Cow<'a, str>,
     head_comment: String,
     foot_comment: String,
