@@ -13,12 +13,10 @@ mod output;
 mod rules;
 mod stack_choice;
 
-// The YAML store allocates many small strings; mimalloc makes a 10,000-value file
-// decrypt markedly faster than the system allocator. Version 2 without transparent huge
-// pages (see cli/Cargo.toml): v3's 1 GiB huge-page arena zeroes 2 MiB at a time, which
-// cost ~0.5 ms on a 10-value file and 12 MiB of peak RSS on a 10,000-value one.
+// The system allocator for a short command, mimalloc for the bulk work of the deep-stack
+// thread (see keytap_alloc).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: keytap_alloc::SplitAlloc = keytap_alloc::SplitAlloc;
 
 fn main() {
     // Usage errors exit 1 as sops's do (clap's default is 2), except for install-secrets,
@@ -43,7 +41,9 @@ fn main() {
     let result = if stack_choice::fits_main_stack(&cli) {
         commands::run(cli)
     } else {
-        keytap_core::stack::with_deep_stack(move || commands::run(cli))
+        keytap_core::stack::with_deep_stack(move || {
+            keytap_alloc::with_mimalloc(move || commands::run(cli))
+        })
     };
     let code = match result {
         Ok(code) => code,
