@@ -163,6 +163,8 @@ pub struct ValueCipher {
     stash: HashMap<(String, &'static str, Vec<u8>), Vec<u8>>,
     /// Off when the file is only read: remembering IVs then costs time for nothing.
     remember_ivs: bool,
+    /// Without remembering, one IV buffer serves value after value.
+    spare_iv: Vec<u8>,
 }
 
 impl ValueCipher {
@@ -175,6 +177,7 @@ impl ValueCipher {
             rng: std::cell::RefCell::new(rand::rngs::StdRng::from_entropy()),
             stash: HashMap::new(),
             remember_ivs: true,
+            spare_iv: Vec::new(),
         }
     }
 
@@ -313,7 +316,11 @@ impl ValueCipher {
         // plaintext of a string becomes the value without another copy.
         let mut sealed = Vec::with_capacity(fields[0].len() / 4 * 3 + 16);
         decode_go_base64(fields[0], &mut sealed).map_err(|_| CipherError::Base64("data"))?;
-        let mut iv = Vec::with_capacity(IV_LEN);
+        let mut iv = match self.remember_ivs {
+            true => Vec::with_capacity(IV_LEN),
+            false => std::mem::take(&mut self.spare_iv),
+        };
+        iv.clear();
         decode_go_base64(fields[1], &mut iv).map_err(|_| CipherError::Base64("iv"))?;
         decode_go_base64(fields[2], &mut sealed).map_err(|_| CipherError::Base64("tag"))?;
         let ty = fields[3];
@@ -365,6 +372,7 @@ impl ValueCipher {
         };
         // Stash under the re-encoded plaintext, as sops keys its stash by the decoded value.
         if !self.remember_ivs {
+            self.spare_iv = iv;
             return Ok(value);
         }
         if let Some((bytes, _)) = leaf_bytes(&value) {
