@@ -31,15 +31,56 @@ extern "C" {
     fn mi_arena_area(arena_id: mi_arena_id_t, size: *mut usize) -> *mut c_void;
 }
 
-/// Arena sizes tried in turn. Address space only: pages are committed by the kernel when
-/// first touched (mimalloc maps the arena MAP_NORESERVE where the kernel overcommits), so
-/// the first size costs nothing until used; the smaller ones are for an address-space
-/// limit (`ulimit -v`). Where none can be had, everything comes from the system allocator.
+/// Arena sizes tried in turn, largest first. The arena is reserved uncommitted (no access,
+/// not charged against the commit limit, even under `vm.overcommit_memory=2`); mimalloc
+/// commits each 32 MiB block as it takes it. Under an address-space limit (`ulimit -v`)
+/// only sizes up to a quarter of it are tried, leaving the rest to the system allocator.
+/// Where none can be had, everything comes from the system allocator.
 const ARENA_SIZES: &[usize] = if cfg!(test) {
     &[64 << 20] // two of mimalloc's 32 MiB segments: small enough to fill in a test
 } else {
-    &[64 << 30, 4 << 30, 1 << 30]
+    &[64 << 30, 4 << 30, 1 << 30, 256 << 20]
 };
+
+/// The largest alignment taken to the arena: mimalloc serves larger ones only from fresh
+/// OS memory, which a heap bound to the arena refuses after a costly search.
+const MAX_ARENA_ALIGN: usize = 1 << 20;
+
+// mimalloc v2.3's option numbers (mimalloc.h) that libmimalloc-sys has no names for.
+const MI_OPTION_DESTROY_ON_EXIT: mi::mi_option_t = 22;
+const MI_OPTION_ARENA_RESERVE: mi::mi_option_t = 23;
+const MI_OPTION_DISALLOW_ARENA_ALLOC: mi::mi_option_t = 27;
+
+/// Fixes the mimalloc options that would break routing by address or write to stderr,
+/// whatever `MIMALLOC_*` variables the environment sets: no unmapping of the arena at
+/// exit while other threads still free into it, arenas allowed, no reservation of a
+/// second (shared) 1 GiB arena for the heap's own bookkeeping, no messages.
+fn configure_mimalloc() {
+    // SAFETY: mi_option_set only stores the value.
+    unsafe {
+        for option in [
+            mi::mi_option_show_errors,
+            mi::mi_option_show_stats,
+            mi::mi_option_verbose,
+        ] {
+            mi::mi_option_set(option, 0);
+        }
+        mi::mi_option_set(MI_OPTION_DESTROY_ON_EXIT, 0);
+        mi::mi_option_set(MI_OPTION_ARENA_RESERVE, 0);
+        mi::mi_option_set(MI_OPTION_DISALLOW_ARENA_ALLOC, 0);
+    }
+}
+
+/// The soft address-space limit (`ulimit -v`), if any.
+fn address_space_limit() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only `limit`.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
+    (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as usize)
+}
 
 /// The exclusive arena, once reserved (None if no size could be reserved).
 struct Arena {
@@ -52,21 +93,26 @@ static ARENA: OnceLock<Option<Arena>> = OnceLock::new();
 fn arena() -> Option<&'static Arena> {
     ARENA
         .get_or_init(|| {
-            ARENA_SIZES.iter().find_map(|&size| {
-                let mut id: mi_arena_id_t = 0;
-                // SAFETY: plain FFI calls; `id` and `len` outlive them.
-                unsafe {
-                    if mi::mi_reserve_os_memory_ex(size, true, false, true, &mut id) != 0 {
-                        return None;
+            configure_mimalloc();
+            let most = address_space_limit().map_or(usize::MAX, |limit| limit / 4);
+            ARENA_SIZES
+                .iter()
+                .filter(|&&size| size <= most)
+                .find_map(|&size| {
+                    let mut id: mi_arena_id_t = 0;
+                    // SAFETY: plain FFI calls; `id` and `len` outlive them.
+                    unsafe {
+                        if mi::mi_reserve_os_memory_ex(size, false, false, true, &mut id) != 0 {
+                            return None;
+                        }
+                        let mut len = 0;
+                        let start = mi_arena_area(id, &mut len) as usize;
+                        (start != 0 && len != 0).then_some(Arena {
+                            id,
+                            range: start..start + len,
+                        })
                     }
-                    let mut len = 0;
-                    let start = mi_arena_area(id, &mut len) as usize;
-                    (start != 0 && len != 0).then_some(Arena {
-                        id,
-                        range: start..start + len,
-                    })
-                }
-            })
+                })
         })
         .as_ref()
 }
@@ -77,13 +123,16 @@ thread_local! {
     /// The heap this thread allocates from, while in [`with_mimalloc`]; null otherwise.
     static ACTIVE_HEAP: Cell<*mut mi_heap_t> = const { Cell::new(null_mut()) };
     /// The heap made for this thread, kept for its next [`with_mimalloc`]. mimalloc frees
-    /// it when the thread ends, handing blocks still in use to the thread's backing heap
-    /// (they stay in the arena).
+    /// it when the thread ends (its pthread-key destructor, after Rust's thread-local
+    /// destructors); blocks still in use stay in the arena, abandoned, and any thread may
+    /// free them.
     static THREAD_HEAP: Cell<*mut mi_heap_t> = const { Cell::new(null_mut()) };
 }
 
 /// Runs `f` with this thread's allocations served by mimalloc (from the arena). Without
-/// an arena, or if mimalloc cannot make a heap, `f` runs on the system allocator.
+/// an arena, or if mimalloc cannot make a heap, `f` runs on the system allocator; once
+/// the arena cannot serve a request, the rest of `f` does. Not for code that runs while
+/// the thread is torn down (pthread-key destructors): mimalloc has freed the heap then.
 pub fn with_mimalloc<T>(f: impl FnOnce() -> T) -> T {
     if !ACTIVE_HEAP.get().is_null() {
         return f();
@@ -111,6 +160,25 @@ pub fn with_mimalloc<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// The heap to serve `layout` from: this thread's while in [`with_mimalloc`], unless the
+/// request cannot fit the arena; null for the system allocator.
+#[inline]
+fn arena_heap_for(layout: &Layout) -> *mut mi_heap_t {
+    let heap = ACTIVE_HEAP.get();
+    if heap.is_null() || layout.align() > MAX_ARENA_ALIGN || layout.size() > ARENA_SIZES[0] {
+        return null_mut();
+    }
+    heap
+}
+
+/// After mimalloc could not serve a request from the arena (which it reports only after
+/// collecting the whole heap), the rest of this [`with_mimalloc`] uses the system
+/// allocator instead of paying that again on every allocation.
+#[cold]
+fn arena_full() {
+    ACTIVE_HEAP.set(null_mut());
+}
+
 /// Whether mimalloc made the block at `ptr`: exactly when it lies in the arena. The
 /// arena is reserved before any block is made there; a thread freeing a block got it
 /// through something that orders that reservation first.
@@ -134,24 +202,26 @@ unsafe impl GlobalAlloc for SplitAlloc {
     // a 10,000-value file against 1.9-2.8% out of line, measured).
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let heap = ACTIVE_HEAP.get();
+        let heap = arena_heap_for(&layout);
         if !heap.is_null() {
             let p = mi::mi_heap_malloc_aligned(heap, layout.size(), layout.align());
             if !p.is_null() {
                 return p.cast();
             }
+            arena_full();
         }
         System.alloc(layout)
     }
 
     #[inline(never)]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let heap = ACTIVE_HEAP.get();
+        let heap = arena_heap_for(&layout);
         if !heap.is_null() {
             let p = mi::mi_heap_zalloc_aligned(heap, layout.size(), layout.align());
             if !p.is_null() {
                 return p.cast();
             }
+            arena_full();
         }
         System.alloc_zeroed(layout)
     }
@@ -167,7 +237,8 @@ unsafe impl GlobalAlloc for SplitAlloc {
 
     #[inline(never)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let heap = ACTIVE_HEAP.get();
+        let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+        let heap = arena_heap_for(&new_layout);
         match (in_arena(ptr), heap.is_null()) {
             // Grown in place or moved within the heap (it frees the old block itself).
             (true, false) => {
@@ -175,6 +246,7 @@ unsafe impl GlobalAlloc for SplitAlloc {
                 if !p.is_null() {
                     return p.cast();
                 }
+                arena_full();
                 move_block(ptr, layout, new_size)
             }
             // mimalloc's realloc would take the new block from this thread's default heap,

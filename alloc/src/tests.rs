@@ -75,6 +75,8 @@ fn a_full_arena_falls_back_to_the_system() {
                 blocks.push(vec![fill; 1 << 20]);
             }
             assert!(blocks.iter().any(|b| in_arena(addr(b))));
+            // The rest of this with_mimalloc goes to the system without asking mimalloc.
+            assert!(!new_block_in_arena());
             // Growing an arena block past what the arena holds moves it to the system.
             let first = &mut blocks[0];
             assert!(in_arena(addr(first)));
