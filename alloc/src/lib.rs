@@ -247,22 +247,21 @@ unsafe impl GlobalAlloc for SplitAlloc {
                     return p.cast();
                 }
                 arena_full();
-                move_block(ptr, layout, new_size)
+                move_block(ptr, layout, new_layout)
             }
             // mimalloc's realloc would take the new block from this thread's default heap,
             // outside the arena: move it to the system allocator instead.
-            (true, true) => move_block(ptr, layout, new_size),
+            (true, true) => move_block(ptr, layout, new_layout),
             (false, _) => System.realloc(ptr, layout, new_size),
         }
     }
 }
 
-/// Moves an arena block to a new system block of `new_size` bytes.
-unsafe fn move_block(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-    let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+/// Moves an arena block to a new system block of `new_layout`.
+unsafe fn move_block(ptr: *mut u8, layout: Layout, new_layout: Layout) -> *mut u8 {
     let new = System.alloc(new_layout);
     if !new.is_null() {
-        std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+        std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_layout.size()));
         mi::mi_free(ptr.cast());
     }
     new

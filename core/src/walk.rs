@@ -347,7 +347,7 @@ impl MacHasher {
         }
         MacHasher {
             sha,
-            staged: Zeroizing::new(Vec::new()),
+            staged: Zeroizing::new(Vec::with_capacity(Self::STAGE_BYTES)),
         }
     }
 
@@ -362,12 +362,11 @@ impl MacHasher {
             self.sha.update(&self.staged[..]);
             self.staged.clear();
         }
+        // Within the capacity reserved up front: the buffer never moves, so no copy of
+        // plaintext is left behind unzeroized.
         if bytes.len() > Self::STAGE_BYTES {
             self.sha.update(&bytes);
         } else {
-            if self.staged.capacity() == 0 {
-                self.staged.reserve_exact(Self::STAGE_BYTES);
-            }
             self.staged.extend_from_slice(&bytes);
         }
     }
