@@ -82,6 +82,20 @@ fn address_space_limit() -> Option<usize> {
     (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as usize)
 }
 
+/// Lets every thread allocate from glibc's main heap (`M_ARENA_MAX` 1), for use under an
+/// address-space limit. A thread's first glibc allocation otherwise reserves a 64 MiB heap
+/// of its own; where that reservation fails, glibc maps a fresh page for each allocation
+/// the thread makes (trying the reservation again every time), and a large file ran out
+/// of address space under a `ulimit -v` of a few hundred MiB.
+fn share_glibc_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tunable of glibc's allocator; heaps made before keep
+    // their blocks, and a thread without a heap of its own takes the main one from now on.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// The exclusive arena, once reserved (None if no size could be reserved).
 struct Arena {
     id: mi_arena_id_t,
@@ -94,7 +108,11 @@ fn arena() -> Option<&'static Arena> {
     ARENA
         .get_or_init(|| {
             configure_mimalloc();
-            let most = address_space_limit().map_or(usize::MAX, |limit| limit / 4);
+            let limit = address_space_limit();
+            if limit.is_some() {
+                share_glibc_heap();
+            }
+            let most = limit.map_or(usize::MAX, |limit| limit / 4);
             ARENA_SIZES
                 .iter()
                 .filter(|&&size| size <= most)

@@ -3,10 +3,32 @@
 //! indentless sequences up to twice that). Callers that may meet such input run keytap's
 //! work through [`with_deep_stack`]; the CLI runs every command this way.
 
-/// The stack given to deep work. Only the pages touched are ever committed.
+/// The stack given to deep work. Only the pages touched are ever committed, but the whole
+/// of it is address space, which an address-space limit (`ulimit -v`) counts.
 pub const DEEP_STACK_BYTES: usize = 256 << 20;
 
-/// Runs `f` on a thread with a [`DEEP_STACK_BYTES`] stack and returns its result (a panic
+/// The least stack taken for deep work under an address-space limit: what a main thread
+/// usually has.
+pub const MIN_DEEP_STACK_BYTES: usize = 8 << 20;
+
+/// The deep stack for this process: [`DEEP_STACK_BYTES`], or a quarter of the soft
+/// address-space limit when that is less (down to [`MIN_DEEP_STACK_BYTES`]). A 256 MiB
+/// stack under `ulimit -v 300000` left the heap too little room to decrypt a large file
+/// at all, where a smaller stack costs only nesting that file does not have.
+pub fn deep_stack_bytes() -> usize {
+    match address_space_limit() {
+        Some(limit) => usize::try_from(limit / 4)
+            .unwrap_or(usize::MAX)
+            .clamp(MIN_DEEP_STACK_BYTES, DEEP_STACK_BYTES),
+        None => DEEP_STACK_BYTES,
+    }
+}
+
+fn address_space_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::As).current
+}
+
+/// Runs `f` on a thread with a [`deep_stack_bytes`] stack and returns its result (a panic
 /// in `f` continues in the caller). Where such a thread cannot be had, `f` runs here.
 pub fn with_deep_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     let f = std::sync::Mutex::new(Some(f));
@@ -14,7 +36,7 @@ pub fn with_deep_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         match std::thread::Builder::new()
             .name("keytap".into())
-            .stack_size(DEEP_STACK_BYTES)
+            .stack_size(deep_stack_bytes())
             .spawn_scoped(scope, || take()())
         {
             Ok(handle) => handle

@@ -363,3 +363,28 @@ fn setting_a_top_level_sops_key_is_refused_and_the_file_kept() {
     assert_eq!(ws.read("s.yaml"), enc, "the file is untouched");
     assert_eq!(ws.sops(["decrypt", "s.yaml"]).ok(), b"a: 1\n");
 }
+
+/// A 10,000-value file decrypts under address-space limits from tight to roomy. The deep
+/// stack once took 256 MiB of address space whatever the limit, and glibc, unable to
+/// reserve the deep thread a heap next to it, mapped a page per allocation until the
+/// address space ran out ("memory allocation of 6 bytes failed", exit 134, at
+/// `ulimit -v` 280-340 MiB and below).
+#[test]
+fn a_large_file_decrypts_under_any_workable_address_space_limit() {
+    let ws = Workspace::new();
+    let plain: String = (0..10_000)
+        .map(|i| format!("key_{i}: value {i}\n"))
+        .collect();
+    ws.write("big.enc.yaml", ws.encrypt_plain("big.yaml", &plain));
+    for limit_kib in [100_000, 200_000, 300_000, 400_000] {
+        let run = ws.run("sh", |c| {
+            c.args([
+                "-c",
+                &format!("ulimit -v {limit_kib} && exec \"$0\" decrypt big.enc.yaml"),
+            ])
+            .arg(keytap_e2e::keytap_bin());
+        });
+        assert_eq!(run.code, 0, "ulimit -v {limit_kib}: {}", run.stderr);
+        assert_eq!(run.stdout, plain.as_bytes(), "ulimit -v {limit_kib}");
+    }
+}
