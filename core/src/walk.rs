@@ -245,6 +245,15 @@ impl KeyPath {
         }
     }
 
+    /// The AADs of the mappings enclosing this path, innermost first: `a:b:` gives `a:`,
+    /// then `:`.
+    fn enclosing_aads(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len()).rev().map(|i| match i {
+            0 => ":",
+            _ => &self.joined[..self.ends[i - 1]],
+        })
+    }
+
     /// Human-readable location of a value for error messages: `["a"]["b"]`.
     fn display(&self) -> String {
         if self.ends.is_empty() {
@@ -531,6 +540,21 @@ fn decrypt_comment(
         _ if keep_bad => {
             eprintln!(
                 "keytap: warning: the encrypted comment at {} does not decrypt; shown as it is",
+                path.display()
+            );
+            Ok(())
+        }
+        // sops (and keytap, writing what sops writes) encrypts a comment that follows a
+        // flow collection (`k: [a, b]` then `# note`) as the mapping's, but writes it where
+        // it reads back as the collection's: it then authenticates only under an enclosing
+        // path. sops shows such a comment encrypted, with a warning; so does keytap. A
+        // comment that authenticates nowhere on its path was changed.
+        _ if path
+            .enclosing_aads()
+            .any(|aad| cipher.decrypt(comment, aad).is_ok()) =>
+        {
+            eprintln!(
+                "keytap: warning: the encrypted comment at {} was encrypted as its enclosing mapping's (sops writes a comment after a flow collection so); shown encrypted, as sops shows it",
                 path.display()
             );
             Ok(())

@@ -364,6 +364,56 @@ fn setting_a_top_level_sops_key_is_refused_and_the_file_kept() {
     assert_eq!(ws.sops(["decrypt", "s.yaml"]).ok(), b"a: 1\n");
 }
 
+/// A comment after a flow collection: sops encrypts it as the mapping's but writes it where
+/// it reads back as the collection's, so it authenticates only under the enclosing path.
+/// sops decrypts such a file (its own, or keytap's, which is written the same) showing the
+/// comment encrypted, with a warning; keytap does the same, and still refuses the comment
+/// once its ciphertext is changed.
+#[test]
+fn a_comment_sops_moved_under_a_flow_collection_is_shown_as_sops_shows_it() {
+    let ws = Workspace::new();
+    ws.write(
+        "c.yaml",
+        "outer:\n    list: [a, 1, true]\n    # note\nafter: x\n",
+    );
+    for (name, encrypted) in [
+        (
+            "sops.enc.yaml",
+            ws.sops(["encrypt", "--age", &ws.recipient, "c.yaml"]).ok(),
+        ),
+        (
+            "keytap.enc.yaml",
+            ws.encrypt_plain("c.yaml", ws.read("c.yaml")),
+        ),
+    ] {
+        ws.write(name, &encrypted);
+        let ours = ws.keytap(["decrypt", name]);
+        let sops = ws.sops(["decrypt", name]);
+        assert_eq!(ours.code, 0, "{name}: {}", ours.stderr);
+        assert_eq!(ours.stdout, sops.ok(), "{name}");
+        assert!(
+            String::from_utf8_lossy(&ours.stdout).contains("        #ENC["),
+            "{name}"
+        );
+        ours.assert_stderr_has("shown encrypted, as sops shows it");
+        // The same comment with its ciphertext changed authenticates nowhere.
+        let text = String::from_utf8(encrypted).unwrap();
+        let at = text.find("#ENC[AES256_GCM,data:").unwrap() + 21;
+        let flipped = if text.as_bytes()[at] == b'A' {
+            "B"
+        } else {
+            "A"
+        };
+        ws.write(
+            "t.yaml",
+            format!("{}{flipped}{}", &text[..at], &text[at + 1..]),
+        );
+        let run = ws.keytap(["decrypt", "t.yaml"]);
+        assert_eq!(run.code, 51, "{name}: {}", run.stderr);
+        run.assert_stderr_has("does not decrypt");
+    }
+}
+
 /// A 10,000-value file decrypts under address-space limits from tight to roomy. The deep
 /// stack once took 256 MiB of address space whatever the limit, and glibc, unable to
 /// reserve the deep thread a heap next to it, mapped a page per allocation until the
