@@ -445,3 +445,32 @@ fn edit_with_show_master_keys_shows_the_metadata_and_keeps_the_key() {
     );
     assert_eq!(ws.sops(["decrypt", "s.yaml"]).out(), "a: one\nb: deux\n");
 }
+
+/// `--extract` on a file of several YAML documents looks in the first; a mapping it finds
+/// replaces that document and the whole file is written, later documents included, as
+/// sops writes it (a scalar or a list is printed alone).
+#[test]
+fn extracting_a_mapping_from_a_multi_document_file_writes_what_sops_writes() {
+    let ws = Workspace::new();
+    let enc = ws.encrypt_plain(
+        "m.yaml",
+        "first:\n    inner: 1\n    list: [a, b]\nname: x\n---\nsecond: doc\n",
+    );
+    ws.write("m.enc.yaml", enc);
+    for path in [r#"["first"]"#, r#"["first"]["list"]"#, r#"["name"]"#] {
+        let ours = ws.keytap(["decrypt", "--extract", path, "m.enc.yaml"]).ok();
+        let sops = ws.sops(["decrypt", "--extract", path, "m.enc.yaml"]).ok();
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&sops),
+            "{path}"
+        );
+    }
+    let whole = ws
+        .keytap(["decrypt", "--extract", r#"["first"]"#, "m.enc.yaml"])
+        .ok();
+    assert_eq!(
+        String::from_utf8(whole).unwrap(),
+        "inner: 1\nlist:\n    - a\n    - b\n---\nsecond: doc\n"
+    );
+}

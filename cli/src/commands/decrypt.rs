@@ -6,7 +6,7 @@ use keytap_core::safefs::replace::Contents;
 use keytap_core::safefs::{replace, Replace};
 
 use keytap_core::error::exit_code;
-use keytap_core::tree::Value;
+use keytap_core::tree::{Branch, Value};
 use keytap_core::treepath;
 
 use crate::args::CommonArgs;
@@ -14,16 +14,26 @@ use crate::context;
 use crate::error::CliError;
 use crate::open::{open_file, OpenMode, Opened};
 
-/// The bytes `--extract` prints for a value: strings raw, other scalars in their text form,
-/// collections through the output store.
-fn extract_bytes(value: &Value, f: &context::Formats) -> Result<Vec<u8>, CliError> {
-    // sops: strings raw, maps as a whole plain file, anything else through EmitValue.
+/// The bytes `--extract` prints for a value of the first document: strings raw, other
+/// scalars in their text form, collections through the output store.
+fn extract_bytes(
+    value: &Value,
+    later_docs: &[Branch],
+    f: &context::Formats,
+) -> Result<Vec<u8>, CliError> {
+    // sops: strings raw, anything else through EmitValue, except a map: it replaces the
+    // first document and the whole file is written, later documents included.
     Ok(match value {
         Value::Str(s) => s.clone().into_bytes(),
         Value::Bytes(b) => b.clone(),
         Value::Map(branch) => f
             .output_store
-            .emit_plain(std::slice::from_ref(branch))
+            .emit_plain(
+                &std::iter::once(branch)
+                    .chain(later_docs)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
             .map_err(|e| {
                 CliError::new(
                     exit_code::ERROR_DUMPING_TREE,
@@ -76,14 +86,14 @@ pub fn run(
                     format!("error parsing --extract path: {}", e.reason),
                 )
             })?;
-            let doc = open
+            let (doc, later_docs) = open
                 .docs
-                .first()
+                .split_first()
                 .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
             let value = treepath::get(doc, &steps).map_err(|e| {
                 CliError::new(exit_code::GENERIC, format!("error truncating tree: {e}"))
             })?;
-            extract_bytes(value, &f)?
+            extract_bytes(value, later_docs, &f)?
         }
         None => f.output_store.emit_plain(&open.docs).map_err(|e| {
             CliError::new(
