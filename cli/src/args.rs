@@ -326,7 +326,10 @@ pub struct SetArgs {
     pub file: Option<PathBuf>,
     /// The path, e.g. '["a"]["b"]'.
     pub path: Option<String>,
-    /// The JSON value (or the file holding it with --value-file).
+    /// The JSON value (or the file holding it with --value-file). Once the file and path
+    /// are given, a word starting with `-` is the value, not a flag (`set f '["n"]' -1`),
+    /// as in sops (whose flags end at the first positional argument).
+    #[arg(allow_hyphen_values = true)]
     pub value: Option<OsString>,
 }
 

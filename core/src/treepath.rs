@@ -138,15 +138,19 @@ fn value_from_path(steps: &[Step], leaf: Value) -> Value {
 }
 
 /// Sets the value at `steps`, creating missing maps and list entries as sops does.
-/// Returns whether anything changed.
+/// Returns whether anything changed (as sops counts it: see [`Step::Index`] on a mapping).
+///
+/// An index into a mapping (the document's top level included) changes nothing, as in
+/// sops: it adds an entry with an integer key, which no store writes, so the file is
+/// written again with the same data. A key into a list is an error (sops panics).
 pub fn set(doc: &mut Branch, steps: &[Step], value: Value) -> Result<bool, String> {
     let Some((first, rest)) = steps.split_first() else {
         return Err("empty path".into());
     };
-    let Step::Key(key) = first else {
-        return Err("a document's top level is a mapping: the path must start with a key".into());
-    };
-    set_in_branch(doc, key, rest, value)
+    match first {
+        Step::Key(key) => set_in_branch(doc, key, rest, value),
+        Step::Index(_) => Ok(true),
+    }
 }
 
 fn set_in_branch(
@@ -184,6 +188,10 @@ fn set_in_value(target: &mut Value, steps: &[Step], value: Value) -> Result<bool
                 }
             }
         }
+        (Step::Index(_), Value::Map(_)) => Ok(true),
+        (Step::Key(k), Value::List(_)) => Err(format!(
+            "component [{k:?}] is a key, but tree part is a list"
+        )),
         _ => {
             let new = value_from_path(steps, value);
             let changed = *target != new;
@@ -281,6 +289,40 @@ mod tests {
         for s in ["[\"ߡ]", "['é']", "[\"\u{10ffff}]"] {
             let _ = parse(s);
         }
+    }
+
+    #[test]
+    fn set_follows_sops_where_a_step_does_not_fit_the_tree() {
+        let doc = vec![
+            Item::Entry(
+                "m".into(),
+                Value::Map(vec![Item::Entry("k".into(), s("v"))]),
+            ),
+            Item::Entry("l".into(), Value::List(vec![s("x")])),
+            Item::Entry("a".into(), s("1")),
+        ];
+        // An index into a mapping: sops adds an integer key no store writes, so the data
+        // stays as it was (and the file counts as changed).
+        for path in [r#"[0]"#, r#"[1]["x"]"#, r#"["m"][0]"#, r#"["m"][0]["z"]"#] {
+            let mut changed = doc.clone();
+            assert_eq!(
+                set(&mut changed, &parse(path).unwrap(), s("V")),
+                Ok(true),
+                "{path}"
+            );
+            assert_eq!(changed, doc, "{path}");
+        }
+        // A key into a list: sops panics; here an error, the list untouched.
+        let mut changed = doc.clone();
+        assert!(set(&mut changed, &parse(r#"["l"]["k"]"#).unwrap(), s("V")).is_err());
+        assert_eq!(changed, doc);
+        // A key or an index into a scalar replaces it, as in sops.
+        let mut changed = doc.clone();
+        set(&mut changed, &parse(r#"["a"][0]"#).unwrap(), s("V")).unwrap();
+        assert_eq!(
+            changed[2],
+            Item::Entry("a".into(), Value::List(vec![s("V")]))
+        );
     }
 
     #[test]

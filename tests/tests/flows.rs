@@ -474,3 +474,37 @@ fn extracting_a_mapping_from_a_multi_document_file_writes_what_sops_writes() {
         "inner: 1\nlist:\n    - a\n    - b\n---\nsecond: doc\n"
     );
 }
+
+/// `set` where sops's answer is unusual: a negative number or any word starting with `-`
+/// as the value (sops's flags end at the first positional argument), and an index into a
+/// mapping, which sops accepts and which changes no data. Each file is decrypted by sops
+/// afterwards, and exit codes compared.
+#[test]
+fn set_takes_hyphen_values_and_indexes_into_mappings_as_sops_does() {
+    let ws = Workspace::new();
+    let enc = ws.encrypt_plain("s.yaml", "a: 1\nm:\n    k: v\nl:\n    - x\n");
+    for args in [
+        [r#"["n"]"#, "-1"],
+        [r#"["n"]"#, "-2.5e3"],
+        [r#"["n"]"#, "-x"],
+        ["[0]", r#""v""#],
+        [r#"["m"][0]"#, r#""v""#],
+        [r#"["m"][1]["z"]"#, r#""v""#],
+        [r#"["a"][0]"#, r#""v""#],
+    ] {
+        ws.write("k.yaml", &enc);
+        ws.write("t.yaml", &enc);
+        let ours = ws.keytap(["set", "k.yaml", args[0], args[1]]);
+        let theirs = ws.sops(["set", "t.yaml", args[0], args[1]]);
+        assert_eq!(
+            ours.code, theirs.code,
+            "{args:?}: {} / {}",
+            ours.stderr, theirs.stderr
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ws.sops(["decrypt", "k.yaml"]).ok()),
+            String::from_utf8_lossy(&ws.sops(["decrypt", "t.yaml"]).ok()),
+            "{args:?}"
+        );
+    }
+}
