@@ -1,0 +1,361 @@
+//! Random documents through keytap and the real sops, both ways: each plaintext is
+//! encrypted by both tools (same exit code; the same file once IVs, ciphertext and times
+//! are masked), each encrypted file is decrypted by both (same bytes, same exit code), and
+//! the first key is extracted by both. The generator leans on what differs between YAML
+//! implementations: comments in every position (after flow collections too), block
+//! scalars, YAML 1.1 and 1.2 scalars, quoting, keys that need quotes, several documents.
+//! Its seeds catch the comment and `--extract` differences such runs found (keytap before
+//! those fixes fails seeds 22, 63, 70 and 76); a failing seed prints its document.
+
+use keytap_e2e::{mask_random, Workspace};
+
+/// A small deterministic generator (xorshift64*), so a failing seed reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const YAML_SCALARS: &[&str] = &[
+    "plain",
+    "two words",
+    "123",
+    "-7",
+    "0x1F",
+    "0o17",
+    "017",
+    "1_000",
+    "+12",
+    "1.5",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "1e3",
+    "6.02e+23",
+    "true",
+    "False",
+    "yes",
+    "off",
+    "~",
+    "null",
+    "",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "2023-01-01T00:00:00Z",
+    "'single'",
+    "'it''s'",
+    "\"double\"",
+    "\"tab\\there\"",
+    "\"uni \\u00e9\"",
+    "\"\\U0001F511\"",
+    "emoji 🔑",
+    "café",
+    "日本語",
+    "a#b",
+    "x: y",
+    "'#hash'",
+    "@at",
+    "\"quote\\\"q\"",
+    "a,b",
+    "!!str 12",
+    "long value long value long value long value long value long value",
+];
+
+const KEYS: &[&str] = &[
+    "alpha",
+    "beta",
+    "key",
+    "db",
+    "password",
+    "name",
+    "y_unencrypted",
+    "über",
+    "ключ",
+    "\"a b\"",
+    "\"with:colon\"",
+    "\"null\"",
+    "\"123\"",
+    "\"yes\"",
+    "k1",
+    "k2",
+    "k3",
+    "k4",
+];
+
+fn yaml_node(r: &mut Rng, indent: usize, depth: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    let mut used = Vec::new();
+    for _ in 0..1 + r.below(3) {
+        if r.chance(15) {
+            out.push_str(&format!(
+                "{pad}#{}\n",
+                r.pick(&["", " note", " x: y", " sops"])
+            ));
+        }
+        let key = r.pick(KEYS);
+        if used.contains(&key) {
+            continue;
+        }
+        used.push(key);
+        match r.below(6) {
+            0 if depth < 3 => {
+                out.push_str(&format!("{pad}{key}:\n"));
+                let step = [2, 4][r.below(2)];
+                yaml_node(r, indent + step, depth + 1, out);
+            }
+            1 if depth < 3 => {
+                out.push_str(&format!("{pad}{key}:\n"));
+                let step = [0, 2][r.below(2)];
+                yaml_list(r, indent + step, depth + 1, out);
+            }
+            2 => {
+                let head = r.pick(&["|", "|-", "|+", ">", ">-", ">+"]);
+                out.push_str(&format!("{pad}{key}: {head}\n"));
+                for _ in 0..1 + r.below(3) {
+                    let line = r.pick(&["line one", "  indented", "", "# not a comment"]);
+                    if line.is_empty() {
+                        out.push('\n');
+                    } else {
+                        out.push_str(&format!("{pad}  {line}\n"));
+                    }
+                }
+            }
+            3 => {
+                let flow = r.pick(&[
+                    "[]",
+                    "{}",
+                    "[a, 1, true]",
+                    "{x: 1, y: [2, 3]}",
+                    "['q', \"d\"]",
+                ]);
+                out.push_str(&format!("{pad}{key}: {flow}\n"));
+            }
+            _ => {
+                let tail = if r.chance(20) { " # tail" } else { "" };
+                out.push_str(&format!("{pad}{key}: {}{tail}\n", r.pick(YAML_SCALARS)));
+            }
+        }
+    }
+    if r.chance(15) {
+        out.push_str(&format!("{pad}# foot\n"));
+    }
+}
+
+fn yaml_list(r: &mut Rng, indent: usize, depth: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    for _ in 0..1 + r.below(3) {
+        if r.chance(15) {
+            out.push_str(&format!("{pad}# item note\n"));
+        }
+        match r.below(5) {
+            0 if depth < 3 => {
+                out.push_str(&format!("{pad}- k: {}\n", r.pick(YAML_SCALARS)));
+                out.push_str(&format!("{pad}  k2: {}\n", r.pick(YAML_SCALARS)));
+            }
+            1 if depth < 3 => {
+                out.push_str(&format!("{pad}-\n"));
+                yaml_list(r, indent + 2, depth + 1, out);
+            }
+            _ => out.push_str(&format!("{pad}- {}\n", r.pick(YAML_SCALARS))),
+        }
+    }
+}
+
+fn yaml_doc(seed: u64) -> String {
+    let mut r = Rng::new(seed);
+    let mut out = String::new();
+    if r.chance(20) {
+        out.push_str("# top comment\n");
+    }
+    yaml_node(&mut r, 0, 0, &mut out);
+    if r.chance(10) {
+        out.push_str("---\nsecond: doc\n");
+    }
+    out
+}
+
+const JSON_STRINGS: &[&str] = &[
+    "a",
+    "",
+    "über",
+    "emoji 🔑",
+    "\\u00e9",
+    "\\ud83d\\udd11",
+    "\\ud800",
+    "\\u0000",
+    "tab\\t",
+    "nl\\n",
+    "q\\\"q",
+    "\\\\back",
+    "\\/slash",
+    "<>&",
+    "\\u2028",
+    "ENC[not]",
+];
+const JSON_NUMBERS: &[&str] = &[
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "1.5",
+    "-2.25",
+    "1e3",
+    "1E-3",
+    "6.02e+23",
+    "123456789012345678",
+    "9007199254740993",
+    "0.1",
+    "100",
+    "1.0",
+    "2.50",
+];
+
+fn json_value(r: &mut Rng, depth: usize) -> String {
+    match if depth > 3 { r.below(3) } else { r.below(6) } {
+        0 => format!("\"{}\"", r.pick(JSON_STRINGS)),
+        1 => r.pick(JSON_NUMBERS).to_string(),
+        2 => r.pick(&["true", "false", "null"]).to_string(),
+        3 | 4 => json_object(r, depth + 1),
+        _ => {
+            let items: Vec<String> = (0..r.below(4)).map(|_| json_value(r, depth + 1)).collect();
+            format!("[{}]", items.join(", "))
+        }
+    }
+}
+
+fn json_object(r: &mut Rng, depth: usize) -> String {
+    let space = r.pick(&["", " ", "\n  "]);
+    let entries: Vec<String> = (0..r.below(4))
+        .map(|_| {
+            let key = r.pick(&[
+                "k",
+                "a",
+                "b_unencrypted",
+                "",
+                "ключ",
+                "k\\u00e9",
+                "dup",
+                "dup",
+                "a:b",
+            ]);
+            format!("\"{key}\": {}", json_value(r, depth))
+        })
+        .collect();
+    format!("{{{space}{}{space}}}", entries.join(&format!(",{space}")))
+}
+
+fn json_doc(seed: u64) -> String {
+    let mut r = Rng::new(seed);
+    format!(
+        "{{\"top\": {}, \"n\": {}}}\n",
+        json_object(&mut r, 0),
+        r.pick(JSON_NUMBERS)
+    )
+}
+
+/// The first top-level key of a document, as an `--extract` path.
+fn first_key_path(plain: &str, json: bool) -> Option<String> {
+    let key = if json {
+        plain.split('"').nth(1)?.to_string()
+    } else {
+        let line = plain
+            .lines()
+            .find(|l| !l.starts_with(['#', ' ', '-']) && l.contains(':'))?;
+        line.split(':').next()?.trim_matches('"').to_string()
+    };
+    Some(format!("[\"{key}\"]"))
+}
+
+/// One document through both tools; returns what differs.
+fn compare(ws: &Workspace, ext: &str, plain: &str) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let name = format!("p.{ext}");
+    ws.write(&name, plain);
+    let ours = ws.keytap(["encrypt", "--age", &ws.recipient, &name]);
+    let theirs = ws.sops(["encrypt", "--age", &ws.recipient, &name]);
+    if ours.code != theirs.code {
+        diffs.push(format!(
+            "encrypt exit {} vs sops {}: {} / {}",
+            ours.code, theirs.code, ours.stderr, theirs.stderr
+        ));
+        return diffs;
+    }
+    if ours.code != 0 {
+        return diffs;
+    }
+    if mask_random(&ours.stdout) != mask_random(&theirs.stdout) {
+        diffs.push(format!(
+            "encrypted files differ:\n{}\n--- sops:\n{}",
+            mask_random(&ours.stdout),
+            mask_random(&theirs.stdout)
+        ));
+    }
+    let extract = first_key_path(plain, ext == "json");
+    for (file, data) in [("k", &ours.stdout), ("s", &theirs.stdout)] {
+        let enc = format!("{file}.enc.{ext}");
+        ws.write(&enc, data);
+        let mut runs = vec![vec!["decrypt".to_string(), enc.clone()]];
+        if let Some(path) = &extract {
+            runs.push(vec![
+                "decrypt".into(),
+                "--extract".into(),
+                path.clone(),
+                enc.clone(),
+            ]);
+        }
+        for args in runs {
+            let ours = ws.keytap(&args);
+            let theirs = ws.sops(&args);
+            if ours.code != theirs.code || ours.stdout != theirs.stdout {
+                diffs.push(format!(
+                    "{args:?} of the {file} file: exit {} vs sops {}\n{}\n--- sops:\n{}\n{}",
+                    ours.code,
+                    theirs.code,
+                    ours.out(),
+                    theirs.out(),
+                    ours.stderr
+                ));
+            }
+        }
+    }
+    diffs
+}
+
+fn run_seeds(ext: &str, seeds: std::ops::Range<u64>, doc: fn(u64) -> String) {
+    let ws = Workspace::new();
+    let mut failures = Vec::new();
+    for seed in seeds {
+        let plain = doc(seed);
+        for diff in compare(&ws, ext, &plain) {
+            failures.push(format!("seed {seed}, document:\n{plain}\n{diff}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn random_yaml_documents_agree_with_sops_both_ways() {
+    run_seeds("yaml", 0..80, yaml_doc);
+}
+
+#[test]
+fn random_json_documents_agree_with_sops_both_ways() {
+    run_seeds("json", 0..50, json_doc);
+}
