@@ -508,3 +508,22 @@ fn set_takes_hyphen_values_and_indexes_into_mappings_as_sops_does() {
         );
     }
 }
+
+/// exec-env writes each value as sops's ValToString does (as in its dotenv output): a float
+/// in Go's %G form, a timestamp in RFC 3339 without fractional seconds, null as `<nil>`.
+#[test]
+fn exec_env_formats_values_as_sops_does() {
+    let ws = Workspace::new();
+    let enc = ws.encrypt_plain(
+        "v.yaml",
+        "BIG: 6.02e+23\nWHOLE: 3.0\nSMALL: 0.000001\nWHEN: 2001-12-14t21:59:43.10-05:00\nNONE: null\nYES: true\nN: 12\n",
+    );
+    ws.write("v.enc.yaml", enc);
+    let show = r#"printf '%s|' "$BIG" "$WHOLE" "$SMALL" "$WHEN" "$NONE" "$YES" "$N""#;
+    let ours = ws.keytap(["exec-env", "v.enc.yaml", show]).ok();
+    assert_eq!(ours, ws.sops(["exec-env", "v.enc.yaml", show]).ok());
+    assert_eq!(
+        String::from_utf8(ours).unwrap(),
+        "6.02E+23|3.0|1E-06|2001-12-14T21:59:43-05:00|<nil>|true|12|"
+    );
+}

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use keytap_core::error::exit_code;
 use keytap_core::safefs::PrivateDir;
-use keytap_core::tree::{Item, Value};
+use keytap_core::tree::Item;
 
 use crate::args::CommonArgs;
 use crate::error::CliError;
@@ -20,27 +20,6 @@ fn common_for(input_type: Option<&str>, output_type: Option<&str>) -> CommonArgs
         input_type: input_type.map(String::from),
         output_type: output_type.map(String::from),
         ..CommonArgs::default()
-    }
-}
-
-/// sops's `ValToString` for environment values.
-fn env_value(v: &Value) -> String {
-    match v {
-        Value::Str(s) | Value::Time(s) => s.clone(),
-        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::Int(i) => i.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "<nil>".into(),
-        Value::Float(f) => {
-            let s = keytap_core::cipher::format_float_plain(*f);
-            if s.contains('.') || s.contains('e') || s.contains("Inf") || s.contains("NaN") {
-                s
-            } else {
-                format!("{s}.0")
-            }
-        }
-        Value::Comment(c) => c.clone(),
-        Value::Map(_) | Value::List(_) => String::new(),
     }
 }
 
@@ -128,7 +107,8 @@ pub fn run_env(
                 format!("cannot use keys with '=' in environment: {key}"),
             ));
         }
-        let value = env_value(value);
+        // sops's ValToString, as its dotenv output uses.
+        let value = keytap_core::stores::flatten::val_to_string(value);
         if value.contains('\0') {
             return Err(CliError::new(
                 exit_code::GENERIC,
