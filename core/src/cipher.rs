@@ -364,8 +364,20 @@ impl ValueCipher {
                 "bool",
             ),
             "bytes" => (Value::Bytes(plain.to_vec()), "str"),
+            // sops reads the plaintext with Go's time.UnmarshalText: RFC 3339 or an error.
             "time" => (
-                Value::Time(text().map_err(|_| CipherError::BadPlaintext("time"))?),
+                Value::Time(
+                    text()
+                        .ok()
+                        .filter(|t| {
+                            time::OffsetDateTime::parse(
+                                t,
+                                &time::format_description::well_known::Rfc3339,
+                            )
+                            .is_ok()
+                        })
+                        .ok_or(CipherError::BadPlaintext("time"))?,
+                ),
                 "time",
             ),
             "comment" => (
@@ -519,6 +531,30 @@ mod tests {
             let value = editor.decrypt(&env, "a:").unwrap();
             assert_eq!(value, expected);
             assert_eq!(editor.encrypt(&value, "a:").unwrap(), env);
+        }
+    }
+
+    #[test]
+    fn a_time_value_must_be_rfc_3339() {
+        let c = ValueCipher::new(&[b't'; 32]);
+        let iv = [3u8; IV_LEN];
+        let mut reader = ValueCipher::read_only(&[b't'; 32]);
+        let good = c
+            .encrypt_with_iv(b"2001-12-14T21:59:43.1-05:00", "time", "a:", &iv)
+            .unwrap();
+        assert_eq!(
+            reader.decrypt(&good, "a:").unwrap(),
+            Value::Time("2001-12-14T21:59:43.1-05:00".into())
+        );
+        for bad in [&b"sops"[..], b"2001-12-14", b"2001-13-14T21:59:43Z", b" "] {
+            let env = c.encrypt_with_iv(bad, "time", "a:", &iv).unwrap();
+            assert!(
+                matches!(
+                    reader.decrypt(&env, "a:"),
+                    Err(CipherError::BadPlaintext("time"))
+                ),
+                "{bad:?}"
+            );
         }
     }
 
