@@ -151,9 +151,10 @@ pub struct CommonArgs {
     /// Use this path instead of FILE's to choose formats and the .sops.yaml rule.
     #[arg(long, value_name = "PATH")]
     pub filename_override: Option<PathBuf>,
-    /// Spaces of indentation in YAML/JSON output.
-    #[arg(long, value_name = "N")]
-    pub indent: Option<usize>,
+    /// Spaces of indentation in YAML/JSON output (negative values are sops's: -1 is a
+    /// tab in JSON; YAML refuses any negative value when writing).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub indent: Option<i64>,
     #[command(flatten)]
     pub keyservice: KeyServiceArgs,
 }

@@ -118,10 +118,9 @@ pub fn store_options() -> Result<StoreOptions, CliError> {
     let Some(cfg) = load_config()? else {
         return Ok(StoreOptions::default());
     };
-    let positive = |n: i64| usize::try_from(n).ok();
     Ok(StoreOptions {
-        yaml_indent: positive(cfg.stores.yaml_indent).filter(|n| *n > 0),
-        json_indent: positive(cfg.stores.json_indent),
-        json_binary_indent: positive(cfg.stores.json_binary_indent),
+        yaml_indent: Some(cfg.stores.yaml_indent),
+        json_indent: Some(cfg.stores.json_indent),
+        json_binary_indent: Some(cfg.stores.json_binary_indent),
     })
 }

@@ -14,8 +14,8 @@ fn corpus_round_trips_like_sops() {
 
 #[test]
 fn indent_option_matches_sops() {
-    for indent in [0, 2, 4] {
-        let store = JsonStore::new(Some(indent));
+    for indent in [0usize, 2, 4] {
+        let store = JsonStore::new(Some(indent as i64));
         for file in ["basic.json", "empty_collections.json", "deep.json"] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/data/json")

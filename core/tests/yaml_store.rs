@@ -109,7 +109,7 @@ fn sops_failed(error: &str) -> Vec<String> {
 }
 
 fn corpus_round_trip(indent: Option<usize>) {
-    let store = YamlStore::new(indent);
+    let store = YamlStore::new(indent.map(|n| n as i64));
     check_corpus(|input| {
         let (enc, dec) = match sops_round_trip(input, indent) {
             Ok(r) => r,
@@ -612,6 +612,11 @@ fn indent_option() {
             .expect("emit");
         assert_eq!(show(&got), want, "indent {indent:?}");
     }
+    // Negative: sops's getIndentation refuses it when a file is written.
+    let err = YamlStore::new(Some(-1))
+        .emit_plain(std::slice::from_ref(&doc))
+        .unwrap_err();
+    assert_eq!(err.message, "YAML Negative indentation not accepted");
 }
 
 // ---- malformed input --------------------------------------------------------------------

@@ -241,3 +241,96 @@ fn unwalkable_trees_fail_with_sops_exit_codes() {
         theirs.stderr
     );
 }
+
+/// `--indent` below zero, as sops takes it: -1 is a tab in JSON, below -1 JSON refuses to
+/// write, and YAML refuses any negative value (exit 4, for encrypt and decrypt alike).
+#[test]
+fn negative_indentation_is_taken_as_sops_takes_it() {
+    let ws = Workspace::new();
+    ws.write("j.json", r#"{"a": {"b": 1}}"#);
+    ws.write("y.yaml", "a:\n    b: 1\n");
+    let enc = ws.encrypt_plain("j.json", ws.read("j.json"));
+    ws.write("e.json", enc);
+    for indent in ["-1", "-2"] {
+        for (ours, theirs) in [
+            (
+                vec![
+                    "encrypt",
+                    "--indent",
+                    indent,
+                    "--age",
+                    &ws.recipient,
+                    "j.json",
+                ],
+                vec![
+                    "--indent",
+                    indent,
+                    "--encrypt",
+                    "--age",
+                    &ws.recipient,
+                    "j.json",
+                ],
+            ),
+            (
+                vec![
+                    "encrypt",
+                    "--indent",
+                    indent,
+                    "--age",
+                    &ws.recipient,
+                    "y.yaml",
+                ],
+                vec![
+                    "--indent",
+                    indent,
+                    "--encrypt",
+                    "--age",
+                    &ws.recipient,
+                    "y.yaml",
+                ],
+            ),
+            (
+                vec!["decrypt", "--indent", indent, "e.json"],
+                vec!["--indent", indent, "--decrypt", "e.json"],
+            ),
+            (
+                vec![
+                    "decrypt",
+                    "--indent",
+                    indent,
+                    "--output-type",
+                    "yaml",
+                    "e.json",
+                ],
+                vec![
+                    "--indent",
+                    indent,
+                    "--decrypt",
+                    "--output-type",
+                    "yaml",
+                    "e.json",
+                ],
+            ),
+        ] {
+            let ours_run = ws.keytap(&ours);
+            let theirs_run = ws.sops(&theirs);
+            assert_eq!(
+                ours_run.code, theirs_run.code,
+                "{ours:?}: {}",
+                ours_run.stderr
+            );
+            if ours[0] == "decrypt" {
+                assert_eq!(ours_run.stdout, theirs_run.stdout, "{ours:?}");
+            } else {
+                assert_eq!(
+                    mask_random(&ours_run.stdout),
+                    mask_random(&theirs_run.stdout),
+                    "{ours:?}"
+                );
+            }
+            if ours_run.code != 0 {
+                ours_run.assert_stderr_has("not accepted");
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ pub struct BinaryStore {
 
 impl BinaryStore {
     /// A store whose encrypted (JSON) form is indented like [`JsonStore::new`].
-    pub fn new(indent: Option<usize>) -> Self {
+    pub fn new(indent: Option<i64>) -> Self {
         BinaryStore {
             json: JsonStore::new(indent),
         }

@@ -113,12 +113,14 @@ impl Format {
 /// Output options that sops takes from `--indent` and `.sops.yaml` `stores:`.
 #[derive(Clone, Debug, Default)]
 pub struct StoreOptions {
-    /// Spaces per YAML indentation level; `None` = sops's default of 4.
-    pub yaml_indent: Option<usize>,
-    /// Spaces per JSON indentation level; `None` = sops's default (a tab).
-    pub json_indent: Option<usize>,
+    /// Spaces per YAML indentation level; `None` or 0 = sops's default of 4; negative:
+    /// writing fails, as in sops.
+    pub yaml_indent: Option<i64>,
+    /// Spaces per JSON indentation level; `None` or -1 = sops's default (a tab); below -1:
+    /// writing fails, as in sops.
+    pub json_indent: Option<i64>,
     /// Like `json_indent`, for the JSON envelope of binary files (`stores.json_binary`).
-    pub json_binary_indent: Option<usize>,
+    pub json_binary_indent: Option<i64>,
 }
 
 /// A file format: parse to a tree, emit from a tree.

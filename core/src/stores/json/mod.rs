@@ -19,19 +19,28 @@ use parse::{Numbers, Parser};
 /// The JSON store.
 #[derive(Clone, Debug)]
 pub struct JsonStore {
-    /// One indentation level: a tab (sops's default) or `--indent N` spaces.
-    indent: String,
+    /// One indentation level: a tab (sops's default) or `--indent N` spaces; `None` for an
+    /// `--indent` below -1, refused when writing.
+    indent: Option<String>,
 }
 
 impl JsonStore {
-    /// A store writing one tab per level (`None`, sops's default) or `n` spaces
-    /// (`--indent n`; 0 means newlines without indentation, as in sops).
-    pub fn new(indent: Option<usize>) -> Self {
+    /// A store writing one tab per level (`None` or -1, sops's default) or `n` spaces
+    /// (`--indent n`; 0 means newlines without indentation, as in sops). Below -1, writing
+    /// fails, as in sops.
+    pub fn new(indent: Option<i64>) -> Self {
         let indent = match indent {
-            None => "\t".to_string(),
-            Some(n) => " ".repeat(n),
+            None | Some(-1) => Some("\t".to_string()),
+            Some(n) => usize::try_from(n).ok().map(|n| " ".repeat(n)),
         };
         JsonStore { indent }
+    }
+
+    /// One level of indentation (sops's `reindentJSON` check).
+    fn indent(&self) -> Result<&str, String> {
+        self.indent
+            .as_deref()
+            .ok_or_else(|| "JSON Indentation parameter smaller than -1 is not accepted".into())
     }
 
     /// Emits one branch as a file: indented object plus a trailing newline.
@@ -46,7 +55,8 @@ impl JsonStore {
         size_hint: usize,
     ) -> Result<Vec<u8>, StoreError> {
         let mut out = String::with_capacity(size_hint);
-        encode::write_branch(&mut out, items, &self.indent, 0)
+        self.indent()
+            .and_then(|indent| encode::write_branch(&mut out, items, indent, 0))
             .map_err(|e| StoreError::new(format!("Error marshaling to json: {e}")))?;
         out.push('\n');
         Ok(out.into_bytes())
@@ -158,7 +168,9 @@ impl Store for JsonStore {
     /// Indented like a file but without the trailing newline (sops's `EmitValue`).
     fn emit_value(&self, value: &Value) -> Result<Vec<u8>, StoreError> {
         let mut out = String::new();
-        encode::write_indented(&mut out, value, &self.indent, 0).map_err(StoreError::new)?;
+        self.indent()
+            .and_then(|indent| encode::write_indented(&mut out, value, indent, 0))
+            .map_err(StoreError::new)?;
         Ok(out.into_bytes())
     }
 }

@@ -26,18 +26,26 @@ pub const DEFAULT_INDENT: usize = 4;
 /// The YAML store.
 #[derive(Clone, Debug)]
 pub struct YamlStore {
-    indent: usize,
+    /// Spaces per level; `None` for a negative `--indent`, refused when writing a file.
+    indent: Option<usize>,
 }
 
 impl YamlStore {
     /// A store writing with `indent` spaces per level (`None` or 0: sops's default of 4;
-    /// like go-yaml, values outside 2..=9 become 2).
-    pub fn new(indent: Option<usize>) -> Self {
+    /// like go-yaml, values outside 2..=9 become 2). A negative indentation makes writing
+    /// a file fail, as in sops.
+    pub fn new(indent: Option<i64>) -> Self {
         let indent = match indent {
-            Some(n) if n > 0 => n,
-            _ => DEFAULT_INDENT,
+            None | Some(0) => Some(DEFAULT_INDENT),
+            Some(n) => usize::try_from(n).ok(),
         };
         YamlStore { indent }
+    }
+
+    /// The indentation to write with (sops's `getIndentation`).
+    fn indent(&self) -> Result<usize, StoreError> {
+        self.indent
+            .ok_or_else(|| StoreError::new("YAML Negative indentation not accepted"))
     }
 }
 
@@ -179,7 +187,7 @@ impl Store for YamlStore {
 
     fn emit_plain(&self, docs: &[Branch]) -> Result<Vec<u8>, StoreError> {
         let refs: Vec<&Branch> = docs.iter().collect();
-        encode::emit_documents(&refs, None, self.indent)
+        encode::emit_documents(&refs, None, self.indent()?)
             .map(String::into_bytes)
             .map_err(|e| StoreError::new(format!("Error marshaling to yaml: {e}")))
     }
@@ -187,7 +195,7 @@ impl Store for YamlStore {
     fn emit_encrypted(&self, docs: &[Branch], metadata: &Branch) -> Result<Vec<u8>, StoreError> {
         let refs: Vec<&Branch> = docs.iter().collect();
         let sops = Item::Entry("sops".to_string(), Value::Map(metadata.clone()));
-        encode::emit_documents(&refs, Some(&sops), self.indent)
+        encode::emit_documents(&refs, Some(&sops), self.indent()?)
             .map(String::into_bytes)
             .map_err(|e| StoreError::new(format!("Error marshaling to yaml: {e}")))
     }
