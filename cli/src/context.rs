@@ -25,15 +25,6 @@ pub struct Formats {
     pub output_store: Box<dyn Store>,
 }
 
-fn parse_format(name: &str) -> Result<Format, CliError> {
-    Format::from_name(name).ok_or_else(|| {
-        CliError::new(
-            exit_code::GENERIC,
-            format!("unknown format {name:?}: use yaml, json, dotenv, ini or binary"),
-        )
-    })
-}
-
 /// Resolves formats: explicit types win, else the extension of `--filename-override` or FILE
 /// (for input and output alike, as sops does).
 pub fn formats(
@@ -42,15 +33,16 @@ pub fn formats(
     indent_from_config: StoreOptions,
 ) -> Result<Formats, CliError> {
     let name_for_type = common.filename_override.as_deref().unwrap_or(file);
-    let input = match &common.input_type {
-        Some(t) => parse_format(t)?,
-        None => Format::from_path(name_for_type),
+    // sops's FormatForPathOrString: a type it does not know (`--output-type toml`) is
+    // ignored, not refused, and the path decides. The output format follows the path, not
+    // `--input-type`.
+    let format_for = |name: &Option<String>| {
+        name.as_deref()
+            .and_then(Format::from_name)
+            .unwrap_or_else(|| Format::from_path(name_for_type))
     };
-    let output = match &common.output_type {
-        Some(t) => parse_format(t)?,
-        // Like sops: the output format follows the path, not `--input-type`.
-        None => Format::from_path(name_for_type),
-    };
+    let input = format_for(&common.input_type);
+    let output = format_for(&common.output_type);
     let mut options = indent_from_config;
     if let Some(n) = common.indent {
         options.yaml_indent = Some(n);
