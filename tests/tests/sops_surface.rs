@@ -374,3 +374,50 @@ fn unknown_input_and_output_types_fall_back_to_the_path_as_in_sops() {
     assert_eq!(ours.code, theirs.code, "{}", ours.stderr);
     assert_eq!(mask_random(&ours.stdout), mask_random(&theirs.stdout));
 }
+
+/// `updatekeys` asks as sops does: until `y` or `n`, and an empty line, two words or the
+/// end of input is an error (exit 1), the file unchanged; without a config it is exit 1.
+#[test]
+fn updatekeys_answers_and_missing_config_as_in_sops() {
+    let ws = Workspace::new();
+    let enc = ws.encrypt_plain("u.yaml", "a: 1\n");
+    let other = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    let answer = |program: &str, args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = ws
+            .command(program)
+            .args(args)
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        child.wait().unwrap().code()
+    };
+    let bin = keytap_e2e::keytap_bin();
+    let bin = bin.to_str().unwrap();
+    ws.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {},{other}\n", ws.recipient),
+    );
+    for input in ["", "n\n", "y\n", "x\nn\n", "\n", "y y\n"] {
+        let mut outcomes = Vec::new();
+        for program in [bin, "sops"] {
+            ws.write("u.enc.yaml", &enc);
+            let code = answer(program, &["updatekeys", "u.enc.yaml"], input);
+            let recipients = String::from_utf8(ws.read("u.enc.yaml"))
+                .unwrap()
+                .matches("recipient:")
+                .count();
+            outcomes.push((code, recipients));
+        }
+        assert_eq!(outcomes[0], outcomes[1], "answer {input:?}");
+    }
+    std::fs::remove_file(ws.path(".sops.yaml")).unwrap();
+    ws.write("u.enc.yaml", &enc);
+    let ours = ws.keytap(["updatekeys", "-y", "u.enc.yaml"]);
+    assert_eq!(ours.code, ws.sops(["updatekeys", "-y", "u.enc.yaml"]).code);
+    assert_eq!(ours.code, 1);
+}

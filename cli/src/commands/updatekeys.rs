@@ -91,12 +91,27 @@ fn updated_groups(meta: &Metadata, rule: &Rule) -> Vec<KeyGroup> {
     groups
 }
 
-fn confirmed() -> bool {
-    print!("Is this okay? (y/n):");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).ok();
-    answer.trim() == "y"
+/// sops's prompt: asks until the answer is `y` or `n`; like Go's `fmt.Scanln`, an empty
+/// line, two words or the end of input is an error (exit 1), not a "no".
+fn confirmed() -> Result<bool, CliError> {
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        print!("Is this okay? (y/n):");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let read = stdin.read_line(&mut answer);
+        let words: Vec<&str> = answer.split_whitespace().collect();
+        let problem = match (read, words.as_slice()) {
+            (Ok(0), _) => "EOF",
+            (Err(_), _) => "could not read the answer",
+            (Ok(_), []) => "unexpected newline",
+            (Ok(_), [word]) if *word == "y" => return Ok(true),
+            (Ok(_), [word]) if *word == "n" => return Ok(false),
+            (Ok(_), [_]) => continue,
+            (Ok(_), _) => "expected newline",
+        };
+        return Err(CliError::new(exit_code::GENERIC, problem));
+    }
 }
 
 /// Runs `updatekeys [-y] [--dry-run] FILE...`.
@@ -113,10 +128,11 @@ pub fn run(
     // Pass 1: which files change (metadata only).
     let mut changing: Vec<(PathBuf, Rule, String)> = Vec::new();
     for file in files {
+        // sops: a missing config and a file no rule matches are generic errors (exit 1).
         let rule = crate::config_rules::creation_rule(file)?.ok_or_else(|| {
             CliError::new(
-                exit_code::CONFIG_FILE_NOT_FOUND,
-                "config file not found, or has no creation rules",
+                exit_code::GENERIC,
+                "config file not found, or has no creation rule for this file",
             )
         })?;
         context::check_target(&common, file)?;
@@ -163,7 +179,7 @@ pub fn run(
             continue;
         };
         print!("{diff}");
-        if !yes && !confirmed() {
+        if !yes && !confirmed()? {
             eprintln!("File {} left unchanged", context::absolute(file).display());
             continue;
         }
