@@ -138,6 +138,24 @@ impl Workspace {
         cmd
     }
 
+    /// Runs `program` (keytap or sops) with `args`, `input` on its stdin. The program may
+    /// exit before reading it (a tool refusing its arguments): a closed pipe is not a
+    /// failure.
+    pub fn run_with_stdin(&self, program: impl AsRef<OsStr>, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(program)
+            .args(args)
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the program");
+        let _ = child.stdin.take().expect("piped stdin").write_all(input);
+        Run::from(child.wait_with_output().expect("wait for the program"))
+    }
+
     /// Runs keytap with `args`.
     pub fn keytap<I, S>(&self, args: I) -> Run
     where
