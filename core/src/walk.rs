@@ -485,6 +485,10 @@ pub fn decrypt_tree(
             Leaf::Value(v) => {
                 if encrypt {
                     match v {
+                        // sops's walkSlice keeps what Decrypt returns, and Decrypt("") is
+                        // the string "": an empty comment in a list (`#` alone above an
+                        // item) decrypts to an empty string item.
+                        Value::Comment(c) if c.is_empty() => *v = Value::Str(String::new()),
                         Value::Comment(c) => decrypt_comment(cipher, c, path, keep_bad_comments)?,
                         Value::Str(s) => {
                             *v = cipher.decrypt(s, path.aad()).map_err(|source| {
@@ -525,6 +529,10 @@ fn decrypt_comment(
     path: &KeyPath,
     keep_bad: bool,
 ) -> Result<(), WalkError> {
+    if comment.is_empty() {
+        // sops never encrypts an empty value, and decrypts one to itself, silently.
+        return Ok(());
+    }
     match cipher.decrypt(comment, path.aad()) {
         Ok(Value::Comment(plain)) => {
             *comment = plain;

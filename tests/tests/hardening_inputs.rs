@@ -414,6 +414,35 @@ fn a_comment_sops_moved_under_a_flow_collection_is_shown_as_sops_shows_it() {
     }
 }
 
+/// An empty comment (`#` alone) is never encrypted. sops decrypts one above a list item to
+/// an empty string item (its list walk keeps what decrypting "" returns, the string "";
+/// its mapping walk wraps that back into a comment), and warns about neither. Such a
+/// comment reaches an encrypted file through an anchor merged into a list, or by hand.
+#[test]
+fn an_empty_comment_decrypts_as_sops_decrypts_it() {
+    let ws = Workspace::new();
+    ws.write("anchor.yaml", "a: &m\n  #\n  x: 1\nb:\n  <<: [*m]\n");
+    let merged = ws
+        .sops(["encrypt", "--age", &ws.recipient, "anchor.yaml"])
+        .ok();
+    ws.write("merged.enc.yaml", &merged);
+    // The same by hand: an empty comment above an encrypted item of a plain list.
+    ws.write("list.yaml", "list:\n  - a\nm:\n  k: v\n");
+    let list = String::from_utf8(ws.encrypt_plain("list.yaml", ws.read("list.yaml")))
+        .unwrap()
+        .replacen("list:\n", "list:\n    #\n", 1)
+        .replacen("m:\n", "m:\n    #\n", 1);
+    ws.write("list.enc.yaml", &list);
+    for name in ["merged.enc.yaml", "list.enc.yaml"] {
+        let ours = ws.keytap(["decrypt", name]);
+        let sops = ws.sops(["decrypt", name]);
+        assert_eq!(ours.code, 0, "{name}: {}", ours.stderr);
+        assert_eq!(ours.out(), sops.out(), "{name}");
+        assert!(ours.out().contains("- \"\"\n"), "{name}: {}", ours.out());
+        assert_eq!(ours.stderr, "", "{name}");
+    }
+}
+
 /// A 10,000-value file decrypts under address-space limits from tight to roomy. The deep
 /// stack once took 256 MiB of address space whatever the limit, and glibc, unable to
 /// reserve the deep thread a heap next to it, mapped a page per allocation until the
