@@ -44,6 +44,13 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     depth: usize,
     max_depth: usize,
+    /// The entries of the objects being parsed, innermost last: an object pushes its
+    /// entries here and, at its `}`, moves them into a vector of exactly their number. A
+    /// vector per object grew by doubling instead, copying itself each time (a twentieth
+    /// of a large file's decrypt).
+    open_entries: Vec<Item>,
+    /// The same for the elements of the arrays being parsed.
+    open_elements: Vec<Value>,
 }
 
 type PResult<T> = Result<T, String>;
@@ -83,6 +90,8 @@ impl<'a> Parser<'a> {
             pos: 0,
             depth: 0,
             max_depth: MAX_DEPTH,
+            open_entries: Vec::new(),
+            open_elements: Vec::new(),
         }
     }
 
@@ -145,13 +154,13 @@ impl<'a> Parser<'a> {
     /// After `{`. `top` carries the number mode for a `sops` key (top level only).
     fn object(&mut self, numbers: Numbers, top: Option<Numbers>) -> PResult<Branch> {
         self.enter()?;
-        let mut branch = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(branch);
+            return Ok(Vec::new());
         }
+        let start = self.open_entries.len();
         loop {
             self.skip_ws();
             match self.peek() {
@@ -171,7 +180,7 @@ impl<'a> Parser<'a> {
                 _ => numbers,
             };
             let value = self.value(value_numbers)?;
-            branch.push(Item::Entry(key, value));
+            self.open_entries.push(Item::Entry(key, value));
             self.skip_ws();
             match self.peek() {
                 None => return Err(UNEXPECTED_END.into()),
@@ -179,7 +188,7 @@ impl<'a> Parser<'a> {
                 Some(b'}') => {
                     self.pos += 1;
                     self.depth -= 1;
-                    return Ok(branch);
+                    return Ok(self.open_entries.drain(start..).collect());
                 }
                 Some(c) => return Err(invalid(c, "after object key:value pair")),
             }
@@ -189,15 +198,16 @@ impl<'a> Parser<'a> {
     /// After `[`.
     fn array(&mut self, numbers: Numbers) -> PResult<Vec<Value>> {
         self.enter()?;
-        let mut list = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(list);
+            return Ok(Vec::new());
         }
+        let start = self.open_elements.len();
         loop {
-            list.push(self.value(numbers)?);
+            let element = self.value(numbers)?;
+            self.open_elements.push(element);
             self.skip_ws();
             match self.peek() {
                 None => return Err(UNEXPECTED_END.into()),
@@ -205,7 +215,7 @@ impl<'a> Parser<'a> {
                 Some(b']') => {
                     self.pos += 1;
                     self.depth -= 1;
-                    return Ok(list);
+                    return Ok(self.open_elements.drain(start..).collect());
                 }
                 Some(c) => return Err(invalid(c, "after array element")),
             }
@@ -485,6 +495,49 @@ mod tests {
         assert!(parse(r#"{"a":1E400}"#)
             .unwrap_err()
             .contains("cannot unmarshal number 1E400"));
+    }
+
+    #[test]
+    fn nested_collections_keep_their_own_members() {
+        // Objects and arrays share the parser's stacks of open members: each takes back
+        // exactly its own, whatever nests inside it.
+        let entry = |k: &str, v: Value| Item::Entry(k.into(), v);
+        let b =
+            parse(r#"{"a":{"b":[1,{"c":2,"d":[3,[],{}]},5],"e":6},"f":[],"g":{"h":[7]}}"#).unwrap();
+        assert_eq!(
+            b,
+            vec![
+                entry(
+                    "a",
+                    Value::Map(vec![
+                        entry(
+                            "b",
+                            Value::List(vec![
+                                Value::Float(1.0),
+                                Value::Map(vec![
+                                    entry("c", Value::Float(2.0)),
+                                    entry(
+                                        "d",
+                                        Value::List(vec![
+                                            Value::Float(3.0),
+                                            Value::List(vec![]),
+                                            Value::Map(vec![]),
+                                        ])
+                                    ),
+                                ]),
+                                Value::Float(5.0),
+                            ])
+                        ),
+                        entry("e", Value::Float(6.0)),
+                    ])
+                ),
+                entry("f", Value::List(vec![])),
+                entry(
+                    "g",
+                    Value::Map(vec![entry("h", Value::List(vec![Value::Float(7.0)]))])
+                ),
+            ]
+        );
     }
 
     #[test]
