@@ -54,19 +54,12 @@ rustPlatform.buildRustPackage {
   # them, the build sandbox cannot.
   doCheck = false;
 
-  # `sops-install-secrets` for tools that call sops-nix's installer by name, accepting its
-  # single-dash flags.
+  # `sops-install-secrets` for tools that call sops-nix's installer by name (keytap
+  # install-secrets reads its Go-style flags, `-check-mode=sopsfile`, itself).
   postInstall = lib.optionalString (pname == "keytap") ''
     cat > $out/bin/sops-install-secrets <<EOF
     #!${runtimeShell}
-    args=()
-    for arg in "\$@"; do
-      case "\$arg" in
-        -check-mode=*|-ignore-passwd) args+=("-\$arg") ;;
-        *) args+=("\$arg") ;;
-      esac
-    done
-    exec $out/bin/keytap install-secrets "\''${args[@]}"
+    exec $out/bin/keytap install-secrets "\$@"
     EOF
     chmod +x $out/bin/sops-install-secrets
   '';

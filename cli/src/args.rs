@@ -40,7 +40,10 @@ impl Cli {
         Cli::parse_from_args(std::env::args_os().collect())
     }
 
-    fn parse_from_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    fn parse_from_args(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        if args.get(1).is_some_and(|arg| arg == "install-secrets") {
+            args = crate::go_flags::rewrite(args);
+        }
         let names_a_command = args
             .get(1)
             .and_then(|arg| arg.to_str())

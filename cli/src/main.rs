@@ -7,6 +7,7 @@ mod commands;
 mod config_rules;
 mod context;
 mod error;
+mod go_flags;
 mod lazy_args;
 mod open;
 mod output;
@@ -19,18 +20,17 @@ mod stack_choice;
 static GLOBAL: keytap_alloc::SplitAlloc = keytap_alloc::SplitAlloc;
 
 fn main() {
-    // Usage errors exit 1 as sops's do (clap's default is 2), except for install-secrets,
-    // which exits 2 like sops-install-secrets (Go's flag package); help and version exit 0.
+    // Usage errors exit 1 as sops's do (clap's default is 2); help and version exit 0.
     let cli = match args::Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             let installer = std::env::args_os()
                 .nth(1)
                 .is_some_and(|a| a == "install-secrets");
-            let code = match (e.use_stderr(), installer) {
-                (false, _) => 0,
-                (true, true) => 2,
-                (true, false) => 1,
+            let code = match e.use_stderr() {
+                false => 0,
+                true if installer && manifest_argument_error(&e) => 0,
+                true => 1,
             };
             let _ = e.print();
             std::process::exit(code);
@@ -58,4 +58,19 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Whether a usage error is a missing or extra manifest argument. sops-install-secrets
+/// prints its usage and exits 0 then (its flag set returns `flag.ErrHelp`), where a bad
+/// flag or value exits 1 like any of its errors.
+fn manifest_argument_error(e: &clap::Error) -> bool {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::MissingRequiredArgument => true,
+        ErrorKind::UnknownArgument => matches!(
+            e.get(ContextKind::InvalidArg),
+            Some(ContextValue::String(arg)) if !arg.starts_with('-')
+        ),
+        _ => false,
+    }
 }

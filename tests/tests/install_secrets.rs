@@ -693,6 +693,25 @@ fn check_modes_validate_without_touching_anything() {
     for mode in ["manifest", "sopsfile"] {
         let r = check(mode, &good);
         assert_eq!(r.code, 0, "{mode}: {}", r.stderr);
+        // sops-nix's modules pass Go's single-dash spelling, which Go also takes apart.
+        let go_equals = format!("-check-mode={mode}");
+        for args in [vec![go_equals.as_str()], vec!["-check-mode", mode]] {
+            let r = site.install(&[&args[..], &[&site.s(&good)]].concat(), &[]);
+            assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        }
+    }
+    // As sops-install-secrets exits: 1 for a bad flag or value (Go's flag set returns the
+    // error), 0 with the usage for a missing or extra manifest argument (it returns
+    // flag.ErrHelp).
+    for args in [vec!["-check-mode=bogus"], vec!["--bogus"]] {
+        let r = site.install(&[&args[..], &[&site.s(&good)]].concat(), &[]);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+    }
+    for args in [vec![], vec![site.s(&good), site.s(&good)]] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = site.install(&args, &[]);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r.assert_stderr_has("Usage:");
     }
     assert!(!site.mount().exists(), "check modes mount nothing");
     assert!(!site.link().exists());
@@ -733,7 +752,7 @@ fn check_modes_validate_without_touching_anything() {
 
     // Unknown mode, missing manifest, malformed manifest.
     let r = check("bogus", &good);
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     let r = site.install(&["/nonexistent/manifest.json"], &[]);
     assert_eq!(r.code, 1);
     r.assert_stderr_has("failed to open manifest");

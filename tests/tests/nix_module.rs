@@ -698,6 +698,6 @@ fn the_flake_and_package_evaluate() {
         .unwrap();
     assert_eq!(
         String::from_utf8(r.stdout).unwrap(),
-        "install-secrets\n--check-mode=sopsfile\n--ignore-passwd\n/nix/store/x-manifest.json\n"
+        "install-secrets\n-check-mode=sopsfile\n-ignore-passwd\n/nix/store/x-manifest.json\n"
     );
 }
