@@ -486,14 +486,11 @@ pub fn decrypt_tree(
                 if encrypt {
                     match v {
                         // sops's walkSlice keeps what Decrypt returns, and Decrypt("") is
-                        // the string "": sops reads an empty comment above a list item as
-                        // an empty string item. Comments are not in the MAC, so that would
-                        // let anyone who can write the file add items unnoticed; keytap
-                        // keeps the comment, and says so.
-                        Value::Comment(c) if c.is_empty() => eprintln!(
-                            "keytap: warning: the empty comment at {} is kept as a comment (sops reads it as an empty string item)",
-                            path.display()
-                        ),
+                        // the string "": an empty comment in a list (`#` alone above an
+                        // item) decrypts to an empty string item. (That adds nothing an
+                        // attacker could not add as `- ""` directly: an empty value is
+                        // never encrypted and adds no bytes to the MAC.)
+                        Value::Comment(c) if c.is_empty() => *v = Value::Str(String::new()),
                         Value::Comment(c) => decrypt_comment(cipher, c, path, keep_bad_comments)?,
                         Value::Str(s) => {
                             *v = cipher.decrypt(s, path.aad()).map_err(|source| {
