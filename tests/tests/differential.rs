@@ -222,6 +222,10 @@ fn yaml_list(r: &mut Rng, a: &mut Anchors, indent: usize, depth: usize, out: &mu
                 out.push_str(&format!("{pad}-\n"));
                 yaml_list(r, a, indent + 2, depth + 1, out);
             }
+            2 if a.scalars > 0 => {
+                out.push_str(&format!("{pad}- *s{}\n", 1 + r.below(a.scalars)));
+            }
+            3 if a.maps > 0 => out.push_str(&format!("{pad}- *m{}\n", 1 + r.below(a.maps))),
             _ => out.push_str(&format!("{pad}- {}\n", r.pick(YAML_SCALARS))),
         }
     }
