@@ -102,7 +102,7 @@ let
       lib.optionalString cfg.age.generateKey ''
         if [[ ! -f ${escapedAgeKeyFile} ]]; then
           echo generating machine-specific age key...
-          mkdir -p "$(dirname ${escapedAgeKeyFile})"
+          ${pkgs.coreutils}/bin/mkdir -p "$(${pkgs.coreutils}/bin/dirname ${escapedAgeKeyFile})"
           ${keytap} keygen -o ${escapedAgeKeyFile}
         fi
       ''
@@ -207,8 +207,9 @@ in
       };
 
       pinentry = promptProgramOption {
-        default = if needsPrompt then "${pkgs.pinentry-gnome3}/bin/pinentry-gnome3" else null;
-        defaultText = lib.literalMD "`pinentry-gnome3` when a plugin in {option}`sops.age.plugins` asks for a PIN or passphrase";
+        default =
+          if needsPrompt && pkgs.stdenv.isLinux then "${pkgs.pinentry-gnome3}/bin/pinentry-gnome3" else null;
+        defaultText = lib.literalMD "`pinentry-gnome3` on Linux when a plugin in {option}`sops.age.plugins` asks for a PIN or passphrase";
         description = ''
           A pinentry program (`PINENTRY_PROGRAM`) for PINs and passphrases the login unit
           needs: the unit has no terminal, so a graphical one reaches the person at the
@@ -217,8 +218,8 @@ in
       };
 
       notify = promptProgramOption {
-        default = if needsCard then "${pkgs.libnotify}/bin/notify-send" else null;
-        defaultText = lib.literalMD "`notify-send` when a plugin in {option}`sops.age.plugins` uses a smart card";
+        default = if needsCard && pkgs.stdenv.isLinux then "${pkgs.libnotify}/bin/notify-send" else null;
+        defaultText = lib.literalMD "`notify-send` on Linux when a plugin in {option}`sops.age.plugins` uses a smart card";
         description = ''
           A notify-send-like program (`KEYTAP_NOTIFY`, run as `PROGRAM keytap MESSAGE`)
           that shows plugin messages such as "touch your YubiKey" on the desktop.

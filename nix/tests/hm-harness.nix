@@ -46,6 +46,8 @@ in
       agents = config.launchd.agents;
       activation = config.home.activation;
       sessionVariables = config.home.sessionVariables;
+      # Where the scripts' coreutils are, for tests that run them with the real ones.
+      coreutils = toString pkgs.coreutils;
       manifest =
         if ok then
           {

@@ -61,6 +61,7 @@ in
   };
   keytap = fakePackage "keytap" { };
   systemd = fakePackage "systemd" { };
+  coreutils = fakePackage "coreutils" { };
   age-plugin-yubikey = fakePackage "age-plugin-yubikey" { };
   age-plugin-tpm = fakePackage "age-plugin-tpm" { };
   age-plugin-passphrase = fakePackage "age-plugin-passphrase" { };

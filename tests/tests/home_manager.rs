@@ -178,6 +178,24 @@ fn plugins_get_a_pinentry_a_notifier_and_their_path() {
         None,
         "no card plugin: no notifier"
     );
+
+    // macOS: pinentry-gnome3 and notify-send are Linux programs, so no defaults there.
+    let v = eval(
+        "aarch64-darwin",
+        None,
+        r#"sops.age.keyFile = "/Users/alice/ids.txt"; sops.defaultSopsFile = "/etc/s.yaml";
+           sops.secrets.api = { };
+           sops.age.plugins = [ pkgs.age-plugin-yubikey ];"#,
+    )
+    .unwrap();
+    assert_eq!(v["failedAssertions"], json!([]));
+    let env = &v["environment"];
+    assert!(env["PATH"]
+        .as_str()
+        .unwrap()
+        .contains("-age-plugin-yubikey/bin"));
+    assert_eq!(env.get("PINENTRY_PROGRAM"), None);
+    assert_eq!(env.get("KEYTAP_NOTIFY"), None);
 }
 
 #[test]
@@ -451,7 +469,8 @@ impl Login {
         let text = v["script"]["text"]
             .as_str()
             .unwrap()
-            .replace(manifest_path, manifest.to_str().unwrap());
+            .replace(manifest_path, manifest.to_str().unwrap())
+            .replace(v["coreutils"].as_str().unwrap(), "/usr");
         let script = self.ws.script(
             "store/sops-nix-user",
             &format!("#!/bin/bash\nset -e\n{text}"),
@@ -594,6 +613,44 @@ fn the_login_unit_installs_as_the_user_switches_generations_and_keeps_the_last_o
     assert_eq!(login.generation(), format!("{runtime}/secrets.d/2"));
     assert_eq!(read("api_key"), "sk-two");
     assert_eq!(read("rendered/mail.conf"), "pass=hunter3\n");
+}
+
+/// `sops.age.generateKey` on a new account, whose key directory does not exist yet: the
+/// login script makes it and the key with coreutils from the store, as sops-nix's does.
+/// The unit's PATH is empty (no plugins), so bare `mkdir` and `dirname` would not be found.
+#[test]
+fn generate_key_makes_the_key_and_its_directory_on_a_new_account() {
+    let login = Login::new();
+    let file = login.sops_file("secrets.yaml", "api_key: sk-one\n", &login.ws.recipient);
+    login.chown_all();
+    let keys = login.home.join(".config/sops/age/keys.txt");
+    let v = login.eval(&format!(
+        r#"sops.age.generateKey = true;
+           sops.age.keyFile = "{keys}";
+           sops.defaultSopsFile = "{file}";
+           sops.secrets.api_key = {{ }};"#,
+        keys = keys.display(),
+        file = file.display(),
+    ));
+    let env = v["services"]["sops-nix"]["Service"]["Environment"]
+        .as_str()
+        .unwrap();
+    assert!(env.contains("'PATH='"), "{env}");
+    let r = login.run_unit(&v, &[]);
+    assert!(
+        String::from_utf8_lossy(&r.stdout).contains("generating machine-specific age key"),
+        "{}",
+        r.stderr
+    );
+    let m = std::fs::metadata(&keys).unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    assert_eq!(m.mode() & 0o777, 0o600);
+    assert_eq!((m.uid(), m.gid()), (login.uid, login.gid));
+    assert!(std::fs::read_to_string(&keys)
+        .unwrap()
+        .contains("AGE-SECRET-KEY-1"));
+    // The new key is no recipient of the file yet: the install then fails, naming it.
+    assert_ne!(r.code, 0);
+    r.assert_stderr_has(&file.display().to_string());
 }
 
 /// The seed use case: an editor's API key behind a PIN-protected YubiKey (the software
