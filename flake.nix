@@ -66,6 +66,9 @@
         sops = ./nix/home-manager.nix;
         default = self.homeManagerModules.sops;
       };
+      # sops-nix's other names for it.
+      homeManagerModule = self.homeManagerModules.sops;
+      homeModules = self.homeManagerModules;
 
       checks = forAllSystems (
         pkgs:

@@ -570,6 +570,7 @@ fn the_flake_and_package_evaluate() {
           defaultModule = toString self.nixosModules.default;
           hmModule = toString self.homeManagerModules.sops;
           hmDefault = toString self.homeManagerModules.default;
+          hmAliases = [ (toString self.homeManagerModule) (toString self.homeModules.sops) (toString self.homeModules.default) ];
           overlayPackages = builtins.attrNames (self.overlays.default (pkgsFor "x86_64-linux") {{ }}).keytapPackages;
           overlay = builtins.attrNames (self.overlays.default (pkgsFor "x86_64-linux") {{ }});
           checks = builtins.attrNames self.checks.x86_64-linux;
@@ -610,6 +611,11 @@ fn the_flake_and_package_evaluate() {
         .unwrap()
         .ends_with("nix/home-manager.nix"));
     assert_eq!(v["hmModule"], v["hmDefault"]);
+    // sops-nix's other names for the home-manager module.
+    assert_eq!(
+        v["hmAliases"],
+        json!([v["hmModule"], v["hmModule"], v["hmModule"]])
+    );
     // The overlay does not replace nixpkgs' own age-plugin-yubikey / age-plugin-tpm.
     assert_eq!(
         v["overlay"],
