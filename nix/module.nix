@@ -575,13 +575,18 @@ in
           message = ''
             Assertion failed for `sops.templates.${name}`:
             Both `owner` and `uid` cannot be defined at the same time. Use either `owner` or leave `uid` as 0.
+            owner: ${t.owner}
+            uid: ${toString t.uid}
           '';
         }) cfg.templates
+        # sops-nix's message, labels included.
         ++ lib.mapAttrsToList (name: t: {
           assertion = !(t.group != null && t.gid != 0);
           message = ''
             Assertion failed for `sops.templates.${name}`:
             Both `group` and `gid` cannot be defined at the same time. Use either `group` or leave `gid` as 0.
+            owner: ${t.group}
+            uid: ${toString t.gid}
           '';
         }) cfg.templates;
     })

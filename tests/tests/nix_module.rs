@@ -400,6 +400,16 @@ fn bad_configs_are_rejected_with_nixpkgs_messages() {
             .any(|m| m.contains("exactly one of sops.owner and sops.uid")),
         "{owner:?}"
     );
+    let template = failed(
+        "{ sops.templates.t = { content = \"x\"; owner = \"alice\"; uid = 5; group = \"wheel\"; gid = 7; }; }",
+    );
+    // sops-nix's messages to the letter (its group message labels the values owner/uid too).
+    for (field, id, value, number) in [("owner", "uid", "alice", 5), ("group", "gid", "wheel", 7)] {
+        let expected = format!(
+            "Assertion failed for `sops.templates.t`:\nBoth `{field}` and `{id}` cannot be defined at the same time. Use either `{field}` or leave `{id}` as 0.\nowner: {value}\nuid: {number}\n"
+        );
+        assert!(template.contains(&expected), "{template:?}");
+    }
     let users = failed(
         "{ sops.secrets.alice_password.owner = \"alice\"; sops.secrets.alice_password.uid = 5; }",
     );
