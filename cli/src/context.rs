@@ -185,15 +185,6 @@ struct KeyServiceChoice {
 
 static KEY_SERVICES: std::sync::OnceLock<KeyServiceChoice> = std::sync::OnceLock::new();
 
-/// Go's `strconv.ParseBool`.
-fn go_parse_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// Records the key-service flags for the whole run, with sops's environment fallbacks:
 /// `SOPS_KEYSERVICE` (comma-separated) unless a `--keyservice` is given, and
 /// `SOPS_ENABLE_LOCAL_KEYSERVICE` (a Go bool; empty means false) unless the flag is.
@@ -208,10 +199,10 @@ pub fn set_key_services(args: &crate::args::KeyServiceArgs) -> Result<(), CliErr
         )
     };
     let local = match &args.enable_local_keyservice {
-        Some(v) => go_parse_bool(v).ok_or_else(|| bad_bool(v))?,
+        Some(v) => keytap_core::cipher::parse_go_bool(v).ok_or_else(|| bad_bool(v))?,
         None => match std::env::var("SOPS_ENABLE_LOCAL_KEYSERVICE") {
             Ok(v) if v.is_empty() => false,
-            Ok(v) => go_parse_bool(&v).ok_or_else(|| bad_bool(&v))?,
+            Ok(v) => keytap_core::cipher::parse_go_bool(&v).ok_or_else(|| bad_bool(&v))?,
             Err(_) => true,
         },
     };

@@ -41,7 +41,7 @@ pub fn rewrite(args: Vec<OsString>) -> Vec<OsString> {
                 out.extend(rest.next());
             }
             (IGNORE_PASSWD, None) => out.push(format!("--{IGNORE_PASSWD}").into()),
-            (IGNORE_PASSWD, Some(value)) => match go_parse_bool(value) {
+            (IGNORE_PASSWD, Some(value)) => match keytap_core::cipher::parse_go_bool(value) {
                 Some(true) => out.push(format!("--{IGNORE_PASSWD}").into()),
                 Some(false) => {}
                 None => out.push(arg),
@@ -52,15 +52,6 @@ pub fn rewrite(args: Vec<OsString>) -> Vec<OsString> {
     }
     out.extend(rest);
     out
-}
-
-/// Go's `strconv.ParseBool`, which its `flag` package uses for `-name=value`.
-fn go_parse_bool(value: &str) -> Option<bool> {
-    match value {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

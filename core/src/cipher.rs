@@ -478,8 +478,9 @@ fn parse_go_float(s: &str) -> Option<f64> {
     }
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(s: &str) -> Option<bool> {
+/// Go's `strconv.ParseBool`: how sops reads a `type:bool` plaintext, and how Go programs
+/// (sops's flags and environment, sops-install-secrets's `-flag=value`) read a boolean.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
