@@ -410,13 +410,13 @@ pub struct ExecEnvArgs {
     pub pristine: bool,
     #[command(flatten)]
     pub keyservice: KeyServiceArgs,
-    /// Accepted for sops compatibility.
+    /// Start the command and return without waiting for it (deprecated, as in sops).
     #[arg(long)]
     pub background: bool,
-    /// Accepted for sops compatibility.
+    /// Replace keytap with the command instead of running it as a child.
     #[arg(long)]
     pub same_process: bool,
-    /// Accepted for sops compatibility.
+    /// Run the command as this user (keytap switches to it after decrypting; needs root).
     #[arg(long)]
     pub user: Option<String>,
     /// Input format.
@@ -436,10 +436,11 @@ pub struct ExecFileArgs {
     pub no_fifo: bool,
     #[command(flatten)]
     pub keyservice: KeyServiceArgs,
-    /// Accepted for sops compatibility.
+    /// Return once the command has read the FIFO, without waiting for it to end (deprecated,
+    /// as in sops; with --no-fifo keytap still waits, so the file outlives its reader).
     #[arg(long)]
     pub background: bool,
-    /// Accepted for sops compatibility.
+    /// Run the command as this user (keytap switches to it after decrypting; needs root).
     #[arg(long)]
     pub user: Option<String>,
     /// Input format.

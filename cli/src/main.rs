@@ -12,6 +12,7 @@ mod lazy_args;
 mod open;
 mod output;
 mod rules;
+mod run_as;
 mod stack_choice;
 
 // The system allocator for a short command, mimalloc for the bulk work of the deep-stack

@@ -527,3 +527,221 @@ fn exec_env_formats_values_as_sops_does() {
         "6.02E+23|3.0|1E-06|2001-12-14T21:59:43-05:00|<nil>|true|12|"
     );
 }
+
+/// `--user` makes keytap become that user after decrypting, as sops 3.13 does: its uid,
+/// its primary group (not its uid, sops 3.11's bug: `man` is uid 6, group 12), exactly its
+/// supplementary groups (none of root's), and its HOME, USER and LOGNAME; `exec-file`'s
+/// private directory and file belong to it. An unknown user fails before anything runs.
+#[test]
+fn exec_user_runs_the_command_as_that_user() {
+    assert!(running_as_root(), "these tests run as root, as CI does");
+    let ws = Workspace::new();
+    let enc = ws.encrypt_plain("e.json", r#"{"TOKEN": "s3cret"}"#);
+    ws.write("enc.json", enc);
+    let expected = |args: &[&str]| {
+        ws.run("id", |c| {
+            c.args(args);
+        })
+    };
+    let (uid, gid, groups) = (
+        expected(&["-u", "man"]).out(),
+        expected(&["-g", "man"]).out(),
+        expected(&["-G", "man"]).out(),
+    );
+    assert_ne!(
+        uid, gid,
+        "the test needs a user whose group id is not its user id"
+    );
+    let show = r#"printf '%s|%s|%s|%s|%s|%s|%s' "$(id -u)" "$(id -g)" "$(id -G)" "$HOME" "$USER" "$LOGNAME" "$TOKEN""#;
+    let run = ws.keytap(["exec-env", "--user", "man", "enc.json", show]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let home = "/var/cache/man";
+    assert_eq!(
+        run.out(),
+        format!(
+            "{}|{}|{}|{home}|man|man|s3cret",
+            uid.trim(),
+            gid.trim(),
+            groups.trim()
+        )
+    );
+    // A decrypted value of the same name still wins over the user's HOME.
+    let enc = ws.encrypt_plain("h.json", r#"{"HOME": "/from/secret"}"#);
+    ws.write("h.enc.json", enc);
+    let run = ws.keytap([
+        "exec-env",
+        "--user",
+        "man",
+        "--pristine",
+        "h.enc.json",
+        "printf %s \"$HOME\"",
+    ]);
+    assert_eq!(run.out(), "/from/secret", "{}", run.stderr);
+
+    for extra in [&[][..], &["--no-fifo"][..]] {
+        let mut args = vec!["exec-file", "--user", "man"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "enc.json",
+            "stat -c '%U %a' \"$(dirname {})\" {}; id -u; cat {}",
+        ]);
+        let run = ws.keytap(&args);
+        assert_eq!(run.code, 0, "{extra:?}: {}", run.stderr);
+        let out = run.out();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "man 700", "{extra:?}: {out}");
+        assert_eq!(lines[1], "man 600", "{extra:?}: {out}");
+        assert_eq!(lines[2], uid.trim(), "{extra:?}: {out}");
+        assert!(out.contains("s3cret"), "{extra:?}: {out}");
+    }
+
+    let unknown = ws.keytap([
+        "exec-env",
+        "--user",
+        "no-such-user-kt",
+        "enc.json",
+        "echo ran",
+    ]);
+    assert_eq!(unknown.code, 1);
+    assert_eq!(
+        unknown.code,
+        ws.sops([
+            "exec-env",
+            "--user",
+            "no-such-user-kt",
+            "enc.json",
+            "echo ran"
+        ])
+        .code
+    );
+    assert!(!unknown.out().contains("ran"));
+    assert!(
+        unknown.stderr.contains("unknown user no-such-user-kt"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// `--same-process` replaces keytap with the shell: the command's `$$` is the PID keytap
+/// was started as, and its exit code is keytap's. With `--background` it is refused
+/// before decrypting, with sops's message and exit code.
+#[test]
+fn exec_env_same_process_becomes_the_command() {
+    let ws = Workspace::new();
+    let enc = ws.encrypt_plain("e.json", r#"{"TOKEN": "s3cret"}"#);
+    ws.write("enc.json", enc);
+    let child = ws
+        .command(keytap_e2e::keytap_bin())
+        .args([
+            "exec-env",
+            "--same-process",
+            "enc.json",
+            "printf '%s %s' $$ \"$TOKEN\"; exit 5",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{pid} s3cret")
+    );
+
+    let args = [
+        "exec-env",
+        "--same-process",
+        "--background",
+        "enc.json",
+        "echo ran",
+    ];
+    let ours = ws.keytap(args);
+    let theirs = ws.sops(args);
+    assert_eq!(
+        (ours.code, ours.out()),
+        (theirs.code, theirs.out())
+    );
+    assert_eq!(ours.code, 8);
+    assert!(ours
+        .stderr
+        .contains("The --same-process flag cannot be used with --background"));
+}
+
+/// `--background` returns without waiting for the command: here it waits on a FIFO the
+/// test opens only after keytap has returned. exec-env's command still gets the values;
+/// exec-file returns once the command has read the plaintext, and its directory is gone.
+#[test]
+fn exec_background_returns_before_the_command_ends() {
+    let ws = Workspace::new();
+    let enc = ws.encrypt_plain("e.json", r#"{"TOKEN": "s3cret"}"#);
+    ws.write("enc.json", enc);
+    let gate = ws.path("gate");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&gate)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Killed after 20 s: a keytap that waited would otherwise wait for ever.
+    let keytap = |args: &[&str]| {
+        ws.run("timeout", |c| {
+            c.arg("20").arg(keytap_e2e::keytap_bin()).args(args);
+        })
+    };
+    let env = keytap(&[
+        "exec-env",
+        "--background",
+        "enc.json",
+        "read x < gate; printf %s \"$TOKEN\" > env.out",
+    ]);
+    assert_eq!(env.code, 0, "{}", env.stderr);
+    assert!(env.stderr.contains("--background option is deprecated"));
+    open_gate(&gate);
+    assert_eq!(wait_for(&ws.path("env.out")), "s3cret");
+
+    let file = keytap(&[
+        "exec-file",
+        "--background",
+        "enc.json",
+        "cat {} > file.out; dirname {} > dir.out; read x < gate",
+    ]);
+    assert_eq!(file.code, 0, "{}", file.stderr);
+    let dir = wait_for(&ws.path("dir.out"));
+    assert!(wait_for(&ws.path("file.out")).contains("s3cret"));
+    assert!(
+        !std::path::Path::new(dir.trim()).exists(),
+        "the private directory must be gone once keytap returned"
+    );
+    open_gate(&gate);
+}
+
+fn open_gate(gate: &std::path::Path) {
+    use std::io::Write;
+    let mut w = std::fs::OpenOptions::new().write(true).open(gate).unwrap();
+    w.write_all(b"go\n").unwrap();
+}
+
+/// The file's content once it is not empty: each is written by one small write, so not
+/// empty means complete.
+fn wait_for(path: &std::path::Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -136,13 +136,25 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         }
         Some(Command::ExecEnv(Lazy(ExecEnvArgs {
             pristine,
+            background,
+            same_process,
+            user,
             input_type,
             file,
             command,
             ..
-        }))) => exec::run_env(input_type.as_deref(), &file, &command, pristine),
+        }))) => {
+            let launch = exec::Launch {
+                user: user.as_deref(),
+                background,
+                same_process,
+            };
+            exec::run_env(input_type.as_deref(), &file, &command, pristine, &launch)
+        }
         Some(Command::ExecFile(Lazy(ExecFileArgs {
             no_fifo,
+            background,
+            user,
             input_type,
             output_type,
             filename,
@@ -156,6 +168,11 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             &file,
             &command,
             no_fifo,
+            &exec::Launch {
+                user: user.as_deref(),
+                background,
+                same_process: false,
+            },
         ),
         Some(Command::Groups(GroupsArgs { action })) => groups::run(action),
         Some(Command::Completion(Lazy(CompletionArgs { shell }))) => {
