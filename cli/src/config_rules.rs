@@ -82,6 +82,7 @@ pub fn creation_rule(file: &Path) -> Result<Option<Rule>, CliError> {
             || !spec.gcp_kms.is_empty()
             || !spec.azure_keyvault.is_empty()
             || !spec.hc_vault.is_empty()
+            || !spec.hckms.is_empty()
         {
             return Err(unsupported("cloud KMS keys", "in .sops.yaml"));
         }

@@ -30,7 +30,7 @@ pub enum MasterKey {
         /// The armored age file.
         enc: String,
     },
-    /// Any other key type (pgp, kms, gcp_kms, azure_kv, hc_vault, ...): kept verbatim so
+    /// Any other key type (pgp, kms, gcp_kms, hckms, azure_kv, hc_vault): kept verbatim so
     /// teammates using them keep access; keytap cannot unwrap it.
     Other {
         /// The metadata list it came from, e.g. `pgp`.
@@ -75,13 +75,20 @@ impl MasterKey {
         match self {
             MasterKey::Age { recipient, .. } => recipient.clone(),
             MasterKey::Other { kind, fields } => {
-                let id = ["fp", "arn", "resource_id", "vault_url", "key_name"]
-                    .iter()
-                    .find_map(|k| match crate::tree::get(fields, k) {
-                        Some(Value::Str(s)) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
+                let id = [
+                    "fp",
+                    "arn",
+                    "resource_id",
+                    "key_id",
+                    "vault_url",
+                    "key_name",
+                ]
+                .iter()
+                .find_map(|k| match crate::tree::get(fields, k) {
+                    Some(Value::Str(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
                 format!("{kind} {id}")
             }
         }
@@ -112,8 +119,9 @@ pub struct Metadata {
     pub version: String,
 }
 
-/// Key-list kinds sops knows, in the order its metadata struct writes them around `age`.
-const KEY_LISTS_BEFORE_AGE: [&str; 4] = ["kms", "gcp_kms", "azure_kv", "hc_vault"];
+/// Key-list kinds sops knows, in the order its metadata struct writes them around `age`
+/// (`hckms`, HuaweiCloud KMS, came with sops 3.12; the 3.11 binary users install has it).
+const KEY_LISTS_BEFORE_AGE: [&str; 5] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"];
 
 /// A string field. Like go-yaml decoding into a Go string, any scalar gives its text
 /// (`version: 3.11` is the string "3.11").
@@ -295,8 +303,9 @@ impl Metadata {
                 .iter()
                 .map(|g| {
                     let mut gb = Branch::new();
-                    // keygroup struct order: pgp, kms, gcp_kms, azure_kv, hc_vault (always), age (always).
-                    for kind in ["pgp", "kms", "gcp_kms", "azure_kv"] {
+                    // keygroup struct order: pgp, kms, gcp_kms, hckms, azure_kv, hc_vault
+                    // (always), age (always).
+                    for kind in ["pgp", "kms", "gcp_kms", "hckms", "azure_kv"] {
                         push_other_list(&mut gb, g, kind, None);
                     }
                     push_other_list(&mut gb, g, "hc_vault", Some(&empty_list));

@@ -664,10 +664,7 @@ fn exec_env_same_process_becomes_the_command() {
     ];
     let ours = ws.keytap(args);
     let theirs = ws.sops(args);
-    assert_eq!(
-        (ours.code, ours.out()),
-        (theirs.code, theirs.out())
-    );
+    assert_eq!((ours.code, ours.out()), (theirs.code, theirs.out()));
     assert_eq!(ours.code, 8);
     assert!(ours
         .stderr

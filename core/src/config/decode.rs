@@ -169,6 +169,8 @@ pub(super) struct RawCreationRule {
     pub(super) gcp_kms: Dyn,
     pub(super) azure_keyvault: Dyn,
     pub(super) hc_vault_transit_uri: Dyn,
+    /// HuaweiCloud KMS key IDs: a list, never a comma-separated string (`[]string` in sops).
+    pub(super) hckms: Vec<String>,
     pub(super) key_groups: Vec<RawKeyGroup>,
     pub(super) shamir_threshold: i64,
     /// In [`CRYPT_RULE_FIELDS`] order.
@@ -183,6 +185,7 @@ pub(super) struct RawKeyGroup {
     pub(super) gcp_kms: Vec<String>,
     pub(super) azure_keyvault: Vec<AzureKeySpec>,
     pub(super) hc_vault: Vec<String>,
+    pub(super) hckms: Vec<String>,
     pub(super) age: Vec<String>,
     pub(super) pgp: Vec<String>,
 }
@@ -667,6 +670,7 @@ impl Decoder {
                 "gcp_kms" => r.gcp_kms = self.dynamic(value),
                 "azure_keyvault" => r.azure_keyvault = self.dynamic(value),
                 "hc_vault_transit_uri" => r.hc_vault_transit_uri = self.dynamic(value),
+                "hckms" => set(&mut r.hckms, self.string_list(value)),
                 "key_groups" => {
                     if let Some(g) = self.seq(value, "[]config.keyGroup", |d, n| d.key_group(n)) {
                         r.key_groups = g;
@@ -731,6 +735,19 @@ impl Decoder {
                     }),
                 ),
                 "hc_vault" => set(&mut g.hc_vault, self.string_list(value)),
+                "hckms" => set(
+                    &mut g.hckms,
+                    self.seq(value, "[]config.hckmsKey", |d, n| {
+                        let f = d.mapping(n, "config.hckmsKey")?;
+                        let mut id = String::new();
+                        for (k, v) in &f {
+                            if k == "key_id" {
+                                set(&mut id, d.string(v));
+                            }
+                        }
+                        Some(id)
+                    }),
+                ),
                 "age" => set(&mut g.age, self.string_list(value)),
                 "pgp" => set(&mut g.pgp, self.string_list(value)),
                 _ => {}

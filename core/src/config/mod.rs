@@ -155,6 +155,8 @@ pub struct KeyGroupSpec {
     pub azure_keyvault: Vec<AzureKeySpec>,
     /// HashiCorp Vault transit URIs (`https://vault:8200/v1/transit/keys/name`), unparsed.
     pub hc_vault: Vec<String>,
+    /// HuaweiCloud KMS key IDs (`region:key-uuid`; sops 3.12, and the 3.11 binary has it).
+    pub hckms: Vec<String>,
 }
 
 impl KeyGroupSpec {
@@ -166,6 +168,7 @@ impl KeyGroupSpec {
             && self.gcp_kms.is_empty()
             && self.azure_keyvault.is_empty()
             && self.hc_vault.is_empty()
+            && self.hckms.is_empty()
     }
 
     /// Number of keys in the group.
@@ -176,6 +179,7 @@ impl KeyGroupSpec {
             + self.gcp_kms.len()
             + self.azure_keyvault.len()
             + self.hc_vault.len()
+            + self.hckms.len()
     }
 
     fn append(&mut self, other: KeyGroupSpec) {
@@ -185,6 +189,7 @@ impl KeyGroupSpec {
         self.gcp_kms.extend(other.gcp_kms);
         self.azure_keyvault.extend(other.azure_keyvault);
         self.hc_vault.extend(other.hc_vault);
+        self.hckms.extend(other.hckms);
     }
 
     fn dedup(&mut self) {
@@ -203,6 +208,7 @@ impl KeyGroupSpec {
         dedup_vec(&mut self.gcp_kms);
         dedup_vec(&mut self.azure_keyvault);
         dedup_vec(&mut self.hc_vault);
+        dedup_vec(&mut self.hckms);
     }
 }
 

@@ -330,6 +330,7 @@ pub(super) fn resolve_rule(raw: RawCreationRule) -> CreationRule {
             _ => group.hc_vault = split_hc_vault_uris(&joined),
         }
     }
+    group.hckms = raw.hckms.iter().map(|k| k.trim().to_string()).collect();
     rule.key_groups = vec![group];
     rule
 }
@@ -351,6 +352,7 @@ fn group_from_raw(raw: RawKeyGroup) -> KeyGroupSpec {
     group
         .hc_vault
         .extend(raw.hc_vault.into_iter().filter(|u| !u.is_empty()));
+    group.hckms.extend(raw.hckms);
     group.dedup();
     group
 }

@@ -213,3 +213,19 @@ fn key_string_helpers() {
     );
     assert_eq!(split_hc_vault_uris("a,,b"), vec!["a", "b"]);
 }
+
+/// HuaweiCloud KMS keys (sops 3.12's `hckms`, in the 3.11 binary too) are read in both
+/// places sops reads them, so a rule naming one is never taken for a rule without it.
+#[test]
+fn hckms_keys_are_read_in_rules_and_key_groups() {
+    let r = rules(
+        "creation_rules:\n  - age: age1a\n    hckms: [tr-west-1:k1, ' tr-west-1:k2']\n  - key_groups:\n      - hckms:\n          - key_id: tr-west-1:k3\n        age: [age1b]\n",
+    );
+    assert_eq!(
+        r[0].key_groups[0].hckms,
+        vec!["tr-west-1:k1", "tr-west-1:k2"]
+    );
+    assert_eq!(r[0].key_groups[0].len(), 3);
+    assert_eq!(r[1].key_groups[0].hckms, vec!["tr-west-1:k3"]);
+    assert!(!r[1].key_groups[0].is_empty());
+}

@@ -380,6 +380,7 @@ fn entry_order(list_key: &str) -> &'static [&'static str] {
         "pgp" => &["created_at", "enc", "fp"],
         "kms" => &["arn", "role", "context", "created_at", "enc", "aws_profile"],
         "gcp_kms" => &["resource_id", "created_at", "enc"],
+        "hckms" => &["key_id", "created_at", "enc"],
         "azure_kv" => &["vault_url", "name", "version", "created_at", "enc"],
         "hc_vault" => &[
             "vault_address",
