@@ -343,6 +343,7 @@ fn every_field_is_read() {
                 version: "0123".into(),
             }],
             hc_vault: vec!["https://vault.example.com:8200/v1/transit/keys/k".into()],
+            hckms: Vec::new(),
         }]
     );
 
