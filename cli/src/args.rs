@@ -112,9 +112,65 @@ pub struct LegacyArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub key_changes: KeyChangeArgs,
     /// Ignore the MAC when decrypting.
     #[arg(long)]
     pub ignore_mac: bool,
+}
+
+/// Master keys `rotate` (and the legacy `-r`) adds or removes; each a comma-separated
+/// list, as in sops. Keys of types keytap cannot use can be removed, not added.
+#[derive(Args, Debug, Default)]
+pub struct KeyChangeArgs {
+    /// Comma-separated age recipients to add.
+    #[arg(long)]
+    pub add_age: Option<String>,
+    /// Comma-separated age recipients to remove.
+    #[arg(long)]
+    pub rm_age: Option<String>,
+    /// Comma-separated PGP fingerprints to remove.
+    #[arg(long)]
+    pub rm_pgp: Option<String>,
+    /// Comma-separated AWS KMS ARNs (`ARN+ROLE_ARN` for a role) to remove.
+    #[arg(long)]
+    pub rm_kms: Option<String>,
+    /// Comma-separated GCP KMS resource IDs to remove.
+    #[arg(long)]
+    pub rm_gcp_kms: Option<String>,
+    /// Comma-separated Azure Key Vault key URLs to remove.
+    #[arg(long)]
+    pub rm_azure_kv: Option<String>,
+    /// Comma-separated Vault transit key URIs to remove.
+    #[arg(long)]
+    pub rm_hc_vault_transit: Option<String>,
+    /// Comma-separated HuaweiCloud KMS key IDs to remove.
+    #[arg(long)]
+    pub rm_hckms: Option<String>,
+    /// PGP fingerprints to add: refused, keytap wraps data keys to age recipients only.
+    #[arg(long, hide = true)]
+    pub add_pgp: Option<String>,
+    /// Refused, as `--add-pgp`.
+    #[arg(long, hide = true)]
+    pub add_kms: Option<String>,
+    /// Refused, as `--add-pgp`.
+    #[arg(long, hide = true)]
+    pub add_gcp_kms: Option<String>,
+    /// Refused, as `--add-pgp`.
+    #[arg(long, hide = true)]
+    pub add_azure_kv: Option<String>,
+    /// Refused, as `--add-pgp`.
+    #[arg(long, hide = true)]
+    pub add_hc_vault_transit: Option<String>,
+    /// Refused, as `--add-pgp`.
+    #[arg(long, hide = true)]
+    pub add_hckms: Option<String>,
+    /// KMS encryption context; only used by keys keytap cannot add.
+    #[arg(long, hide = true)]
+    pub encryption_context: Option<String>,
+    /// AWS profile; only used by keys keytap cannot add.
+    #[arg(long, hide = true)]
+    pub aws_profile: Option<String>,
 }
 
 /// Key services (sops's `--keyservice` and `--enable-local-keyservice`).
@@ -359,12 +415,8 @@ pub struct UnsetArgs {
 pub struct RotateArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Comma-separated age recipients to add.
-    #[arg(long)]
-    pub add_age: Option<String>,
-    /// Comma-separated age recipients to remove.
-    #[arg(long)]
-    pub rm_age: Option<String>,
+    #[command(flatten)]
+    pub key_changes: KeyChangeArgs,
     /// Do not check the MAC.
     #[arg(long)]
     pub ignore_mac: bool,

@@ -52,7 +52,8 @@ fn load_config() -> Result<Option<Config>, CliError> {
     }
 }
 
-fn unsupported(kind: &str, what: &str) -> CliError {
+/// The error for a key keytap cannot wrap a data key to.
+pub fn unsupported(kind: &str, what: &str) -> CliError {
     CliError::new(
         exit_code::GENERIC,
         format!("keytap cannot encrypt to {kind} {what}: only age recipients (X25519, SSH, plugins) are supported"),

@@ -70,28 +70,52 @@ impl MasterKey {
         }
     }
 
-    /// A short description for messages: the recipient, fingerprint or ARN.
+    /// The key as sops names it (its `ToString`), in messages, `updatekeys`'s diff and
+    /// `rotate --rm-*`: the age recipient, PGP fingerprint, KMS ARN (`+role` when it has
+    /// one), GCP resource ID, HuaweiCloud key ID, Azure `URL/keys/NAME/VERSION`, or Vault
+    /// `ADDRESS/v1/ENGINE/keys/NAME`.
     pub fn describe(&self) -> String {
         match self {
             MasterKey::Age { recipient, .. } => recipient.clone(),
-            MasterKey::Other { kind, fields } => {
-                let id = [
-                    "fp",
-                    "arn",
-                    "resource_id",
-                    "key_id",
-                    "vault_url",
-                    "key_name",
-                ]
-                .iter()
-                .find_map(|k| match crate::tree::get(fields, k) {
-                    Some(Value::Str(s)) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-                format!("{kind} {id}")
-            }
+            MasterKey::Other { kind, fields } => other_key_name(kind, fields),
         }
+    }
+
+    /// The metadata list the key belongs to: `age`, `pgp`, `kms`, `gcp_kms`, `hckms`,
+    /// `azure_kv` or `hc_vault`.
+    pub fn kind(&self) -> &str {
+        match self {
+            MasterKey::Age { .. } => "age",
+            MasterKey::Other { kind, .. } => kind,
+        }
+    }
+}
+
+/// sops's `ToString` of a key keytap keeps but cannot use, from its metadata fields.
+fn other_key_name(kind: &str, fields: &Branch) -> String {
+    let field = |name: &str| match crate::tree::get(fields, name) {
+        Some(Value::Str(s)) => s.as_str(),
+        _ => "",
+    };
+    match kind {
+        "pgp" => field("fp").to_string(),
+        "kms" if field("role").is_empty() => field("arn").to_string(),
+        "kms" => format!("{}+{}", field("arn"), field("role")),
+        "gcp_kms" => field("resource_id").to_string(),
+        "hckms" => field("key_id").to_string(),
+        "azure_kv" => format!(
+            "{}/keys/{}/{}",
+            field("vault_url"),
+            field("name"),
+            field("version")
+        ),
+        "hc_vault" => format!(
+            "{}/v1/{}/keys/{}",
+            field("vault_address"),
+            field("engine_path"),
+            field("key_name")
+        ),
+        _ => kind.to_string(),
     }
 }
 

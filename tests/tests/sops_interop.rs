@@ -98,6 +98,21 @@ fn foreign_keys() -> serde_json::Value {
     })
 }
 
+/// A JSON file sops encrypted, with the key lists of `keys` added to its metadata (to its
+/// first key group when `grouped`).
+fn with_keys(enc: &[u8], keys: &serde_json::Value, grouped: bool) -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(enc).unwrap();
+    let target = if grouped {
+        &mut doc["sops"]["key_groups"][0]
+    } else {
+        &mut doc["sops"]
+    };
+    for (kind, list) in keys.as_object().unwrap() {
+        target[kind] = list.clone();
+    }
+    serde_json::to_vec_pretty(&doc).unwrap()
+}
+
 /// A file with key entries keytap cannot use keeps every one of them through keytap's
 /// `set`, laid out as sops's own `set` lays them out: in one key group (JSON, YAML, dotenv)
 /// and in `key_groups`. Dropping one would lock its teammates out.
@@ -105,18 +120,7 @@ fn foreign_keys() -> serde_json::Value {
 fn foreign_master_keys_survive_a_keytap_write_as_sops_keeps_them() {
     let ws = Workspace::new();
     let foreign = foreign_keys();
-    let inject_json = |enc: &[u8], grouped: bool| {
-        let mut doc: serde_json::Value = serde_json::from_slice(enc).unwrap();
-        let target = if grouped {
-            &mut doc["sops"]["key_groups"][0]
-        } else {
-            &mut doc["sops"]
-        };
-        for (kind, list) in foreign.as_object().unwrap() {
-            target[kind] = list.clone();
-        }
-        serde_json::to_vec_pretty(&doc).unwrap()
-    };
+    let inject_json = |enc: &[u8], grouped: bool| with_keys(enc, &foreign, grouped);
     let inject_yaml = |enc: &[u8], _: bool| {
         let mut block = String::new();
         for (kind, list) in foreign.as_object().unwrap() {
@@ -200,4 +204,56 @@ fn foreign_master_keys_survive_a_keytap_write_as_sops_keeps_them() {
             "{name}: keytap's write differs from sops's"
         );
     }
+}
+
+/// `rotate --rm-<type>` removes a key keytap cannot use (a team moving off PGP or a KMS)
+/// as sops does, named as sops names it (a KMS key with its role as `ARN+ROLE`, Azure and
+/// Vault keys by URL); and `updatekeys` lists a key its rule drops by that same name.
+#[test]
+fn foreign_master_keys_are_removed_and_named_as_sops_does() {
+    let ws = Workspace::new();
+    let plain = ws.write("p.json", "{\"a\": \"1\"}");
+    let enc = ws.sops(["encrypt", "--age", &ws.recipient, s(&plain)]).ok();
+    let foreign = foreign_keys();
+    let at = "2026-01-01T00:00:00Z";
+    let kms_with_role = serde_json::json!([{"arn": "arn:aws:kms:us-east-1:1:key/k", "role": "arn:aws:iam::1:role/r", "created_at": at, "enc": "KMS-ENC", "aws_profile": ""}]);
+    let cases = [
+        ("pgp", foreign["pgp"].clone(), "--rm-pgp", "0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567"),
+        ("kms", kms_with_role, "--rm-kms", "arn:aws:kms:us-east-1:1:key/k+arn:aws:iam::1:role/r"),
+        ("gcp_kms", foreign["gcp_kms"].clone(), "--rm-gcp-kms", "projects/p/locations/global/keyRings/r/cryptoKeys/k"),
+        ("hckms", foreign["hckms"].clone(), "--rm-hckms", "tr-west-1:0000-1111"),
+        ("azure_kv", foreign["azure_kv"].clone(), "--rm-azure-kv", "https://v.vault.azure.net/keys/k/1"),
+        ("hc_vault", foreign["hc_vault"].clone(), "--rm-hc-vault-transit", "https://vault:8200/v1/transit/keys/k"),
+    ];
+    for (kind, list, flag, name) in cases {
+        let keys = serde_json::json!({ kind: list });
+        let start = with_keys(&enc, &keys, false);
+        let ours = ws.write(&format!("ours-{kind}.json"), &start);
+        let theirs = ws.write(&format!("theirs-{kind}.json"), &start);
+        let run = ws.keytap(["rotate", "-i", flag, name, s(&ours)]);
+        assert_eq!(run.code, 0, "{kind}: {}", run.stderr);
+        let sops_run = ws.sops(["rotate", "-i", flag, name, s(&theirs)]);
+        assert_eq!(sops_run.code, 0, "{kind}: {}", sops_run.stderr);
+        let ours = String::from_utf8(ws.read(&format!("ours-{kind}.json"))).unwrap();
+        assert!(!ours.contains("-ENC"), "{kind}: the key was not removed: {ours}");
+        assert_eq!(
+            mask(ours.as_bytes()),
+            mask(&ws.read(&format!("theirs-{kind}.json"))),
+            "{kind}"
+        );
+    }
+
+    // updatekeys: the rule has only the age key, so the PGP key goes, named by fingerprint.
+    ws.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", ws.recipient),
+    );
+    let start = with_keys(&enc, &serde_json::json!({"pgp": foreign["pgp"].clone()}), false);
+    let ours = ws.write("u-ours.json", &start);
+    let theirs = ws.write("u-theirs.json", &start);
+    let run = ws.keytap(["updatekeys", "-y", s(&ours)]);
+    let sops_run = ws.sops(["updatekeys", "-y", s(&theirs)]);
+    assert_eq!(run.code, sops_run.code, "{}", run.stderr);
+    assert_eq!(run.out(), sops_run.out());
+    assert!(run.out().contains("--- 0123456789ABCDEF"), "{}", run.out());
 }

@@ -154,7 +154,8 @@ pub fn run(file: Option<&Path>) -> Result<i32, CliError> {
                         );
                     }
                     other => println!(
-                        "  group {gi}: {} [not supported by keytap]",
+                        "  group {gi}: {} {} [not supported by keytap]",
+                        other.kind(),
                         keytap_core::plugin::defuse(&other.describe())
                     ),
                 }

@@ -113,16 +113,15 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         }
         Some(Command::Rotate(Lazy(RotateArgs {
             common,
-            add_age,
-            rm_age,
+            key_changes,
             ignore_mac,
             files,
         }))) => rotate::run(
             &common,
-            add_age.as_deref(),
-            rm_age.as_deref(),
+            &key_changes,
             ignore_mac,
             &files,
+            rotate::Form::Command,
         ),
         Some(Command::Updatekeys(Lazy(UpdatekeysArgs {
             yes,
@@ -296,10 +295,10 @@ fn legacy(cli: Cli) -> Result<i32, CliError> {
     } else if l.rotate {
         rotate::run(
             &l.common,
-            None,
-            None,
+            &l.key_changes,
             l.ignore_mac,
             std::slice::from_ref(&file),
+            rotate::Form::Legacy,
         )
     } else if let Some(set) = l.set {
         set::run_legacy_set(&l.common, &file, &set, l.ignore_mac)

@@ -1,9 +1,10 @@
-//! `rotate`: a new data key, optionally adding or removing age recipients.
+//! `rotate`: a new data key, optionally adding age recipients or removing master keys of
+//! any type (a PGP or KMS key a team moves away from).
 
 use keytap_core::error::exit_code;
 use keytap_core::metadata::MasterKey;
 
-use crate::args::CommonArgs;
+use crate::args::{CommonArgs, KeyChangeArgs};
 use crate::error::CliError;
 use crate::open::{open_file, open_files, OpenMode, Opened};
 use keytap_core::safefs::replace::Contents;
@@ -24,14 +25,93 @@ fn recipients(list: Option<&str>) -> Result<Vec<String>, CliError> {
     Ok(out)
 }
 
+/// Which command line asked: sops words the missing-file error differently for each.
+#[derive(Debug, Clone, Copy)]
+pub enum Form {
+    /// `rotate FILE`.
+    Command,
+    /// `-r FILE`.
+    Legacy,
+}
+
+/// The keys to remove, as (metadata list, sops's name of the key) pairs. Each list is
+/// read as sops reads it: spaces are dropped from fingerprints, ARNs and resource IDs,
+/// the others are trimmed.
+fn removals(changes: &KeyChangeArgs) -> Result<Vec<(&'static str, String)>, CliError> {
+    let mut out: Vec<(&'static str, String)> = recipients(changes.rm_age.as_deref())?
+        .into_iter()
+        .map(|r| ("age", r))
+        .collect();
+    let lists = [
+        ("pgp", &changes.rm_pgp, true),
+        ("kms", &changes.rm_kms, true),
+        ("gcp_kms", &changes.rm_gcp_kms, true),
+        ("azure_kv", &changes.rm_azure_kv, false),
+        ("hc_vault", &changes.rm_hc_vault_transit, false),
+        ("hckms", &changes.rm_hckms, false),
+    ];
+    for (kind, list, drop_spaces) in lists {
+        for name in list.as_deref().unwrap_or("").split(',') {
+            let name = if drop_spaces {
+                name.replace(' ', "")
+            } else {
+                name.trim().to_string()
+            };
+            if !name.is_empty() {
+                out.push((kind, name));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses `--add-pgp` and the other key types keytap cannot wrap a data key to.
+fn refuse_foreign_additions(changes: &KeyChangeArgs) -> Result<(), CliError> {
+    let additions = [
+        ("PGP keys", &changes.add_pgp),
+        ("AWS KMS keys", &changes.add_kms),
+        ("GCP KMS keys", &changes.add_gcp_kms),
+        ("Azure Key Vault keys", &changes.add_azure_kv),
+        ("Vault transit keys", &changes.add_hc_vault_transit),
+        ("HuaweiCloud KMS keys", &changes.add_hckms),
+    ];
+    for (kind, list) in additions {
+        if let Some(list) = list.as_deref().filter(|l| !l.trim().is_empty()) {
+            return Err(crate::config_rules::unsupported(kind, list));
+        }
+    }
+    Ok(())
+}
+
+fn changes_keys(changes: &KeyChangeArgs) -> bool {
+    [
+        &changes.add_age,
+        &changes.rm_age,
+        &changes.rm_pgp,
+        &changes.rm_kms,
+        &changes.rm_gcp_kms,
+        &changes.rm_azure_kv,
+        &changes.rm_hc_vault_transit,
+        &changes.rm_hckms,
+        &changes.add_pgp,
+        &changes.add_kms,
+        &changes.add_gcp_kms,
+        &changes.add_azure_kv,
+        &changes.add_hc_vault_transit,
+        &changes.add_hckms,
+    ]
+    .iter()
+    .any(|l| l.as_deref().is_some_and(|l| !l.is_empty()))
+}
+
 /// Runs `rotate FILE` (with `-i`, any number of files: their data keys are unwrapped in
 /// one plugin session, then each file gets a new one).
 pub fn run(
     common: &CommonArgs,
-    add_age: Option<&str>,
-    rm_age: Option<&str>,
+    changes: &KeyChangeArgs,
     ignore_mac: bool,
     files: &[PathBuf],
+    form: Form,
 ) -> Result<i32, CliError> {
     if files.len() > 1 && !common.in_place {
         return Err(CliError::new(
@@ -39,8 +119,26 @@ pub fn run(
             "Error: rotate takes one file unless -i (--in-place) is given",
         ));
     }
-    let add = recipients(add_age)?;
-    let rm = recipients(rm_age)?;
+    if changes_keys(changes) {
+        if let Some(missing) = files.iter().find(|f| !f.exists()) {
+            let instead = match form {
+                Form::Command => "the `edit` subcommand",
+                Form::Legacy => "`--kms` and `--pgp`",
+            };
+            return Err(CliError::new(
+                exit_code::CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
+                format!(
+                    "Error: cannot add or remove keys on non-existent file {}, use {instead} instead.",
+                    keytap_core::goerr::quote(
+                        crate::context::absolute(missing).as_os_str().as_encoded_bytes()
+                    )
+                ),
+            ));
+        }
+    }
+    refuse_foreign_additions(changes)?;
+    let add = recipients(changes.add_age.as_deref())?;
+    let rm = removals(changes)?;
     let mode = OpenMode {
         lock: common.in_place,
         ..OpenMode::CHANGE
@@ -66,9 +164,10 @@ pub fn run(
             }
         }
         for group in open.metadata.key_groups.iter_mut() {
-            group.retain(
-                |k| !matches!(k, MasterKey::Age { recipient, .. } if rm.contains(recipient)),
-            );
+            group.retain(|k| {
+                !rm.iter()
+                    .any(|(kind, name)| k.kind() == *kind && k.describe() == *name)
+            });
         }
         open.rotate(&sources)
             .map_err(|e| CliError::from(e).in_file(file))?;
