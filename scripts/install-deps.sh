@@ -26,6 +26,8 @@ pkg-config --exists libpcsclite 2>/dev/null || need_apt+=(libpcsclite-dev pkg-co
 command -v systemd-socket-activate >/dev/null 2>&1 || need_apt+=(systemd)
 # An OpenSSH server of the test's own: the key service forwarded with `ssh -R`.
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+# GnuPG: the real `sops keyservice` decrypting a PGP key in the decryption-order test.
+command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
 # GNU time: scripts/bench.py's peak-memory figures (a child forked from Python inherits
 # Python's peak RSS, /usr/bin/time's child starts from its few hundred KiB).
 [ -x /usr/bin/time ] || need_apt+=(time)

@@ -190,6 +190,11 @@ pub struct KeyServiceArgs {
         default_missing_value = "true"
     )]
     pub enable_local_keyservice: Option<String>,
+    /// Comma-separated key types in the order each key group tries them (env
+    /// SOPS_DECRYPTION_ORDER; default age,pgp): e.g. kms,age asks a key service for a KMS
+    /// key before touching a token.
+    #[arg(long, value_name = "TYPES")]
+    pub decryption_order: Option<String>,
 }
 
 /// Input/output options shared by most commands.

@@ -181,6 +181,7 @@ pub fn set_verbose(v: bool) {
 struct KeyServiceChoice {
     local: bool,
     uris: Vec<String>,
+    decryption_order: Vec<String>,
 }
 
 static KEY_SERVICES: std::sync::OnceLock<KeyServiceChoice> = std::sync::OnceLock::new();
@@ -214,8 +215,36 @@ pub fn set_key_services(args: &crate::args::KeyServiceArgs) -> Result<(), CliErr
             Err(_) => Vec::new(),
         }
     };
-    let _ = KEY_SERVICES.set(KeyServiceChoice { local, uris });
+    let order = match &args.decryption_order {
+        Some(v) => v.clone(),
+        None => std::env::var("SOPS_DECRYPTION_ORDER").unwrap_or_default(),
+    };
+    let decryption_order = decryption_order(&order)?;
+    let _ = KEY_SERVICES.set(KeyServiceChoice {
+        local,
+        uris,
+        decryption_order,
+    });
     Ok(())
+}
+
+/// sops's `decryptionOrder`: comma-separated key types, each at most once (empty for the
+/// default); names are not checked, and unknown ones match no key.
+fn decryption_order(list: &str) -> Result<Vec<String>, CliError> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for kind in list.split(',') {
+        if out.iter().any(|k| k == kind) {
+            return Err(CliError::new(
+                exit_code::DUPLICATE_DECRYPTION_KEY_TYPE,
+                format!("Duplicate decryption key type: {kind}"),
+            ));
+        }
+        out.push(kind.to_string());
+    }
+    Ok(out)
 }
 
 /// The remote key services of this run (`--keyservice`, else `SOPS_KEYSERVICE`); a URI
@@ -247,6 +276,10 @@ pub fn key_sources(first_recipient: Option<&str>) -> KeySources {
     KeySources {
         local: local_enabled().then(|| identities(first_recipient)),
         remote: remote_services(),
+        decryption_order: KEY_SERVICES
+            .get()
+            .map(|c| c.decryption_order.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -256,6 +289,7 @@ pub fn wrapping_sources() -> KeySources {
     KeySources {
         local: local_enabled().then(AgeIdentities::default),
         remote: remote_services(),
+        ..KeySources::default()
     }
 }
 

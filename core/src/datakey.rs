@@ -229,28 +229,43 @@ pub fn recover(metadata: &Metadata, sources: &KeySources) -> Result<DataKey, Rec
 type KeyOutcome = Result<Zeroizing<Vec<u8>>, Vec<String>>;
 
 /// Recovers the data keys of many files at once. Locally, every age key of every file goes
-/// through [`crate::keys::identities::AgeIdentities::unwrap_many_grouped`] together, so each plugin runs one session
-/// (one PIN prompt) for all of them; then the keys of groups still locked go to the remote
-/// key services, key by key, each service in order until one answers (sops's order).
+/// through [`crate::keys::identities::AgeIdentities::unwrap_many_grouped`] together, so each
+/// plugin runs one session (one PIN prompt) for all of them; the keys of groups still
+/// locked go to the remote key services, key by key, each service in order until one
+/// answers (sops's order). Keys whose type the decryption order puts before `age` go to
+/// the remote services first, so a group they open never asks a token.
 pub fn recover_many(
     files: &[&Metadata],
     sources: &KeySources,
 ) -> Vec<Result<DataKey, RecoverError>> {
-    // Every key of every file, with the group it belongs to (numbered across files).
+    // Every key of every file, with the group it belongs to (numbered across files), each
+    // group's keys in decryption order.
     let mut keys: Vec<(&MasterKey, usize)> = Vec::new();
     let mut group_id = 0;
     for m in files {
         for group in &m.key_groups {
-            for key in group {
+            for key in in_decryption_order(group, sources) {
                 keys.push((key, group_id));
             }
             group_id += 1;
         }
     }
     let mut outcomes: Vec<KeyOutcome> = keys.iter().map(|_| Err(Vec::new())).collect();
+    let mut open_groups = std::collections::HashSet::new();
+    let age_rank = sources.rank("age");
+    let before_age = |key: &MasterKey| sources.rank(key.kind()) < age_rank;
     if let Some(identities) = &sources.local {
+        for (i, (key, _)) in keys.iter().enumerate() {
+            if let MasterKey::Other { kind, .. } = key {
+                outcomes[i] = Err(vec![format!("keytap cannot decrypt with {kind} keys")]);
+            }
+        }
+        try_remote(&keys, &mut outcomes, &mut open_groups, sources, |k| {
+            before_age(k)
+        });
         let ages: Vec<usize> = (0..keys.len())
             .filter(|i| matches!(keys[*i].0, MasterKey::Age { .. }))
+            .filter(|i| !open_groups.contains(&keys[*i].1))
             .collect();
         let encs: Vec<&str> = ages.iter().map(|i| keys[*i].0.enc()).collect();
         let group_of: Vec<usize> = ages.iter().map(|i| keys[*i].1).collect();
@@ -259,21 +274,51 @@ pub fn recover_many(
             .zip(identities.unwrap_many_grouped(&encs, &group_of))
         {
             outcomes[*i] = result.map_err(|e| vec![e.to_string()]);
-        }
-        for (i, (key, _)) in keys.iter().enumerate() {
-            if let MasterKey::Other { kind, .. } = key {
-                outcomes[i] = Err(vec![format!("keytap cannot decrypt with {kind} keys")]);
+            if outcomes[*i].is_ok() {
+                open_groups.insert(keys[*i].1);
             }
         }
     }
-    let mut open_groups: std::collections::HashSet<usize> = keys
+    try_remote(&keys, &mut outcomes, &mut open_groups, sources, |_| true);
+    let mut outcomes = outcomes.into_iter();
+    files
         .iter()
-        .zip(&outcomes)
-        .filter(|(_, o)| o.is_ok())
-        .map(|((_, g), _)| *g)
-        .collect();
+        .map(|m| {
+            let per_group: Vec<Vec<(&MasterKey, KeyOutcome)>> = m
+                .key_groups
+                .iter()
+                .map(|g| {
+                    in_decryption_order(g, sources)
+                        .map(|k| (k, outcomes.next().expect("one per key")))
+                        .collect()
+                })
+                .collect();
+            combine_groups(m, per_group)
+        })
+        .collect()
+}
+
+/// A group's keys in decryption order (a stable sort: file order within a type).
+fn in_decryption_order<'a>(
+    group: &'a [MasterKey],
+    sources: &KeySources,
+) -> impl Iterator<Item = &'a MasterKey> {
+    let mut ordered: Vec<&MasterKey> = group.iter().collect();
+    ordered.sort_by_key(|k| sources.rank(k.kind()));
+    ordered.into_iter()
+}
+
+/// Asks the remote services, in order, for each key `wanted` selects whose group is still
+/// locked and which has not opened yet; the first answer opens the group.
+fn try_remote(
+    keys: &[(&MasterKey, usize)],
+    outcomes: &mut [KeyOutcome],
+    open_groups: &mut std::collections::HashSet<usize>,
+    sources: &KeySources,
+    wanted: impl Fn(&MasterKey) -> bool,
+) {
     for (i, (key, group)) in keys.iter().enumerate() {
-        if open_groups.contains(group) {
+        if open_groups.contains(group) || outcomes[i].is_ok() || !wanted(key) {
             continue;
         }
         for service in &sources.remote {
@@ -289,22 +334,6 @@ pub fn recover_many(
             }
         }
     }
-    let mut outcomes = outcomes.into_iter();
-    files
-        .iter()
-        .map(|m| {
-            let per_group: Vec<Vec<KeyOutcome>> = m
-                .key_groups
-                .iter()
-                .map(|g| {
-                    g.iter()
-                        .map(|_| outcomes.next().expect("one per key"))
-                        .collect()
-                })
-                .collect();
-            combine_groups(m, per_group)
-        })
-        .collect()
 }
 
 fn push_error(outcome: &mut KeyOutcome, error: String) {
@@ -315,7 +344,7 @@ fn push_error(outcome: &mut KeyOutcome, error: String) {
 
 fn combine_groups(
     metadata: &Metadata,
-    per_group: Vec<Vec<KeyOutcome>>,
+    per_group: Vec<Vec<(&MasterKey, KeyOutcome)>>,
 ) -> Result<DataKey, RecoverError> {
     let several = metadata.key_groups.len() > 1;
     let threshold = if several {
@@ -330,11 +359,8 @@ fn combine_groups(
     let mut groups = Vec::new();
     let mut group_ok = Vec::new();
     let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    for (group, outcomes) in metadata.key_groups.iter().zip(per_group) {
-        // In sops's decryption order: age keys first, then the others, each in file order;
-        // the first key that opens ends the group.
-        let mut ordered: Vec<(&MasterKey, KeyOutcome)> = group.iter().zip(outcomes).collect();
-        ordered.sort_by_key(|(k, _)| !matches!(k, MasterKey::Age { .. }));
+    for ordered in per_group {
+        // In decryption order, as sops reports them; the first key that opens ends the group.
         let mut attempts = Vec::new();
         let mut part = None;
         for (key, outcome) in ordered {

@@ -29,15 +29,33 @@ pub struct KeySources {
     pub local: Option<AgeIdentities>,
     /// Remote key services, tried in order after the local one.
     pub remote: Vec<Box<dyn KeyService>>,
+    /// Key types in the order a key group tries its keys (`--decryption-order`); empty for
+    /// sops's default, [`DEFAULT_DECRYPTION_ORDER`]. Types not listed come last.
+    pub decryption_order: Vec<String>,
 }
+
+/// sops's default decryption order.
+pub const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
 
 impl KeySources {
     /// The local key service alone, with `identities`.
     pub fn local(identities: AgeIdentities) -> KeySources {
         KeySources {
             local: Some(identities),
-            remote: Vec::new(),
+            ..KeySources::default()
         }
+    }
+
+    /// Where keys of `kind` (`age`, `pgp`, `kms`, ...) come in the decryption order: lower
+    /// is tried first, and every unlisted type shares the last place (sops's
+    /// `sortKeyGroupIndices`).
+    pub fn rank(&self, kind: &str) -> usize {
+        let order: Vec<&str> = if self.decryption_order.is_empty() {
+            DEFAULT_DECRYPTION_ORDER.to_vec()
+        } else {
+            self.decryption_order.iter().map(String::as_str).collect()
+        };
+        order.iter().position(|k| *k == kind).unwrap_or(order.len())
     }
 
     /// Whether there is any service at all.

@@ -638,3 +638,121 @@ fn install_secrets_uses_the_key_service_from_the_environment_or_the_flag() {
         "a failed run keeps the live generation"
     );
 }
+
+/// `--decryption-order` as sops: with `pgp,age` (flag or `SOPS_DECRYPTION_ORDER`), a
+/// group's PGP key goes to the key service (the real `sops keyservice`, GnuPG behind it)
+/// before the token's age key, so the token is never asked for its PIN; by default the age
+/// key comes first and is. A type listed twice is refused with sops's message and 112.
+#[test]
+fn decryption_order_asks_the_key_service_before_the_token() {
+    let ws = Workspace::new();
+    let gnupg = ws.path("gnupg");
+    std::fs::create_dir(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        ws.run("gpg", |c| {
+            c.env("GNUPGHOME", &gnupg)
+                .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+                .args(args);
+        })
+    };
+    let made = gpg(&[
+        "--quick-gen-key",
+        "keytap test <t@example.org>",
+        "ed25519",
+        "cert,sign",
+        "never",
+    ]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let listed = gpg(&["--list-keys", "--with-colons"]).out();
+    let fpr = listed
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|l| l.split(':').find(|f| !f.is_empty()))
+        .expect("a fingerprint")
+        .to_string();
+    let sub = gpg(&["--quick-add-key", &fpr, "cv25519", "encr", "never"]);
+    assert_eq!(sub.code, 0, "{}", sub.stderr);
+
+    let (recipient, identity) = testkit_key(Some("prompt-pin"));
+    ws.write("plain.yaml", "token: s3cret\n");
+    let enc = ws.run("sops", |c| {
+        c.args(["encrypt", "--age", &recipient, "--pgp", &fpr, "plain.yaml"])
+            .env("GNUPGHOME", &gnupg)
+            .env("PATH", path_with_plugins());
+    });
+    assert_eq!(enc.code, 0, "{}", enc.stderr);
+    ws.write("s.yaml", &enc.stdout);
+
+    let socket = ws.path("sops.sock");
+    let mut sops_service = ws
+        .command("sops")
+        .args(["keyservice", "--network", "unix", "--address"])
+        .arg(&socket)
+        .env("GNUPGHOME", &gnupg)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "sops keyservice did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let uri = format!("--keyservice=unix://{}", socket.display());
+    let (askpass, asked) = ws.askpass("askpass", "123456");
+    let decrypt = |args: &[&str], env: &[(&str, &str)]| {
+        ws.run("setsid", |c| {
+            c.arg("-w")
+                .arg(keytap_bin())
+                .arg("decrypt")
+                .arg(&uri)
+                .args(args)
+                .arg("s.yaml")
+                .env_remove("SOPS_AGE_KEY_FILE")
+                .env("SOPS_AGE_KEY", &identity)
+                .env("KEYTAP_ASKPASS", &askpass)
+                .env("PATH", path_with_plugins());
+            for (k, v) in env {
+                c.env(k, v);
+            }
+        })
+    };
+    for (args, env) in [
+        (&["--decryption-order", "pgp,age"][..], &[][..]),
+        (&[][..], &[("SOPS_DECRYPTION_ORDER", "pgp,age")][..]),
+    ] {
+        let run = decrypt(args, env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.out(), "token: s3cret\n");
+        assert!(
+            lines_of(&asked).is_empty(),
+            "the token was asked: {:?}",
+            lines_of(&asked)
+        );
+    }
+    let run = decrypt(&[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        lines_of(&asked).len(),
+        1,
+        "by default the age key is tried first"
+    );
+
+    let twice = decrypt(&["--decryption-order", "age,pgp,age"], &[]);
+    let theirs = ws.sops(["decrypt", "--decryption-order", "age,pgp,age", "s.yaml"]);
+    assert_eq!((twice.code, theirs.code), (112, 112), "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("Duplicate decryption key type: age"),
+        "{}",
+        twice.stderr
+    );
+
+    let _ = sops_service.kill();
+    let _ = sops_service.wait();
+    let _ = ws.run("gpgconf", |c| {
+        c.env("GNUPGHOME", &gnupg).args(["--kill", "all"]);
+    });
+}

@@ -218,12 +218,42 @@ fn foreign_master_keys_are_removed_and_named_as_sops_does() {
     let at = "2026-01-01T00:00:00Z";
     let kms_with_role = serde_json::json!([{"arn": "arn:aws:kms:us-east-1:1:key/k", "role": "arn:aws:iam::1:role/r", "created_at": at, "enc": "KMS-ENC", "aws_profile": ""}]);
     let cases = [
-        ("pgp", foreign["pgp"].clone(), "--rm-pgp", "0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567"),
-        ("kms", kms_with_role, "--rm-kms", "arn:aws:kms:us-east-1:1:key/k+arn:aws:iam::1:role/r"),
-        ("gcp_kms", foreign["gcp_kms"].clone(), "--rm-gcp-kms", "projects/p/locations/global/keyRings/r/cryptoKeys/k"),
-        ("hckms", foreign["hckms"].clone(), "--rm-hckms", "tr-west-1:0000-1111"),
-        ("azure_kv", foreign["azure_kv"].clone(), "--rm-azure-kv", "https://v.vault.azure.net/keys/k/1"),
-        ("hc_vault", foreign["hc_vault"].clone(), "--rm-hc-vault-transit", "https://vault:8200/v1/transit/keys/k"),
+        (
+            "pgp",
+            foreign["pgp"].clone(),
+            "--rm-pgp",
+            "0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567",
+        ),
+        (
+            "kms",
+            kms_with_role,
+            "--rm-kms",
+            "arn:aws:kms:us-east-1:1:key/k+arn:aws:iam::1:role/r",
+        ),
+        (
+            "gcp_kms",
+            foreign["gcp_kms"].clone(),
+            "--rm-gcp-kms",
+            "projects/p/locations/global/keyRings/r/cryptoKeys/k",
+        ),
+        (
+            "hckms",
+            foreign["hckms"].clone(),
+            "--rm-hckms",
+            "tr-west-1:0000-1111",
+        ),
+        (
+            "azure_kv",
+            foreign["azure_kv"].clone(),
+            "--rm-azure-kv",
+            "https://v.vault.azure.net/keys/k/1",
+        ),
+        (
+            "hc_vault",
+            foreign["hc_vault"].clone(),
+            "--rm-hc-vault-transit",
+            "https://vault:8200/v1/transit/keys/k",
+        ),
     ];
     for (kind, list, flag, name) in cases {
         let keys = serde_json::json!({ kind: list });
@@ -235,7 +265,10 @@ fn foreign_master_keys_are_removed_and_named_as_sops_does() {
         let sops_run = ws.sops(["rotate", "-i", flag, name, s(&theirs)]);
         assert_eq!(sops_run.code, 0, "{kind}: {}", sops_run.stderr);
         let ours = String::from_utf8(ws.read(&format!("ours-{kind}.json"))).unwrap();
-        assert!(!ours.contains("-ENC"), "{kind}: the key was not removed: {ours}");
+        assert!(
+            !ours.contains("-ENC"),
+            "{kind}: the key was not removed: {ours}"
+        );
         assert_eq!(
             mask(ours.as_bytes()),
             mask(&ws.read(&format!("theirs-{kind}.json"))),
@@ -248,7 +281,11 @@ fn foreign_master_keys_are_removed_and_named_as_sops_does() {
         ".sops.yaml",
         format!("creation_rules:\n  - age: {}\n", ws.recipient),
     );
-    let start = with_keys(&enc, &serde_json::json!({"pgp": foreign["pgp"].clone()}), false);
+    let start = with_keys(
+        &enc,
+        &serde_json::json!({"pgp": foreign["pgp"].clone()}),
+        false,
+    );
     let ours = ws.write("u-ours.json", &start);
     let theirs = ws.write("u-theirs.json", &start);
     let run = ws.keytap(["updatekeys", "-y", s(&ours)]);

@@ -212,7 +212,11 @@ fn install(
     } else {
         None
     };
-    let sources = crate::keysource::KeySources { local, remote };
+    let sources = crate::keysource::KeySources {
+        local,
+        remote,
+        ..Default::default()
+    };
     checkpoint("keys");
 
     let file_index: Vec<usize> = m
