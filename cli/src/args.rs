@@ -119,6 +119,74 @@ pub struct LegacyArgs {
     pub ignore_mac: bool,
 }
 
+/// sops's flags (and their environment variables) for key types keytap cannot wrap a data
+/// key to. Hidden, and refused with a one-line error when given: a team's KMS key named in
+/// `SOPS_KMS_ARN` must not be silently left out of a new file.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ForeignKeyArgs {
+    /// PGP fingerprints.
+    #[arg(short = 'p', long = "pgp", env = "SOPS_PGP_FP", hide = true)]
+    pub pgp: Option<String>,
+    /// AWS KMS ARNs.
+    #[arg(short = 'k', long = "kms", env = "SOPS_KMS_ARN", hide = true)]
+    pub kms: Option<String>,
+    /// GCP KMS resource IDs.
+    #[arg(long = "gcp-kms", env = "SOPS_GCP_KMS_IDS", hide = true)]
+    pub gcp_kms: Option<String>,
+    /// Azure Key Vault key URLs.
+    #[arg(long = "azure-kv", env = "SOPS_AZURE_KEYVAULT_URLS", hide = true)]
+    pub azure_kv: Option<String>,
+    /// Vault transit key URIs.
+    #[arg(long = "hc-vault-transit", env = "SOPS_VAULT_URIS", hide = true)]
+    pub hc_vault_transit: Option<String>,
+    /// HuaweiCloud KMS key IDs.
+    #[arg(long = "hckms", env = "SOPS_HUAWEICLOUD_KMS_IDS", hide = true)]
+    pub hckms: Option<String>,
+    #[command(flatten)]
+    pub kms_options: KmsOptionArgs,
+}
+
+/// sops's options of AWS KMS keys, accepted wherever sops takes KMS keys; they matter only
+/// to keys keytap refuses (or, for `--rm-kms`, not at all: sops ignores them there too).
+#[derive(Args, Debug, Default, Clone)]
+pub struct KmsOptionArgs {
+    /// AWS profile.
+    #[arg(long, hide = true)]
+    pub aws_profile: Option<String>,
+    /// KMS encryption context.
+    #[arg(long, hide = true)]
+    pub encryption_context: Option<String>,
+}
+
+impl ForeignKeyArgs {
+    /// The first key type given, with what names it (flag and variable) and its value.
+    pub fn first_given(&self) -> Option<(&'static str, &str)> {
+        [
+            ("PGP keys (--pgp, SOPS_PGP_FP)", &self.pgp),
+            ("AWS KMS keys (--kms, SOPS_KMS_ARN)", &self.kms),
+            ("GCP KMS keys (--gcp-kms, SOPS_GCP_KMS_IDS)", &self.gcp_kms),
+            (
+                "Azure Key Vault keys (--azure-kv, SOPS_AZURE_KEYVAULT_URLS)",
+                &self.azure_kv,
+            ),
+            (
+                "Vault transit keys (--hc-vault-transit, SOPS_VAULT_URIS)",
+                &self.hc_vault_transit,
+            ),
+            (
+                "HuaweiCloud KMS keys (--hckms, SOPS_HUAWEICLOUD_KMS_IDS)",
+                &self.hckms,
+            ),
+        ]
+        .into_iter()
+        .find_map(|(kind, v)| {
+            v.as_deref()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (kind, v))
+        })
+    }
+}
+
 /// Master keys `rotate` (and the legacy `-r`) adds or removes; each a comma-separated
 /// list, as in sops. Keys of types keytap cannot use can be removed, not added.
 #[derive(Args, Debug, Default)]
@@ -165,12 +233,6 @@ pub struct KeyChangeArgs {
     /// Refused, as `--add-pgp`.
     #[arg(long, hide = true)]
     pub add_hckms: Option<String>,
-    /// KMS encryption context; only used by keys keytap cannot add.
-    #[arg(long, hide = true)]
-    pub encryption_context: Option<String>,
-    /// AWS profile; only used by keys keytap cannot add.
-    #[arg(long, hide = true)]
-    pub aws_profile: Option<String>,
 }
 
 /// Key services (sops's `--keyservice` and `--enable-local-keyservice`).
@@ -234,9 +296,8 @@ pub struct KeyArgs {
         value_name = "RECIPIENTS"
     )]
     pub age: Option<String>,
-    /// PGP fingerprints (not supported by keytap; rejected with a clear error).
-    #[arg(short = 'p', long = "pgp", hide = true)]
-    pub pgp: Option<String>,
+    #[command(flatten)]
+    pub foreign: ForeignKeyArgs,
     /// Groups needed to recover the key when there are several key groups.
     #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
     pub shamir_threshold: Option<usize>,
@@ -422,6 +483,8 @@ pub struct RotateArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub key_changes: KeyChangeArgs,
+    #[command(flatten)]
+    pub kms_options: KmsOptionArgs,
     /// Do not check the MAC.
     #[arg(long)]
     pub ignore_mac: bool,
@@ -634,6 +697,26 @@ pub struct GroupsAddArgs {
     /// age recipients of the new group (repeatable, each may be a comma list).
     #[arg(long)]
     pub age: Vec<String>,
+    /// Keys of types keytap cannot use: refused.
+    #[arg(long, hide = true)]
+    pub pgp: Vec<String>,
+    /// Refused, as `--pgp`.
+    #[arg(long, hide = true)]
+    pub kms: Vec<String>,
+    /// Refused, as `--pgp`.
+    #[arg(long, hide = true)]
+    pub gcp_kms: Vec<String>,
+    /// Refused, as `--pgp`.
+    #[arg(long, hide = true)]
+    pub azure_kv: Vec<String>,
+    /// Refused, as `--pgp`.
+    #[arg(long, hide = true)]
+    pub hc_vault_transit: Vec<String>,
+    /// Refused, as `--pgp`.
+    #[arg(long, hide = true)]
+    pub hckms: Vec<String>,
+    #[command(flatten)]
+    pub kms_options: KmsOptionArgs,
     /// Write back to the file instead of stdout.
     #[arg(short = 'i', long = "in-place")]
     pub in_place: bool,
@@ -663,6 +746,13 @@ pub struct GroupsDeleteArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// clap's own consistency checks (unique names, valid short flags, ...), which
+    /// otherwise run only when a debug build parses a command line that reaches them.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
 
     /// Parsing without the legacy arguments gives what the whole command line gives:
     /// the same values, or the same error.

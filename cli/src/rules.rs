@@ -60,11 +60,8 @@ pub fn resolve(
     file: &std::path::Path,
     binary: bool,
 ) -> Result<NewFileSettings, CliError> {
-    if keys.pgp.as_deref().is_some_and(|p| !p.is_empty()) {
-        return Err(CliError::new(
-            exit_code::GENERIC,
-            "keytap does not support PGP keys; use age recipients (-a)",
-        ));
+    if let Some((kind, value)) = keys.foreign.first_given() {
+        return Err(crate::config_rules::unsupported(kind, value));
     }
     let rule = crate::config_rules::creation_rule(file)?;
     let key_groups = match keys.age.as_deref().filter(|a| !a.trim().is_empty()) {

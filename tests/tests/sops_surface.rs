@@ -349,3 +349,98 @@ fn updatekeys_answers_and_missing_config_as_in_sops() {
     assert_eq!(ours.code, ws.sops(["updatekeys", "-y", "u.enc.yaml"]).code);
     assert_eq!(ours.code, 1);
 }
+
+/// sops's flags and variables for keys keytap cannot wrap to (PGP, the cloud KMSes) are
+/// refused in one line naming the flag and the key, exit 1, nothing written: a team's
+/// `SOPS_KMS_ARN` must not be silently left out of a new file. Files that exist are
+/// unaffected by the variables, as in sops.
+#[test]
+fn keys_keytap_cannot_wrap_to_are_refused_not_dropped() {
+    let ws = Workspace::new();
+    ws.write("doc.yaml", "a: 1\n");
+    let age = ws.recipient.clone();
+    let cases: [(&[&str], &[(&str, &str)], &str); 8] = [
+        (
+            &["encrypt", "-a", &age, "-p", "ABCD", "doc.yaml"],
+            &[],
+            "--pgp",
+        ),
+        (
+            &["encrypt", "-a", &age, "doc.yaml"],
+            &[("SOPS_KMS_ARN", "arn:aws:kms:x:1:key/k")],
+            "SOPS_KMS_ARN",
+        ),
+        (
+            &["encrypt", "-a", &age, "--gcp-kms", "projects/p", "doc.yaml"],
+            &[],
+            "--gcp-kms",
+        ),
+        (
+            &["encrypt", "-a", &age, "doc.yaml"],
+            &[("SOPS_AZURE_KEYVAULT_URLS", "https://v/keys/k/1")],
+            "SOPS_AZURE_KEYVAULT_URLS",
+        ),
+        (
+            &[
+                "encrypt",
+                "-a",
+                &age,
+                "--hc-vault-transit",
+                "https://v:8200/v1/transit/keys/k",
+                "doc.yaml",
+            ],
+            &[],
+            "--hc-vault-transit",
+        ),
+        (
+            &["encrypt", "-a", &age, "doc.yaml"],
+            &[("SOPS_HUAWEICLOUD_KMS_IDS", "r:k")],
+            "--hckms",
+        ),
+        (
+            &["-e", "-a", &age, "-k", "arn:aws:kms:x:1:key/k", "doc.yaml"],
+            &[],
+            "--kms",
+        ),
+        (
+            &["edit", "-a", &age, "new.yaml"],
+            &[("SOPS_PGP_FP", "ABCD")],
+            "SOPS_PGP_FP",
+        ),
+    ];
+    for (args, env, named) in cases {
+        let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+            c.args(args).env("EDITOR", "true");
+            for (k, v) in env {
+                c.env(k, v);
+            }
+        });
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(named), "{args:?}: {}", run.stderr);
+        assert!(!ws.path("new.yaml").exists());
+    }
+    let enc = ws.keytap(["encrypt", "-a", &age, "doc.yaml"]).ok();
+    ws.write("doc.enc.yaml", enc);
+    let groups = ws.keytap([
+        "groups",
+        "add",
+        "-f",
+        "doc.enc.yaml",
+        "--kms",
+        "arn:aws:kms:x:1:key/k",
+    ]);
+    assert_eq!(groups.code, 1, "{}", groups.stderr);
+    assert!(
+        groups.stderr.contains("AWS KMS keys arn:aws:kms:x:1:key/k"),
+        "{}",
+        groups.stderr
+    );
+    // An existing file: the variables change nothing, as in sops.
+    let decrypt = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+        c.args(["decrypt", "doc.enc.yaml"])
+            .env("SOPS_KMS_ARN", "arn:aws:kms:x:1:key/k");
+    });
+    assert_eq!(decrypt.out(), "a: 1\n", "{}", decrypt.stderr);
+}

@@ -8,8 +8,29 @@ use crate::error::CliError;
 use crate::open::{open_file, OpenMode, Opened};
 use keytap_core::safefs::replace::Contents;
 
+/// Refuses a new group with keys of a type keytap cannot wrap a data key to.
+fn refuse_foreign_keys(add: &GroupsAddArgs) -> Result<(), CliError> {
+    let lists = [
+        ("PGP keys", &add.pgp),
+        ("AWS KMS keys", &add.kms),
+        ("GCP KMS keys", &add.gcp_kms),
+        ("Azure Key Vault keys", &add.azure_kv),
+        ("Vault transit keys", &add.hc_vault_transit),
+        ("HuaweiCloud KMS keys", &add.hckms),
+    ];
+    for (kind, list) in lists {
+        if let Some(first) = list.iter().find(|k| !k.trim().is_empty()) {
+            return Err(crate::config_rules::unsupported(kind, first));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `groups add` or `groups delete`.
 pub fn run(action: GroupsAction) -> Result<i32, CliError> {
+    if let GroupsAction::Add(Lazy(add)) = &action {
+        refuse_foreign_keys(add)?;
+    }
     let (file, in_place, threshold) = match &action {
         GroupsAction::Add(Lazy(GroupsAddArgs {
             file,

@@ -116,6 +116,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             key_changes,
             ignore_mac,
             files,
+            ..
         }))) => rotate::run(
             &common,
             &key_changes,
