@@ -359,7 +359,8 @@ fn keys_keytap_cannot_wrap_to_are_refused_not_dropped() {
     let ws = Workspace::new();
     ws.write("doc.yaml", "a: 1\n");
     let age = ws.recipient.clone();
-    let cases: [(&[&str], &[(&str, &str)], &str); 8] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 8] = [
         (
             &["encrypt", "-a", &age, "-p", "ABCD", "doc.yaml"],
             &[],
