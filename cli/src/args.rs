@@ -445,6 +445,9 @@ pub struct SetArgs {
     /// Do nothing (exit 0) when the value is already set.
     #[arg(long)]
     pub idempotent: bool,
+    /// sops defines it here and never reads it; keytap accepts it the same way.
+    #[arg(long = "shamir-secret-sharing-threshold", hide = true)]
+    pub shamir_threshold: Option<usize>,
     /// Do not check the MAC.
     #[arg(long)]
     pub ignore_mac: bool,
@@ -467,6 +470,9 @@ pub struct UnsetArgs {
     /// Do nothing (exit 0) when the path does not exist.
     #[arg(long)]
     pub idempotent: bool,
+    /// sops defines it here and never reads it; keytap accepts it the same way.
+    #[arg(long = "shamir-secret-sharing-threshold", hide = true)]
+    pub shamir_threshold: Option<usize>,
     /// Do not check the MAC.
     #[arg(long)]
     pub ignore_mac: bool,

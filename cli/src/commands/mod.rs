@@ -70,6 +70,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             file,
             path,
             value,
+            ..
         }))) => {
             if value_file && value_stdin {
                 return Err(CliError::new(
@@ -102,6 +103,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             ignore_mac,
             file,
             path,
+            ..
         }))) => {
             let (Some(file), Some(path)) = (file, path) else {
                 return Err(CliError::new(
