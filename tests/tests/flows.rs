@@ -402,6 +402,35 @@ fn ssh_recipients_interoperate() {
         assert_eq!(run.code, 0, "{bin} {file}: {}", run.stderr);
         assert!(String::from_utf8_lossy(&run.stdout).contains("\"a\": \"one\""));
     }
+    // sops 3.12's SOPS_AGE_SSH_PRIVATE_KEY_CMD: the key from a command, told the recipient.
+    let cmd = format!(
+        "sh -c 'test \"$SOPS_AGE_RECIPIENT\" = \"{public}\" && cat {}'",
+        key.display()
+    );
+    let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+        c.args(["decrypt", "theirs.json"])
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("SOPS_AGE_SSH_PRIVATE_KEY_CMD", &cmd);
+    });
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(String::from_utf8_lossy(&run.stdout).contains("\"a\": \"one\""));
+    // A key that needs a passphrase cannot be asked for: refused, and said so.
+    let locked = ws.path("locked");
+    let gen = ws.run("ssh-keygen", |c| {
+        c.args(["-q", "-t", "ed25519", "-N", "pw", "-C", "t", "-f"])
+            .arg(&locked);
+    });
+    assert_eq!(gen.code, 0, "{}", gen.stderr);
+    let run = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+        c.args(["decrypt", "theirs.json"])
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env(
+                "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
+                format!("cat {}", locked.display()),
+            );
+    });
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    assert!(run.stderr.contains("password protected"), "{}", run.stderr);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Where identities come from, in sops's order: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, the
-//! user's SSH keys, `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, then
+//! Where identities come from, in sops's order: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`,
+//! `SOPS_AGE_SSH_PRIVATE_KEY_CMD`, the user's SSH keys, `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, then
 //! `keys.txt`; identity-file text (native, post-quantum and plugin identities) and
 //! passphrase-protected identity files.
 
@@ -41,7 +41,7 @@ pub fn is_encrypted_identity_file(data: &[u8]) -> bool {
 
 impl AgeIdentities {
     /// Loads identities from every place sops looks, in sops's order:
-    /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`, `SOPS_AGE_KEY`,
+    /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`, `SOPS_AGE_KEY`,
     /// `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` (run with `SOPS_AGE_RECIPIENT` set to
     /// `recipient_for_cmd`), then the user's `keys.txt`.
     pub fn load(recipient_for_cmd: Option<&str>) -> AgeIdentities {
@@ -63,6 +63,16 @@ impl AgeIdentities {
             None => ids
                 .unused_locations
                 .push("SOPS_AGE_SSH_PRIVATE_KEY_FILE".into()),
+        }
+        // sops 3.12's SSH key from a command (a password manager, say), not in 3.11.
+        const SSH_KEY_CMD: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
+        match std::env::var(SSH_KEY_CMD) {
+            Ok(cmd) => {
+                if let Some(out) = ids.run_identity_cmd(SSH_KEY_CMD, &cmd, recipient_for_cmd) {
+                    ids.add_ssh_identity_from_cmd(&out);
+                }
+            }
+            Err(_) => ids.unused_locations.push(SSH_KEY_CMD.into()),
         }
         if let Some(home) = home_dir() {
             for name in ["id_ed25519", "id_rsa"] {
@@ -97,7 +107,8 @@ impl AgeIdentities {
         }
         match std::env::var("SOPS_AGE_KEY_CMD") {
             Ok(cmd) => {
-                if let Some(out) = ids.run_identity_cmd(&cmd, recipient_for_cmd) {
+                if let Some(out) = ids.run_identity_cmd("SOPS_AGE_KEY_CMD", &cmd, recipient_for_cmd)
+                {
                     readers.push(("SOPS_AGE_KEY_CMD".into(), out));
                 }
             }
@@ -145,15 +156,16 @@ impl AgeIdentities {
         });
     }
 
+    /// Runs `cmd` (split as a shell would, not run by one) from the variable `var`, with
+    /// `SOPS_AGE_RECIPIENT` set: its output, or None with the error recorded.
     fn run_identity_cmd(
         &mut self,
+        var: &str,
         cmd: &str,
         recipient: Option<&str>,
     ) -> Option<Zeroizing<Vec<u8>>> {
         let Some(args) = shlex::split(cmd).filter(|a| !a.is_empty()) else {
-            self.load_error_raw(format!(
-                "failed to parse command {cmd} from SOPS_AGE_KEY_CMD"
-            ));
+            self.load_error_raw(format!("failed to parse command {cmd} from {var}"));
             return None;
         };
         let mut command = std::process::Command::new(&args[0]);
@@ -172,13 +184,13 @@ impl AgeIdentities {
                     None => "killed by a signal".to_string(),
                 };
                 self.load_error_raw(format!(
-                    "failed to execute command {cmd} from SOPS_AGE_KEY_CMD: {status}"
+                    "failed to execute command {cmd} from {var}: {status}"
                 ));
                 None
             }
             Err(e) => {
                 self.load_error_raw(format!(
-                    "failed to execute command {cmd} from SOPS_AGE_KEY_CMD: {}",
+                    "failed to execute command {cmd} from {var}: {}",
                     io_reason(&e)
                 ));
                 None
@@ -276,6 +288,27 @@ impl AgeIdentities {
             });
         }
         self.plugin_identities.extend(plugins);
+    }
+
+    /// The SSH private key `SOPS_AGE_SSH_PRIVATE_KEY_CMD` printed; one that needs a
+    /// passphrase is refused, as sops does (nothing would be there to ask for it).
+    fn add_ssh_identity_from_cmd(&mut self, out: &[u8]) {
+        const SOURCE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
+        match age::ssh::Identity::from_buffer(BufReader::new(out), Some(SOURCE.into())) {
+            Ok(age::ssh::Identity::Unencrypted(identity)) => self.identities.push(LoadedIdentity {
+                source: SOURCE.into(),
+                identity: Box::new(age::ssh::Identity::Unencrypted(identity)),
+            }),
+            Ok(age::ssh::Identity::Encrypted(_)) => self.load_error_raw(format!(
+                "the SSH key returned by running {SOURCE} is password protected, which is unsupported."
+            )),
+            Ok(age::ssh::Identity::Unsupported(k)) => self.load_error_raw(format!(
+                "malformed SSH identity returned by running {SOURCE}: unsupported SSH key: {k:?}"
+            )),
+            Err(e) => self.load_error_raw(format!(
+                "malformed SSH identity returned by running {SOURCE}: {e}"
+            )),
+        }
     }
 
     fn add_ssh_identity(&mut self, path: &Path, explicit: bool) {
