@@ -491,10 +491,21 @@ in
         }
       ];
 
+      # Users' secrets are installed before users exist: by an activation script, or with
+      # systemd-sysusers/userborn by a unit ordered before them, early in sysinit; pcscd
+      # (sockets.target) and tpm2.target come later either way, and ordering the unit
+      # after them would be a cycle.
       warnings =
-        lib.optional (secretsForUsers != { } && (needsCard || needsTpm) && !(sysusersEnabled || userbornEnabled))
+        lib.optional (secretsForUsers != { } && (needsCard || needsTpm))
           ''
-            sops: secrets with neededForUsers are installed by an activation script, before
+            sops: secrets with neededForUsers are installed ${
+              if sysusersEnabled || userbornEnabled then
+                "by sops-install-secrets-for-users.service, before ${
+                  if sysusersEnabled then "systemd-sysusers" else "userborn"
+                }"
+              else
+                "by an activation script"
+            }, before
             pcscd and the TPM are available, so a smart-card or TPM plugin cannot open them.
             Encrypt those secrets to a software key as well (sops.age.keyFile or an SSH host key).
           '';

@@ -526,6 +526,18 @@ fn plugins_that_need_a_card_tpm_or_prompt_make_it_a_unit() {
     assert_eq!(u["before"], json!(["sysinit-reactivation.target"]));
     assert_eq!(u["requiredBy"], json!(["sysinit-reactivation.target"]));
 
+    // With systemd-sysusers the users' unit runs before sysusers, as early as the
+    // activation script: a card plugin cannot serve it either, and that is said.
+    let s = eval_ok(&with(
+        "{ pkgs, ... }: { systemd.sysusers.enable = true; sops.age.plugins = [ pkgs.age-plugin-yubikey ]; }",
+    ));
+    let warning = s["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("by sops-install-secrets-for-users.service, before systemd-sysusers"),
+        "{}",
+        s["warnings"]
+    );
+
     // systemd-sysusers: both units, users' secrets before systemd-sysusers.service.
     let s = eval_ok(&with("{ systemd.sysusers.enable = true; }"));
     assert_eq!(s["useSystemdActivation"], true);
