@@ -159,31 +159,28 @@ pub struct KmsOptionArgs {
 }
 
 impl ForeignKeyArgs {
-    /// The first key type given, with what names it (flag and variable) and its value.
-    pub fn first_given(&self) -> Option<(&'static str, &str)> {
+    /// Each key type, named by its flag and variable, with the keys given for it.
+    pub fn given(&self) -> [(&'static str, Option<&str>); 6] {
         [
-            ("PGP keys (--pgp, SOPS_PGP_FP)", &self.pgp),
-            ("AWS KMS keys (--kms, SOPS_KMS_ARN)", &self.kms),
-            ("GCP KMS keys (--gcp-kms, SOPS_GCP_KMS_IDS)", &self.gcp_kms),
+            ("PGP keys (--pgp, SOPS_PGP_FP)", self.pgp.as_deref()),
+            ("AWS KMS keys (--kms, SOPS_KMS_ARN)", self.kms.as_deref()),
+            (
+                "GCP KMS keys (--gcp-kms, SOPS_GCP_KMS_IDS)",
+                self.gcp_kms.as_deref(),
+            ),
             (
                 "Azure Key Vault keys (--azure-kv, SOPS_AZURE_KEYVAULT_URLS)",
-                &self.azure_kv,
+                self.azure_kv.as_deref(),
             ),
             (
                 "Vault transit keys (--hc-vault-transit, SOPS_VAULT_URIS)",
-                &self.hc_vault_transit,
+                self.hc_vault_transit.as_deref(),
             ),
             (
                 "HuaweiCloud KMS keys (--hckms, SOPS_HUAWEICLOUD_KMS_IDS)",
-                &self.hckms,
+                self.hckms.as_deref(),
             ),
         ]
-        .into_iter()
-        .find_map(|(kind, v)| {
-            v.as_deref()
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| (kind, v))
-        })
     }
 }
 

@@ -52,6 +52,20 @@ fn load_config() -> Result<Option<Config>, CliError> {
     }
 }
 
+/// Refuses the first key given of a type keytap cannot wrap a data key to: `keys` pairs a
+/// type's name with a key (or list) given for it, if any.
+pub fn refuse_foreign<'a>(
+    keys: impl IntoIterator<Item = (&'static str, Option<&'a str>)>,
+) -> Result<(), CliError> {
+    match keys
+        .into_iter()
+        .find_map(|(kind, key)| key.filter(|k| !k.trim().is_empty()).map(|k| (kind, k)))
+    {
+        Some((kind, key)) => Err(unsupported(kind, key)),
+        None => Ok(()),
+    }
+}
+
 /// The error for a key keytap cannot wrap a data key to.
 pub fn unsupported(kind: &str, what: &str) -> CliError {
     CliError::new(

@@ -60,9 +60,7 @@ pub fn resolve(
     file: &std::path::Path,
     binary: bool,
 ) -> Result<NewFileSettings, CliError> {
-    if let Some((kind, value)) = keys.foreign.first_given() {
-        return Err(crate::config_rules::unsupported(kind, value));
-    }
+    crate::config_rules::refuse_foreign(keys.foreign.given())?;
     let rule = crate::config_rules::creation_rule(file)?;
     let key_groups = match keys.age.as_deref().filter(|a| !a.trim().is_empty()) {
         Some(age) => vec![age_group(age)?],

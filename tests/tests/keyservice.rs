@@ -183,26 +183,37 @@ fn a_wrong_cached_pin_is_forgotten_after_one_failure() {
     assert_eq!(lines_of(&asked).len(), 2);
 }
 
-#[test]
-fn keytap_is_a_client_of_the_real_sops_keyservice() {
-    let ws = Workspace::new();
-    encrypt_token(&ws, &ws.recipient);
-    let socket = ws.path("sops.sock");
-    let mut sops_service = ws
-        .command("sops")
-        .args(["keyservice", "--network", "unix", "--address"])
-        .arg(&socket)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+/// The real `sops keyservice` on `socket`, with `env` added, once it accepts connections.
+fn start_sops_keyservice(
+    ws: &Workspace,
+    socket: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> std::process::Child {
+    let mut cmd = ws.command("sops");
+    cmd.args(["keyservice", "--network", "unix", "--address"])
+        .arg(socket)
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let service = cmd.spawn().unwrap();
     let start = std::time::Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
         assert!(
             start.elapsed().as_secs() < 20,
             "sops keyservice did not start"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    service
+}
+
+#[test]
+fn keytap_is_a_client_of_the_real_sops_keyservice() {
+    let ws = Workspace::new();
+    encrypt_token(&ws, &ws.recipient);
+    let socket = ws.path("sops.sock");
+    let mut sops_service = start_sops_keyservice(&ws, &socket, &[]);
     let uri = format!("unix://{}", socket.display());
     let run = client(&ws, keytap_bin().to_str().unwrap(), &["decrypt"], &uri);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -685,22 +696,7 @@ fn decryption_order_asks_the_key_service_before_the_token() {
     ws.write("s.yaml", &enc.stdout);
 
     let socket = ws.path("sops.sock");
-    let mut sops_service = ws
-        .command("sops")
-        .args(["keyservice", "--network", "unix", "--address"])
-        .arg(&socket)
-        .env("GNUPGHOME", &gnupg)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(
-            start.elapsed().as_secs() < 20,
-            "sops keyservice did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut sops_service = start_sops_keyservice(&ws, &socket, &[("GNUPGHOME", gnupg.as_os_str())]);
     let uri = format!("--keyservice=unix://{}", socket.display());
     let (askpass, asked) = ws.askpass("askpass", "123456");
     let decrypt = |args: &[&str], env: &[(&str, &str)]| {

@@ -18,12 +18,11 @@ fn refuse_foreign_keys(add: &GroupsAddArgs) -> Result<(), CliError> {
         ("Vault transit keys", &add.hc_vault_transit),
         ("HuaweiCloud KMS keys", &add.hckms),
     ];
-    for (kind, list) in lists {
-        if let Some(first) = list.iter().find(|k| !k.trim().is_empty()) {
-            return Err(crate::config_rules::unsupported(kind, first));
-        }
-    }
-    Ok(())
+    crate::config_rules::refuse_foreign(
+        lists
+            .into_iter()
+            .flat_map(|(kind, keys)| keys.iter().map(move |k| (kind, Some(k.as_str())))),
+    )
 }
 
 /// Runs `groups add` or `groups delete`.

@@ -67,20 +67,17 @@ fn removals(changes: &KeyChangeArgs) -> Result<Vec<(&'static str, String)>, CliE
 
 /// Refuses `--add-pgp` and the other key types keytap cannot wrap a data key to.
 fn refuse_foreign_additions(changes: &KeyChangeArgs) -> Result<(), CliError> {
-    let additions = [
-        ("PGP keys", &changes.add_pgp),
-        ("AWS KMS keys", &changes.add_kms),
-        ("GCP KMS keys", &changes.add_gcp_kms),
-        ("Azure Key Vault keys", &changes.add_azure_kv),
-        ("Vault transit keys", &changes.add_hc_vault_transit),
-        ("HuaweiCloud KMS keys", &changes.add_hckms),
-    ];
-    for (kind, list) in additions {
-        if let Some(list) = list.as_deref().filter(|l| !l.trim().is_empty()) {
-            return Err(crate::config_rules::unsupported(kind, list));
-        }
-    }
-    Ok(())
+    crate::config_rules::refuse_foreign([
+        ("PGP keys", changes.add_pgp.as_deref()),
+        ("AWS KMS keys", changes.add_kms.as_deref()),
+        ("GCP KMS keys", changes.add_gcp_kms.as_deref()),
+        ("Azure Key Vault keys", changes.add_azure_kv.as_deref()),
+        (
+            "Vault transit keys",
+            changes.add_hc_vault_transit.as_deref(),
+        ),
+        ("HuaweiCloud KMS keys", changes.add_hckms.as_deref()),
+    ])
 }
 
 fn changes_keys(changes: &KeyChangeArgs) -> bool {
