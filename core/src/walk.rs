@@ -493,7 +493,7 @@ pub fn decrypt_tree(
                         Value::Comment(c) if c.is_empty() => *v = Value::Str(String::new()),
                         Value::Comment(c) => decrypt_comment(cipher, c, path, keep_bad_comments)?,
                         Value::Str(s) => {
-                            *v = cipher.decrypt(s, path.aad()).map_err(|source| {
+                            *v = cipher.decrypt_replacing(s, path.aad()).map_err(|source| {
                                 WalkError::Decrypt {
                                     path: path.display(),
                                     source,
