@@ -86,6 +86,55 @@ pub fn read_input(file: &Path) -> Result<Vec<u8>, CliError> {
     result.map_err(|e| read_error(file, &e))
 }
 
+/// Files larger than this are mapped instead of read by commands that only read them
+/// (see `keytap_mapfile`); smaller ones cost little to copy, and most are read already
+/// (see `stack_choice`).
+const MAP_ABOVE_BYTES: u64 = 256 * 1024;
+
+/// The bytes of an input file: read, or mapped when large.
+pub enum InputBytes {
+    /// Read into memory (stdin, small files, or where mapping failed).
+    Read(Vec<u8>),
+    /// Mapped: parsed without a copy of the file, and dropped before anything is written.
+    Mapped(keytap_mapfile::MappedFile),
+}
+
+impl From<Vec<u8>> for InputBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        InputBytes::Read(bytes)
+    }
+}
+
+impl std::ops::Deref for InputBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            InputBytes::Read(bytes) => bytes,
+            InputBytes::Mapped(mapped) => mapped,
+        }
+    }
+}
+
+/// [`read_input`] for a command that only reads the file: a large regular file is
+/// mapped instead (copying 1.6 MB into fresh memory is 0.7 ms of a 10 ms decrypt).
+pub fn read_or_map_input(file: &Path) -> Result<InputBytes, CliError> {
+    if !is_stdin(file) && crate::stack_choice::checked_bytes(file).is_none() {
+        if let Ok(opened) = std::fs::File::open(file) {
+            let large = opened
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file() && m.len() > MAP_ABOVE_BYTES);
+            if let Some(mapped) =
+                large.and_then(|m| keytap_mapfile::map(&opened, m.len(), &absolute(file)))
+            {
+                return Ok(InputBytes::Mapped(mapped));
+            }
+        }
+    }
+    read_input(file).map(InputBytes::Read)
+}
+
 /// Reads a file that is about to be changed, under its lock (held until the returned
 /// guard is dropped, after the write), so concurrent changes apply one after the other.
 /// Devices, pipes and stdin are read without a lock.
@@ -111,9 +160,13 @@ pub use keytap_core::goerr::io_reason;
 pub fn parse_encrypted(
     store: &dyn Store,
     file: &Path,
-    data: Vec<u8>,
+    data: InputBytes,
 ) -> Result<EncryptedFile, CliError> {
-    EncryptedFile::parse(store, data).map_err(|e| {
+    let parsed = match data {
+        InputBytes::Read(bytes) => EncryptedFile::parse(store, bytes),
+        InputBytes::Mapped(mapped) => EncryptedFile::parse_borrowed(store, &mapped),
+    };
+    parsed.map_err(|e| {
         let code = e.exit_code();
         let file = if is_stdin(file) {
             "stdin".into()

@@ -58,9 +58,10 @@ fn read_encrypted(
     context::check_target(common, file)?;
     let f = context::formats(common, file, crate::rules::store_options()?)?;
     let (data, lock) = if mode.lock {
-        context::read_for_change(file)?
+        let (data, lock) = context::read_for_change(file)?;
+        (data.into(), lock)
     } else {
-        (context::read_input(file)?, None)
+        (context::read_or_map_input(file)?, None)
     };
     let enc = context::parse_encrypted(&*f.input_store, file, data)?;
     if mode.check_version {

@@ -54,6 +54,16 @@ impl EncryptedFile {
     /// Parses an encrypted file with the store of its format.
     pub fn parse(store: &dyn Store, input: Vec<u8>) -> Result<EncryptedFile, Error> {
         let (docs, meta) = store.load_encrypted_owned(input).map_err(Error::Parse)?;
+        Self::with_metadata(docs, meta)
+    }
+
+    /// [`EncryptedFile::parse`] of input the caller keeps (a mapped file).
+    pub fn parse_borrowed(store: &dyn Store, input: &[u8]) -> Result<EncryptedFile, Error> {
+        let (docs, meta) = store.load_encrypted(input).map_err(Error::Parse)?;
+        Self::with_metadata(docs, meta)
+    }
+
+    fn with_metadata(docs: Vec<Branch>, meta: Option<Branch>) -> Result<EncryptedFile, Error> {
         let meta = meta.ok_or(Error::MetadataNotFound)?;
         let metadata = Metadata::from_branch(&meta).map_err(Error::Metadata)?;
         Ok(EncryptedFile { docs, metadata })

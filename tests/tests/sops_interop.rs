@@ -294,3 +294,57 @@ fn foreign_master_keys_are_removed_and_named_as_sops_does() {
     assert_eq!(run.out(), sops_run.out());
     assert!(run.out().contains("--- 0123456789ABCDEF"), "{}", run.out());
 }
+
+/// Files larger than 256 KiB are mapped instead of read (`keytap_mapfile`): encrypting and
+/// decrypting them, in every format, gives what sops gives.
+#[test]
+fn large_files_read_through_a_mapping_match_sops() {
+    let ws = Workspace::new();
+    let values: Vec<(String, String)> = (0..8000)
+        .map(|i| {
+            (
+                format!("key_{i}"),
+                format!("value {i} {}", "x".repeat(i % 50)),
+            )
+        })
+        .collect();
+    let json = format!(
+        "{{\n{}\n}}\n",
+        values
+            .iter()
+            .map(|(k, v)| format!("  \"{k}\": \"{v}\""))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    );
+    let yaml: String = values.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+    let dotenv: String = values.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let ini = format!("[section]\n{dotenv}");
+    for (name, plain) in [
+        ("big.json", json),
+        ("big.yaml", yaml),
+        ("big.env", dotenv),
+        ("big.ini", ini),
+    ] {
+        let plain_path = ws.write(name, plain.as_bytes());
+        assert!(plain.len() > 256 * 1024, "{name} is too small to be mapped");
+        let ours = ws.keytap(["encrypt", "--age", &ws.recipient, s(&plain_path)]);
+        assert_eq!(ours.code, 0, "{name}: {}", ours.stderr);
+        let theirs = ws
+            .sops(["encrypt", "--age", &ws.recipient, s(&plain_path)])
+            .ok();
+        assert!(
+            mask(&ours.stdout) == mask(&theirs),
+            "{name}: encryption differs"
+        );
+        for (by, enc) in [("keytap", ours.stdout), ("sops", theirs)] {
+            let enc_path = ws.write(&format!("enc-{by}-{name}"), &enc);
+            let back = ws.keytap(["decrypt", s(&enc_path)]);
+            assert_eq!(back.code, 0, "{name} from {by}: {}", back.stderr);
+            let sops_back = ws.sops(["decrypt", s(&enc_path)]).ok();
+            assert!(
+                back.stdout == sops_back,
+                "{name} from {by}: decrypted output differs"
+            );
+        }
+    }
+}

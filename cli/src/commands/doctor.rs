@@ -125,7 +125,7 @@ pub fn run(file: Option<&Path>) -> Result<i32, CliError> {
         let common = CommonArgs::default();
         let f = context::formats(&common, file, Default::default())?;
         let data = context::read_input(file)?;
-        let enc = context::parse_encrypted(&*f.input_store, file, data)?;
+        let enc = context::parse_encrypted(&*f.input_store, file, data.into())?;
         println!("{}:", file.display());
         if enc.metadata.key_groups.len() > 1 {
             let t = if enc.metadata.shamir_threshold == 0 {

@@ -28,13 +28,18 @@ pub fn run(common: &CommonArgs, keys: &KeyArgs, file: &Path) -> Result<i32, CliE
     context::check_target(common, file)?;
     let rules_path = common.filename_override.as_deref().unwrap_or(file);
     let f = context::formats(common, file, rules::store_options()?)?;
+    // A copy of the plaintext is wiped after parsing; a mapped file is the page cache's.
     let (data, lock) = if common.in_place {
-        context::read_for_change(file)?
+        let (data, lock) = context::read_for_change(file)?;
+        (context::InputBytes::Read(data), lock)
     } else {
-        (context::read_input(file)?, None)
+        (context::read_or_map_input(file)?, None)
     };
-    let data = zeroize::Zeroizing::new(data);
-    let docs = f.input_store.load_plain(&data).map_err(|e| {
+    let parsed = f.input_store.load_plain(&data);
+    if let context::InputBytes::Read(mut bytes) = data {
+        zeroize::Zeroize::zeroize(&mut bytes);
+    }
+    let docs = parsed.map_err(|e| {
         if context::is_unwalkable(&e) {
             return CliError::new(
                 exit_code::ERROR_ENCRYPTING_TREE,

@@ -53,7 +53,7 @@ pub fn run(
     let base_data = context::read_input(base)?;
     let theirs_data = context::read_input(theirs)?;
     let parse = |side: &'static str, data: Vec<u8>| -> Result<Version, CliError> {
-        let encrypted = context::parse_encrypted(&*store, named, data)
+        let encrypted = context::parse_encrypted(&*store, named, data.into())
             .map_err(|e| with_side(e, side, named))?;
         Ok(Version { side, encrypted })
     };

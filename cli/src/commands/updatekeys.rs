@@ -137,7 +137,8 @@ pub fn run(
         })?;
         context::check_target(&common, file)?;
         let f = context::formats(&common, file, crate::rules::store_options()?)?;
-        let enc = context::parse_encrypted(&*f.input_store, file, context::read_input(file)?)?;
+        let enc =
+            context::parse_encrypted(&*f.input_store, file, context::read_input(file)?.into())?;
         match describe_changes(&enc.metadata, &rule) {
             None => eprintln!(
                 "File {} already up to date",
