@@ -130,3 +130,50 @@ fn a_key_file_readable_by_others_is_flagged_but_still_works() {
         "no key material in the warning"
     );
 }
+
+/// sops 3.13 reads several keys on one line of `SOPS_AGE_KEY` (3.11 refuses the line);
+/// keytap follows 3.13.
+#[test]
+fn sops_age_key_takes_several_keys_on_a_line() {
+    let ws = Workspace::new();
+    let other = ws.path("other.txt");
+    assert_eq!(ws.keytap(["keygen", "-o", other.to_str().unwrap()]).code, 0);
+    let secret = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .unwrap()
+            .to_string()
+    };
+    let (mine, theirs) = (secret(&ws.keys), secret(&other));
+    // Encrypted to the second key only: it must be found after the first on its line.
+    let recipient = keytap_e2e::recipient_of(&other);
+    ws.write("plain.yaml", "a: b\n");
+    ws.write(
+        "s.yaml",
+        ws.keytap(["encrypt", "--age", &recipient, "plain.yaml"])
+            .ok(),
+    );
+    for value in [
+        format!("{mine} {theirs}"),
+        format!("# two keys\n\t{mine}\t \t{theirs}  \n\n"),
+    ] {
+        let run = ws.run(keytap_bin().to_str().unwrap(), |c| {
+            c.args(["decrypt", "s.yaml"])
+                .env_remove("SOPS_AGE_KEY_FILE")
+                .env("SOPS_AGE_KEY", &value);
+        });
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.out(), "a: b\n");
+    }
+    // A bad word on the line is still an error naming the variable, with no key in it.
+    let run = ws.run(keytap_bin().to_str().unwrap(), |c| {
+        c.args(["decrypt", "s.yaml"])
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("SOPS_AGE_KEY", format!("{theirs} not-a-key"));
+    });
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    assert!(run.stderr.contains("SOPS_AGE_KEY"), "{}", run.stderr);
+    assert!(!run.stderr.contains(&theirs[15..]), "{}", run.stderr);
+}

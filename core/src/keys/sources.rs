@@ -87,7 +87,10 @@ impl AgeIdentities {
         // as unused after the others.
         let mut readers: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
         match std::env::var("SOPS_AGE_KEY") {
-            Ok(keys) => readers.push(("SOPS_AGE_KEY".into(), Zeroizing::new(keys.into_bytes()))),
+            Ok(keys) => {
+                let one_per_line = one_key_per_line(&Zeroizing::new(keys));
+                readers.push(("SOPS_AGE_KEY".into(), one_per_line));
+            }
             Err(_) => ids.unused_locations.push("SOPS_AGE_KEY".into()),
         }
         match std::env::var_os("SOPS_AGE_KEY_FILE") {
@@ -381,4 +384,23 @@ fn decrypt_identity_file(
         .read_to_end(&mut out)
         .map_err(|e| format!("could not decrypt identity file: {e}"))?;
     Ok(out)
+}
+
+/// `SOPS_AGE_KEY` with its keys one per line. sops 3.13 takes several keys on a line,
+/// separated by white space (a variable is easier to set on one line), where 3.11 refuses
+/// the line: keytap follows 3.13. Empty lines and `#` comments stay as they are.
+fn one_key_per_line(text: &str) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len()));
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+            continue;
+        }
+        for key in line.split_whitespace() {
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'\n');
+        }
+    }
+    out
 }
