@@ -194,11 +194,37 @@ pub fn tree_path(data: &[u8]) {
     let _ = crate::treepath::unset(&mut doc, &steps);
 }
 
-/// `ENC[AES256_GCM,...]` envelopes.
+/// `ENC[AES256_GCM,...]` envelopes: decrypting one as text and into its own buffer agree,
+/// and a failure leaves the buffer as it was. Input starting with `!` is a plaintext
+/// encrypted first, so that opening succeeds too.
 pub fn envelope(data: &[u8]) {
-    if let Ok(s) = std::str::from_utf8(data) {
-        let mut cipher = crate::cipher::ValueCipher::new(&[7; 32]);
-        let _ = cipher.decrypt(s, "a:");
+    let mut cipher = crate::cipher::ValueCipher::read_only(&[7; 32]);
+    let envelope = match data.strip_prefix(b"!") {
+        Some(plain) => {
+            let value = match std::str::from_utf8(plain) {
+                Ok(s) => Value::Str(s.to_string()),
+                Err(_) => Value::Bytes(plain.to_vec()),
+            };
+            cipher.encrypt(&value, "a:").expect("a leaf encrypts")
+        }
+        None => match std::str::from_utf8(data) {
+            Ok(s) => s.to_string(),
+            Err(_) => return,
+        },
+    };
+    let as_text = cipher.decrypt(&envelope, "a:");
+    let mut buffer = envelope.clone();
+    let replacing = cipher.decrypt_replacing(&mut buffer, "a:");
+    match (&as_text, &replacing) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b),
+        (Err(a), Err(b)) => {
+            assert_eq!(a.to_string(), b.to_string());
+            assert_eq!(buffer, envelope, "a failed decryption changed the envelope");
+        }
+        _ => panic!("decrypt and decrypt_replacing disagree"),
+    }
+    if data.starts_with(b"!") {
+        assert!(as_text.is_ok(), "a fresh envelope does not decrypt");
     }
 }
 
