@@ -119,13 +119,14 @@ pub struct LegacyArgs {
     pub ignore_mac: bool,
 }
 
-/// sops's flags (and their environment variables) for key types keytap cannot wrap a data
-/// key to. Hidden, and refused with a one-line error when given: a team's KMS key named in
-/// `SOPS_KMS_ARN` must not be silently left out of a new file.
+/// sops's flags (and their environment variables) for key types other than age: PGP keys,
+/// which keytap wraps through GnuPG, and the cloud KMSes, which it cannot wrap a data key
+/// to. Those are hidden, and refused with a one-line error when given: a team's KMS key
+/// named in `SOPS_KMS_ARN` must not be silently left out of a new file.
 #[derive(Args, Debug, Default, Clone)]
 pub struct ForeignKeyArgs {
-    /// PGP fingerprints.
-    #[arg(short = 'p', long = "pgp", env = "SOPS_PGP_FP", hide = true)]
+    /// Comma-separated PGP fingerprints to encrypt to (through GnuPG: `gpg`, or SOPS_GPG_EXEC).
+    #[arg(short = 'p', long = "pgp", env = "SOPS_PGP_FP")]
     pub pgp: Option<String>,
     /// AWS KMS ARNs.
     #[arg(short = 'k', long = "kms", env = "SOPS_KMS_ARN", hide = true)]
@@ -159,10 +160,10 @@ pub struct KmsOptionArgs {
 }
 
 impl ForeignKeyArgs {
-    /// Each key type, named by its flag and variable, with the keys given for it.
-    pub fn given(&self) -> [(&'static str, Option<&str>); 6] {
+    /// Each key type keytap cannot wrap to, named by its flag and variable, with the keys
+    /// given for it.
+    pub fn given(&self) -> [(&'static str, Option<&str>); 5] {
         [
-            ("PGP keys (--pgp, SOPS_PGP_FP)", self.pgp.as_deref()),
             ("AWS KMS keys (--kms, SOPS_KMS_ARN)", self.kms.as_deref()),
             (
                 "GCP KMS keys (--gcp-kms, SOPS_GCP_KMS_IDS)",
@@ -212,22 +213,22 @@ pub struct KeyChangeArgs {
     /// Comma-separated HuaweiCloud KMS key IDs to remove.
     #[arg(long)]
     pub rm_hckms: Option<String>,
-    /// PGP fingerprints to add: refused, keytap wraps data keys to age recipients only.
-    #[arg(long, hide = true)]
+    /// Comma-separated PGP fingerprints to add (wrapped through GnuPG).
+    #[arg(long)]
     pub add_pgp: Option<String>,
-    /// Refused, as `--add-pgp`.
+    /// AWS KMS ARNs to add: refused, keytap cannot wrap a data key to a cloud KMS.
     #[arg(long, hide = true)]
     pub add_kms: Option<String>,
-    /// Refused, as `--add-pgp`.
+    /// Refused, as `--add-kms`.
     #[arg(long, hide = true)]
     pub add_gcp_kms: Option<String>,
-    /// Refused, as `--add-pgp`.
+    /// Refused, as `--add-kms`.
     #[arg(long, hide = true)]
     pub add_azure_kv: Option<String>,
-    /// Refused, as `--add-pgp`.
+    /// Refused, as `--add-kms`.
     #[arg(long, hide = true)]
     pub add_hc_vault_transit: Option<String>,
-    /// Refused, as `--add-pgp`.
+    /// Refused, as `--add-kms`.
     #[arg(long, hide = true)]
     pub add_hckms: Option<String>,
 }
@@ -700,22 +701,22 @@ pub struct GroupsAddArgs {
     /// age recipients of the new group (repeatable, each may be a comma list).
     #[arg(long)]
     pub age: Vec<String>,
-    /// Keys of types keytap cannot use: refused.
-    #[arg(long, hide = true)]
+    /// PGP fingerprints of the new group (repeatable, wrapped through GnuPG).
+    #[arg(long)]
     pub pgp: Vec<String>,
-    /// Refused, as `--pgp`.
+    /// Keys of types keytap cannot wrap to: refused.
     #[arg(long, hide = true)]
     pub kms: Vec<String>,
-    /// Refused, as `--pgp`.
+    /// Refused, as `--kms`.
     #[arg(long, hide = true)]
     pub gcp_kms: Vec<String>,
-    /// Refused, as `--pgp`.
+    /// Refused, as `--kms`.
     #[arg(long, hide = true)]
     pub azure_kv: Vec<String>,
-    /// Refused, as `--pgp`.
+    /// Refused, as `--kms`.
     #[arg(long, hide = true)]
     pub hc_vault_transit: Vec<String>,
-    /// Refused, as `--pgp`.
+    /// Refused, as `--kms`.
     #[arg(long, hide = true)]
     pub hckms: Vec<String>,
     #[command(flatten)]

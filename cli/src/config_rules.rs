@@ -70,7 +70,7 @@ pub fn refuse_foreign<'a>(
 pub fn unsupported(kind: &str, what: &str) -> CliError {
     CliError::new(
         exit_code::GENERIC,
-        format!("keytap cannot encrypt to {kind} {what}: only age recipients (X25519, SSH, plugins) are supported"),
+        format!("keytap cannot encrypt to {kind} {what}: only age recipients (X25519, SSH, plugins) and PGP keys are supported"),
     )
 }
 
@@ -90,9 +90,6 @@ pub fn creation_rule(file: &Path) -> Result<Option<Rule>, CliError> {
     };
     let mut key_groups = Vec::new();
     for spec in &rule.key_groups {
-        if let Some(fp) = spec.pgp.first() {
-            return Err(unsupported("PGP key", fp));
-        }
         if !spec.kms.is_empty()
             || !spec.gcp_kms.is_empty()
             || !spec.azure_keyvault.is_empty()
@@ -102,6 +99,9 @@ pub fn creation_rule(file: &Path) -> Result<Option<Rule>, CliError> {
             return Err(unsupported("cloud KMS keys", "in .sops.yaml"));
         }
         let mut group = KeyGroup::new();
+        for fingerprint in &spec.pgp {
+            group.extend(keytap_core::keys::pgp::master_keys(fingerprint));
+        }
         for r in &spec.age {
             keytap_core::keys::age::AgeRecipient::parse(r)
                 .map_err(|e| CliError::new(exit_code::GENERIC, e.to_string()))?;

@@ -62,9 +62,10 @@ pub fn resolve(
 ) -> Result<NewFileSettings, CliError> {
     crate::config_rules::refuse_foreign(keys.foreign.given())?;
     let rule = crate::config_rules::creation_rule(file)?;
-    let key_groups = match keys.age.as_deref().filter(|a| !a.trim().is_empty()) {
-        Some(age) => vec![age_group(age)?],
-        None => match &rule {
+    let age = keys.age.as_deref().filter(|a| !a.trim().is_empty());
+    let pgp = keys.foreign.pgp.as_deref().filter(|p| !p.trim().is_empty());
+    let key_groups = match (age, pgp) {
+        (None, None) => match &rule {
             Some(r) => r.key_groups.clone(),
             None => {
                 return Err(CliError::new(
@@ -73,6 +74,12 @@ pub fn resolve(
                 ))
             }
         },
+        // One group of the keys given, PGP before age as sops puts them.
+        (age, pgp) => {
+            let mut group = keytap_core::keys::pgp::master_keys(pgp.unwrap_or(""));
+            group.extend(age_group(age.unwrap_or(""))?);
+            vec![group]
+        }
     };
     // A rule without keys is one empty group, as in sops, which then refuses it when
     // wrapping the data key ("empty key group provided").

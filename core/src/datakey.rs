@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::cipher::DataKey;
 use crate::keys::age::AgeRecipient;
+use crate::keys::pgp;
 use crate::keysource::KeySources;
 use crate::metadata::{MasterKey, Metadata};
 use crate::wordwrap;
@@ -112,9 +113,19 @@ fn wrap_key(key: &mut MasterKey, part: &[u8], sources: &KeySources) -> Result<()
                     Err(e) => errors.push(failed(key, &e.to_string())),
                 }
             }
+            MasterKey::Other { .. } if pgp::fingerprint(key).is_some() => {
+                let fingerprint = pgp::fingerprint(key).unwrap_or_default().to_string();
+                match pgp::wrap(&fingerprint, part) {
+                    Ok(wrapped) => {
+                        key.set_enc(wrapped);
+                        return Ok(());
+                    }
+                    Err(e) => errors.push(failed(key, &e)),
+                }
+            }
             MasterKey::Other { kind, .. } => {
                 let e = format!(
-                    "keytap cannot encrypt the data key to {kind} keys itself; only age recipients are supported (a sops key service can: --keyservice)"
+                    "keytap cannot encrypt the data key to {kind} keys itself; only age and PGP keys are supported (a sops key service can: --keyservice)"
                 );
                 errors.push(failed(key, &e));
             }
@@ -257,9 +268,12 @@ pub fn recover_many(
     if let Some(identities) = &sources.local {
         for (i, (key, _)) in keys.iter().enumerate() {
             if let MasterKey::Other { kind, .. } = key {
-                outcomes[i] = Err(vec![format!("keytap cannot decrypt with {kind} keys")]);
+                if *kind != pgp::KIND {
+                    outcomes[i] = Err(vec![format!("keytap cannot decrypt with {kind} keys")]);
+                }
             }
         }
+        try_pgp(&keys, &mut outcomes, &mut open_groups, |k| before_age(k));
         try_remote(&keys, &mut outcomes, &mut open_groups, sources, |k| {
             before_age(k)
         });
@@ -278,6 +292,7 @@ pub fn recover_many(
                 open_groups.insert(keys[*i].1);
             }
         }
+        try_pgp(&keys, &mut outcomes, &mut open_groups, |_| true);
     }
     try_remote(&keys, &mut outcomes, &mut open_groups, sources, |_| true);
     let mut outcomes = outcomes.into_iter();
@@ -306,6 +321,30 @@ fn in_decryption_order<'a>(
     let mut ordered: Vec<&MasterKey> = group.iter().collect();
     ordered.sort_by_key(|k| sources.rank(k.kind()));
     ordered.into_iter()
+}
+
+/// Decrypts with GnuPG each PGP key `wanted` selects whose group is still locked (this
+/// machine's key source, tried before the remote services as in sops). Tried at most once
+/// per key: a failure is its first error.
+fn try_pgp(
+    keys: &[(&MasterKey, usize)],
+    outcomes: &mut [KeyOutcome],
+    open_groups: &mut std::collections::HashSet<usize>,
+    wanted: impl Fn(&MasterKey) -> bool,
+) {
+    for (i, (key, group)) in keys.iter().enumerate() {
+        let untried = matches!(&outcomes[i], Err(errors) if errors.is_empty());
+        if key.kind() != pgp::KIND || open_groups.contains(group) || !untried || !wanted(key) {
+            continue;
+        }
+        match pgp::unwrap(key.enc()) {
+            Ok(part) => {
+                outcomes[i] = Ok(part);
+                open_groups.insert(*group);
+            }
+            Err(e) => push_error(&mut outcomes[i], e),
+        }
+    }
 }
 
 /// Asks the remote services, in order, for each key `wanted` selects whose group is still

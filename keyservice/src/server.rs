@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use keytap_core::keys::age::AgeRecipient;
 use keytap_core::keys::identities::AgeIdentities;
+use keytap_core::keys::pgp;
 use keytap_core::keys::prompt::Prompter;
 use tonic::{Request, Response, Status};
 
@@ -41,6 +42,23 @@ pub struct KeyServer {
     busy: Arc<Mutex<()>>,
 }
 
+/// The key a request is for.
+enum Requested {
+    /// An age recipient.
+    Age(String),
+    /// A PGP fingerprint (through GnuPG).
+    Pgp(String),
+}
+
+impl std::fmt::Display for Requested {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Requested::Age(recipient) => write!(f, "age key {recipient}"),
+            Requested::Pgp(fingerprint) => write!(f, "PGP key {fingerprint}"),
+        }
+    }
+}
+
 impl KeyServer {
     /// A service answering with `cache` for its PINs and passphrases.
     pub fn new(cache: Arc<SecretCache>, options: Options) -> KeyServer {
@@ -58,13 +76,12 @@ impl KeyServer {
     }
 
     /// sops's `--prompt`: after the work succeeded, the user allows or refuses the answer.
-    fn confirm(&self, operation: &str, recipient: &str, prompter: &Prompter) -> Result<(), Status> {
+    fn confirm(&self, operation: &str, key: &Requested, prompter: &Prompter) -> Result<(), Status> {
         if !self.options.prompt {
             return Ok(());
         }
-        let question = format!(
-            "keytap keyservice: {operation} request for age key {recipient}. Respond to request?"
-        );
+        let question =
+            format!("keytap keyservice: {operation} request for {key}. Respond to request?");
         match age::Callbacks::confirm(prompter, &question, "yes", Some("no")) {
             Some(true) => Ok(()),
             Some(false) => Err(Status::permission_denied("Request rejected by user")),
@@ -74,15 +91,16 @@ impl KeyServer {
         }
     }
 
-    fn age_recipient(key: Option<crate::proto::sops::Key>) -> Result<String, Status> {
+    fn requested(key: Option<crate::proto::sops::Key>) -> Result<Requested, Status> {
         let Some(key) = key else {
             return Err(Status::not_found("Must provide a key"));
         };
         match key.key_type {
             None => Err(Status::not_found("Must provide a key")),
-            Some(KeyType::AgeKey(k)) => Ok(k.recipient),
+            Some(KeyType::AgeKey(k)) => Ok(Requested::Age(k.recipient)),
+            Some(KeyType::PgpKey(k)) => Ok(Requested::Pgp(k.fingerprint)),
             Some(other) => Err(Status::unimplemented(format!(
-                "keytap's key service holds age keys only; this request is for a {} key",
+                "keytap's key service holds age and PGP keys only; this request is for a {} key",
                 match other {
                     KeyType::KmsKey(_) => "AWS KMS",
                     KeyType::PgpKey(_) => "PGP",
@@ -96,18 +114,36 @@ impl KeyServer {
         }
     }
 
-    fn decrypt_blocking(&self, recipient: &str, ciphertext: &[u8]) -> Result<Vec<u8>, Status> {
+    fn decrypt_blocking(&self, key: &Requested, ciphertext: &[u8]) -> Result<Vec<u8>, Status> {
         let _one_at_a_time = self.busy.lock().map_err(|_| Status::internal("poisoned"))?;
         let enc = std::str::from_utf8(ciphertext)
-            .map_err(|_| Status::invalid_argument("the wrapped key is not an armored age file"))?;
+            .map_err(|_| Status::invalid_argument("the wrapped key is not an armored message"))?;
+        let recipient = match key {
+            Requested::Age(recipient) => recipient,
+            // GnuPG's agent keeps its own passphrases and asks through its own pinentry.
+            Requested::Pgp(_) => {
+                let prompter = Prompter::with_hook(self.cache.clone());
+                return match pgp::unwrap(enc) {
+                    Ok(data_key) => {
+                        self.confirm("decrypt", key, &prompter)?;
+                        self.log(&format!("decrypt for {key}: ok"));
+                        Ok(data_key.to_vec())
+                    }
+                    Err(e) => {
+                        self.log(&format!("decrypt for {key}: failed"));
+                        Err(Status::unknown(e))
+                    }
+                };
+            }
+        };
         self.cache.begin_request();
         let prompter = Prompter::with_hook(self.cache.clone());
         let identities = AgeIdentities::load_with(Some(recipient), prompter.clone());
         match identities.unwrap(enc) {
-            Ok(key) => {
-                self.confirm("decrypt", recipient, &prompter)?;
+            Ok(data_key) => {
+                self.confirm("decrypt", key, &prompter)?;
                 self.log(&format!("decrypt for {recipient}: ok"));
-                Ok(key.to_vec())
+                Ok(data_key.to_vec())
             }
             Err(e) => {
                 self.cache.request_failed();
@@ -121,20 +157,20 @@ impl KeyServer {
         }
     }
 
-    fn encrypt_blocking(&self, recipient: &str, plaintext: &[u8]) -> Result<Vec<u8>, Status> {
+    fn encrypt_blocking(&self, key: &Requested, plaintext: &[u8]) -> Result<Vec<u8>, Status> {
         let _one_at_a_time = self.busy.lock().map_err(|_| Status::internal("poisoned"))?;
-        let wrapped = AgeRecipient::parse(recipient)
-            .and_then(|r| r.wrap(recipient, plaintext))
-            .map_err(|e| {
-                self.log(&format!("encrypt for {recipient}: failed: {e}"));
-                Status::unknown(e.to_string())
-            })?;
-        self.confirm(
-            "encrypt",
-            recipient,
-            &Prompter::with_hook(self.cache.clone()),
-        )?;
-        self.log(&format!("encrypt for {recipient}: ok"));
+        let wrapped = match key {
+            Requested::Age(recipient) => AgeRecipient::parse(recipient)
+                .and_then(|r| r.wrap(recipient, plaintext))
+                .map_err(|e| e.to_string()),
+            Requested::Pgp(fingerprint) => pgp::wrap(fingerprint, plaintext),
+        }
+        .map_err(|e| {
+            self.log(&format!("encrypt for {key}: failed: {e}"));
+            Status::unknown(e)
+        })?;
+        self.confirm("encrypt", key, &Prompter::with_hook(self.cache.clone()))?;
+        self.log(&format!("encrypt for {key}: ok"));
         Ok(wrapped.into_bytes())
     }
 
@@ -154,11 +190,11 @@ impl KeyService for KeyServer {
         request: Request<EncryptRequest>,
     ) -> Result<Response<EncryptResponse>, Status> {
         let request = request.into_inner();
-        let recipient = Self::age_recipient(request.key)?;
+        let key = Self::requested(request.key)?;
         let plaintext = zeroize::Zeroizing::new(request.plaintext);
         let server = self.clone();
         let ciphertext =
-            tokio::task::spawn_blocking(move || server.encrypt_blocking(&recipient, &plaintext))
+            tokio::task::spawn_blocking(move || server.encrypt_blocking(&key, &plaintext))
                 .await
                 .map_err(|e| Status::internal(e.to_string()))??;
         Ok(Response::new(EncryptResponse { ciphertext }))
@@ -169,13 +205,12 @@ impl KeyService for KeyServer {
         request: Request<DecryptRequest>,
     ) -> Result<Response<DecryptResponse>, Status> {
         let request = request.into_inner();
-        let recipient = Self::age_recipient(request.key)?;
+        let key = Self::requested(request.key)?;
         let server = self.clone();
-        let plaintext = tokio::task::spawn_blocking(move || {
-            server.decrypt_blocking(&recipient, &request.ciphertext)
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))??;
+        let plaintext =
+            tokio::task::spawn_blocking(move || server.decrypt_blocking(&key, &request.ciphertext))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))??;
         Ok(Response::new(DecryptResponse { plaintext }))
     }
 }

@@ -324,6 +324,40 @@ impl Workspace {
         (plugin_recipient(&out), plugin_identity(&out))
     }
 
+    /// A fresh GnuPG home in the workspace (`name`) holding a key pair without a
+    /// passphrase (ed25519 to certify, cv25519 to encrypt): (GNUPGHOME, fingerprint).
+    pub fn gnupg_key(&self, name: &str) -> (PathBuf, String) {
+        use std::os::unix::fs::PermissionsExt;
+        let home = self.path(name);
+        std::fs::create_dir(&home).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let gpg = |args: &[&str]| {
+            let run = self.run("gpg", |c| {
+                c.env("GNUPGHOME", &home)
+                    .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+                    .args(args);
+            });
+            assert_eq!(run.code, 0, "gpg {args:?}: {}", run.stderr);
+            run
+        };
+        gpg(&[
+            "--quick-gen-key",
+            &format!("keytap test {name} <{name}@example.org>"),
+            "ed25519",
+            "cert,sign",
+            "never",
+        ]);
+        let listed = gpg(&["--list-keys", "--with-colons"]).out();
+        let fingerprint = listed
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| !f.is_empty()))
+            .expect("a fingerprint")
+            .to_string();
+        gpg(&["--quick-add-key", &fingerprint, "cv25519", "encr", "never"]);
+        (home, fingerprint)
+    }
+
     /// A `/bin/sh` script made of `body`.
     pub fn sh_script(&self, name: &str, body: &str) -> PathBuf {
         self.script(name, &format!("#!/bin/sh\n{body}\n"))

@@ -657,33 +657,7 @@ fn install_secrets_uses_the_key_service_from_the_environment_or_the_flag() {
 #[test]
 fn decryption_order_asks_the_key_service_before_the_token() {
     let ws = Workspace::new();
-    let gnupg = ws.path("gnupg");
-    std::fs::create_dir(&gnupg).unwrap();
-    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let gpg = |args: &[&str]| {
-        ws.run("gpg", |c| {
-            c.env("GNUPGHOME", &gnupg)
-                .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
-                .args(args);
-        })
-    };
-    let made = gpg(&[
-        "--quick-gen-key",
-        "keytap test <t@example.org>",
-        "ed25519",
-        "cert,sign",
-        "never",
-    ]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let listed = gpg(&["--list-keys", "--with-colons"]).out();
-    let fpr = listed
-        .lines()
-        .find_map(|l| l.strip_prefix("fpr:"))
-        .and_then(|l| l.split(':').find(|f| !f.is_empty()))
-        .expect("a fingerprint")
-        .to_string();
-    let sub = gpg(&["--quick-add-key", &fpr, "cv25519", "encr", "never"]);
-    assert_eq!(sub.code, 0, "{}", sub.stderr);
+    let (gnupg, fpr) = ws.gnupg_key("gnupg");
 
     let (recipient, identity) = testkit_key(Some("prompt-pin"));
     ws.write("plain.yaml", "token: s3cret\n");
@@ -710,6 +684,9 @@ fn decryption_order_asks_the_key_service_before_the_token() {
                 .env_remove("SOPS_AGE_KEY_FILE")
                 .env("SOPS_AGE_KEY", &identity)
                 .env("KEYTAP_ASKPASS", &askpass)
+                // This machine's GnuPG fails (the key is only behind the service), without
+                // starting an agent in the workspace's home.
+                .env("SOPS_GPG_EXEC", "false")
                 .env("PATH", path_with_plugins());
             for (k, v) in env {
                 c.env(k, v);
@@ -748,6 +725,38 @@ fn decryption_order_asks_the_key_service_before_the_token() {
 
     let _ = sops_service.kill();
     let _ = sops_service.wait();
+    let _ = ws.run("gpgconf", |c| {
+        c.env("GNUPGHOME", &gnupg).args(["--kill", "all"]);
+    });
+}
+
+/// The real sops encrypts and decrypts a PGP key through keytap's key service (GnuPG on
+/// the service's side), with its own local key service off.
+#[test]
+fn sops_uses_pgp_keys_through_keytaps_service() {
+    let ws = Workspace::new();
+    let (gnupg, fp) = ws.gnupg_key("gnupg");
+    let socket = ws.path("svc.sock");
+    let gnupg_text = gnupg.to_str().unwrap().to_string();
+    let service = KeyServiceProcess::start(&ws, &socket, &[], &[("GNUPGHOME", &gnupg_text)]);
+    let remote = format!("--keyservice={}", service.uri());
+    ws.write("plain.yaml", "token: s3cret\n");
+    // sops's side has no GnuPG home with the key, so only the service can do it.
+    let sops = |args: &[&str]| {
+        ws.run("sops", |c| {
+            c.args(args)
+                .args([remote.as_str(), "--enable-local-keyservice=false"])
+                .env("GNUPGHOME", ws.path("nowhere"));
+        })
+    };
+    let enc = sops(&["encrypt", "--pgp", &fp, "plain.yaml"]);
+    assert_eq!(enc.code, 0, "{}", enc.stderr);
+    assert!(enc.out().contains(&fp));
+    ws.write("s.yaml", &enc.stdout);
+    let dec = sops(&["decrypt", "s.yaml"]);
+    assert_eq!(dec.code, 0, "{}", dec.stderr);
+    assert_eq!(dec.out(), "token: s3cret\n");
+    drop(service);
     let _ = ws.run("gpgconf", |c| {
         c.env("GNUPGHOME", &gnupg).args(["--kill", "all"]);
     });

@@ -348,3 +348,132 @@ fn large_files_read_through_a_mapping_match_sops() {
         }
     }
 }
+
+/// PGP keys go through GnuPG as in sops (`gpg`, or `SOPS_GPG_EXEC`, with sops's
+/// arguments): files keytap encrypts to a fingerprint (`--pgp`, a creation rule,
+/// `rotate --add-pgp`) decrypt with sops and the other way round; without the secret key
+/// the failure names the fingerprint.
+#[test]
+fn pgp_keys_work_both_ways_through_gnupg() {
+    let ws = Workspace::new();
+    let (gnupg, fp) = ws.gnupg_key("gnupg");
+    let empty_home = ws.path("empty-gnupg");
+    std::fs::create_dir(&empty_home).unwrap();
+    let calls = ws.path("gpg-calls");
+    let wrapper = ws.sh_script(
+        "gpg-wrapper",
+        &format!("echo \"$*\" >> '{}'\nexec gpg \"$@\"", calls.display()),
+    );
+    // Only GnuPG holds the key: no age identity.
+    let run = |program: &str, args: &[&str], home: &Path| {
+        ws.run(program, |c| {
+            c.args(args)
+                .env_remove("SOPS_AGE_KEY_FILE")
+                .env("GNUPGHOME", home)
+                .env("SOPS_GPG_EXEC", &wrapper);
+        })
+    };
+    let keytap = keytap_e2e::keytap_bin();
+    let keytap = keytap.to_str().unwrap();
+    let plain = "a: secret\nb:\n    - 1\n    - 2\n";
+    ws.write("plain.yaml", plain);
+
+    let ours = run(keytap, &["encrypt", "--pgp", &fp, "plain.yaml"], &gnupg);
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    let theirs = run("sops", &["encrypt", "--pgp", &fp, "plain.yaml"], &gnupg);
+    assert_eq!(theirs.code, 0, "{}", theirs.stderr);
+    // Everything but the random bytes is sops's, the armored message's included.
+    let unarmored = |enc: &[u8]| {
+        let text = mask(enc);
+        let start = text
+            .find("-----BEGIN PGP MESSAGE-----")
+            .expect("an armored message");
+        let end = text.find("-----END PGP MESSAGE-----").expect("its end");
+        format!("{}ARMOR{}", &text[..start], &text[end..])
+    };
+    assert_eq!(
+        unarmored(&ours.stdout),
+        unarmored(&theirs.stdout),
+        "the pgp entry differs from sops's"
+    );
+    let short = &fp[fp.len() - 16..];
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap().lines().next(),
+        Some(
+            format!("--no-default-recipient --yes --encrypt -a -r {fp} --trusted-key {short} --no-encrypt-to")
+                .as_str()
+        ),
+        "GnuPG is run as sops runs it, the data key on stdin"
+    );
+    for (by, enc) in [("keytap", &ours.stdout), ("sops", &theirs.stdout)] {
+        ws.write("s.yaml", enc);
+        for tool in [keytap, "sops"] {
+            let back = run(tool, &["decrypt", "s.yaml"], &gnupg);
+            assert_eq!(back.code, 0, "{tool} on {by}'s file: {}", back.stderr);
+            assert_eq!(back.out(), plain, "{tool} on {by}'s file");
+        }
+    }
+
+    // Without the secret key: sops's exit code, the fingerprint named, nothing on stdout.
+    ws.write("s.yaml", &ours.stdout);
+    let locked = run(keytap, &["decrypt", "s.yaml"], &empty_home);
+    assert_eq!(locked.code, 128, "{}", locked.stderr);
+    assert!(locked.stdout.is_empty());
+    assert!(
+        locked.stderr.contains(&format!("{fp}: FAILED"))
+            && locked
+                .stderr
+                .contains("could not decrypt data key with PGP key"),
+        "{}",
+        locked.stderr
+    );
+
+    // A creation rule's PGP key, in a group of its own next to an age group.
+    ws.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - key_groups:\n    - pgp:\n      - {fp}\n    - age:\n      - {}\n",
+            ws.recipient
+        ),
+    );
+    let grouped = run(keytap, &["encrypt", "plain.yaml"], &gnupg);
+    assert_eq!(grouped.code, 0, "{}", grouped.stderr);
+    ws.write("g.yaml", &grouped.stdout);
+    let back = ws.run("sops", |c| {
+        c.args(["decrypt", "g.yaml"]).env("GNUPGHOME", &gnupg);
+    });
+    assert_eq!(back.out(), plain, "{}", back.stderr);
+    std::fs::remove_file(ws.path(".sops.yaml")).unwrap();
+
+    // rotate --add-pgp on an age-only file, then --rm-pgp.
+    ws.write(
+        "r.yaml",
+        ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+            .ok(),
+    );
+    let added = ws.run(keytap, |c| {
+        c.args(["rotate", "-i", "--add-pgp", &fp, "r.yaml"])
+            .env("GNUPGHOME", &gnupg);
+    });
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let back = run("sops", &["decrypt", "r.yaml"], &gnupg);
+    assert_eq!(
+        back.out(),
+        plain,
+        "sops through the added key: {}",
+        back.stderr
+    );
+    let removed = ws.run(keytap, |c| {
+        c.args(["rotate", "-i", "--rm-pgp", &fp, "r.yaml"])
+            .env("GNUPGHOME", &gnupg);
+    });
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert!(!String::from_utf8_lossy(&ws.read("r.yaml")).contains(&fp));
+
+    let _ = ws.run("gpgconf", |c| {
+        c.env("GNUPGHOME", &gnupg).args(["--kill", "all"]);
+    });
+    let _ = ws.run("gpgconf", |c| {
+        c.env("GNUPGHOME", &empty_home).args(["--kill", "all"]);
+    });
+}

@@ -350,7 +350,7 @@ fn updatekeys_answers_and_missing_config_as_in_sops() {
     assert_eq!(ours.code, 1);
 }
 
-/// sops's flags and variables for keys keytap cannot wrap to (PGP, the cloud KMSes) are
+/// sops's flags and variables for keys keytap cannot wrap to (the cloud KMSes) are
 /// refused in one line naming the flag and the key, exit 1, nothing written: a team's
 /// `SOPS_KMS_ARN` must not be silently left out of a new file. Files that exist are
 /// unaffected by the variables, as in sops.
@@ -362,9 +362,16 @@ fn keys_keytap_cannot_wrap_to_are_refused_not_dropped() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
     let cases: [Case; 8] = [
         (
-            &["encrypt", "-a", &age, "-p", "ABCD", "doc.yaml"],
+            &[
+                "encrypt",
+                "-a",
+                &age,
+                "--azure-kv",
+                "https://v/keys/k/1",
+                "doc.yaml",
+            ],
             &[],
-            "--pgp",
+            "--azure-kv",
         ),
         (
             &["encrypt", "-a", &age, "doc.yaml"],
@@ -405,8 +412,8 @@ fn keys_keytap_cannot_wrap_to_are_refused_not_dropped() {
         ),
         (
             &["edit", "-a", &age, "new.yaml"],
-            &[("SOPS_PGP_FP", "ABCD")],
-            "SOPS_PGP_FP",
+            &[("SOPS_GCP_KMS_IDS", "projects/p")],
+            "SOPS_GCP_KMS_IDS",
         ),
     ];
     for (args, env, named) in cases {

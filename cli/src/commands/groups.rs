@@ -11,7 +11,6 @@ use keytap_core::safefs::replace::Contents;
 /// Refuses a new group with keys of a type keytap cannot wrap a data key to.
 fn refuse_foreign_keys(add: &GroupsAddArgs) -> Result<(), CliError> {
     let lists = [
-        ("PGP keys", &add.pgp),
         ("AWS KMS keys", &add.kms),
         ("GCP KMS keys", &add.gcp_kms),
         ("Azure Key Vault keys", &add.azure_kv),
@@ -60,8 +59,11 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
         lock,
     } = open_file(&common, &file, false, mode)?;
     match &action {
-        GroupsAction::Add(Lazy(GroupsAddArgs { age, .. })) => {
+        GroupsAction::Add(Lazy(GroupsAddArgs { age, pgp, .. })) => {
             let mut group = KeyGroup::new();
+            for fingerprints in pgp {
+                group.extend(keytap_core::keys::pgp::master_keys(fingerprints));
+            }
             for r in age
                 .iter()
                 .flat_map(|a| a.split(','))

@@ -2,6 +2,7 @@
 //! any type (a PGP or KMS key a team moves away from).
 
 use keytap_core::error::exit_code;
+use keytap_core::keys::pgp;
 use keytap_core::metadata::MasterKey;
 
 use crate::args::{CommonArgs, KeyChangeArgs};
@@ -65,10 +66,9 @@ fn removals(changes: &KeyChangeArgs) -> Result<Vec<(&'static str, String)>, CliE
     Ok(out)
 }
 
-/// Refuses `--add-pgp` and the other key types keytap cannot wrap a data key to.
+/// Refuses `--add-kms` and the other key types keytap cannot wrap a data key to.
 fn refuse_foreign_additions(changes: &KeyChangeArgs) -> Result<(), CliError> {
     crate::config_rules::refuse_foreign([
-        ("PGP keys", changes.add_pgp.as_deref()),
         ("AWS KMS keys", changes.add_kms.as_deref()),
         ("GCP KMS keys", changes.add_gcp_kms.as_deref()),
         ("Azure Key Vault keys", changes.add_azure_kv.as_deref()),
@@ -159,6 +159,7 @@ pub fn run(
                     enc: String::new(),
                 });
             }
+            first.extend(pgp::master_keys(changes.add_pgp.as_deref().unwrap_or("")));
         }
         for group in open.metadata.key_groups.iter_mut() {
             group.retain(|k| {

@@ -3,6 +3,7 @@
 pub mod age;
 pub mod agefile;
 pub mod identities;
+pub mod pgp;
 pub mod pq;
 pub mod prompt;
 pub mod sources;

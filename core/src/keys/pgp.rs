@@ -1,0 +1,169 @@
+//! PGP master keys, through the GnuPG binary as sops does: `gpg` (or `SOPS_GPG_EXEC`)
+//! encrypts the data key to a fingerprint and decrypts it with whatever secret key and
+//! agent (pinentry, smartcard) GnuPG has. sops first tries Go's OpenPGP library on the
+//! legacy `pubring.gpg`/`secring.gpg`, which GnuPG 2.1 and later no longer write, then the
+//! binary; keytap goes straight to the binary. The arguments are sops's, so a `gpg`
+//! wrapper written for sops works unchanged; the data key travels on stdin, never argv.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use zeroize::Zeroizing;
+
+use crate::metadata::MasterKey;
+use crate::tree::{Branch, Item, Value};
+
+/// The metadata list PGP keys go in.
+pub const KIND: &str = "pgp";
+
+/// The GnuPG program: `SOPS_GPG_EXEC` when set and not empty, else `gpg` from `PATH`.
+fn gpg_program() -> std::ffi::OsString {
+    std::env::var_os("SOPS_GPG_EXEC")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "gpg".into())
+}
+
+/// A new PGP master key for `fingerprint` (spaces removed, as sops does), created now and
+/// not yet holding a data key. Its fields are in sops's order: `created_at`, `enc`, `fp`.
+pub fn master_key(fingerprint: &str) -> MasterKey {
+    let fields: Branch = vec![
+        Item::Entry(
+            "created_at".into(),
+            Value::Str(crate::metadata::now_rfc3339()),
+        ),
+        Item::Entry("enc".into(), Value::Str(String::new())),
+        Item::Entry("fp".into(), Value::Str(fingerprint.replace(' ', ""))),
+    ];
+    MasterKey::Other {
+        kind: KIND.into(),
+        fields,
+    }
+}
+
+/// The master keys of a comma-separated fingerprint list (`--pgp`, `SOPS_PGP_FP`, a
+/// creation rule's `pgp:`); empty entries are skipped.
+pub fn master_keys(fingerprints: &str) -> Vec<MasterKey> {
+    fingerprints
+        .split(',')
+        .filter(|f| !f.trim().is_empty())
+        .map(master_key)
+        .collect()
+}
+
+/// The last 16 hex digits of a fingerprint (with a trailing `!`, 17 characters), which
+/// older GnuPG versions want for `--trusted-key` (sops's `shortenFingerprint`).
+fn short_id(fingerprint: &str) -> &str {
+    let keep = if fingerprint.ends_with('!') { 17 } else { 16 };
+    match fingerprint.len().checked_sub(keep) {
+        Some(start) if start > 0 && fingerprint.is_char_boundary(start) => &fingerprint[start..],
+        _ => fingerprint,
+    }
+}
+
+/// Runs GnuPG with `args`, `input` on its stdin: its stdout, or its trimmed stderr.
+fn run_gpg(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    let program = gpg_program();
+    let mut child = Command::new(&program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "exec: \"{}\": {}",
+                program.to_string_lossy(),
+                crate::goerr::io_reason(&e)
+            )
+        })?;
+    // Small enough for the pipe: GnuPG reads all of it before writing much.
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(input))
+        .unwrap_or(Ok(()));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| crate::goerr::io_reason(&e))?;
+    let stdout = Zeroizing::new(out.stdout);
+    if out.status.success() && written.is_ok() {
+        Ok(stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Encrypts `data_key` to `fingerprint`: the ASCII-armored message sops stores as `enc`.
+pub fn wrap(fingerprint: &str, data_key: &[u8]) -> Result<String, String> {
+    let args = [
+        "--no-default-recipient",
+        "--yes",
+        "--encrypt",
+        "-a",
+        "-r",
+        fingerprint,
+        "--trusted-key",
+        short_id(fingerprint),
+        "--no-encrypt-to",
+    ];
+    let armored = run_gpg(&args, data_key).map_err(|stderr| {
+        format!(
+            "could not encrypt data key with PGP key: GnuPG binary error: failed to encrypt sops data key with pgp: {stderr}"
+        )
+    })?;
+    Ok(String::from_utf8_lossy(&armored).trim().to_string())
+}
+
+/// Decrypts an `enc` message with GnuPG's secret keys.
+pub fn unwrap(enc: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    let failed = |why: String| {
+        format!(
+            "could not decrypt data key with PGP key: GnuPG binary error: failed to decrypt sops data key with pgp: {why}"
+        )
+    };
+    let key = run_gpg(&["-d"], enc.as_bytes()).map_err(failed)?;
+    if key.is_empty() {
+        // An old GnuPG drops AEAD packets it cannot read and succeeds with nothing.
+        return Err(failed("zero bytes returned".into()));
+    }
+    Ok(key)
+}
+
+/// The fingerprint of a PGP master key (its `fp` field).
+pub fn fingerprint(key: &MasterKey) -> Option<&str> {
+    match key {
+        MasterKey::Other { kind, fields } if kind == KIND => match crate::tree::get(fields, "fp") {
+            Some(Value::Str(fp)) => Some(fp),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_are_sops_s() {
+        assert_eq!(
+            short_id("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
+            "3D16CEE4A27381B4"
+        );
+        assert_eq!(
+            short_id("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4!"),
+            "3D16CEE4A27381B4!"
+        );
+        assert_eq!(short_id("ABCD"), "ABCD");
+        assert_eq!(short_id("0123456789ABCDEF"), "0123456789ABCDEF");
+    }
+
+    #[test]
+    fn fingerprint_lists_split_like_sops() {
+        let keys = master_keys("AB CD, EF01,,");
+        let fps: Vec<&str> = keys.iter().filter_map(fingerprint).collect();
+        assert_eq!(fps, ["ABCD", "EF01"]);
+        assert_eq!(keys[0].kind(), "pgp");
+        assert_eq!(keys[0].enc(), "");
+    }
+}
