@@ -30,6 +30,6 @@ status=0
 for tool in "$keytap" "$sops_bin"; do
   ln -sf "$tool" sops
   echo "== $tool"
-  cargo test --quiet -- --test-threads=2 2>&1 | grep -E '^test .* FAILED$|^test result' || status=1
+  cargo test -- --test-threads=2 2>&1 | grep -E '^test .* FAILED$|^test result' || status=1
 done
 exit $status
