@@ -131,17 +131,7 @@ rec {
     };
   };
 
-  # A sops-nix GnuPG setting keytap does not support, declared so configurations that
-  # leave it unset (null) still evaluate.
-  unsupportedGnupgOption =
-    example: description:
-    mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      inherit example description;
-    };
-
-  # `sops.gnupg.package`, kept for sops-nix configurations; each module words why.
+  # `sops.gnupg.package`: the GnuPG keytap runs for PGP keys (as `SOPS_GPG_EXEC`).
   gnupgPackageOption =
     description:
     mkOption {

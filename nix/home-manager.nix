@@ -16,7 +16,8 @@
 #     unit and the user's own `keytap`/`sops` commands go through it and share one PIN.
 #   - `sops.age.identityOrder`, as in the NixOS module.
 #
-# GnuPG is not supported: configurations that use it fail with an assertion saying so.
+# GnuPG: `sops.gnupg.home` and Qubes split GPG work as in sops-nix (keytap runs GnuPG, or
+# `SOPS_GPG_EXEC`, for PGP keys); SSH keys imported as GnuPG keys fail with an assertion.
 {
   config,
   lib,
@@ -266,20 +267,30 @@ in
     };
 
     gnupg = {
-      package = common.gnupgPackageOption "The gnupg package (not used by keytap, which does not support GnuPG).";
+      package = common.gnupgPackageOption "The gnupg package to use for sops operations.";
 
-      home = common.unsupportedGnupgOption "/home/someuser/.gnupg" "Not supported by keytap: setting it fails with an assertion.";
+      home = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/home/someuser/.gnupg";
+        description = "Path to gnupg database directory containing the key for decrypting the sops file.";
+      };
 
       qubes-split-gpg = {
-        enable = lib.mkEnableOption "Qubes Split GPG (not supported by keytap)";
+        enable = lib.mkEnableOption "Enable support for Qubes Split GPG feature: https://www.qubes-os.org/doc/split-gpg";
 
-        domain = common.unsupportedGnupgOption "vault-gpg" "Not supported by keytap.";
+        domain = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "vault-gpg";
+          description = "It tells Qubes OS which secure Qube holds your GPG keys.";
+        };
       };
 
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = [ ];
-        description = "Not supported by keytap: setting it fails with an assertion.";
+        description = "SSH keys imported as GPG keys: not supported by keytap, setting it fails with an assertion.";
       };
     };
   };
@@ -294,13 +305,32 @@ in
     (lib.mkIf (cfg.secrets != { }) {
       assertions = [
         {
-          assertion = cfg.keyservice.enable || cfg.age.keyFile != null || cfg.age.sshKeyPaths != [ ];
+          assertion =
+            cfg.keyservice.enable
+            || cfg.gnupg.home != null
+            || cfg.gnupg.sshKeyPaths != [ ]
+            || cfg.gnupg.qubes-split-gpg.enable
+            || cfg.age.keyFile != null
+            || cfg.age.sshKeyPaths != [ ];
           # sops-nix's message (a key service also counts as a key source here).
           message = "No key source configured for sops. Either set services.openssh.enable or set sops.age.keyFile or sops.gnupg.home or sops.gnupg.qubes-split-gpg.enable";
         }
         {
-          assertion = cfg.gnupg.home == null && cfg.gnupg.sshKeyPaths == [ ] && !cfg.gnupg.qubes-split-gpg.enable;
-          message = "keytap does not support GnuPG: unset sops.gnupg.home, sops.gnupg.sshKeyPaths and sops.gnupg.qubes-split-gpg and use age keys (sops.age.keyFile, sops.age.sshKeyPaths or a plugin)";
+          assertion =
+            !(cfg.gnupg.home != null && cfg.gnupg.sshKeyPaths != [ ])
+            && !(cfg.gnupg.home != null && cfg.gnupg.qubes-split-gpg.enable)
+            && !(cfg.gnupg.sshKeyPaths != [ ] && cfg.gnupg.qubes-split-gpg.enable);
+          message = "Exactly one of sops.gnupg.home, sops.gnupg.qubes-split-gpg.enable and sops.gnupg.sshKeyPaths must be set";
+        }
+        {
+          assertion =
+            !cfg.gnupg.qubes-split-gpg.enable
+            || (cfg.gnupg.qubes-split-gpg.domain != null && cfg.gnupg.qubes-split-gpg.domain != "");
+          message = "sops.gnupg.qubes-split-gpg.domain is required when sops.gnupg.qubes-split-gpg.enable is set to true";
+        }
+        {
+          assertion = cfg.gnupg.sshKeyPaths == [ ];
+          message = "keytap does not import SSH keys as GnuPG keys: unset sops.gnupg.sshKeyPaths and use the key's ssh-to-age recipient with sops.age.sshKeyPaths, or a GnuPG home (sops.gnupg.home)";
         }
         {
           assertion = !cfg.keyservice.enable || isLinux;
@@ -308,7 +338,23 @@ in
         }
       ];
 
-      sops.environment = { PATH = installerPath; } // lib.mapAttrs (_: lib.mkDefault) promptEnvironment;
+      sops.environment = {
+        PATH = installerPath;
+        # As sops-nix: the GnuPG keytap runs for PGP keys (or Qubes's split-GPG client).
+        SOPS_GPG_EXEC = lib.mkMerge [
+          (lib.mkIf (cfg.gnupg.home != null || cfg.gnupg.sshKeyPaths != [ ]) (
+            lib.mkDefault "${cfg.gnupg.package}/bin/gpg"
+          ))
+          (lib.mkIf cfg.gnupg.qubes-split-gpg.enable (lib.mkDefault config.home.sessionVariables.SOPS_GPG_EXEC))
+        ];
+        QUBES_GPG_DOMAIN = lib.mkIf cfg.gnupg.qubes-split-gpg.enable (
+          lib.mkDefault cfg.gnupg.qubes-split-gpg.domain
+        );
+      } // lib.mapAttrs (_: lib.mkDefault) promptEnvironment;
+
+      home.sessionVariables = lib.mkIf cfg.gnupg.qubes-split-gpg.enable {
+        SOPS_GPG_EXEC = "qubes-gpg-client-wrapper";
+      };
 
       systemd.user.services.sops-nix = lib.mkIf isLinux {
         Unit =

@@ -14,8 +14,9 @@
 #     unit (`useSystemdActivation` defaults to true) ordered after pcscd.socket / tpm2.target,
 #     and pcscd is enabled for smart-card plugins.
 #
-# GnuPG is not supported: configurations that really use it (`sops.gnupg.home`, or
-# `sops.gnupg.sshKeyPaths` set to a non-empty list) fail with an assertion saying so.
+# GnuPG: `sops.gnupg.home` works as in sops-nix (PGP keys are decrypted by GnuPG, which
+# keytap runs as sops does). SSH keys imported as GnuPG keys (`sops.gnupg.sshKeyPaths` set
+# to a non-empty list) are not supported and fail with an assertion saying so.
 {
   config,
   options,
@@ -48,14 +49,13 @@ let
   sysusersEnabled = options.systemd ? sysusers && config.systemd.sysusers.enable;
   userbornEnabled = options.services ? userborn && config.services.userborn.enable;
 
-  # --- GnuPG (not supported) --------------------------------------------------------------
+  # --- GnuPG ----------------------------------------------------------------------------
 
-  # The default of gnupg.sshKeyPaths (the RSA host keys) is not a request for GnuPG; only
-  # a value the configuration sets is.
+  # The default of gnupg.sshKeyPaths (the RSA host keys) is not a request to import them;
+  # only a value the configuration sets is (and that is not supported).
   gnupgSshKeysSet =
     cfg.gnupg.sshKeyPaths != [ ]
     && (options.sops.gnupg.sshKeyPaths.highestPrio or lib.modules.defaultOverridePriority) < 1500;
-  usesGnupg = cfg.gnupg.home != null || gnupgSshKeysSet;
 
   # --- option types -----------------------------------------------------------------------
 
@@ -417,22 +417,26 @@ in
     };
 
     gnupg = {
-      home = common.unsupportedGnupgOption "/root/.gnupg" ''
-        Path to gnupg database directory containing the key for decrypting the sops file.
-        Not supported by keytap: setting it fails with an assertion.
-      '';
+      home = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/root/.gnupg";
+        description = ''
+          Path to gnupg database directory containing the key for decrypting the sops file.
+        '';
+      };
 
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = defaultImportKeys "rsa";
         defaultText = lib.literalMD "The rsa keys from {option}`config.services.openssh.hostKeys`";
         description = ''
-          Path to ssh keys added as GPG keys during sops decryption. keytap has no GnuPG:
-          setting this to a non-empty list fails with an assertion; `[ ]` is accepted.
+          Path to ssh keys added as GPG keys during sops decryption. keytap does not import
+          them: setting this to a non-empty list fails with an assertion; `[ ]` is accepted.
         '';
       };
 
-      package = common.gnupgPackageOption "The gnupg package (unused by keytap, kept for compatibility).";
+      package = common.gnupgPackageOption "The gnupg package to use for sops operations.";
     };
   };
 
@@ -444,20 +448,18 @@ in
           message = "Exactly one of sops.gnupg.home and sops.gnupg.sshKeyPaths must be set";
         }
         {
-          assertion = !usesGnupg;
+          assertion = !gnupgSshKeysSet;
           message = ''
-            keytap does not support GnuPG, but ${
-              if cfg.gnupg.home != null then "sops.gnupg.home" else "sops.gnupg.sshKeyPaths"
-            } is set.
-            Encrypt the sops files to age recipients instead (for an SSH host key, its
-            ssh-to-age recipient, then use sops.age.sshKeyPaths), and remove sops.gnupg.home /
+            keytap does not import SSH keys as GnuPG keys, but sops.gnupg.sshKeyPaths is set.
+            Encrypt the sops files to the key's ssh-to-age recipient instead and list it in
+            sops.age.sshKeyPaths (or keep a GnuPG home with the PGP key: sops.gnupg.home), and
             set sops.gnupg.sshKeyPaths = [ ].
           '';
         }
         {
-          # sops-nix's check, minus GnuPG: keytap only reads age keys.
-          assertion = cfg.age.keyFile != null || cfg.age.sshKeyPaths != [ ] || usesGnupg;
-          message = "No key source configured for sops. Either set services.openssh.enable (its ed25519 host key is used) or set sops.age.keyFile or sops.age.sshKeyPaths (keytap does not use GnuPG)";
+          # sops-nix's check; GnuPG's SSH keys are not a source keytap reads.
+          assertion = cfg.age.keyFile != null || cfg.age.sshKeyPaths != [ ] || cfg.gnupg.home != null || gnupgSshKeysSet;
+          message = "No key source configured for sops. Either set services.openssh.enable (its ed25519 host key is used) or set sops.age.keyFile, sops.age.sshKeyPaths or sops.gnupg.home";
         }
       ]
       ++ lib.optionals cfg.validateSopsFiles (
@@ -490,6 +492,11 @@ in
           '';
         }
       ];
+
+      # As sops-nix: the installer's GnuPG (keytap runs it for PGP keys).
+      sops.environment.SOPS_GPG_EXEC = lib.mkIf (cfg.gnupg.home != null || cfg.gnupg.sshKeyPaths != [ ]) (
+        lib.mkDefault "${cfg.gnupg.package}/bin/gpg"
+      );
 
       # Users' secrets are installed before users exist: by an activation script, or with
       # systemd-sysusers/userborn by a unit ordered before them, early in sysinit; pcscd

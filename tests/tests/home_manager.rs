@@ -318,19 +318,41 @@ fn typos_and_wrong_types_are_rejected_with_the_module_systems_messages() {
         let err = eval("x86_64-linux", None, &config).expect_err(&config);
         assert!(err.contains(said), "{config}: {said:?} not in {err}");
     }
-    // Assertions: no key source (sops-nix's message), GnuPG (unsupported, said so).
+    // Assertions: no key source (sops-nix's message); SSH keys as GnuPG keys (unsupported,
+    // said so).
     let v = linux(r#"sops.defaultSopsFile = "/etc/s.yaml"; sops.secrets.api = { };"#);
     assert!(v["failedAssertions"][0]
         .as_str()
         .unwrap()
         .starts_with("No key source configured for sops."));
     let v = linux(&format!(
-        "{base} sops.secrets.api = {{ }}; sops.gnupg.home = \"/home/alice/.gnupg\";"
+        "{base} sops.secrets.api = {{ }}; sops.gnupg.sshKeyPaths = [ \"/home/alice/.ssh/id_rsa\" ];"
     ));
     assert!(v["failedAssertions"][0]
         .as_str()
         .unwrap()
-        .starts_with("keytap does not support GnuPG"));
+        .starts_with("keytap does not import SSH keys as GnuPG keys"));
+    // A GnuPG home is a key source, as in sops-nix, with GnuPG for the installer.
+    let v = linux(
+        r#"sops.defaultSopsFile = "/etc/s.yaml"; sops.secrets.api = { };
+           sops.gnupg.home = "/home/alice/.gnupg";"#,
+    );
+    assert_eq!(v["failedAssertions"], serde_json::json!([]));
+    assert_eq!(v["manifest"]["json"]["gnupgHome"], "/home/alice/.gnupg");
+    assert!(v["environment"]["SOPS_GPG_EXEC"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("/bin/gpg")));
+    // Qubes split GPG: its client for GnuPG, the domain it asks.
+    let v = linux(
+        r#"sops.defaultSopsFile = "/etc/s.yaml"; sops.secrets.api = { };
+           sops.gnupg.qubes-split-gpg = { enable = true; domain = "vault-gpg"; };"#,
+    );
+    assert_eq!(v["failedAssertions"], serde_json::json!([]));
+    assert_eq!(
+        v["environment"]["SOPS_GPG_EXEC"],
+        "qubes-gpg-client-wrapper"
+    );
+    assert_eq!(v["environment"]["QUBES_GPG_DOMAIN"], "vault-gpg");
 }
 
 /// A non-root user for the installer runs, created once (CI runs the tests as root).

@@ -351,24 +351,30 @@ fn bad_configs_are_rejected_with_nixpkgs_messages() {
             .map(|v| v.as_str().unwrap().to_string())
             .collect()
     };
-    let gpg = failed("{ sops.gnupg.home = \"/root/.gnupg\"; }");
+    // A GnuPG home works as in sops-nix: in the manifest, GnuPG in the environment.
+    let home = eval_ok(&format!(
+        "h.summary [ {{ sops.defaultSopsFile = {}; sops.secrets.x = {{ }}; sops.gnupg.home = \"/root/.gnupg\"; sops.age.keyFile = lib.mkForce null; services.openssh.enable = lib.mkForce false; }} ]",
+        repo().join("nix/tests/secrets.yaml").display()
+    ));
+    assert_eq!(home["failedAssertions"], json!([]));
+    assert_eq!(home["manifest"]["json"]["gnupgHome"], json!("/root/.gnupg"));
+    let script = home["activation"]["setupSecrets"].to_string();
     assert!(
-        gpg.iter()
-            .any(|m| m.contains("keytap does not support GnuPG") && m.contains("sops.gnupg.home")),
-        "{gpg:?}"
+        script.contains("export SOPS_GPG_EXEC='") && script.contains("/bin/gpg'"),
+        "{script}"
     );
+    // So does the renamed sops-nix option.
+    assert_eq!(
+        failed("{ sops.gnupgHome = \"/root/.gnupg\"; }"),
+        Vec::<String>::new()
+    );
+    // SSH keys imported as GnuPG keys are not supported, and said so.
     let gpg = failed("{ sops.gnupg.sshKeyPaths = [ \"/etc/ssh/ssh_host_rsa_key\" ]; }");
     assert!(
-        gpg.iter()
-            .any(|m| m.contains("keytap does not support GnuPG")
-                && m.contains("sops.gnupg.sshKeyPaths")),
-        "{gpg:?}"
-    );
-    // The renamed sops-nix option is an alias too.
-    let gpg = failed("{ sops.gnupgHome = \"/root/.gnupg\"; }");
-    assert!(
-        gpg.iter()
-            .any(|m| m.contains("keytap does not support GnuPG")),
+        gpg.iter().any(
+            |m| m.contains("keytap does not import SSH keys as GnuPG keys")
+                && m.contains("sops.gnupg.sshKeyPaths")
+        ),
         "{gpg:?}"
     );
     // [ ] is fine, and so is the default (the RSA host keys) without anything set.

@@ -133,10 +133,12 @@ pub struct Manifest {
     /// Generations to keep; 0 keeps all.
     #[serde(default, rename = "keepGenerations", deserialize_with = "nullable")]
     pub keep_generations: i64,
-    /// SSH keys sops-nix imports as GnuPG keys (keytap has no GnuPG; see the module).
+    /// SSH (RSA) keys sops-nix converts to OpenPGP keys in a throwaway keyring: not done by
+    /// keytap, which decrypts PGP keys through GnuPG (`gnupgHome`) and SSH keys as age keys
+    /// (`ageSshKeyPaths`).
     #[serde(default, rename = "sshKeyPaths", deserialize_with = "nullable")]
     pub ssh_key_paths: Vec<String>,
-    /// A GnuPG home (not supported by keytap).
+    /// The GnuPG home PGP keys are decrypted with (`GNUPGHOME` for the run).
     #[serde(default, rename = "gnupgHome", deserialize_with = "nullable")]
     pub gnupg_home: String,
     /// An age identity file (X25519 and plugin identities).

@@ -207,6 +207,11 @@ fn install(
     })?;
     checkpoint("mounted");
 
+    // PGP keys are GnuPG's (crate::keys::pgp): the manifest's home for them, as sops-nix
+    // sets it. The process is this run's alone.
+    if !m.gnupg_home.is_empty() {
+        std::env::set_var("GNUPGHOME", &m.gnupg_home);
+    }
     let local = if opts.local_keys {
         Some(keys::load(m)?)
     } else {
