@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The keytap walkthrough: a NixOS user's day with sops-style secrets, in a temp dir.
 # Creates a key and .sops.yaml, encrypts a secrets file, edits it with a scripted
-# editor, decrypts it, and checks that the real sops reads what keytap wrote.
+# editor, decrypts it, and checks that the real sops reads what keytap wrote; then
+# hardware tokens, the key service, home-manager, git merges and a PGP teammate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -16,6 +17,8 @@ cleanup() {
   # Stop what step 7 started (the software YubiKey, then pcscd), by PID.
   for pid in "${started_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${started_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Step 12's gpg-agent, if it got that far.
+  [ -d "$work/gnupg" ] && GNUPGHOME="$work/gnupg" gpgconf --kill all 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -247,6 +250,22 @@ echo "\$ git diff HEAD~1   # through the textconv"
 git diff HEAD~1 -- app.yaml | grep '^[-+][^-+]' | sed 's/^/   /'
 cd "$work"
 echo
+
+step "12. A teammate who stays on PGP: their GnuPG key in the same file, both tools read it"
+export GNUPGHOME="$work/gnupg"
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
+  --quick-gen-key "teammate <teammate@example.invalid>" ed25519 cert,sign never 2>/dev/null
+fpr=$(gpg --list-keys --with-colons 2>/dev/null | awk -F: '/^fpr/ { print $10; exit }')
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' --quick-add-key "$fpr" cv25519 encr never 2>/dev/null
+show "$keytap" rotate -i --add-pgp "$fpr" secrets/secrets.yaml
+grep "fp:" secrets/secrets.yaml
+echo "   the teammate has no age key, only GnuPG: keytap and sops both decrypt through it"
+show env -u XDG_CONFIG_HOME HOME="$work/teammate" "$keytap" decrypt --extract '["database"]["user"]' secrets/secrets.yaml
+echo
+show env -u XDG_CONFIG_HOME HOME="$work/teammate" sops decrypt --extract '["database"]["user"]' secrets/secrets.yaml
+echo
+gpgconf --kill all
 
 echo
 echo "Walkthrough complete."
