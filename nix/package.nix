@@ -55,11 +55,12 @@ rustPlatform.buildRustPackage {
   doCheck = false;
 
   # `sops-install-secrets` for tools that call sops-nix's installer by name (keytap
-  # install-secrets reads its Go-style flags, `-check-mode=sopsfile`, itself).
+  # install-secrets reads its Go-style flags, `-check-mode=sopsfile`, itself, and names
+  # itself in messages by the argv[0] passed on, as the Go installer does).
   postInstall = lib.optionalString (pname == "keytap") ''
     cat > $out/bin/sops-install-secrets <<EOF
     #!${runtimeShell}
-    exec $out/bin/keytap install-secrets "\$@"
+    exec -a "\$0" $out/bin/keytap install-secrets "\$@"
     EOF
     chmod +x $out/bin/sops-install-secrets
   '';

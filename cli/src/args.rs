@@ -686,8 +686,10 @@ pub struct InstallSecretsArgs {
     pub ignore_passwd: bool,
     #[command(flatten)]
     pub keyservice: KeyServiceArgs,
-    /// The manifest JSON.
-    pub manifest: PathBuf,
+    /// The manifest JSON. (More than one is a usage error that exits 0, as in
+    /// sops-install-secrets, whose flags end at the first argument.)
+    #[arg(required = true, num_args = 1..)]
+    pub manifest: Vec<PathBuf>,
 }
 
 // `keytap groups add`.

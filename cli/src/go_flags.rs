@@ -14,8 +14,9 @@ const IGNORE_PASSWD: &str = "ignore-passwd";
 
 /// `args` (the whole command line, `args[1]` being `install-secrets`) with Go-style flags
 /// rewritten for clap. Like Go, the flags end at `--` or at the first argument that is
-/// not a flag; what follows is left as it is, and so is anything unrecognised (clap then
-/// reports it).
+/// not a flag: what follows is all arguments, so a `--` is put before it for clap (then
+/// `m.json -ignore-passwd` is two manifests, as in Go, not a flag). Anything unrecognised
+/// before it is left for clap to report.
 pub fn rewrite(args: Vec<OsString>) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());
     let mut rest = args.into_iter();
@@ -25,7 +26,12 @@ pub fn rewrite(args: Vec<OsString>) -> Vec<OsString> {
             out.push(arg);
             break;
         };
-        if text == "--" || !text.starts_with('-') || text == "-" {
+        if text == "--" {
+            out.push(arg);
+            break;
+        }
+        if !text.starts_with('-') || text == "-" {
+            out.push("--".into());
             out.push(arg);
             break;
         }
@@ -71,36 +77,51 @@ mod tests {
     fn go_spellings_become_clap_spellings() {
         assert_eq!(
             rewritten(&["-check-mode=manifest", "m.json"]),
-            ["--check-mode=manifest", "m.json"]
+            ["--check-mode=manifest", "--", "m.json"]
         );
         assert_eq!(
             rewritten(&["-check-mode", "sopsfile", "-ignore-passwd", "m.json"]),
-            ["--check-mode", "sopsfile", "--ignore-passwd", "m.json"]
+            [
+                "--check-mode",
+                "sopsfile",
+                "--ignore-passwd",
+                "--",
+                "m.json"
+            ]
         );
         assert_eq!(
             rewritten(&["--check-mode", "off", "--ignore-passwd=T", "m.json"]),
-            ["--check-mode", "off", "--ignore-passwd", "m.json"]
+            ["--check-mode", "off", "--ignore-passwd", "--", "m.json"]
         );
-        assert_eq!(rewritten(&["-ignore-passwd=false", "m.json"]), ["m.json"]);
+        assert_eq!(
+            rewritten(&["-ignore-passwd=false", "m.json"]),
+            ["--", "m.json"]
+        );
         assert_eq!(rewritten(&["-help"]), ["--help"]);
     }
 
     #[test]
     fn flags_end_where_go_ends_them_and_the_rest_is_untouched() {
-        // After the manifest, after `--`, a value that looks like a flag, an unknown flag,
-        // and a bad boolean: left for clap to accept or report.
+        // After the manifest everything is an argument (so two manifests, as Go sees
+        // them); after `--` too; a value that looks like a flag, an unknown flag and a bad
+        // boolean are left for clap to accept or report.
         assert_eq!(
             rewritten(&["m.json", "-ignore-passwd"]),
-            ["m.json", "-ignore-passwd"]
+            ["--", "m.json", "-ignore-passwd"]
         );
         assert_eq!(rewritten(&["--", "-m.json"]), ["--", "-m.json"]);
         assert_eq!(
             rewritten(&["-check-mode", "-ignore-passwd", "m.json"]),
-            ["--check-mode", "-ignore-passwd", "m.json"]
+            ["--check-mode", "-ignore-passwd", "--", "m.json"]
         );
         assert_eq!(
             rewritten(&["-keyservice=unix:///s", "-ignore-passwd=maybe", "m.json"]),
-            ["-keyservice=unix:///s", "-ignore-passwd=maybe", "m.json"]
+            [
+                "-keyservice=unix:///s",
+                "-ignore-passwd=maybe",
+                "--",
+                "m.json"
+            ]
         );
     }
 }

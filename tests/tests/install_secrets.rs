@@ -707,11 +707,19 @@ fn check_modes_validate_without_touching_anything() {
         let r = site.install(&[&args[..], &[&site.s(&good)]].concat(), &[]);
         assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
     }
-    for args in [vec![], vec![site.s(&good), site.s(&good)]] {
+    // Go's flags end at the first argument: a flag after the manifest is a second argument,
+    // so nothing is installed or checked, in either spelling.
+    for args in [
+        vec![],
+        vec![site.s(&good), site.s(&good)],
+        vec![site.s(&good), "--ignore-passwd".into()],
+        vec![site.s(&good), "-ignore-passwd".into()],
+        vec![site.s(&good), "-check-mode=manifest".into()],
+    ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = site.install(&args, &[]);
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-        r.assert_stderr_has("Usage:");
+        r.assert_stderr_has("Usage");
     }
     assert!(!site.mount().exists(), "check modes mount nothing");
     assert!(!site.link().exists());
@@ -829,11 +837,41 @@ fn an_ssh_host_key_works_as_an_age_identity_like_ssh_to_age() {
         });
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(site.read_secret("host_secret"), b"from-ssh");
+    // sops-nix's key-import line, on stdout, named by the program's file name.
     assert!(
-        r.stderr
-            .contains(&format!("as age key with fingerprint {recipient}")),
+        r.out().contains(&format!(
+            "keytap: Imported {} as age key with fingerprint {recipient}",
+            site.s(&key)
+        )),
         "{}",
-        r.stderr
+        r.out()
+    );
+    // Through the package's drop-in (`exec -a "$0"`), the names are sops-install-secrets's.
+    let dropin = site.ws.script(
+        "bin/sops-install-secrets",
+        &format!(
+            "#!/bin/bash\nexec -a \"$0\" {} install-secrets \"$@\"\n",
+            keytap_e2e::keytap_bin().display()
+        ),
+    );
+    let via = |manifest: &str| {
+        site.ws.run(dropin.to_str().unwrap(), |c| {
+            c.env_remove("SOPS_AGE_KEY_FILE").arg(manifest);
+        })
+    };
+    let r2 = via(&site.s(&mf));
+    assert_eq!(r2.code, 0, "{}", r2.stderr);
+    assert!(
+        r2.out().contains("sops-install-secrets: Imported "),
+        "{}",
+        r2.out()
+    );
+    let r2 = via("/nonexistent/manifest.json");
+    assert_eq!(r2.code, 1);
+    assert!(
+        r2.stderr.starts_with(&format!("{}: ", dropin.display())),
+        "{}",
+        r2.stderr
     );
     assert!(
         r.stderr

@@ -39,7 +39,11 @@ pub fn load(manifest: &Manifest) -> Result<AgeIdentities, InstallError> {
                 ssh_text.push_str(&identity);
                 ssh_text.push('\n');
                 if manifest.logging.key_import {
-                    eprintln!("keytap: Imported {path} as age key with fingerprint {recipient}");
+                    // sops-nix's line, on stdout, named by the program's file name.
+                    println!(
+                        "{}: Imported {path} as age key with fingerprint {recipient}",
+                        program_base_name()
+                    );
                 }
             }
             Err(e) => eprintln!("Cannot convert ssh key '{path}': {e}"),
@@ -106,4 +110,17 @@ pub fn load(manifest: &Manifest) -> Result<AgeIdentities, InstallError> {
         None => std::env::remove_var("SOPS_AGE_KEY"),
     }
     Ok(ids)
+}
+
+/// The file name the program was run as (`keytap`, or `sops-install-secrets` through the
+/// drop-in), as sops-install-secrets names itself in its key-import lines.
+fn program_base_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|argv0| {
+            Path::new(&argv0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "keytap".into())
 }
