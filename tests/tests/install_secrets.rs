@@ -988,7 +988,14 @@ fn setuid_setgid_and_sticky_bits_never_reach_a_secret() {
         .mount()
         .join(site.live().unwrap().to_string())
         .join("v");
-    assert_eq!(attrs(&live).0, 0o777);
+    // The permission bits, through the umask (the installer's is this test's).
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .map(|u| u32::from_str_radix(u.trim(), 8).unwrap())
+        .unwrap();
+    assert_eq!(attrs(&live).0, 0o777 & !umask);
 }
 
 /// A manifest's `gnupgHome` is where PGP keys are decrypted, as sops-nix sets
@@ -1024,5 +1031,41 @@ fn gnupg_home_decrypts_pgp_secrets() {
         let _ = site.ws.run("gpgconf", |c| {
             c.env("GNUPGHOME", &home).args(["--kill", "all"]);
         });
+    }
+}
+
+/// As sops-install-secrets (`os.WriteFile(path, value, mode)`, no chmod after), a secret's
+/// mode goes through the installer's umask; a rendered template keeps its exact mode.
+#[test]
+fn a_secrets_mode_goes_through_the_umask_as_in_sops_nix() {
+    let site = Site::new();
+    let file = site.sops_file("u.yaml", b"a: x\n", &[]);
+    let mut secret = site.secret("a", "a", &file, "yaml");
+    secret["mode"] = json!("0666");
+    let mut template = site.template("t", "v");
+    template["mode"] = json!("0666");
+    let m = site.manifest_value(vec![secret], vec![template]);
+    let mf = site.write_manifest("m.json", &m);
+    for (umask, secret_mode) in [("022", 0o644), ("0", 0o666), ("077", 0o600)] {
+        let r = site.ws.run("sh", |c| {
+            c.args([
+                "-c",
+                &format!("umask {umask}; exec \"$0\" install-secrets \"$1\""),
+            ])
+            .arg(keytap_e2e::keytap_bin())
+            .arg(&mf)
+            .env("KEYTAP_INSTALL_NIXOS_RUN_DIR", site.ws.path("run/nixos"));
+        });
+        assert_eq!(r.code, 0, "umask {umask}: {}", r.stderr);
+        assert_eq!(
+            attrs(&site.link().join("a")).0 & 0o7777,
+            secret_mode,
+            "umask {umask}"
+        );
+        assert_eq!(
+            attrs(&site.link().join("rendered/t")).0 & 0o7777,
+            0o666,
+            "umask {umask}"
+        );
     }
 }

@@ -115,13 +115,28 @@ fn write_all<'a>(
     keys_gid: u32,
     user_mode: bool,
 ) -> Result<(), InstallError> {
+    // sops-install-secrets creates a secret with its mode through the umask and leaves it
+    // so ("0660" is 0640 under the usual 022); a template gets its exact mode.
+    let umask = if kind == "secret" { process_umask() } else { 0 };
     for (n, (name, attrs, data)) in files.enumerate() {
-        write::write_generated(base, name, data, attrs, keys_gid, user_mode)
+        let attrs = check::FileAttrs {
+            mode: attrs.mode & !umask,
+            ..*attrs
+        };
+        write::write_generated(base, name, data, &attrs, keys_gid, user_mode)
             .map_err(|e| InstallError::new(format!("{failure}: {kind} {name}: {}", e.message)))?;
         checkpoint(&format!("{kind}:{}", n + 1));
     }
     checkpoint(&format!("{kind}s"));
     Ok(())
+}
+
+/// The process's umask (read by setting it and putting it back: this run is the only
+/// thread creating files at this point).
+fn process_umask() -> u32 {
+    let old = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(old);
+    old.bits()
 }
 
 /// Locks out other installer runs for the same mount point until the returned handle is
