@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::template::RENDERED_SUBDIR;
 use super::InstallError;
+use crate::goerr::io_reason;
 
 /// A secret or template as far as change detection cares.
 pub struct Entry<'a> {
@@ -229,17 +230,20 @@ fn systemctl(verb: &str, units: &[String]) -> Result<(), InstallError> {
     args.extend(units.iter().cloned());
     let status = std::process::Command::new("systemctl")
         .args(&args)
-        .stdout(std::process::Stdio::inherit())
+        // sops-install-secrets sends both of systemctl's streams to its stderr.
+        .stdout(std::io::stderr())
         .status();
     match status {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(InstallError::new(format!(
-            "error running 'systemctl {}': {s}",
-            args.join(" ")
+            "error running 'systemctl {}': {}",
+            args.join(" "),
+            crate::goerr::exit_reason(s)
         ))),
         Err(e) => Err(InstallError::new(format!(
-            "error running 'systemctl {}': {e}",
-            args.join(" ")
+            "error running 'systemctl {}': {}",
+            args.join(" "),
+            crate::goerr::start_reason("systemctl", &e)
         ))),
     }
 }
@@ -254,12 +258,12 @@ fn append_lines(units: &[String], dir: &Path, file: &str) -> Result<(), InstallE
         .create(true)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| InstallError::new(format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| InstallError::new(format!("open {}: {}", path.display(), io_reason(&e))))?;
     let mut text = String::new();
     for u in units {
         text.push_str(u);
         text.push('\n');
     }
     f.write_all(text.as_bytes())
-        .map_err(|e| InstallError::new(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| InstallError::new(format!("write {}: {}", path.display(), io_reason(&e))))
 }

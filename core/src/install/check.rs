@@ -59,7 +59,7 @@ pub struct Plan {
     /// Per secret, in manifest order.
     pub secrets: Vec<FileAttrs>,
     /// Per template, in manifest order: attributes and text.
-    pub templates: Vec<(FileAttrs, String)>,
+    pub templates: Vec<(FileAttrs, Vec<u8>)>,
     /// (placeholder, index of its secret), when there are templates.
     pub placeholders: Vec<(String, usize)>,
     /// The sops files (parsed unless `--check-mode=manifest`).

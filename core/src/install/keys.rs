@@ -30,7 +30,10 @@ pub fn load(manifest: &Manifest) -> Result<AgeIdentities, InstallError> {
         let data = match std::fs::read(path) {
             Ok(d) => Zeroizing::new(d),
             Err(e) => {
-                eprintln!("Cannot read ssh key '{path}': {}", io_reason(&e));
+                eprintln!(
+                    "Cannot read ssh key '{path}': open {path}: {}",
+                    io_reason(&e)
+                );
                 continue;
             }
         };

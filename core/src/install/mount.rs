@@ -8,6 +8,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use super::InstallError;
+use crate::goerr::io_reason;
 
 /// `statfs.f_type` of a ramfs.
 pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
@@ -20,7 +21,7 @@ pub fn fs_type(path: &Path) -> Result<i64, InstallError> {
         InstallError::new(format!(
             "cannot get statfs for directory '{}': {}",
             path.display(),
-            std::io::Error::from(e)
+            io_reason(&e.into())
         ))
     })?;
     // f_type is signed on some targets; compare as the unsigned 32-bit magic.
@@ -53,8 +54,9 @@ fn unescape_mountinfo(field: &str) -> Vec<u8> {
 pub fn is_mount_point(path: &Path) -> Result<bool, InstallError> {
     let canonical = std::fs::canonicalize(path).map_err(|e| {
         InstallError::new(format!(
-            "cannot check if directory '{}' is a mountpoint: {e}",
-            path.display()
+            "cannot check if directory '{}' is a mountpoint: {}",
+            path.display(),
+            io_reason(&e)
         ))
     })?;
     if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
@@ -65,9 +67,9 @@ pub fn is_mount_point(path: &Path) -> Result<bool, InstallError> {
             .any(|mp| unescape_mountinfo(mp) == want));
     }
     use std::os::unix::fs::MetadataExt;
-    let here = std::fs::metadata(&canonical).map_err(|e| InstallError::new(e.to_string()))?;
+    let here = std::fs::metadata(&canonical).map_err(|e| InstallError::new(io_reason(&e)))?;
     let parent = canonical.parent().unwrap_or(Path::new("/"));
-    let up = std::fs::metadata(parent).map_err(|e| InstallError::new(e.to_string()))?;
+    let up = std::fs::metadata(parent).map_err(|e| InstallError::new(io_reason(&e)))?;
     Ok(here.dev() != up.dev() || here.ino() == up.ino())
 }
 
@@ -111,11 +113,15 @@ pub fn mount_secret_fs(
                 // Kernels before 6.4 do not know `noswap`.
                 do_mount(mountpoint, fstype, flags, "mode=0751").map_err(|e| {
                     InstallError::new(format!(
-                        "cannot mount (fallback without noswap failed): {e}"
+                        "cannot mount (fallback without noswap failed): {}",
+                        io_reason(&e.into())
                     ))
                 })?;
             } else {
-                return Err(InstallError::new(format!("cannot mount: {e}")));
+                return Err(InstallError::new(format!(
+                    "cannot mount: {}",
+                    io_reason(&e.into())
+                )));
             }
         }
     }

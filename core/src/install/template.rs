@@ -9,21 +9,20 @@ use super::InstallError;
 /// The sub-directory of a generation holding rendered templates.
 pub const RENDERED_SUBDIR: &str = "rendered";
 
-/// The template's text: `content`, or else the contents of `file`.
-pub fn text_of(t: &Template) -> Result<String, InstallError> {
+/// The template's text: `content`, or else the bytes of `file` (as they are: sops-nix
+/// renders any bytes, UTF-8 or not).
+pub fn text_of(t: &Template) -> Result<Vec<u8>, InstallError> {
     if !t.content.is_empty() {
-        return Ok(t.content.clone());
+        return Ok(t.content.clone().into_bytes());
     }
     if !t.file.is_empty() {
-        return std::fs::read(&t.file)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .map_err(|e| {
-                InstallError::new(format!(
-                    "cannot read {0}: open {0}: {1}",
-                    t.file,
-                    crate::goerr::io_reason(&e)
-                ))
-            });
+        return std::fs::read(&t.file).map_err(|e| {
+            InstallError::new(format!(
+                "cannot read {0}: open {0}: {1}",
+                t.file,
+                crate::goerr::io_reason(&e)
+            ))
+        });
     }
     Err(InstallError::new(format!(
         "neither content nor file was specified for template {}",
@@ -31,30 +30,33 @@ pub fn text_of(t: &Template) -> Result<String, InstallError> {
     )))
 }
 
-/// Replaces every placeholder with its secret's value.
-pub fn render(text: &str, substitutions: &[(&str, &[u8])]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(text.as_bytes().to_vec());
+/// Replaces every placeholder with its secret's value. Each intermediate text (secret
+/// values in it) is wiped when the next replaces it.
+pub fn render(text: &[u8], substitutions: &[(&str, &[u8])]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(text.to_vec());
     for (placeholder, value) in substitutions {
         if placeholder.is_empty() {
             continue;
         }
-        *out = replace_all(&out, placeholder.as_bytes(), value);
+        out = replace_all(&out, placeholder.as_bytes(), value);
     }
     out
 }
 
-fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
+/// `haystack` with every `needle` (left to right, not overlapping) replaced by `with`, in
+/// a buffer of exactly its final size (no reallocation leaves a copy behind).
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Zeroizing<Vec<u8>> {
+    let finder = memchr::memmem::Finder::new(needle);
+    let count = finder.find_iter(haystack).count();
+    let len = haystack.len() - count * needle.len() + count * with.len();
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
+    let mut from = 0;
+    for at in finder.find_iter(haystack) {
+        out.extend_from_slice(&haystack[from..at]);
+        out.extend_from_slice(with);
+        from = at + needle.len();
     }
+    out.extend_from_slice(&haystack[from..]);
     out
 }
 
@@ -65,10 +67,18 @@ mod tests {
     #[test]
     fn placeholders_are_replaced_everywhere() {
         let out = render(
-            "a=<P1> b=<P2> again <P1>\n",
+            b"a=<P1> b=<P2> again <P1>\n",
             &[("<P1>", b"one"), ("<P2>", b"two")],
         );
         assert_eq!(&out[..], b"a=one b=two again one\n");
+    }
+
+    #[test]
+    fn any_bytes_render_and_placeholders_do_not_overlap() {
+        let out = render(b"\xff<P><P>P>\xfe", &[("<P>", b"v")]);
+        assert_eq!(&out[..], b"\xffvvP>\xfe");
+        let out = render(b"aaaa", &[("aa", b"b")]);
+        assert_eq!(&out[..], b"bb");
     }
 
     #[test]
@@ -79,7 +89,7 @@ mod tests {
             file: "/nonexistent".into(),
             ..Default::default()
         };
-        assert_eq!(text_of(&t).unwrap(), "x");
+        assert_eq!(text_of(&t).unwrap(), b"x");
         let t = Template {
             name: "t".into(),
             ..Default::default()

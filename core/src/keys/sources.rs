@@ -181,10 +181,7 @@ impl AgeIdentities {
         match command.output() {
             Ok(out) if out.status.success() => Some(Zeroizing::new(out.stdout)),
             Ok(out) => {
-                let status = match out.status.code() {
-                    Some(c) => format!("exit status {c}"),
-                    None => "killed by a signal".to_string(),
-                };
+                let status = crate::goerr::exit_reason(out.status);
                 self.load_error_raw(format!(
                     "failed to execute command {cmd} from {var}: {status}"
                 ));
