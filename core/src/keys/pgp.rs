@@ -69,13 +69,7 @@ fn run_gpg(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            format!(
-                "exec: \"{}\": {}",
-                program.to_string_lossy(),
-                crate::goerr::io_reason(&e)
-            )
-        })?;
+        .map_err(|e| crate::goerr::start_reason(&program.to_string_lossy(), &e))?;
     // Small enough for the pipe: GnuPG reads all of it before writing much.
     let written = child
         .stdin
