@@ -36,8 +36,9 @@ pub fn run(common: &CommonArgs, keys: &KeyArgs, file: &Path) -> Result<i32, CliE
         (context::read_or_map_input(file)?, None)
     };
     let parsed = f.input_store.load_plain(&data);
-    if let context::InputBytes::Read(mut bytes) = data {
-        zeroize::Zeroize::zeroize(&mut bytes);
+    match data {
+        context::InputBytes::Read(mut bytes) => zeroize::Zeroize::zeroize(&mut bytes),
+        context::InputBytes::Mapped(mapped) => drop(mapped),
     }
     let docs = parsed.map_err(|e| {
         if context::is_unwalkable(&e) {
