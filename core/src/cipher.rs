@@ -233,6 +233,19 @@ impl ValueCipher {
         }
     }
 
+    /// A second read-only cipher for the same key, for another thread to decrypt part of
+    /// the same file with; None when this one remembers IVs (they would be split between
+    /// the two).
+    pub fn reading_twin(&self) -> Option<ValueCipher> {
+        (!self.remember_ivs).then(|| ValueCipher::read_only(&self.key))
+    }
+
+    /// A second cipher for the same key, for another thread to encrypt part of the same
+    /// file with; None when this one has IVs to reuse (it would need them all).
+    pub fn sealing_twin(&self) -> Option<ValueCipher> {
+        self.stash.is_empty().then(|| ValueCipher::new(&self.key))
+    }
+
     /// Also remembers the IVs `other` decrypted, when it has the same data key (else
     /// nothing): values taken from another version of the file (a merge) keep that
     /// version's exact ciphertext. This cipher's own IVs win where both know a value.
