@@ -50,12 +50,15 @@ pub fn with_deep_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// Runs `here` on this thread and `there` on a second thread with a [`deep_stack_bytes`]
 /// stack, at the same time, and returns both results (a panic in either continues in the
 /// caller). Where no thread can be had, `there` runs here after `here`.
-pub fn join_deep<A, B: Send>(
-    here: impl FnOnce() -> A,
-    there: impl FnOnce() -> B + Send,
-) -> (A, B) {
+pub fn join_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
     let there = std::sync::Mutex::new(Some(there));
-    let take = || there.lock().ok().and_then(|mut g| g.take()).expect("run once");
+    let take = || {
+        there
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .expect("run once")
+    };
     std::thread::scope(|scope| {
         match std::thread::Builder::new()
             .name("keytap".into())

@@ -475,7 +475,12 @@ fn split_walk(
     split: Option<(usize, ValueCipher)>,
     mac_only_encrypted: bool,
     here: impl FnOnce(Parts<'_, '_>, &mut MacHasher, &mut Vec<String>) -> Result<(), WalkError>,
-    there: impl FnOnce(Parts<'_, '_>, &mut ValueCipher, &mut MacHasher, &mut Vec<String>) -> Result<(), WalkError>
+    there: impl FnOnce(
+            Parts<'_, '_>,
+            &mut ValueCipher,
+            &mut MacHasher,
+            &mut Vec<String>,
+        ) -> Result<(), WalkError>
         + Send,
 ) -> Result<String, WalkError> {
     let mut hasher = MacHasher::new(mac_only_encrypted);
@@ -523,7 +528,8 @@ fn split_single(docs: &[Branch]) -> Option<usize> {
 /// Where to cut a document's top-level items between two threads: after an entry (a
 /// comment stays with the item below it, whose encryption it may decide), nearest half of
 /// the document's text. None where a second thread would not pay: a document under
-/// [`PARALLEL_TEXT_BYTES`], or a single CPU.
+/// [`PARALLEL_TEXT_BYTES`], one whose text is mostly under one top-level key, or a
+/// single CPU.
 fn split_point(doc: &[Item]) -> Option<usize> {
     if doc.len() < 2 {
         return None;
@@ -544,12 +550,14 @@ fn split_point(doc: &[Item]) -> Option<usize> {
         before += sizes[i];
         if let Item::Entry(..) = item {
             let imbalance = before.abs_diff(total - before);
-            if best.map_or(true, |(_, least)| imbalance < least) {
+            if best.is_none_or(|(_, least)| imbalance < least) {
                 best = Some((i + 1, imbalance));
             }
         }
     }
-    best.map(|(cut, _)| cut)
+    // A part under a quarter of the text would save less than the thread costs.
+    best.filter(|&(_, imbalance)| imbalance <= total / 2)
+        .map(|(cut, _)| cut)
 }
 
 /// The least text (as [`text_len_hint`] counts it) worth a second decrypting thread:
@@ -737,8 +745,18 @@ mod tests {
         let docs = large();
         let cut = split_single(&docs).expect("large enough to split");
         assert!(matches!(docs[0][cut - 1], Item::Entry(..)));
-        assert!(cut > docs[0].len() / 3 && cut < docs[0].len() * 2 / 3, "{cut}");
+        assert!(
+            cut > docs[0].len() / 3 && cut < docs[0].len() * 2 / 3,
+            "{cut}"
+        );
         assert_eq!(split_single(&sample()), None);
+        // Mostly under one key: not worth a thread.
+        let lopsided = vec![vec![
+            Item::Entry("small".into(), s("v")),
+            docs[0][1].clone(),
+            Item::Entry("all".into(), Value::Map(docs[0].clone())),
+        ]];
+        assert_eq!(split_single(&lopsided), None);
         // Two documents are walked in order, on one thread.
         let two = vec![docs[0].clone(), docs[0].clone()];
         assert_eq!(split_single(&two), None);

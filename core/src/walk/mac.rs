@@ -113,7 +113,19 @@ mod tests {
     /// Leaves around and beyond the staging buffer's size, and non-string leaves.
     fn leaves() -> Vec<Value> {
         let step = MacHasher::STAGE_BYTES;
-        let sizes = [0, 1, 100, step - 101, step, 1, step + 1, 3 * step, 7, step - 8, 9];
+        let sizes = [
+            0,
+            1,
+            100,
+            step - 101,
+            step,
+            1,
+            step + 1,
+            3 * step,
+            7,
+            step - 8,
+            9,
+        ];
         sizes
             .iter()
             .enumerate()
