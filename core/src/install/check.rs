@@ -4,7 +4,7 @@
 //! without decrypting).
 
 use super::manifest::{parse_mode, Manifest};
-use super::sources::{secret_format, Sources};
+use super::sources::Sources;
 use super::users;
 use super::write::check_name;
 use super::InstallError;
@@ -138,7 +138,6 @@ pub fn validate(
         check_name("secret", &s.name)?;
         let file_mode = checked_mode("secret", &s.name, &s.mode)?;
         let (uid, gid) = owner_ids(&s.owner, s.uid, &s.group, s.gid)?;
-        secret_format(s)?;
         if !m.templates.is_empty() {
             let p = m.placeholder_by_secret_name.get(&s.name).ok_or_else(|| {
                 InstallError::new(format!("placeholder for {} not found in manifest", s.name))

@@ -213,7 +213,14 @@ fn create_symlink(
                         }
                     }
                 }
-                std::fs::remove_file(path).map_err(InstallError::io_on("cannot override", path))?;
+                remove_as_go_does(path).map_err(|e| {
+                    err(format!(
+                        "cannot override {}: remove {}: {}",
+                        path.display(),
+                        path.display(),
+                        io_reason(&e)
+                    ))
+                })?;
             }
         }
     }
@@ -221,6 +228,20 @@ fn create_symlink(
         "cannot create symlink '{}': it keeps reappearing",
         path.display()
     )))
+}
+
+/// Go's `os.Remove`, which sops-nix clears a secret's path with: a file, a link or an
+/// empty directory. Of the two errors, unlink's is reported unless the path is no
+/// directory (rmdir's ENOTDIR), as Go does.
+fn remove_as_go_does(path: &Path) -> std::io::Result<()> {
+    let Err(unlink) = std::fs::remove_file(path) else {
+        return Ok(());
+    };
+    match std::fs::remove_dir(path) {
+        Ok(()) => Ok(()),
+        Err(rmdir) if rmdir.raw_os_error() == Some(libc::ENOTDIR) => Err(unlink),
+        Err(rmdir) => Err(rmdir),
+    }
 }
 
 /// Creates the link under a temporary name in a private directory, gives it to

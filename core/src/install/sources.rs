@@ -33,19 +33,17 @@ pub struct Sources {
     index: HashMap<String, usize>,
 }
 
-/// The format named by a secret (`""` is YAML, as in sops-nix).
-pub fn secret_format(s: &Secret) -> Result<Format, InstallError> {
-    let name = if s.format.is_empty() {
-        "yaml"
-    } else {
-        s.format.as_str()
-    };
-    Format::from_name(name).ok_or_else(|| {
-        InstallError::new(format!(
-            "unsupported format {} for secret {}",
-            s.format, s.name
-        ))
-    })
+/// The format named by a secret. As in sops-nix, whose manifest decoder leaves a name it
+/// does not know unset and then takes an unset format for YAML, anything but `json`,
+/// `binary`, `dotenv` and `ini` (exactly so spelled) is YAML.
+pub fn secret_format(s: &Secret) -> Format {
+    match s.format.as_str() {
+        "json" => Format::Json,
+        "binary" => Format::Binary,
+        "dotenv" => Format::Dotenv,
+        "ini" => Format::Ini,
+        _ => Format::Yaml,
+    }
 }
 
 /// Whether a secret of this format is a key inside the file (else it is the whole file).
@@ -64,7 +62,7 @@ impl Sources {
     pub fn load(secrets: &[Secret], parse: bool) -> Result<Sources, InstallError> {
         let mut sources = Sources::default();
         for s in secrets {
-            let format = secret_format(s)?;
+            let format = secret_format(s);
             let i = match sources.index.get(&s.sops_file) {
                 Some(i) => *i,
                 None => {
@@ -213,9 +211,10 @@ impl Plain {
         match lookup(&self.docs, &s.key).map_err(invalid)? {
             Value::Str(v) => Ok(Zeroizing::new(v.as_bytes().to_vec())),
             Value::Bytes(b) => Ok(Zeroizing::new(b.clone())),
+            // sops-nix names the keys above the value, not the value's own.
             _ => Err(invalid(format!(
                 "the value of key '{}' is not a string",
-                s.key
+                s.key.rsplit_once('/').map_or("", |(above, _)| above)
             ))),
         }
     }
