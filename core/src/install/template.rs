@@ -30,12 +30,20 @@ pub fn text_of(t: &Template) -> Result<Vec<u8>, InstallError> {
     )))
 }
 
-/// Replaces every placeholder with its secret's value. Each intermediate text (secret
-/// values in it) is wiped when the next replaces it.
+/// Replaces every placeholder with its secret's value. Where two secrets have the same
+/// placeholder the later one's value is used, as in sops-nix (a map from placeholder to
+/// secret, filled in manifest order). Each intermediate text (secret values in it) is
+/// wiped when the next replaces it.
 pub fn render(text: &[u8], substitutions: &[(&str, &[u8])]) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(text.to_vec());
-    for (placeholder, value) in substitutions {
-        if placeholder.is_empty() {
+    let mut later = std::collections::HashSet::new();
+    let last_of_each: Vec<bool> = substitutions
+        .iter()
+        .rev()
+        .map(|(placeholder, _)| later.insert(*placeholder))
+        .collect();
+    for ((placeholder, value), last) in substitutions.iter().zip(last_of_each.iter().rev()) {
+        if placeholder.is_empty() || !last {
             continue;
         }
         out = replace_all(&out, placeholder.as_bytes(), value);
@@ -71,6 +79,15 @@ mod tests {
             &[("<P1>", b"one"), ("<P2>", b"two")],
         );
         assert_eq!(&out[..], b"a=one b=two again one\n");
+    }
+
+    #[test]
+    fn a_placeholder_given_twice_takes_the_later_value() {
+        let out = render(
+            b"<P> <Q>",
+            &[("<P>", b"first"), ("<Q>", b"q"), ("<P>", b"second")],
+        );
+        assert_eq!(&out[..], b"second q");
     }
 
     #[test]
