@@ -192,6 +192,16 @@ impl PlainType {
     }
 }
 
+/// A plaintext keying the IV stash, wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+struct Plaintext(Zeroizing<Vec<u8>>);
+
+impl std::hash::Hash for Plaintext {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_slice().hash(state);
+    }
+}
+
 /// Encrypts and decrypts values with one data key, remembering the IV of every value it
 /// decrypted so that re-encrypting the same plaintext at the same place reuses it.
 pub struct ValueCipher {
@@ -200,7 +210,8 @@ pub struct ValueCipher {
     gcm32: AesGcm<Aes256, typenum::U32>,
     /// IVs come from a CSPRNG seeded by the OS, not one syscall per value.
     rng: std::cell::RefCell<rand::rngs::StdRng>,
-    stash: HashMap<(String, &'static str, Vec<u8>), Vec<u8>>,
+    /// Plaintexts (wiped when dropped) to the IVs they were decrypted with.
+    stash: HashMap<(String, &'static str, Plaintext), Vec<u8>>,
     /// Off when the file is only read: remembering IVs then costs time for nothing.
     remember_ivs: bool,
     /// Without remembering, one IV buffer serves value after value.
@@ -308,7 +319,12 @@ impl ValueCipher {
         let stashed = if self.stash.is_empty() {
             None
         } else {
-            self.stash.get(&(aad.to_string(), ty, plain.to_vec()))
+            let key = (
+                aad.to_string(),
+                ty,
+                Plaintext(Zeroizing::new(plain.to_vec())),
+            );
+            self.stash.get(&key)
         };
         match stashed {
             Some(iv) => self.encrypt_with_iv(plain, ty, aad, iv),
@@ -490,8 +506,14 @@ impl ValueCipher {
             return value;
         }
         if let Some((bytes, _)) = leaf_bytes(&value) {
-            self.stash
-                .insert((aad.to_string(), stash_ty, bytes.into_owned()), iv);
+            self.stash.insert(
+                (
+                    aad.to_string(),
+                    stash_ty,
+                    Plaintext(Zeroizing::new(bytes.into_owned())),
+                ),
+                iv,
+            );
         }
         value
     }
