@@ -319,11 +319,30 @@ fn large_files_read_through_a_mapping_match_sops() {
     let yaml: String = values.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
     let dotenv: String = values.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     let ini = format!("[section]\n{dotenv}");
+    // Large enough to be decrypted on two threads: groups with comments, lists, numbers and
+    // booleans, a plaintext key; the MAC sops checks covers both threads' parts.
+    let rich: String = (0..80)
+        .map(|g| {
+            let items: String = (0..60)
+                .map(|i| match i % 5 {
+                    0 => format!("    # note {g}-{i}\n    n{i}: {}\n", g * 100 + i),
+                    1 => format!(
+                        "    l{i}:\n        - a {i}\n        # in list\n        - {}\n",
+                        i % 2 == 0
+                    ),
+                    2 => format!("    p{i}_unencrypted: kept {i}\n"),
+                    _ => format!("    s{i}: value {g}-{i} {}\n", "y".repeat(i * 2)),
+                })
+                .collect();
+            format!("# group {g}\ngroup_{g}:\n{items}")
+        })
+        .collect();
     for (name, plain) in [
         ("big.json", json),
         ("big.yaml", yaml),
         ("big.env", dotenv),
         ("big.ini", ini),
+        ("rich.yaml", rich),
     ] {
         let plain_path = ws.write(name, plain.as_bytes());
         assert!(plain.len() > 256 * 1024, "{name} is too small to be mapped");
