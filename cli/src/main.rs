@@ -38,13 +38,13 @@ fn main() {
         }
     };
     // On a deep stack: documents may nest 10,000 levels (see keytap_core::stack), unless
-    // the inputs are known to be shallow (see stack_choice).
+    // the inputs are known to be shallow (see stack_choice). Its threads do their bulk
+    // work with mimalloc.
+    keytap_core::stack::set_thread_wrapper(|work| keytap_alloc::with_mimalloc(work));
     let result = if stack_choice::fits_main_stack(&cli) {
         commands::run(cli)
     } else {
-        keytap_core::stack::with_deep_stack(move || {
-            keytap_alloc::with_mimalloc(move || commands::run(cli))
-        })
+        keytap_core::stack::with_deep_stack(move || commands::run(cli))
     };
     let code = match result {
         Ok(code) => code,

@@ -20,8 +20,11 @@ pub mod metadata;
 pub mod plugin;
 pub mod safefs;
 pub mod shamir;
+mod split;
 pub mod stack;
 pub mod stores;
+#[cfg(test)]
+mod test_docs;
 #[cfg(test)]
 mod test_rng;
 pub mod tree;

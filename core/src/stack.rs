@@ -28,6 +28,29 @@ fn address_space_limit() -> Option<u64> {
     rustix::process::getrlimit(rustix::process::Resource::As).current
 }
 
+/// How the threads started here run their work, once the program sets it.
+static THREAD_WRAPPER: std::sync::OnceLock<fn(&mut dyn FnMut())> = std::sync::OnceLock::new();
+
+/// Sets how the threads [`with_deep_stack`] and [`join_deep`] start run their work:
+/// `wrap` calls the function it is given, once, inside whatever set-up the program wants
+/// for its worker threads (keytap's CLI has them allocate from its bulk allocator, see
+/// `keytap-alloc`: glibc would give each a heap of its own, grown an mprotect call at a
+/// time). The first setting holds.
+pub fn set_thread_wrapper(wrap: fn(&mut dyn FnMut())) {
+    let _ = THREAD_WRAPPER.set(wrap);
+}
+
+/// Runs `f` through the thread wrapper, if one is set.
+fn wrapped<T>(f: impl FnOnce() -> T) -> T {
+    let Some(wrap) = THREAD_WRAPPER.get() else {
+        return f();
+    };
+    let (mut f, mut out) = (Some(f), None);
+    wrap(&mut || out = f.take().map(|f| f()));
+    // A wrapper that did not run the work is a bug of the program that set it.
+    out.expect("the thread wrapper runs the work it is given")
+}
+
 /// Runs `f` on a thread with a [`deep_stack_bytes`] stack and returns its result (a panic
 /// in `f` continues in the caller). Where such a thread cannot be had, `f` runs here.
 pub fn with_deep_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
@@ -37,7 +60,7 @@ pub fn with_deep_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         match std::thread::Builder::new()
             .name("keytap".into())
             .stack_size(deep_stack_bytes())
-            .spawn_scoped(scope, || take()())
+            .spawn_scoped(scope, || wrapped(take()))
         {
             Ok(handle) => handle
                 .join()
@@ -67,7 +90,7 @@ pub fn join_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B
         match std::thread::Builder::new()
             .name("keytap".into())
             .stack_size(deep_stack_bytes())
-            .spawn_scoped(scope, || take()())
+            .spawn_scoped(scope, || wrapped(take()))
         {
             Ok(handle) => {
                 let a = here();
@@ -79,4 +102,37 @@ pub fn join_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B
             Err(_) => (here(), take()()),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static WRAPPED: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn both_sides_run_and_started_threads_go_through_the_wrapper() {
+        set_thread_wrapper(|work| {
+            WRAPPED.fetch_add(1, Ordering::SeqCst);
+            work()
+        });
+        let before = WRAPPED.load(Ordering::SeqCst);
+        let here = std::thread::current().id();
+        let (a, b) = join_deep(
+            || (1, std::thread::current().id()),
+            || (2, std::thread::current().id()),
+        );
+        assert_eq!((a.0, b.0), (1, 2));
+        assert_eq!(a.1, here);
+        let started = address_space_limit().is_none();
+        assert_eq!(
+            b.1 != here,
+            started,
+            "the second part runs on a thread of its own"
+        );
+        assert_eq!(with_deep_stack(|| 3), 3);
+        let wrapped = WRAPPED.load(Ordering::SeqCst) - before;
+        assert!(wrapped >= if started { 2 } else { 1 }, "{wrapped}");
+    }
 }

@@ -6,7 +6,8 @@
 //! SHA-512 over the plaintext of the leaves in walk order.
 
 use crate::cipher::{CipherError, ValueCipher};
-use crate::tree::{text_len_hint, Branch, Item, Value};
+use crate::split::split_single;
+use crate::tree::{Branch, Item, Value};
 
 mod mac;
 use mac::MacHasher;
@@ -442,7 +443,7 @@ fn encrypt_part(
 /// it silently, so a tampered comment would pass unseen; `--ignore-mac` asks for that).
 ///
 /// A large document read only (a cipher that does not remember IVs) is decrypted by two
-/// threads, each taking part of its top-level items (see [`split_point`]); the result,
+/// threads, each taking part of its top-level items (see [`crate::split`]); the result,
 /// the warnings and the error reported are those of decrypting it in order.
 pub fn decrypt_tree(
     docs: &mut [Branch],
@@ -516,54 +517,6 @@ fn split_walk(
     walked?;
     Ok(hasher.finish())
 }
-
-/// [`split_point`] of a file's only document.
-fn split_single(docs: &[Branch]) -> Option<usize> {
-    match docs {
-        [doc] => split_point(doc),
-        _ => None,
-    }
-}
-
-/// Where to cut a document's top-level items between two threads: after an entry (a
-/// comment stays with the item below it, whose encryption it may decide), nearest half of
-/// the document's text. None where a second thread would not pay: a document under
-/// [`PARALLEL_TEXT_BYTES`], one whose text is mostly under one top-level key, or a
-/// single CPU.
-fn split_point(doc: &[Item]) -> Option<usize> {
-    if doc.len() < 2 {
-        return None;
-    }
-    let sizes: Vec<usize> = doc
-        .iter()
-        .map(|item| text_len_hint(std::slice::from_ref(item)))
-        .collect();
-    let total: usize = sizes.iter().sum();
-    if total < PARALLEL_TEXT_BYTES
-        || std::thread::available_parallelism().map_or(true, |n| n.get() < 2)
-    {
-        return None;
-    }
-    let mut before = 0;
-    let mut best: Option<(usize, usize)> = None;
-    for (i, item) in doc[..doc.len() - 1].iter().enumerate() {
-        before += sizes[i];
-        if let Item::Entry(..) = item {
-            let imbalance = before.abs_diff(total - before);
-            if best.is_none_or(|(_, least)| imbalance < least) {
-                best = Some((i + 1, imbalance));
-            }
-        }
-    }
-    // A part under a quarter of the text would save less than the thread costs.
-    best.filter(|&(_, imbalance)| imbalance <= total / 2)
-        .map(|(cut, _)| cut)
-}
-
-/// The least text (as [`text_len_hint`] counts it) worth a second decrypting thread:
-/// about 2,000 values. Starting the thread and a second cipher costs ~100 us; decrypting
-/// a value ~0.25 us.
-const PARALLEL_TEXT_BYTES: usize = 256 << 10;
 
 /// Decrypts the leaves of `parts` (see [`decrypt_tree`]), hashing them into `hasher` and adding the warnings to show to `warnings`.
 fn decrypt_part(

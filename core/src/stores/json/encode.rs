@@ -201,26 +201,43 @@ pub(crate) fn write_branch<'a>(
     indent: &str,
     depth: usize,
 ) -> Result<(), String> {
-    let mut first = true;
     out.push('{');
-    for item in branch {
+    let wrote = write_entries(out, branch, indent, depth, false)?;
+    close_branch(out, indent, depth, wrote);
+    Ok(())
+}
+
+/// Writes the entries of a mapping opened with `{` at nesting `depth`, after others if
+/// `after_entry`; returns whether the mapping has an entry now.
+pub(crate) fn write_entries<'a>(
+    out: &mut String,
+    entries: impl IntoIterator<Item = &'a Item>,
+    indent: &str,
+    depth: usize,
+    mut after_entry: bool,
+) -> Result<bool, String> {
+    for item in entries {
         let Item::Entry(key, value) = item else {
             continue;
         };
-        if !first {
+        if after_entry {
             out.push(',');
         }
-        first = false;
+        after_entry = true;
         newline(out, indent, depth + 1);
         write_string(out, key);
         out.push_str(": ");
         write_indented(out, value, indent, depth + 1)?;
     }
-    if !first {
+    Ok(after_entry)
+}
+
+/// Closes a mapping at nesting `depth` that [`write_entries`] wrote into.
+pub(crate) fn close_branch(out: &mut String, indent: &str, depth: usize, has_entries: bool) {
+    if has_entries {
         newline(out, indent, depth);
     }
     out.push('}');
-    Ok(())
 }
 
 /// Go's compact `json.Marshal` of a value as sops holds it in memory: lists are

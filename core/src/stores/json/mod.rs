@@ -45,22 +45,68 @@ impl JsonStore {
 
     /// Emits one branch as a file: indented object plus a trailing newline.
     fn emit_branch(&self, branch: &[Item]) -> Result<Vec<u8>, StoreError> {
-        self.emit_items(branch, crate::tree::text_len_hint(branch))
+        self.emit_items(branch, None, crate::tree::text_len_hint(branch))
     }
 
-    /// Emits items as one object, reserving `size_hint` bytes.
-    fn emit_items<'a>(
+    /// Emits `items` (and `extra` after them) as one object, reserving `size_hint` bytes.
+    fn emit_items(
         &self,
-        items: impl IntoIterator<Item = &'a Item>,
+        items: &[Item],
+        extra: Option<&Item>,
         size_hint: usize,
     ) -> Result<Vec<u8>, StoreError> {
-        let mut out = String::with_capacity(size_hint);
-        self.indent()
-            .and_then(|indent| encode::write_branch(&mut out, items, indent, 0))
+        let mut out = self
+            .indent()
+            .and_then(|indent| match crate::split::split_point(items) {
+                Some(cut) => write_split(items, cut, extra, indent, size_hint),
+                None => write_whole(items, extra, indent, size_hint),
+            })
             .map_err(|e| StoreError::new(format!("Error marshaling to json: {e}")))?;
         out.push('\n');
         Ok(out.into_bytes())
     }
+}
+
+/// `items` and `extra` written as one object.
+fn write_whole(
+    items: &[Item],
+    extra: Option<&Item>,
+    indent: &str,
+    size_hint: usize,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(size_hint);
+    encode::write_branch(&mut out, items.iter().chain(extra), indent, 0)?;
+    Ok(out)
+}
+
+/// [`write_whole`] in two parts at once (see [`crate::split`]): the entries before `cut`
+/// here, the rest on another thread, joined.
+fn write_split(
+    items: &[Item],
+    cut: usize,
+    extra: Option<&Item>,
+    indent: &str,
+    size_hint: usize,
+) -> Result<String, String> {
+    let (first, rest) = items.split_at(cut);
+    let (first, rest) = crate::stack::join_deep(
+        || {
+            let mut out = String::with_capacity(size_hint);
+            out.push('{');
+            encode::write_entries(&mut out, first, indent, 0, false).map(|_| out)
+        },
+        || {
+            let mut out = String::with_capacity(crate::tree::text_len_hint(rest));
+            let after_first = first.iter().any(|item| matches!(item, Item::Entry(..)));
+            let wrote =
+                encode::write_entries(&mut out, rest.iter().chain(extra), indent, 0, after_first)?;
+            encode::close_branch(&mut out, indent, 0, wrote);
+            Ok::<_, String>(out)
+        },
+    );
+    let mut out = first?;
+    out.push_str(&rest?);
+    Ok(out)
 }
 
 /// Parses a plaintext JSON document (shared with the binary store's encrypted form).
@@ -139,7 +185,7 @@ impl JsonStore {
             .ok_or_else(|| StoreError::new("Error marshaling to json: no document to write"))?;
         let sops = Item::Entry("sops".into(), Value::Map(metadata.clone()));
         let size_hint = crate::tree::text_len_hint(first) + crate::tree::text_len_hint(metadata);
-        self.emit_items(first.iter().chain([&sops]), size_hint)
+        self.emit_items(first, Some(&sops), size_hint)
     }
 }
 
@@ -172,5 +218,33 @@ impl Store for JsonStore {
             .and_then(|indent| encode::write_indented(&mut out, value, indent, 0))
             .map_err(StoreError::new)?;
         Ok(out.into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_written_in_two_parts_is_the_object_written_whole() {
+        let sops = Item::Entry("sops".into(), Value::Map(vec![]));
+        let mut seed = 0x9E37_79B9_7F4A_7C15;
+        let mut cuts = 0;
+        for round in 0..300 {
+            let doc = crate::test_docs::document(&mut seed, 1 + round % 7, true);
+            for extra in [None, Some(&sops)] {
+                for indent in ["\t", "  "] {
+                    let Ok(whole) = write_whole(&doc, extra, indent, 0) else {
+                        continue;
+                    };
+                    for cut in crate::split::possible_cuts(&doc) {
+                        let parts = write_split(&doc, cut, extra, indent, 0).unwrap();
+                        assert_eq!(parts, whole, "cut at {cut} of {doc:#?}");
+                        cuts += 1;
+                    }
+                }
+            }
+        }
+        assert!(cuts > 1000, "only {cuts} cuts tried");
     }
 }

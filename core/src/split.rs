@@ -1,0 +1,117 @@
+//! Cutting one large document between two threads. Encrypting, decrypting and writing a
+//! 10,000-value file is mostly per-value work that does not depend on the values before
+//! it, and the machines keytap runs on have two cores or more: such work takes the
+//! document's top-level items up to a cut on this thread and the rest on a second one
+//! (`stack::join_deep`), then joins the two results as one pass in order would have made
+//! them.
+
+use crate::tree::{text_len_hint, Branch, Item, Value};
+
+/// The least text (as [`text_len_hint`] counts it) worth a second thread: about 2,000
+/// values. Starting the thread costs ~100 us; decrypting a value ~0.25 us.
+const PARALLEL_TEXT_BYTES: usize = 256 << 10;
+
+/// [`split_point`] of a file's only document (None for several).
+pub(crate) fn split_single(docs: &[Branch]) -> Option<usize> {
+    match docs {
+        [doc] => split_point(doc),
+        _ => None,
+    }
+}
+
+/// Where to cut a document's top-level items between two threads: after an entry (a
+/// comment stays with the item below it, whose encryption it may decide and whose head
+/// comment it is) and before another, nearest half of the document's text. None where a second thread would
+/// not pay: a document under [`PARALLEL_TEXT_BYTES`], one whose text is mostly under one
+/// top-level key, or a single CPU.
+pub(crate) fn split_point(doc: &[Item]) -> Option<usize> {
+    if doc.len() < 2 {
+        return None;
+    }
+    let sizes: Vec<usize> = doc
+        .iter()
+        .map(|item| text_len_hint(std::slice::from_ref(item)))
+        .collect();
+    let total: usize = sizes.iter().sum();
+    if total < PARALLEL_TEXT_BYTES
+        || std::thread::available_parallelism().map_or(true, |n| n.get() < 2)
+    {
+        return None;
+    }
+    let mut best: Option<(usize, usize)> = None;
+    for cut in possible_cuts(doc) {
+        let before: usize = sizes[..cut].iter().sum();
+        let imbalance = before.abs_diff(total - before);
+        if best.is_none_or(|(_, least)| imbalance < least) {
+            best = Some((cut, imbalance));
+        }
+    }
+    // A part under a quarter of the text would save less than the thread costs.
+    best.filter(|&(_, imbalance)| imbalance <= total / 2)
+        .map(|(cut, _)| cut)
+}
+
+/// The cuts [`split_point`] may choose in `doc`, whatever its size: after an entry that
+/// another follows.
+pub(crate) fn possible_cuts(doc: &[Item]) -> impl Iterator<Item = usize> + '_ {
+    let entry = |item: &Item| matches!(item, Item::Entry(..));
+    let last_entry = doc.iter().rposition(entry).unwrap_or(0);
+    (1..=last_entry).filter(move |&cut| entry(&doc[cut - 1]))
+}
+
+/// Whether a comment is anywhere in `items` (a loop: documents nest 10,000 levels).
+pub(crate) fn has_comments(items: &[Item]) -> bool {
+    fn push_values<'a>(items: &'a [Item], pending: &mut Vec<&'a Value>) -> bool {
+        for item in items {
+            match item {
+                Item::Comment(_) => return true,
+                Item::Entry(_, value) => pending.push(value),
+            }
+        }
+        false
+    }
+    let mut pending = Vec::new();
+    if push_values(items, &mut pending) {
+        return true;
+    }
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Comment(_) => return true,
+            Value::Map(items) if push_values(items, &mut pending) => return true,
+            Value::List(values) => pending.extend(values),
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_are_found_wherever_they_are() {
+        let mut seed = 0x1234_5678_9ABC_DEF1;
+        let (mut with, mut without) = (0, 0);
+        for round in 0..500 {
+            let doc = crate::test_docs::document(&mut seed, 1 + round % 5, round % 3 != 0);
+            let expected = format!("{doc:?}").contains("Comment(");
+            assert_eq!(has_comments(&doc), expected, "{doc:#?}");
+            *(if expected { &mut with } else { &mut without }) += 1;
+        }
+        assert!(
+            with > 100 && without > 100,
+            "{with} with, {without} without"
+        );
+    }
+
+    #[test]
+    fn cuts_follow_an_entry_and_precede_one() {
+        let e = |k: &str| Item::Entry(k.into(), Value::Null);
+        let c = || Item::Comment(" c".into());
+        let doc = vec![c(), e("a"), e("b"), c(), e("c"), c()];
+        assert_eq!(possible_cuts(&doc).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(possible_cuts(&[e("only")]).count(), 0);
+        assert_eq!(split_point(&doc), None, "too small to be worth a thread");
+    }
+}
