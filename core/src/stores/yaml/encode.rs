@@ -563,15 +563,16 @@ pub(crate) fn emit_documents(
     extra: Option<&Item>,
     indent: usize,
 ) -> Result<String, String> {
-    match docs {
+    let docs: Vec<&[Item]> = docs.iter().map(|doc| doc.as_slice()).collect();
+    let size = |items: &[Item]| {
+        text_len_hint(items) + extra.map_or(0, |item| text_len_hint(std::slice::from_ref(item)))
+    };
+    match docs[..] {
         [doc] => match crate::split::split_point(doc) {
             Some(cut) if !crate::split::has_comments(doc) => emit_split(doc, cut, extra, indent),
-            _ => emit_stream(&[doc], extra, indent),
+            _ => emit_stream(&docs, extra, indent, size(doc)),
         },
-        _ => {
-            let docs: Vec<&[Item]> = docs.iter().map(|doc| doc.as_slice()).collect();
-            emit_stream(&docs, extra, indent)
-        }
+        _ => emit_stream(&docs, extra, indent, docs.iter().map(|doc| size(doc)).sum()),
     }
 }
 
@@ -588,25 +589,31 @@ fn emit_split(
     indent: usize,
 ) -> Result<String, String> {
     let (first, rest) = doc.split_at(cut);
+    let extra_size = extra.map_or(0, |item| text_len_hint(std::slice::from_ref(item)));
     let (first, rest) = crate::stack::join_deep(
-        || emit_stream(&[first], None, indent),
-        || emit_stream(&[rest], extra, indent),
+        // Room for the rest too, which is appended to it.
+        || emit_stream(&[first], None, indent, text_len_hint(doc) + extra_size),
+        || emit_stream(&[rest], extra, indent, text_len_hint(rest) + extra_size),
     );
     let mut out = first?;
     out.push_str(&rest?);
     Ok(out)
 }
 
-/// go-yaml's encoder over a stream of documents, `extra` appended to each.
-fn emit_stream(docs: &[&[Item]], extra: Option<&Item>, indent: usize) -> Result<String, String> {
+/// go-yaml's encoder over a stream of documents, `extra` appended to each, into a buffer
+/// of `reserve` bytes to begin with.
+fn emit_stream(
+    docs: &[&[Item]],
+    extra: Option<&Item>,
+    indent: usize,
+    reserve: usize,
+) -> Result<String, String> {
     let mut em = Emitter::new(indent as i64);
     if docs.is_empty() {
         // go-yaml's Close() fails before anything is written; sops ignores that error.
         return Ok(String::new());
     }
-    let size_hint = docs.iter().map(|doc| text_len_hint(doc)).sum::<usize>()
-        + extra.map_or(0, |item| text_len_hint(std::slice::from_ref(item)));
-    em.out.reserve(size_hint);
+    em.out.reserve(reserve);
     em.emit(EEvent::new(EKind::StreamStart))?;
     for doc in docs {
         let mut mapping = ENode::collection(NKind::Mapping);
@@ -659,7 +666,7 @@ mod fast_path_tests {
             let doc = crate::test_docs::document(&mut seed, 1 + round % 7, false);
             assert!(!crate::split::has_comments(&doc));
             for extra in [None, Some(&sops)] {
-                let Ok(whole) = emit_stream(&[&doc], extra, 4) else {
+                let Ok(whole) = emit_stream(&[&doc], extra, 4, 0) else {
                     continue;
                 };
                 for cut in crate::split::possible_cuts(&doc) {
