@@ -11,6 +11,9 @@ use crate::keysource::KeySources;
 use crate::metadata::{MasterKey, Metadata};
 use crate::wordwrap;
 
+/// The length of a sops data key (AES-256).
+pub const DATA_KEY_BYTES: usize = 32;
+
 /// Generates a fresh random data key.
 pub fn generate() -> DataKey {
     let mut key = Zeroizing::new([0u8; 32]);
@@ -445,10 +448,10 @@ fn combine_groups(
             None => return Err(fail(None, groups, group_ok)),
         }
     };
-    let arr: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+    let arr: [u8; DATA_KEY_BYTES] = key.as_slice().try_into().map_err(|_| {
         fail(
             Some(format!(
-                "recovered data key has {} bytes, expected 32",
+                "recovered data key has {} bytes, expected {DATA_KEY_BYTES}",
                 key.len()
             )),
             Vec::new(),

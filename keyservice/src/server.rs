@@ -10,10 +10,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use keytap_core::datakey::DATA_KEY_BYTES;
 use keytap_core::keys::age::AgeRecipient;
 use keytap_core::keys::identities::AgeIdentities;
 use keytap_core::keys::pgp;
 use keytap_core::keys::prompt::Prompter;
+use keytap_core::plugin::defuse;
 use tonic::{Request, Response, Status};
 
 use crate::cache::SecretCache;
@@ -53,8 +55,9 @@ enum Requested {
 impl std::fmt::Display for Requested {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Requested::Age(recipient) => write!(f, "age key {recipient}"),
-            Requested::Pgp(fingerprint) => write!(f, "PGP key {fingerprint}"),
+            Requested::Age(recipient) => write!(f, "age key {}", defuse(recipient)),
+            // The client's text, shown in prompts and logs: no escape sequences.
+            Requested::Pgp(fingerprint) => write!(f, "PGP key {}", defuse(fingerprint)),
         }
     }
 }
@@ -115,27 +118,15 @@ impl KeyServer {
     }
 
     fn decrypt_blocking(&self, key: &Requested, ciphertext: &[u8]) -> Result<Vec<u8>, Status> {
-        let _one_at_a_time = self.busy.lock().map_err(|_| Status::internal("poisoned"))?;
         let enc = std::str::from_utf8(ciphertext)
             .map_err(|_| Status::invalid_argument("the wrapped key is not an armored message"))?;
         let recipient = match key {
             Requested::Age(recipient) => recipient,
-            // GnuPG's agent keeps its own passphrases and asks through its own pinentry.
-            Requested::Pgp(_) => {
-                let prompter = Prompter::with_hook(self.cache.clone());
-                return match pgp::unwrap(enc) {
-                    Ok(data_key) => {
-                        self.confirm("decrypt", key, &prompter)?;
-                        self.log(&format!("decrypt for {key}: ok"));
-                        Ok(data_key.to_vec())
-                    }
-                    Err(e) => {
-                        self.log(&format!("decrypt for {key}: failed"));
-                        Err(Status::unknown(e))
-                    }
-                };
-            }
+            // GnuPG's agent keeps its own passphrases, asks through its own pinentry and
+            // takes one request at a time itself.
+            Requested::Pgp(_) => return self.decrypt_pgp(key, enc),
         };
+        let _one_at_a_time = self.busy.lock().map_err(|_| Status::internal("poisoned"))?;
         self.cache.begin_request();
         let prompter = Prompter::with_hook(self.cache.clone());
         let identities = AgeIdentities::load_with(Some(recipient), prompter.clone());
@@ -157,8 +148,37 @@ impl KeyServer {
         }
     }
 
+    /// A PGP data key, through GnuPG. The message is the client's: whatever GnuPG could
+    /// open with the service owner's keys. Only what a data key can be (32 bytes) is
+    /// answered, so the service decrypts sops files and nothing else, and GnuPG's own
+    /// messages (naming the keys it has) stay here.
+    fn decrypt_pgp(&self, key: &Requested, enc: &str) -> Result<Vec<u8>, Status> {
+        let refused = || Status::unknown(format!("could not decrypt the data key with {key}"));
+        match pgp::unwrap(enc) {
+            Ok(data_key) if data_key.len() == DATA_KEY_BYTES => {
+                self.confirm("decrypt", key, &Prompter::with_hook(self.cache.clone()))?;
+                self.log(&format!("decrypt for {key}: ok"));
+                Ok(data_key.to_vec())
+            }
+            Ok(_) => {
+                self.log(&format!("decrypt for {key}: refused: not a data key"));
+                Err(refused())
+            }
+            Err(e) => {
+                self.log(&format!(
+                    "decrypt for {key}: failed: {}",
+                    defuse(e.lines().last().unwrap_or(""))
+                ));
+                Err(refused())
+            }
+        }
+    }
+
     fn encrypt_blocking(&self, key: &Requested, plaintext: &[u8]) -> Result<Vec<u8>, Status> {
-        let _one_at_a_time = self.busy.lock().map_err(|_| Status::internal("poisoned"))?;
+        let _one_at_a_time = match key {
+            Requested::Age(_) => Some(self.busy.lock().map_err(|_| Status::internal("poisoned"))?),
+            Requested::Pgp(_) => None,
+        };
         let wrapped = match key {
             Requested::Age(recipient) => AgeRecipient::parse(recipient)
                 .and_then(|r| r.wrap(recipient, plaintext))

@@ -756,8 +756,90 @@ fn sops_uses_pgp_keys_through_keytaps_service() {
     let dec = sops(&["decrypt", "s.yaml"]);
     assert_eq!(dec.code, 0, "{}", dec.stderr);
     assert_eq!(dec.out(), "token: s3cret\n");
+
+    // A client's message is not a way to read the owner's other PGP mail: only a data key
+    // (32 bytes) is answered, and GnuPG's messages stay in the service.
+    let gpg = |args: &[&str]| {
+        let run = ws.run("gpg", |c| {
+            c.env("GNUPGHOME", &gnupg).arg("--batch").args(args);
+        });
+        assert_eq!(run.code, 0, "gpg {args:?}: {}", run.stderr);
+    };
+    let mail = "a private letter to the owner of the key, not a data key at all";
+    ws.write("mail.txt", mail);
+    gpg(&[
+        "--trust-model",
+        "always",
+        "-a",
+        "-e",
+        "-r",
+        &fp,
+        "-o",
+        "mail.asc",
+        "mail.txt",
+    ]);
+    // A message anyone can make without a key that GnuPG writes out at length (a
+    // compressed one expands to gigabytes): stopped, not read to the end.
+    ws.write("flood.bin", "0123456789abcdef".repeat(200_000));
+    gpg(&[
+        "--compress-algo",
+        "none",
+        "-a",
+        "--store",
+        "-o",
+        "flood.asc",
+        "flood.bin",
+    ]);
+    let enc_text = String::from_utf8(enc.stdout.clone()).unwrap();
+    for (name, message) in [("mail", "mail.asc"), ("flood", "flood.asc")] {
+        let armored = std::fs::read_to_string(ws.path(message)).unwrap();
+        ws.write(
+            &format!("{name}.yaml"),
+            with_pgp_message(&enc_text, &armored),
+        );
+        let refused = sops(&["decrypt", &format!("{name}.yaml")]);
+        assert_ne!(refused.code, 0, "{name}: {}", refused.out());
+        assert!(
+            !refused.stderr.contains("private letter"),
+            "{}",
+            refused.stderr
+        );
+        assert!(
+            !refused.stderr.contains("keytap test"),
+            "gpg's key list: {}",
+            refused.stderr
+        );
+        // Locally too, the flood is stopped with one line.
+        let local = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+            c.args(["decrypt", &format!("{name}.yaml")])
+                .env("GNUPGHOME", &gnupg);
+        });
+        assert_ne!(local.code, 0, "{name}: {}", local.out());
+        if name == "flood" {
+            assert!(local.stderr.contains("stopped it"), "{}", local.stderr);
+        }
+    }
+    // And the service still answers.
+    let again = sops(&["decrypt", "s.yaml"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
     drop(service);
     let _ = ws.run("gpgconf", |c| {
         c.env("GNUPGHOME", &gnupg).args(["--kill", "all"]);
     });
+}
+
+/// `file` (sops YAML with one PGP key) with that key's message replaced by `armored`.
+fn with_pgp_message(file: &str, armored: &str) -> String {
+    let begin = file
+        .find("-----BEGIN PGP MESSAGE-----")
+        .expect("a PGP message");
+    let indent = &file[file[..begin].rfind('\n').unwrap() + 1..begin];
+    let end_marker = "-----END PGP MESSAGE-----";
+    let end = file[begin..].find(end_marker).unwrap() + begin + end_marker.len();
+    let replacement = armored
+        .trim_end()
+        .lines()
+        .collect::<Vec<_>>()
+        .join(&format!("\n{indent}"));
+    format!("{}{replacement}{}", &file[..begin], &file[end..])
 }

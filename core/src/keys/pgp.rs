@@ -60,8 +60,21 @@ fn short_id(fingerprint: &str) -> &str {
     }
 }
 
-/// Runs GnuPG with `args`, `input` on its stdin: its stdout, or its trimmed stderr.
-fn run_gpg(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+/// The most GnuPG may write to stdout when it decrypts a data key (32 bytes) and when it
+/// encrypts one (an armored message per recipient, ~0.6 KiB). A message in `enc` is the
+/// file's author's to choose: a compressed literal packet expands to gigabytes.
+const MAX_KEY_OUTPUT: u64 = 4 << 10;
+const MAX_MESSAGE_OUTPUT: u64 = 256 << 10;
+
+/// The most of GnuPG's stderr kept for an error message.
+const MAX_STDERR: u64 = 64 << 10;
+
+/// Runs GnuPG with `args`, `input` on its stdin: its stdout, or its trimmed stderr. Input
+/// is written while the output is read (GnuPG may write before it has read everything, and
+/// a full pipe either way would block both), stdout past `max_stdout` stops GnuPG, and
+/// only the start of stderr is kept.
+fn run_gpg(args: &[&str], input: &[u8], max_stdout: u64) -> Result<Zeroizing<Vec<u8>>, String> {
+    use std::io::Read;
     let program = gpg_program();
     let mut child = Command::new(&program)
         .args(args)
@@ -70,20 +83,38 @@ fn run_gpg(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| crate::goerr::start_reason(&program.to_string_lossy(), &e))?;
-    // Small enough for the pipe: GnuPG reads all of it before writing much.
-    let written = child
-        .stdin
-        .take()
-        .map(|mut stdin| stdin.write_all(input))
-        .unwrap_or(Ok(()));
-    let out = child
-        .wait_with_output()
-        .map_err(|e| crate::goerr::io_reason(&e))?;
-    let stdout = Zeroizing::new(out.stdout);
-    if out.status.success() && written.is_ok() {
-        Ok(stdout)
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let mut out = Zeroizing::new(Vec::new());
+    let (written, read, errors) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || stdin.map_or(Ok(()), |mut stdin| stdin.write_all(input)));
+        let errors = scope.spawn(move || {
+            let mut text = Vec::new();
+            if let Some(stderr) = stderr {
+                let mut stderr = stderr;
+                let _ = (&mut stderr).take(MAX_STDERR).read_to_end(&mut text);
+                // Keep draining, so GnuPG never blocks on a full stderr pipe.
+                let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+            }
+            text
+        });
+        let read = stdout.map_or(Ok(0), |stdout| {
+            stdout.take(max_stdout + 1).read_to_end(&mut out)
+        });
+        if out.len() as u64 > max_stdout {
+            let _ = child.kill();
+        }
+        let written = writer.join().unwrap_or(Ok(()));
+        (written, read, errors.join().unwrap_or_default())
+    });
+    let status = child.wait().map_err(|e| crate::goerr::io_reason(&e))?;
+    if out.len() as u64 > max_stdout {
+        return Err(format!(
+            "GnuPG wrote more than {max_stdout} bytes; stopped it"
+        ));
+    }
+    match (status.success(), written, read) {
+        (true, Ok(()), Ok(_)) => Ok(out),
+        _ => Err(String::from_utf8_lossy(&errors).trim().to_string()),
     }
 }
 
@@ -100,7 +131,7 @@ pub fn wrap(fingerprint: &str, data_key: &[u8]) -> Result<String, String> {
         short_id(fingerprint),
         "--no-encrypt-to",
     ];
-    let armored = run_gpg(&args, data_key).map_err(|stderr| {
+    let armored = run_gpg(&args, data_key, MAX_MESSAGE_OUTPUT).map_err(|stderr| {
         format!(
             "could not encrypt data key with PGP key: GnuPG binary error: failed to encrypt sops data key with pgp: {stderr}"
         )
@@ -115,7 +146,7 @@ pub fn unwrap(enc: &str) -> Result<Zeroizing<Vec<u8>>, String> {
             "could not decrypt data key with PGP key: GnuPG binary error: failed to decrypt sops data key with pgp: {why}"
         )
     };
-    let key = run_gpg(&["-d"], enc.as_bytes()).map_err(failed)?;
+    let key = run_gpg(&["-d"], enc.as_bytes(), MAX_KEY_OUTPUT).map_err(failed)?;
     if key.is_empty() {
         // An old GnuPG drops AEAD packets it cannot read and succeeds with nothing.
         return Err(failed("zero bytes returned".into()));
