@@ -10,6 +10,10 @@
 //! written at that point: callers parse the mapping into their own memory and drop it
 //! before they decrypt or write anything.
 //!
+//! Only a file no other user can write is mapped ([`map`] checks); the parsers copy a
+//! value before they check it, so even the owner changing the file meanwhile gives odd
+//! text, never a broken invariant.
+//!
 //! One mapping is alive at a time (keytap maps the one file of a `decrypt`); [`map`]
 //! returns `None` when the slot is taken, when the platform is not Linux, or when the
 //! mapping fails, and the caller reads the file instead.
@@ -59,7 +63,7 @@ impl Drop for MappedFile {
 /// cannot be mapped: the caller reads it instead.
 pub fn map(file: &File, len: u64, path: &Path) -> Option<MappedFile> {
     let len = usize::try_from(len).ok().filter(|&len| len > 0)?;
-    if !cfg!(target_os = "linux") {
+    if !cfg!(target_os = "linux") || !only_we_can_write(file) {
         return None;
     }
     let message = format!(
@@ -87,6 +91,19 @@ pub fn map(file: &File, len: u64, path: &Path) -> Option<MappedFile> {
     }
     guard::arm(ptr as usize, len);
     Some(MappedFile { ptr, len })
+}
+
+/// Whether `file` is a regular file that no other user can change while it is mapped:
+/// ours, and not writable by group or others. Mapped bytes that change under the parser
+/// break what it checked a moment before (text validated as UTF-8, then copied into a
+/// `String`); an attacker able to write a shared file must not get that, and reading
+/// such a file copies it once, as it is at that moment.
+fn only_we_can_write(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid only reads the process's credentials.
+    let euid = unsafe { libc::geteuid() };
+    file.metadata()
+        .is_ok_and(|m| m.is_file() && m.uid() == euid && m.mode() & 0o022 == 0)
 }
 
 /// The SIGBUS guard: one slot holding the live mapping's address range and the message

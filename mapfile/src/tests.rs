@@ -31,6 +31,13 @@ fn a_mapped_file_reads_as_its_bytes() {
     assert!(map(f.as_file(), 10, f.path()).is_some());
     // Nothing to map in an empty file.
     assert!(map(f.as_file(), 0, f.path()).is_none());
+    // Nor in one another user could change meanwhile: it is read instead.
+    use std::os::unix::fs::PermissionsExt;
+    for (mode, mapped) in [(0o664, false), (0o646, false), (0o644, true)] {
+        std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let m = map(f.as_file(), 10, f.path());
+        assert_eq!(m.is_some(), mapped, "mode {mode:o}");
+    }
 }
 
 #[test]

@@ -30,41 +30,44 @@ pub fn text_of(t: &Template) -> Result<Vec<u8>, InstallError> {
     )))
 }
 
-/// Replaces every placeholder with its secret's value. Where two secrets have the same
-/// placeholder the later one's value is used, as in sops-nix (a map from placeholder to
-/// secret, filled in manifest order). Each intermediate text (secret values in it) is
-/// wiped when the next replaces it.
+/// Replaces every placeholder with its secret's value, in one pass over the template's
+/// own text: a value is never searched for placeholders itself, so a secret whose value
+/// is another secret's placeholder cannot pull that secret into a template (sops-nix
+/// replaces placeholder after placeholder over the growing text, in map order). Where
+/// two secrets have the same placeholder the later one's value is used, as in sops-nix
+/// (a map from placeholder to secret, filled in manifest order). The output is one
+/// buffer of exactly its final size, wiped when dropped.
 pub fn render(text: &[u8], substitutions: &[(&str, &[u8])]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(text.to_vec());
-    let mut later = std::collections::HashSet::new();
-    let last_of_each: Vec<bool> = substitutions
-        .iter()
-        .rev()
-        .map(|(placeholder, _)| later.insert(*placeholder))
-        .collect();
-    for ((placeholder, value), last) in substitutions.iter().zip(last_of_each.iter().rev()) {
-        if placeholder.is_empty() || !last {
-            continue;
+    let mut latest: Vec<(&str, &[u8])> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for &(placeholder, value) in substitutions.iter().filter(|(p, _)| !p.is_empty()) {
+        match index.get(placeholder) {
+            Some(&i) => latest[i] = (placeholder, value),
+            None => {
+                index.insert(placeholder, latest.len());
+                latest.push((placeholder, value));
+            }
         }
-        out = replace_all(&out, placeholder.as_bytes(), value);
     }
-    out
-}
-
-/// `haystack` with every `needle` (left to right, not overlapping) replaced by `with`, in
-/// a buffer of exactly its final size (no reallocation leaves a copy behind).
-fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Zeroizing<Vec<u8>> {
-    let finder = memchr::memmem::Finder::new(needle);
-    let count = finder.find_iter(haystack).count();
-    let len = haystack.len() - count * needle.len() + count * with.len();
+    let finder = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(latest.iter().map(|(placeholder, _)| placeholder));
+    let Ok(finder) = finder else {
+        // Only past aho-corasick's size limits, far beyond any manifest.
+        return Zeroizing::new(text.to_vec());
+    };
+    let value_of = |m: &aho_corasick::Match| latest[m.pattern().as_usize()].1;
+    let len = finder
+        .find_iter(text)
+        .fold(text.len(), |len, m| len - m.len() + value_of(&m).len());
     let mut out = Zeroizing::new(Vec::with_capacity(len));
     let mut from = 0;
-    for at in finder.find_iter(haystack) {
-        out.extend_from_slice(&haystack[from..at]);
-        out.extend_from_slice(with);
-        from = at + needle.len();
+    for m in finder.find_iter(text) {
+        out.extend_from_slice(&text[from..m.start()]);
+        out.extend_from_slice(value_of(&m));
+        from = m.end();
     }
-    out.extend_from_slice(&haystack[from..]);
+    out.extend_from_slice(&text[from..]);
     out
 }
 
@@ -79,6 +82,18 @@ mod tests {
             &[("<P1>", b"one"), ("<P2>", b"two")],
         );
         assert_eq!(&out[..], b"a=one b=two again one\n");
+    }
+
+    #[test]
+    fn a_value_is_never_searched_for_placeholders() {
+        // A secret whose value is the database password's placeholder stays that text.
+        let out = render(
+            b"token=<T>\n",
+            &[("<T>", b"<DB>"), ("<DB>", b"SUPERSECRET-DB")],
+        );
+        assert_eq!(&out[..], b"token=<DB>\n");
+        let out = render(b"<DB> <T>", &[("<DB>", b"<T>"), ("<T>", b"t")]);
+        assert_eq!(&out[..], b"<T> t");
     }
 
     #[test]

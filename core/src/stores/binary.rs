@@ -29,9 +29,10 @@ impl Store for BinaryStore {
     /// `Value::Bytes` holding it unchanged. sops keeps any bytes in a Go string and
     /// encrypts them as `type:str`; keytap's cipher does the same with `Value::Bytes`.
     fn load_plain(&self, input: &[u8]) -> Result<Vec<Branch>, StoreError> {
-        let value = match std::str::from_utf8(input) {
-            Ok(text) => Value::Str(text.to_string()),
-            Err(_) => Value::Bytes(input.to_vec()),
+        // Copied, then checked: the input may be a mapped file that changes meanwhile.
+        let value = match String::from_utf8(input.to_vec()) {
+            Ok(text) => Value::Str(text),
+            Err(e) => Value::Bytes(e.into_bytes()),
         };
         Ok(vec![vec![Item::Entry("data".into(), value)]])
     }

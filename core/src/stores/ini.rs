@@ -297,7 +297,7 @@ fn parse(input: &[u8]) -> Result<Vec<Section>, StoreError> {
     };
     let text = StoreError::utf8_text(input, "INI")?;
     Parser {
-        s: text,
+        s: &text,
         pos: 0,
         eof: false,
         comment: String::new(),

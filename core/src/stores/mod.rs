@@ -28,9 +28,11 @@ impl StoreError {
 
     /// `input` as text, or an error naming `format` and the line the first invalid UTF-8
     /// byte sequence is on (the line-based stores split on ASCII bytes, so valid text stays
-    /// valid when split).
-    pub(crate) fn utf8_text<'a>(input: &'a [u8], format: &str) -> Result<&'a str, StoreError> {
-        std::str::from_utf8(input).map_err(|e| {
+    /// valid when split). A copy, checked after it is made: the input may be a mapped file
+    /// that changes meanwhile.
+    pub(crate) fn utf8_text(input: &[u8], format: &str) -> Result<String, StoreError> {
+        String::from_utf8(input.to_vec()).map_err(|e| {
+            let e = e.utf8_error();
             let line = input[..e.valid_up_to()]
                 .iter()
                 .filter(|b| **b == b'\n')

@@ -38,9 +38,6 @@ pub(crate) enum Numbers {
 
 pub(crate) struct Parser<'a> {
     s: &'a [u8],
-    /// `s` when it is all UTF-8 (almost always): strings are then sliced from it at their
-    /// quotes, without checking each one again.
-    text: Option<&'a str>,
     pos: usize,
     depth: usize,
     max_depth: usize,
@@ -86,7 +83,6 @@ impl<'a> Parser<'a> {
     pub(crate) fn new(s: &'a [u8]) -> Self {
         Parser {
             s,
-            text: std::str::from_utf8(s).ok(),
             pos: 0,
             depth: 0,
             max_depth: MAX_DEPTH,
@@ -302,8 +298,11 @@ impl<'a> Parser<'a> {
                 Some(c) => return Err(invalid(c, "in exponent of numeric literal")),
             }
         }
-        // The slice is ASCII by construction.
-        let text = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("0");
+        // ASCII by construction, copied before it is checked (the input may be a mapped
+        // file that changes meanwhile).
+        let text =
+            String::from_utf8(self.s[start..self.pos].to_vec()).unwrap_or_else(|_| "0".into());
+        let text = text.as_str();
         if numbers == Numbers::IntWhenIntegral && integral {
             if let Ok(i) = text.parse::<i64>() {
                 return Ok(Value::Int(i));
@@ -337,7 +336,8 @@ impl<'a> Parser<'a> {
         if s[0] != b'\\' || s[1] != b'u' {
             return None;
         }
-        let text = std::str::from_utf8(&s[2..]).ok()?;
+        let hex: [u8; 4] = s[2..].try_into().ok()?;
+        let text = std::str::from_utf8(&hex).ok()?;
         u32::from_str_radix(text, 16)
             .ok()
             .filter(|_| text.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -353,14 +353,11 @@ impl<'a> Parser<'a> {
         if let Some(run) = memchr::memchr2(b'"', b'\\', rest) {
             let body = &rest[..run];
             if rest[run] == b'"' && !body.iter().fold(false, |bad, &b| bad | (b < 0x20)) {
-                let (start, end) = (self.pos, self.pos + run);
-                let text = match self.text {
-                    Some(all) => all.get(start..end),
-                    None => std::str::from_utf8(body).ok(),
-                };
-                if let Some(text) = text {
+                // Copied, then checked: the input may be a mapped file that changes
+                // meanwhile.
+                if let Ok(text) = String::from_utf8(body.to_vec()) {
                     self.pos += run + 1;
-                    return Ok(text.to_owned());
+                    return Ok(text);
                 }
             }
         }

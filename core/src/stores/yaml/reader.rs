@@ -26,10 +26,11 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<String, String> {
         }
         out
     } else {
+        // Copied, then checked: the input may be a mapped file that changes meanwhile.
         let body = input.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(input);
-        match std::str::from_utf8(body) {
-            Ok(s) => s.to_owned(),
-            Err(e) => return Err(utf8_error(&e)),
+        match String::from_utf8(body.to_vec()) {
+            Ok(s) => s,
+            Err(e) => return Err(utf8_error(&e.utf8_error())),
         }
     };
     check_characters(text)
