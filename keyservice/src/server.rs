@@ -94,6 +94,17 @@ impl KeyServer {
         }
     }
 
+    /// [`KeyServer::confirm`] for a request that does not hold the lock (PGP: GnuPG runs
+    /// unlocked): one question at a time on the terminal, or an answer typed for one could
+    /// approve another.
+    fn confirm_alone(&self, operation: &str, key: &Requested) -> Result<(), Status> {
+        if !self.options.prompt {
+            return Ok(());
+        }
+        let _one_question = self.busy.lock().map_err(|_| Status::internal("poisoned"))?;
+        self.confirm(operation, key, &Prompter::with_hook(self.cache.clone()))
+    }
+
     fn requested(key: Option<crate::proto::sops::Key>) -> Result<Requested, Status> {
         let Some(key) = key else {
             return Err(Status::not_found("Must provide a key"));
@@ -156,7 +167,7 @@ impl KeyServer {
         let refused = || Status::unknown(format!("could not decrypt the data key with {key}"));
         match pgp::unwrap(enc) {
             Ok(data_key) if data_key.len() == DATA_KEY_BYTES => {
-                self.confirm("decrypt", key, &Prompter::with_hook(self.cache.clone()))?;
+                self.confirm_alone("decrypt", key)?;
                 self.log(&format!("decrypt for {key}: ok"));
                 Ok(data_key.to_vec())
             }
@@ -189,7 +200,13 @@ impl KeyServer {
             self.log(&format!("encrypt for {key}: failed: {e}"));
             Status::unknown(e)
         })?;
-        self.confirm("encrypt", key, &Prompter::with_hook(self.cache.clone()))?;
+        match key {
+            // The age request holds the lock already.
+            Requested::Age(_) => {
+                self.confirm("encrypt", key, &Prompter::with_hook(self.cache.clone()))?
+            }
+            Requested::Pgp(_) => self.confirm_alone("encrypt", key)?,
+        }
         self.log(&format!("encrypt for {key}: ok"));
         Ok(wrapped.into_bytes())
     }

@@ -473,3 +473,51 @@ fn a_large_file_decrypts_under_any_workable_address_space_limit() {
         assert_eq!(run.stdout, plain.as_bytes(), "ulimit -v {limit_kib}");
     }
 }
+
+/// A `SOPS_GPG_EXEC` that floods its output is stopped, even when a child of it keeps the
+/// pipes open (keytap does not wait for them to close).
+#[test]
+fn a_flooding_gnupg_is_stopped_even_when_its_child_holds_the_pipes() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    let pid_file = ws.path("sleeper.pid");
+    let script = ws.write(
+        "fake-gpg",
+        format!(
+            "#!/bin/sh\n\
+             case \" $* \" in\n\
+             *' --encrypt '*) cat >/dev/null; printf -- '-----BEGIN PGP MESSAGE-----\\n\\nAAAA\\n-----END PGP MESSAGE-----\\n' ;;\n\
+             *) sleep 600 & echo $! > {}; yes BBBBBBBBBBBBBBBB ;;\n\
+             esac\n",
+            pid_file.display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ws.write("plain.yaml", "k: v\n");
+    let fake = script.to_str().unwrap();
+    // Under `timeout`: a keytap that waited for the sleeper would be killed (exit 124).
+    let run = |args: &[&str]| {
+        ws.run("timeout", |c| {
+            c.arg("60")
+                .arg(keytap_e2e::keytap_bin())
+                .args(args)
+                .env("SOPS_GPG_EXEC", fake);
+        })
+    };
+    let enc = run(&[
+        "encrypt",
+        "--pgp",
+        "0123456789ABCDEF0123456789ABCDEF01234567",
+        "plain.yaml",
+    ]);
+    assert_eq!(enc.code, 0, "{}", enc.stderr);
+    ws.write("enc.yaml", &enc.stdout);
+    let dec = run(&["decrypt", "enc.yaml"]);
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        let _ = ws.run("kill", |c| {
+            c.arg(pid.trim());
+        });
+    }
+    assert_eq!(dec.code, 128, "{}", dec.stderr);
+    assert!(dec.stderr.contains("stopped it"), "{}", dec.stderr);
+}

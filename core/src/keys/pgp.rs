@@ -72,7 +72,8 @@ const MAX_STDERR: u64 = 64 << 10;
 /// Runs GnuPG with `args`, `input` on its stdin: its stdout, or its trimmed stderr. Input
 /// is written while the output is read (GnuPG may write before it has read everything, and
 /// a full pipe either way would block both), stdout past `max_stdout` stops GnuPG, and
-/// only the start of stderr is kept.
+/// only the start of stderr is kept. The writer and the stderr reader are threads of
+/// their own, left behind when GnuPG is stopped: a wrapper's child may hold the pipes open.
 fn run_gpg(args: &[&str], input: &[u8], max_stdout: u64) -> Result<Zeroizing<Vec<u8>>, String> {
     use std::io::Read;
     let program = gpg_program();
@@ -84,34 +85,33 @@ fn run_gpg(args: &[&str], input: &[u8], max_stdout: u64) -> Result<Zeroizing<Vec
         .spawn()
         .map_err(|e| crate::goerr::start_reason(&program.to_string_lossy(), &e))?;
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
-    let mut out = Zeroizing::new(Vec::new());
-    let (written, read, errors) = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || stdin.map_or(Ok(()), |mut stdin| stdin.write_all(input)));
-        let errors = scope.spawn(move || {
-            let mut text = Vec::new();
-            if let Some(stderr) = stderr {
-                let mut stderr = stderr;
-                let _ = (&mut stderr).take(MAX_STDERR).read_to_end(&mut text);
-                // Keep draining, so GnuPG never blocks on a full stderr pipe.
-                let _ = std::io::copy(&mut stderr, &mut std::io::sink());
-            }
-            text
-        });
-        let read = stdout.map_or(Ok(0), |stdout| {
-            stdout.take(max_stdout + 1).read_to_end(&mut out)
-        });
-        if out.len() as u64 > max_stdout {
-            let _ = child.kill();
+    let input = Zeroizing::new(input.to_vec());
+    let writer = std::thread::spawn(move || stdin.map_or(Ok(()), |mut s| s.write_all(&input)));
+    let errors = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        if let Some(mut stderr) = stderr {
+            let _ = (&mut stderr).take(MAX_STDERR).read_to_end(&mut text);
+            // Keep draining, so GnuPG never blocks on a full stderr pipe.
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
         }
-        let written = writer.join().unwrap_or(Ok(()));
-        (written, read, errors.join().unwrap_or_default())
+        text
     });
-    let status = child.wait().map_err(|e| crate::goerr::io_reason(&e))?;
-    if out.len() as u64 > max_stdout {
+    // Room for all it may write up front: growing would leave copies of the key behind.
+    let limit = usize::try_from(max_stdout).unwrap_or(usize::MAX);
+    let mut out = Zeroizing::new(Vec::with_capacity(limit + 1));
+    let read = stdout.map_or(Ok(0), |stdout| {
+        stdout.take(max_stdout + 1).read_to_end(&mut out)
+    });
+    if out.len() > limit {
+        let _ = child.kill();
+        let _ = child.wait();
         return Err(format!(
             "GnuPG wrote more than {max_stdout} bytes; stopped it"
         ));
     }
+    let written = writer.join().unwrap_or(Ok(()));
+    let errors = errors.join().unwrap_or_default();
+    let status = child.wait().map_err(|e| crate::goerr::io_reason(&e))?;
     match (status.success(), written, read) {
         (true, Ok(()), Ok(_)) => Ok(out),
         _ => Err(String::from_utf8_lossy(&errors).trim().to_string()),

@@ -104,9 +104,8 @@ fn write_split(
             Ok::<_, String>(out)
         },
     );
-    let mut out = first?;
-    out.push_str(&rest?);
-    Ok(out)
+    // Room for the newline that ends the file.
+    crate::split::join_texts(first, rest, 1)
 }
 
 /// Parses a plaintext JSON document (shared with the binary store's encrypted form).

@@ -595,9 +595,7 @@ fn emit_split(
         || emit_stream(&[first], None, indent, text_len_hint(doc) + extra_size),
         || emit_stream(&[rest], extra, indent, text_len_hint(rest) + extra_size),
     );
-    let mut out = first?;
-    out.push_str(&rest?);
-    Ok(out)
+    crate::split::join_texts(first, rest, 0)
 }
 
 /// go-yaml's encoder over a stream of documents, `extra` appended to each, into a buffer
