@@ -54,20 +54,7 @@ fn wrapped<T>(f: impl FnOnce() -> T) -> T {
 /// Runs `f` on a thread with a [`deep_stack_bytes`] stack and returns its result (a panic
 /// in `f` continues in the caller). Where such a thread cannot be had, `f` runs here.
 pub fn with_deep_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    let f = std::sync::Mutex::new(Some(f));
-    let take = || f.lock().ok().and_then(|mut g| g.take()).expect("run once");
-    std::thread::scope(|scope| {
-        match std::thread::Builder::new()
-            .name("keytap".into())
-            .stack_size(deep_stack_bytes())
-            .spawn_scoped(scope, || wrapped(take()))
-        {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => take()(),
-        }
-    })
+    beside_deep(|| (), f).1
 }
 
 /// Runs `here` on this thread and `there` on a second thread with a [`deep_stack_bytes`]
@@ -78,6 +65,11 @@ pub fn join_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B
     if address_space_limit().is_some() {
         return (here(), there());
     }
+    beside_deep(here, there)
+}
+
+/// [`join_deep`] whatever the address-space limit.
+fn beside_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
     let there = std::sync::Mutex::new(Some(there));
     let take = || {
         there

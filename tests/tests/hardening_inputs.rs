@@ -496,14 +496,7 @@ fn a_flooding_gnupg_is_stopped_even_when_its_child_holds_the_pipes() {
     ws.write("plain.yaml", "k: v\n");
     let fake = script.to_str().unwrap();
     // Under `timeout`: a keytap that waited for the sleeper would be killed (exit 124).
-    let run = |args: &[&str]| {
-        ws.run("timeout", |c| {
-            c.arg("60")
-                .arg(keytap_e2e::keytap_bin())
-                .args(args)
-                .env("SOPS_GPG_EXEC", fake);
-        })
-    };
+    let run = |args: &[&str]| ws.keytap_with_plugins(60, args, &[("SOPS_GPG_EXEC", fake)]);
     let enc = run(&[
         "encrypt",
         "--pgp",

@@ -810,10 +810,8 @@ fn sops_uses_pgp_keys_through_keytaps_service() {
             refused.stderr
         );
         // Locally too, the flood is stopped with one line.
-        let local = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
-            c.args(["decrypt", &format!("{name}.yaml")])
-                .env("GNUPGHOME", &gnupg);
-        });
+        let yaml = format!("{name}.yaml");
+        let local = ws.keytap_with_plugins(60, &["decrypt", &yaml], &[("GNUPGHOME", &gnupg_text)]);
         assert_ne!(local.code, 0, "{name}: {}", local.out());
         if name == "flood" {
             assert!(local.stderr.contains("stopped it"), "{}", local.stderr);
