@@ -11,7 +11,14 @@ use crate::tree::{text_len_hint, Branch, Item, Value};
 
 /// The least text (as [`text_len_hint`] counts it) worth a second thread: about 2,000
 /// values. Starting the thread costs ~100 us; decrypting a value ~0.25 us.
-const PARALLEL_TEXT_BYTES: usize = 256 << 10;
+pub(crate) const PARALLEL_TEXT_BYTES: usize = 256 << 10;
+
+/// Whether this process may run on two CPUs at once. Asked once: the standard library
+/// reads the cgroup's CPU quota from `/proc` and `/sys` on every call.
+pub(crate) fn two_cpus() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
+}
 
 /// [`split_point`] of a file's only document (None for several).
 pub(crate) fn split_single(docs: &[Branch]) -> Option<usize> {
@@ -35,9 +42,7 @@ pub(crate) fn split_point(doc: &[Item]) -> Option<usize> {
         .map(|item| text_len_hint(std::slice::from_ref(item)))
         .collect();
     let total: usize = sizes.iter().sum();
-    if total < PARALLEL_TEXT_BYTES
-        || std::thread::available_parallelism().map_or(true, |n| n.get() < 2)
-    {
+    if total < PARALLEL_TEXT_BYTES || !two_cpus() {
         return None;
     }
     let mut best: Option<(usize, usize)> = None;

@@ -7,6 +7,7 @@
 
 mod encode;
 pub(crate) mod gofmt;
+mod halves;
 mod parse;
 
 use super::{Store, StoreError};
@@ -14,7 +15,7 @@ use crate::tree::{Branch, Item, Value};
 
 pub(crate) use encode::write_go_marshal;
 pub(crate) use parse::go_lossy_utf8;
-use parse::{Numbers, Parser};
+use parse::Numbers;
 
 /// The JSON store.
 #[derive(Clone, Debug)]
@@ -110,21 +111,22 @@ fn write_split(
 
 /// Parses a plaintext JSON document (shared with the binary store's encrypted form).
 pub(crate) fn load_plain(input: &[u8]) -> Result<Branch, StoreError> {
-    Parser::new_plain(input)
-        .document(Numbers::Float)
-        .map_err(|e| StoreError::new(format!("Could not unmarshal input data: {e}")))
+    let (mut first, rest) = halves::parse_document(input, true, Numbers::Float)
+        .map_err(|e| StoreError::new(format!("Could not unmarshal input data: {e}")))?;
+    first.reserve_exact(rest.len());
+    first.extend(rest);
+    Ok(first)
 }
 
 /// Parses an encrypted JSON document: the data without the top-level `sops` entries, and
 /// the metadata object. Integer literals inside the metadata come back as `Value::Int`
 /// (sops unmarshals them into Go `int` fields), everything else as in plain files.
 pub(crate) fn load_encrypted(input: &[u8]) -> Result<(Branch, Option<Branch>), StoreError> {
-    let branch = Parser::new(input)
-        .document(Numbers::IntWhenIntegral)
+    let (first, rest) = halves::parse_document(input, false, Numbers::IntWhenIntegral)
         .map_err(|e| StoreError::new(format!("Error unmarshalling input json: {e}")))?;
     let mut metadata = None;
-    let mut data = Vec::with_capacity(branch.len());
-    for item in branch {
+    let mut data = Vec::with_capacity(first.len() + rest.len());
+    for item in first.into_iter().chain(rest) {
         match item {
             Item::Entry(key, value) if key == "sops" => {
                 // Go's Unmarshal lets a later duplicate win; null means "no metadata".

@@ -48,6 +48,11 @@ pub(crate) struct Parser<'a> {
     open_entries: Vec<Item>,
     /// The same for the elements of the arrays being parsed.
     open_elements: Vec<Value>,
+    /// Where a key of the top-level object starts at which to stop ([`Parser::document`]
+    /// then returns the entries before it; see [`super::halves`]), or `usize::MAX`.
+    cut: usize,
+    /// Whether the parser stopped at `cut`.
+    stopped_at_cut: bool,
 }
 
 type PResult<T> = Result<T, String>;
@@ -88,7 +93,22 @@ impl<'a> Parser<'a> {
             max_depth: MAX_DEPTH,
             open_entries: Vec::new(),
             open_elements: Vec::new(),
+            cut: usize::MAX,
+            stopped_at_cut: false,
         }
+    }
+
+    /// Makes [`Parser::document`] stop before the top-level key starting at `cut`, if the
+    /// document has one there (see [`Parser::stopped_at_cut`]).
+    pub(crate) fn stop_at(mut self, cut: usize) -> Self {
+        self.cut = cut;
+        self
+    }
+
+    /// Whether [`Parser::document`] stopped at the cut given to [`Parser::stop_at`]
+    /// (returning the entries before it) rather than parsing the whole document.
+    pub(crate) fn stopped_at_cut(&self) -> bool {
+        self.stopped_at_cut
     }
 
     /// A parser for a plaintext file.
@@ -117,7 +137,11 @@ impl<'a> Parser<'a> {
             None => return Err("the input is empty, expected a JSON object".into()),
             Some(b'{') => {
                 self.pos += 1;
-                self.object(Numbers::Float, Some(sops_numbers))?
+                let branch = self.object(Numbers::Float, Some(sops_numbers))?;
+                if self.stopped_at_cut {
+                    return Ok(branch);
+                }
+                branch
             }
             Some(b'[') => return Err("Expected JSON object start, got delimiter [ instead".into()),
             Some(c) => {
@@ -131,11 +155,28 @@ impl<'a> Parser<'a> {
                 return Err(format!("Expected JSON object start, got {kind} instead"));
             }
         };
-        self.skip_ws();
-        if let Some(c) = self.peek() {
-            return Err(invalid(c, "after top-level value"));
-        }
+        self.end_of_document()?;
         Ok(branch)
+    }
+
+    /// The entries of the top-level object from `cut`, where one of its keys starts, to
+    /// the end of the document: what [`Parser::document`] would return after those before
+    /// `cut`, or the error it would meet after them.
+    pub(crate) fn entries_from(&mut self, cut: usize, sops_numbers: Numbers) -> PResult<Branch> {
+        self.pos = cut;
+        self.depth = 1;
+        let branch = self.entries(Numbers::Float, Some(sops_numbers))?;
+        self.end_of_document()?;
+        Ok(branch)
+    }
+
+    /// Only white space may follow the top-level object.
+    fn end_of_document(&mut self) -> PResult<()> {
+        self.skip_ws();
+        match self.peek() {
+            Some(c) => Err(invalid(c, "after top-level value")),
+            None => Ok(()),
+        }
     }
 
     /// Go's `maxNestingDepth`: its error names the opening bracket.
@@ -156,9 +197,18 @@ impl<'a> Parser<'a> {
             self.depth -= 1;
             return Ok(Vec::new());
         }
+        self.entries(numbers, top)
+    }
+
+    /// An object's entries, from where a key is expected to after its `}`.
+    fn entries(&mut self, numbers: Numbers, top: Option<Numbers>) -> PResult<Branch> {
         let start = self.open_entries.len();
         loop {
             self.skip_ws();
+            if self.pos == self.cut && self.depth == 1 {
+                self.stopped_at_cut = true;
+                return Ok(self.open_entries.drain(start..).collect());
+            }
             match self.peek() {
                 None => return Err(UNEXPECTED_END.into()),
                 Some(b'"') => self.pos += 1,
