@@ -121,3 +121,46 @@ fn a_panic_inside_with_mimalloc_leaves_the_system_allocator() {
     .join()
     .unwrap();
 }
+
+/// The `VmFlags` of the mapping holding `address`, from `/proc/self/smaps`.
+fn vm_flags_at(address: usize) -> String {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+    let mut inside = false;
+    for line in smaps.lines() {
+        if let Some((range, _)) = line.split_once(' ').filter(|(r, _)| r.contains('-')) {
+            if let Some((start, end)) = range.split_once('-') {
+                if let (Ok(start), Ok(end)) = (
+                    usize::from_str_radix(start, 16),
+                    usize::from_str_radix(end, 16),
+                ) {
+                    inside = (start..end).contains(&address);
+                    continue;
+                }
+            }
+        }
+        if inside {
+            if let Some(flags) = line.strip_prefix("VmFlags:") {
+                return flags.trim().to_string();
+            }
+        }
+    }
+    panic!("no mapping holds {address:#x}");
+}
+
+#[test]
+fn a_large_heap_asks_for_huge_pages_in_the_arena() {
+    let _serial = serial();
+    std::thread::spawn(|| {
+        with_mimalloc(|| {
+            let block: Vec<u8> = vec![1; 1 << 20];
+            assert!(in_arena(addr(&block)));
+            let before = vm_flags_at(addr(&block) as usize);
+            assert!(!before.split(' ').any(|f| f == "hg"), "{before}");
+            expect_large_heap();
+            let after = vm_flags_at(addr(&block) as usize);
+            assert!(after.split(' ').any(|f| f == "hg"), "{after}");
+        })
+    })
+    .join()
+    .unwrap();
+}
