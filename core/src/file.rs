@@ -117,29 +117,36 @@ impl EncryptedFile {
         ignore_mac: bool,
         will_seal: bool,
     ) -> Result<OpenFile, Error> {
-        let EncryptedFile { mut docs, metadata } = self;
-        let mut cipher = if will_seal {
+        let EncryptedFile { docs, metadata } = self;
+        let cipher = if will_seal {
             ValueCipher::new(&key)
         } else {
             ValueCipher::read_only(&key)
         };
+        // Open from here on, so that whatever is decrypted is wiped on every error too.
+        let mut open = OpenFile {
+            docs,
+            metadata,
+            key,
+            cipher,
+        };
         let computed = walk::decrypt_tree(
-            &mut docs,
-            &mut cipher,
-            &metadata.crypt_rule.clone().unwrap_or_default(),
-            metadata.mac_only_encrypted,
+            &mut open.docs,
+            &mut open.cipher,
+            &open.metadata.crypt_rule.clone().unwrap_or_default(),
+            open.metadata.mac_only_encrypted,
             ignore_mac,
         )
         .map_err(Error::DecryptTree)?;
-        if !ignore_mac && metadata.mac.is_empty() {
+        if !ignore_mac && open.metadata.mac.is_empty() {
             return Err(Error::MacMismatch {
                 stored: String::new(),
                 computed,
             });
         }
         if !ignore_mac {
-            let aad = normalize_rfc3339(&metadata.last_modified);
-            let stored = match cipher.decrypt(&metadata.mac, &aad) {
+            let aad = normalize_rfc3339(&open.metadata.last_modified);
+            let stored = match open.cipher.decrypt(&open.metadata.mac, &aad) {
                 Ok(Value::Str(s)) => s,
                 Ok(_) => return Err(Error::DecryptMac("the MAC is not a string".into())),
                 Err(e) => return Err(Error::DecryptMac(e.to_string())),
@@ -148,12 +155,7 @@ impl EncryptedFile {
                 return Err(Error::MacMismatch { stored, computed });
             }
         }
-        Ok(OpenFile {
-            docs,
-            metadata,
-            key,
-            cipher,
-        })
+        Ok(open)
     }
 }
 
@@ -167,7 +169,20 @@ pub struct OpenFile {
     cipher: ValueCipher,
 }
 
+impl Drop for OpenFile {
+    /// The plaintext is wiped before its memory is freed.
+    fn drop(&mut self) {
+        crate::tree::wipe(&mut self.docs);
+    }
+}
+
 impl OpenFile {
+    /// Replaces the documents, wiping the plaintext of those they replace.
+    pub fn replace_docs(&mut self, docs: Vec<Branch>) {
+        crate::tree::wipe(&mut self.docs);
+        self.docs = docs;
+    }
+
     /// A new file: generates a data key and wraps it through `sources` to every master key
     /// in `metadata` (which carries the key groups, rule, threshold and
     /// `mac_only_encrypted`).
@@ -245,7 +260,11 @@ impl OpenFile {
             &metadata.crypt_rule.clone().unwrap_or_default(),
             metadata.mac_only_encrypted,
         )
-        .map_err(Error::EncryptTree)?;
+        .map_err(|e| {
+            // Partly encrypted: what is left is plaintext.
+            crate::tree::wipe(&mut docs);
+            Error::EncryptTree(e)
+        })?;
         metadata.last_modified = metadata::now_rfc3339();
         metadata.mac = self
             .cipher

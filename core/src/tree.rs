@@ -107,3 +107,113 @@ pub fn text_len_hint(branch: &[Item]) -> usize {
         }
     }
 }
+
+/// Overwrites the plaintext in `docs` with zeros, in place: every key, string, byte
+/// string, comment and number. For a tree that held plaintext and is about to be freed
+/// (an allocator hands freed memory out again as it is). Only the bytes in use are
+/// wiped: a decrypted string reuses its envelope's buffer, whose spare room holds
+/// ciphertext.
+pub fn wipe(docs: &mut [Branch]) {
+    use zeroize::Zeroize;
+    fn wipe_value<'a>(
+        v: &'a mut Value,
+        maps: &mut Vec<&'a mut [Item]>,
+        lists: &mut Vec<&'a mut [Value]>,
+    ) {
+        match v {
+            Value::Map(items) => maps.push(items),
+            Value::List(values) => lists.push(values),
+            leaf => wipe_leaf(leaf),
+        }
+    }
+    // Iterative: documents nest up to MAX_NESTING levels.
+    let mut maps: Vec<&mut [Item]> = docs.iter_mut().map(|d| d.as_mut_slice()).collect();
+    let mut lists: Vec<&mut [Value]> = Vec::new();
+    loop {
+        if let Some(items) = maps.pop() {
+            for item in items {
+                match item {
+                    Item::Entry(k, v) => {
+                        k.as_mut_str().zeroize();
+                        wipe_value(v, &mut maps, &mut lists);
+                    }
+                    Item::Comment(c) => c.as_mut_str().zeroize(),
+                }
+            }
+        } else if let Some(values) = lists.pop() {
+            for v in values {
+                wipe_value(v, &mut maps, &mut lists);
+            }
+        } else {
+            return;
+        }
+    }
+}
+
+/// [`wipe`] for one scalar value (a collection is left as it is).
+pub fn wipe_leaf(v: &mut Value) {
+    use zeroize::Zeroize;
+    match v {
+        Value::Null | Value::Map(_) | Value::List(_) => {}
+        Value::Bool(b) => b.zeroize(),
+        Value::Int(i) => i.zeroize(),
+        Value::Float(f) => f.zeroize(),
+        Value::Str(s) | Value::Time(s) | Value::Comment(s) => s.as_mut_str().zeroize(),
+        Value::Bytes(b) => b.as_mut_slice().zeroize(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wiping_leaves_no_plaintext_at_any_depth() {
+        // Debug-formatting and dropping a tree recurse once per level.
+        crate::stack::with_deep_stack(wipe_a_deep_tree);
+    }
+
+    fn wipe_a_deep_tree() {
+        let mut deep = Value::Str("secret at the bottom".into());
+        for level in 0..MAX_NESTING {
+            deep = match level % 2 {
+                0 => Value::List(vec![deep, Value::Comment("list note".into())]),
+                _ => Value::Map(vec![Item::Entry("k".into(), deep)]),
+            };
+        }
+        let mut docs = vec![
+            vec![
+                Item::Comment("note".into()),
+                Item::Entry("password".into(), Value::Str("hunter2".into())),
+                Item::Entry("n".into(), Value::Int(42)),
+                Item::Entry("f".into(), Value::Float(1.5)),
+                Item::Entry("b".into(), Value::Bool(true)),
+                Item::Entry("raw".into(), Value::Bytes(vec![1, 2, 3])),
+                Item::Entry("when".into(), Value::Time("2024-01-01T00:00:00Z".into())),
+            ],
+            vec![Item::Entry("deep".into(), deep)],
+        ];
+        wipe(&mut docs);
+        let text = format!("{docs:?}");
+        for plaintext in [
+            "note",
+            "password",
+            "hunter2",
+            "42",
+            "1.5",
+            "true",
+            "[1, 2, 3]",
+            "2024",
+            "secret",
+            "list note",
+        ] {
+            assert!(!text.contains(plaintext), "{plaintext} survived");
+        }
+        // The tree keeps its shape (and its strings their lengths, as zeros).
+        assert!(
+            text.contains(r#"Str("\0\0\0\0\0\0\0")"#),
+            "{}",
+            &text[..200]
+        );
+    }
+}

@@ -413,7 +413,7 @@ fn encrypt_part(
                     // sops's walkSlice stores what Encrypt returns as a plain string
                     // item: an encrypted list comment is written `- ENC[...,type:comment]`
                     // (and `#` alone becomes `- ""`).
-                    *v = Value::Str(enc);
+                    crate::tree::wipe_leaf(&mut std::mem::replace(v, Value::Str(enc)));
                 }
             }
             Leaf::MapComment(c) => {
@@ -427,6 +427,7 @@ fn encrypt_part(
                     if readable_as_plain(&enc) {
                         return Err(WalkError::CommentRegexMatchesCiphertext);
                     }
+                    zeroize::Zeroize::zeroize(c.as_mut_str());
                     *c = enc;
                 }
             }

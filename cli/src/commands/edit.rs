@@ -230,7 +230,7 @@ pub fn run(
                         open.metadata.shamir_threshold = m.shamir_threshold;
                         open.metadata.crypt_rule = m.crypt_rule;
                         open.metadata.mac_only_encrypted = m.mac_only_encrypted;
-                        open.docs = docs;
+                        open.replace_docs(docs);
                         open.bump_version();
                         match open.seal().and_then(|s| s.emit(&*f.output_store, f.output)) {
                             Ok(bytes) => return copy.save(file, &bytes, dest, lock),
@@ -259,7 +259,7 @@ pub fn run(
                 "The file contains a top-level 'sops' entry, which holds metadata; rename it.",
             )?,
             Ok(docs) => {
-                open.docs = docs;
+                open.replace_docs(docs);
                 open.bump_version();
                 match open.seal().and_then(|s| s.emit(&*f.output_store, f.output)) {
                     Ok(bytes) => return copy.save(file, &bytes, dest, lock),

@@ -254,7 +254,7 @@ fn seal(
             for f in &same_key {
                 chosen.absorb_ivs(f);
             }
-            chosen.docs = docs;
+            chosen.replace_docs(docs);
             chosen.metadata = metadata;
             if chosen
                 .metadata

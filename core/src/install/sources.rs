@@ -146,13 +146,13 @@ impl Sources {
             };
             let key = key.map_err(|e| fail(e.to_string()))?;
             let enc = file.encrypted.expect("parsed");
-            let open = enc
+            let mut open = enc
                 .open_with_key_read_only(key, false)
                 .map_err(|e| fail(e.to_string()))?;
             out.push(Plain {
                 path: file.path,
                 format: file.format,
-                docs: open.docs,
+                docs: std::mem::take(&mut open.docs),
                 whole: None,
             });
         }
@@ -181,6 +181,13 @@ pub struct Plain {
     /// The plaintext documents.
     pub docs: Vec<Branch>,
     whole: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl Drop for Plain {
+    /// The plaintext is wiped before its memory is freed.
+    fn drop(&mut self) {
+        crate::tree::wipe(&mut self.docs);
+    }
 }
 
 impl Plain {
