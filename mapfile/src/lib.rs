@@ -172,9 +172,12 @@ mod guard {
 
     extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
         // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
-        let addr = unsafe { (*info).si_addr() } as usize;
+        let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+        // Only a fault carries an address (a signal sent with kill or sigqueue has a
+        // non-positive code, and a pid where the address would be).
+        let fault = code > 0;
         let (start, end) = (START.load(SeqCst), END.load(SeqCst));
-        if start <= addr && addr < end {
+        if fault && start <= addr && addr < end {
             let message = MESSAGE.load(SeqCst);
             let len = MESSAGE_LEN.load(SeqCst);
             // SAFETY: write and _exit are async-signal-safe; the message lives while the
@@ -186,12 +189,16 @@ mod guard {
                 libc::_exit(super::EXIT_FILE_SHRANK);
             }
         }
-        // Not the mapping's: the previous action handles the fault when the instruction
-        // runs again.
+        // Not the mapping's: the previous action handles it, when the faulting
+        // instruction runs again, or for a sent signal, when it is raised again (it stays
+        // blocked until this handler returns).
         if let Some(Some(previous)) = PREVIOUS.get() {
-            // SAFETY: restoring the action sigaction gave us.
+            // SAFETY: restoring the action sigaction gave us; raise is async-signal-safe.
             unsafe {
                 libc::sigaction(libc::SIGBUS, previous, std::ptr::null_mut());
+                if !fault {
+                    libc::raise(libc::SIGBUS);
+                }
             }
         }
     }
