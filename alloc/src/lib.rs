@@ -21,7 +21,6 @@ use std::cell::Cell;
 use std::ffi::c_void;
 use std::ops::Range;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use libmimalloc_sys::{self as mi, mi_arena_id_t, mi_heap_t};
@@ -105,38 +104,6 @@ struct Arena {
 
 static ARENA: OnceLock<Option<Arena>> = OnceLock::new();
 
-/// Set by [`expect_large_heap`].
-static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
-
-impl Arena {
-    /// Lets the kernel back the arena with transparent huge pages where it can (and where
-    /// THP is enabled at all, `always` or `madvise`).
-    fn advise_huge_pages(&self) {
-        // SAFETY: madvise only sets a flag of the arena's mapping, which this crate
-        // reserved; no memory is touched or released.
-        unsafe {
-            libc::madvise(
-                self.range.start as *mut c_void,
-                self.range.len(),
-                libc::MADV_HUGEPAGE,
-            );
-        }
-    }
-}
-
-/// Tells the allocator that this run's bulk work is large (a file of a few hundred KiB or
-/// more): from now on the arena is backed by 2 MiB pages where the kernel allows. A
-/// 10,000-value file's work faults in some 800 fresh 4 KiB pages, a third of its run time
-/// on a virtual machine; huge pages take that to a few dozen faults. Small runs are left
-/// on small pages: zeroing a 2 MiB page they would barely use costs more than it saves.
-pub fn expect_large_heap() {
-    if !HUGE_PAGES.swap(true, Ordering::SeqCst) {
-        if let Some(arena) = ARENA.get().and_then(Option::as_ref) {
-            arena.advise_huge_pages();
-        }
-    }
-}
-
 fn arena() -> Option<&'static Arena> {
     ARENA
         .get_or_init(|| {
@@ -158,16 +125,10 @@ fn arena() -> Option<&'static Arena> {
                         }
                         let mut len = 0;
                         let start = mi_arena_area(id, &mut len) as usize;
-                        let arena = (start != 0 && len != 0).then_some(Arena {
+                        (start != 0 && len != 0).then_some(Arena {
                             id,
                             range: start..start + len,
-                        });
-                        if let Some(arena) =
-                            arena.as_ref().filter(|_| HUGE_PAGES.load(Ordering::SeqCst))
-                        {
-                            arena.advise_huge_pages();
-                        }
-                        arena
+                        })
                     }
                 })
         })

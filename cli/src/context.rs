@@ -83,17 +83,7 @@ pub fn read_input(file: &Path) -> Result<Vec<u8>, CliError> {
     } else {
         std::fs::read(file)
     };
-    let data = result.map_err(|e| read_error(file, &e))?;
-    note_input_size(data.len() as u64);
-    Ok(data)
-}
-
-/// Prepares the allocator for the work an input of `len` bytes makes: above
-/// [`MAP_ABOVE_BYTES`], huge pages for the bulk work (`keytap_alloc::expect_large_heap`).
-fn note_input_size(len: u64) {
-    if len > MAP_ABOVE_BYTES {
-        keytap_alloc::expect_large_heap();
-    }
+    result.map_err(|e| read_error(file, &e))
 }
 
 /// Files larger than this are mapped instead of read by commands that only read them
@@ -143,7 +133,6 @@ pub fn read_or_map_input(file: &Path) -> Result<InputBytes, CliError> {
             if let Some(mapped) =
                 large.and_then(|m| keytap_mapfile::map(&opened, m.len(), &absolute(file)))
             {
-                note_input_size(mapped.len() as u64);
                 return Ok(InputBytes::Mapped(mapped));
             }
         }
@@ -167,7 +156,6 @@ pub fn read_for_change(file: &Path) -> Result<(Vec<u8>, Option<LockedFile>), Cli
     })
     .map_err(|e| read_error(file, &e))?;
     let data = locked.read_to_end().map_err(|e| read_error(file, &e))?;
-    note_input_size(data.len() as u64);
     Ok((data, Some(locked)))
 }
 
