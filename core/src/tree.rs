@@ -114,6 +114,46 @@ pub fn text_len_hint(branch: &[Item]) -> usize {
 /// wiped: a decrypted string reuses its envelope's buffer, whose spare room holds
 /// ciphertext.
 pub fn wipe(docs: &mut [Branch]) {
+    wipe_all(
+        docs.iter_mut().map(|d| d.as_mut_slice()).collect(),
+        Vec::new(),
+    );
+}
+
+/// Documents that hold plaintext, wiped when dropped unless taken out.
+#[derive(Debug, Default)]
+pub struct WipedOnDrop(pub Vec<Branch>);
+
+impl WipedOnDrop {
+    /// The documents, no longer wiped on drop: the caller keeps them.
+    pub fn take(mut self) -> Vec<Branch> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for WipedOnDrop {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// [`wipe`] for one value and everything under it.
+pub fn wipe_value(v: &mut Value) {
+    match v {
+        Value::Map(items) => wipe_all(vec![items], Vec::new()),
+        Value::List(values) => wipe_all(Vec::new(), vec![values]),
+        leaf => wipe_leaf(leaf),
+    }
+}
+
+/// [`wipe`] for one item (its key too).
+pub fn wipe_item(item: &mut Item) {
+    wipe_all(vec![std::slice::from_mut(item)], Vec::new());
+}
+
+/// Wipes the items of `maps` and the values of `lists`, and all under them. Iterative:
+/// documents nest up to [`MAX_NESTING`] levels.
+fn wipe_all<'a>(mut maps: Vec<&'a mut [Item]>, mut lists: Vec<&'a mut [Value]>) {
     use zeroize::Zeroize;
     fn wipe_value<'a>(
         v: &'a mut Value,
@@ -126,9 +166,6 @@ pub fn wipe(docs: &mut [Branch]) {
             leaf => wipe_leaf(leaf),
         }
     }
-    // Iterative: documents nest up to MAX_NESTING levels.
-    let mut maps: Vec<&mut [Item]> = docs.iter_mut().map(|d| d.as_mut_slice()).collect();
-    let mut lists: Vec<&mut [Value]> = Vec::new();
     loop {
         if let Some(items) = maps.pop() {
             for item in items {

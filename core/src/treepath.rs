@@ -173,6 +173,7 @@ fn set_in_branch(
 fn set_in_value(target: &mut Value, steps: &[Step], value: Value) -> Result<bool, String> {
     let Some((first, rest)) = steps.split_first() else {
         let changed = *target != value;
+        crate::tree::wipe_value(target);
         *target = value;
         return Ok(changed);
     };
@@ -195,6 +196,7 @@ fn set_in_value(target: &mut Value, steps: &[Step], value: Value) -> Result<bool
         _ => {
             let new = value_from_path(steps, value);
             let changed = *target != new;
+            crate::tree::wipe_value(target);
             *target = new;
             Ok(changed)
         }
@@ -218,7 +220,7 @@ fn unset_in_branch(branch: &mut Branch, key: &str, rest: &[Step]) -> Result<(), 
         .position(|i| matches!(i, Item::Entry(k, _) if k == key))
         .ok_or_else(|| format!("Key not found: {key}"))?;
     if rest.is_empty() {
-        branch.remove(pos);
+        crate::tree::wipe_item(&mut branch.remove(pos));
         return Ok(());
     }
     let Item::Entry(_, v) = &mut branch[pos] else {
@@ -237,7 +239,7 @@ fn unset_in_value(target: &mut Value, steps: &[Step]) -> Result<(), String> {
                 return Err(format!("Index {i} out of bounds"));
             }
             if rest.is_empty() {
-                l.remove(p);
+                crate::tree::wipe_value(&mut l.remove(p));
                 Ok(())
             } else {
                 unset_in_value(&mut l[p], rest)

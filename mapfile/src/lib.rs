@@ -189,16 +189,20 @@ mod guard {
                 libc::_exit(super::EXIT_FILE_SHRANK);
             }
         }
-        // Not the mapping's: the previous action handles it, when the faulting
-        // instruction runs again, or for a sent signal, when it is raised again (it stays
-        // blocked until this handler returns).
-        if let Some(Some(previous)) = PREVIOUS.get() {
-            // SAFETY: restoring the action sigaction gave us; raise is async-signal-safe.
-            unsafe {
-                libc::sigaction(libc::SIGBUS, previous, std::ptr::null_mut());
-                if !fault {
-                    libc::raise(libc::SIGBUS);
+        // SAFETY: sigaction and raise are async-signal-safe.
+        unsafe {
+            if fault {
+                // Not the mapping's: the action before ours handles the fault when the
+                // instruction runs again.
+                if let Some(Some(previous)) = PREVIOUS.get() {
+                    libc::sigaction(libc::SIGBUS, previous, std::ptr::null_mut());
                 }
+            } else {
+                // Sent by a process: it ends this one, as SIGBUS does by default (Rust's
+                // handler, the action before ours, would let a first one pass and leave
+                // the guard uninstalled). It stays blocked until this handler returns.
+                libc::signal(libc::SIGBUS, libc::SIG_DFL);
+                libc::raise(libc::SIGBUS);
             }
         }
     }

@@ -26,20 +26,18 @@ fn extract_bytes(
     Ok(match value {
         Value::Str(s) => s.clone().into_bytes(),
         Value::Bytes(b) => b.clone(),
-        Value::Map(branch) => f
-            .output_store
-            .emit_plain(
-                &std::iter::once(branch)
-                    .chain(later_docs)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )
-            .map_err(|e| {
+        Value::Map(branch) => {
+            let mut docs: Vec<Branch> =
+                std::iter::once(branch).chain(later_docs).cloned().collect();
+            let emitted = f.output_store.emit_plain(&docs);
+            keytap_core::tree::wipe(&mut docs);
+            emitted.map_err(|e| {
                 CliError::new(
                     exit_code::ERROR_DUMPING_TREE,
                     format!("Error dumping file: {e}"),
                 )
-            })?,
+            })?
+        }
         other => f.output_store.emit_value(other).map_err(|e| {
             CliError::new(
                 exit_code::ERROR_DUMPING_TREE,

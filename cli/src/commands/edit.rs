@@ -9,6 +9,7 @@ use keytap_core::error::exit_code;
 use keytap_core::file::{has_sops_top_level_key, OpenFile};
 use keytap_core::safefs::replace::Contents;
 use keytap_core::safefs::{LockedFile, PrivateDir};
+use keytap_core::tree::WipedOnDrop;
 use sha2::{Digest, Sha256};
 
 use crate::args::{CommonArgs, KeyArgs};
@@ -221,7 +222,11 @@ pub fn run(
             )
         })?);
         if show_master_keys {
-            match f.input_store.load_encrypted(&edited) {
+            let loaded = f
+                .input_store
+                .load_encrypted(&edited)
+                .map(|(docs, meta)| (WipedOnDrop(docs), meta));
+            match loaded {
                 Ok((docs, Some(meta))) => match keytap_core::metadata::Metadata::from_branch(&meta)
                 {
                     Ok(m) => {
@@ -230,7 +235,7 @@ pub fn run(
                         open.metadata.shamir_threshold = m.shamir_threshold;
                         open.metadata.crypt_rule = m.crypt_rule;
                         open.metadata.mac_only_encrypted = m.mac_only_encrypted;
-                        open.replace_docs(docs);
+                        open.replace_docs(docs.take());
                         open.bump_version();
                         match open.seal().and_then(|s| s.emit(&*f.output_store, f.output)) {
                             Ok(bytes) => return copy.save(file, &bytes, dest, lock),
@@ -251,15 +256,15 @@ pub fn run(
             }
             continue;
         }
-        match f.input_store.load_plain(&edited) {
-            Ok(docs) if docs.is_empty() => {
+        match f.input_store.load_plain(&edited).map(WipedOnDrop) {
+            Ok(docs) if docs.0.is_empty() => {
                 wait_for_user("The file must contain at least one document.")?
             }
-            Ok(docs) if has_sops_top_level_key(&docs[0], f.output) => wait_for_user(
+            Ok(docs) if has_sops_top_level_key(&docs.0[0], f.output) => wait_for_user(
                 "The file contains a top-level 'sops' entry, which holds metadata; rename it.",
             )?,
             Ok(docs) => {
-                open.replace_docs(docs);
+                open.replace_docs(docs.take());
                 open.bump_version();
                 match open.seal().and_then(|s| s.emit(&*f.output_store, f.output)) {
                     Ok(bytes) => return copy.save(file, &bytes, dest, lock),

@@ -30,7 +30,9 @@ pub fn json_value(text: &str) -> Result<Value, CliError> {
         serde_json::Value::Bool(b) => Value::Bool(b),
         serde_json::Value::Number(n) => Value::Float(n.as_f64().ok_or_else(invalid)?),
         serde_json::Value::String(s) => Value::Str(s),
-        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+        collection @ (serde_json::Value::Object(_) | serde_json::Value::Array(_)) => {
+            // Only checked by serde_json: the value is read the way sops reads it below.
+            wipe_json(collection);
             let store = Format::Json.store(&StoreOptions::default());
             let mut docs: Vec<Branch> = store.load_plain(text.as_bytes()).map_err(|_| {
                 CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid --set value format")
@@ -43,6 +45,38 @@ pub fn json_value(text: &str) -> Result<Value, CliError> {
             }
             Value::Map(docs.swap_remove(0))
         }
+    })
+}
+
+/// Wipes the strings of a parsed JSON value (object keys too) before they are freed.
+fn wipe_json(value: serde_json::Value) {
+    use zeroize::Zeroize;
+    let mut rest = vec![value];
+    while let Some(value) = rest.pop() {
+        match value {
+            serde_json::Value::String(mut s) => s.zeroize(),
+            serde_json::Value::Array(values) => rest.extend(values),
+            serde_json::Value::Object(entries) => {
+                for (mut key, value) in entries {
+                    key.zeroize();
+                    rest.push(value);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Opens `file` for a change with the new value `value` in hand: wiped if the file cannot
+/// be opened.
+fn open_for_set(
+    common: &CommonArgs,
+    file: &Path,
+    ignore_mac: bool,
+    value: &mut Value,
+) -> Result<Opened, CliError> {
+    open_file(common, file, ignore_mac, OpenMode::CHANGE).inspect_err(|_| {
+        keytap_core::tree::wipe_value(value);
     })
 }
 
@@ -104,7 +138,7 @@ pub fn run_set(
     }
     let steps = treepath::parse(path)
         .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid set index format"))?;
-    let text = if value_stdin {
+    let text = zeroize::Zeroizing::new(if value_stdin {
         if value.is_some() {
             return Err(CliError::new(
                 exit_code::NO_FILE_SPECIFIED,
@@ -139,9 +173,10 @@ pub fn run_set(
                 })?
                 .to_string()
         }
-    };
-    let value = json_value(&text)?;
-    let mut opened = open_file(common, file, ignore_mac, OpenMode::CHANGE)?;
+    });
+    let mut value = json_value(&text)?;
+    drop(text);
+    let mut opened = open_for_set(common, file, ignore_mac, &mut value)?;
     let changed = treepath::set(first_doc(&mut opened)?, &steps, value)
         .map_err(|e| CliError::new(exit_code::GENERIC, e))?;
     if !changed && idempotent {
@@ -165,10 +200,12 @@ pub fn run_legacy_set(
         ));
     };
     let (path, value) = (set[..split + 1].trim_end(), &set[split + 2..]);
-    let value = json_value(value)?;
-    let steps = treepath::parse(path)
-        .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid --set format"))?;
-    let mut opened = open_file(common, file, ignore_mac, OpenMode::CHANGE)?;
+    let mut value = json_value(value)?;
+    let steps = treepath::parse(path).map_err(|_| {
+        keytap_core::tree::wipe_value(&mut value);
+        CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid --set format")
+    })?;
+    let mut opened = open_for_set(common, file, ignore_mac, &mut value)?;
     treepath::set(first_doc(&mut opened)?, &steps, value)
         .map_err(|e| CliError::new(exit_code::GENERIC, e))?;
     seal_and_write(opened, file)?;

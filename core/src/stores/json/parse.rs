@@ -57,6 +57,16 @@ pub(crate) struct Parser<'a> {
 
 type PResult<T> = Result<T, String>;
 
+impl Drop for Parser<'_> {
+    /// After an error, the entries parsed so far (plaintext, in a plain file) are wiped.
+    fn drop(&mut self) {
+        crate::tree::wipe(std::slice::from_mut(&mut self.open_entries));
+        self.open_elements
+            .iter_mut()
+            .for_each(crate::tree::wipe_value);
+    }
+}
+
 /// Go's `quoteChar` from `encoding/json` (the `'x'` in syntax errors). A byte is shown
 /// as the Latin-1 character of the same value, as Go does.
 fn quote_char(c: u8) -> String {
@@ -113,10 +123,9 @@ impl<'a> Parser<'a> {
 
     /// A parser for a plaintext file.
     pub(crate) fn new_plain(s: &'a [u8]) -> Self {
-        Parser {
-            max_depth: MAX_PLAIN_DEPTH,
-            ..Parser::new(s)
-        }
+        let mut parser = Parser::new(s);
+        parser.max_depth = MAX_PLAIN_DEPTH;
+        parser
     }
 
     fn peek(&self) -> Option<u8> {
