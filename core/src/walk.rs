@@ -427,7 +427,7 @@ fn encrypt_part(
                     if readable_as_plain(&enc) {
                         return Err(WalkError::CommentRegexMatchesCiphertext);
                     }
-                    zeroize::Zeroize::zeroize(c.as_mut_str());
+                    crate::tree::wipe_text(c);
                     *c = enc;
                 }
             }

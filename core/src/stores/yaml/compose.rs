@@ -105,7 +105,27 @@ pub(crate) struct Composer {
 
 type CResult<T> = Result<T, String>;
 
+/// Overwrites the text of `nodes` (scalars, tags and comments).
+pub(crate) fn wipe_nodes(nodes: &mut [Node]) {
+    for node in nodes {
+        for text in [
+            &mut node.value,
+            &mut node.tag,
+            &mut node.head_comment,
+            &mut node.line_comment,
+            &mut node.foot_comment,
+        ] {
+            crate::tree::wipe_text(text);
+        }
+    }
+}
+
 impl Composer {
+    /// Overwrites the input text (and what the parser holds of it; not the nodes).
+    pub(crate) fn wipe_input(&mut self) {
+        self.parser.wipe();
+    }
+
     pub(crate) fn new(text: String) -> Composer {
         // About two nodes (a key and a value) per line; a closer guess than one per N
         // characters, which over-reserves for long encrypted values.

@@ -53,18 +53,51 @@ impl YamlStore {
 struct Parsed {
     nodes: Vec<compose::Node>,
     docs: Vec<usize>,
+    /// Whether the nodes are wiped when dropped (a plaintext file's).
+    plaintext: bool,
+}
+
+impl Drop for Parsed {
+    fn drop(&mut self) {
+        if self.plaintext {
+            compose::wipe_nodes(&mut self.nodes);
+        }
+    }
 }
 
 /// Parses the whole stream; `first_check` runs on the first document as soon as it is
-/// composed (sops runs its go-yaml decoder check before reading further documents).
+/// composed (sops runs its go-yaml decoder check before reading further documents). The
+/// text of a `plaintext` stream is wiped once parsed, and its nodes when dropped.
 fn parse_stream(
     decoded: Result<String, String>,
     first_check: fn(&[compose::Node], usize) -> Result<(), String>,
     first_prefix: &str,
     later_prefix: &str,
+    plaintext: bool,
 ) -> Result<Parsed, StoreError> {
     let text = decoded.map_err(|e| StoreError::new(format!("{first_prefix}{e}")))?;
     let mut composer = compose::Composer::new(text);
+    let docs = compose_all(&mut composer, first_check, first_prefix, later_prefix);
+    if plaintext {
+        composer.wipe_input();
+    }
+    // Wiped when dropped, on an error too.
+    let mut parsed = Parsed {
+        nodes: std::mem::take(&mut composer.nodes),
+        docs: Vec::new(),
+        plaintext,
+    };
+    parsed.docs = docs?;
+    Ok(parsed)
+}
+
+/// The documents of `composer`'s stream (see [`parse_stream`]).
+fn compose_all(
+    composer: &mut compose::Composer,
+    first_check: fn(&[compose::Node], usize) -> Result<(), String>,
+    first_prefix: &str,
+    later_prefix: &str,
+) -> Result<Vec<usize>, StoreError> {
     let mut docs = Vec::new();
     match composer.next_document() {
         Err(e) => return Err(StoreError::new(format!("{first_prefix}{e}"))),
@@ -78,14 +111,10 @@ fn parse_stream(
     loop {
         match composer.next_document() {
             Err(e) => return Err(StoreError::new(format!("{later_prefix}{e}"))),
-            Ok(None) => break,
+            Ok(None) => return Ok(docs),
             Ok(Some(d)) => docs.push(d),
         }
     }
-    Ok(Parsed {
-        nodes: composer.nodes,
-        docs,
-    })
 }
 
 fn build_all(parsed: &Parsed, input_len: usize) -> Result<Vec<Branch>, StoreError> {
@@ -113,6 +142,7 @@ impl YamlStore {
             load::check_encrypted_document,
             "Error unmarshalling input yaml: ",
             "Error unmarshaling input YAML: ",
+            false,
         )?;
         // Like sops, which finds the metadata before it walks any value: a file without
         // it is refused before aliases get a chance to expand.
@@ -163,6 +193,7 @@ impl Store for YamlStore {
             load::Checker::check_plain_document,
             "",
             "Error unmarshaling input YAML: ",
+            true,
         )?;
         build_all(&parsed, input.len())
     }

@@ -120,6 +120,19 @@ fn append_comment(dst: &mut String, src: &str) {
 }
 
 impl Parser {
+    /// [`Scanner::wipe`], and the comments waiting for a node.
+    pub(crate) fn wipe(&mut self) {
+        self.sc.wipe();
+        for text in [
+            &mut self.head_comment,
+            &mut self.line_comment,
+            &mut self.foot_comment,
+            &mut self.stem_comment,
+        ] {
+            crate::tree::wipe_text(text);
+        }
+    }
+
     pub(crate) fn new(text: String) -> Parser {
         Parser {
             sc: Scanner::new(text),

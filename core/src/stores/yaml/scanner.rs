@@ -203,6 +203,20 @@ pub(crate) struct Scanner {
 }
 
 impl Scanner {
+    /// Overwrites the text and whatever tokens and comments are still queued (a plaintext
+    /// file's, before it is freed).
+    pub(crate) fn wipe(&mut self) {
+        crate::tree::wipe_text(&mut self.buf);
+        for token in &mut self.tokens {
+            crate::tree::wipe_text(&mut token.value);
+        }
+        for comment in &mut self.comments {
+            for text in [&mut comment.head, &mut comment.line, &mut comment.foot] {
+                crate::tree::wipe_text(text);
+            }
+        }
+    }
+
     /// A scanner over already-decoded text (see `reader::decode`).
     pub(crate) fn new(text: String) -> Scanner {
         Scanner {
