@@ -715,11 +715,7 @@ fn exec_background_returns_before_the_command_ends() {
         .unwrap();
     assert!(made.success());
     // Killed after 20 s: a keytap that waited would otherwise wait for ever.
-    let keytap = |args: &[&str]| {
-        ws.run("timeout", |c| {
-            c.arg("20").arg(keytap_e2e::keytap_bin()).args(args);
-        })
-    };
+    let keytap = |args: &[&str]| ws.keytap_with_plugins(20, args, &[]);
     let env = keytap(&[
         "exec-env",
         "--background",

@@ -6,7 +6,7 @@ use keytap_core::safefs::replace::Contents;
 use keytap_core::safefs::{replace, Replace};
 
 use keytap_core::error::exit_code;
-use keytap_core::tree::{Branch, Value};
+use keytap_core::tree::{Branch, Value, WipedOnDrop};
 use keytap_core::treepath;
 
 use crate::args::CommonArgs;
@@ -27,11 +27,8 @@ fn extract_bytes(
         Value::Str(s) => s.clone().into_bytes(),
         Value::Bytes(b) => b.clone(),
         Value::Map(branch) => {
-            let mut docs: Vec<Branch> =
-                std::iter::once(branch).chain(later_docs).cloned().collect();
-            let emitted = f.output_store.emit_plain(&docs);
-            keytap_core::tree::wipe(&mut docs);
-            emitted.map_err(|e| {
+            let docs = WipedOnDrop(std::iter::once(branch).chain(later_docs).cloned().collect());
+            f.output_store.emit_plain(&docs.0).map_err(|e| {
                 CliError::new(
                     exit_code::ERROR_DUMPING_TREE,
                     format!("Error dumping file: {e}"),

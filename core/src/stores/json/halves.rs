@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::parse::{Numbers, Parser};
-use crate::tree::Branch;
+use crate::tree::{Branch, WipedOnDrop};
 
 /// A document's top-level entries in two parts, in order (the second often empty).
 pub(crate) type Halves = (Branch, Branch);
@@ -47,31 +47,19 @@ pub(crate) fn parse_document(
                 .then(|| parser().entries_from(cut, sops_numbers))
         },
     );
-    // A part that is not returned may hold plaintext: wiped before it is dropped.
-    let discard = |part: Option<Result<Branch, String>>| {
-        if let Some(Ok(mut part)) = part {
-            crate::tree::wipe(std::slice::from_mut(&mut part));
-        }
-    };
-    match (first, rest) {
-        ((Ok(mut first), true), Some(Err(e))) => {
-            crate::tree::wipe(std::slice::from_mut(&mut first));
-            Err(e)
-        }
-        ((Ok(first), true), Some(Ok(rest))) => Ok((first, rest)),
-        ((Ok(whole), false), rest) => {
-            discard(rest);
-            Ok((whole, Vec::new()))
-        }
-        ((Err(e), _), rest) => {
-            discard(rest);
-            Err(e)
+    // A part that is not returned may hold plaintext: wiped when dropped.
+    let wiped = |branch: Branch| WipedOnDrop(vec![branch]);
+    let kept = |part: WipedOnDrop| part.take().pop().unwrap_or_default();
+    let ((first, stopped), rest) = (first, rest.map(|rest| rest.map(wiped)));
+    match (first.map(wiped), stopped, rest) {
+        (Err(e), _, _) => Err(e),
+        (Ok(whole), false, _) => Ok((kept(whole), Vec::new())),
+        (Ok(first), true, Some(rest)) => {
+            let rest = rest?;
+            Ok((kept(first), kept(rest)))
         }
         // The second half always runs when the first stops at the cut.
-        ((Ok(mut first), true), None) => {
-            crate::tree::wipe(std::slice::from_mut(&mut first));
-            Ok((parser().document(sops_numbers)?, Vec::new()))
-        }
+        (Ok(_), true, None) => Ok((parser().document(sops_numbers)?, Vec::new())),
     }
 }
 
