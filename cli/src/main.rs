@@ -38,11 +38,14 @@ fn main() {
         }
     };
     // On a deep stack: documents may nest 10,000 levels (see keytap_core::stack), unless
-    // the inputs are known to be shallow (see stack_choice). Its threads do their bulk
-    // work with mimalloc.
+    // the inputs are known to be shallow (see stack_choice); for a large file, with the
+    // helper thread that takes half of its work started at once. Its threads do their
+    // bulk work with mimalloc.
     keytap_core::stack::set_thread_wrapper(|work| keytap_alloc::with_mimalloc(work));
     let result = if stack_choice::fits_main_stack(&cli) {
         commands::run(cli)
+    } else if stack_choice::names_a_large_file(&cli) {
+        keytap_core::stack::run_deep_with_helper(move || commands::run(cli))
     } else {
         keytap_core::stack::with_deep_stack(move || commands::run(cli))
     };

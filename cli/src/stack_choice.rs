@@ -63,6 +63,27 @@ pub fn fits_main_stack(cli: &Cli) -> bool {
     false
 }
 
+/// Whether `cli` works on a file large enough for keytap-core to cut its work in two
+/// (`stack::worth_a_helper`): one stat per file named, for the commands that read one.
+pub fn names_a_large_file(cli: &Cli) -> bool {
+    let files: Vec<&Path> = match &cli.command {
+        Some(Command::Encrypt(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
+        Some(Command::Decrypt(Lazy(a))) => a.files.iter().map(PathBuf::as_path).collect(),
+        Some(Command::Edit(Lazy(a))) => vec![&a.file],
+        Some(Command::Set(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
+        Some(Command::Unset(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
+        Some(Command::Rotate(Lazy(a))) => a.files.iter().map(PathBuf::as_path).collect(),
+        Some(Command::Updatekeys(Lazy(a))) => a.files.iter().map(PathBuf::as_path).collect(),
+        Some(Command::ExecEnv(Lazy(a))) => vec![&a.file],
+        Some(Command::ExecFile(Lazy(a))) => vec![&a.file],
+        Some(Command::Merge(Lazy(a))) => vec![&a.base, &a.ours, &a.theirs],
+        _ => return false,
+    };
+    files.into_iter().any(|path| {
+        std::fs::metadata(path).is_ok_and(|m| keytap_core::stack::worth_a_helper(m.len()))
+    })
+}
+
 /// The bytes of `path` if [`fits_main_stack`] checked them: every read of it in this run
 /// parses what was checked.
 pub fn checked_bytes(path: &Path) -> Option<Vec<u8>> {
@@ -123,6 +144,41 @@ mod tests {
             assert_eq!(bytes, content, "the bytes checked are the bytes handed on");
         }
         (read.is_some(), left)
+    }
+
+    #[test]
+    fn a_large_file_named_by_any_file_command_starts_the_helper_early() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let (small, large) = (dir.path().join("small.json"), dir.path().join("large.json"));
+        std::fs::write(&small, "{}").unwrap();
+        std::fs::write(&large, vec![b' '; 512 << 10]).unwrap();
+        let named = |line: &[&str]| {
+            let cli = Cli::try_parse_from(std::iter::once("keytap").chain(line.iter().copied()))
+                .unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            names_a_large_file(&cli)
+        };
+        let (s, l) = (small.to_str().unwrap(), large.to_str().unwrap());
+        for line in [
+            vec!["decrypt", l],
+            vec!["decrypt", s, l],
+            vec!["encrypt", l],
+            vec!["edit", l],
+            vec!["set", l, "[\"a\"]", "1"],
+            vec!["exec-env", l, "true"],
+            vec!["merge", s, s, l, "x.json"],
+        ] {
+            assert!(named(&line), "{line:?}");
+        }
+        for line in [
+            vec!["decrypt", s],
+            vec!["encrypt", s],
+            vec!["decrypt", "missing.json"],
+            vec!["filestatus", l],
+            vec!["keygen"],
+        ] {
+            assert!(!named(&line), "{line:?}");
+        }
     }
 
     #[test]

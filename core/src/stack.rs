@@ -31,7 +31,7 @@ fn address_space_limit() -> Option<u64> {
 /// How the threads started here run their work, once the program sets it.
 static THREAD_WRAPPER: std::sync::OnceLock<fn(&mut dyn FnMut())> = std::sync::OnceLock::new();
 
-/// Sets how the threads [`with_deep_stack`] and [`join_deep`] start run their work:
+/// Sets how the work [`with_deep_stack`] and [`join_deep`] run on other threads runs:
 /// `wrap` calls the function it is given, once, inside whatever set-up the program wants
 /// for its worker threads (keytap's CLI has them allocate from its bulk allocator, see
 /// `keytap-alloc`: glibc would give each a heap of its own, grown an mprotect call at a
@@ -54,21 +54,51 @@ fn wrapped<T>(f: impl FnOnce() -> T) -> T {
 /// Runs `f` on a thread with a [`deep_stack_bytes`] stack and returns its result (a panic
 /// in `f` continues in the caller). Where such a thread cannot be had, `f` runs here.
 pub fn with_deep_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    beside_deep(|| (), f).1
+    beside_deep(|| (), || wrapped(f)).1
 }
 
 /// Runs `here` on this thread and `there` on a second thread with a [`deep_stack_bytes`]
 /// stack, at the same time, and returns both results (a panic in either continues in the
 /// caller). Under an address-space limit, or where no thread can be had, `there` runs
 /// here after `here`: a second deep stack would take a quarter of the limit from the heap.
+/// `there` goes to the standing helper thread of [`start_helper`], started here if it
+/// was not, when that is free; to a thread started for it otherwise (a nested call).
 pub fn join_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
     if address_space_limit().is_some() {
         return (here(), there());
     }
-    beside_deep(here, there)
+    start_helper();
+    match keytap_join::join(here, move || wrapped(there)) {
+        Ok(both) => both,
+        Err((here, there)) => beside_deep(here, there),
+    }
 }
 
-/// [`join_deep`] whatever the address-space limit.
+/// Starts, once, the standing helper thread (with a [`deep_stack_bytes`] stack) that [`join_deep`] hands its second part to: a thread started
+/// for each part cost 100-250 us to start, to wake its CPU and to join, three times in a
+/// large file's decrypt (parse, walk, output). The helper spins for a moment after each
+/// part, then sleeps. Only where two CPUs and no address-space limit let `join_deep` run
+/// parts at once.
+pub fn start_helper() {
+    if address_space_limit().is_none() && crate::split::two_cpus() {
+        keytap_join::start(deep_stack_bytes());
+    }
+}
+
+/// Whether a file of `len` bytes is large enough for its work to be cut in two (see
+/// `split`), so that a program should [`start_helper`] early, beside its first work.
+pub fn worth_a_helper(len: u64) -> bool {
+    len >= crate::split::PARALLEL_TEXT_BYTES as u64
+}
+
+/// [`with_deep_stack`] for a program's main work, starting the helper of [`start_helper`]
+/// on this thread meanwhile, so that neither start waits for the other.
+pub fn run_deep_with_helper<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    beside_deep(start_helper, || wrapped(f)).1
+}
+
+/// [`join_deep`] whatever the address-space limit, on a thread started for `there` (which
+/// callers wrap).
 fn beside_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B + Send) -> (A, B) {
     let there = std::sync::Mutex::new(Some(there));
     let take = || {
@@ -82,7 +112,7 @@ fn beside_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B +
         match std::thread::Builder::new()
             .name("keytap".into())
             .stack_size(deep_stack_bytes())
-            .spawn_scoped(scope, || wrapped(take()))
+            .spawn_scoped(scope, take())
         {
             Ok(handle) => {
                 let a = here();
@@ -102,6 +132,27 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static WRAPPED: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn parts_go_to_one_standing_helper() {
+        let here = std::thread::current().id();
+        let mut threads: Vec<_> = (0..20)
+            .map(|_| join_deep(|| (), || std::thread::current().id()).1)
+            .collect();
+        if address_space_limit().is_some() {
+            assert!(threads.iter().all(|&t| t == here), "one after the other, here");
+            return;
+        }
+        assert!(threads.iter().all(|&t| t != here));
+        if !crate::split::two_cpus() {
+            return; // no helper: a thread started for each part
+        }
+        // Tests running meanwhile may have the helper for a moment (their parts then get a
+        // thread of their own), but not for most of these.
+        threads.sort_by_key(|t| format!("{t:?}"));
+        threads.dedup();
+        assert!(threads.len() <= 10, "{} threads for 20 parts", threads.len());
+    }
 
     #[test]
     fn both_sides_run_and_started_threads_go_through_the_wrapper() {
