@@ -55,11 +55,15 @@ static SHARED: Shared = Shared {
 /// The helper thread, once started (None if it could not be).
 static HELPER: OnceLock<Option<Thread>> = OnceLock::new();
 
+/// The process that started the helper: a child forked since has no helper thread.
+static STARTED_IN: OnceLock<u32> = OnceLock::new();
+
 /// Starts the helper thread with a stack of `stack_size` bytes, unless one was started
 /// already. Returns whether a helper runs.
 pub fn start(stack_size: usize) -> bool {
     HELPER
         .get_or_init(|| {
+            let _ = STARTED_IN.set(std::process::id());
             thread::Builder::new()
                 .name("keytap-helper".into())
                 .stack_size(stack_size)
@@ -85,6 +89,10 @@ where
     let Some(Some(helper)) = HELPER.get() else {
         return Err((here, there));
     };
+    if STARTED_IN.get() != Some(&std::process::id()) {
+        return Err((here, there)); // a forked child: the helper stayed in the parent
+    }
+    let waiter = thread::current();
     if SHARED
         .taken
         .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -96,24 +104,27 @@ where
         header: Header {
             run: run::<T, B>,
             done: AtomicBool::new(false),
-            waiter: thread::current(),
+            waiter,
         },
         work: UnsafeCell::new(Some(there)),
         result: UnsafeCell::new(None),
     };
+    // From here until `done` is seen, the helper may use `job`, which lives in this frame:
+    // nothing may unwind out of it meanwhile (`here` cannot: its panic is caught).
+    let abort_on_unwind = AbortOnUnwind;
     // SeqCst with `sleeping`: either the helper sees the job before it sleeps, or this
-    // sees that it sleeps and wakes it.
+    // sees that it sleeps and wakes it. The pointer is to the whole job (the header comes
+    // first), which `run` reaches through it.
     SHARED.posted.store(
-        &job.header as *const Header as *mut Header,
+        std::ptr::addr_of!(job).cast::<Header>().cast_mut(),
         Ordering::SeqCst,
     );
     if SHARED.sleeping.load(Ordering::SeqCst) {
         helper.unpark();
     }
     let a = catch_unwind(AssertUnwindSafe(here));
-    // The helper may still be using `job`, which lives in this frame: wait for it whatever
-    // `here` did.
     wait_until(&job.header.done);
+    std::mem::forget(abort_on_unwind);
     SHARED.taken.store(false, Ordering::Release);
     let b = job
         .result
@@ -122,6 +133,16 @@ where
     let a = a.unwrap_or_else(|panic| resume_unwind(panic));
     let b = b.unwrap_or_else(|panic| resume_unwind(panic));
     Ok((a, b))
+}
+
+/// Aborts the process if dropped, that is, if a panic unwinds past it where unwinding would
+/// free memory another thread still uses.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        std::process::abort();
+    }
 }
 
 /// The part of a job the helper sees without knowing its types.
@@ -163,6 +184,9 @@ unsafe fn run<T: FnOnce() -> B, B>(header: *const Header) {
 /// The helper's life: run each job posted, spinning for [`SPIN`] after each before
 /// sleeping.
 fn serve() {
+    // A helper that died would leave callers waiting for ever: a panic outside the jobs
+    // (which catch their own) is a bug, and ends the process.
+    let _abort_on_unwind = AbortOnUnwind;
     loop {
         let job = next_job();
         // SAFETY: a posted job stays alive until its `done` is set (`join` waits for it),
@@ -182,7 +206,7 @@ fn next_job() -> *const Header {
                 return job;
             }
         }
-        spins += 1;
+        spins = spins.wrapping_add(1);
         if spins % SPINS_PER_CLOCK != 0 || since.elapsed() < SPIN {
             spin();
             continue;
@@ -202,7 +226,7 @@ fn wait_until(done: &AtomicBool) {
     let since = Instant::now();
     let mut spins = 0u32;
     while !done.load(Ordering::Acquire) {
-        spins += 1;
+        spins = spins.wrapping_add(1);
         if spins % SPINS_PER_CLOCK != 0 || since.elapsed() < SPIN {
             spin();
         } else {
