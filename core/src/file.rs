@@ -124,14 +124,17 @@ impl EncryptedFile {
             ValueCipher::read_only(&key)
         };
         // Open from here on, so that whatever is decrypted is wiped on every error too.
+        let cut = crate::split::split_single(&docs);
         let mut open = OpenFile {
             docs,
             metadata,
             key,
             cipher,
+            cut,
         };
-        let computed = walk::decrypt_tree(
+        let computed = walk::decrypt_tree_cut(
             &mut open.docs,
+            cut,
             &mut open.cipher,
             &open.metadata.crypt_rule.clone().unwrap_or_default(),
             open.metadata.mac_only_encrypted,
@@ -167,12 +170,15 @@ pub struct OpenFile {
     pub metadata: Metadata,
     key: DataKey,
     cipher: ValueCipher,
+    /// Where decrypting cut the single document between two threads, if it did: wiping
+    /// and freeing it takes two threads too.
+    cut: Option<usize>,
 }
 
 impl Drop for OpenFile {
     /// The plaintext is wiped before its memory is freed.
     fn drop(&mut self) {
-        crate::tree::wipe(&mut self.docs);
+        crate::tree::wipe_and_free(std::mem::take(&mut self.docs), self.cut);
     }
 }
 
@@ -181,6 +187,7 @@ impl OpenFile {
     pub fn replace_docs(&mut self, docs: Vec<Branch>) {
         crate::tree::wipe(&mut self.docs);
         self.docs = docs;
+        self.cut = None;
     }
 
     /// A new file: generates a data key and wraps it through `sources` to every master key
@@ -195,6 +202,7 @@ impl OpenFile {
         datakey::wrap(&mut metadata, &key, false, sources).map_err(Error::Wrap)?;
         let cipher = ValueCipher::new(&key);
         Ok(OpenFile {
+            cut: crate::split::split_single(&docs),
             docs,
             metadata,
             key,

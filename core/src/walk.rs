@@ -453,8 +453,29 @@ pub fn decrypt_tree(
     mac_only_encrypted: bool,
     keep_bad_comments: bool,
 ) -> Result<String, WalkError> {
+    let cut = split_single(docs);
+    decrypt_tree_cut(
+        docs,
+        cut,
+        cipher,
+        rule,
+        mac_only_encrypted,
+        keep_bad_comments,
+    )
+}
+
+/// [`decrypt_tree`] with the document cut between two threads at `cut` (`split`'s
+/// `split_single`, which the caller keeps).
+pub(crate) fn decrypt_tree_cut(
+    docs: &mut [Branch],
+    cut: Option<usize>,
+    cipher: &mut ValueCipher,
+    rule: &CryptRule,
+    mac_only_encrypted: bool,
+    keep_bad_comments: bool,
+) -> Result<String, WalkError> {
     let matcher = Matcher::new(rule, mac_only_encrypted)?;
-    let split = split_single(docs).and_then(|cut| Some((cut, cipher.reading_twin()?)));
+    let split = cut.and_then(|cut| Some((cut, cipher.reading_twin()?)));
     let (matcher, keep) = (&matcher, keep_bad_comments);
     split_walk(
         docs,
