@@ -20,10 +20,34 @@ pub(crate) fn two_cpus() -> bool {
     *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
 }
 
+/// Where [`split_point`] cuts a document, with the text of each part as
+/// [`text_len_hint`] counts it (which callers reserve, instead of counting again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cut {
+    /// The index of the first item of the second part.
+    pub at: usize,
+    /// The text before the cut.
+    pub first_len: usize,
+    /// The text from the cut on.
+    pub rest_len: usize,
+}
+
+impl Cut {
+    /// The cut of `doc` before item `at`, wherever that is.
+    #[cfg(test)]
+    pub(crate) fn before(doc: &[Item], at: usize) -> Cut {
+        Cut {
+            at,
+            first_len: text_len_hint(&doc[..at]),
+            rest_len: text_len_hint(&doc[at..]),
+        }
+    }
+}
+
 /// [`split_point`] of a file's only document (None for several).
 pub(crate) fn split_single(docs: &[Branch]) -> Option<usize> {
     match docs {
-        [doc] => split_point(doc),
+        [doc] => split_point(doc).map(|cut| cut.at),
         _ => None,
     }
 }
@@ -33,8 +57,8 @@ pub(crate) fn split_single(docs: &[Branch]) -> Option<usize> {
 /// comment it is) and before another, nearest half of the document's text. None where a second thread would
 /// not pay: a document under [`PARALLEL_TEXT_BYTES`], one whose text is mostly under one
 /// top-level key, or a single CPU.
-pub(crate) fn split_point(doc: &[Item]) -> Option<usize> {
-    if doc.len() < 2 {
+pub(crate) fn split_point(doc: &[Item]) -> Option<Cut> {
+    if doc.len() < 2 || !two_cpus() {
         return None;
     }
     let sizes: Vec<usize> = doc
@@ -42,23 +66,27 @@ pub(crate) fn split_point(doc: &[Item]) -> Option<usize> {
         .map(|item| text_len_hint(std::slice::from_ref(item)))
         .collect();
     let total: usize = sizes.iter().sum();
-    if total < PARALLEL_TEXT_BYTES || !two_cpus() {
+    if total < PARALLEL_TEXT_BYTES {
         return None;
     }
-    let mut best: Option<(usize, usize)> = None;
+    let mut best: Option<(usize, usize, usize)> = None;
     let (mut before, mut counted) = (0, 0);
     for cut in possible_cuts(doc) {
         // The cuts come in order: a running sum, not one per cut (200,000 top-level keys).
         before += sizes[counted..cut].iter().sum::<usize>();
         counted = cut;
         let imbalance = before.abs_diff(total - before);
-        if best.is_none_or(|(_, least)| imbalance < least) {
-            best = Some((cut, imbalance));
+        if best.is_none_or(|(_, _, least)| imbalance < least) {
+            best = Some((cut, before, imbalance));
         }
     }
     // A part under a quarter of the text would save less than the thread costs.
-    best.filter(|&(_, imbalance)| imbalance <= total / 2)
-        .map(|(cut, _)| cut)
+    best.filter(|&(_, _, imbalance)| imbalance <= total / 2)
+        .map(|(at, first_len, _)| Cut {
+            at,
+            first_len,
+            rest_len: total - first_len,
+        })
 }
 
 /// Two parts' texts joined, with room for `spare` more bytes. Both parts are wiped (they
@@ -157,7 +185,13 @@ mod tests {
             .collect();
         if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
             let cut = split_point(&doc).expect("large enough");
-            assert!((90_000..110_000).contains(&cut), "{cut}");
+            assert!((90_000..110_000).contains(&cut.at), "{cut:?}");
+            // The parts' sizes come with the cut, counted as the whole would be.
+            let (first, rest) = doc.split_at(cut.at);
+            assert_eq!(
+                (cut.first_len, cut.rest_len),
+                (text_len_hint(first), text_len_hint(rest))
+            );
         }
     }
 

@@ -46,21 +46,22 @@ impl JsonStore {
 
     /// Emits one branch as a file: indented object plus a trailing newline.
     fn emit_branch(&self, branch: &[Item]) -> Result<Vec<u8>, StoreError> {
-        self.emit_items(branch, None, crate::tree::text_len_hint(branch))
+        self.emit_items(branch, None)
     }
 
-    /// Emits `items` (and `extra` after them) as one object, reserving `size_hint` bytes.
-    fn emit_items(
-        &self,
-        items: &[Item],
-        extra: Option<&Item>,
-        size_hint: usize,
-    ) -> Result<Vec<u8>, StoreError> {
+    /// Emits `items` (and `extra` after them) as one object.
+    fn emit_items(&self, items: &[Item], extra: Option<&Item>) -> Result<Vec<u8>, StoreError> {
+        let extra_len = extra.map_or(0, |item| {
+            crate::tree::text_len_hint(std::slice::from_ref(item))
+        });
         let mut out = self
             .indent()
             .and_then(|indent| match crate::split::split_point(items) {
-                Some(cut) => write_split(items, cut, extra, indent, size_hint),
-                None => write_whole(items, extra, indent, size_hint),
+                Some(cut) => write_split(items, cut, extra, indent, extra_len),
+                None => {
+                    let size_hint = crate::tree::text_len_hint(items) + extra_len;
+                    write_whole(items, extra, indent, size_hint)
+                }
             })
             .map_err(|e| StoreError::new(format!("Error marshaling to json: {e}")))?;
         out.push('\n');
@@ -81,23 +82,25 @@ fn write_whole(
 }
 
 /// [`write_whole`] in two parts at once (see [`crate::split`]): the entries before `cut`
-/// here, the rest on another thread, joined.
+/// here, the rest (and `extra`, of `extra_len` bytes) on another thread, joined.
 fn write_split(
     items: &[Item],
-    cut: usize,
+    cut: crate::split::Cut,
     extra: Option<&Item>,
     indent: &str,
-    size_hint: usize,
+    extra_len: usize,
 ) -> Result<String, String> {
-    let (first, rest) = items.split_at(cut);
+    let (first, rest) = items.split_at(cut.at);
+    let rest_len = cut.rest_len + extra_len;
     let (first, rest) = crate::stack::join_deep(
         || {
-            let mut out = String::with_capacity(size_hint);
+            // Room for the rest too, which is appended to it.
+            let mut out = String::with_capacity(cut.first_len + rest_len);
             out.push('{');
             encode::write_entries(&mut out, first, indent, 0, false).map(|_| out)
         },
         || {
-            let mut out = String::with_capacity(crate::tree::text_len_hint(rest));
+            let mut out = String::with_capacity(rest_len);
             let after_first = first.iter().any(|item| matches!(item, Item::Entry(..)));
             let wrote =
                 encode::write_entries(&mut out, rest.iter().chain(extra), indent, 0, after_first)?;
@@ -185,8 +188,7 @@ impl JsonStore {
             .first()
             .ok_or_else(|| StoreError::new("Error marshaling to json: no document to write"))?;
         let sops = Item::Entry("sops".into(), Value::Map(metadata.clone()));
-        let size_hint = crate::tree::text_len_hint(first) + crate::tree::text_len_hint(metadata);
-        self.emit_items(first, Some(&sops), size_hint)
+        self.emit_items(first, Some(&sops))
     }
 }
 
@@ -239,7 +241,14 @@ mod tests {
                         continue;
                     };
                     for cut in crate::split::possible_cuts(&doc) {
-                        let parts = write_split(&doc, cut, extra, indent, 0).unwrap();
+                        let parts = write_split(
+                            &doc,
+                            crate::split::Cut::before(&doc, cut),
+                            extra,
+                            indent,
+                            0,
+                        )
+                        .unwrap();
                         assert_eq!(parts, whole, "cut at {cut} of {doc:#?}");
                         cuts += 1;
                     }

@@ -584,16 +584,17 @@ pub(crate) fn emit_documents(
 /// collection past the next key, and a blank line with it.
 fn emit_split(
     doc: &[Item],
-    cut: usize,
+    cut: crate::split::Cut,
     extra: Option<&Item>,
     indent: usize,
 ) -> Result<String, String> {
-    let (first, rest) = doc.split_at(cut);
+    let (first, rest) = doc.split_at(cut.at);
     let extra_size = extra.map_or(0, |item| text_len_hint(std::slice::from_ref(item)));
+    let rest_size = cut.rest_len + extra_size;
     let (first, rest) = crate::stack::join_deep(
         // Room for the rest too, which is appended to it.
-        || emit_stream(&[first], None, indent, text_len_hint(doc) + extra_size),
-        || emit_stream(&[rest], extra, indent, text_len_hint(rest) + extra_size),
+        || emit_stream(&[first], None, indent, cut.first_len + rest_size),
+        || emit_stream(&[rest], extra, indent, rest_size),
     );
     crate::split::join_texts(first, rest, 0)
 }
@@ -668,7 +669,8 @@ mod fast_path_tests {
                     continue;
                 };
                 for cut in crate::split::possible_cuts(&doc) {
-                    let parts = emit_split(&doc, cut, extra, 4).unwrap();
+                    let parts =
+                        emit_split(&doc, crate::split::Cut::before(&doc, cut), extra, 4).unwrap();
                     assert_eq!(parts, whole, "cut at {cut} of {doc:#?}");
                     cuts += 1;
                 }
