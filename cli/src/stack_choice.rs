@@ -47,12 +47,17 @@ pub fn fits_main_stack(cli: &Cli) -> bool {
     if file.as_os_str() == "-" || !main_stack_is_large_enough() {
         return false;
     }
-    let config = keytap_core::config::choose_config(cli.global.config.as_deref(), None).path;
     let mut budget = MAIN_STACK_LEVELS;
-    let mut checked = Vec::new();
-    for path in std::iter::once(file.clone()).chain(config) {
-        match read_within_budget(&path, &mut budget) {
-            Some(bytes) => checked.push((path, bytes)),
+    // The file first: a large one is refused by one stat, before .sops.yaml is looked for.
+    let Some(bytes) = read_within_budget(file, &mut budget) else {
+        return false;
+    };
+    let mut checked = vec![(file.clone(), bytes)];
+    if let Some(config) =
+        keytap_core::config::choose_config(cli.global.config.as_deref(), None).path
+    {
+        match read_within_budget(&config, &mut budget) {
+            Some(bytes) => checked.push((config, bytes)),
             None => return false,
         }
     }
