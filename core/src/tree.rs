@@ -112,22 +112,21 @@ pub fn text_len_hint(branch: &[Item]) -> usize {
 /// between two threads, a hint) still divides in two takes two threads, as freeing 10,000
 /// values took a tenth of a large file's decrypt.
 pub fn wipe_and_free(mut docs: Vec<Branch>, cut: Option<usize>) {
-    match (docs.as_mut_slice(), cut) {
-        ([doc], Some(cut)) if cut > 0 && cut < doc.len() => {
-            let mut rest = doc.split_off(cut);
-            crate::stack::join_deep(
-                move || {
-                    wipe(&mut docs);
-                    drop(docs);
-                },
-                move || {
-                    wipe_all(vec![rest.as_mut_slice()], Vec::new());
-                    drop(rest);
-                },
-            );
-        }
-        _ => wipe(&mut docs),
-    }
+    let [doc] = docs.as_mut_slice() else {
+        return wipe(&mut docs);
+    };
+    let Some(cut) = cut.filter(|&cut| cut > 0 && cut < doc.len()) else {
+        return wipe(&mut docs);
+    };
+    // Wiped in place first: moving the second part out copies its items, and a number
+    // held in an item itself would stay behind in the first part's freed buffer.
+    let (first, rest) = doc.split_at_mut(cut);
+    crate::stack::join_deep(
+        || wipe_all(vec![first], Vec::new()),
+        || wipe_all(vec![rest], Vec::new()),
+    );
+    let rest = doc.split_off(cut);
+    crate::stack::join_deep(move || drop(docs), move || drop(rest));
 }
 
 /// Overwrites the plaintext in `docs` with zeros, in place: every string, byte string,
@@ -237,6 +236,7 @@ mod tests {
         let doc = |n: usize| -> Branch {
             (0..n)
                 .map(|i| Item::Entry(format!("k{i}"), Value::Str(format!("v{i}"))))
+                .chain([Item::Entry("pin".into(), Value::Int(1234))])
                 .collect()
         };
         // A stale hint (the documents changed since the walk) must not panic.
