@@ -69,7 +69,12 @@ fn the_helper_serves_borrowed_work_again_and_again() {
 fn a_sleeping_helper_wakes_for_a_job() {
     started();
     for _ in 0..3 {
-        thread::sleep(SPIN * 3);
+        // Other tests keep the helper awake while they use it: wait until it sleeps.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !SHARED.sleeping.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the helper never goes to sleep");
+            thread::sleep(SPIN);
+        }
         let (_, helper) = join_when_free(|| (), || thread::current().id());
         assert_ne!(helper, thread::current().id());
     }
