@@ -202,7 +202,9 @@ impl OpenFile {
         datakey::wrap(&mut metadata, &key, false, sources).map_err(Error::Wrap)?;
         let cipher = ValueCipher::new(&key);
         Ok(OpenFile {
-            cut: crate::split::split_single(&docs),
+            // Sealing usually takes the documents (`into_sealed`): no walk to count them
+            // for a parallel free that would find nothing.
+            cut: None,
             docs,
             metadata,
             key,

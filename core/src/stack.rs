@@ -74,9 +74,10 @@ pub fn join_deep<A, B: Send>(here: impl FnOnce() -> A, there: impl FnOnce() -> B
     }
 }
 
-/// Starts, once, the standing helper thread (with a [`deep_stack_bytes`] stack) that [`join_deep`] hands its second part to: a thread started
-/// for each part cost 100-250 us to start, to wake its CPU and to join, three times in a
-/// large file's decrypt (parse, walk, output). The helper spins for a moment after each
+/// Starts, once, the standing helper thread (with a [`deep_stack_bytes`] stack) that
+/// [`join_deep`] hands its second part to: a thread started for each part cost 100-250 us
+/// to start, to wake its CPU and to join, three times in a large file's decrypt (parse,
+/// walk, output). The helper spins for a moment after each
 /// part, then sleeps. Only where two CPUs and no address-space limit let `join_deep` run
 /// parts at once.
 pub fn start_helper() {

@@ -130,10 +130,10 @@ pub fn wipe_and_free(mut docs: Vec<Branch>, cut: Option<usize>) {
 }
 
 /// Overwrites the plaintext in `docs` with zeros, in place: every string, byte string,
-/// comment and number (not the keys, which sops files carry in the clear). For a tree that held plaintext and is about to be freed
-/// (an allocator hands freed memory out again as it is). Only the bytes in use are
-/// wiped: a decrypted string reuses its envelope's buffer, whose spare room holds
-/// ciphertext.
+/// comment and number (not the keys, which sops files carry in the clear). For a tree
+/// that held plaintext and is about to be freed (an allocator hands freed memory out
+/// again as it is). Only the bytes in use are wiped: a decrypted string reuses its
+/// envelope's buffer, whose spare room holds ciphertext.
 pub fn wipe(docs: &mut [Branch]) {
     wipe_all(
         docs.iter_mut().map(|d| d.as_mut_slice()).collect(),
