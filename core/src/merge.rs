@@ -77,29 +77,46 @@ pub fn merge_documents(
 struct Slot {
     comments: Vec<String>,
     key: String,
+    /// How many entries before this one have the same key. sops checks duplicate keys only
+    /// in a YAML file's first document, so later documents can repeat a key; each
+    /// occurrence is merged with the same occurrence on the other sides.
+    nth: usize,
     value: Value,
+}
+
+impl Slot {
+    fn id(&self) -> (&str, usize) {
+        (self.key.as_str(), self.nth)
+    }
 }
 
 /// A mapping as slots, plus the comment lines after its last key.
 fn slots(branch: &Branch) -> (Vec<Slot>, Vec<String>) {
     let mut out = Vec::new();
     let mut pending = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     for item in branch {
         match item {
             Item::Comment(c) => pending.push(c.clone()),
-            Item::Entry(k, v) => out.push(Slot {
-                comments: std::mem::take(&mut pending),
-                key: k.clone(),
-                value: v.clone(),
-            }),
+            Item::Entry(k, v) => {
+                let count = seen.entry(k.as_str()).or_default();
+                out.push(Slot {
+                    comments: std::mem::take(&mut pending),
+                    key: k.clone(),
+                    nth: *count,
+                    value: v.clone(),
+                });
+                *count += 1;
+            }
         }
     }
     (out, pending)
 }
 
-/// The slots of a mapping by key (maps in secrets files can be large: no quadratic lookups).
-fn index(slots: &[Slot]) -> HashMap<&str, &Slot> {
-    slots.iter().map(|s| (s.key.as_str(), s)).collect()
+/// The slots of a mapping by key and occurrence (maps in secrets files can be large: no
+/// quadratic lookups).
+fn index(slots: &[Slot]) -> HashMap<(&str, usize), &Slot> {
+    slots.iter().map(|s| (s.id(), s)).collect()
 }
 
 /// The three-way merge of one mapping.
@@ -118,11 +135,11 @@ fn merge_branch(
     let mut merged: Vec<Slot> = Vec::new();
     for slot in &o {
         path.push(Step::Key(slot.key.clone()));
-        let key = slot.key.as_str();
+        let id = slot.id();
         if let Some(s) = merge_slot(
-            b_at.get(key).copied(),
+            b_at.get(&id).copied(),
             Some(slot),
-            t_at.get(key).copied(),
+            t_at.get(&id).copied(),
             path,
             conflicts,
         ) {
@@ -132,19 +149,19 @@ fn merge_branch(
     }
     // ...and the keys only theirs has, each after the key it follows in their file (keys
     // they added in a row stay in a row after the same one of ours).
-    let kept: HashSet<String> = merged.iter().map(|s| s.key.clone()).collect();
-    let mut after: HashMap<Option<String>, Vec<Slot>> = HashMap::new();
-    let mut anchor: Option<String> = None;
+    let kept: HashSet<(&str, usize)> = merged.iter().map(Slot::id).collect();
+    let mut after: HashMap<Option<(String, usize)>, Vec<Slot>> = HashMap::new();
+    let mut anchor: Option<(String, usize)> = None;
     for slot in &t {
-        let key = slot.key.as_str();
-        if o_at.contains_key(key) {
-            if kept.contains(key) {
-                anchor = Some(slot.key.clone());
+        let id = slot.id();
+        if o_at.contains_key(&id) {
+            if kept.contains(&id) {
+                anchor = Some((slot.key.clone(), slot.nth));
             }
             continue;
         }
         path.push(Step::Key(slot.key.clone()));
-        let added = merge_slot(b_at.get(key).copied(), None, Some(slot), path, conflicts);
+        let added = merge_slot(b_at.get(&id).copied(), None, Some(slot), path, conflicts);
         path.pop();
         if let Some(s) = added {
             after.entry(anchor.clone()).or_default().push(s);
@@ -152,7 +169,7 @@ fn merge_branch(
     }
     let mut ordered: Vec<Slot> = after.remove(&None).unwrap_or_default();
     for s in merged {
-        let follow = after.remove(&Some(s.key.clone()));
+        let follow = after.remove(&Some((s.key.clone(), s.nth)));
         ordered.push(s);
         ordered.extend(follow.into_iter().flatten());
     }
@@ -188,14 +205,11 @@ fn merge_slot(
         ours.map_or(&none, |s| &s.comments),
         theirs.map_or(&none, |s| &s.comments),
     );
-    let key = ours
-        .or(theirs)
-        .expect("a kept key exists on a side")
-        .key
-        .clone();
+    let side = ours.or(theirs).expect("a kept key exists on a side");
     Some(Slot {
         comments,
-        key,
+        key: side.key.clone(),
+        nth: side.nth,
         value,
     })
 }
@@ -680,6 +694,21 @@ mod tests {
         let (m, c) = merge(&b, &o, &t);
         assert_eq!(c, vec!["[\"a\"]"]);
         assert_eq!(m, t, "the changed value is kept, not lost");
+    }
+
+    #[test]
+    fn a_repeated_key_merges_occurrence_by_occurrence() {
+        // sops accepts a repeated key after a YAML file's first document.
+        let b = map(&[("k", s("1")), ("k", s("2"))]);
+        let o = Branch::new();
+        assert_eq!(merge(&b, &o, &b), (o.clone(), vec![]), "deleting both is clean");
+        let o = map(&[("k", s("1")), ("k", s("20"))]);
+        let t = map(&[("k", s("10")), ("k", s("2")), ("k", s("3"))]);
+        let (m, c) = merge(&b, &o, &t);
+        assert!(c.is_empty(), "{c:?}");
+        assert_eq!(m, map(&[("k", s("10")), ("k", s("20")), ("k", s("3"))]));
+        let t = map(&[("k", s("1")), ("k", s("30"))]);
+        assert_eq!(merge(&b, &o, &t).1, vec!["[\"k\"]"]);
     }
 
     #[test]
