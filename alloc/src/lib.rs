@@ -145,6 +145,23 @@ thread_local! {
     /// destructors); blocks still in use stay in the arena, abandoned, and any thread may
     /// free them.
     static THREAD_HEAP: Cell<*mut mi_heap_t> = const { Cell::new(null_mut()) };
+    /// Whether this thread wipes each block before it frees it, inside [`wiping_frees`].
+    static WIPE_FREES: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every block this thread frees meanwhile wiped first. For work whose
+/// copies of plaintext live in buffers keytap does not own: the environment block the
+/// standard library builds for a child (`exec-env`) is an ordinary `CString` array, freed
+/// after the child starts.
+pub fn wiping_frees<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            WIPE_FREES.set(self.0);
+        }
+    }
+    let _restore = Restore(WIPE_FREES.replace(true));
+    f()
 }
 
 /// Runs `f` with this thread's allocations served by mimalloc (from the arena). Without
@@ -246,6 +263,7 @@ unsafe impl GlobalAlloc for SplitAlloc {
 
     #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        wipe_if_wiping(ptr, layout);
         if in_arena(ptr) {
             mi::mi_free(ptr.cast());
         } else {
@@ -253,36 +271,81 @@ unsafe impl GlobalAlloc for SplitAlloc {
         }
     }
 
+    /// Never leaves a copy behind: a block that moves is wiped before it is freed, and
+    /// the tail a shrinking block gives up is wiped in place. A growing `Zeroizing`
+    /// buffer (or an output text that outgrew its estimate) would otherwise leave each
+    /// earlier copy of its plaintext in freed memory. Geometric growth wipes at most the
+    /// final size once more.
     #[inline(never)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-        let heap = arena_heap_for(&new_layout);
-        match (in_arena(ptr), heap.is_null()) {
-            // Grown in place or moved within the heap (it frees the old block itself).
-            (true, false) => {
-                let p = mi::mi_heap_realloc_aligned(heap, ptr.cast(), new_size, layout.align());
-                if !p.is_null() {
-                    return p.cast();
-                }
-                arena_full();
-                move_block(ptr, layout, new_layout)
-            }
-            // mimalloc's realloc would take the new block from this thread's default heap,
-            // outside the arena: move it to the system allocator instead.
-            (true, true) => move_block(ptr, layout, new_layout),
-            (false, _) => System.realloc(ptr, layout, new_size),
+        if in_arena(ptr) {
+            // Moved by this thread's heap, or to the system outside `with_mimalloc`.
+            realloc_wiping(self, ptr, layout, new_size, mi::mi_usable_size(ptr.cast()))
+        } else {
+            // A system block stays a system block.
+            realloc_wiping(&System, ptr, layout, new_size, system_usable_size(ptr))
         }
     }
 }
 
-/// Moves an arena block to a new system block of `new_layout`.
-unsafe fn move_block(ptr: *mut u8, layout: Layout, new_layout: Layout) -> *mut u8 {
-    let new = System.alloc(new_layout);
+/// [`GlobalAlloc::realloc`] through `alloc`'s `alloc` and `dealloc` for a block of
+/// `usable` bytes (what its allocator really gave, at least `layout.size()`). The block
+/// stays where it is while `new_size` fits and uses at least half of it (the rule of
+/// mimalloc's own realloc); otherwise the bytes move to a new block and the old one is
+/// wiped, then freed.
+unsafe fn realloc_wiping(
+    alloc: &impl GlobalAlloc,
+    ptr: *mut u8,
+    layout: Layout,
+    new_size: usize,
+    usable: usize,
+) -> *mut u8 {
+    let old_size = layout.size();
+    if new_size <= usable && new_size >= usable / 2 {
+        if new_size < old_size {
+            wipe(ptr.add(new_size), old_size - new_size);
+        }
+        return ptr;
+    }
+    let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+    let new = alloc.alloc(new_layout);
     if !new.is_null() {
-        std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_layout.size()));
-        mi::mi_free(ptr.cast());
+        std::ptr::copy_nonoverlapping(ptr, new, old_size.min(new_size));
+        wipe(ptr, old_size);
+        alloc.dealloc(ptr, layout);
     }
     new
+}
+
+/// Wipes the block about to be freed inside [`wiping_frees`].
+#[inline]
+unsafe fn wipe_if_wiping(ptr: *mut u8, layout: Layout) {
+    if WIPE_FREES.get() {
+        wipe(ptr, layout.size());
+    }
+}
+
+/// The bytes the system allocator really gave the block at `ptr`.
+unsafe fn system_usable_size(ptr: *mut u8) -> usize {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    return libc::malloc_usable_size(ptr.cast());
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = ptr;
+        0 // unknown: every resize moves (and wipes)
+    }
+}
+
+/// Zeroes `len` bytes at `ptr` in a way the compiler cannot drop as a dead store before
+/// the block is freed (`free` is a builtin it reasons about).
+unsafe fn wipe(ptr: *mut u8, len: usize) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    libc::explicit_bzero(ptr.cast(), len);
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        std::ptr::write_bytes(ptr, 0, len);
+        std::hint::black_box(ptr);
+    }
 }
 
 #[cfg(test)]

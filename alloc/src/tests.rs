@@ -121,3 +121,122 @@ fn a_panic_inside_with_mimalloc_leaves_the_system_allocator() {
     .join()
     .unwrap();
 }
+
+/// Blocks from the system allocator; a block freed while any of its bytes is not zero is
+/// counted.
+struct CheckWiped;
+
+static FREED_UNWIPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CheckWiped {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if std::slice::from_raw_parts(ptr, layout.size())
+            .iter()
+            .any(|&b| b != 0)
+        {
+            FREED_UNWIPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[test]
+fn a_block_that_moves_is_wiped_before_it_is_freed() {
+    let before = FREED_UNWIPED.load(std::sync::atomic::Ordering::SeqCst);
+    unsafe {
+        let layout = Layout::from_size_align(100, 8).unwrap();
+        let p = CheckWiped.alloc(layout);
+        std::ptr::write_bytes(p, 0xa5, 100);
+        // Grown past what it has: moved.
+        let q = realloc_wiping(&CheckWiped, p, layout, 300, 100);
+        assert!(!q.is_null());
+        assert!(std::slice::from_raw_parts(q, 100)
+            .iter()
+            .all(|&b| b == 0xa5));
+        // Shrunk below half of it: moved too.
+        let layout = Layout::from_size_align(300, 8).unwrap();
+        std::ptr::write_bytes(q.add(100), 0x5a, 200);
+        let r = realloc_wiping(&CheckWiped, q, layout, 20, 300);
+        assert!(std::slice::from_raw_parts(r, 20).iter().all(|&b| b == 0xa5));
+        CheckWiped.dealloc(r, Layout::from_size_align(20, 8).unwrap());
+    }
+    // The last free above was of a block still holding its bytes: the only one counted.
+    assert_eq!(
+        FREED_UNWIPED.load(std::sync::atomic::Ordering::SeqCst) - before,
+        1,
+        "the moved blocks were freed with their bytes in them"
+    );
+}
+
+#[test]
+fn a_block_that_fits_stays_and_a_shrinking_one_wipes_its_tail() {
+    unsafe {
+        let layout = Layout::from_size_align(64, 8).unwrap();
+        let p = System.alloc(layout);
+        std::ptr::write_bytes(p, 0xa5, 64);
+        let usable = system_usable_size(p);
+        assert!(usable >= 64);
+        let q = realloc_wiping(&System, p, layout, 40, usable);
+        assert_eq!(q, p, "40 of {usable} bytes: kept in place");
+        let bytes = std::slice::from_raw_parts(p, 64);
+        assert!(bytes[..40].iter().all(|&b| b == 0xa5));
+        assert!(
+            bytes[40..].iter().all(|&b| b == 0),
+            "the given-up tail is wiped"
+        );
+        let q = realloc_wiping(
+            &System,
+            p,
+            Layout::from_size_align(40, 8).unwrap(),
+            usable,
+            usable,
+        );
+        assert_eq!(q, p, "grown within the block: in place");
+        System.dealloc(q, Layout::from_size_align(usable, 8).unwrap());
+    }
+}
+
+#[test]
+fn growing_buffers_keep_their_bytes_in_both_allocators() {
+    let _serial = serial();
+    let grow = || {
+        let mut v: Vec<u8> = Vec::new();
+        for i in 0..100_000u32 {
+            v.push(i as u8);
+        }
+        v.shrink_to(50_000);
+        v.truncate(10);
+        v.shrink_to_fit();
+        v
+    };
+    let expected: Vec<u8> = (0..10).collect();
+    assert_eq!(grow(), expected);
+    let bulk = std::thread::spawn(move || with_mimalloc(grow))
+        .join()
+        .unwrap();
+    assert_eq!(bulk, expected);
+}
+
+#[test]
+fn inside_wiping_frees_a_block_about_to_be_freed_is_wiped() {
+    let layout = Layout::from_size_align(4096, 8).unwrap();
+    let wiped_by_the_free_path = || unsafe {
+        let p = System.alloc(layout);
+        std::ptr::write_bytes(p, 0xa5, 4096);
+        wipe_if_wiping(p, layout); // what `dealloc` does first
+        let wiped = std::slice::from_raw_parts(p, 4096).iter().all(|&b| b == 0);
+        System.dealloc(p, layout);
+        wiped
+    };
+    assert!(!wiped_by_the_free_path(), "not outside the scope");
+    assert!(wiping_frees(|| {
+        let nested = wiping_frees(wiped_by_the_free_path);
+        nested && wiped_by_the_free_path()
+    }));
+    assert!(!wiped_by_the_free_path(), "the setting ends with the scope");
+    let _ = std::panic::catch_unwind(|| wiping_frees(|| panic!("unwinds")));
+    assert!(!wiped_by_the_free_path(), "and with a panic");
+}

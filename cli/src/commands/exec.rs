@@ -155,26 +155,31 @@ pub fn run_env(
         values.push((key.as_str(), value));
     }
     let user_env = launch.user.map(crate::run_as::become_user).transpose()?;
-    let mut cmd = shell(command);
-    if pristine {
-        cmd.env_clear();
-    }
-    for (name, value) in user_env.iter().flatten() {
-        cmd.env(name, value);
-    }
-    for (key, value) in &values {
-        cmd.env(key, value.as_str());
-    }
-    drop(values);
-    if launch.same_process {
-        use std::os::unix::process::CommandExt;
-        return Err(could_not_run(cmd.exec()));
-    }
-    if launch.background {
-        start_detached(cmd)?;
-        return Ok(0);
-    }
-    run_child(cmd)
+    // The standard library copies the values into the command's environment map and the
+    // child's environment block, and frees both unwiped: every free until the command is
+    // dropped wipes its block.
+    keytap_alloc::wiping_frees(move || {
+        let mut cmd = shell(command);
+        if pristine {
+            cmd.env_clear();
+        }
+        for (name, value) in user_env.iter().flatten() {
+            cmd.env(name, value);
+        }
+        for (key, value) in &values {
+            cmd.env(key, value.as_str());
+        }
+        drop(values);
+        if launch.same_process {
+            use std::os::unix::process::CommandExt;
+            return Err(could_not_run(cmd.exec()));
+        }
+        if launch.background {
+            start_detached(cmd)?;
+            return Ok(0);
+        }
+        run_child(cmd)
+    })
 }
 
 /// Runs `exec-file FILE COMMAND`: the plaintext is offered at `{}` inside a directory only
