@@ -701,7 +701,11 @@ mod tests {
         // sops accepts a repeated key after a YAML file's first document.
         let b = map(&[("k", s("1")), ("k", s("2"))]);
         let o = Branch::new();
-        assert_eq!(merge(&b, &o, &b), (o.clone(), vec![]), "deleting both is clean");
+        assert_eq!(
+            merge(&b, &o, &b),
+            (o.clone(), vec![]),
+            "deleting both is clean"
+        );
         let o = map(&[("k", s("1")), ("k", s("20"))]);
         let t = map(&[("k", s("10")), ("k", s("2")), ("k", s("3"))]);
         let (m, c) = merge(&b, &o, &t);
