@@ -661,6 +661,12 @@ fn malformed_inputs_are_errors() {
         (b"a: 'unterminated\n", "line"),
         (b"a: *nope\n", "unknown anchor"),
         (b"a: &x [*x]\n", "contains itself"),
+        // The alias sits in a merge of a mapping after a list of mappings (found by a
+        // differential run against sops).
+        (
+            b"m: &m1\n  k4:\n  - k: 1\n  name:\n    y: 1\n    <<: [*m1]\n",
+            "yaml: anchor 'm1' value contains itself",
+        ),
         (b"a: !!int abc\n", "cannot decode"),
         (b"a: !!binary '%%%'\n", "base64"),
         (b"a: !!bool yes\n", "cannot decode"),

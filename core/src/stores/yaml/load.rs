@@ -710,7 +710,15 @@ impl<'a> Checker<'a> {
                 i += 2;
                 continue;
             }
-            let (ok, shape) = self.unmarshal(k, key_out)?;
+            // Keys are told apart by their shape only while a merge is being applied
+            // (go-yaml's mergedFields); `merged_fields` is taken from `self` here, so say
+            // so, or every key would get the same empty shape and all but the first be
+            // skipped.
+            let collecting = self.collecting_shapes;
+            self.collecting_shapes |= merged_fields.is_some();
+            let key = self.unmarshal(k, key_out);
+            self.collecting_shapes = collecting;
+            let (ok, shape) = key?;
             if ok {
                 if let Some(mf) = merged_fields.as_mut() {
                     if mf.contains(&shape) {
