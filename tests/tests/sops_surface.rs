@@ -232,6 +232,28 @@ fn unwalkable_trees_fail_with_sops_exit_codes() {
     );
 }
 
+/// Encrypting a file that already has a top-level `sops` entry (or `sops_` key in a flat
+/// format) exits 203 with sops's message, byte for byte (sops wraps it at 75 columns).
+#[test]
+fn an_already_encrypted_file_is_refused_with_sops_message() {
+    let ws = Workspace::new();
+    for (name, text) in [
+        ("enc.yaml", "sops: 1\na: b\n"),
+        ("enc.json", "{\"a\": 1, \"sops\": {}}"),
+        ("enc.env", "sops_version=1\n"),
+    ] {
+        ws.write(name, text);
+        let ours = ws.keytap(["encrypt", "--age", &ws.recipient, name]);
+        let theirs = ws.sops(["encrypt", "--age", &ws.recipient, name]);
+        assert_eq!(theirs.code, 203, "{name}: {}", theirs.stderr);
+        assert_eq!(
+            (ours.code, &ours.stderr),
+            (theirs.code, &theirs.stderr),
+            "{name}"
+        );
+    }
+}
+
 /// `--indent` below zero, as sops takes it: -1 is a tab in JSON, below -1 JSON refuses to
 /// write, and YAML refuses any negative value (exit 4, for encrypt and decrypt alike).
 #[test]

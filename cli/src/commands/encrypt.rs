@@ -11,12 +11,13 @@ use crate::context;
 use crate::error::CliError;
 use crate::rules;
 
+/// sops's message, as its go-wordwrap wraps it at 75 columns (byte for byte).
 const ALREADY_ENCRYPTED: &str =
-    "The file you have provided contains a top-level entry called 'sops', or for flat file
-formats top-level entries starting with 'sops_'. This is generally due to
-the file already being encrypted. SOPS uses a top-level entry called 'sops'
-to store the metadata required to decrypt the file. For this reason, SOPS
-can not encrypt files that already contain such an entry.
+    "The file you have provided contains a top-level entry called 'sops', or for
+flat file formats top-level entries starting with 'sops_'. This is
+generally due to the file already being encrypted. SOPS uses a top-level
+entry called 'sops' to store the metadata required to decrypt the file. For
+this reason, SOPS can not encrypt files that already contain such an entry.
 
 If this is an unencrypted file, rename the 'sops' entry.
 

@@ -30,7 +30,7 @@ pub(crate) fn decode_input(input: &[u8]) -> Result<String, String> {
         let body = input.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(input);
         match String::from_utf8(body.to_vec()) {
             Ok(s) => s,
-            Err(e) => return Err(utf8_error(&e.utf8_error())),
+            Err(e) => return Err(utf8_error(e.as_bytes(), &e.utf8_error())),
         }
     };
     check_characters(text)
@@ -45,17 +45,39 @@ pub(crate) fn decode_owned(input: Vec<u8>) -> Result<String, String> {
     {
         return decode_input(&input);
     }
-    let text = String::from_utf8(input).map_err(|e| utf8_error(&e.utf8_error()))?;
+    let text = String::from_utf8(input).map_err(|e| utf8_error(e.as_bytes(), &e.utf8_error()))?;
     check_characters(text)
 }
 
-/// go-yaml's message for input that is not UTF-8.
-fn utf8_error(e: &std::str::Utf8Error) -> String {
-    if e.error_len().is_none() {
-        "yaml: incomplete UTF-8 octet sequence".into()
-    } else {
-        "yaml: invalid leading UTF-8 octet".into()
+/// go-yaml's message for `bytes`, which are not UTF-8 from where `e` says (its reader
+/// decodes the sequence there and names the first check it fails, in its order).
+fn utf8_error(bytes: &[u8], e: &std::str::Utf8Error) -> String {
+    let seq = &bytes[e.valid_up_to()..];
+    let lead = seq[0];
+    let (width, mut value) = match lead {
+        _ if lead & 0xE0 == 0xC0 => (2, u32::from(lead & 0x1F)),
+        _ if lead & 0xF0 == 0xE0 => (3, u32::from(lead & 0x0F)),
+        _ if lead & 0xF8 == 0xF0 => (4, u32::from(lead & 0x07)),
+        _ => return "yaml: invalid leading UTF-8 octet".into(),
+    };
+    if seq.len() < width {
+        return "yaml: incomplete UTF-8 octet sequence".into();
     }
+    for &octet in &seq[1..width] {
+        if octet & 0xC0 != 0x80 {
+            return "yaml: invalid trailing UTF-8 octet".into();
+        }
+        value = (value << 6) | u32::from(octet & 0x3F);
+    }
+    let shortest = match width {
+        2 => value >= 0x80,
+        3 => value >= 0x800,
+        _ => value >= 0x10000,
+    };
+    if !shortest {
+        return "yaml: invalid length of a UTF-8 sequence".into();
+    }
+    "yaml: invalid Unicode character".into() // a surrogate, or above U+10FFFF
 }
 
 /// Rejects the characters YAML forbids.
@@ -84,6 +106,27 @@ fn check_characters(text: String) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_utf8_gets_go_yaml_message() {
+        for (input, message) in [
+            (&b"a: \xff\n"[..], "invalid leading UTF-8 octet"),
+            (b"a: \x80\n", "invalid leading UTF-8 octet"),
+            (b"a: \xc3:\n", "invalid trailing UTF-8 octet"),
+            (b"a: \xe2\x82", "incomplete UTF-8 octet sequence"),
+            (b"a: \xe2\x82x\n", "invalid trailing UTF-8 octet"),
+            (b"a: \xc0\x80\n", "invalid length of a UTF-8 sequence"),
+            (b"a: \xe0\x80\x80\n", "invalid length of a UTF-8 sequence"),
+            (b"a: \xed\xa0\x80\n", "invalid Unicode character"),
+            (b"a: \xf4\x90\x80\x80\n", "invalid Unicode character"),
+            (b"a: \xf7\xbf\xbf\xbf\n", "invalid Unicode character"),
+            (b"a: \xf8\x80\n", "invalid leading UTF-8 octet"),
+        ] {
+            let want = format!("yaml: {message}");
+            assert_eq!(decode_input(input).unwrap_err(), want, "{input:?}");
+            assert_eq!(decode_owned(input.to_vec()).unwrap_err(), want, "{input:?}");
+        }
+    }
 
     #[test]
     fn owned_decoding_agrees_with_borrowed() {
