@@ -69,7 +69,7 @@ fn rfc3339_seconds(t: &str) -> String {
 /// Go's `time.Time.String()` (`2006-01-02 15:04:05.999999999 -0700 MST`) for an RFC 3339
 /// text: `Z` and `+00:00` print as `+0000 UTC`, other offsets name themselves (`+0200 +0200`),
 /// as for times Go parsed with a fixed offset.
-fn go_time_string(t: &str) -> String {
+pub(crate) fn go_time_string(t: &str) -> String {
     let Some((date, rest)) = t.split_once('T') else {
         return t.to_string();
     };

@@ -300,23 +300,30 @@ impl<'a> Builder<'a> {
             }
         }
         let node = &self.nodes[n];
+        // sops formats the key with `%s` whatever its type, so Go's fmt marks the verb as
+        // wrong for every type but time.Time; and its message lacks a space.
+        let bad_verb = |type_name: &str, v: String| format!("%!s({type_name}={v})");
         let (type_name, shown) = match node.kind {
             Kind::Scalar => match decode_scalar(node) {
                 Ok(Scalar::Str(s)) if !s.starts_with("\u{0}BYTES:") => return Ok(s),
                 Ok(Scalar::Str(_)) => ("string", node.value.clone()),
-                Ok(Scalar::Null) | Err(_) => ("<nil>", "<nil>".to_string()),
-                Ok(Scalar::Bool(b)) => ("bool", b.to_string()),
-                Ok(Scalar::Int(i)) => ("int", i.to_string()),
-                Ok(Scalar::Uint(u)) => ("uint64", u.to_string()),
-                Ok(Scalar::Float(_)) => ("float64", node.value.clone()),
-                Ok(Scalar::Time(t)) => ("time.Time", t),
+                Ok(Scalar::Null) | Err(_) => ("<nil>", "%!s(<nil>)".to_string()),
+                Ok(Scalar::Bool(b)) => ("bool", bad_verb("bool", b.to_string())),
+                Ok(Scalar::Int(i)) => ("int", bad_verb("int", i.to_string())),
+                Ok(Scalar::Uint(u)) => ("uint64", bad_verb("uint64", u.to_string())),
+                Ok(Scalar::Float(f)) => (
+                    "float64",
+                    bad_verb("float64", crate::stores::json::gofmt::format_float(f, 'g')),
+                ),
+                Ok(Scalar::Time(t)) => ("time.Time", crate::stores::flatten::go_time_string(&t)),
             },
             Kind::Mapping => ("map[string]interface {}", node.value.clone()),
             Kind::Sequence => ("[]interface {}", node.value.clone()),
-            _ => ("<nil>", String::new()),
+            _ => ("<nil>", "%!s(<nil>)".to_string()),
         };
         Err(format!(
-            "Tree contains a non-string key (type {type_name}): {shown}. Only string keys are supported"
+            "Tree contains a non-string key (type {type_name}): {shown}. Only string keys \
+             aresupported"
         ))
     }
 
