@@ -52,6 +52,12 @@ pub(crate) fn decode_owned(input: Vec<u8>) -> Result<String, String> {
 /// go-yaml's message for `bytes`, which are not UTF-8 from where `e` says (its reader
 /// decodes the sequence there and names the first check it fails, in its order).
 fn utf8_error(bytes: &[u8], e: &std::str::Utf8Error) -> String {
+    // go-yaml checks each character as it decodes it: a forbidden one before the bad
+    // sequence is what it meets first.
+    let before = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+    if has_forbidden_characters(before) {
+        return CONTROL_CHARACTERS.into();
+    }
     let seq = &bytes[e.valid_up_to()..];
     let lead = seq[0];
     let (width, mut value) = match lead {
@@ -82,6 +88,16 @@ fn utf8_error(bytes: &[u8], e: &std::str::Utf8Error) -> String {
 
 /// Rejects the characters YAML forbids.
 fn check_characters(text: String) -> Result<String, String> {
+    if has_forbidden_characters(&text) {
+        return Err(CONTROL_CHARACTERS.into());
+    }
+    Ok(text)
+}
+
+const CONTROL_CHARACTERS: &str = "yaml: control characters are not allowed";
+
+/// Whether `text` has a character YAML forbids.
+fn has_forbidden_characters(text: &str) -> bool {
     // Bytes first (almost every file is ASCII), characters only where there is more. The
     // byte check folds without stopping early so that it compiles to vector code.
     let forbidden_ascii = |b: u8| (b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D) || b == 0x7F;
@@ -93,14 +109,11 @@ fn check_characters(text: String) -> Result<String, String> {
             || (0xE000..=0xFFFD).contains(&v)
             || (0x10000..=0x10FFFF).contains(&v)
     };
-    let bytes_ok = !text
+    let bytes_bad = text
         .as_bytes()
         .iter()
         .fold(false, |bad, &b| bad | forbidden_ascii(b));
-    if !bytes_ok || (!text.is_ascii() && !text.chars().all(allowed)) {
-        return Err("yaml: control characters are not allowed".into());
-    }
-    Ok(text)
+    bytes_bad || (!text.is_ascii() && !text.chars().all(allowed))
 }
 
 #[cfg(test)]
@@ -121,6 +134,8 @@ mod tests {
             (b"a: \xf4\x90\x80\x80\n", "invalid Unicode character"),
             (b"a: \xf7\xbf\xbf\xbf\n", "invalid Unicode character"),
             (b"a: \xf8\x80\n", "invalid leading UTF-8 octet"),
+            (b"a: \x01\xff\n", "control characters are not allowed"),
+            (b"a: \xff\x01\n", "invalid leading UTF-8 octet"),
         ] {
             let want = format!("yaml: {message}");
             assert_eq!(decode_input(input).unwrap_err(), want, "{input:?}");
