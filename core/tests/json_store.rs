@@ -134,3 +134,60 @@ fn random_inputs_never_panic() {
     let inputs = fuzz_inputs("json", br#"{}[]:,"\u0123456789-+.eEtruefalsn "#, 3000);
     fuzz_store(&JsonStore::new(None), &inputs);
 }
+
+/// A plaintext file is read as sops reads it, through Go's `json.Decoder.Token`, whose
+/// errors differ from `Unmarshal`'s (each checked against sops 3.11).
+#[test]
+fn plaintext_errors_read_as_sops_token_stream_reports_them() {
+    let store = JsonStore::new(None);
+    let cases: [(&[u8], &str); 15] = [
+        (b"{!", "invalid character '!'"),
+        (
+            b"{\"a\": 1, !",
+            "invalid character '!' looking for beginning of object key string",
+        ),
+        (
+            b"{\"a\": 1",
+            "Expected JSON object key, got %!s(<nil>) of type <nil> instead",
+        ),
+        (
+            b"{",
+            "Expected JSON object key, got %!s(<nil>) of type <nil> instead",
+        ),
+        (b"  ", "EOF"),
+        (
+            b"12x",
+            "Expected JSON object start, got 12 of type float64 instead",
+        ),
+        (
+            b"\"a\\\"\\u00e9\\t\"",
+            "Expected JSON object start, got \"a\\\"\u{e9}\\t\" of type string instead",
+        ),
+        (
+            b"null",
+            "Expected JSON object start, got <nil> of type <nil> instead",
+        ),
+        (
+            b"1e21",
+            "Expected JSON object start, got 1e+21 of type float64 instead",
+        ),
+        (b"\"abc", "unexpected EOF"),
+        (b"{\"a\": [1, tru", "unexpected EOF"),
+        (b"]", "invalid character ']' looking for beginning of value"),
+        (b"{\"a\" 1}", "invalid character '1' after object key"),
+        (
+            b"[1]",
+            "Expected JSON object start, got delimiter [ instead",
+        ),
+        (b"-x", "invalid character 'x' in numeric literal"),
+    ];
+    for (input, message) in cases {
+        let err = store.load_plain(input).unwrap_err().message;
+        assert_eq!(
+            err,
+            format!("Could not unmarshal input data: {message}"),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}

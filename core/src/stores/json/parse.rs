@@ -6,7 +6,9 @@
 //! (`\u` + four hex digits: surrogate pairs combined, lone surrogates and invalid UTF-8 bytes each
 //! become U+FFFD); control characters in strings are syntax errors. Error messages use
 //! Go's wording (`invalid character 'x' after object key`) and never quote input text
-//! beyond the one offending character.
+//! beyond the one offending character; a plaintext file's errors are those of the
+//! `json.Decoder.Token` stream sops walks (`unexpected EOF`, no context just after `{`,
+//! a top-level scalar named as Go's `%#v` names it), an encrypted file's `Unmarshal`'s.
 //!
 //! Differences from sops, on purpose: sops's plain-file reader stops at the closing `}`
 //! of the top-level object and ignores what follows, and treats input cut off inside a
@@ -41,6 +43,9 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     depth: usize,
     max_depth: usize,
+    /// Whether errors read as from Go's `json.Decoder.Token`, which sops walks for a
+    /// plaintext file, rather than from `json.Unmarshal` (an encrypted one).
+    tokens: bool,
     /// The entries of the objects being parsed, innermost last: an object pushes its
     /// entries here and, at its `}`, moves them into a vector of exactly their number. A
     /// vector per object grew by doubling instead, copying itself each time (a twentieth
@@ -93,6 +98,10 @@ fn invalid(c: u8, context: &str) -> String {
 
 const UNEXPECTED_END: &str = "unexpected end of JSON input";
 
+/// sops's error when the input ends where an object key should be: `Token()` returned
+/// `io.EOF`, which it takes for a nil key.
+const NO_KEY: &str = "Expected JSON object key, got %!s(<nil>) of type <nil> instead";
+
 impl<'a> Parser<'a> {
     /// A parser for an encrypted file.
     pub(crate) fn new(s: &'a [u8]) -> Self {
@@ -101,6 +110,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             depth: 0,
             max_depth: MAX_DEPTH,
+            tokens: false,
             open_entries: Vec::new(),
             open_elements: Vec::new(),
             cut: usize::MAX,
@@ -125,11 +135,21 @@ impl<'a> Parser<'a> {
     pub(crate) fn new_plain(s: &'a [u8]) -> Self {
         let mut parser = Parser::new(s);
         parser.max_depth = MAX_PLAIN_DEPTH;
+        parser.tokens = true;
         parser
     }
 
     fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
+    }
+
+    /// The error for input that ends inside a value: `Token()` reads values with a
+    /// stream decoder, which says so differently from `Unmarshal`.
+    fn end(&self) -> String {
+        match self.tokens {
+            true => "unexpected EOF".into(),
+            false => UNEXPECTED_END.into(),
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -143,6 +163,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn document(&mut self, sops_numbers: Numbers) -> PResult<Branch> {
         self.skip_ws();
         let branch = match self.peek() {
+            None if self.tokens => return Err("EOF".into()),
             None => return Err("the input is empty, expected a JSON object".into()),
             Some(b'{') => {
                 self.pos += 1;
@@ -153,6 +174,15 @@ impl<'a> Parser<'a> {
                 branch
             }
             Some(b'[') => return Err("Expected JSON object start, got delimiter [ instead".into()),
+            // sops decodes the value, then names it as Go's `%#v` and `%T` do.
+            Some(_) if self.tokens => {
+                let value = self.value(Numbers::Float)?;
+                let (shown, type_name) = super::gofmt::go_sharp_v(&value);
+                crate::tree::wipe_value(&mut { value });
+                return Err(format!(
+                    "Expected JSON object start, got {shown} of type {type_name} instead"
+                ));
+            }
             Some(c) => {
                 let kind = match c {
                     b'"' => "a string",
@@ -174,7 +204,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn entries_from(&mut self, cut: usize, sops_numbers: Numbers) -> PResult<Branch> {
         self.pos = cut;
         self.depth = 1;
-        let branch = self.entries(Numbers::Float, Some(sops_numbers))?;
+        let branch = self.entries(Numbers::Float, Some(sops_numbers), false)?;
         self.end_of_document()?;
         Ok(branch)
     }
@@ -206,12 +236,19 @@ impl<'a> Parser<'a> {
             self.depth -= 1;
             return Ok(Vec::new());
         }
-        self.entries(numbers, top)
+        self.entries(numbers, top, true)
     }
 
-    /// An object's entries, from where a key is expected to after its `}`.
-    fn entries(&mut self, numbers: Numbers, top: Option<Numbers>) -> PResult<Branch> {
+    /// An object's entries, from where a key is expected (`at_start`: just after its `{`)
+    /// to after its `}`.
+    fn entries(
+        &mut self,
+        numbers: Numbers,
+        top: Option<Numbers>,
+        at_start: bool,
+    ) -> PResult<Branch> {
         let start = self.open_entries.len();
+        let mut at_start = at_start;
         loop {
             self.skip_ws();
             if self.pos == self.cut && self.depth == 1 {
@@ -219,14 +256,20 @@ impl<'a> Parser<'a> {
                 return Ok(self.open_entries.drain(start..).collect());
             }
             match self.peek() {
-                None => return Err(UNEXPECTED_END.into()),
+                None if self.tokens => return Err(NO_KEY.into()),
+                None => return Err(self.end()),
                 Some(b'"') => self.pos += 1,
+                // Go's tokenError has no context for the state just after `{`.
+                Some(c) if self.tokens && at_start => {
+                    return Err(format!("invalid character {}", quote_char(c)))
+                }
                 Some(c) => return Err(invalid(c, "looking for beginning of object key string")),
             }
+            at_start = false;
             let key = self.string()?;
             self.skip_ws();
             match self.peek() {
-                None => return Err(UNEXPECTED_END.into()),
+                None => return Err(self.end()),
                 Some(b':') => self.pos += 1,
                 Some(c) => return Err(invalid(c, "after object key")),
             }
@@ -238,7 +281,8 @@ impl<'a> Parser<'a> {
             self.open_entries.push(Item::Entry(key, value));
             self.skip_ws();
             match self.peek() {
-                None => return Err(UNEXPECTED_END.into()),
+                None if self.tokens => return Err(NO_KEY.into()),
+                None => return Err(self.end()),
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
@@ -265,7 +309,7 @@ impl<'a> Parser<'a> {
             self.open_elements.push(element);
             self.skip_ws();
             match self.peek() {
-                None => return Err(UNEXPECTED_END.into()),
+                None => return Err(self.end()),
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
@@ -280,7 +324,7 @@ impl<'a> Parser<'a> {
     fn value(&mut self, numbers: Numbers) -> PResult<Value> {
         self.skip_ws();
         match self.peek() {
-            None => Err(UNEXPECTED_END.into()),
+            None => Err(self.end()),
             Some(b'{') => {
                 self.pos += 1;
                 Ok(Value::Map(self.object(numbers, None)?))
@@ -304,7 +348,7 @@ impl<'a> Parser<'a> {
     fn literal(&mut self, word: &str, v: Value) -> PResult<Value> {
         for expected in word.bytes() {
             match self.peek() {
-                None => return Err(UNEXPECTED_END.into()),
+                None => return Err(self.end()),
                 Some(c) if c == expected => self.pos += 1,
                 Some(c) => {
                     // Go: "in literal true (expecting 'r')"; the first letter chose the literal.
@@ -331,7 +375,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         }
         match self.peek() {
-            None => return Err(UNEXPECTED_END.into()),
+            None => return Err(self.end()),
             Some(b'0') => self.pos += 1,
             Some(b'1'..=b'9') => self.digits(),
             Some(c) => return Err(invalid(c, "in numeric literal")),
@@ -340,7 +384,7 @@ impl<'a> Parser<'a> {
             integral = false;
             self.pos += 1;
             match self.peek() {
-                None => return Err(UNEXPECTED_END.into()),
+                None => return Err(self.end()),
                 Some(b'0'..=b'9') => self.digits(),
                 Some(c) => return Err(invalid(c, "after decimal point in numeric literal")),
             }
@@ -352,7 +396,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
             }
             match self.peek() {
-                None => return Err(UNEXPECTED_END.into()),
+                None => return Err(self.end()),
                 Some(b'0'..=b'9') => self.digits(),
                 Some(c) => return Err(invalid(c, "in exponent of numeric literal")),
             }
@@ -378,7 +422,7 @@ impl<'a> Parser<'a> {
     fn hex4(&mut self) -> PResult<u32> {
         let mut v = 0u32;
         for _ in 0..4 {
-            let c = self.peek().ok_or_else(|| UNEXPECTED_END.to_string())?;
+            let c = self.peek().ok_or_else(|| self.end())?;
             let d = (c as char)
                 .to_digit(16)
                 .ok_or_else(|| invalid(c, "in \\u hexadecimal character escape"))?;
@@ -427,12 +471,12 @@ impl<'a> Parser<'a> {
             let run = rest.iter().position(|&b| stop(b)).unwrap_or(rest.len());
             raw.extend_from_slice(&rest[..run]);
             self.pos += run;
-            let c = self.peek().ok_or_else(|| UNEXPECTED_END.to_string())?;
+            let c = self.peek().ok_or_else(|| self.end())?;
             self.pos += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
-                    let e = self.peek().ok_or_else(|| UNEXPECTED_END.to_string())?;
+                    let e = self.peek().ok_or_else(|| self.end())?;
                     self.pos += 1;
                     let ch = match e {
                         b'"' => '"',
