@@ -2,7 +2,7 @@
 //! scalar resolution and the typed decoder with go-yaml's errors and alias guard, over
 //! the node tree of `nodes.rs`.
 
-use super::nodes::{Node, NodeKind};
+use super::nodes::{Node, NodeKind, ScalarStyle};
 use super::rules::CRYPT_RULE_FIELDS;
 use super::*;
 use std::collections::{HashMap, HashSet};

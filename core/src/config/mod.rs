@@ -64,7 +64,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
-use saphyr_parser::ScalarStyle;
 
 /// The only file name sops reads when searching for its config.
 pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
@@ -312,13 +311,11 @@ pub enum ConfigError {
         source: io::Error,
     },
     /// Not valid YAML.
-    #[error("error loading config file {}: yaml: line {line}: {message}", .path.display())]
+    #[error("error loading config file {}: {message}", .path.display())]
     Syntax {
         /// Config path.
         path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// What the parser complained about.
+        /// go-yaml's message (`yaml: line 3: did not find expected key`).
         message: String,
     },
     /// Valid YAML of the wrong shape: sops's `yaml: unmarshal errors` (all of them, joined
@@ -394,9 +391,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses config text; `path` is only used for [`Config::path`] and error messages.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let root = read_first_document(text).map_err(|(line, message)| ConfigError::Syntax {
+    let root = read_first_document(text).map_err(|message| ConfigError::Syntax {
         path: path.to_path_buf(),
-        line,
         message,
     })?;
     let mut d = Decoder::default();

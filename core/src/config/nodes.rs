@@ -1,10 +1,21 @@
-//! `.sops.yaml` as a node tree from saphyr's events (first document only), the input of
-//! the typed decoder in `decode.rs`.
+//! `.sops.yaml` as a node tree, the input of the typed decoder in `decode.rs`. The first
+//! document is composed by keytap's port of go-yaml (the YAML store's), so syntax errors
+//! carry sops's words and line numbers; later documents are never read (as in sops).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::rc::Rc;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use crate::stores::yaml::{first_document, node_style, short_tag, GraphNode, NodeKind as Kind};
+
+/// How a scalar was written (quoted scalars are always strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ScalarStyle {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+}
 
 #[derive(Debug, Clone)]
 pub(super) enum NodeKind {
@@ -31,119 +42,101 @@ pub(super) struct Node {
     pub(super) in_alias: bool,
 }
 
-impl Node {
-    fn new(kind: NodeKind, line: usize) -> Node {
-        Node {
+/// The root of the first document of `text` (None without one), or go-yaml's error.
+pub(super) fn read_first_document(text: &str) -> Result<Option<Node>, String> {
+    let Some((nodes, root)) = first_document(text)? else {
+        return Ok(None);
+    };
+    let mut tree = Tree {
+        nodes: &nodes,
+        done: HashMap::new(),
+        open: Vec::new(),
+    };
+    tree.node(root).map(Some)
+}
+
+struct Tree<'a> {
+    nodes: &'a [GraphNode],
+    /// Nodes already built, shared by the aliases to them.
+    done: HashMap<usize, Node>,
+    /// The nodes being built, outermost first: an alias to one of them is a cycle.
+    open: Vec<usize>,
+}
+
+impl Tree<'_> {
+    fn node(&mut self, n: usize) -> Result<Node, String> {
+        let g = &self.nodes[n];
+        let line = usize::try_from(g.line).unwrap_or(0);
+        if g.kind == Kind::Alias {
+            let Some(target) = g.alias else {
+                return Err(format!("yaml: unknown anchor '{}' referenced", g.value));
+            };
+            if self.open.contains(&target) {
+                return Err(format!("yaml: anchor '{}' value contains itself", g.value));
+            }
+            let mut node = match self.done.get(&target) {
+                Some(node) => node.clone(),
+                None => self.node(target)?,
+            };
+            node.alias = true;
+            return Ok(node);
+        }
+        if let Some(node) = self.done.get(&n) {
+            return Ok(node.clone());
+        }
+        self.open.push(n);
+        let kind = match g.kind {
+            Kind::Sequence => {
+                let items = g.content.clone();
+                NodeKind::Seq(
+                    items
+                        .into_iter()
+                        .map(|c| self.node(c))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            Kind::Mapping => {
+                let content = g.content.clone();
+                let mut pairs = Vec::with_capacity(content.len() / 2);
+                for kv in content.chunks(2) {
+                    let key = self.node(kv[0])?;
+                    let value = match kv.get(1) {
+                        Some(&v) => self.node(v)?,
+                        None => return Err("yaml: a mapping key without a value".into()),
+                    };
+                    pairs.push((key, value));
+                }
+                NodeKind::Map(pairs)
+            }
+            _ => NodeKind::Scalar {
+                value: g.value.clone(),
+                style: scalar_style(g.style),
+                // The graph resolves every tag; only a written one counts here.
+                tag: (g.style & node_style::TAGGED != 0).then(|| short_tag(&g.tag)),
+            },
+        };
+        self.open.pop();
+        let node = Node {
             kind: Rc::new(kind),
             line,
             alias: false,
             in_alias: false,
-        }
-    }
-}
-
-fn short_tag(tag: &Tag) -> String {
-    if tag.handle == "tag:yaml.org,2002:" {
-        format!("!!{}", tag.suffix)
-    } else if tag.handle == "!" || tag.handle.is_empty() {
-        format!("!{}", tag.suffix.trim_start_matches('!'))
-    } else {
-        format!("{}{}", tag.handle, tag.suffix)
-    }
-}
-
-type ParseError = (usize, String);
-
-pub(super) fn read_first_document(text: &str) -> Result<Option<Node>, ParseError> {
-    let mut parser = Parser::new_from_str(text);
-    let mut anchors: BTreeMap<usize, Node> = BTreeMap::new();
-    loop {
-        let event = match parser.next_event() {
-            None => return Ok(None),
-            Some(Ok((e, _))) => e,
-            Some(Err(e)) => return Err((e.marker().line(), e.info().to_string())),
         };
-        match event {
-            Event::StreamEnd => return Ok(None),
-            // Only the first document counts; later ones are never parsed (as in sops).
-            Event::DocumentStart(_) => return read_node(&mut parser, &mut anchors).map(Some),
-            _ => {}
-        }
+        self.done.insert(n, node.clone());
+        Ok(node)
     }
 }
 
-fn next<'a>(
-    parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>,
-) -> Result<(Event<'a>, usize), ParseError> {
-    match parser.next_event() {
-        None => Err((0, "unexpected end of input".to_string())),
-        Some(Ok((e, span))) => Ok((e, span.start.line())),
-        Some(Err(e)) => Err((e.marker().line(), e.info().to_string())),
+fn scalar_style(bits: u8) -> ScalarStyle {
+    if bits & node_style::DOUBLE_QUOTED != 0 {
+        ScalarStyle::DoubleQuoted
+    } else if bits & node_style::SINGLE_QUOTED != 0 {
+        ScalarStyle::SingleQuoted
+    } else if bits & node_style::LITERAL != 0 {
+        ScalarStyle::Literal
+    } else if bits & node_style::FOLDED != 0 {
+        ScalarStyle::Folded
+    } else {
+        ScalarStyle::Plain
     }
-}
-
-fn read_node<'a>(
-    parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: &mut BTreeMap<usize, Node>,
-) -> Result<Node, ParseError> {
-    let (event, line) = next(parser)?;
-    read_node_from(event, line, parser, anchors)
-}
-
-fn read_node_from<'a>(
-    event: Event<'a>,
-    line: usize,
-    parser: &mut Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: &mut BTreeMap<usize, Node>,
-) -> Result<Node, ParseError> {
-    let (node, anchor) = match event {
-        Event::Scalar(value, style, anchor, tag) => (
-            Node::new(
-                NodeKind::Scalar {
-                    value: value.into_owned(),
-                    style,
-                    tag: tag.map(|t| short_tag(&t)),
-                },
-                line,
-            ),
-            anchor,
-        ),
-        Event::Alias(id) => {
-            let mut node = anchors
-                .get(&id)
-                .cloned()
-                .ok_or((line, "unknown anchor".to_string()))?;
-            node.alias = true;
-            return Ok(node);
-        }
-        Event::SequenceStart(anchor, _tag) => {
-            let mut items = Vec::new();
-            loop {
-                let (e, l) = next(parser)?;
-                if matches!(e, Event::SequenceEnd) {
-                    break;
-                }
-                items.push(read_node_from(e, l, parser, anchors)?);
-            }
-            (Node::new(NodeKind::Seq(items), line), anchor)
-        }
-        Event::MappingStart(anchor, _tag) => {
-            let mut pairs = Vec::new();
-            loop {
-                let (e, l) = next(parser)?;
-                if matches!(e, Event::MappingEnd) {
-                    break;
-                }
-                let key = read_node_from(e, l, parser, anchors)?;
-                let value = read_node(parser, anchors)?;
-                pairs.push((key, value));
-            }
-            (Node::new(NodeKind::Map(pairs), line), anchor)
-        }
-        other => return Err((line, format!("unexpected YAML event {other:?}"))),
-    };
-    if anchor != 0 {
-        anchors.insert(anchor, node.clone());
-    }
-    Ok(node)
 }

@@ -229,3 +229,25 @@ fn hckms_keys_are_read_in_rules_and_key_groups() {
     assert_eq!(r[1].key_groups[0].hckms, vec!["tr-west-1:k3"]);
     assert!(!r[1].key_groups[0].is_empty());
 }
+
+#[test]
+fn syntax_errors_carry_go_yaml_words_and_lines() {
+    // Each checked against sops 3.11 ("Could not unmarshal config file: " + these).
+    for (text, message) in [
+        (
+            "creation_rules:\n  - age: a\n   b: c\n",
+            "yaml: line 1: did not find expected '-' indicator",
+        ),
+        (
+            "creation_rules:\n  - path_regex: x\n    age: [a, b\n",
+            "yaml: line 2: did not find expected ',' or ']'",
+        ),
+        (
+            "creation_rules:\n- age: a\n  key_groups:\n  - age:\n    - x\n   - y\n",
+            "yaml: line 1: did not find expected key",
+        ),
+    ] {
+        let err = parse(text, Path::new("t.yaml")).unwrap_err().to_string();
+        assert_eq!(err, format!("error loading config file t.yaml: {message}"));
+    }
+}

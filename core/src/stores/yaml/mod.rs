@@ -117,6 +117,31 @@ fn compose_all(
     }
 }
 
+/// A node of [`first_document`]'s graph.
+pub(crate) use compose::{style as node_style, Kind as NodeKind, Node as GraphNode};
+
+/// The first document of `text` as go-yaml composes it, for `.sops.yaml`: the node graph
+/// and the document's root node (None for a stream without documents). Errors are
+/// go-yaml's (`yaml: line 3: did not find expected key`).
+pub(crate) fn first_document(text: &str) -> Result<Option<(Vec<GraphNode>, usize)>, String> {
+    let text = reader::decode_input(text.as_bytes())?;
+    let mut composer = compose::Composer::new(text);
+    let Some(doc) = composer.next_document()? else {
+        return Ok(None);
+    };
+    let nodes = std::mem::take(&mut composer.nodes);
+    Ok(nodes[doc]
+        .content
+        .first()
+        .copied()
+        .map(|root| (nodes, root)))
+}
+
+/// go-yaml's short form of a node's tag (`!!str`).
+pub(crate) fn short_tag(tag: &str) -> String {
+    resolve::short_tag(tag)
+}
+
 fn build_all(parsed: &Parsed, input_len: usize) -> Result<Vec<Branch>, StoreError> {
     let mut builder = load::Builder::new(&parsed.nodes, load::build_budget(input_len));
     parsed
