@@ -98,6 +98,214 @@ pub(crate) fn regex_error_text(e: &regex::Error) -> String {
     }
 }
 
+/// Go's `regexp/syntax` error for `pattern` ("error parsing regexp: missing closing ):
+/// `(a`"), for the mistakes a hand-written `path_regex` makes: unbalanced groups and
+/// brackets, repetition without an argument or of a repetition, bad repeat counts,
+/// ranges and class names, bad escapes and group flags. Found left to right, as Go's
+/// parser meets them. None when Go would accept those parts (the `regex` crate's error is
+/// then the best there is).
+pub(crate) fn go_syntax_error(pattern: &str) -> Option<String> {
+    let err = |code: &str, expr: &str| Some(format!("error parsing regexp: {code}: `{expr}`"));
+    let chars: Vec<char> = pattern.chars().collect();
+    let text = |from: usize, to: usize| chars[from..to].iter().collect::<String>();
+    let (mut i, mut depth) = (0, 0usize);
+    // Whether the last item can take a repetition operator, and whether it is one.
+    let (mut operand, mut repeated): (bool, Option<usize>) = (false, None);
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                let Some(&n) = chars.get(i + 1) else {
+                    return err("trailing backslash at end of expression", "");
+                };
+                let valid =
+                    !n.is_ascii_alphanumeric() || "afnrtvxdDsSwWbBAzpPQE01234567".contains(n);
+                if !valid {
+                    return err("invalid escape sequence", &text(i, i + 2));
+                }
+                i += 2;
+                (operand, repeated) = (true, None);
+                continue;
+            }
+            '[' => {
+                let start = i;
+                i += 1;
+                if chars.get(i) == Some(&'^') {
+                    i += 1;
+                }
+                let mut first = true;
+                loop {
+                    match chars.get(i) {
+                        None => return err("missing closing ]", &text(start, chars.len())),
+                        Some(']') if !first => break,
+                        Some('[') if chars.get(i + 1) == Some(&':') => {
+                            let rest = text(i, chars.len());
+                            match rest.find(":]") {
+                                Some(end) => {
+                                    let name = &rest[2..end];
+                                    const NAMES: &[&str] = &[
+                                        "alnum", "alpha", "ascii", "blank", "cntrl", "digit",
+                                        "graph", "lower", "print", "punct", "space", "upper",
+                                        "word", "xdigit",
+                                    ];
+                                    if !NAMES.contains(&name.trim_start_matches('^')) {
+                                        return err(
+                                            "invalid character class range",
+                                            &rest[..end + 2],
+                                        );
+                                    }
+                                    i += rest[..end + 2].chars().count();
+                                }
+                                None => i += 1,
+                            }
+                        }
+                        Some(&lo) => {
+                            let lo_at = i;
+                            i += if lo == '\\' { 2 } else { 1 };
+                            if chars.get(i) == Some(&'-')
+                                && chars.get(i + 1).is_some_and(|&h| h != ']')
+                                && lo != '\\'
+                            {
+                                let hi = chars[i + 1];
+                                if hi != '\\' && hi < lo {
+                                    return err(
+                                        "invalid character class range",
+                                        &text(lo_at, i + 2),
+                                    );
+                                }
+                                i += 2;
+                            }
+                        }
+                    }
+                    first = false;
+                }
+                i += 1;
+                (operand, repeated) = (true, None);
+                continue;
+            }
+            '(' => {
+                if chars.get(i + 1) == Some(&'?') {
+                    let start = i;
+                    let rest = text(i, chars.len());
+                    if let Some(named) = rest.strip_prefix("(?P<").or(rest.strip_prefix("(?<")) {
+                        let ok = named.find('>').is_some_and(|end| {
+                            end > 0
+                                && named[..end]
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        });
+                        if !ok {
+                            let shown = match named.find('>') {
+                                Some(end) => &rest[..rest.len() - named.len() + end + 1],
+                                None => rest.as_str(),
+                            };
+                            return err("invalid named capture", shown);
+                        }
+                        i += rest.len() - named.len() + named.find('>').unwrap_or(0) + 1;
+                    } else {
+                        // Flags: `(?i)`, `(?i:`, `(?-s:`.
+                        let mut j = i + 2;
+                        loop {
+                            match chars.get(j) {
+                                None => {
+                                    return err(
+                                        "invalid or unsupported Perl syntax",
+                                        &text(start, j),
+                                    )
+                                }
+                                Some('i' | 'm' | 's' | 'U' | '-') => j += 1,
+                                Some(')') => {
+                                    i = j + 1;
+                                    (operand, repeated) = (false, None);
+                                    break;
+                                }
+                                Some(':') => {
+                                    i = j + 1;
+                                    depth += 1;
+                                    (operand, repeated) = (false, None);
+                                    break;
+                                }
+                                Some(_) => {
+                                    return err(
+                                        "invalid or unsupported Perl syntax",
+                                        &text(start, j + 1),
+                                    )
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                } else {
+                    i += 1;
+                }
+                depth += 1;
+                (operand, repeated) = (false, None);
+                continue;
+            }
+            ')' => {
+                if depth == 0 {
+                    return err("unexpected )", pattern);
+                }
+                depth -= 1;
+                (operand, repeated) = (true, None);
+            }
+            '|' => (operand, repeated) = (false, None),
+            '*' | '+' | '?' => {
+                if let Some(at) = repeated {
+                    // A `?` right after an operator makes it lazy; anything else nests.
+                    if !(c == '?' && i == at + 1 && chars[at] != '?' && chars[at] != '}') {
+                        return err("invalid nested repetition operator", &text(at, i + 1));
+                    }
+                } else if !operand {
+                    return err("missing argument to repetition operator", &c.to_string());
+                } else {
+                    repeated = Some(i);
+                }
+            }
+            '{' => {
+                let rest = text(i, chars.len());
+                let count = rest.find('}').and_then(|end| {
+                    let body = &rest[1..end];
+                    let (lo, hi) = match body.split_once(',') {
+                        Some((lo, hi)) => (lo, Some(hi)),
+                        None => (body, None),
+                    };
+                    let num = |s: &str| {
+                        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                            .then(|| s.parse::<u64>().unwrap_or(u64::MAX))
+                    };
+                    let lo = num(lo)?;
+                    let hi = match hi {
+                        None => Some(lo),
+                        Some("") => None,
+                        Some(h) => Some(num(h)?),
+                    };
+                    Some((end, lo, hi))
+                });
+                if let Some((end, lo, hi)) = count {
+                    let expr = &rest[..end + 1];
+                    if !operand && repeated.is_none() {
+                        return err("missing argument to repetition operator", expr);
+                    }
+                    if repeated.is_some() {
+                        return err("invalid nested repetition operator", expr);
+                    }
+                    if lo > 1000 || hi.is_some_and(|h| h > 1000 || h < lo) {
+                        return err("invalid repeat count", expr);
+                    }
+                    repeated = Some(i + expr.chars().count() - 1);
+                    i += expr.chars().count();
+                    continue;
+                }
+                (operand, repeated) = (true, None);
+            }
+            _ => (operand, repeated) = (true, None),
+        }
+        i += 1;
+    }
+    (depth > 0).then(|| format!("error parsing regexp: missing closing ): `{pattern}`"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +337,47 @@ mod tests {
         // Octal escapes.
         assert!(go_regex(r"^\101$").unwrap().is_match("A"));
         assert_eq!(translate_go_regex(r"[\d\s]\D"), r"[0-9\t\n\x0C\r ][^0-9]");
+    }
+
+    #[test]
+    fn syntax_errors_read_as_go_reports_them() {
+        // Each checked against sops 3.11 ("can not compile regexp: " + these).
+        for (pattern, message) in [
+            ("(", "missing closing ): `(`"),
+            ("(a)(b", "missing closing ): `(a)(b`"),
+            ("a)(", "unexpected ): `a)(`"),
+            ("a[b", "missing closing ]: `[b`"),
+            ("[]a", "missing closing ]: `[]a`"),
+            ("*a", "missing argument to repetition operator: `*`"),
+            ("a|*", "missing argument to repetition operator: `*`"),
+            ("a**", "invalid nested repetition operator: `**`"),
+            ("[z-a]", "invalid character class range: `z-a`"),
+            ("[[:foo:]]", "invalid character class range: `[:foo:]`"),
+            ("a{2,1}", "invalid repeat count: `{2,1}`"),
+            ("x{1001}", "invalid repeat count: `{1001}`"),
+            ("(?P<n", "invalid named capture: `(?P<n`"),
+            ("(?z)", "invalid or unsupported Perl syntax: `(?z`"),
+            ("(?i", "invalid or unsupported Perl syntax: `(?i`"),
+        ] {
+            assert_eq!(
+                go_syntax_error(pattern),
+                Some(format!("error parsing regexp: {message}")),
+                "{pattern}"
+            );
+        }
+        for fine in [
+            r"^secrets/.*\.ya?ml$",
+            "a*?b+?",
+            "[]a]",
+            "(?i)x",
+            "(?P<n>a)",
+            "a{2,}",
+            "[[:alpha:]-]",
+            r"\.",
+            "a{",
+            "x{a}",
+        ] {
+            assert_eq!(go_syntax_error(fine), None, "{fine}");
+        }
     }
 }

@@ -253,7 +253,7 @@ fn rule_matching_edge_cases() {
     assert!(matches!(err, ConfigError::BadPathRegex { .. }));
     assert_eq!(
         err.to_string(),
-        "error loading config file /cfg/.sops.yaml: can not compile regexp \"(\": unclosed group"
+        "can not compile regexp: error parsing regexp: missing closing ): `(`"
     );
     // A rule without path_regex (or with path_regex: ~ / '') matches everything.
     for text in [

@@ -339,14 +339,15 @@ pub enum ConfigError {
         /// Config path.
         path: PathBuf,
     },
-    /// A `path_regex` tried before the match does not compile.
-    #[error("error loading config file {}: can not compile regexp {regex:?}: {message}", .path.display())]
+    /// A `path_regex` tried before the match does not compile: sops's words, which quote
+    /// the regex and not the file.
+    #[error("can not compile regexp: {message}")]
     BadPathRegex {
         /// Config path.
         path: PathBuf,
         /// The regex as written.
         regex: String,
-        /// The compiler's complaint.
+        /// Go's complaint (`error parsing regexp: missing closing ): `(a``).
         message: String,
     },
     /// The selected rule is invalid (two encryption rules, a key field of the wrong type,

@@ -3,7 +3,7 @@
 
 use super::decode::{Dyn, RawCreationRule, RawKeyGroup};
 use super::*;
-use crate::go_regex::regex_error_text;
+use crate::go_regex::{go_syntax_error, regex_error_text};
 
 /// Which values get encrypted: the engine's rule type (`crate::walk::CryptRule`),
 /// re-exported here because a creation rule may set one. Its `Default` is
@@ -118,7 +118,13 @@ impl Config {
                 let re = go_regex(&rule.path_regex).map_err(|e| ConfigError::BadPathRegex {
                     path: self.path.clone(),
                     regex: rule.path_regex.clone(),
-                    message: regex_error_text(&e),
+                    message: go_syntax_error(&rule.path_regex).unwrap_or_else(|| {
+                        format!(
+                            "error parsing regexp: {}: `{}`",
+                            regex_error_text(&e),
+                            rule.path_regex
+                        )
+                    }),
                 })?;
                 re.is_match(relative)
             };
