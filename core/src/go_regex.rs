@@ -31,6 +31,19 @@ fn translate_go_regex(pattern: &str) -> String {
                     out.push('\\');
                     break;
                 };
+                if n == 'Q' && !in_class {
+                    // `\Q...\E`: literal text, which the `regex` crate has no syntax for.
+                    let mut literal = String::new();
+                    while let Some(l) = chars.next() {
+                        if l == '\\' && chars.peek() == Some(&'E') {
+                            chars.next();
+                            break;
+                        }
+                        literal.push(l);
+                    }
+                    out.push_str(&regex::escape(&literal));
+                    continue;
+                }
                 let rep = match (n, in_class) {
                     ('d', false) => "[0-9]",
                     ('d', true) => "0-9",
@@ -83,10 +96,31 @@ fn translate_go_regex(pattern: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
+            // Go reads a `{` that does not start `{n}`, `{n,}` or `{n,m}` literally; the
+            // `regex` crate refuses it.
+            '{' if !in_class && !starts_repeat(chars.clone()) => out.push_str("\\{"),
             _ => out.push(c),
         }
     }
     out
+}
+
+/// Whether the text after a `{` makes it a repetition: `n}`, `n,}` or `n,m}`.
+fn starts_repeat(mut rest: impl Iterator<Item = char>) -> bool {
+    let mut digits = 0;
+    let mut comma = false;
+    for c in rest.by_ref() {
+        match c {
+            '0'..='9' => digits += 1,
+            ',' if !comma && digits > 0 => {
+                comma = true;
+                digits = usize::MAX / 2; // the upper bound may be empty
+            }
+            '}' => return digits > 0,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// One-line text of a `regex` error (the crate's syntax errors span several lines).
@@ -109,7 +143,8 @@ pub(crate) fn go_syntax_error(pattern: &str) -> Option<String> {
     let chars: Vec<char> = pattern.chars().collect();
     let text = |from: usize, to: usize| chars[from..to].iter().collect::<String>();
     let (mut i, mut depth) = (0, 0usize);
-    // Whether the last item can take a repetition operator, and whether it is one.
+    // Whether the last item can take a repetition operator, and where the operator just
+    // applied to it starts.
     let (mut operand, mut repeated): (bool, Option<usize>) = (false, None);
     while i < chars.len() {
         let c = chars[i];
@@ -118,6 +153,16 @@ pub(crate) fn go_syntax_error(pattern: &str) -> Option<String> {
                 let Some(&n) = chars.get(i + 1) else {
                     return err("trailing backslash at end of expression", "");
                 };
+                if n == 'Q' {
+                    // Literal text up to `\E`, or to the end.
+                    i += 2;
+                    while i < chars.len() && !(chars[i] == '\\' && chars.get(i + 1) == Some(&'E')) {
+                        i += 1;
+                    }
+                    i = (i + 2).min(chars.len());
+                    (operand, repeated) = (true, None);
+                    continue;
+                }
                 let valid =
                     !n.is_ascii_alphanumeric() || "afnrtvxdDsSwWbBAzpPQE01234567".contains(n);
                 if !valid {
@@ -251,16 +296,21 @@ pub(crate) fn go_syntax_error(pattern: &str) -> Option<String> {
             }
             '|' => (operand, repeated) = (false, None),
             '*' | '+' | '?' => {
-                if let Some(at) = repeated {
-                    // A `?` right after an operator makes it lazy; anything else nests.
-                    if !(c == '?' && i == at + 1 && chars[at] != '?' && chars[at] != '}') {
-                        return err("invalid nested repetition operator", &text(at, i + 1));
-                    }
-                } else if !operand {
-                    return err("missing argument to repetition operator", &c.to_string());
+                // An operator with its lazy `?`, as Go's parser takes it.
+                let end = if chars.get(i + 1) == Some(&'?') {
+                    i + 2
                 } else {
-                    repeated = Some(i);
+                    i + 1
+                };
+                if let Some(at) = repeated {
+                    return err("invalid nested repetition operator", &text(at, end));
                 }
+                if !operand {
+                    return err("missing argument to repetition operator", &text(i, end));
+                }
+                repeated = Some(i);
+                i = end;
+                continue;
             }
             '{' => {
                 let rest = text(i, chars.len());
@@ -283,18 +333,22 @@ pub(crate) fn go_syntax_error(pattern: &str) -> Option<String> {
                     Some((end, lo, hi))
                 });
                 if let Some((end, lo, hi)) = count {
-                    let expr = &rest[..end + 1];
-                    if !operand && repeated.is_none() {
-                        return err("missing argument to repetition operator", expr);
+                    let mut len = rest[..end + 1].chars().count();
+                    if chars.get(i + len) == Some(&'?') {
+                        len += 1;
                     }
-                    if repeated.is_some() {
-                        return err("invalid nested repetition operator", expr);
+                    let expr = text(i, i + len);
+                    if let Some(at) = repeated {
+                        return err("invalid nested repetition operator", &text(at, i + len));
+                    }
+                    if !operand {
+                        return err("missing argument to repetition operator", &expr);
                     }
                     if lo > 1000 || hi.is_some_and(|h| h > 1000 || h < lo) {
-                        return err("invalid repeat count", expr);
+                        return err("invalid repeat count", &rest[..end + 1]);
                     }
-                    repeated = Some(i + expr.chars().count() - 1);
-                    i += expr.chars().count();
+                    repeated = Some(i);
+                    i += len;
                     continue;
                 }
                 (operand, repeated) = (true, None);
@@ -337,6 +391,10 @@ mod tests {
         // Octal escapes.
         assert!(go_regex(r"^\101$").unwrap().is_match("A"));
         assert_eq!(translate_go_regex(r"[\d\s]\D"), r"[0-9\t\n\x0C\r ][^0-9]");
+        // \Q...\E quotes, to the end when there is no \E.
+        assert!(go_regex(r"^\Qa.b\E$").unwrap().is_match("a.b"));
+        assert!(!go_regex(r"^\Qa.b\E$").unwrap().is_match("axb"));
+        assert!(go_regex(r"^\Q*+").unwrap().is_match("*+"));
     }
 
     #[test]
@@ -351,6 +409,9 @@ mod tests {
             ("*a", "missing argument to repetition operator: `*`"),
             ("a|*", "missing argument to repetition operator: `*`"),
             ("a**", "invalid nested repetition operator: `**`"),
+            ("a++", "invalid nested repetition operator: `++`"),
+            ("x**?", "invalid nested repetition operator: `**?`"),
+            ("a*{2}", "invalid nested repetition operator: `*{2}`"),
             ("[z-a]", "invalid character class range: `z-a`"),
             ("[[:foo:]]", "invalid character class range: `[:foo:]`"),
             ("a{2,1}", "invalid repeat count: `{2,1}`"),
@@ -378,6 +439,7 @@ mod tests {
             "x{a}",
         ] {
             assert_eq!(go_syntax_error(fine), None, "{fine}");
+            assert!(go_regex(fine).is_ok(), "{fine}");
         }
     }
 }

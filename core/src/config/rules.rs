@@ -115,16 +115,22 @@ impl Config {
             let matched = if rule.path_regex.is_empty() {
                 true
             } else {
-                let re = go_regex(&rule.path_regex).map_err(|e| ConfigError::BadPathRegex {
+                // Go refuses some patterns the `regex` crate takes (`a**`): ask Go's rules
+                // first.
+                let bad = |message| ConfigError::BadPathRegex {
                     path: self.path.clone(),
                     regex: rule.path_regex.clone(),
-                    message: go_syntax_error(&rule.path_regex).unwrap_or_else(|| {
-                        format!(
-                            "error parsing regexp: {}: `{}`",
-                            regex_error_text(&e),
-                            rule.path_regex
-                        )
-                    }),
+                    message,
+                };
+                if let Some(message) = go_syntax_error(&rule.path_regex) {
+                    return Err(bad(message));
+                }
+                let re = go_regex(&rule.path_regex).map_err(|e| {
+                    bad(format!(
+                        "error parsing regexp: {}: `{}`",
+                        regex_error_text(&e),
+                        rule.path_regex
+                    ))
                 })?;
                 re.is_match(relative)
             };
