@@ -31,6 +31,18 @@ fn translate_go_regex(pattern: &str) -> String {
                     out.push('\\');
                     break;
                 };
+                if matches!(n, 'p' | 'P' | 'x') && chars.peek() == Some(&'{') {
+                    // `\p{Greek}`, `\x{41}`: the braces belong to the escape.
+                    out.push('\\');
+                    out.push(n);
+                    for b in chars.by_ref() {
+                        out.push(b);
+                        if b == '}' {
+                            break;
+                        }
+                    }
+                    continue;
+                }
                 if n == 'Q' && !in_class {
                     // `\Q...\E`: literal text, which the `regex` crate has no syntax for.
                     let mut literal = String::new();
