@@ -90,7 +90,15 @@ pub fn quote(bytes: &[u8]) -> String {
                 c if (c as u32) < 0x20 || c == '\u{7f}' => {
                     out.push_str(&format!("\\x{:02x}", c as u32))
                 }
-                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+                // Not printable for Go (`unicode.IsPrint`): controls, spaces other than
+                // ASCII's, and the common format characters.
+                c if c.is_control()
+                    || (c.is_whitespace() && c != ' ')
+                    || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                        | '\u{2060}'..='\u{2064}' | '\u{feff}') =>
+                {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
                 c => out.push(c),
             }
         }
@@ -134,6 +142,11 @@ mod tests {
 
     #[test]
     fn quote_spells_bytes_as_go_does() {
+        // Checked against sops 3.11's %#v of a JSON string.
+        assert_eq!(
+            super::quote("a b\u{a0}c\u{ad}d\u{2028}e".as_bytes()),
+            r#""a b\u00a0c\u00add\u2028e""#
+        );
         assert_eq!(super::quote(b"/tmp/\xfd.yaml"), r#""/tmp/\xfd.yaml""#);
         assert_eq!(
             super::quote("a\"b\\c\n\u{1}é".as_bytes()),

@@ -154,40 +154,12 @@ pub(crate) fn val_to_string_float(v: f64) -> String {
 pub(crate) fn go_sharp_v(v: &crate::tree::Value) -> (String, &'static str) {
     use crate::tree::Value;
     match v {
-        Value::Str(s) => (go_quote(s), "string"),
+        Value::Str(s) => (crate::goerr::quote(s.as_bytes()), "string"),
         Value::Float(f) => (format_float(*f, 'g'), "float64"),
         Value::Int(i) => (i.to_string(), "float64"),
         Value::Bool(b) => (b.to_string(), "bool"),
         _ => ("<nil>".into(), "<nil>"),
     }
-}
-
-/// Go's `strconv.Quote`: printable characters as they are, the rest escaped.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() || c == '\u{a0}' || c == '\u{ad}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
