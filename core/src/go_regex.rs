@@ -86,17 +86,12 @@ fn translate_go_regex(pattern: &str) -> String {
                 class_start = true;
             }
             '[' => {
-                if chars.peek() == Some(&':') {
-                    // A POSIX class such as [:alpha:]: copy it through its closing ":]".
-                    let rest: String = chars.clone().collect();
-                    if let Some(end) = rest.find(":]") {
-                        out.push('[');
-                        out.push_str(&rest[..end + 2]);
-                        for _ in 0..rest[..end + 2].chars().count() {
-                            chars.next();
-                        }
-                        continue;
-                    }
+                // A POSIX class such as [:alpha:]: copy it whole.
+                let ahead: Vec<char> = std::iter::once('[').chain(chars.clone().take(16)).collect();
+                if let Some((_, len)) = posix_class_at(&ahead) {
+                    out.extend(ahead[..len].iter());
+                    chars.nth(len - 2);
+                    continue;
                 }
                 out.push_str("\\[");
             }
@@ -110,29 +105,60 @@ fn translate_go_regex(pattern: &str) -> String {
             }
             // Go reads a `{` that does not start `{n}`, `{n,}` or `{n,m}` literally; the
             // `regex` crate refuses it.
-            '{' if !in_class && !starts_repeat(chars.clone()) => out.push_str("\\{"),
+            '{' if !in_class && repeat_at(&repeat_ahead(&chars)).is_none() => out.push_str("\\{"),
             _ => out.push(c),
         }
     }
     out
 }
 
-/// Whether the text after a `{` makes it a repetition: `n}`, `n,}` or `n,m}`.
-fn starts_repeat(mut rest: impl Iterator<Item = char>) -> bool {
-    let mut digits = 0;
-    let mut comma = false;
-    for c in rest.by_ref() {
-        match c {
-            '0'..='9' => digits += 1,
-            ',' if !comma && digits > 0 => {
-                comma = true;
-                digits = usize::MAX / 2; // the upper bound may be empty
+/// `{` and the characters after it that a repetition can span (digits are bounded by
+/// what `u64` holds; longer runs are not a repetition Go takes either).
+fn repeat_ahead(rest: &std::iter::Peekable<std::str::Chars<'_>>) -> Vec<char> {
+    std::iter::once('{').chain(rest.clone().take(48)).collect()
+}
+
+/// The repetition `{n}`, `{n,}` or `{n,m}` at the start of `at` (which starts with `{`):
+/// its length in characters, `n` and the upper bound (None for `{n,}`). None when Go
+/// reads the `{` literally. Looks no further than the repetition itself.
+fn repeat_at(at: &[char]) -> Option<(usize, u64, Option<u64>)> {
+    let number = |from: usize| {
+        let digits = at[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let text: String = at[from..from + digits].iter().collect();
+        (digits > 0).then(|| (digits, text.parse::<u64>().unwrap_or(u64::MAX)))
+    };
+    let (lo_len, lo) = number(1)?;
+    let mut i = 1 + lo_len;
+    let hi = match at.get(i) {
+        Some('}') => Some(lo),
+        Some(',') => match number(i + 1) {
+            Some((hi_len, hi)) => {
+                i += 1 + hi_len;
+                Some(hi)
             }
-            '}' => return digits > 0,
-            _ => return false,
-        }
+            None => {
+                i += 1;
+                None
+            }
+        },
+        _ => return None,
+    };
+    (at.get(i) == Some(&'}')).then_some((i + 1, lo, hi))
+}
+
+/// The POSIX class name of `[:name:]` at the start of `at` and the class's length in
+/// characters, if `at` has that shape (names are letters, so the scan stops early).
+fn posix_class_at(at: &[char]) -> Option<(String, usize)> {
+    if at.get(..2) != Some(&['[', ':']) {
+        return None;
     }
-    false
+    let caret = usize::from(at.get(2) == Some(&'^'));
+    let letters = at[2 + caret..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    let end = 2 + caret + letters;
+    (at.get(end..end + 2) == Some(&[':', ']'])).then(|| (at[2..end].iter().collect(), end + 2))
 }
 
 /// One-line text of a `regex` error (the crate's syntax errors span several lines).
@@ -195,26 +221,16 @@ pub(crate) fn go_syntax_error(pattern: &str) -> Option<String> {
                     match chars.get(i) {
                         None => return err("missing closing ]", &text(start, chars.len())),
                         Some(']') if !first => break,
-                        Some('[') if chars.get(i + 1) == Some(&':') => {
-                            let rest = text(i, chars.len());
-                            match rest.find(":]") {
-                                Some(end) => {
-                                    let name = &rest[2..end];
-                                    const NAMES: &[&str] = &[
-                                        "alnum", "alpha", "ascii", "blank", "cntrl", "digit",
-                                        "graph", "lower", "print", "punct", "space", "upper",
-                                        "word", "xdigit",
-                                    ];
-                                    if !NAMES.contains(&name.trim_start_matches('^')) {
-                                        return err(
-                                            "invalid character class range",
-                                            &rest[..end + 2],
-                                        );
-                                    }
-                                    i += rest[..end + 2].chars().count();
-                                }
-                                None => i += 1,
+                        Some('[') if posix_class_at(&chars[i..]).is_some() => {
+                            let (name, len) = posix_class_at(&chars[i..]).unwrap_or_default();
+                            const NAMES: &[&str] = &[
+                                "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph",
+                                "lower", "print", "punct", "space", "upper", "word", "xdigit",
+                            ];
+                            if !NAMES.contains(&name.trim_start_matches('^')) {
+                                return err("invalid character class range", &text(i, i + len));
                             }
+                            i += len;
                         }
                         Some(&lo) => {
                             let lo_at = i;
@@ -243,22 +259,26 @@ pub(crate) fn go_syntax_error(pattern: &str) -> Option<String> {
             '(' => {
                 if chars.get(i + 1) == Some(&'?') {
                     let start = i;
-                    let rest = text(i, chars.len());
-                    if let Some(named) = rest.strip_prefix("(?P<").or(rest.strip_prefix("(?<")) {
-                        let ok = named.find('>').is_some_and(|end| {
-                            end > 0
-                                && named[..end]
-                                    .chars()
-                                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                        });
-                        if !ok {
-                            let shown = match named.find('>') {
-                                Some(end) => &rest[..rest.len() - named.len() + end + 1],
-                                None => rest.as_str(),
-                            };
-                            return err("invalid named capture", shown);
+                    let name_at = match chars.get(i + 2..i + 4) {
+                        Some(['P', '<']) => Some(i + 4),
+                        Some(['<', _]) => Some(i + 3),
+                        _ => None,
+                    };
+                    if let Some(name_at) = name_at {
+                        let name_len = chars[name_at..]
+                            .iter()
+                            .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+                            .count();
+                        let close = name_at + name_len;
+                        if name_len == 0 || chars.get(close) != Some(&'>') {
+                            // Go shows the group up to its `>`, or to the end.
+                            let shown = chars[close..]
+                                .iter()
+                                .position(|&c| c == '>')
+                                .map_or(chars.len(), |p| close + p + 1);
+                            return err("invalid named capture", &text(start, shown));
                         }
-                        i += rest.len() - named.len() + named.find('>').unwrap_or(0) + 1;
+                        i = close + 1;
                     } else {
                         // Flags: `(?i)`, `(?i:`, `(?-s:`.
                         let mut j = i + 2;
@@ -325,39 +345,16 @@ pub(crate) fn go_syntax_error(pattern: &str) -> Option<String> {
                 continue;
             }
             '{' => {
-                let rest = text(i, chars.len());
-                let count = rest.find('}').and_then(|end| {
-                    let body = &rest[1..end];
-                    let (lo, hi) = match body.split_once(',') {
-                        Some((lo, hi)) => (lo, Some(hi)),
-                        None => (body, None),
-                    };
-                    let num = |s: &str| {
-                        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                            .then(|| s.parse::<u64>().unwrap_or(u64::MAX))
-                    };
-                    let lo = num(lo)?;
-                    let hi = match hi {
-                        None => Some(lo),
-                        Some("") => None,
-                        Some(h) => Some(num(h)?),
-                    };
-                    Some((end, lo, hi))
-                });
-                if let Some((end, lo, hi)) = count {
-                    let mut len = rest[..end + 1].chars().count();
-                    if chars.get(i + len) == Some(&'?') {
-                        len += 1;
-                    }
-                    let expr = text(i, i + len);
+                if let Some((brace_len, lo, hi)) = repeat_at(&chars[i..]) {
+                    let len = brace_len + usize::from(chars.get(i + brace_len) == Some(&'?'));
                     if let Some(at) = repeated {
                         return err("invalid nested repetition operator", &text(at, i + len));
                     }
                     if !operand {
-                        return err("missing argument to repetition operator", &expr);
+                        return err("missing argument to repetition operator", &text(i, i + len));
                     }
                     if lo > 1000 || hi.is_some_and(|h| h > 1000 || h < lo) {
-                        return err("invalid repeat count", &rest[..end + 1]);
+                        return err("invalid repeat count", &text(i, i + brace_len));
                     }
                     repeated = Some(i);
                     i += len;
@@ -437,6 +434,12 @@ mod tests {
                 Some(format!("error parsing regexp: {message}")),
                 "{pattern}"
             );
+        }
+        // Hostile patterns (a `.sops.yaml` from a cloned repository) cost linear time.
+        for unit in ["(?", "{", "[[:", "(?P<", "{1,", "[[:a"] {
+            let hostile = unit.repeat(200_000);
+            let _ = go_syntax_error(&hostile);
+            let _ = translate_go_regex(&hostile);
         }
         for fine in [
             r"^secrets/.*\.ya?ml$",

@@ -1,7 +1,7 @@
 //! The rest of the sops command surface against the real sops: every encryption rule,
 //! mac_only_encrypted, SOPS_AGE_RECIPIENTS, --filename-override, the legacy forms, groups.
 
-use keytap_e2e::{mask_random, Workspace};
+use keytap_e2e::{mask_random, Run, Workspace};
 
 const DOC: &str = "# sops:enc\npassword: hunter2\nuser: admin\nnested:\n    # keep plain\n    api_key: k3y\n    note_unencrypted: visible\n    list:\n        - one\n        # inner\n        - two\nport: 5432\n";
 
@@ -205,6 +205,14 @@ fn stdin_works_like_sops() {
     assert_eq!(ws.sops(["decrypt", "from-stdin.yaml"]).out(), "b: 2\n");
 }
 
+/// Writes `text` to `name` and encrypts it to the workspace's recipient with keytap, then
+/// with sops.
+fn encrypt_with_both(ws: &Workspace, name: &str, text: &str) -> (Run, Run) {
+    ws.write(name, text);
+    let args = ["encrypt", "--age", &ws.recipient, name];
+    (ws.keytap(args), ws.sops(args))
+}
+
 #[test]
 fn unwalkable_trees_fail_with_sops_exit_codes() {
     let ws = Workspace::new();
@@ -218,9 +226,7 @@ fn unwalkable_trees_fail_with_sops_exit_codes() {
         ("later-doc-key.yaml", "a: 1\n---\n18446744073709551615: x\n"),
         ("big.yaml", "a: 12345678901234567890\n"),
     ] {
-        ws.write(name, text);
-        let ours = ws.keytap(["encrypt", "--age", &ws.recipient, name]);
-        let theirs = ws.sops(["encrypt", "--age", &ws.recipient, name]);
+        let (ours, theirs) = encrypt_with_both(&ws, name, text);
         assert_eq!(theirs.code, 23, "{name}: {}", theirs.stderr);
         assert_eq!(ours.code, theirs.code, "{name}: {}", ours.stderr);
         if theirs.stderr.contains("non-string key") {
@@ -256,9 +262,7 @@ fn an_already_encrypted_file_is_refused_with_sops_message() {
         ("enc.json", "{\"a\": 1, \"sops\": {}}"),
         ("enc.env", "sops_version=1\n"),
     ] {
-        ws.write(name, text);
-        let ours = ws.keytap(["encrypt", "--age", &ws.recipient, name]);
-        let theirs = ws.sops(["encrypt", "--age", &ws.recipient, name]);
+        let (ours, theirs) = encrypt_with_both(&ws, name, text);
         assert_eq!(theirs.code, 203, "{name}: {}", theirs.stderr);
         assert_eq!(
             (ours.code, &ours.stderr),

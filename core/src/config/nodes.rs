@@ -50,7 +50,7 @@ pub(super) fn read_first_document(text: &str) -> Result<Option<Node>, String> {
     let mut tree = Tree {
         nodes: &nodes,
         done: HashMap::new(),
-        open: Vec::new(),
+        open: vec![false; nodes.len()],
     };
     tree.node(root).map(Some)
 }
@@ -59,8 +59,8 @@ struct Tree<'a> {
     nodes: &'a [GraphNode],
     /// Nodes already built, shared by the aliases to them.
     done: HashMap<usize, Node>,
-    /// The nodes being built, outermost first: an alias to one of them is a cycle.
-    open: Vec<usize>,
+    /// The nodes being built: an alias to one of them is a cycle.
+    open: Vec<bool>,
 }
 
 impl Tree<'_> {
@@ -71,7 +71,7 @@ impl Tree<'_> {
             let Some(target) = g.alias else {
                 return Err(format!("yaml: unknown anchor '{}' referenced", g.value));
             };
-            if self.open.contains(&target) {
+            if self.open[target] {
                 return Err(format!("yaml: anchor '{}' value contains itself", g.value));
             }
             let mut node = match self.done.get(&target) {
@@ -84,7 +84,7 @@ impl Tree<'_> {
         if let Some(node) = self.done.get(&n) {
             return Ok(node.clone());
         }
-        self.open.push(n);
+        self.open[n] = true;
         let kind = match g.kind {
             Kind::Sequence => {
                 let items = g.content.clone();
@@ -115,7 +115,7 @@ impl Tree<'_> {
                 tag: (g.style & node_style::TAGGED != 0).then(|| short_tag(&g.tag)),
             },
         };
-        self.open.pop();
+        self.open[n] = false;
         let node = Node {
             kind: Rc::new(kind),
             line,

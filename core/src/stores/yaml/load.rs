@@ -43,7 +43,7 @@ fn duplicate_key_errors(nodes: &[Node], content: &[usize]) -> Vec<String> {
             errors.push(format!(
                 "line {}: mapping key {} already defined at line {}",
                 nodes[b].line,
-                go_quote(&nodes[b].value),
+                crate::goerr::quote(nodes[b].value.as_bytes()),
                 nodes[a].line
             ));
         }
@@ -443,25 +443,6 @@ pub(crate) struct Checker<'a> {
     /// formatted string per scalar, so it is skipped otherwise.
     collecting_shapes: bool,
     depth: usize,
-}
-
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn allowed_alias_ratio(decode_count: u64) -> f64 {
