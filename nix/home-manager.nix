@@ -16,8 +16,9 @@
 #     unit and the user's own `keytap`/`sops` commands go through it and share one PIN.
 #   - `sops.age.identityOrder`, as in the NixOS module.
 #
-# GnuPG: `sops.gnupg.home` and Qubes split GPG work as in sops-nix (keytap runs GnuPG, or
-# `SOPS_GPG_EXEC`, for PGP keys); SSH keys imported as GnuPG keys fail with an assertion.
+# GnuPG: `sops.gnupg.home`, `sops.gnupg.sshKeyPaths` (SSH RSA keys converted to OpenPGP
+# keys, as ssh-to-pgp does) and Qubes split GPG work as in sops-nix (keytap runs GnuPG, or
+# `SOPS_GPG_EXEC`, for PGP keys).
 {
   config,
   lib,
@@ -290,7 +291,7 @@ in
       sshKeyPaths = mkOption {
         type = types.listOf types.path;
         default = [ ];
-        description = "SSH keys imported as GPG keys: not supported by keytap, setting it fails with an assertion.";
+        description = "Paths to SSH RSA private keys added as GPG keys during sops decryption (converted as ssh-to-pgp does).";
       };
     };
   };
@@ -327,10 +328,6 @@ in
             !cfg.gnupg.qubes-split-gpg.enable
             || (cfg.gnupg.qubes-split-gpg.domain != null && cfg.gnupg.qubes-split-gpg.domain != "");
           message = "sops.gnupg.qubes-split-gpg.domain is required when sops.gnupg.qubes-split-gpg.enable is set to true";
-        }
-        {
-          assertion = cfg.gnupg.sshKeyPaths == [ ];
-          message = "keytap does not import SSH keys as GnuPG keys: unset sops.gnupg.sshKeyPaths and use the key's ssh-to-age recipient with sops.age.sshKeyPaths, or a GnuPG home (sops.gnupg.home)";
         }
         {
           assertion = !cfg.keyservice.enable || isLinux;

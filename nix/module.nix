@@ -15,8 +15,9 @@
 #     and pcscd is enabled for smart-card plugins.
 #
 # GnuPG: `sops.gnupg.home` works as in sops-nix (PGP keys are decrypted by GnuPG, which
-# keytap runs as sops does). SSH keys imported as GnuPG keys (`sops.gnupg.sshKeyPaths` set
-# to a non-empty list) are not supported and fail with an assertion saying so.
+# keytap runs as sops does), and so does `sops.gnupg.sshKeyPaths`: the installer converts
+# the SSH RSA keys to OpenPGP keys (with ssh-to-pgp's fingerprints) in a GnuPG home of its
+# own, imported only when a sops file has a PGP key.
 {
   config,
   options,
@@ -48,14 +49,6 @@ let
 
   sysusersEnabled = options.systemd ? sysusers && config.systemd.sysusers.enable;
   userbornEnabled = options.services ? userborn && config.services.userborn.enable;
-
-  # --- GnuPG ----------------------------------------------------------------------------
-
-  # The default of gnupg.sshKeyPaths (the RSA host keys) is not a request to import them;
-  # only a value the configuration sets is (and that is not supported).
-  gnupgSshKeysSet =
-    cfg.gnupg.sshKeyPaths != [ ]
-    && (options.sops.gnupg.sshKeyPaths.highestPrio or lib.modules.defaultOverridePriority) < 1500;
 
   # --- option types -----------------------------------------------------------------------
 
@@ -431,8 +424,8 @@ in
         default = defaultImportKeys "rsa";
         defaultText = lib.literalMD "The rsa keys from {option}`config.services.openssh.hostKeys`";
         description = ''
-          Path to ssh keys added as GPG keys during sops decryption. keytap does not import
-          them: setting this to a non-empty list fails with an assertion; `[ ]` is accepted.
+          Paths to SSH RSA private keys added as GPG keys during sops decryption (converted as
+          ssh-to-pgp does). Must be set to `[ ]` when `sops.gnupg.home` is set.
         '';
       };
 
@@ -448,18 +441,13 @@ in
           message = "Exactly one of sops.gnupg.home and sops.gnupg.sshKeyPaths must be set";
         }
         {
-          assertion = !gnupgSshKeysSet;
-          message = ''
-            keytap does not import SSH keys as GnuPG keys, but sops.gnupg.sshKeyPaths is set.
-            Encrypt the sops files to the key's ssh-to-age recipient instead and list it in
-            sops.age.sshKeyPaths (or keep a GnuPG home with the PGP key: sops.gnupg.home), and
-            set sops.gnupg.sshKeyPaths = [ ].
-          '';
-        }
-        {
-          # sops-nix's check; GnuPG's SSH keys are not a source keytap reads.
-          assertion = cfg.age.keyFile != null || cfg.age.sshKeyPaths != [ ] || cfg.gnupg.home != null || gnupgSshKeysSet;
-          message = "No key source configured for sops. Either set services.openssh.enable (its ed25519 host key is used) or set sops.age.keyFile, sops.age.sshKeyPaths or sops.gnupg.home";
+          # sops-nix's check and message (the default key sources are the host keys).
+          assertion =
+            cfg.gnupg.home != null
+            || cfg.gnupg.sshKeyPaths != [ ]
+            || cfg.age.keyFile != null
+            || cfg.age.sshKeyPaths != [ ];
+          message = "No key source configured for sops. Either set services.openssh.enable or set sops.age.keyFile or sops.gnupg.home";
         }
       ]
       ++ lib.optionals cfg.validateSopsFiles (

@@ -2,7 +2,8 @@
 # The keytap walkthrough: a NixOS user's day with sops-style secrets, in a temp dir.
 # Creates a key and .sops.yaml, encrypts a secrets file, edits it with a scripted
 # editor, decrypts it, and checks that the real sops reads what keytap wrote; then
-# hardware tokens, the key service, home-manager, git merges and a PGP teammate.
+# hardware tokens, the key service, home-manager, git merges, a PGP teammate and a
+# server that decrypts with its SSH RSA host key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -264,6 +265,32 @@ echo "   the teammate has no age key, only GnuPG: keytap and sops both decrypt t
 show env -u XDG_CONFIG_HOME HOME="$work/teammate" "$keytap" decrypt --extract '["database"]["user"]' secrets/secrets.yaml
 echo
 show env -u XDG_CONFIG_HOME HOME="$work/teammate" sops decrypt --extract '["database"]["user"]' secrets/secrets.yaml
+echo
+
+step "13. A server that decrypts with its SSH RSA host key (sops-nix's sops.gnupg.sshKeyPaths)"
+ssh-keygen -q -t rsa -b 3072 -N "" -C server -f "$work/ssh_host_rsa_key"
+echo "\$ keytap ssh-to-pgp -i ssh_host_rsa_key | gpg --import   # its fingerprint on stderr"
+host_fpr=$("$keytap" ssh-to-pgp -i "$work/ssh_host_rsa_key" 2>&1 >"$work/host.asc")
+gpg --batch --quiet --import "$work/host.asc" 2>/dev/null
+echo "   $host_fpr"
+printf 'server_token: s3rver-t0ken\n' > secrets/server.yaml
+show "$keytap" encrypt -i --pgp "$host_fpr" secrets/server.yaml
+cat > "$work/server-manifest.json" <<JSON
+{"secrets": [{"name": "server_token", "key": "server_token", "path": "$work/server-secrets/server_token",
+  "owner": null, "uid": 0, "group": null, "gid": 0, "sopsFile": "$work/secrets/server.yaml",
+  "sopsFileHash": "", "format": "yaml", "mode": "0400", "restartUnits": [], "reloadUnits": [],
+  "neededForUsers": false}],
+ "templates": [], "placeholderBySecretName": {}, "secretsMountPoint": "$work/server-run/secrets.d",
+ "symlinkPath": "$work/server-run/secrets", "keepGenerations": 1, "gnupgHome": null,
+ "sshKeyPaths": ["$work/ssh_host_rsa_key"], "ageKeyFile": null, "ageSshKeyPaths": [],
+ "useTmpfs": false, "userMode": true, "logging": {"keyImport": true, "secretChanges": true}}
+JSON
+echo "   the server's installer, with the manifest the module writes (no GnuPG home of its own:"
+echo "   the host key is imported into a throwaway one, removed when it is done)"
+mkdir -p -m 700 "$work/server-run" "$work/server-secrets"
+show env -u GNUPGHOME -u SOPS_AGE_KEY_FILE HOME="$work/server" XDG_CONFIG_HOME="$work/server" \
+  XDG_RUNTIME_DIR="$work/server-run" "$keytap" install-secrets "$work/server-manifest.json"
+show cat "$work/server-secrets/server_token"
 echo
 gpgconf --kill all
 

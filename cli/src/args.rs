@@ -356,6 +356,9 @@ pub enum Command {
     Doctor(Lazy<DoctorArgs>),
     /// Generate an age identity (like age-keygen).
     Keygen(Lazy<KeygenArgs>),
+    /// Print an SSH RSA private key as the OpenPGP key sops-nix's sops.gnupg.sshKeyPaths
+    /// makes of it (like ssh-to-pgp); its fingerprint goes to stderr.
+    SshToPgp(Lazy<SshToPgpArgs>),
     /// Serve sops's key-service protocol with your identities (hardware tokens included),
     /// keeping PINs and passphrases for a while: one PIN for many commands, also over ssh.
     Keyservice(Lazy<ServeKeysArgs>),
@@ -618,6 +621,32 @@ pub struct KeygenArgs {
     pub pq: bool,
     /// The identity file for -y.
     pub input: Option<PathBuf>,
+}
+
+// `keytap ssh-to-pgp`.
+#[derive(Args, Debug)]
+pub struct SshToPgpArgs {
+    /// The SSH private key file ('-': stdin).
+    #[arg(short = 'i', value_name = "FILE", default_value = "-")]
+    pub input: PathBuf,
+    /// Where to write the key ('-': stdout). A secret key goes to a new file of mode 0600.
+    #[arg(short = 'o', value_name = "FILE", default_value = "-")]
+    pub output: PathBuf,
+    /// Export the secret key instead of the public key.
+    #[arg(long)]
+    pub private_key: bool,
+    /// The encoding: armor or binary.
+    #[arg(long, value_parser = ["armor", "binary"], default_value = "armor")]
+    pub format: String,
+    /// The user ID's name.
+    #[arg(long, default_value = "root")]
+    pub name: String,
+    /// The user ID's comment.
+    #[arg(long, default_value = "Imported from SSH")]
+    pub comment: String,
+    /// The user ID's email.
+    #[arg(long, default_value = "root@localhost")]
+    pub email: String,
 }
 
 // `keytap keyservice`.

@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("envelope", envelope),
     ("age_header", age_header),
     ("merge", merge),
+    ("ssh_private_key", ssh_private_key),
 ];
 
 /// Plain and encrypted loading in `format`; whatever loads and emits must load again.
@@ -171,6 +172,16 @@ pub fn install_manifest(data: &[u8]) {
     if let Ok(m) = crate::install::manifest::Manifest::parse(data) {
         let _ =
             crate::install::check::validate(&m, crate::install::CheckMode::Manifest, true, true);
+    }
+}
+
+/// An SSH private key file, converted as the installer converts host keys: to an age
+/// identity and to an OpenPGP key. Converting twice gives the same key.
+pub fn ssh_private_key(data: &[u8]) {
+    let _ = crate::install::sshkey::ssh_private_key_to_age(data);
+    if let Ok(key) = crate::install::sshpgp::ssh_private_key_to_pgp(data) {
+        let again = crate::install::sshpgp::ssh_private_key_to_pgp(data).expect("converts again");
+        assert_eq!(key.public, again.public);
     }
 }
 

@@ -318,20 +318,25 @@ fn typos_and_wrong_types_are_rejected_with_the_module_systems_messages() {
         let err = eval("x86_64-linux", None, &config).expect_err(&config);
         assert!(err.contains(said), "{config}: {said:?} not in {err}");
     }
-    // Assertions: no key source (sops-nix's message); SSH keys as GnuPG keys (unsupported,
-    // said so).
+    // Assertions: no key source (sops-nix's message). SSH RSA keys as GnuPG keys are a
+    // key source, passed to the installer with GnuPG.
     let v = linux(r#"sops.defaultSopsFile = "/etc/s.yaml"; sops.secrets.api = { };"#);
     assert!(v["failedAssertions"][0]
         .as_str()
         .unwrap()
         .starts_with("No key source configured for sops."));
-    let v = linux(&format!(
-        "{base} sops.secrets.api = {{ }}; sops.gnupg.sshKeyPaths = [ \"/home/alice/.ssh/id_rsa\" ];"
-    ));
-    assert!(v["failedAssertions"][0]
+    let v = linux(
+        r#"sops.defaultSopsFile = "/etc/s.yaml"; sops.secrets.api = { };
+           sops.gnupg.sshKeyPaths = [ "/home/alice/.ssh/id_rsa" ];"#,
+    );
+    assert_eq!(v["failedAssertions"], serde_json::json!([]));
+    assert_eq!(
+        v["manifest"]["json"]["sshKeyPaths"],
+        serde_json::json!(["/home/alice/.ssh/id_rsa"])
+    );
+    assert!(v["environment"]["SOPS_GPG_EXEC"]
         .as_str()
-        .unwrap()
-        .starts_with("keytap does not import SSH keys as GnuPG keys"));
+        .is_some_and(|p| p.ends_with("/bin/gpg")));
     // A GnuPG home is a key source, as in sops-nix, with GnuPG for the installer.
     let v = linux(
         r#"sops.defaultSopsFile = "/etc/s.yaml"; sops.secrets.api = { };

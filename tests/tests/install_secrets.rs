@@ -1011,42 +1011,6 @@ fn setuid_setgid_and_sticky_bits_never_reach_a_secret() {
     assert_eq!(attrs(&live).0, 0o777 & !umask);
 }
 
-/// A manifest's `gnupgHome` is where PGP keys are decrypted, as sops-nix sets
-/// `GNUPGHOME` for the run: a file encrypted (by the real sops) to a PGP key only installs.
-#[test]
-fn gnupg_home_decrypts_pgp_secrets() {
-    let site = Site::new();
-    let (gnupg, fp) = site.ws.gnupg_key("gnupg");
-    let plain = site.ws.write("plain/pgp.yaml", "db: hunter2\n");
-    let enc = site.ws.run("sops", |c| {
-        c.args(["encrypt", "--pgp", &fp])
-            .arg(&plain)
-            .env("GNUPGHOME", &gnupg);
-    });
-    assert_eq!(enc.code, 0, "{}", enc.stderr);
-    let file = site.ws.write("enc/pgp.yaml", &enc.stdout);
-    let mut m = site.manifest_value(vec![site.secret("db", "db", &file, "yaml")], vec![]);
-    m["gnupgHome"] = json!(site.s(&gnupg));
-    m["ageKeyFile"] = Value::Null;
-    let manifest = site.write_manifest("m.json", &m);
-    site.install_ok(&manifest);
-    assert_eq!(site.read_secret("db"), b"hunter2");
-    // Without it, GnuPG has no key: the run fails and names the fingerprint.
-    m["gnupgHome"] = Value::Null;
-    let manifest = site.write_manifest("m2.json", &m);
-    let r = site.install(
-        &[&site.s(&manifest)],
-        &[("GNUPGHOME", &site.s(&site.ws.path("none")))],
-    );
-    assert_ne!(r.code, 0);
-    assert!(r.stderr.contains(&fp), "{}", r.stderr);
-    for home in [gnupg, site.ws.path("none")] {
-        let _ = site.ws.run("gpgconf", |c| {
-            c.env("GNUPGHOME", &home).args(["--kill", "all"]);
-        });
-    }
-}
-
 /// As sops-install-secrets (`os.WriteFile(path, value, mode)`, no chmod after), a secret's
 /// mode goes through the installer's umask; a rendered template keeps its exact mode.
 #[test]

@@ -368,16 +368,30 @@ fn bad_configs_are_rejected_with_nixpkgs_messages() {
         failed("{ sops.gnupgHome = \"/root/.gnupg\"; }"),
         Vec::<String>::new()
     );
-    // SSH keys imported as GnuPG keys are not supported, and said so.
-    let gpg = failed("{ sops.gnupg.sshKeyPaths = [ \"/etc/ssh/ssh_host_rsa_key\" ]; }");
-    assert!(
-        gpg.iter().any(
-            |m| m.contains("keytap does not import SSH keys as GnuPG keys")
-                && m.contains("sops.gnupg.sshKeyPaths")
-        ),
-        "{gpg:?}"
+    // SSH RSA keys as GnuPG keys go to the installer, with GnuPG, as sops-nix has it.
+    let gpg = eval_ok(&format!(
+        "h.summary [ {{ sops.defaultSopsFile = {}; sops.secrets.x = {{ }}; sops.gnupg.sshKeyPaths = [ \"/etc/ssh/ssh_host_rsa_key\" ]; sops.age.keyFile = lib.mkForce null; services.openssh.enable = lib.mkForce false; }} ]",
+        repo().join("nix/tests/secrets.yaml").display()
+    ));
+    assert_eq!(gpg["failedAssertions"], json!([]));
+    assert_eq!(
+        gpg["manifest"]["json"]["sshKeyPaths"],
+        json!(["/etc/ssh/ssh_host_rsa_key"])
     );
-    // [ ] is fine, and so is the default (the RSA host keys) without anything set.
+    let script = gpg["activation"]["setupSecrets"].to_string();
+    assert!(
+        script.contains("export SOPS_GPG_EXEC='") && script.contains("/bin/gpg'"),
+        "{script}"
+    );
+    // Not together with a GnuPG home (sops-nix's assertion).
+    let both = failed(
+        "{ sops.gnupg.sshKeyPaths = [ \"/etc/ssh/ssh_host_rsa_key\" ]; sops.gnupg.home = \"/root/.gnupg\"; }",
+    );
+    assert_eq!(
+        both,
+        ["Exactly one of sops.gnupg.home and sops.gnupg.sshKeyPaths must be set"]
+    );
+    // [ ] is fine too.
     assert_eq!(
         failed("{ sops.gnupg.sshKeyPaths = lib.mkForce [ ]; }"),
         Vec::<String>::new()
@@ -394,10 +408,9 @@ fn bad_configs_are_rejected_with_nixpkgs_messages() {
     let none = failed(
         "{ services.openssh.enable = lib.mkForce false; sops.age.keyFile = lib.mkForce null; }",
     );
-    assert!(
-        none.iter()
-            .any(|m| m.contains("No key source configured for sops")),
-        "{none:?}"
+    assert_eq!(
+        none,
+        ["No key source configured for sops. Either set services.openssh.enable or set sops.age.keyFile or sops.gnupg.home"]
     );
     let owner = failed("{ sops.secrets.claude_key.uid = 1000; }");
     assert!(

@@ -14,6 +14,7 @@ mod keyservice;
 mod merge;
 mod rotate;
 mod set;
+mod ssh_to_pgp;
 mod updatekeys;
 
 use crate::args::*;
@@ -200,6 +201,23 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             pq,
             input,
         }))) => keygen::run(output.as_deref(), to_recipient, pq, input.as_deref()),
+        Some(Command::SshToPgp(Lazy(SshToPgpArgs {
+            input,
+            output,
+            private_key,
+            format,
+            name,
+            comment,
+            email,
+        }))) => ssh_to_pgp::run(ssh_to_pgp::Flags {
+            input: &input,
+            output: &output,
+            private_key,
+            armor: format == "armor",
+            name: &name,
+            comment: &comment,
+            email: &email,
+        }),
         Some(Command::Keyservice(Lazy(ServeKeysArgs {
             network,
             address,

@@ -119,7 +119,7 @@ pub fn load(manifest: &Manifest) -> Result<AgeIdentities, InstallError> {
 
 /// The file name the program was run as (`keytap`, or `sops-install-secrets` through the
 /// drop-in), as sops-install-secrets names itself in its key-import lines.
-fn program_base_name() -> String {
+pub(crate) fn program_base_name() -> String {
     std::env::args_os()
         .next()
         .and_then(|argv0| {

@@ -133,9 +133,8 @@ pub struct Manifest {
     /// Generations to keep; 0 keeps all.
     #[serde(default, rename = "keepGenerations", deserialize_with = "nullable")]
     pub keep_generations: i64,
-    /// SSH (RSA) keys sops-nix converts to OpenPGP keys in a throwaway keyring: not done by
-    /// keytap, which decrypts PGP keys through GnuPG (`gnupgHome`) and SSH keys as age keys
-    /// (`ageSshKeyPaths`).
+    /// SSH RSA keys converted to OpenPGP keys in a throwaway GnuPG home
+    /// ([`super::sshring`]).
     #[serde(default, rename = "sshKeyPaths", deserialize_with = "nullable")]
     pub ssh_key_paths: Vec<String>,
     /// The GnuPG home PGP keys are decrypted with (`GNUPGHOME` for the run).

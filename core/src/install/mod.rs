@@ -15,6 +15,8 @@ pub mod manifest;
 pub mod mount;
 pub mod sources;
 pub mod sshkey;
+pub mod sshpgp;
+pub mod sshring;
 pub mod template;
 pub mod users;
 pub mod write;
@@ -227,6 +229,13 @@ fn install(
     if !m.gnupg_home.is_empty() {
         std::env::set_var("GNUPGHOME", &m.gnupg_home);
     }
+    // Or SSH RSA keys as PGP keys, in a home of the run's own (`validate` made sure the
+    // manifest does not also name a home).
+    let mut ssh_keyring = if m.ssh_key_paths.is_empty() {
+        None
+    } else {
+        Some(sshring::SshKeyring::create(m)?)
+    };
     let local = if opts.local_keys {
         Some(keys::load(m)?)
     } else {
@@ -248,7 +257,16 @@ fn install(
                 .expect("every secret's file is registered")
         })
         .collect();
+    if let Some(keyring) = &mut ssh_keyring {
+        keyring.import_for(
+            plan.sources
+                .files
+                .iter()
+                .filter_map(|f| f.encrypted.as_ref().map(|e| &e.metadata)),
+        );
+    }
     let mut plain = plan.sources.decrypt(&m.secrets, &sources)?;
+    drop(ssh_keyring);
     let mut values: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(m.secrets.len());
     for (s, i) in m.secrets.iter().zip(&file_index) {
         values.push(plain[*i].value(s)?);

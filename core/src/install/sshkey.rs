@@ -22,28 +22,94 @@ pub fn ssh_private_key_to_age(pem: &[u8]) -> Result<(Zeroizing<String>, String),
 
 /// Reads the 32-byte seed of an unencrypted OpenSSH ed25519 private key.
 fn ed25519_seed(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
-    let text = std::str::from_utf8(pem).map_err(|_| "ssh: no key found".to_string())?;
-    let begin = "-----BEGIN OPENSSH PRIVATE KEY-----";
-    let end = "-----END OPENSSH PRIVATE KEY-----";
-    let start = text.find(begin).ok_or_else(|| {
-        if text.contains("-----BEGIN") {
-            "only ed25519 keys in OpenSSH format can be converted to age keys".to_string()
-        } else {
-            "ssh: no key found".to_string()
+    let block = pem_block(pem).ok_or("ssh: no key found")?;
+    if block.label != OPENSSH_LABEL {
+        return Err("only ed25519 keys in OpenSSH format can be converted to age keys".into());
+    }
+    let (kind, mut p) = openssh_private(
+        &block.der,
+        "ssh key is passphrase-protected; host keys used as age keys must not be",
+    )?;
+    if kind != b"ssh-ed25519" {
+        return Err(format!(
+            "only ed25519 keys can be converted to age keys, not {}",
+            String::from_utf8_lossy(kind)
+        ));
+    }
+    let _pub = p.string()?;
+    let secret = p.string()?;
+    if secret.len() != 64 {
+        return Err("ssh: malformed ed25519 private key".into());
+    }
+    Ok(Zeroizing::new(secret[..32].to_vec()))
+}
+
+/// The PEM label of OpenSSH's own private key format.
+pub(crate) const OPENSSH_LABEL: &str = "OPENSSH PRIVATE KEY";
+
+/// The first PEM block of a key file, as Go's `pem.Decode` finds it.
+pub(crate) struct PemBlock {
+    /// What follows `-----BEGIN ` (`RSA PRIVATE KEY`, `OPENSSH PRIVATE KEY`, ...).
+    pub label: String,
+    /// Whether its `Proc-Type` header says `ENCRYPTED` (an old-style protected PEM key).
+    pub encrypted: bool,
+    /// The decoded body.
+    pub der: Zeroizing<Vec<u8>>,
+}
+
+/// The first well-formed PEM block of `data` (None when there is none: "ssh: no key
+/// found"). Headers (`Name: value` lines before the body) are skipped, except that
+/// `Proc-Type: 4,ENCRYPTED` marks the block protected.
+pub(crate) fn pem_block(data: &[u8]) -> Option<PemBlock> {
+    let text = std::str::from_utf8(data).ok()?;
+    let mut rest = text;
+    while let Some(at) = rest.find("-----BEGIN ") {
+        let after = &rest[at + "-----BEGIN ".len()..];
+        let label_end = after.find("-----")?;
+        let label = &after[..label_end];
+        let body = after[label_end + 5..].trim_start_matches([' ', '\t', '\r']);
+        let Some(body) = body.strip_prefix('\n') else {
+            rest = after;
+            continue;
+        };
+        let end_line = format!("-----END {label}-----");
+        let Some(stop) = body.find(&end_line) else {
+            rest = after;
+            continue;
+        };
+        let mut encrypted = false;
+        let mut b64 = Zeroizing::new(String::new());
+        let mut in_headers = true;
+        for line in body[..stop].lines() {
+            if in_headers {
+                if let Some((name, value)) = line.split_once(':') {
+                    encrypted |= name.trim() == "Proc-Type" && value.contains("ENCRYPTED");
+                    continue;
+                }
+                in_headers = false;
+            }
+            b64.extend(line.chars().filter(|c| !c.is_whitespace()));
         }
-    })?;
-    let body = &text[start + begin.len()..];
-    let stop = body.find(end).ok_or("ssh: malformed key: no END line")?;
-    let b64: String = body[..stop].split_whitespace().collect();
-    let blob = Zeroizing::new(
-        base64::engine::general_purpose::STANDARD
+        let der = base64::engine::general_purpose::STANDARD
             .decode(b64.as_bytes())
-            .map_err(|e| format!("ssh: malformed key: {e}"))?,
-    );
-    let mut r = Reader {
-        data: &blob,
-        pos: 0,
-    };
+            .ok()?;
+        return Some(PemBlock {
+            label: label.to_string(),
+            encrypted,
+            der: Zeroizing::new(der),
+        });
+    }
+    None
+}
+
+/// The private section of an unencrypted OpenSSH key ("openssh-key-v1"): its key type,
+/// and a reader at the key's fields. `protected` is the error for a passphrase-protected
+/// key.
+pub(crate) fn openssh_private<'a>(
+    blob: &'a [u8],
+    protected: &str,
+) -> Result<(&'a [u8], Reader<'a>), String> {
+    let mut r = Reader { data: blob, pos: 0 };
     if r.take(15)? != b"openssh-key-v1\0" {
         return Err("ssh: malformed key: bad magic".into());
     }
@@ -51,9 +117,7 @@ fn ed25519_seed(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     let _kdf = r.string()?;
     let _kdf_options = r.string()?;
     if cipher != b"none" {
-        return Err(
-            "ssh key is passphrase-protected; host keys used as age keys must not be".into(),
-        );
+        return Err(protected.into());
     }
     let n = r.u32()?;
     if n != 1 {
@@ -71,21 +135,11 @@ fn ed25519_seed(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
         return Err("ssh: malformed key: check bytes differ".into());
     }
     let kind = p.string()?;
-    if kind != b"ssh-ed25519" {
-        return Err(format!(
-            "only ed25519 keys can be converted to age keys, not {}",
-            String::from_utf8_lossy(kind)
-        ));
-    }
-    let _pub = p.string()?;
-    let secret = p.string()?;
-    if secret.len() != 64 {
-        return Err("ssh: malformed ed25519 private key".into());
-    }
-    Ok(Zeroizing::new(secret[..32].to_vec()))
+    Ok((kind, p))
 }
 
-struct Reader<'a> {
+/// Reads SSH wire encoding (RFC 4251): big-endian `uint32`s and length-prefixed strings.
+pub(crate) struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
 }
@@ -104,7 +158,8 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn string(&mut self) -> Result<&'a [u8], String> {
+    /// A length-prefixed string (also an `mpint`'s two's-complement bytes).
+    pub(crate) fn string(&mut self) -> Result<&'a [u8], String> {
         let n = self.u32()? as usize;
         self.take(n)
     }

@@ -154,6 +154,36 @@ pub fn unwrap(enc: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     Ok(key)
 }
 
+/// Imports OpenPGP keys (binary or armored, secret ones too) into GnuPG's home.
+pub fn import_keys(keys: &[u8]) -> Result<(), String> {
+    run_gpg(
+        &["--batch", "--quiet", "--import"],
+        keys,
+        MAX_MESSAGE_OUTPUT,
+    )
+    .map(drop)
+}
+
+/// Stops the gpg-agent serving GnuPG's home (`GNUPGHOME`), with the `gpgconf` beside the
+/// GnuPG program (or on `PATH`): a home about to be removed must not leave its agent
+/// behind. Best effort: an agent that is not running is not an error.
+pub fn stop_agent() {
+    let program = std::path::PathBuf::from(gpg_program());
+    let beside = program.with_file_name("gpgconf");
+    let gpgconf = if program.parent().is_some_and(|p| !p.as_os_str().is_empty()) && beside.exists()
+    {
+        beside
+    } else {
+        "gpgconf".into()
+    };
+    let _ = Command::new(gpgconf)
+        .args(["--kill", "gpg-agent"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// The fingerprint of a PGP master key (its `fp` field).
 pub fn fingerprint(key: &MasterKey) -> Option<&str> {
     match key {

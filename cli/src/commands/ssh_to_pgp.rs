@@ -1,0 +1,117 @@
+//! `ssh-to-pgp`: an SSH RSA private key as the OpenPGP key sops-nix's
+//! `sops.gnupg.sshKeyPaths` makes of it (what Mic92's `ssh-to-pgp` prints), so that files
+//! can be encrypted to a host's RSA key: `keytap ssh-to-pgp -i ssh_host_rsa_key | gpg
+//! --import`, then `--pgp` with the fingerprint printed on stderr.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use keytap_core::error::exit_code;
+use keytap_core::goerr::io_reason;
+use keytap_core::install::sshpgp;
+use zeroize::Zeroizing;
+
+use crate::error::CliError;
+
+/// The largest key file read: a 16384-bit OpenSSH key is under 13 KiB.
+const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// What to write, and where.
+pub struct Flags<'a> {
+    /// The SSH private key file (`-`: stdin).
+    pub input: &'a Path,
+    /// Where the key goes (`-`: stdout).
+    pub output: &'a Path,
+    /// The secret key instead of the public one.
+    pub private_key: bool,
+    /// ASCII armor instead of binary packets.
+    pub armor: bool,
+    /// The user ID's parts.
+    pub name: &'a str,
+    pub comment: &'a str,
+    pub email: &'a str,
+}
+
+/// Converts the key, writes it, and prints its fingerprint (lower-case hex) on stderr.
+pub fn run(flags: Flags) -> Result<i32, CliError> {
+    let fail = |message: String| CliError::new(exit_code::GENERIC, message);
+    let file = read_key(flags.input).map_err(fail)?;
+    let user_id = sshpgp::user_id(flags.name, flags.comment, flags.email).map_err(fail)?;
+    let key = sshpgp::ssh_private_key_to_pgp_as(&file, &user_id).map_err(fail)?;
+    let packets: &[u8] = if flags.private_key {
+        &key.secret
+    } else {
+        &key.public
+    };
+    let text = if flags.armor {
+        Zeroizing::new(
+            sshpgp::armor(packets, flags.private_key)
+                .as_bytes()
+                .to_vec(),
+        )
+    } else {
+        Zeroizing::new(packets.to_vec())
+    };
+    if flags.output.as_os_str() == "-" {
+        crate::output::write_stdout(&text)?;
+    } else {
+        write_file(flags.output, &text, flags.private_key)?;
+    }
+    eprintln!("{}", key.fingerprint_hex());
+    Ok(0)
+}
+
+/// The key file's bytes, at most [`MAX_KEY_FILE`].
+fn read_key(input: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    let mut data = Zeroizing::new(Vec::with_capacity(16 << 10));
+    let (name, read) = if input.as_os_str() == "-" {
+        let read = std::io::stdin()
+            .lock()
+            .take(MAX_KEY_FILE + 1)
+            .read_to_end(&mut data);
+        ("stdin".to_string(), read)
+    } else {
+        let read = std::fs::File::open(input)
+            .and_then(|f| f.take(MAX_KEY_FILE + 1).read_to_end(&mut data));
+        (input.display().to_string(), read)
+    };
+    read.map_err(|e| format!("error reading {name}: {}", io_reason(&e)))?;
+    if data.len() as u64 > MAX_KEY_FILE {
+        return Err(format!(
+            "error reading {name}: larger than 1 MiB, not an SSH key"
+        ));
+    }
+    Ok(data)
+}
+
+/// Writes the key to `path`, never through a symlink; a secret key goes to a new file
+/// of mode 0600 (never over an existing one), a public key over whatever is there.
+fn write_file(path: &Path, data: &[u8], private: bool) -> Result<(), CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).custom_flags(libc::O_NOFOLLOW);
+    if private {
+        options.create_new(true).mode(0o600);
+    } else {
+        options.create(true).truncate(true).mode(0o644);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        CliError::write_failed(format!(
+            "failed to create {}: {}{}",
+            path.display(),
+            io_reason(&e),
+            if private && e.kind() == std::io::ErrorKind::AlreadyExists {
+                " (keytap never overwrites a secret key file)"
+            } else {
+                ""
+            }
+        ))
+    })?;
+    file.write_all(data).map_err(|e| {
+        CliError::write_failed(format!(
+            "failed to write {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+    })
+}

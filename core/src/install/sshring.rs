@@ -1,0 +1,110 @@
+//! The manifest's `sshKeyPaths` (sops-nix's `sops.gnupg.sshKeyPaths`): SSH RSA keys
+//! converted to OpenPGP keys ([`super::sshpgp`]) in a GnuPG home of this run's own, made
+//! under the secrets mount point (a ramfs) as sops-nix makes it, and removed, its agent
+//! stopped, when the run is done with it. sops-nix hands the keys to sops's Go OpenPGP
+//! library; keytap decrypts PGP keys through GnuPG, so the keys are imported there, and
+//! only when a file has a PGP key at all: GnuPG and its agent cost a boot nothing
+//! otherwise.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use super::manifest::Manifest;
+use super::InstallError;
+use crate::goerr::io_reason;
+use crate::metadata::Metadata;
+
+/// A throwaway GnuPG home for the converted SSH keys; `GNUPGHOME` while it lives.
+pub struct SshKeyring {
+    home: tempfile::TempDir,
+    /// The converted keys, as one transferable-secret-key stream for `gpg --import`.
+    secret: Zeroizing<Vec<u8>>,
+    imported: bool,
+}
+
+impl SshKeyring {
+    /// Converts each of the manifest's SSH keys, with sops-nix's messages: a key that
+    /// cannot be read or converted is reported and skipped, an imported one logged (on
+    /// stdout) when `logging.keyImport` is set.
+    pub fn create(m: &Manifest) -> Result<SshKeyring, InstallError> {
+        let mount_point = Path::new(&m.secrets_mount_point);
+        let home = tempfile::Builder::new()
+            .prefix("gpg")
+            .tempdir_in(mount_point)
+            .map_err(|e| {
+                InstallError::new(format!(
+                    "error setting up gpg keyring: cannot create gpg home in '{}': {}",
+                    m.secrets_mount_point,
+                    io_reason(&e)
+                ))
+            })?;
+        let mut secret = Zeroizing::new(Vec::new());
+        for path in &m.ssh_key_paths {
+            let data = match std::fs::read(path) {
+                Ok(d) => Zeroizing::new(d),
+                Err(e) => {
+                    eprintln!(
+                        "Cannot read ssh key '{path}': open {path}: {}",
+                        io_reason(&e)
+                    );
+                    continue;
+                }
+            };
+            match super::sshpgp::ssh_private_key_to_pgp(&data) {
+                Ok(key) => {
+                    secret.extend_from_slice(&key.secret);
+                    if m.logging.key_import {
+                        println!(
+                            "{}: Imported {path} as GPG key with fingerprint {}",
+                            super::keys::program_base_name(),
+                            key.fingerprint_hex()
+                        );
+                    }
+                }
+                Err(e) => eprintln!("{e}"),
+            }
+        }
+        std::env::set_var("GNUPGHOME", home.path());
+        Ok(SshKeyring {
+            home,
+            secret,
+            imported: false,
+        })
+    }
+
+    /// Imports the keys into GnuPG if any of these files has a PGP key (the only ones
+    /// GnuPG is asked about). A failed import is reported; decryption then says which
+    /// files no key opened.
+    pub fn import_for<'a>(&mut self, files: impl IntoIterator<Item = &'a Metadata>) {
+        if self.imported || self.secret.is_empty() {
+            return;
+        }
+        let has_pgp = files.into_iter().any(|meta| {
+            meta.key_groups
+                .iter()
+                .flatten()
+                .any(|key| key.kind() == crate::keys::pgp::KIND)
+        });
+        if !has_pgp {
+            return;
+        }
+        self.imported = true;
+        if let Err(e) = crate::keys::pgp::import_keys(&self.secret) {
+            eprintln!(
+                "Cannot import ssh keys into GnuPG home '{}': {e}",
+                self.home.path().display()
+            );
+        }
+    }
+}
+
+impl Drop for SshKeyring {
+    fn drop(&mut self) {
+        if self.imported {
+            crate::keys::pgp::stop_agent();
+        }
+        std::env::remove_var("GNUPGHOME");
+        // The TempDir removes the home (secret keys and agent sockets) as it drops.
+    }
+}
