@@ -247,7 +247,11 @@ fn ssh_rsa_host_keys_decrypt_pgp_secrets_like_sops_nix() {
     assert_eq!(agents_under(&site.mount()), Vec::<String>::new());
 
     // Files without a PGP key: the keys are still converted (and logged), GnuPG never runs.
+    // A home left by a killed run is removed.
     std::fs::remove_file(&log).unwrap();
+    let stale = site.mount().join("gpgKILLED/private-keys-v1.d");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("key"), "secret").unwrap();
     let r = run(vec![site.secret("c", "c", &c, "yaml")], "m2.json");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(

@@ -29,6 +29,7 @@ impl SshKeyring {
     /// stdout) when `logging.keyImport` is set.
     pub fn create(m: &Manifest) -> Result<SshKeyring, InstallError> {
         let mount_point = Path::new(&m.secrets_mount_point);
+        remove_stale_homes(mount_point);
         let home = tempfile::Builder::new()
             .prefix("gpg")
             .tempdir_in(mount_point)
@@ -95,6 +96,22 @@ impl SshKeyring {
                 "Cannot import ssh keys into GnuPG home '{}': {e}",
                 self.home.path().display()
             );
+        }
+    }
+}
+
+/// Removes the homes of runs that were killed before removing theirs (the mount point
+/// lives until reboot, and each holds unprotected secret keys). Called under the
+/// installer's lock, so no other run's home is live.
+fn remove_stale_homes(mount_point: &Path) {
+    let Ok(entries) = std::fs::read_dir(mount_point) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_home = entry.file_name().to_string_lossy().starts_with("gpg")
+            && entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_home {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
