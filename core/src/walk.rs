@@ -139,18 +139,21 @@ impl Matcher {
             | CryptRule::EncryptedRegex(r)
             | CryptRule::UnencryptedCommentRegex(r)
             | CryptRule::EncryptedCommentRegex(r) => {
+                // Go's syntax first (the `regex` crate takes `a**`), in Go's words; sops
+                // itself would then encrypt nothing, which keytap refuses to do.
+                let bad = |message| WalkError::BadRegex {
+                    field: rule.field_name(),
+                    regex: r.clone(),
+                    message,
+                };
+                if let Some(message) = crate::go_regex::go_syntax_error(r) {
+                    return Err(bad(message));
+                }
                 Some(crate::go_regex::go_regex(r).map_err(|e| {
-                    WalkError::BadRegex {
-                        field: rule.field_name(),
-                        regex: r.clone(),
-                        message: e
-                            .to_string()
-                            .lines()
-                            .last()
-                            .unwrap_or("")
-                            .trim()
-                            .to_string(),
-                    }
+                    bad(format!(
+                        "error parsing regexp: {}: `{r}`",
+                        crate::go_regex::regex_error_text(&e)
+                    ))
                 })?)
             }
             _ => None,

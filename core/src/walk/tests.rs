@@ -238,3 +238,21 @@ fn mac_only_encrypted_differs_and_skips_plain_values() {
         plaintext_mac(&changed, &CryptRule::default(), false).unwrap()
     );
 }
+
+#[test]
+fn a_rule_regex_go_refuses_is_refused_in_go_s_words() {
+    let err = |rule: CryptRule| match Matcher::new(&rule, false) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("{rule:?} compiled"),
+    };
+    // The `regex` crate takes `a**`; Go (and so sops) does not.
+    assert_eq!(
+        err(CryptRule::EncryptedRegex("a**".into())),
+        "invalid encrypted_regex \"a**\": error parsing regexp: invalid nested repetition operator: `**`"
+    );
+    assert_eq!(
+        err(CryptRule::UnencryptedCommentRegex("(a".into())),
+        "invalid unencrypted_comment_regex \"(a\": error parsing regexp: missing closing ): `(a`"
+    );
+    assert!(Matcher::new(&CryptRule::EncryptedRegex("^a{,3}$".into()), false).is_ok());
+}
