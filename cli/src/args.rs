@@ -41,8 +41,8 @@ impl Cli {
     }
 
     fn parse_from_args(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
-        if args.get(1).is_some_and(|arg| arg == "install-secrets") {
-            args = crate::go_flags::rewrite(args);
+        if let Some(flags) = args.get(1).and_then(|arg| crate::go_flags::of_command(arg)) {
+            args = crate::go_flags::rewrite(args, flags);
         }
         let names_a_command = args
             .get(1)

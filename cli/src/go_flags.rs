@@ -1,23 +1,57 @@
-//! sops-install-secrets's flags as Go's `flag` package reads them, for `install-secrets`.
+//! Flags as Go's `flag` package reads them, for the commands that stand in for Go tools:
+//! `install-secrets` (sops-install-secrets) and `ssh-to-pgp`.
 //!
 //! sops-nix calls its installer with single-dash long flags (`-check-mode=manifest`,
-//! `-ignore-passwd`), and Go also takes `-check-mode manifest` and `-ignore-passwd=false`.
-//! clap reads `-check-mode` as the short flags `-c -h -e ...`, so the flags before the
-//! first argument that is not one are rewritten into clap's spelling first.
+//! `-ignore-passwd`), ssh-to-pgp users write `-private-key -format=binary`, and Go also
+//! takes `-check-mode manifest` and `-ignore-passwd=false`. clap reads `-check-mode` as
+//! the short flags `-c -h -e ...`, so the flags before the first argument that is not one
+//! are rewritten into clap's spelling first.
 
 use std::ffi::OsString;
 
-/// The flag that takes a value.
-const CHECK_MODE: &str = "check-mode";
-/// The boolean flag.
-const IGNORE_PASSWD: &str = "ignore-passwd";
+/// One command's Go flags: each Go name with its clap spelling.
+pub struct GoFlags {
+    /// Flags that take a value.
+    pub values: &'static [(&'static str, &'static str)],
+    /// Boolean flags.
+    pub bools: &'static [(&'static str, &'static str)],
+}
 
-/// `args` (the whole command line, `args[1]` being `install-secrets`) with Go-style flags
-/// rewritten for clap. Like Go, the flags end at `--` or at the first argument that is
-/// not a flag: what follows is all arguments, so a `--` is put before it for clap (then
-/// `m.json -ignore-passwd` is two manifests, as in Go, not a flag). Anything unrecognised
-/// before it is left for clap to report.
-pub fn rewrite(args: Vec<OsString>) -> Vec<OsString> {
+/// sops-install-secrets's flags.
+pub const INSTALL_SECRETS: GoFlags = GoFlags {
+    values: &[("check-mode", "--check-mode")],
+    bools: &[("ignore-passwd", "--ignore-passwd")],
+};
+
+/// ssh-to-pgp's flags.
+pub const SSH_TO_PGP: GoFlags = GoFlags {
+    values: &[
+        ("i", "-i"),
+        ("o", "-o"),
+        ("format", "--format"),
+        ("name", "--name"),
+        ("comment", "--comment"),
+        ("email", "--email"),
+    ],
+    bools: &[("private-key", "--private-key")],
+};
+
+/// The Go flags of the command `args[1]` names, if it stands in for a Go tool.
+pub fn of_command(command: &std::ffi::OsStr) -> Option<&'static GoFlags> {
+    match command.to_str()? {
+        "install-secrets" => Some(&INSTALL_SECRETS),
+        "ssh-to-pgp" => Some(&SSH_TO_PGP),
+        _ => None,
+    }
+}
+
+/// `args` (the whole command line, `args[1]` being the command) with Go-style flags
+/// rewritten for clap. A value goes with its flag as `FLAG=VALUE` (Go takes the next
+/// argument whatever it looks like). Like Go, the flags end at `--` or at the first
+/// argument that is not a flag: what follows is all arguments, so a `--` is put before it
+/// for clap (then `m.json -ignore-passwd` is two manifests, as in Go, not a flag).
+/// Anything unrecognised before it is left for clap to report.
+pub fn rewrite(args: Vec<OsString>, flags: &GoFlags) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());
     let mut rest = args.into_iter();
     out.extend(rest.by_ref().take(2));
@@ -40,20 +74,37 @@ pub fn rewrite(args: Vec<OsString>) -> Vec<OsString> {
             Some((name, value)) => (name, Some(value)),
             None => (flag, None),
         };
-        match (name, value) {
-            (CHECK_MODE, Some(value)) => out.push(format!("--{CHECK_MODE}={value}").into()),
-            (CHECK_MODE, None) => {
-                out.push(format!("--{CHECK_MODE}").into());
-                out.extend(rest.next());
+        let spelling = |table: &[(&str, &'static str)]| {
+            table
+                .iter()
+                .find(|(go, _)| *go == name)
+                .map(|(_, clap)| *clap)
+        };
+        if let Some(clap) = spelling(flags.values) {
+            let value = match value {
+                Some(v) => OsString::from(v),
+                None => match rest.next() {
+                    Some(next) => next,
+                    None => {
+                        // Go: "flag needs an argument"; clap says it in its words.
+                        out.push(clap.into());
+                        break;
+                    }
+                },
+            };
+            let mut joined = OsString::from(format!("{clap}="));
+            joined.push(value);
+            out.push(joined);
+        } else if let Some(clap) = spelling(flags.bools) {
+            match value.map(keytap_core::cipher::parse_go_bool) {
+                None | Some(Some(true)) => out.push(clap.into()),
+                Some(Some(false)) => {}
+                Some(None) => out.push(arg),
             }
-            (IGNORE_PASSWD, None) => out.push(format!("--{IGNORE_PASSWD}").into()),
-            (IGNORE_PASSWD, Some(value)) => match keytap_core::cipher::parse_go_bool(value) {
-                Some(true) => out.push(format!("--{IGNORE_PASSWD}").into()),
-                Some(false) => {}
-                None => out.push(arg),
-            },
-            ("h" | "help", None) => out.push("--help".into()),
-            _ => out.push(arg),
+        } else if matches!((name, value), ("h" | "help", None)) {
+            out.push("--help".into());
+        } else {
+            out.push(arg);
         }
     }
     out.extend(rest);
@@ -66,7 +117,7 @@ mod tests {
 
     fn rewritten(args: &[&str]) -> Vec<String> {
         let line = ["keytap", "install-secrets"].iter().chain(args);
-        rewrite(line.map(OsString::from).collect())
+        rewrite(line.map(OsString::from).collect(), &INSTALL_SECRETS)
             .into_iter()
             .skip(2)
             .map(|a| a.into_string().unwrap())
@@ -81,17 +132,11 @@ mod tests {
         );
         assert_eq!(
             rewritten(&["-check-mode", "sopsfile", "-ignore-passwd", "m.json"]),
-            [
-                "--check-mode",
-                "sopsfile",
-                "--ignore-passwd",
-                "--",
-                "m.json"
-            ]
+            ["--check-mode=sopsfile", "--ignore-passwd", "--", "m.json"]
         );
         assert_eq!(
             rewritten(&["--check-mode", "off", "--ignore-passwd=T", "m.json"]),
-            ["--check-mode", "off", "--ignore-passwd", "--", "m.json"]
+            ["--check-mode=off", "--ignore-passwd", "--", "m.json"]
         );
         assert_eq!(
             rewritten(&["-ignore-passwd=false", "m.json"]),
@@ -103,8 +148,8 @@ mod tests {
     #[test]
     fn flags_end_where_go_ends_them_and_the_rest_is_untouched() {
         // After the manifest everything is an argument (so two manifests, as Go sees
-        // them); after `--` too; a value that looks like a flag, an unknown flag and a bad
-        // boolean are left for clap to accept or report.
+        // them); after `--` too; a value that looks like a flag is the value, as in Go;
+        // an unknown flag and a bad boolean are left for clap to report.
         assert_eq!(
             rewritten(&["m.json", "-ignore-passwd"]),
             ["--", "m.json", "-ignore-passwd"]
@@ -112,7 +157,7 @@ mod tests {
         assert_eq!(rewritten(&["--", "-m.json"]), ["--", "-m.json"]);
         assert_eq!(
             rewritten(&["-check-mode", "-ignore-passwd", "m.json"]),
-            ["--check-mode", "-ignore-passwd", "--", "m.json"]
+            ["--check-mode=-ignore-passwd", "--", "m.json"]
         );
         assert_eq!(
             rewritten(&["-keyservice=unix:///s", "-ignore-passwd=maybe", "m.json"]),
@@ -123,5 +168,33 @@ mod tests {
                 "m.json"
             ]
         );
+    }
+
+    #[test]
+    fn ssh_to_pgp_takes_its_go_spellings() {
+        let line = |args: &[&str]| {
+            let all = ["keytap", "ssh-to-pgp"].iter().chain(args);
+            rewrite(all.map(OsString::from).collect(), &SSH_TO_PGP)
+                .into_iter()
+                .skip(2)
+                .map(|a| a.into_string().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            line(&[
+                "-format=binary",
+                "-private-key",
+                "-i",
+                "id_rsa",
+                "-o",
+                "out"
+            ]),
+            ["--format=binary", "--private-key", "-i=id_rsa", "-o=out"]
+        );
+        assert_eq!(
+            line(&["--private-key=false", "-name", "host", "-i", "-"]),
+            ["--name=host", "-i=-"]
+        );
+        assert_eq!(line(&["-o"]), ["-o"]);
     }
 }

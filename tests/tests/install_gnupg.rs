@@ -1,6 +1,7 @@
-//! `install-secrets` with PGP keys, as sops-nix: a GnuPG home (`gnupgHome`), and SSH RSA
+//! PGP keys as sops-nix has them: `install-secrets` with a GnuPG home (`gnupgHome`) and SSH RSA
 //! host keys converted to OpenPGP keys (`sshKeyPaths`, sops-nix's `gnupg.sshKeyPaths`),
-//! on files the real sops encrypted.
+//! on files the real sops encrypted; and `keytap ssh-to-pgp`, which makes the public key
+//! users encrypt to.
 
 mod install_common;
 
@@ -266,5 +267,69 @@ fn ssh_rsa_host_keys_decrypt_pgp_secrets_like_sops_nix() {
     );
     let _ = site.ws.run("gpgconf", |c| {
         c.env("GNUPGHOME", &enc_home).args(["--kill", "all"]);
+    });
+}
+
+/// `keytap ssh-to-pgp` with ssh-to-pgp's own flags (Go's single-dash spellings), as its
+/// test suite runs it: public and secret key, armored and binary, each written over the
+/// last to the same file, each shown and imported by GnuPG. A secret key's file is 0600
+/// whatever the umask and the file's old mode.
+#[test]
+fn ssh_to_pgp_writes_what_gnupg_reads_in_every_format() {
+    let ws = Workspace::new();
+    let key = ws.path("id_rsa");
+    ssh_keygen(&key, &["-t", "rsa", "-b", "2048"]);
+    let home = ws.path("gpg-home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let out = ws.path("out");
+    let fingerprint =
+        ssh_pub_to_pgp_fingerprint(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
+    let (key_s, out_s) = (key.to_str().unwrap(), out.to_str().unwrap());
+    for (args, secret) in [
+        (vec!["-i", key_s, "-o", out_s], false),
+        (vec!["-format=binary", "-i", key_s, "-o", out_s], false),
+        (vec!["-private-key", "-i", key_s, "-o", out_s], true),
+        (
+            vec!["-format=binary", "-private-key", "-i", key_s, "-o", out_s],
+            true,
+        ),
+    ] {
+        let r = ws.run(keytap_e2e::keytap_bin().to_str().unwrap(), |c| {
+            c.arg("ssh-to-pgp").args(&args);
+        });
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim(), fingerprint);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&out).unwrap().permissions(),
+        ) & 0o777;
+        if secret {
+            assert_eq!(mode, 0o600, "{args:?}");
+        }
+        let armored = std::fs::read(&out).unwrap().starts_with(b"-----BEGIN PGP ");
+        assert_eq!(armored, !args.contains(&"-format=binary"), "{args:?}");
+        for gpg_args in [&["--with-fingerprint", "--show-key"][..], &["--import"]] {
+            let r = ws.run("gpg", |c| {
+                c.env("GNUPGHOME", &home)
+                    .arg("--batch")
+                    .args(gpg_args)
+                    .arg(&out);
+            });
+            assert_eq!(r.code, 0, "{args:?} {gpg_args:?}: {}", r.stderr);
+        }
+    }
+    let listed = ws.run("gpg", |c| {
+        c.env("GNUPGHOME", &home)
+            .args(["--batch", "--with-colons", "--list-secret-keys"]);
+    });
+    assert!(
+        listed
+            .out()
+            .contains(&format!(":{}:", fingerprint.to_uppercase())),
+        "{}",
+        listed.out()
+    );
+    let _ = ws.run("gpgconf", |c| {
+        c.env("GNUPGHOME", &home).args(["--kill", "all"]);
     });
 }

@@ -3,16 +3,17 @@
 //! can be encrypted to a host's RSA key: `keytap ssh-to-pgp -i ssh_host_rsa_key | gpg
 //! --import`, then `--pgp` with the fingerprint printed on stderr.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Read;
 use std::path::Path;
 
 use keytap_core::error::exit_code;
 use keytap_core::goerr::io_reason;
 use keytap_core::install::sshpgp;
+use keytap_core::safefs::replace::Contents;
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
+use crate::output::Destination;
 
 /// The largest key file read: a 16384-bit OpenSSH key is under 13 KiB.
 const MAX_KEY_FILE: u64 = 1 << 20;
@@ -56,7 +57,14 @@ pub fn run(flags: Flags) -> Result<i32, CliError> {
     if flags.output.as_os_str() == "-" {
         crate::output::write_stdout(&text)?;
     } else {
-        write_file(flags.output, &text, flags.private_key)?;
+        // As any output file: replaced atomically where it can be; a secret key is
+        // private (0600) whatever the file's old mode and the umask.
+        let contents = if flags.private_key {
+            Contents::Plaintext
+        } else {
+            Contents::Encrypted
+        };
+        crate::output::write_file(flags.output, &text, contents, Destination::Output, false)?;
     }
     eprintln!("{}", key.fingerprint_hex());
     Ok(0)
@@ -83,35 +91,4 @@ fn read_key(input: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
         ));
     }
     Ok(data)
-}
-
-/// Writes the key to `path`, never through a symlink; a secret key goes to a new file
-/// of mode 0600 (never over an existing one), a public key over whatever is there.
-fn write_file(path: &Path, data: &[u8], private: bool) -> Result<(), CliError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).custom_flags(libc::O_NOFOLLOW);
-    if private {
-        options.create_new(true).mode(0o600);
-    } else {
-        options.create(true).truncate(true).mode(0o644);
-    }
-    let mut file = options.open(path).map_err(|e| {
-        CliError::write_failed(format!(
-            "failed to create {}: {}{}",
-            path.display(),
-            io_reason(&e),
-            if private && e.kind() == std::io::ErrorKind::AlreadyExists {
-                " (keytap never overwrites a secret key file)"
-            } else {
-                ""
-            }
-        ))
-    })?;
-    file.write_all(data).map_err(|e| {
-        CliError::write_failed(format!(
-            "failed to write {}: {}",
-            path.display(),
-            io_reason(&e)
-        ))
-    })
 }
