@@ -179,7 +179,10 @@ fn ssh_rsa_host_keys_decrypt_pgp_secrets_like_sops_nix() {
     let log = site.ws.path("gpg.log");
     let wrapper = site.ws.sh_script(
         "bin/gpg-logged",
-        &format!("echo \"$@\" >> {}\nexec gpg \"$@\"", log.display()),
+        &format!(
+            "echo \"$@\" \"home mode $(stat -c %a \"$GNUPGHOME\")\" >> {}\nexec gpg \"$@\"",
+            log.display()
+        ),
     );
     let run = |secrets: Vec<Value>, name: &str| {
         let mut m = site.manifest_value(secrets, vec![]);
@@ -190,14 +193,16 @@ fn ssh_rsa_host_keys_decrypt_pgp_secrets_like_sops_nix() {
             "/nonexistent/ssh_host_rsa_key"
         ]);
         let manifest = site.write_manifest(name, &m);
-        site.install(
-            &[&site.s(&manifest)],
-            &[
-                ("SOPS_GPG_EXEC", wrapper.to_str().unwrap()),
+        // Under umask 000: the throwaway home must be private all the same.
+        site.ws.run("sh", |c| {
+            c.args(["-c", "umask 000; exec \"$0\" install-secrets \"$1\""])
+                .arg(keytap_e2e::keytap_bin())
+                .arg(&manifest)
+                .env("KEYTAP_INSTALL_NIXOS_RUN_DIR", site.ws.path("run/nixos"))
+                .env("SOPS_GPG_EXEC", &wrapper)
                 // Overridden for the run, as sops-nix does.
-                ("GNUPGHOME", site.ws.path("no-such-home").to_str().unwrap()),
-            ],
-        )
+                .env("GNUPGHOME", site.ws.path("no-such-home"));
+        })
     };
     let r = run(
         vec![
@@ -234,6 +239,10 @@ fn ssh_rsa_host_keys_decrypt_pgp_secrets_like_sops_nix() {
     );
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("--import"), "{logged}");
+    assert!(
+        logged.lines().all(|l| l.ends_with("home mode 700")),
+        "{logged}"
+    );
     // The keyring is gone with its agent (stopping is asynchronous: wait, bounded).
     let homes: Vec<_> = std::fs::read_dir(site.mount())
         .unwrap()

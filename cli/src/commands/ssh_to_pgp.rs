@@ -8,15 +8,13 @@ use std::path::Path;
 
 use keytap_core::error::exit_code;
 use keytap_core::goerr::io_reason;
+use keytap_core::install::sshkey::{read_key_file, MAX_KEY_FILE};
 use keytap_core::install::sshpgp;
 use keytap_core::safefs::replace::Contents;
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
 use crate::output::Destination;
-
-/// The largest key file read: a 16384-bit OpenSSH key is under 13 KiB.
-const MAX_KEY_FILE: u64 = 1 << 20;
 
 /// What to write, and where.
 pub struct Flags<'a> {
@@ -70,25 +68,20 @@ pub fn run(flags: Flags) -> Result<i32, CliError> {
     Ok(0)
 }
 
-/// The key file's bytes, at most [`MAX_KEY_FILE`].
+/// The key file's bytes (`-`: stdin), at most [`MAX_KEY_FILE`].
 fn read_key(input: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    if input.as_os_str() != "-" {
+        let path = input.to_string_lossy();
+        return read_key_file(&path).map_err(|e| format!("error reading {path}: {e}"));
+    }
     let mut data = Zeroizing::new(Vec::with_capacity(16 << 10));
-    let (name, read) = if input.as_os_str() == "-" {
-        let read = std::io::stdin()
-            .lock()
-            .take(MAX_KEY_FILE + 1)
-            .read_to_end(&mut data);
-        ("stdin".to_string(), read)
-    } else {
-        let read = std::fs::File::open(input)
-            .and_then(|f| f.take(MAX_KEY_FILE + 1).read_to_end(&mut data));
-        (input.display().to_string(), read)
-    };
-    read.map_err(|e| format!("error reading {name}: {}", io_reason(&e)))?;
+    std::io::stdin()
+        .lock()
+        .take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("error reading stdin: {}", io_reason(&e)))?;
     if data.len() as u64 > MAX_KEY_FILE {
-        return Err(format!(
-            "error reading {name}: larger than 1 MiB, not an SSH key"
-        ));
+        return Err("error reading stdin: larger than 1 MiB, not an SSH key".into());
     }
     Ok(data)
 }

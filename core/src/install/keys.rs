@@ -27,13 +27,10 @@ pub fn load(manifest: &Manifest) -> Result<AgeIdentities, InstallError> {
     let keyfile = Path::new(&manifest.secrets_mount_point).join(KEY_FILE_NAME);
     let mut ssh_text = Zeroizing::new(String::new());
     for path in &manifest.age_ssh_key_paths {
-        let data = match std::fs::read(path) {
-            Ok(d) => Zeroizing::new(d),
+        let data = match super::sshkey::read_key_file(path) {
+            Ok(d) => d,
             Err(e) => {
-                eprintln!(
-                    "Cannot read ssh key '{path}': open {path}: {}",
-                    io_reason(&e)
-                );
+                eprintln!("Cannot read ssh key '{path}': {e}");
                 continue;
             }
         };

@@ -33,11 +33,13 @@ fn ed25519_seed(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     if kind != b"ssh-ed25519" {
         return Err(format!(
             "only ed25519 keys can be converted to age keys, not {}",
-            String::from_utf8_lossy(kind)
+            crate::goerr::quote(kind)
         ));
     }
     let _pub = p.string()?;
     let secret = p.string()?;
+    let _comment = p.string()?;
+    check_padding(&p)?;
     if secret.len() != 64 {
         return Err("ssh: malformed ed25519 private key".into());
     }
@@ -57,42 +59,57 @@ pub(crate) struct PemBlock {
     pub der: Zeroizing<Vec<u8>>,
 }
 
+/// The most `-----BEGIN` lines looked at: a key file has one, and each costs a scan of
+/// the rest of the file for its END line.
+const MAX_PEM_ATTEMPTS: usize = 16;
+
 /// The first well-formed PEM block of `data` (None when there is none: "ssh: no key
-/// found"). Headers (`Name: value` lines before the body) are skipped, except that
-/// `Proc-Type: 4,ENCRYPTED` marks the block protected.
+/// found"), its BEGIN line at the start of a line as Go wants it. Headers (`Name: value`
+/// lines before the body) are skipped, except that `Proc-Type: 4,ENCRYPTED` marks the
+/// block protected.
 pub(crate) fn pem_block(data: &[u8]) -> Option<PemBlock> {
-    let text = std::str::from_utf8(data).ok()?;
-    let mut rest = text;
-    while let Some(at) = rest.find("-----BEGIN ") {
-        let after = &rest[at + "-----BEGIN ".len()..];
-        let label_end = after.find("-----")?;
-        let label = &after[..label_end];
-        let body = after[label_end + 5..].trim_start_matches([' ', '\t', '\r']);
-        let Some(body) = body.strip_prefix('\n') else {
-            rest = after;
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let mut from = 0;
+    for _ in 0..MAX_PEM_ATTEMPTS {
+        let at = from + memchr::memmem::find(&data[from..], BEGIN)?;
+        from = at + BEGIN.len();
+        if at > 0 && data[at - 1] != b'\n' {
+            continue;
+        }
+        let after = &data[from..];
+        let line_end = memchr::memchr(b'\n', after)?;
+        let type_line = after[..line_end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&after[..line_end]);
+        let Some(label) = type_line.strip_suffix(b"-----") else {
             continue;
         };
+        let Ok(label) = std::str::from_utf8(label) else {
+            continue;
+        };
+        let body = &after[line_end + 1..];
         let end_line = format!("-----END {label}-----");
-        let Some(stop) = body.find(&end_line) else {
-            rest = after;
+        let Some(stop) = memchr::memmem::find(body, end_line.as_bytes()) else {
             continue;
         };
         let mut encrypted = false;
-        let mut b64 = Zeroizing::new(String::new());
+        let mut b64 = Zeroizing::new(Vec::with_capacity(stop));
         let mut in_headers = true;
-        for line in body[..stop].lines() {
+        for line in body[..stop].split(|b| *b == b'\n') {
             if in_headers {
-                if let Some((name, value)) = line.split_once(':') {
-                    encrypted |= name.trim() == "Proc-Type" && value.contains("ENCRYPTED");
+                if let Some(colon) = memchr::memchr(b':', line) {
+                    let (name, value) = (&line[..colon], &line[colon + 1..]);
+                    encrypted |= name.trim_ascii() == b"Proc-Type"
+                        && memchr::memmem::find(value, b"ENCRYPTED").is_some();
                     continue;
                 }
                 in_headers = false;
             }
-            b64.extend(line.chars().filter(|c| !c.is_whitespace()));
+            b64.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
         }
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(b64.as_bytes())
-            .ok()?;
+        let Ok(der) = base64::engine::general_purpose::STANDARD.decode(&b64[..]) else {
+            continue;
+        };
         return Some(PemBlock {
             label: label.to_string(),
             encrypted,
@@ -104,24 +121,24 @@ pub(crate) fn pem_block(data: &[u8]) -> Option<PemBlock> {
 
 /// The private section of an unencrypted OpenSSH key ("openssh-key-v1"): its key type,
 /// and a reader at the key's fields. `protected` is the error for a passphrase-protected
-/// key.
+/// key. The other errors are Go's (`x/crypto/ssh`, which sops-nix parses with).
 pub(crate) fn openssh_private<'a>(
     blob: &'a [u8],
     protected: &str,
 ) -> Result<(&'a [u8], Reader<'a>), String> {
     let mut r = Reader { data: blob, pos: 0 };
-    if r.take(15)? != b"openssh-key-v1\0" {
-        return Err("ssh: malformed key: bad magic".into());
+    if r.take(15).ok() != Some(&b"openssh-key-v1\0"[..]) {
+        return Err("ssh: invalid openssh private key format".into());
     }
     let cipher = r.string()?;
-    let _kdf = r.string()?;
+    let kdf = r.string()?;
     let _kdf_options = r.string()?;
-    if cipher != b"none" {
-        return Err(protected.into());
-    }
     let n = r.u32()?;
     if n != 1 {
-        return Err(format!("ssh: {n} keys in one file are not supported"));
+        return Err("ssh: multi-key files are not supported".into());
+    }
+    if cipher != b"none" || kdf != b"none" {
+        return Err(protected.into());
     }
     let _public = r.string()?;
     let private = r.string()?;
@@ -129,13 +146,44 @@ pub(crate) fn openssh_private<'a>(
         data: private,
         pos: 0,
     };
-    let c1 = p.u32()?;
-    let c2 = p.u32()?;
-    if c1 != c2 {
-        return Err("ssh: malformed key: check bytes differ".into());
+    let (c1, c2) = (p.u32(), p.u32());
+    if c1.is_err() || c1 != c2 {
+        return Err("ssh: malformed OpenSSH key".into());
     }
     let kind = p.string()?;
     Ok((kind, p))
+}
+
+/// Checks what follows the last field of an OpenSSH key's private section: the padding
+/// 1, 2, 3, ... (Go's `checkOpenSSHKeyPadding`).
+pub(crate) fn check_padding(r: &Reader<'_>) -> Result<(), String> {
+    let rest = &r.data[r.pos..];
+    if rest
+        .iter()
+        .enumerate()
+        .all(|(i, b)| usize::from(*b) == i + 1)
+    {
+        Ok(())
+    } else {
+        Err("ssh: padding not as expected".into())
+    }
+}
+
+/// The most of an SSH key file read: a 16384-bit OpenSSH RSA key is under 13 KiB.
+pub const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// An SSH key file's bytes, at most [`MAX_KEY_FILE`]; the error as Go words a failed
+/// open (`open PATH: no such file or directory`).
+pub fn read_key_file(path: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    use std::io::Read;
+    let mut data = Zeroizing::new(Vec::with_capacity(16 << 10));
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_KEY_FILE + 1).read_to_end(&mut data))
+        .map_err(|e| format!("open {path}: {}", crate::goerr::io_reason(&e)))?;
+    if data.len() as u64 > MAX_KEY_FILE {
+        return Err("larger than 1 MiB, not an SSH key".into());
+    }
+    Ok(data)
 }
 
 /// Reads SSH wire encoding (RFC 4251): big-endian `uint32`s and length-prefixed strings.
@@ -147,7 +195,7 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self.pos.checked_add(n).filter(|e| *e <= self.data.len());
-        let end = end.ok_or("ssh: malformed key: truncated")?;
+        let end = end.ok_or("ssh: malformed OpenSSH key")?;
         let out = &self.data[self.pos..end];
         self.pos = end;
         Ok(out)

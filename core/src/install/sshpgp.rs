@@ -11,7 +11,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::sshkey::{openssh_private, pem_block, OPENSSH_LABEL};
+use super::sshkey::{check_padding, openssh_private, pem_block, OPENSSH_LABEL};
 
 /// The user ID sops-nix (and ssh-to-pgp by default) gives the converted key.
 pub const USER_ID: &str = "root (Imported from SSH) <root@localhost>";
@@ -34,19 +34,26 @@ impl PgpKey {
     }
 }
 
-/// An OpenPGP user ID `name (comment) <email>` (without the parentheses when `comment`
-/// is empty), refusing the characters that would make it ambiguous, as Go's
-/// `packet.NewUserId` does.
+/// An OpenPGP user ID `name (comment) <email>`, each part (and the space before it) left
+/// out when empty, refusing the characters that would make it ambiguous: Go's
+/// `packet.NewUserId`, which ssh-to-pgp calls.
 pub fn user_id(name: &str, comment: &str, email: &str) -> Result<String, String> {
     let bad = |s: &str| s.contains(['(', ')', '<', '>', '\0']);
     if bad(name) || bad(comment) || bad(email) {
         return Err("a user ID's name, comment and email may not contain ( ) < > or NUL".into());
     }
-    Ok(if comment.is_empty() {
-        format!("{name} <{email}>")
-    } else {
-        format!("{name} ({comment}) <{email}>")
-    })
+    let mut id = name.to_string();
+    for (part, open, close) in [(comment, '(', ')'), (email, '<', '>')] {
+        if !part.is_empty() {
+            if !id.is_empty() {
+                id.push(' ');
+            }
+            id.push(open);
+            id.push_str(part);
+            id.push(close);
+        }
+    }
+    Ok(id)
 }
 
 /// ASCII armor (RFC 4880 6.2) around transferable keys: `PGP PUBLIC KEY BLOCK`, or
@@ -93,29 +100,41 @@ pub fn ssh_private_key_to_pgp(file: &[u8]) -> Result<PgpKey, String> {
 /// does not depend on it.
 pub fn ssh_private_key_to_pgp_as(file: &[u8], user_id: &str) -> Result<PgpKey, String> {
     let key = rsa_private_key(file).map_err(|e| format!("failed to parse private ssh key: {e}"))?;
-    Ok(pgp_key(&key, user_id))
+    pgp_key(&key, user_id).map_err(|e| format!("failed to parse private ssh key: {e}"))
 }
 
 /// The RSA key of an SSH private key file, refusing other kinds with the words (and Go
-/// type names) of sops-nix's `ssh.ParseRawPrivateKey` check.
+/// type names) of sops-nix's `ssh.ParseRawPrivateKey` check. The modulus is checked
+/// against [`MODULUS_BITS`] before any arithmetic on the key.
 fn rsa_private_key(file: &[u8]) -> Result<RsaPrivateKey, String> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
-    use rsa::pkcs8::DecodePrivateKey;
     let not_rsa = |go_type: &str| format!("only RSA keys are supported right now, got: {go_type}");
+    let x509 = |e: &dyn std::fmt::Display| format!("x509: failed to parse private key: {e}");
     let block = pem_block(file).ok_or("ssh: no key found")?;
     if block.encrypted {
         return Err("ssh: this private key is passphrase protected".into());
     }
     let key = match block.label.as_str() {
-        "RSA PRIVATE KEY" => RsaPrivateKey::from_pkcs1_der(&block.der)
-            .map_err(|e| format!("x509: failed to parse private key: {e}")),
-        "PRIVATE KEY" => RsaPrivateKey::from_pkcs8_der(&block.der).map_err(|e| {
-            match rsa::pkcs8::PrivateKeyInfo::try_from(&block.der[..]).map(|k| k.algorithm.oid) {
-                Ok(oid) if oid.to_string() == "1.3.101.112" => not_rsa("ed25519.PrivateKey"),
-                Ok(oid) if oid.to_string() == "1.2.840.10045.2.1" => not_rsa("*ecdsa.PrivateKey"),
-                _ => format!("x509: failed to parse private key: {e}"),
+        "RSA PRIVATE KEY" => {
+            check_der_modulus(&block.der)?;
+            RsaPrivateKey::from_pkcs1_der(&block.der).map_err(|e| x509(&e))
+        }
+        "PRIVATE KEY" => {
+            let info =
+                rsa::pkcs8::PrivateKeyInfo::try_from(&block.der[..]).map_err(|e| x509(&e))?;
+            match info.algorithm.oid.to_string().as_str() {
+                "1.2.840.113549.1.1.1" => {}
+                "1.3.101.112" => return Err(not_rsa("ed25519.PrivateKey")),
+                "1.2.840.10045.2.1" => return Err(not_rsa("*ecdsa.PrivateKey")),
+                oid => {
+                    return Err(format!(
+                        "x509: PKCS#8 wrapping contained private key with unknown algorithm: {oid}"
+                    ))
+                }
             }
-        }),
+            check_der_modulus(info.private_key)?;
+            RsaPrivateKey::from_pkcs1_der(info.private_key).map_err(|e| x509(&e))
+        }
         "EC PRIVATE KEY" => Err(not_rsa("*ecdsa.PrivateKey")),
         "DSA PRIVATE KEY" => Err(not_rsa("*dsa.PrivateKey")),
         OPENSSH_LABEL => {
@@ -125,20 +144,25 @@ fn rsa_private_key(file: &[u8]) -> Result<RsaPrivateKey, String> {
                 b"ssh-rsa" => {}
                 b"ssh-ed25519" => return Err(not_rsa("*ed25519.PrivateKey")),
                 k if k.starts_with(b"ecdsa-") => return Err(not_rsa("*ecdsa.PrivateKey")),
-                k => {
-                    return Err(format!(
-                        "ssh: unhandled key type {}",
-                        String::from_utf8_lossy(k)
-                    ))
-                }
+                _ => return Err("ssh: unhandled key type".into()),
             }
-            // OpenSSH's order: n, e, d, iqmp, p, q.
-            let mut next = || fields.string().map(BigUint::from_bytes_be);
-            let (n, e, d, _iqmp, p, q) = (next()?, next()?, next()?, next()?, next()?, next()?);
-            if n.bits() > MAX_MODULUS_BITS {
-                return Err(too_large(n.bits()));
+            // OpenSSH's order: n, e, d, iqmp, p, q, then the comment and padding.
+            let mut next = || {
+                fields
+                    .string()
+                    .map(|b| Zeroizing::new(BigUint::from_bytes_be(b)))
+            };
+            let (n, e, mut d, _iqmp, mut p, mut q) =
+                (next()?, next()?, next()?, next()?, next()?, next()?);
+            fields.string()?;
+            check_padding(&fields)?;
+            check_bits(n.bits())?;
+            if d.bits() > n.bits() {
+                return Err("ssh: invalid RSA key: d is larger than n".into());
             }
-            RsaPrivateKey::from_components(n, e, d, vec![p, q])
+            let primes = vec![std::mem::take(&mut *p), std::mem::take(&mut *q)];
+            let d = std::mem::take(&mut *d);
+            RsaPrivateKey::from_components((*n).clone(), (*e).clone(), d, primes)
                 .map_err(|e| format!("ssh: invalid RSA key: {e}"))
         }
         other => Err(format!(
@@ -146,23 +170,47 @@ fn rsa_private_key(file: &[u8]) -> Result<RsaPrivateKey, String> {
             crate::goerr::quote(other.as_bytes())
         )),
     }?;
-    if key.n().bits() > MAX_MODULUS_BITS {
-        return Err(too_large(key.n().bits()));
+    check_bits(key.n().bits())?;
+    if key.d() >= key.n() {
+        return Err("ssh: invalid RSA key: d is larger than n".into());
     }
     Ok(key)
 }
 
-/// The largest RSA modulus read: OpenSSH's own limit. Signing with a key that a file
-/// makes arbitrarily large would take arbitrarily long.
-const MAX_MODULUS_BITS: usize = 16384;
+/// The RSA moduli read: from Go's least (1024 bits; sops-nix cannot use a smaller key)
+/// to OpenSSH's largest (signing with a key a file makes arbitrarily large would take
+/// arbitrarily long).
+const MODULUS_BITS: std::ops::RangeInclusive<usize> = 1024..=16384;
 
-fn too_large(bits: usize) -> String {
-    format!("ssh: RSA key of {bits} bits is larger than the {MAX_MODULUS_BITS} bits OpenSSH allows")
+fn check_bits(bits: usize) -> Result<(), String> {
+    if MODULUS_BITS.contains(&bits) {
+        Ok(())
+    } else {
+        Err(format!(
+            "ssh: an RSA key of {bits} bits is outside the {} to {} bits keytap reads",
+            MODULUS_BITS.start(),
+            MODULUS_BITS.end()
+        ))
+    }
+}
+
+/// [`check_bits`] on the modulus of a PKCS#1 `RSAPrivateKey` structure, before the rsa
+/// crate computes with it.
+fn check_der_modulus(der: &[u8]) -> Result<(), String> {
+    let parsed = rsa::pkcs1::RsaPrivateKey::try_from(der)
+        .map_err(|e| format!("x509: failed to parse private key: {e}"))?;
+    let bytes = parsed.modulus.as_bytes();
+    let bits = match bytes.iter().position(|b| *b != 0) {
+        Some(first) => (bytes.len() - first) * 8 - bytes[first].leading_zeros() as usize,
+        None => 0,
+    };
+    check_bits(bits)
 }
 
 /// The OpenPGP key of `key`: created at time 0, self-signed over `user_id` with SHA-256
 /// for certifying, signing and encryption, as sops-nix's converter makes it.
-fn pgp_key(key: &RsaPrivateKey, user_id: &str) -> PgpKey {
+fn pgp_key(key: &RsaPrivateKey, user_id: &str) -> Result<PgpKey, String> {
+    use num_bigint_dig::ModInverse;
     let mut public_body = vec![4, 0, 0, 0, 0, 1];
     mpi(&mut public_body, key.n());
     mpi(&mut public_body, key.e());
@@ -175,39 +223,56 @@ fn pgp_key(key: &RsaPrivateKey, user_id: &str) -> PgpKey {
     };
     let key_id = &fingerprint[12..];
 
-    // Secret part, in OpenPGP's order: d, p, q, u = p^-1 mod q. Go's converter writes its
-    // second prime as p and its first as q, so u is Go's (and the rsa crate's) q^-1 mod p.
-    let primes = key.primes();
-    let u = key
-        .crt_coefficient()
-        .expect("a two-prime key has a CRT coefficient");
-    let mut secret_mpis = Zeroizing::new(Vec::new());
-    mpi(&mut secret_mpis, key.d());
-    mpi(&mut secret_mpis, &primes[1]);
-    mpi(&mut secret_mpis, &primes[0]);
-    mpi(&mut secret_mpis, &u);
-    let checksum = secret_mpis
+    // Secret part, in OpenPGP's order: d, p, q, u = p^-1 mod q, with p < q as RFC 4880
+    // asks: libgcrypt's CRT, which gpg-agent decrypts with, is wrong for some inputs
+    // when p > q (Go's own CRT, which sops-nix uses, takes either order).
+    let invalid = || "ssh: invalid RSA key: its primes have no CRT coefficient".to_string();
+    let [first, second] = key.primes() else {
+        return Err("ssh: invalid RSA key: not two primes".into());
+    };
+    let (p, q) = if first < second {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let u = Zeroizing::new(
+        p.mod_inverse(q)
+            .and_then(|u| u.to_biguint())
+            .ok_or_else(invalid)?,
+    );
+    let mpi_len = |n: &BigUint| 2 + n.bits().div_ceil(8);
+    let secret_len = [key.d(), p, q, &u].into_iter().map(mpi_len).sum::<usize>();
+    // Every buffer holding secret bytes is made at its final size: one that grew would
+    // leave a copy behind in freed memory.
+    let mut secret_body =
+        Zeroizing::new(Vec::with_capacity(public_body.len() + 1 + secret_len + 2));
+    secret_body.extend_from_slice(&public_body);
+    secret_body.push(0); // no passphrase
+    for n in [key.d(), p, q, &u] {
+        mpi(&mut secret_body, n);
+    }
+    let checksum = secret_body[public_body.len() + 1..]
         .iter()
         .fold(0u16, |sum, b| sum.wrapping_add(u16::from(*b)));
-    let mut secret_body = Zeroizing::new(public_body.clone());
-    secret_body.push(0); // no passphrase
-    secret_body.extend_from_slice(&secret_mpis);
     secret_body.extend_from_slice(&checksum.to_be_bytes());
 
-    let signature = self_signature(key, &public_body, key_id, user_id);
+    let signature = self_signature(key, &public_body, key_id, user_id)?;
     let mut public = Vec::new();
     packet(&mut public, 6, &public_body);
     packet(&mut public, 13, user_id.as_bytes());
     packet(&mut public, 2, &signature);
-    let mut secret = Zeroizing::new(Vec::new());
+    let headers = 3 * 6;
+    let mut secret = Zeroizing::new(Vec::with_capacity(
+        secret_body.len() + user_id.len() + signature.len() + headers,
+    ));
     packet(&mut secret, 5, &secret_body);
     packet(&mut secret, 13, user_id.as_bytes());
     packet(&mut secret, 2, &signature);
-    PgpKey {
+    Ok(PgpKey {
         fingerprint,
         secret,
         public,
-    }
+    })
 }
 
 /// The positive certification of `user_id` by the key itself (a v4 signature packet's
@@ -217,7 +282,7 @@ fn self_signature(
     public_body: &[u8],
     key_id: &[u8],
     user_id: &str,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, String> {
     const POSITIVE_CERTIFICATION: u8 = 0x13;
     const RSA: u8 = 1;
     const SHA256: u8 = 8;
@@ -248,13 +313,13 @@ fn self_signature(
             Pkcs1v15Sign::new::<Sha256>(),
             &digest,
         )
-        .expect("a valid RSA key signs a SHA-256 digest");
+        .map_err(|e| format!("ssh: invalid RSA key: cannot sign with it: {e}"))?;
 
     let mut body = head;
     body.extend([0, 0]); // no unhashed subpackets
     body.extend(&digest[..2]);
     mpi(&mut body, &BigUint::from_bytes_be(&signed));
-    body
+    Ok(body)
 }
 
 /// Appends `n` as an OpenPGP MPI: its bit length, then its big-endian bytes.
@@ -313,19 +378,18 @@ mod tests {
         assert_eq!(keys[0].secret[0], 0xc0 | 5);
     }
 
-    #[test]
-    fn the_secret_packet_holds_pgp_ordered_primes_with_a_valid_checksum() {
-        let key = ssh_private_key_to_pgp(RSA_FILES[0]).unwrap();
-        let secret = &key.secret;
-        // A two-octet length (the body is over 191 bytes).
-        let len = ((usize::from(secret[1]) - 192) << 8) + usize::from(secret[2]) + 192;
-        let body = &secret[3..3 + len];
+    /// The secret packet's p, q and u, after checking its checksum and that p * q = n.
+    fn secret_primes(key: &PgpKey) -> (BigUint, BigUint, BigUint) {
         fn read_mpi(body: &[u8], at: &mut usize) -> BigUint {
             let bits = usize::from(u16::from_be_bytes([body[*at], body[*at + 1]]));
             let bytes = &body[*at + 2..*at + 2 + bits.div_ceil(8)];
             *at += 2 + bytes.len();
             BigUint::from_bytes_be(bytes)
         }
+        let secret = &key.secret;
+        // A two-octet length (the body is over 191 bytes).
+        let len = ((usize::from(secret[1]) - 192) << 8) + usize::from(secret[2]) + 192;
+        let body = &secret[3..3 + len];
         let mut at = 6;
         let (n, e) = (read_mpi(body, &mut at), read_mpi(body, &mut at));
         assert_eq!(body[at], 0, "not protected");
@@ -342,9 +406,18 @@ mod tests {
             .fold(0u16, |s, b| s.wrapping_add(u16::from(*b)));
         assert_eq!(&body[at..], &sum.to_be_bytes());
         assert_eq!(&p * &q, n);
-        assert_eq!((&u * &p) % &q, BigUint::from(1u8));
         assert_eq!(e, BigUint::from(65537u32));
         assert!(d > BigUint::from(1u8));
+        (p, q, u)
+    }
+
+    #[test]
+    fn the_secret_packet_holds_pgp_ordered_primes_with_a_valid_checksum() {
+        for file in RSA_FILES {
+            let (p, q, u) = secret_primes(&ssh_private_key_to_pgp(file).unwrap());
+            assert!(p < q);
+            assert_eq!((&u * &p) % &q, BigUint::from(1u8));
+        }
     }
 
     #[test]
@@ -388,28 +461,26 @@ mod tests {
             ),
             (
                 b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n-----END OPENSSH PRIVATE KEY-----\n",
-                "ssh: malformed key: truncated",
+                "ssh: malformed OpenSSH key",
             ),
         ] {
             assert_eq!(err(file), format!("{prefix}{want}"));
         }
     }
 
-    #[test]
-    fn a_modulus_past_openssh_s_limit_is_refused_before_any_arithmetic() {
-        // An OpenSSH file whose n has 16,392 bits (the rest is junk: never looked at).
-        let mut private = Vec::new();
+    /// An unencrypted OpenSSH file of an RSA key made of these fields (n, e, d, iqmp, p, q).
+    fn openssh_rsa_file(fields: [&[u8]; 6]) -> String {
         let string = |out: &mut Vec<u8>, s: &[u8]| {
             out.extend((s.len() as u32).to_be_bytes());
             out.extend(s);
         };
-        private.extend([1, 2, 3, 4, 1, 2, 3, 4]);
+        let mut private = vec![1, 2, 3, 4, 1, 2, 3, 4];
         string(&mut private, b"ssh-rsa");
-        let mut n = vec![0xffu8; 2050];
-        n[0] = 0;
-        for field in [&n[..], &[1, 0, 1], &[5], &[5], &[5], &[5], b"c"] {
+        for field in fields {
             string(&mut private, field);
         }
+        string(&mut private, b"comment");
+        private.extend([1, 2, 3]);
         let mut blob = b"openssh-key-v1\0".to_vec();
         for s in [&b"none"[..], b"none", b""] {
             string(&mut blob, s);
@@ -417,14 +488,67 @@ mod tests {
         blob.extend(1u32.to_be_bytes());
         string(&mut blob, b"public");
         string(&mut blob, &private);
-        let file = format!(
+        format!(
             "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &blob)
-        );
+        )
+    }
+
+    #[test]
+    fn moduli_outside_1024_to_16384_bits_are_refused_before_any_arithmetic() {
+        // n of 16,392 and of 1,016 bits (the rest is junk: never looked at).
+        for n_len in [2050, 128] {
+            let mut n = vec![0xffu8; n_len];
+            n[0] = 0;
+            let file = openssh_rsa_file([&n, &[1, 0, 1], &[5], &[5], &[5], &[5]]);
+            let bits = (n_len - 1) * 8;
+            assert_eq!(
+                ssh_private_key_to_pgp(file.as_bytes()).err().unwrap(),
+                format!("failed to parse private ssh key: ssh: an RSA key of {bits} bits is outside the 1024 to 16384 bits keytap reads")
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_whose_smaller_prime_comes_first_is_written_with_p_less_than_q() {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        let pem = std::str::from_utf8(RSA_FILES[1]).unwrap();
+        let key = RsaPrivateKey::from_pkcs1_pem(pem).unwrap();
+        let [a, b] = key.primes() else { panic!() };
+        for primes in [vec![a.clone(), b.clone()], vec![b.clone(), a.clone()]] {
+            let k = RsaPrivateKey::from_components(
+                key.n().clone(),
+                key.e().clone(),
+                key.d().clone(),
+                primes,
+            )
+            .unwrap();
+            let converted = pgp_key(&k, USER_ID).unwrap();
+            let (p, q, u) = secret_primes(&converted);
+            assert!(p < q);
+            assert_eq!((&u * &p) % &q, BigUint::from(1u8));
+            // The same key either way: the fingerprint and (deterministic) signature.
+            assert_eq!(converted.fingerprint_hex(), RSA_FINGERPRINT);
+        }
+    }
+
+    #[test]
+    fn a_key_with_equal_primes_is_an_error_not_a_panic() {
+        use num_bigint_dig::{ModInverse, RandPrime};
+        let p = rand::thread_rng().gen_prime(528);
+        let n = &p * &p;
+        let e = BigUint::from(65537u32);
+        let d = e
+            .clone()
+            .mod_inverse(&p - 1u32)
+            .and_then(|d| d.to_biguint())
+            .unwrap();
+        let (n, p, d) = (n.to_bytes_be(), p.to_bytes_be(), d.to_bytes_be());
+        let file = openssh_rsa_file([&n, &e.to_bytes_be(), &d, &[1], &p, &p]);
         let err = ssh_private_key_to_pgp(file.as_bytes()).err().unwrap();
-        assert_eq!(
-            err,
-            "failed to parse private ssh key: ssh: RSA key of 16392 bits is larger than the 16384 bits OpenSSH allows"
+        assert!(
+            err.starts_with("failed to parse private ssh key: ssh: invalid RSA key"),
+            "{err}"
         );
     }
 }

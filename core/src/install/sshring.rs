@@ -4,8 +4,10 @@
 //! stopped, when the run is done with it. sops-nix hands the keys to sops's Go OpenPGP
 //! library; keytap decrypts PGP keys through GnuPG, so the keys are imported there, and
 //! only when a file has a PGP key at all: GnuPG and its agent cost a boot nothing
-//! otherwise.
+//! otherwise. The home reaches GnuPG through [`crate::keys::pgp::set_home`], not this
+//! process's environment.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use zeroize::Zeroizing;
@@ -15,12 +17,14 @@ use super::InstallError;
 use crate::goerr::io_reason;
 use crate::metadata::Metadata;
 
-/// A throwaway GnuPG home for the converted SSH keys; `GNUPGHOME` while it lives.
+/// A throwaway GnuPG home for the converted SSH keys, GnuPG's while it lives.
 pub struct SshKeyring {
     home: tempfile::TempDir,
-    /// The converted keys, as one transferable-secret-key stream for `gpg --import`.
-    secret: Zeroizing<Vec<u8>>,
-    imported: bool,
+    /// The converted keys (transferable secret keys, as `gpg --import` reads them).
+    secrets: Vec<Zeroizing<Vec<u8>>>,
+    /// Whether GnuPG may have run in the home (a file has a PGP key), so that its agent
+    /// must be stopped.
+    gnupg_used: bool,
 }
 
 impl SshKeyring {
@@ -32,6 +36,7 @@ impl SshKeyring {
         remove_stale_homes(mount_point);
         let home = tempfile::Builder::new()
             .prefix("gpg")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(mount_point)
             .map_err(|e| {
                 InstallError::new(format!(
@@ -40,21 +45,17 @@ impl SshKeyring {
                     io_reason(&e)
                 ))
             })?;
-        let mut secret = Zeroizing::new(Vec::new());
+        let mut secrets = Vec::new();
         for path in &m.ssh_key_paths {
-            let data = match std::fs::read(path) {
-                Ok(d) => Zeroizing::new(d),
+            let data = match super::sshkey::read_key_file(path) {
+                Ok(d) => d,
                 Err(e) => {
-                    eprintln!(
-                        "Cannot read ssh key '{path}': open {path}: {}",
-                        io_reason(&e)
-                    );
+                    eprintln!("Cannot read ssh key '{path}': {e}");
                     continue;
                 }
             };
             match super::sshpgp::ssh_private_key_to_pgp(&data) {
                 Ok(key) => {
-                    secret.extend_from_slice(&key.secret);
                     if m.logging.key_import {
                         println!(
                             "{}: Imported {path} as GPG key with fingerprint {}",
@@ -62,15 +63,16 @@ impl SshKeyring {
                             key.fingerprint_hex()
                         );
                     }
+                    secrets.push(key.secret);
                 }
                 Err(e) => eprintln!("{e}"),
             }
         }
-        std::env::set_var("GNUPGHOME", home.path());
+        crate::keys::pgp::set_home(Some(home.path().to_path_buf()));
         Ok(SshKeyring {
             home,
-            secret,
-            imported: false,
+            secrets,
+            gnupg_used: false,
         })
     }
 
@@ -78,7 +80,7 @@ impl SshKeyring {
     /// GnuPG is asked about). A failed import is reported; decryption then says which
     /// files no key opened.
     pub fn import_for<'a>(&mut self, files: impl IntoIterator<Item = &'a Metadata>) {
-        if self.imported || self.secret.is_empty() {
+        if self.gnupg_used {
             return;
         }
         let has_pgp = files.into_iter().any(|meta| {
@@ -90,8 +92,18 @@ impl SshKeyring {
         if !has_pgp {
             return;
         }
-        self.imported = true;
-        if let Err(e) = crate::keys::pgp::import_keys(&self.secret) {
+        // Decryption runs GnuPG in the home now, keys or not: its agent is to be stopped.
+        self.gnupg_used = true;
+        if self.secrets.is_empty() {
+            return;
+        }
+        let mut all = Zeroizing::new(Vec::with_capacity(
+            self.secrets.iter().map(|s| s.len()).sum(),
+        ));
+        for secret in &self.secrets {
+            all.extend_from_slice(secret);
+        }
+        if let Err(e) = crate::keys::pgp::import_keys(&all) {
             eprintln!(
                 "Cannot import ssh keys into GnuPG home '{}': {e}",
                 self.home.path().display()
@@ -111,6 +123,7 @@ fn remove_stale_homes(mount_point: &Path) {
         let is_home = entry.file_name().to_string_lossy().starts_with("gpg")
             && entry.file_type().is_ok_and(|t| t.is_dir());
         if is_home {
+            crate::keys::pgp::stop_agent(&entry.path());
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -118,10 +131,10 @@ fn remove_stale_homes(mount_point: &Path) {
 
 impl Drop for SshKeyring {
     fn drop(&mut self) {
-        if self.imported {
-            crate::keys::pgp::stop_agent();
+        crate::keys::pgp::set_home(None);
+        if self.gnupg_used {
+            crate::keys::pgp::stop_agent(self.home.path());
         }
-        std::env::remove_var("GNUPGHOME");
         // The TempDir removes the home (secret keys and agent sockets) as it drops.
     }
 }

@@ -16,6 +16,25 @@ use crate::tree::{Branch, Item, Value};
 /// The metadata list PGP keys go in.
 pub const KIND: &str = "pgp";
 
+/// A GnuPG home for this process's GnuPG runs in place of `GNUPGHOME`: the installer's
+/// throwaway home for converted SSH keys. It goes into each run's environment; setting it
+/// in this process's would race with threads reading the environment.
+static HOME: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+/// Sets (or with None, drops) the GnuPG home every later GnuPG run gets.
+pub fn set_home(home: Option<std::path::PathBuf>) {
+    *HOME.lock().unwrap_or_else(|e| e.into_inner()) = home;
+}
+
+/// A command for `program` with the home [`set_home`] gave, if any.
+fn gnupg_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    if let Some(home) = HOME.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        command.env("GNUPGHOME", home);
+    }
+    command
+}
+
 /// The GnuPG program: `SOPS_GPG_EXEC` when set and not empty, else `gpg` from `PATH`.
 fn gpg_program() -> std::ffi::OsString {
     std::env::var_os("SOPS_GPG_EXEC")
@@ -77,7 +96,7 @@ const MAX_STDERR: u64 = 64 << 10;
 fn run_gpg(args: &[&str], input: &[u8], max_stdout: u64) -> Result<Zeroizing<Vec<u8>>, String> {
     use std::io::Read;
     let program = gpg_program();
-    let mut child = Command::new(&program)
+    let mut child = gnupg_command(&program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -164,10 +183,11 @@ pub fn import_keys(keys: &[u8]) -> Result<(), String> {
     .map(drop)
 }
 
-/// Stops the gpg-agent serving GnuPG's home (`GNUPGHOME`), with the `gpgconf` beside the
-/// GnuPG program (or on `PATH`): a home about to be removed must not leave its agent
-/// behind. Best effort: an agent that is not running is not an error.
-pub fn stop_agent() {
+/// Stops the gpg-agent serving the GnuPG home `home` and removes its socket directory
+/// (under `/run/user/UID/gnupg/` when that exists), with the `gpgconf` beside the GnuPG
+/// program (or on `PATH`): a home about to be removed must not leave them behind. Best
+/// effort: an agent that is not running is not an error, and `gpgconf` starts none.
+pub fn stop_agent(home: &std::path::Path) {
     let program = std::path::PathBuf::from(gpg_program());
     let beside = program.with_file_name("gpgconf");
     let gpgconf = if program.parent().is_some_and(|p| !p.as_os_str().is_empty()) && beside.exists()
@@ -176,12 +196,15 @@ pub fn stop_agent() {
     } else {
         "gpgconf".into()
     };
-    let _ = Command::new(gpgconf)
-        .args(["--kill", "gpg-agent"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    for args in [&["--kill", "gpg-agent"][..], &["--remove-socketdir"]] {
+        let _ = Command::new(&gpgconf)
+            .args(args)
+            .env("GNUPGHOME", home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// The fingerprint of a PGP master key (its `fp` field).
