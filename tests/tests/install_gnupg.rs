@@ -64,16 +64,7 @@ def mpi(b):
 body = b"\x04\x00\x00\x00\x00\x01" + mpi(n) + mpi(e)
 print(hashlib.sha1(b"\x99" + struct.pack(">H", len(body)) + body).hexdigest())
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script, pub_line])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    python(script, pub_line)
 }
 
 /// `ssh-keygen` of a key without a passphrase at `path`, with extra arguments.

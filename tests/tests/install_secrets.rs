@@ -923,16 +923,7 @@ hrp = "age"
 pm = polymod([ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + five + [0] * 6) ^ 1
 print(hrp + "1" + "".join(CH[v] for v in five) + "".join(CH[(pm >> 5 * (5 - i)) & 31] for i in range(6)))
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script, pub_line])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    python(script, pub_line)
 }
 
 #[test]

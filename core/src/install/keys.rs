@@ -26,14 +26,7 @@ pub fn load(manifest: &Manifest) -> Result<AgeIdentities, InstallError> {
     }
     let keyfile = Path::new(&manifest.secrets_mount_point).join(KEY_FILE_NAME);
     let mut ssh_text = Zeroizing::new(String::new());
-    for path in &manifest.age_ssh_key_paths {
-        let data = match super::sshkey::read_key_file(path) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("Cannot read ssh key '{path}': {e}");
-                continue;
-            }
-        };
+    for (path, data) in super::sshkey::readable_key_files(&manifest.age_ssh_key_paths) {
         match super::sshkey::ssh_private_key_to_age(&data) {
             Ok((identity, recipient)) => {
                 ssh_text.push_str(&identity);

@@ -169,6 +169,20 @@ pub(crate) fn check_padding(r: &Reader<'_>) -> Result<(), String> {
     }
 }
 
+/// The readable key files of `paths`, each with its path; one that cannot be read is
+/// reported as sops-nix reports it and skipped.
+pub(crate) fn readable_key_files(
+    paths: &[String],
+) -> impl Iterator<Item = (&str, Zeroizing<Vec<u8>>)> {
+    paths.iter().filter_map(|path| match read_key_file(path) {
+        Ok(data) => Some((path.as_str(), data)),
+        Err(e) => {
+            eprintln!("Cannot read ssh key '{path}': {e}");
+            None
+        }
+    })
+}
+
 /// The most of an SSH key file read: a 16384-bit OpenSSH RSA key is under 13 KiB.
 pub const MAX_KEY_FILE: u64 = 1 << 20;
 

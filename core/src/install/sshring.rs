@@ -46,14 +46,7 @@ impl SshKeyring {
                 ))
             })?;
         let mut secrets = Vec::new();
-        for path in &m.ssh_key_paths {
-            let data = match super::sshkey::read_key_file(path) {
-                Ok(d) => d,
-                Err(e) => {
-                    eprintln!("Cannot read ssh key '{path}': {e}");
-                    continue;
-                }
-            };
+        for (path, data) in super::sshkey::readable_key_files(&m.ssh_key_paths) {
             match super::sshpgp::ssh_private_key_to_pgp(&data) {
                 Ok(key) => {
                     if m.logging.key_import {

@@ -151,6 +151,21 @@ impl Drop for Site {
     }
 }
 
+/// What a Python `script` prints for `arg` (trimmed): computations done independently of
+/// keytap's own code.
+pub fn python(script: &str, arg: &str) -> String {
+    let out = Command::new("python3")
+        .args(["-c", script, arg])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// sops-nix's placeholder for a secret name.
 pub fn placeholder(name: &str) -> String {
     use sha2_hex::sha256_hex;
