@@ -157,7 +157,7 @@ chmod +x "$work/ks-askpass.sh"
 ks_socket="$work/run/keytap/keyservice.sock"
 echo "\$ keytap keyservice --network unix --address $ks_socket &"
 SOPS_AGE_KEY_FILE="$ks_identity" KEYTAP_ASKPASS="$work/ks-askpass.sh" \
-  "$keytap" -v keyservice --network unix --address "$ks_socket" 2>"$work/keyservice.log" &
+  "$keytap" --verbose keyservice --network unix --address "$ks_socket" 2>"$work/keyservice.log" &
 started_pids=("$!" "${started_pids[@]}")
 for _ in $(seq 1 200); do [ -S "$ks_socket" ] && break; sleep 0.05; done
 for client in "$keytap" "$keytap" sops; do

@@ -13,9 +13,15 @@ pub use crate::lazy_args::Lazy;
     name = "keytap",
     version,
     about,
-    args_conflicts_with_subcommands = false
+    args_conflicts_with_subcommands = false,
+    disable_version_flag = true,
+    args_override_self = true
 )]
 pub struct Cli {
+    /// Print the version (`-v`, as sops; `-V` too).
+    #[arg(short = 'v', long, short_alias = 'V', action = clap::ArgAction::Version)]
+    pub version: (),
+
     #[command(flatten)]
     pub global: GlobalArgs,
 
@@ -53,6 +59,7 @@ impl Cli {
         }
         let line = CommandLine::try_parse_from(args)?;
         Ok(Cli {
+            version: (),
             global: line.global,
             legacy: LegacyArgs::default(),
             file: None,
@@ -63,8 +70,15 @@ impl Cli {
 
 /// [`Cli`] when the first argument names a command.
 #[derive(Parser, Debug)]
-#[command(name = "keytap", version)]
+#[command(
+    name = "keytap",
+    version,
+    disable_version_flag = true,
+    args_override_self = true
+)]
 struct CommandLine {
+    #[arg(short = 'v', long, short_alias = 'V', action = clap::ArgAction::Version)]
+    version: (),
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
@@ -79,12 +93,17 @@ pub struct GlobalArgs {
     pub config: Option<PathBuf>,
 
     /// Say which identity unwrapped the data key and other details on stderr.
-    #[arg(short = 'v', long, global = true)]
+    #[arg(long, global = true)]
     pub verbose: bool,
 
     /// Accepted for sops compatibility; keytap never checks for updates.
     #[arg(long, global = true, hide = true)]
     pub disable_version_check: bool,
+
+    /// Accepted for sops compatibility (`sops --version --check-for-updates`); keytap
+    /// never checks for updates.
+    #[arg(long, global = true, hide = true)]
+    pub check_for_updates: bool,
 }
 
 /// Mode flags of the legacy single-command form.
@@ -587,6 +606,7 @@ pub struct ExecFileArgs {
 
 // `keytap groups`.
 #[derive(Args, Debug)]
+#[command(args_override_self = true)]
 pub struct GroupsArgs {
     /// What to do.
     #[command(subcommand)]
@@ -789,15 +809,70 @@ mod tests {
         <Cli as clap::CommandFactory>::command().debug_assert();
     }
 
+    /// As sops reads them: `-v` is the version, and a flag given twice keeps its last
+    /// value (Go's flag package), in a command and in the legacy form alike.
+    #[test]
+    fn v_is_the_version_and_the_last_of_a_repeated_flag_wins() {
+        let parse = |line: &[&str]| {
+            Cli::parse_from_args(
+                std::iter::once("keytap")
+                    .chain(line.iter().copied())
+                    .map(OsString::from)
+                    .collect(),
+            )
+        };
+        for line in [
+            &["-v"][..],
+            &["--version"],
+            &["-V"],
+            &["--version", "--check-for-updates"],
+        ] {
+            let err = parse(line).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayVersion,
+                "{line:?}"
+            );
+        }
+        for line in [
+            &[
+                "decrypt",
+                "--output-type",
+                "json",
+                "--output-type",
+                "yaml",
+                "f",
+            ][..],
+            &[
+                "-d",
+                "--output-type",
+                "json",
+                "-d",
+                "--output-type",
+                "yaml",
+                "f",
+            ],
+        ] {
+            let cli = format!("{:?}", parse(line).unwrap());
+            assert!(
+                cli.contains("output_type: Some(\"yaml\")"),
+                "{line:?}: {cli}"
+            );
+        }
+        assert!(parse(&["decrypt", "-v", "f"]).is_err());
+    }
+
     /// Parsing without the legacy arguments gives what the whole command line gives:
     /// the same values, or the same error.
     #[test]
     fn a_named_command_parses_as_with_every_argument() {
         let lines: &[&[&str]] = &[
             &["decrypt", "f.yaml"],
+            &["-v", "decrypt", "f.yaml"],
+            &["decrypt", "-d", "--ignore-mac", "--ignore-mac", "f.yaml"],
             &[
                 "decrypt",
-                "-v",
+                "--verbose",
                 "--config",
                 "c.yaml",
                 "--extract",

@@ -29,7 +29,8 @@ impl<T: Args> Args for Lazy<T> {
 fn keeping_about(cmd: Command, augment: fn(Command) -> Command) -> Command {
     let about = cmd.get_about().cloned();
     let long_about = cmd.get_long_about().cloned();
-    let mut cmd = augment(cmd);
+    // A flag given twice keeps its last value, as Go's flag package (and so sops) does.
+    let mut cmd = augment(cmd).args_override_self(true);
     if let Some(about) = about {
         cmd = cmd.about(about);
     }

@@ -398,7 +398,7 @@ pub struct KeyServiceProcess {
 }
 
 impl KeyServiceProcess {
-    /// Starts `keytap -v keyservice --network unix --address <socket> ARGS` with the
+    /// Starts `keytap --verbose keyservice --network unix --address <socket> ARGS` with the
     /// workspace's clean environment plus `env`, and waits until the socket answers.
     pub fn start(ws: &Workspace, socket: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         // Beside the workspace's files: the socket's own directory is the service's to make.
@@ -407,7 +407,7 @@ impl KeyServiceProcess {
             socket.file_name().unwrap().to_string_lossy()
         ));
         let mut cmd = ws.command(keytap_bin());
-        cmd.args(["-v", "keyservice", "--network", "unix", "--address"])
+        cmd.args(["--verbose", "keyservice", "--network", "unix", "--address"])
             .arg(socket)
             .args(args)
             .env("PATH", path_with_plugins())

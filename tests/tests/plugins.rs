@@ -305,7 +305,7 @@ fn an_absent_token_falls_back_to_a_software_key() {
     let keys = ws.write("keys.txt.both", format!("{hw_identity}\n{software}"));
     let (run, _) = keytap_env(
         &ws,
-        &["decrypt", "-v", "s.json"],
+        &["decrypt", "--verbose", "s.json"],
         &[("SOPS_AGE_KEY_FILE", keys.to_str().unwrap())],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -317,7 +317,7 @@ fn an_absent_token_falls_back_to_a_software_key() {
     );
     assert!(
         run.stderr.contains("data key unwrapped with"),
-        "-v says which identity worked: {}",
+        "--verbose says which identity worked: {}",
         run.stderr
     );
 }
