@@ -49,6 +49,9 @@ impl Cli {
     fn parse_from_args(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
         if let Some(flags) = args.get(1).and_then(|arg| crate::go_flags::of_command(arg)) {
             args = crate::go_flags::rewrite(args, flags);
+        } else {
+            args =
+                crate::go_flags::rewrite_go_spellings(args, <Cli as clap::CommandFactory>::command);
         }
         let names_a_command = args
             .get(1)

@@ -111,6 +111,93 @@ pub fn rewrite(args: Vec<OsString>, flags: &GoFlags) -> Vec<OsString> {
     out
 }
 
+/// Whether an argument may be a Go spelling clap does not read: one dash before a long
+/// name (`-decrypt`), or a value joined to a long flag (`--in-place=false`).
+fn may_be_go_spelling(arg: &OsString) -> bool {
+    let Some(text) = arg.to_str() else {
+        return false;
+    };
+    match text.strip_prefix("--") {
+        Some(long) => long.contains('='),
+        None => text.strip_prefix('-').is_some_and(|rest| {
+            rest.len() > 1 && rest.starts_with(|c: char| c.is_ascii_alphabetic())
+        }),
+    }
+}
+
+/// sops's flags as Go's flag package reads them, for every sops command: a long flag with
+/// one dash (`-decrypt`, `-extract '["a"]'`), and a boolean flag with a value
+/// (`--in-place=false`, `-ignore-mac=true`: any strconv.ParseBool spelling). Both are
+/// rewritten into clap's spelling, using `root`'s argument definitions for the command
+/// the line names; anything else (short flags, unknown names, values) is left for clap.
+/// The definitions are only built when an argument may need it.
+pub fn rewrite_go_spellings(
+    args: Vec<OsString>,
+    root: impl FnOnce() -> clap::Command,
+) -> Vec<OsString> {
+    let ends = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    if !args[..ends].iter().skip(1).any(may_be_go_spelling) {
+        return args;
+    }
+    let mut root = root();
+    root.build();
+    let mut command = &root;
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest = args.into_iter();
+    out.extend(rest.next());
+    while let Some(arg) = rest.next() {
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            out.push(arg);
+            break;
+        }
+        if !text.starts_with('-') || text == "-" {
+            if let Some(sub) = command.find_subcommand(text) {
+                command = sub;
+            }
+            out.push(arg);
+            continue;
+        }
+        let flag = text.strip_prefix("--").unwrap_or(&text[1..]);
+        let (name, value) = match flag.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (flag, None),
+        };
+        let defined = (name.len() > 1)
+            .then(|| {
+                command.get_arguments().find(|a| {
+                    a.get_long() == Some(name)
+                        || a.get_all_aliases()
+                            .is_some_and(|aliases| aliases.contains(&name))
+                })
+            })
+            .flatten();
+        let Some(defined) = defined else {
+            out.push(arg);
+            continue;
+        };
+        if defined.get_action().takes_values() {
+            let has_value = value.is_some();
+            out.push(format!("--{flag}").into());
+            if !has_value {
+                // Its value, whatever it looks like.
+                out.extend(rest.next());
+            }
+            continue;
+        }
+        match value.map(keytap_core::cipher::parse_go_bool) {
+            None | Some(Some(true)) => out.push(format!("--{name}").into()),
+            Some(Some(false)) => {}
+            Some(None) => out.push(arg),
+        }
+    }
+    out.extend(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +283,43 @@ mod tests {
             ["--name=host", "-i=-"]
         );
         assert_eq!(line(&["-o"]), ["-o"]);
+    }
+
+    #[test]
+    fn sops_commands_take_go_spellings() {
+        let line = |args: &[&str]| {
+            let all = std::iter::once("keytap").chain(args.iter().copied());
+            rewrite_go_spellings(all.map(OsString::from).collect(), || {
+                <crate::args::Cli as clap::CommandFactory>::command()
+            })
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            line(&["-decrypt", "-extract", "[\"a\"]", "-output-type=json", "f"]),
+            [
+                "--decrypt",
+                "--extract",
+                "[\"a\"]",
+                "--output-type=json",
+                "f"
+            ]
+        );
+        assert_eq!(
+            line(&["decrypt", "--ignore-mac=true", "-in-place=false", "f"]),
+            ["decrypt", "--ignore-mac", "f"]
+        );
+        assert_eq!(
+            line(&["encrypt", "-age", "-x", "--in-place=0", "f"]),
+            ["encrypt", "--age", "-x", "f"]
+        );
+        // Short flags, unknown names, bad booleans and what follows `--` stay.
+        assert_eq!(
+            line(&["-d", "-zz", "--ignore-mac=maybe", "--", "-decrypt"]),
+            ["-d", "-zz", "--ignore-mac=maybe", "--", "-decrypt"]
+        );
+        assert_eq!(line(&["decrypt", "f"]), ["decrypt", "f"]);
     }
 }

@@ -113,6 +113,65 @@ fn legacy_forms_behave_like_sops() {
     );
 }
 
+/// Flags as Go's flag package reads them, which sops users write: one dash before a long
+/// name, a value joined to a boolean, a flag given twice (the last wins), `-v` for the
+/// version. keytap answers each line with sops's exit code and output (sops's usage text
+/// after a bad flag aside).
+#[test]
+fn go_flag_spellings_read_as_sops_reads_them() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: 1\nb: two\n");
+    let enc = ws
+        .sops(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
+    ws.write("enc.yaml", enc);
+    for line in [
+        &["-decrypt", "-extract", r#"["b"]"#, "enc.yaml"][..],
+        &["-d", "-output-type", "json", "enc.yaml"],
+        &[
+            "decrypt",
+            "--ignore-mac=true",
+            "--output-type=json",
+            "enc.yaml",
+        ],
+        &["decrypt", "-in-place=false", "enc.yaml"],
+        &[
+            "decrypt",
+            "--output-type",
+            "json",
+            "--output-type",
+            "yaml",
+            "enc.yaml",
+        ],
+        &[
+            "-d",
+            "-d",
+            "--extract",
+            r#"["a"]"#,
+            "--extract",
+            r#"["b"]"#,
+            "enc.yaml",
+        ],
+        &["-d", "--ignore-mac=maybe", "enc.yaml"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(
+            ours.code, theirs.code,
+            "{line:?}: {} / {}",
+            ours.stderr, theirs.stderr
+        );
+        if theirs.code == 0 {
+            assert_eq!(ours.out(), theirs.out(), "{line:?}");
+        }
+    }
+    let (ours, theirs) = (
+        ws.keytap(["-v"]),
+        ws.sops(["-v", "--disable-version-check"]),
+    );
+    assert_eq!((ours.code, theirs.code), (0, 0), "{}", ours.stderr);
+    assert!(ours.out().starts_with("keytap ") && theirs.out().starts_with("sops "));
+}
+
 #[test]
 fn groups_add_and_delete_interoperate() {
     let ws = Workspace::new();
