@@ -182,7 +182,7 @@ pub fn rewrite_go_spellings(
         if defined.get_action().takes_values() {
             let has_value = value.is_some();
             out.push(format!("--{flag}").into());
-            if !has_value {
+            if !has_value && !defined.is_require_equals_set() {
                 // Its value, whatever it looks like.
                 out.extend(rest.next());
             }
@@ -321,5 +321,10 @@ mod tests {
             ["-d", "-zz", "--ignore-mac=maybe", "--", "-decrypt"]
         );
         assert_eq!(line(&["decrypt", "f"]), ["decrypt", "f"]);
+        // A flag whose value must be joined takes nothing from the next argument.
+        assert_eq!(
+            line(&["decrypt", "-enable-local-keyservice", "-in-place=1", "f"]),
+            ["decrypt", "--enable-local-keyservice", "--in-place", "f"]
+        );
     }
 }

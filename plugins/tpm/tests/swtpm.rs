@@ -403,7 +403,7 @@ fn a_tpm_that_is_down_falls_back_to_a_software_key() {
     );
     let tcti = tpm.tcti();
     tpm.stop();
-    let r = decrypt(&ws, &both, &tcti, None, &["-v", "s.json"], &[]);
+    let r = decrypt(&ws, &both, &tcti, None, &["--verbose", "s.json"], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.out().contains("s3cret"));
     assert!(r.stderr.contains("skipping"), "{}", r.stderr);
