@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
+    /// Further arguments of the legacy forms, which sops ignores with a warning.
+    #[arg(hide = true)]
+    pub ignored: Vec<OsString>,
+
     /// The command.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -66,6 +70,7 @@ impl Cli {
             global: line.global,
             legacy: LegacyArgs::default(),
             file: None,
+            ignored: Vec::new(),
             command: Some(line.command),
         })
     }
@@ -299,7 +304,7 @@ pub struct CommonArgs {
     pub filename_override: Option<PathBuf>,
     /// Spaces of indentation in YAML/JSON output (negative values are sops's: -1 is a
     /// tab in JSON; YAML refuses any negative value when writing).
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = crate::go_flags::parse_go_int)]
     pub indent: Option<i64>,
     #[command(flatten)]
     pub keyservice: KeyServiceArgs,
@@ -319,7 +324,7 @@ pub struct KeyArgs {
     #[command(flatten)]
     pub foreign: ForeignKeyArgs,
     /// Groups needed to recover the key when there are several key groups.
-    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
+    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N", value_parser = crate::go_flags::parse_go_count)]
     pub shamir_threshold: Option<usize>,
     /// Keys ending in this suffix stay unencrypted.
     #[arg(long)]
@@ -417,6 +422,9 @@ pub struct EncryptArgs {
     pub keys: KeyArgs,
     /// The file to encrypt (stdin when omitted; then --filename-override is required).
     pub file: Option<PathBuf>,
+    /// Further arguments, which sops ignores with a warning.
+    #[arg(hide = true)]
+    pub ignored: Vec<OsString>,
 }
 
 // `keytap decrypt`.
@@ -452,6 +460,9 @@ pub struct EditArgs {
     pub ignore_mac: bool,
     /// The file to edit.
     pub file: PathBuf,
+    /// Further arguments, which sops ignores with a warning.
+    #[arg(hide = true)]
+    pub ignored: Vec<OsString>,
 }
 
 // `keytap set`.
@@ -469,7 +480,7 @@ pub struct SetArgs {
     #[arg(long)]
     pub idempotent: bool,
     /// sops defines it here and never reads it; keytap accepts it the same way.
-    #[arg(long = "shamir-secret-sharing-threshold", hide = true)]
+    #[arg(long = "shamir-secret-sharing-threshold", hide = true, value_parser = crate::go_flags::parse_go_count)]
     pub shamir_threshold: Option<usize>,
     /// Do not check the MAC.
     #[arg(long)]
@@ -494,7 +505,7 @@ pub struct UnsetArgs {
     #[arg(long)]
     pub idempotent: bool,
     /// sops defines it here and never reads it; keytap accepts it the same way.
-    #[arg(long = "shamir-secret-sharing-threshold", hide = true)]
+    #[arg(long = "shamir-secret-sharing-threshold", hide = true, value_parser = crate::go_flags::parse_go_count)]
     pub shamir_threshold: Option<usize>,
     /// Do not check the MAC.
     #[arg(long)]
@@ -549,6 +560,9 @@ pub struct FilestatusArgs {
     pub input_type: Option<String>,
     /// The file.
     pub file: PathBuf,
+    /// Further arguments, which sops ignores (silently, here).
+    #[arg(hide = true)]
+    pub ignored: Vec<OsString>,
 }
 
 // `keytap exec-env`.
@@ -779,7 +793,7 @@ pub struct GroupsAddArgs {
     #[arg(short = 'i', long = "in-place")]
     pub in_place: bool,
     /// Groups needed to recover the key.
-    #[arg(long = "shamir-secret-sharing-threshold")]
+    #[arg(long = "shamir-secret-sharing-threshold", value_parser = crate::go_flags::parse_go_count)]
     pub shamir_threshold: Option<usize>,
 }
 
@@ -795,7 +809,7 @@ pub struct GroupsDeleteArgs {
     #[arg(short = 'i', long = "in-place")]
     pub in_place: bool,
     /// Groups needed to recover the key.
-    #[arg(long = "shamir-secret-sharing-threshold")]
+    #[arg(long = "shamir-secret-sharing-threshold", value_parser = crate::go_flags::parse_go_count)]
     pub shamir_threshold: Option<usize>,
     /// The group's index.
     pub index: String,

@@ -198,6 +198,51 @@ pub fn rewrite_go_spellings(
     out
 }
 
+/// An integer flag's value as Go's flag package reads it (`strconv.ParseInt(s, 0, 64)`):
+/// an optional sign, then decimal, or `0x`/`0b`/`0o` or a leading `0` (octal) for the
+/// base, with `_` allowed between digits and after the base prefix. sops's `--indent`
+/// and `--shamir-secret-sharing-threshold` are read so: `--indent 010` is 8.
+pub fn parse_go_int(text: &str) -> Result<i64, String> {
+    let bad = || format!("invalid value {text:?}: parse error");
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = unsigned.to_ascii_lowercase();
+    let (radix, digits, prefixed) = if let Some(rest) = lower.strip_prefix("0x") {
+        (16, rest, true)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (2, rest, true)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (8, rest, true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..], true)
+    } else {
+        (10, lower.as_str(), false)
+    };
+    // Underscores only between digits, or between the prefix and a digit (Go's
+    // underscoreOK).
+    let underscores_ok =
+        !digits.ends_with('_') && !digits.contains("__") && (prefixed || !digits.starts_with('_'));
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    if clean.is_empty() || !underscores_ok || clean.starts_with(['+', '-']) {
+        return Err(bad());
+    }
+    let magnitude = u64::from_str_radix(&clean, radix).map_err(|_| bad())?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude).ok_or_else(bad)
+    } else {
+        i64::try_from(magnitude).map_err(|_| bad())
+    }
+}
+
+/// [`parse_go_int`] for a count (`--shamir-secret-sharing-threshold`): not negative.
+pub fn parse_go_count(text: &str) -> Result<usize, String> {
+    let n = parse_go_int(text)?;
+    usize::try_from(n).map_err(|_| format!("invalid value {text:?}: a count is not negative"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +371,39 @@ mod tests {
             line(&["decrypt", "-enable-local-keyservice", "-in-place=1", "f"]),
             ["decrypt", "--enable-local-keyservice", "--in-place", "f"]
         );
+    }
+
+    #[test]
+    fn integers_are_read_as_go_reads_them() {
+        for (text, want) in [
+            ("4", 4),
+            ("010", 8),
+            ("0x1F", 31),
+            ("0b101", 5),
+            ("0o17", 15),
+            ("0x_1f", 31),
+            ("1_000", 1000),
+            ("0_10", 8),
+            ("-0x10", -16),
+            ("+7", 7),
+            ("0", 0),
+            ("-9223372036854775808", i64::MIN),
+        ] {
+            assert_eq!(parse_go_int(text), Ok(want), "{text}");
+        }
+        for text in [
+            "",
+            "-",
+            "0x",
+            "08",
+            "1__0",
+            "0x1_",
+            "_1",
+            "abc",
+            "9223372036854775808",
+            "--1",
+        ] {
+            assert!(parse_go_int(text).is_err(), "{text}");
+        }
     }
 }

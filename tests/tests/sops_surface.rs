@@ -115,8 +115,8 @@ fn legacy_forms_behave_like_sops() {
 
 /// Flags as Go's flag package reads them, which sops users write: one dash before a long
 /// name, a value joined to a boolean, a flag given twice (the last wins), `-v` for the
-/// version. keytap answers each line with sops's exit code and output (sops's usage text
-/// after a bad flag aside).
+/// version, positional arguments past the first. keytap answers each line with sops's
+/// exit code and output (sops's usage text after a bad flag aside).
 #[test]
 fn go_flag_spellings_read_as_sops_reads_them() {
     let ws = Workspace::new();
@@ -164,6 +164,28 @@ fn go_flag_spellings_read_as_sops_reads_them() {
             assert_eq!(ours.out(), theirs.out(), "{line:?}");
         }
     }
+    // Positional arguments past the first: sops warns (decrypt, encrypt, rotate, edit,
+    // the legacy forms) and uses the first.
+    for line in [
+        &["decrypt", "enc.yaml", "other.yaml"][..],
+        &["-d", "enc.yaml", "other.yaml"],
+        &["filestatus", "enc.yaml", "x"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(
+            (ours.code, ours.out()),
+            (theirs.code, theirs.out()),
+            "{line:?}"
+        );
+        let warned = |r: &Run| {
+            r.stderr
+                .contains("More than one positional argument provided")
+        };
+        assert_eq!(warned(&ours), warned(&theirs), "{line:?}: {}", ours.stderr);
+    }
+    let encrypted = ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml", "x"]);
+    assert_eq!(encrypted.code, 0, "{}", encrypted.stderr);
+    assert!(encrypted.stderr.contains("Only the first one will be used"));
     let (ours, theirs) = (
         ws.keytap(["-v"]),
         ws.sops(["-v", "--disable-version-check"]),

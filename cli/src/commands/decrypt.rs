@@ -57,13 +57,7 @@ pub fn run(
     }
     let stdin = [PathBuf::from("-")];
     let files = if files.is_empty() { &stdin[..] } else { files };
-    if files.len() != 1 {
-        return Err(CliError::new(
-            exit_code::GENERIC,
-            "Error: decrypt takes one file unless --output-dir is given",
-        ));
-    }
-    let file = &files[0];
+    let file = &super::first_positional(files)[0];
     let mode = OpenMode {
         lock: common.in_place,
         ..OpenMode::READ

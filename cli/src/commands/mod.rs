@@ -29,7 +29,15 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         crate::context::set_key_services(args)?;
     }
     match cli.command {
-        Some(Command::Encrypt(Lazy(EncryptArgs { common, keys, file }))) => {
+        Some(Command::Encrypt(Lazy(EncryptArgs {
+            common,
+            keys,
+            file,
+            ignored,
+        }))) => {
+            if !ignored.is_empty() {
+                warn_more_than_one_positional();
+            }
             let file = match file {
                 Some(f) => f,
                 None if common.filename_override.is_some() => "-".into(),
@@ -61,7 +69,13 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             ignore_mac,
             show_master_keys,
             file,
-        }))) => edit::run(&common, &keys, ignore_mac, show_master_keys, &file),
+            ignored,
+        }))) => {
+            if !ignored.is_empty() {
+                warn_more_than_one_positional();
+            }
+            edit::run(&common, &keys, ignore_mac, show_master_keys, &file)
+        }
         Some(Command::Set(Lazy(SetArgs {
             common,
             value_file,
@@ -134,9 +148,9 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             files,
             ..
         }))) => updatekeys::run(yes, dry_run, input_type.as_deref(), &files),
-        Some(Command::Filestatus(Lazy(FilestatusArgs { input_type, file }))) => {
-            filestatus::run(input_type.as_deref(), &file)
-        }
+        Some(Command::Filestatus(Lazy(FilestatusArgs {
+            input_type, file, ..
+        }))) => filestatus::run(input_type.as_deref(), &file),
         Some(Command::ExecEnv(Lazy(ExecEnvArgs {
             pristine,
             background,
@@ -293,6 +307,9 @@ fn legacy(cli: Cli) -> Result<i32, CliError> {
             "Error: no file specified",
         ));
     };
+    if !cli.ignored.is_empty() {
+        warn_more_than_one_positional();
+    }
     let modes = [l.encrypt, l.decrypt, l.rotate]
         .iter()
         .filter(|m| **m)
@@ -326,4 +343,18 @@ fn legacy(cli: Cli) -> Result<i32, CliError> {
     } else {
         edit::run(&l.common, &l.keys, l.ignore_mac, l.show_master_keys, &file)
     }
+}
+
+/// The first of a command's file arguments, with sops's warning when there are more
+/// (sops uses the first and ignores the rest).
+pub(crate) fn first_positional<T>(files: &[T]) -> &[T] {
+    if files.len() > 1 {
+        warn_more_than_one_positional();
+    }
+    &files[..files.len().min(1)]
+}
+
+/// sops's warning for positional arguments past the first, which it ignores.
+pub(crate) fn warn_more_than_one_positional() {
+    eprintln!("More than one positional argument provided. Only the first one will be used!");
 }

@@ -110,12 +110,12 @@ pub fn run(
     files: &[PathBuf],
     form: Form,
 ) -> Result<i32, CliError> {
-    if files.len() > 1 && !common.in_place {
-        return Err(CliError::new(
-            exit_code::CONFLICTING_PARAMETERS,
-            "Error: rotate takes one file unless -i (--in-place) is given",
-        ));
-    }
+    // Several files are rotated in place together; otherwise sops's rule: the first.
+    let files = if common.in_place {
+        files
+    } else {
+        super::first_positional(files)
+    };
     if changes_keys(changes) {
         if let Some(missing) = files.iter().find(|f| !f.exists()) {
             let instead = match form {
