@@ -45,6 +45,32 @@ pub fn of_command(command: &std::ffi::OsStr) -> Option<&'static GoFlags> {
     }
 }
 
+/// A flag argument (`-name`, `--name`, either with `=value`): the flag without its
+/// dashes, its name and its value.
+fn split_flag(text: &str) -> (&str, &str, Option<&str>) {
+    let flag = text.strip_prefix("--").unwrap_or(&text[1..]);
+    match flag.split_once('=') {
+        Some((name, value)) => (flag, name, Some(value)),
+        None => (flag, flag, None),
+    }
+}
+
+/// A boolean flag as Go reads it: bare or with a true value, clap's `spelling`; with a
+/// false value, nothing; with anything else, the argument as it was, for clap to refuse.
+/// `value` is the flag's value read by `strconv.ParseBool`, if it has one.
+fn push_bool(
+    out: &mut Vec<OsString>,
+    spelling: OsString,
+    value: Option<Option<bool>>,
+    arg: OsString,
+) {
+    match value {
+        None | Some(Some(true)) => out.push(spelling),
+        Some(Some(false)) => {}
+        Some(None) => out.push(arg),
+    }
+}
+
 /// `args` (the whole command line, `args[1]` being the command) with Go-style flags
 /// rewritten for clap. A value goes with its flag as `FLAG=VALUE` (Go takes the next
 /// argument whatever it looks like). Like Go, the flags end at `--` or at the first
@@ -69,11 +95,7 @@ pub fn rewrite(args: Vec<OsString>, flags: &GoFlags) -> Vec<OsString> {
             out.push(arg);
             break;
         }
-        let flag = text.strip_prefix("--").unwrap_or(&text[1..]);
-        let (name, value) = match flag.split_once('=') {
-            Some((name, value)) => (name, Some(value)),
-            None => (flag, None),
-        };
+        let (_, name, value) = split_flag(text);
         let spelling = |table: &[(&str, &'static str)]| {
             table
                 .iter()
@@ -96,11 +118,8 @@ pub fn rewrite(args: Vec<OsString>, flags: &GoFlags) -> Vec<OsString> {
             joined.push(value);
             out.push(joined);
         } else if let Some(clap) = spelling(flags.bools) {
-            match value.map(keytap_core::cipher::parse_go_bool) {
-                None | Some(Some(true)) => out.push(clap.into()),
-                Some(Some(false)) => {}
-                Some(None) => out.push(arg),
-            }
+            let value = value.map(keytap_core::cipher::parse_go_bool);
+            push_bool(&mut out, clap.into(), value, arg);
         } else if matches!((name, value), ("h" | "help", None)) {
             out.push("--help".into());
         } else {
@@ -161,11 +180,7 @@ pub fn rewrite_go_spellings(
             out.push(arg);
             continue;
         }
-        let flag = text.strip_prefix("--").unwrap_or(&text[1..]);
-        let (name, value) = match flag.split_once('=') {
-            Some((name, value)) => (name, Some(value)),
-            None => (flag, None),
-        };
+        let (flag, name, value) = split_flag(text);
         let defined = (name.len() > 1)
             .then(|| {
                 command.get_arguments().find(|a| {
@@ -188,11 +203,11 @@ pub fn rewrite_go_spellings(
             }
             continue;
         }
-        match value.map(keytap_core::cipher::parse_go_bool) {
-            None | Some(Some(true)) => out.push(format!("--{name}").into()),
-            Some(Some(false)) => {}
-            Some(None) => out.push(arg),
-        }
+        let (spelling, value) = (
+            format!("--{name}"),
+            value.map(keytap_core::cipher::parse_go_bool),
+        );
+        push_bool(&mut out, spelling.into(), value, arg);
     }
     out.extend(rest);
     out
