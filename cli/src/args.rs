@@ -51,8 +51,8 @@ impl Cli {
     }
 
     fn parse_from_args(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
-        if let Some(flags) = args.get(1).and_then(|arg| crate::go_flags::of_command(arg)) {
-            args = crate::go_flags::rewrite(args, flags);
+        if args.get(1).is_some_and(|arg| arg == "install-secrets") {
+            args = crate::go_flags::rewrite(args, &crate::go_flags::INSTALL_SECRETS);
         } else {
             args =
                 crate::go_flags::rewrite_go_spellings(args, <Cli as clap::CommandFactory>::command);
@@ -877,6 +877,41 @@ mod tests {
             );
         }
         assert!(parse(&["decrypt", "-v", "f"]).is_err());
+    }
+
+    /// ssh-to-pgp's own spellings (Go's) reach `ssh-to-pgp`'s arguments.
+    #[test]
+    fn ssh_to_pgp_takes_its_go_spellings() {
+        let parse = |line: &[&str]| {
+            let all = ["keytap", "ssh-to-pgp"].iter().chain(line);
+            format!(
+                "{:?}",
+                Cli::parse_from_args(all.map(OsString::from).collect()).unwrap()
+            )
+        };
+        let cli = parse(&[
+            "-format=binary",
+            "-private-key",
+            "-i",
+            "id_rsa",
+            "-o",
+            "out",
+        ]);
+        for field in [
+            "format: \"binary\"",
+            "private_key: true",
+            "input: \"id_rsa\"",
+            "output: \"out\"",
+        ] {
+            assert!(cli.contains(field), "{field}: {cli}");
+        }
+        let cli = parse(&["--private-key=false", "-name", "host", "-i", "-"]);
+        for field in ["private_key: false", "name: \"host\"", "input: \"-\""] {
+            assert!(cli.contains(field), "{field}: {cli}");
+        }
+        let missing =
+            Cli::parse_from_args(["keytap", "ssh-to-pgp", "-o"].map(OsString::from).to_vec());
+        assert!(missing.is_err());
     }
 
     /// Parsing without the legacy arguments gives what the whole command line gives:

@@ -1,11 +1,12 @@
-//! Flags as Go's `flag` package reads them, for the commands that stand in for Go tools:
-//! `install-secrets` (sops-install-secrets) and `ssh-to-pgp`.
+//! Flags as Go's `flag` package reads them: sops's (through urfave/cli), ssh-to-pgp's and
+//! sops-install-secrets's.
 //!
-//! sops-nix calls its installer with single-dash long flags (`-check-mode=manifest`,
-//! `-ignore-passwd`), ssh-to-pgp users write `-private-key -format=binary`, and Go also
-//! takes `-check-mode manifest` and `-ignore-passwd=false`. clap reads `-check-mode` as
-//! the short flags `-c -h -e ...`, so the flags before the first argument that is not one
-//! are rewritten into clap's spelling first.
+//! Go takes a long flag after one dash (`-decrypt`, `-check-mode=manifest`,
+//! `-private-key`) and a boolean with a value (`-ignore-passwd=false`); clap reads
+//! `-check-mode` as the short flags `-c -h -e ...` and refuses a value on a boolean, so
+//! such arguments are rewritten into clap's spelling first. `install-secrets`, whose Go
+//! flags also end at its first argument, has a table of its own ([`INSTALL_SECRETS`]);
+//! every other command is rewritten from its own clap definitions.
 
 use std::ffi::OsString;
 
@@ -22,28 +23,6 @@ pub const INSTALL_SECRETS: GoFlags = GoFlags {
     values: &[("check-mode", "--check-mode")],
     bools: &[("ignore-passwd", "--ignore-passwd")],
 };
-
-/// ssh-to-pgp's flags.
-pub const SSH_TO_PGP: GoFlags = GoFlags {
-    values: &[
-        ("i", "-i"),
-        ("o", "-o"),
-        ("format", "--format"),
-        ("name", "--name"),
-        ("comment", "--comment"),
-        ("email", "--email"),
-    ],
-    bools: &[("private-key", "--private-key")],
-};
-
-/// The Go flags of the command `args[1]` names, if it stands in for a Go tool.
-pub fn of_command(command: &std::ffi::OsStr) -> Option<&'static GoFlags> {
-    match command.to_str()? {
-        "install-secrets" => Some(&INSTALL_SECRETS),
-        "ssh-to-pgp" => Some(&SSH_TO_PGP),
-        _ => None,
-    }
-}
 
 /// A flag argument (`-name`, `--name`, either with `=value`): the flag without its
 /// dashes, its name and its value.
@@ -315,34 +294,6 @@ mod tests {
                 "m.json"
             ]
         );
-    }
-
-    #[test]
-    fn ssh_to_pgp_takes_its_go_spellings() {
-        let line = |args: &[&str]| {
-            let all = ["keytap", "ssh-to-pgp"].iter().chain(args);
-            rewrite(all.map(OsString::from).collect(), &SSH_TO_PGP)
-                .into_iter()
-                .skip(2)
-                .map(|a| a.into_string().unwrap())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            line(&[
-                "-format=binary",
-                "-private-key",
-                "-i",
-                "id_rsa",
-                "-o",
-                "out"
-            ]),
-            ["--format=binary", "--private-key", "-i=id_rsa", "-o=out"]
-        );
-        assert_eq!(
-            line(&["--private-key=false", "-name", "host", "-i", "-"]),
-            ["--name=host", "-i=-"]
-        );
-        assert_eq!(line(&["-o"]), ["-o"]);
     }
 
     #[test]

@@ -3,13 +3,10 @@
 //! can be encrypted to a host's RSA key: `keytap ssh-to-pgp -i ssh_host_rsa_key | gpg
 //! --import`, then `--pgp` with the fingerprint printed on stderr.
 
-use std::io::Read;
 use std::path::Path;
 
 use keytap_core::error::exit_code;
-use keytap_core::goerr::io_reason;
-use keytap_core::install::sshkey::{read_key_file, MAX_KEY_FILE};
-use keytap_core::install::sshpgp;
+use keytap_core::install::{sshkey, sshpgp};
 use keytap_core::safefs::replace::Contents;
 use zeroize::Zeroizing;
 
@@ -68,20 +65,12 @@ pub fn run(flags: Flags) -> Result<i32, CliError> {
     Ok(0)
 }
 
-/// The key file's bytes (`-`: stdin), at most [`MAX_KEY_FILE`].
+/// The key file's bytes (`-`: stdin), at most 1 MiB.
 fn read_key(input: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    if input.as_os_str() != "-" {
-        let path = input.to_string_lossy();
-        return read_key_file(&path).map_err(|e| format!("error reading {path}: {e}"));
+    if input.as_os_str() == "-" {
+        return sshkey::read_key(std::io::stdin().lock())
+            .map_err(|e| format!("error reading stdin: {e}"));
     }
-    let mut data = Zeroizing::new(Vec::with_capacity(16 << 10));
-    std::io::stdin()
-        .lock()
-        .take(MAX_KEY_FILE + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| format!("error reading stdin: {}", io_reason(&e)))?;
-    if data.len() as u64 > MAX_KEY_FILE {
-        return Err("error reading stdin: larger than 1 MiB, not an SSH key".into());
-    }
-    Ok(data)
+    let path = input.to_string_lossy();
+    sshkey::read_key_file(&path).map_err(|e| format!("error reading {path}: {e}"))
 }

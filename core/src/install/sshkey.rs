@@ -189,15 +189,28 @@ pub const MAX_KEY_FILE: u64 = 1 << 20;
 /// An SSH key file's bytes, at most [`MAX_KEY_FILE`]; the error as Go words a failed
 /// open (`open PATH: no such file or directory`).
 pub fn read_key_file(path: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    let read = std::fs::File::open(path).and_then(read_capped);
+    read.map_err(|e| format!("open {path}: {}", crate::goerr::io_reason(&e)))?
+        .ok_or_else(too_large)
+}
+
+/// What `reader` (stdin) gives, at most [`MAX_KEY_FILE`].
+pub fn read_key(reader: impl std::io::Read) -> Result<Zeroizing<Vec<u8>>, String> {
+    read_capped(reader)
+        .map_err(|e| crate::goerr::io_reason(&e))?
+        .ok_or_else(too_large)
+}
+
+/// Up to [`MAX_KEY_FILE`] bytes of `reader`; None when it has more.
+fn read_capped(reader: impl std::io::Read) -> std::io::Result<Option<Zeroizing<Vec<u8>>>> {
     use std::io::Read;
     let mut data = Zeroizing::new(Vec::with_capacity(16 << 10));
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_KEY_FILE + 1).read_to_end(&mut data))
-        .map_err(|e| format!("open {path}: {}", crate::goerr::io_reason(&e)))?;
-    if data.len() as u64 > MAX_KEY_FILE {
-        return Err("larger than 1 MiB, not an SSH key".into());
-    }
-    Ok(data)
+    reader.take(MAX_KEY_FILE + 1).read_to_end(&mut data)?;
+    Ok((data.len() as u64 <= MAX_KEY_FILE).then_some(data))
+}
+
+fn too_large() -> String {
+    "larger than 1 MiB, not an SSH key".into()
 }
 
 /// Reads SSH wire encoding (RFC 4251): big-endian `uint32`s and length-prefixed strings.
