@@ -51,6 +51,7 @@ impl Cli {
     }
 
     fn parse_from_args(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        spell_help_alias(&mut args);
         if args.get(1).is_some_and(|arg| arg == "install-secrets") {
             args = crate::go_flags::rewrite(args, &crate::go_flags::INSTALL_SECRETS);
         } else {
@@ -73,6 +74,18 @@ impl Cli {
             ignored: Vec::new(),
             command: Some(line.command),
         })
+    }
+}
+
+/// sops (urfave/cli) takes `h` for `help` where a command name goes: `sops h`,
+/// `sops h decrypt`, `sops groups h`.
+fn spell_help_alias(args: &mut [OsString]) {
+    let at = match args.get(1) {
+        Some(first) if first == "groups" => 2,
+        _ => 1,
+    };
+    if let Some(arg) = args.get_mut(at).filter(|arg| *arg == "h") {
+        *arg = "help".into();
     }
 }
 

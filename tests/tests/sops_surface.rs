@@ -192,6 +192,19 @@ fn go_flag_spellings_read_as_sops_reads_them() {
     );
     assert_eq!((ours.code, theirs.code), (0, 0), "{}", ours.stderr);
     assert!(ours.out().starts_with("keytap ") && theirs.out().starts_with("sops "));
+    // `h` is `help` where a command name goes, even beside a file named `h`.
+    ws.write("h", "a: 1\n");
+    for (line, names) in [
+        (&["h"][..], "decrypt"),
+        (&["h", "decrypt"], "--extract"),
+        (&["groups", "h"], "delete"),
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!((ours.code, theirs.code), (0, 0), "{line:?}: {}", ours.stderr);
+        for run in [&ours, &theirs] {
+            assert!(run.out().contains(names), "{line:?}: {}", run.out());
+        }
+    }
 }
 
 #[test]
