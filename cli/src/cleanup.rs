@@ -1,6 +1,7 @@
 //! Plaintext that must not outlive an interrupted keytap: paths registered here are
-//! removed when SIGINT, SIGTERM or SIGHUP arrives, before keytap exits. (On every other
-//! exit path their owners remove them when dropped.)
+//! removed when a signal that would end keytap arrives (SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+//! the user and timer signals, resource limits), before keytap exits. (On every other exit
+//! path their owners remove them when dropped; SIGKILL cannot be caught.)
 
 use std::path::PathBuf;
 use std::sync::{Mutex, Once};
@@ -34,8 +35,14 @@ pub fn on_signal_remove(dir: PathBuf) -> Registration {
 }
 
 fn install_handler() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+    use signal_hook::consts::*;
+    // Every signal whose default action ends the process and that a program may catch
+    // (SIGQUIT's would also dump the plaintext in memory to a core file).
+    let terminating = [
+        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU,
+        SIGXFSZ,
+    ];
+    let Ok(mut signals) = signal_hook::iterator::Signals::new(terminating) else {
         return;
     };
     std::thread::spawn(move || {

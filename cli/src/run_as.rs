@@ -18,6 +18,24 @@ use crate::error::CliError;
 /// name still win, as they do with sops.
 pub type UserEnv = Vec<(&'static str, OsString)>;
 
+/// The caller's secrets that keytap itself reads from the environment (an inline age
+/// identity, a TPM PIN): the user the command runs as is not given them. (sops passes them
+/// on.)
+const WITHHELD: [&str; 2] = ["SOPS_AGE_KEY", "AGE_TPM_PIN"];
+
+/// Gives `command` the environment of the user it runs as, when `--user` was given.
+pub fn set_user_env(command: &mut std::process::Command, user_env: Option<&UserEnv>) {
+    let Some(user_env) = user_env else {
+        return;
+    };
+    for name in WITHHELD {
+        command.env_remove(name);
+    }
+    for (name, value) in user_env {
+        command.env(name, value);
+    }
+}
+
 /// Becomes user `name` for the rest of this process. Fails, changing nothing the caller
 /// could rely on, when the user is unknown or the change is not permitted (only root may
 /// become another user); after success no way back to the old ids is left.

@@ -7,12 +7,14 @@
 //!   passphrases it was given for a while ([`cache`]), so ten commands cost one prompt.
 //! * [`listen`]: where the server listens: an owner-only unix socket, loopback TCP, or a
 //!   socket systemd passes (`LISTEN_FDS`).
+//! * [`peer`]: who may connect: the service's own user, never another local one.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod cache;
 pub mod client;
 pub mod listen;
+pub mod peer;
 pub mod server;
 
 /// Code generated from `proto/` at build time.

@@ -1,7 +1,8 @@
 //! Where the key service listens. Safe by default: a unix socket is owner-only (0600) in a
-//! directory made 0700 if it has to be made; TCP binds to loopback unless the caller
-//! explicitly allows more; a socket passed by systemd (`LISTEN_FDS`, socket activation)
-//! is used as it is.
+//! directory made 0700 if it has to be made, and never in a directory another user could
+//! swap it in; TCP binds to loopback unless the caller explicitly allows more; a socket
+//! passed by systemd (`LISTEN_FDS`, socket activation) is used as it is. Who may connect
+//! is [`crate::peer`]'s question.
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
@@ -9,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 /// A bound listener.
 pub enum Listener {
-    /// A unix socket; `remove` is the path to unlink on shutdown (sockets we made).
+    /// A unix socket; `remove` is the socket file to unlink on shutdown (sockets we made).
     Unix {
         /// The listener.
         listener: tokio::net::UnixListener,
         /// The socket file we created, if any.
-        remove: Option<PathBuf>,
+        remove: Option<OwnSocket>,
     },
     /// A TCP listener.
     Tcp(tokio::net::TcpListener),
@@ -33,6 +34,24 @@ impl Listener {
                 .local_addr()
                 .map(|a| format!("tcp://{a}"))
                 .unwrap_or_else(|_| "tcp://(unknown)".into()),
+        }
+    }
+}
+
+/// A socket file the service made, removed on shutdown only if it is still that file.
+pub struct OwnSocket {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl OwnSocket {
+    /// Unlinks the socket, unless something else has taken its name since.
+    pub fn remove(self) {
+        if let Ok(m) = std::fs::symlink_metadata(&self.path) {
+            if (m.dev(), m.ino()) == (self.device, self.inode) {
+                let _ = std::fs::remove_file(&self.path);
+            }
         }
     }
 }
@@ -59,18 +78,22 @@ pub fn from_systemd() -> io::Result<Option<Listener>> {
     ))
 }
 
-/// Binds an owner-only unix socket at `path`. Its directory is created 0700 if missing;
-/// a stale socket (nobody listening) is replaced; a live one is an error.
+/// Binds an owner-only unix socket at `path`. Its directory is created 0700 if missing,
+/// and must not be writable by others (unless sticky, as `/tmp`); a stale socket (nobody
+/// listening) is replaced; a live one is an error.
 pub fn bind_unix(path: &Path) -> io::Result<Listener> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
+    check_socket_directory(dir)?;
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -101,12 +124,44 @@ pub fn bind_unix(path: &Path) -> io::Result<Listener> {
     let bound = std::os::unix::net::UnixListener::bind(path);
     rustix::process::umask(old);
     let listener = bound?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let made = std::fs::symlink_metadata(path)?;
     listener.set_nonblocking(true)?;
     Ok(Listener::Unix {
         listener: tokio::net::UnixListener::from_std(listener)?,
-        remove: Some(path.to_path_buf()),
+        remove: Some(OwnSocket {
+            path: path.to_path_buf(),
+            device: made.dev(),
+            inode: made.ino(),
+        }),
     })
+}
+
+/// Refuses a directory where another user could replace the socket, or the service's own
+/// clean-up could be turned against another file: it must belong to this user (or root)
+/// and be writable by no one else, unless sticky (there no one removes another's file).
+fn check_socket_directory(dir: &Path) -> io::Result<()> {
+    let m = std::fs::metadata(dir)?;
+    let ours = rustix::process::geteuid().as_raw();
+    let refuse = |why: String| {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} {why}: another user could replace the socket there",
+                dir.display()
+            ),
+        ))
+    };
+    if m.uid() != ours && m.uid() != 0 {
+        return refuse(format!("belongs to uid {}", m.uid()));
+    }
+    let sticky = m.mode() & 0o1000 != 0;
+    if m.mode() & 0o022 != 0 && !sticky {
+        return refuse(format!(
+            "is writable by others (mode {:o})",
+            m.mode() & 0o777
+        ));
+    }
+    Ok(())
 }
 
 /// Binds TCP `address` (`host:port`). Anything but a loopback address needs

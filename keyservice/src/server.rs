@@ -16,6 +16,8 @@ use keytap_core::keys::identities::AgeIdentities;
 use keytap_core::keys::pgp;
 use keytap_core::keys::prompt::Prompter;
 use keytap_core::plugin::defuse;
+use keytap_core::shamir::SHARE_OVERHEAD;
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
 
 use crate::cache::SecretCache;
@@ -26,6 +28,12 @@ use crate::proto::sops::key::KeyType;
 use crate::proto::sops::key_service_server::{KeyService, KeyServiceServer};
 use crate::proto::sops::{DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse};
 
+/// Whether an unwrapped message can be what sops wraps: a data key, or (key groups) a
+/// Shamir share of one. The service answers nothing else.
+fn is_data_key(plaintext: &[u8]) -> bool {
+    plaintext.len() == DATA_KEY_BYTES || plaintext.len() == DATA_KEY_BYTES + SHARE_OVERHEAD
+}
+
 /// How the service behaves.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -33,6 +41,8 @@ pub struct Options {
     pub prompt: bool,
     /// Log every request (key, operation, result; never key material) on stderr.
     pub verbose: bool,
+    /// Serve TCP clients beyond loopback (`--allow-remote`).
+    pub allow_remote: bool,
 }
 
 /// The service.
@@ -111,7 +121,15 @@ impl KeyServer {
         };
         match key.key_type {
             None => Err(Status::not_found("Must provide a key")),
-            Some(KeyType::AgeKey(k)) => Ok(Requested::Age(k.recipient)),
+            // The recipient reaches SOPS_AGE_KEY_CMD's environment and the log: only a
+            // recipient is taken.
+            Some(KeyType::AgeKey(k)) => match AgeRecipient::parse(&k.recipient) {
+                Ok(_) => Ok(Requested::Age(k.recipient)),
+                Err(_) => Err(Status::invalid_argument(format!(
+                    "not an age recipient: {}",
+                    defuse(&k.recipient)
+                ))),
+            },
             Some(KeyType::PgpKey(k)) => Ok(Requested::Pgp(k.fingerprint)),
             Some(other) => Err(Status::unimplemented(format!(
                 "keytap's key service holds age and PGP keys only; this request is for a {} key",
@@ -142,17 +160,24 @@ impl KeyServer {
         let prompter = Prompter::with_hook(self.cache.clone());
         let identities = AgeIdentities::load_with(Some(recipient), prompter.clone());
         match identities.unwrap(enc) {
-            Ok(data_key) => {
+            // The service opens sops files, not every age message a client holds.
+            Ok(data_key) if is_data_key(&data_key) => {
                 self.confirm("decrypt", key, &prompter)?;
-                self.log(&format!("decrypt for {recipient}: ok"));
+                self.log(&format!("decrypt for {key}: ok"));
                 Ok(data_key.to_vec())
+            }
+            Ok(_) => {
+                self.log(&format!("decrypt for {key}: refused: not a data key"));
+                Err(Status::unknown(format!(
+                    "could not decrypt the data key with {key}: the message is not a data key"
+                )))
             }
             Err(e) => {
                 self.cache.request_failed();
                 let message = e.to_string();
                 self.log(&format!(
-                    "decrypt for {recipient}: failed: {}",
-                    message.lines().next().unwrap_or("")
+                    "decrypt for {key}: failed: {}",
+                    defuse(message.lines().next().unwrap_or(""))
                 ));
                 Err(Status::unknown(message))
             }
@@ -160,13 +185,13 @@ impl KeyServer {
     }
 
     /// A PGP data key, through GnuPG. The message is the client's: whatever GnuPG could
-    /// open with the service owner's keys. Only what a data key can be (32 bytes) is
-    /// answered, so the service decrypts sops files and nothing else, and GnuPG's own
+    /// open with the service owner's keys. Only what a data key can be is answered (see
+    /// [`is_data_key`]), so the service decrypts sops files and nothing else, and GnuPG's own
     /// messages (naming the keys it has) stay here.
     fn decrypt_pgp(&self, key: &Requested, enc: &str) -> Result<Vec<u8>, Status> {
         let refused = || Status::unknown(format!("could not decrypt the data key with {key}"));
         match pgp::unwrap(enc) {
-            Ok(data_key) if data_key.len() == DATA_KEY_BYTES => {
+            Ok(data_key) if is_data_key(&data_key) => {
                 self.confirm_alone("decrypt", key)?;
                 self.log(&format!("decrypt for {key}: ok"));
                 Ok(data_key.to_vec())
@@ -304,30 +329,48 @@ pub async fn serve(server: KeyServer, listener: Listener) -> std::io::Result<()>
     let router = tonic::transport::Server::builder()
         .add_service(KeyServiceServer::new(server.clone()))
         .add_service(ControlServer::new(server.clone()));
+    let allow_remote = server.options.allow_remote;
     let result = match listener {
         Listener::Unix { listener, remove } => {
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener)
+                .filter(|accepted| admitted(accepted, crate::peer::check_unix));
             let r = router
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::UnixListenerStream::new(listener),
-                    shutdown,
-                )
+                .serve_with_incoming_shutdown(incoming, shutdown)
                 .await;
-            if let Some(path) = remove {
-                let _ = std::fs::remove_file(path);
+            if let Some(socket) = remove {
+                socket.remove();
             }
             r
         }
         Listener::Tcp(listener) => {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener)
+                .filter(|accepted| admitted(accepted, |s| crate::peer::check_tcp(s, allow_remote)));
             router
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    shutdown,
-                )
+                .serve_with_incoming_shutdown(incoming, shutdown)
                 .await
         }
     };
     server.cache.forget_all();
     result.map_err(std::io::Error::other)
+}
+
+/// Whether an accepted connection is served: another user's is closed at once, and said
+/// so on stderr whatever `--verbose` (someone tried to use your keys). Accept errors go on
+/// to tonic, which logs them and keeps listening.
+fn admitted<S, E>(
+    accepted: &Result<S, E>,
+    check: impl Fn(&S) -> Result<(), crate::peer::Refusal>,
+) -> bool {
+    match accepted {
+        Ok(stream) => match check(stream) {
+            Ok(()) => true,
+            Err(refusal) => {
+                eprintln!("keytap keyservice: refused {refusal}");
+                false
+            }
+        },
+        Err(_) => true,
+    }
 }
 
 /// Asks the service at `uri` to forget every cached secret (`keytap keyservice --lock`);
@@ -344,8 +387,6 @@ pub struct ServeConfig {
     pub network: String,
     /// A socket path, or `host:port` (sops's `--address`).
     pub address: String,
-    /// Listen beyond loopback on TCP.
-    pub allow_remote: bool,
     /// How long secrets are kept.
     pub policy: crate::cache::CachePolicy,
     /// Shows plugin messages as desktop notifications.
@@ -370,7 +411,7 @@ pub fn run(config: ServeConfig) -> Result<(), String> {
             None => match config.network.as_str() {
                 "unix" => crate::listen::bind_unix(std::path::Path::new(&config.address)),
                 "tcp" | "tcp4" | "tcp6" => {
-                    crate::listen::bind_tcp(&config.address, config.allow_remote)
+                    crate::listen::bind_tcp(&config.address, config.options.allow_remote)
                 }
                 other => {
                     return Err(format!(

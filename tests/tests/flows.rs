@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use keytap_e2e::Workspace;
+use keytap_e2e::{keytap_bin, Workspace};
 use regex::Regex;
 
 const PLAIN: &str =
@@ -606,6 +606,24 @@ fn exec_user_runs_the_command_as_that_user() {
         "printf %s \"$HOME\"",
     ]);
     assert_eq!(run.out(), "/from/secret", "{}", run.stderr);
+    // The caller's own secrets stay with the caller: an inline identity and a TPM PIN
+    // reach a command that runs as the caller, not one that runs as another user.
+    let identity = std::fs::read_to_string(&ws.keys).unwrap();
+    let with_secrets = |args: &[&str]| {
+        ws.run(keytap_bin().to_str().unwrap(), |c| {
+            c.args(args)
+                .env_remove("SOPS_AGE_KEY_FILE")
+                .env("SOPS_AGE_KEY", &identity)
+                .env("AGE_TPM_PIN", "123456");
+        })
+    };
+    let seen = r#"printf '%s|%s' "${SOPS_AGE_KEY:+key}" "${AGE_TPM_PIN:+pin}""#;
+    let run = with_secrets(&["exec-env", "enc.json", seen]);
+    assert_eq!(run.out(), "key|pin", "{}", run.stderr);
+    let run = with_secrets(&["exec-env", "--user", "man", "enc.json", seen]);
+    assert_eq!(run.out(), "|", "{}", run.stderr);
+    let run = with_secrets(&["exec-file", "--user", "man", "enc.json", seen]);
+    assert_eq!(run.out(), "|", "{}", run.stderr);
 
     for extra in [&[][..], &["--no-fifo"][..]] {
         let mut args = vec!["exec-file", "--user", "man"];

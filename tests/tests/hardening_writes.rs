@@ -211,6 +211,56 @@ fn output_dir_plaintext_is_0600_never_follows_planted_links_and_refuses_collisio
     assert!(!ws.path("out2").exists());
 }
 
+/// A file another user planted where plaintext goes (0666, so anyone may write it): root's
+/// plaintext replaces it with a file of its own, the planted inode never sees a byte; a user
+/// who cannot replace it (a sticky directory) is refused instead of writing into it.
+#[test]
+fn plaintext_never_goes_into_another_users_file() {
+    let ws = with_secrets();
+    let shared = ws.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let plant = |name: &str| {
+        let path = shared.join(name);
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        std::os::unix::fs::chown(&path, Some(6), Some(12)).unwrap();
+        // The planter keeps the file open, to read whatever is written into it.
+        (path.clone(), std::fs::File::open(&path).unwrap())
+    };
+    let planted_len = |f: &std::fs::File| f.metadata().unwrap().len();
+    for args in [
+        &["decrypt", "--output", "shared/out.yaml", "s.yaml"][..],
+        &["decrypt", "--output-dir", "shared", "s.yaml"],
+    ] {
+        let name = if args[1] == "--output" {
+            "out.yaml"
+        } else {
+            "s.yaml"
+        };
+        let (path, held) = plant(name);
+        let run = ws.keytap(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o600), "{args:?}");
+        assert_eq!(
+            planted_len(&held),
+            0,
+            "{args:?}: the planted file got the plaintext"
+        );
+        assert!(std::fs::read_to_string(&path).unwrap().contains("a: one"));
+    }
+    // nobody may not replace man's file in a sticky directory: refused, nothing written.
+    let (_, held) = plant("nobodys.yaml");
+    let run = keytap_as_nobody(
+        &ws,
+        &["decrypt", "--output", "shared/nobodys.yaml", "s.yaml"],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    run.assert_stderr_has("belongs to another user (uid 6)");
+    assert_eq!(planted_len(&held), 0);
+}
+
 #[test]
 fn plaintext_outputs_are_private_under_any_umask() {
     let ws = with_secrets();
@@ -328,4 +378,97 @@ fn non_utf8_file_names_work_and_are_quoted_as_sops_quotes_them() {
     let run = ws.keytap([OsStr::new("decrypt"), missing]);
     assert_eq!(run.code, 100, "{}", run.stderr);
     run.assert_stderr_has(r#"\xfd.yaml""#);
+}
+
+/// Waits (20 s at most) until `path` exists.
+fn wait_for(path: &Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "{} never came",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn every_catchable_terminating_signal_removes_the_plaintext_copy() {
+    let ws = with_secrets();
+    let tmp = ws.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let left = || std::fs::read_dir(&tmp).unwrap().count();
+    // (signal, exit code): SIGINT's is sops's (85); the others 128 + the signal's number.
+    for (signal, code) in [
+        ("TERM", 143),
+        ("INT", 85),
+        ("HUP", 129),
+        ("QUIT", 131),
+        ("USR1", 138),
+        ("USR2", 140),
+        ("ALRM", 142),
+    ] {
+        let started = ws.path(&format!("started-{signal}"));
+        // The command says it runs (the plaintext copy exists by then), then waits to be
+        // stopped: its shell's pid is in the file it makes.
+        let command = format!("echo $$ > {} && exec sleep 60", started.display());
+        let mut child = ws
+            .command(keytap_bin())
+            .args(["exec-file", "--no-fifo", "s.yaml", &command])
+            .env("TMPDIR", &tmp)
+            .spawn()
+            .unwrap();
+        wait_for(&started);
+        assert_eq!(
+            left(),
+            1,
+            "{signal}: the copy is there while the command runs"
+        );
+        let kill = |sig: &str, pid: &str| {
+            std::process::Command::new("kill")
+                .args([format!("-{sig}"), pid.to_string()])
+                .status()
+                .unwrap()
+        };
+        assert!(kill(signal, &child.id().to_string()).success());
+        let status = child.wait().unwrap();
+        let sleeper = std::fs::read_to_string(&started).unwrap();
+        kill("KILL", sleeper.trim());
+        assert_eq!(status.code(), Some(code), "{signal}");
+        assert_eq!(left(), 0, "{signal}: the plaintext copy was left behind");
+    }
+    // edit's copy, on SIGQUIT (Ctrl-\), whose default would also dump memory to a core.
+    let editor = ws.write(
+        "editor.sh",
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 60\n",
+            ws.path("editing").display()
+        ),
+    );
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = ws
+        .command(keytap_bin())
+        .args(["edit", "s.yaml"])
+        .env("TMPDIR", &tmp)
+        .env("EDITOR", &editor)
+        .spawn()
+        .unwrap();
+    wait_for(&ws.path("editing"));
+    assert_eq!(left(), 1);
+    std::process::Command::new("kill")
+        .args(["-QUIT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(131));
+    let editor_pid = std::fs::read_to_string(ws.path("editing")).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", editor_pid.trim()])
+        .status();
+    assert_eq!(left(), 0, "edit's copy was left behind");
+    assert_eq!(
+        decrypted(&ws, &ws.path("s.yaml")),
+        "one",
+        "the file is unchanged"
+    );
 }

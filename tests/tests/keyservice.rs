@@ -115,7 +115,7 @@ fn ten_commands_from_sops_and_keytap_cost_one_pin_until_locked() {
     // Every request is logged with its recipient and result, never key material.
     let text = std::fs::read_to_string(&service.log).unwrap();
     assert!(
-        text.contains("decrypt for age1testkit") && text.contains(": ok"),
+        text.contains("decrypt for age key age1testkit") && text.contains(": ok"),
         "{text}"
     );
     assert!(!text.contains("123456") && !text.contains("s3cret"));

@@ -200,7 +200,12 @@ fn go_flag_spellings_read_as_sops_reads_them() {
         (&["groups", "h"], "delete"),
     ] {
         let (ours, theirs) = (ws.keytap(line), ws.sops(line));
-        assert_eq!((ours.code, theirs.code), (0, 0), "{line:?}: {}", ours.stderr);
+        assert_eq!(
+            (ours.code, theirs.code),
+            (0, 0),
+            "{line:?}: {}",
+            ours.stderr
+        );
         for run in [&ours, &theirs] {
             assert!(run.out().contains(names), "{line:?}: {}", run.out());
         }

@@ -163,9 +163,7 @@ pub fn run_env(
         if pristine {
             cmd.env_clear();
         }
-        for (name, value) in user_env.iter().flatten() {
-            cmd.env(name, value);
-        }
+        crate::run_as::set_user_env(&mut cmd, user_env.as_ref());
         for (key, value) in &values {
             cmd.env(key, value.as_str());
         }
@@ -253,9 +251,7 @@ pub fn run_file(
     };
     drop(plain);
     let mut cmd = shell(&substitute(command, &path));
-    for (name, value) in user_env.iter().flatten() {
-        cmd.env(name, value);
-    }
+    crate::run_as::set_user_env(&mut cmd, user_env.as_ref());
     if !launch.background {
         let code = run_child(cmd)?;
         drop(dir);

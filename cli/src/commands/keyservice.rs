@@ -56,7 +56,6 @@ pub fn run(flags: Flags) -> Result<i32, CliError> {
     let config = ServeConfig {
         network: flags.network,
         address: flags.address,
-        allow_remote: flags.allow_remote,
         policy: CachePolicy {
             idle: Duration::from_secs(flags.cache_ttl),
             max: Duration::from_secs(flags.cache_max_ttl.max(flags.cache_ttl)),
@@ -65,6 +64,7 @@ pub fn run(flags: Flags) -> Result<i32, CliError> {
         options: Options {
             prompt: flags.prompt,
             verbose: flags.verbose,
+            allow_remote: flags.allow_remote,
         },
     };
     keytap_keyservice::server::run(config).map_err(|e| CliError::new(exit_code::GENERIC, e))?;

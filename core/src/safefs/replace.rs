@@ -185,13 +185,26 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
         Contents::Plaintext => 0o600,
         Contents::Encrypted => meta.mode() & 0o7777,
     };
+    // Plaintext belongs to whoever decrypted it: a file of another user (one planted where
+    // the plaintext goes) is replaced by one of ours, and never written into.
+    let foreign =
+        opts.contents == Contents::Plaintext && meta.uid() != rustix::process::geteuid().as_raw();
+    let refuse_foreign = || {
+        cannot_open(io::Error::other(format!(
+            "it belongs to another user (uid {}), who could read the plaintext",
+            meta.uid()
+        )))
+    };
     if meta.nlink() == 1 && !has_access_acl(&file) {
-        let owner = Some((meta.uid(), meta.gid()));
+        let owner = (!foreign).then(|| (meta.uid(), meta.gid()));
         match write_beside_and_rename(dir, name, data, NewMode::Exact(mode), owner, false) {
             Ok(()) => return Ok(Written::Renamed),
+            Err(Attempt::Impossible(_)) if foreign => return Err(refuse_foreign()),
             Err(Attempt::Impossible(_)) if opts.allow_in_place => {}
             Err(a) => return Err(attempt_error(a)),
         }
+    } else if foreign {
+        return Err(refuse_foreign());
     } else if !opts.allow_in_place {
         return Err(write_failed(io::Error::other(
             "it has other hard links or an access ACL, so it cannot be replaced",
@@ -467,8 +480,8 @@ fn write_in_place(file: &File, data: &[u8], meta: &Metadata, contents: Contents)
         }
     }
     if contents == Contents::Plaintext {
-        // Before the plaintext arrives; a file of another owner keeps its mode (EPERM).
-        let _ = rustix::fs::fchmod(file, Mode::from_raw_mode(0o600));
+        // Before the plaintext arrives (the file is ours: see `foreign` in `replace`).
+        rustix::fs::fchmod(file, Mode::from_raw_mode(0o600))?;
     }
     file.write_all_at(data, 0)?;
     file.set_len(new_len)?;

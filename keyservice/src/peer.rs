@@ -1,0 +1,191 @@
+//! Who may talk to the service: the user it runs as (and root), never another local user.
+//!
+//! sops's protocol has no authentication, and sops's own service answers whoever connects.
+//! keytap's holds PINs, so it asks the kernel who is at the other end: `SO_PEERCRED` on a
+//! unix socket; on loopback TCP, the owner of the client's socket as `/proc/net/tcp{,6}`
+//! lists it (both ends of a loopback connection live on this machine). A peer beyond
+//! loopback is served only with `--allow-remote`, where the user chose to trust the network.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// Why a connection was turned away, for the service's log.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a unix-socket client: same user as the service, or root.
+pub fn check_unix(stream: &tokio::net::UnixStream) -> Result<(), Refusal> {
+    let credentials = stream
+        .peer_cred()
+        .map_err(|e| Refusal(format!("a unix client whose user is unknown ({e})")))?;
+    check_uid(credentials.uid(), "a unix client")
+}
+
+/// Checks a TCP client: on loopback, the owner of its socket must be the service's user
+/// (or root); beyond loopback, `allow_remote` decides.
+pub fn check_tcp(stream: &tokio::net::TcpStream, allow_remote: bool) -> Result<(), Refusal> {
+    let (peer, local) = match (stream.peer_addr(), stream.local_addr()) {
+        (Ok(peer), Ok(local)) => (peer, local),
+        _ => return Err(Refusal("a TCP client whose address is unknown".into())),
+    };
+    if !is_loopback(peer.ip()) {
+        return match allow_remote {
+            true => Ok(()),
+            false => Err(Refusal(format!(
+                "a TCP client at {peer}, beyond loopback (--allow-remote not given)"
+            ))),
+        };
+    }
+    let what = format!("a TCP client at {peer}");
+    match loopback_owner(peer, local) {
+        Some(uid) => check_uid(uid, &what),
+        None => Err(Refusal(format!("{what} whose user is unknown"))),
+    }
+}
+
+fn check_uid(uid: u32, what: &str) -> Result<(), Refusal> {
+    let ours = rustix::process::geteuid().as_raw();
+    if uid == ours || uid == 0 {
+        Ok(())
+    } else {
+        Err(Refusal(format!(
+            "{what} running as uid {uid}, not the service's user (uid {ours})"
+        )))
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// The uid owning the client end of a loopback connection: the socket whose local address
+/// is `peer` and whose remote address is `local` (the service's end).
+fn loopback_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .find_map(|table| {
+            let text = std::fs::read_to_string(table).ok()?;
+            socket_owner(&text, peer, local)
+        })
+}
+
+/// [`loopback_owner`] on the text of one `/proc/net/tcp{,6}` table.
+fn socket_owner(table: &str, local_end: SocketAddr, remote_end: SocketAddr) -> Option<u32> {
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (local, remote, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
+        let matches = same_endpoint(parse_endpoint(local)?, local_end)
+            && same_endpoint(parse_endpoint(remote)?, remote_end);
+        matches.then(|| uid.parse().ok()).flatten()
+    })
+}
+
+/// Compares addresses as the kernel sees them: an IPv4 peer of an IPv6 socket is listed
+/// in its mapped form.
+fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
+    let canonical = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    a.port() == b.port() && canonical(a.ip()) == canonical(b.ip())
+}
+
+/// `0100007F:1388` (IPv4) or 32 hex digits and a port (IPv6). The kernel prints each 32-bit
+/// word of the address as a number in host byte order.
+fn parse_endpoint(text: &str) -> Option<SocketAddr> {
+    let (address, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let mut bytes = Vec::with_capacity(16);
+    for word in address.as_bytes().chunks(8) {
+        let word = u32::from_str_radix(std::str::from_utf8(word).ok()?, 16).ok()?;
+        bytes.extend_from_slice(&word.to_ne_bytes());
+    }
+    let ip = match bytes.len() {
+        4 => IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
+        16 => IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(ip: [u8; 4]) -> String {
+        format!("{:08X}", u32::from_ne_bytes(ip))
+    }
+
+    #[test]
+    fn finds_the_client_end_in_the_kernel_table() {
+        let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+        let lo = word([127, 0, 0, 1]);
+        let table = format!(
+            "{header}\n   0: {lo}:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n   1: {lo}:1388 {lo}:D431 01 00000000:00000000 00:00000000 00000000     0        0 2\n   2: {lo}:D431 {lo}:1388 01 00000000:00000000 00:00000000 00000000  1000        0 3\n"
+        );
+        let service: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let client: SocketAddr = "127.0.0.1:54321".parse().unwrap();
+        assert_eq!(socket_owner(&table, client, service), Some(1000));
+        assert_eq!(socket_owner(&table, service, client), Some(0));
+        let elsewhere: SocketAddr = "127.0.0.1:54322".parse().unwrap();
+        assert_eq!(socket_owner(&table, elsewhere, service), None);
+    }
+
+    #[test]
+    fn this_process_is_its_own_peer() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let connect = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+            let (accepted, client) = tokio::join!(listener.accept(), connect);
+            let (served, _) = accepted.unwrap();
+            assert_eq!(check_tcp(&served, false), Ok(()));
+            assert_eq!(check_tcp(&client.unwrap(), false), Ok(()));
+            let (one, _other) = tokio::net::UnixStream::pair().unwrap();
+            assert_eq!(check_unix(&one), Ok(()));
+        });
+    }
+
+    #[test]
+    fn reads_ipv6_and_mapped_addresses() {
+        let loopback6 = format!(
+            "{}{}{}{}",
+            word([0; 4]),
+            word([0; 4]),
+            word([0; 4]),
+            word([0, 0, 0, 1])
+        );
+        assert_eq!(
+            parse_endpoint(&format!("{loopback6}:1388")),
+            Some("[::1]:5000".parse().unwrap())
+        );
+        let mapped = format!(
+            "{}{}{}{}",
+            word([0; 4]),
+            word([0; 4]),
+            word([0, 0, 0xff, 0xff]),
+            word([127, 0, 0, 1])
+        );
+        let endpoint = parse_endpoint(&format!("{mapped}:D431")).unwrap();
+        assert!(same_endpoint(endpoint, "127.0.0.1:54321".parse().unwrap()));
+        assert!(is_loopback(endpoint.ip()));
+        assert_eq!(parse_endpoint("zz:1"), None);
+        assert_eq!(parse_endpoint("0100007F"), None);
+    }
+}

@@ -1,0 +1,187 @@
+//! Who the key service answers, and what: only its own user (checked by the kernel's
+//! account of the peer, on unix sockets and on loopback TCP), only data keys (never the
+//! plaintext of any age message a client holds), only age recipients; its socket never in
+//! a directory another user could swap it in, and removed on the way out only if it is
+//! still the service's. Runs as root (CI does) and uses `setpriv` to act as `nobody`.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use keytap_e2e::{keytap_bin, KeyServiceProcess, Run, Workspace};
+
+/// A workspace with `s.yaml` (`token: s3cret`) encrypted to its own key, opened up so that
+/// `nobody` can read it.
+fn shared_secrets() -> Workspace {
+    let ws = Workspace::new();
+    ws.write("s.yaml", ws.encrypt_plain("plain.yaml", "token: s3cret\n"));
+    for p in [ws.dir.path(), &ws.path("home")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    ws
+}
+
+/// Decrypts `file` through `uri` only (no identity of its own), as root or as `nobody`.
+fn decrypt_through(ws: &Workspace, uri: &str, file: &str, as_nobody: bool) -> Run {
+    let program = if as_nobody { "setpriv" } else { "env" };
+    ws.run(program, |c| {
+        if as_nobody {
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        }
+        c.arg(keytap_bin())
+            .args(["decrypt", "--enable-local-keyservice=false"])
+            .arg(format!("--keyservice={uri}"))
+            .arg(file)
+            .env_remove("SOPS_AGE_KEY_FILE");
+    })
+}
+
+fn service_env(ws: &Workspace) -> [(&str, &str); 1] {
+    [("SOPS_AGE_KEY_FILE", ws.keys.to_str().unwrap())]
+}
+
+#[test]
+fn another_local_user_is_refused_on_unix_sockets_and_loopback_tcp() {
+    let ws = shared_secrets();
+    // A unix socket opened up by hand (the service makes it 0600): the kernel still says
+    // who connects.
+    let unix = KeyServiceProcess::start(&ws, &ws.path("ks/ks.sock"), &[], &service_env(&ws));
+    std::fs::set_permissions(ws.path("ks"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&unix.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let theirs = decrypt_through(&ws, &unix.uri(), "s.yaml", true);
+    assert_eq!(theirs.code, 128, "{}", theirs.stderr);
+    assert!(!theirs.out().contains("s3cret"));
+    let ours = decrypt_through(&ws, &unix.uri(), "s.yaml", false);
+    assert_eq!(ours.out(), "token: s3cret\n", "{}", ours.stderr);
+    let log = std::fs::read_to_string(&unix.log).unwrap();
+    assert!(
+        log.contains("refused a unix client running as uid 65534, not the service's user (uid 0)"),
+        "{log}"
+    );
+
+    // Loopback TCP, sops's default network: anyone on the machine can connect.
+    let mut tcp = ws
+        .command(keytap_bin())
+        .args([
+            "--verbose",
+            "keyservice",
+            "--network",
+            "tcp",
+            "--address",
+            "127.0.0.1:0",
+        ])
+        .env("SOPS_AGE_KEY_FILE", &ws.keys)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(tcp.stderr.take().unwrap()).lines();
+    let uri = lines
+        .by_ref()
+        .find_map(|l| l.unwrap().split("listening on ").nth(1).map(String::from))
+        .expect("the service says where it listens");
+    let theirs = decrypt_through(&ws, &uri, "s.yaml", true);
+    assert_eq!(theirs.code, 128, "{}", theirs.stderr);
+    let ours = decrypt_through(&ws, &uri, "s.yaml", false);
+    assert_eq!(ours.out(), "token: s3cret\n", "{}", ours.stderr);
+    // The real sops, as the service's user, is served over TCP too.
+    let sops = ws.run("sops", |c| {
+        c.args(["decrypt", "--enable-local-keyservice=false"])
+            .arg(format!("--keyservice={uri}"))
+            .arg("s.yaml")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1");
+    });
+    assert_eq!(sops.out(), "token: s3cret\n", "{}", sops.stderr);
+    let _ = std::process::Command::new("kill")
+        .arg(tcp.id().to_string())
+        .status();
+    let _ = tcp.wait();
+    let log: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("refused a TCP client at 127.0.0.1:")
+                && l.contains("running as uid 65534")),
+        "{log:?}"
+    );
+}
+
+/// Replaces the wrapped data key of `s.yaml`'s age recipient by `armored`.
+fn with_age_message(ws: &Workspace, armored: &str) -> String {
+    let text = String::from_utf8(ws.read("s.yaml")).unwrap();
+    let start = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
+    let end = text.find("-----END AGE ENCRYPTED FILE-----").unwrap()
+        + "-----END AGE ENCRYPTED FILE-----".len();
+    let indent = "\n            ";
+    let armored = armored.trim_end().replace('\n', indent);
+    format!("{}{armored}{}", &text[..start], &text[end..])
+}
+
+#[test]
+fn only_data_keys_and_age_recipients_are_answered() {
+    let ws = shared_secrets();
+    let service = KeyServiceProcess::start(&ws, &ws.path("ks.sock"), &[], &service_env(&ws));
+    // Any other age message to the service's key (a diary, a backup) stays closed, even to
+    // the service's own user.
+    let diary = "TOP SECRET diary entry, not a data key\n".repeat(100);
+    let armored = ws.run_with_stdin("age", &["-a", "-r", &ws.recipient], diary.as_bytes());
+    assert_eq!(armored.code, 0, "{}", armored.stderr);
+    ws.write("diary.yaml", with_age_message(&ws, &armored.out()));
+    let run = decrypt_through(&ws, &service.uri(), "diary.yaml", false);
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    run.assert_stderr_has("the message is not a data key");
+    assert!(!run.stderr.contains("diary entry"));
+    // The recipient reaches logs and SOPS_AGE_KEY_CMD: something else is refused, and
+    // its escape sequences never reach the terminal.
+    let text = String::from_utf8(ws.read("s.yaml")).unwrap();
+    let forged = text.replace(&ws.recipient, "\"age1fake\\e[2J\\nforged: line\"");
+    assert_ne!(forged, text);
+    ws.write("forged.yaml", forged);
+    let run = decrypt_through(&ws, &service.uri(), "forged.yaml", false);
+    assert_eq!(run.code, 128, "{}", run.stderr);
+    run.assert_stderr_has("code = InvalidArgument desc = not an age");
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
+    let log = std::fs::read_to_string(&service.log).unwrap();
+    assert!(log.contains("refused: not a data key"), "{log}");
+    assert!(
+        !log.contains('\u{1b}') && !log.contains("diary entry"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_socket_is_never_made_where_another_user_could_swap_it() {
+    let ws = Workspace::new();
+    let keytap = |dir: &Path| {
+        ws.run("timeout", |c| {
+            c.arg("5")
+                .arg(keytap_bin())
+                .args(["keyservice", "--network", "unix", "--address"])
+                .arg(dir.join("ks.sock"));
+        })
+    };
+    let dir = |name: &str, mode: u32, owner: u32| {
+        let path = ws.path(name);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::os::unix::fs::chown(&path, Some(owner), Some(owner)).unwrap();
+        path
+    };
+    let run = keytap(&dir("nobodys", 0o755, 65534));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    run.assert_stderr_has("belongs to uid 65534: another user could replace the socket there");
+    let run = keytap(&dir("open", 0o777, 0));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    run.assert_stderr_has("is writable by others (mode 777)");
+    // A sticky directory (like /tmp) is fine: no one removes another's file there.
+    let sticky = dir("sticky", 0o1777, 0);
+    let mut service = KeyServiceProcess::start(&ws, &sticky.join("ks.sock"), &[], &[]);
+    // Whatever took the socket's name since is not the service's to remove.
+    std::fs::remove_file(&service.socket).unwrap();
+    std::fs::write(&service.socket, "someone else's file").unwrap();
+    service.stop();
+    assert_eq!(
+        std::fs::read_to_string(&service.socket).unwrap(),
+        "someone else's file"
+    );
+}
