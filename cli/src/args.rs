@@ -66,6 +66,10 @@ impl Cli {
             .and_then(|arg| arg.to_str())
             .is_some_and(<Command as Subcommand>::has_subcommand);
         if !names_a_command {
+            let args = crate::go_flags::end_flags_at_first_argument(
+                args,
+                <Cli as clap::CommandFactory>::command,
+            );
             return Cli::try_parse_from(args);
         }
         let line = CommandLine::try_parse_from(args)?;

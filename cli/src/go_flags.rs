@@ -192,6 +192,69 @@ pub fn rewrite_go_spellings(
     out
 }
 
+/// sops's legacy form (`sops -d FILE`, no command): urfave/cli reads the app's flags only
+/// up to the first positional argument (a command's flags are reordered first, the app's
+/// are not), so `sops -d f.yaml --output-type json` ignores the flag, with a warning. A
+/// `--` is put after the first positional argument for clap to read the rest as
+/// arguments too. The definitions are only built when a flag may follow an argument.
+pub fn end_flags_at_first_argument(
+    mut args: Vec<OsString>,
+    root: impl FnOnce() -> clap::Command,
+) -> Vec<OsString> {
+    let is_flag = |arg: &OsString| {
+        let bytes = arg.as_encoded_bytes();
+        bytes.starts_with(b"-") && bytes != b"-"
+    };
+    let ends = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    // Cheap first: something flag-like (a `--` too) after what may be an argument.
+    let maybe_argument = args[1..ends].iter().position(|a| !is_flag(a));
+    let flag_after = maybe_argument.is_some_and(|i| args[i + 2..].iter().any(is_flag));
+    if !flag_after {
+        return args;
+    }
+    let mut root = root();
+    root.build();
+    let mut first = 1;
+    while first < ends && is_flag(&args[first]) {
+        let takes_next = args[first]
+            .to_str()
+            .is_some_and(|text| takes_the_next_argument(&root, text));
+        first += 1 + usize::from(takes_next);
+    }
+    if first < ends && first + 1 < args.len() {
+        args.insert(first + 1, "--".into());
+    }
+    args
+}
+
+/// Whether flag argument `text` of `command` takes its value from the next argument.
+fn takes_the_next_argument(command: &clap::Command, text: &str) -> bool {
+    let separate_value =
+        |arg: &clap::Arg| arg.get_action().takes_values() && !arg.is_require_equals_set();
+    if let Some(long) = text.strip_prefix("--") {
+        return !long.contains('=')
+            && command
+                .get_arguments()
+                .find(|a| {
+                    a.get_long() == Some(long)
+                        || a.get_all_aliases().is_some_and(|all| all.contains(&long))
+                })
+                .is_some_and(separate_value);
+    }
+    // A cluster of short flags: the first that takes a value takes the rest of the
+    // cluster, or the next argument when it ends the cluster.
+    let shorts: Vec<char> = text[1..].chars().collect();
+    for (i, c) in shorts.iter().enumerate() {
+        let Some(arg) = command.get_arguments().find(|a| a.get_short() == Some(*c)) else {
+            return false;
+        };
+        if arg.get_action().takes_values() {
+            return i + 1 == shorts.len() && separate_value(arg);
+        }
+    }
+    false
+}
+
 /// An integer flag's value as Go's flag package reads it (`strconv.ParseInt(s, 0, 64)`):
 /// an optional sign, then decimal, or `0x`/`0b`/`0o` or a leading `0` (octal) for the
 /// base, with `_` allowed between digits and after the base prefix. sops's `--indent`
@@ -337,6 +400,39 @@ mod tests {
             line(&["decrypt", "-enable-local-keyservice", "-in-place=1", "f"]),
             ["decrypt", "--enable-local-keyservice", "--in-place", "f"]
         );
+    }
+
+    #[test]
+    fn the_legacy_forms_flags_end_at_its_first_argument() {
+        let line = |args: &[&str]| {
+            let all = std::iter::once("keytap").chain(args.iter().copied());
+            end_flags_at_first_argument(all.map(OsString::from).collect(), || {
+                <crate::args::Cli as clap::CommandFactory>::command()
+            })
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            line(&["-d", "f", "--output-type", "json"]),
+            ["-d", "f", "--", "--output-type", "json"]
+        );
+        // Flag values are not the first argument, whether long, joined or short.
+        assert_eq!(
+            line(&["--output-type", "json", "-d", "f", "-i"]),
+            ["--output-type", "json", "-d", "f", "--", "-i"]
+        );
+        assert_eq!(
+            line(&["--output-type=json", "-di", "f", "x"]),
+            ["--output-type=json", "-di", "f", "x"]
+        );
+        assert_eq!(
+            line(&["-d", "f", "--", "-x"]),
+            ["-d", "f", "--", "--", "-x"]
+        );
+        assert_eq!(line(&["-d", "--", "f", "-x"]), ["-d", "--", "f", "-x"]);
+        assert_eq!(line(&["-d", "f"]), ["-d", "f"]);
     }
 
     #[test]

@@ -166,10 +166,18 @@ fn go_flag_spellings_read_as_sops_reads_them() {
     }
     // Positional arguments past the first: sops warns (decrypt, encrypt, rotate, edit,
     // the legacy forms) and uses the first.
+    // The app's own flags (the legacy form) end at the first positional argument: a
+    // flag after the file is ignored too (a command's flags may follow it).
     for line in [
         &["decrypt", "enc.yaml", "other.yaml"][..],
         &["-d", "enc.yaml", "other.yaml"],
         &["filestatus", "enc.yaml", "x"],
+        &["-d", "enc.yaml", "--output-type", "json"],
+        &["-d", "--output-type", "json", "enc.yaml", "x", "-y"],
+        &["-d", "enc.yaml", "--", "--extract"],
+        &["-d", "enc.yaml", "--"],
+        &["decrypt", "enc.yaml", "--output-type", "json"],
+        &["decrypt", "enc.yaml", "--", "--output-type", "json"],
     ] {
         let (ours, theirs) = (ws.keytap(line), ws.sops(line));
         assert_eq!(
@@ -177,12 +185,16 @@ fn go_flag_spellings_read_as_sops_reads_them() {
             (theirs.code, theirs.out()),
             "{line:?}"
         );
-        let warned = |r: &Run| {
-            r.stderr
-                .contains("More than one positional argument provided")
-        };
-        assert_eq!(warned(&ours), warned(&theirs), "{line:?}: {}", ours.stderr);
+        for warning in [
+            "More than one positional argument provided",
+            "which looks like a flag. Flags must always be provided before",
+        ] {
+            let warned = |r: &Run| r.stderr.contains(warning);
+            assert_eq!(warned(&ours), warned(&theirs), "{line:?}: {}", ours.stderr);
+        }
     }
+    let run = ws.keytap(["-d", "enc.yaml", "--", "--output-type", "json"]);
+    run.assert_stderr_has(r#"ignored positional argument is "--output-type", which"#);
     let encrypted = ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml", "x"]);
     assert_eq!(encrypted.code, 0, "{}", encrypted.stderr);
     assert!(encrypted.stderr.contains("Only the first one will be used"));

@@ -35,9 +35,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             file,
             ignored,
         }))) => {
-            if !ignored.is_empty() {
-                warn_more_than_one_positional();
-            }
+            warn_ignored_positionals(&ignored);
             let file = match file {
                 Some(f) => f,
                 None if common.filename_override.is_some() => "-".into(),
@@ -71,9 +69,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             file,
             ignored,
         }))) => {
-            if !ignored.is_empty() {
-                warn_more_than_one_positional();
-            }
+            warn_ignored_positionals(&ignored);
             edit::run(&common, &keys, ignore_mac, show_master_keys, &file)
         }
         Some(Command::Set(Lazy(SetArgs {
@@ -307,9 +303,7 @@ fn legacy(cli: Cli) -> Result<i32, CliError> {
             "Error: no file specified",
         ));
     };
-    if !cli.ignored.is_empty() {
-        warn_more_than_one_positional();
-    }
+    warn_ignored_positionals(&cli.ignored);
     let modes = [l.encrypt, l.decrypt, l.rotate]
         .iter()
         .filter(|m| **m)
@@ -347,14 +341,28 @@ fn legacy(cli: Cli) -> Result<i32, CliError> {
 
 /// The first of a command's file arguments, with sops's warning when there are more
 /// (sops uses the first and ignores the rest).
-pub(crate) fn first_positional<T>(files: &[T]) -> &[T] {
-    if files.len() > 1 {
-        warn_more_than_one_positional();
-    }
+pub(crate) fn first_positional<T: AsRef<std::ffi::OsStr>>(files: &[T]) -> &[T] {
+    warn_ignored_positionals(files.get(1..).unwrap_or_default());
     &files[..files.len().min(1)]
 }
 
-/// sops's warning for positional arguments past the first, which it ignores.
-pub(crate) fn warn_more_than_one_positional() {
+/// sops's warnings for positional arguments past the first, which it ignores: one, and
+/// another naming the last of them that looks like a flag (given after the file, or
+/// after `--`).
+pub(crate) fn warn_ignored_positionals<T: AsRef<std::ffi::OsStr>>(ignored: &[T]) {
+    if ignored.is_empty() {
+        return;
+    }
     eprintln!("More than one positional argument provided. Only the first one will be used!");
+    let looks_like_a_flag = ignored
+        .iter()
+        .map(|arg| arg.as_ref().as_encoded_bytes())
+        .filter(|arg| arg.starts_with(b"-"))
+        .last();
+    if let Some(flag) = looks_like_a_flag {
+        eprintln!(
+            "Note that one of the ignored positional argument is {}, which looks like a flag. Flags must always be provided before the first positional argument!",
+            keytap_core::goerr::quote(flag)
+        );
+    }
 }
