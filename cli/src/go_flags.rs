@@ -221,7 +221,13 @@ pub fn end_flags_at_first_argument(
             .is_some_and(|text| takes_the_next_argument(&root, text));
         first += 1 + usize::from(takes_next);
     }
-    if first < ends && first + 1 < args.len() {
+    // `keytap --verbose decrypt ...`: global flags, then a command (no legacy form).
+    let names_a_command = || {
+        args[first]
+            .to_str()
+            .is_some_and(|name| root.find_subcommand(name).is_some())
+    };
+    if first < ends && first + 1 < args.len() && !names_a_command() {
         args.insert(first + 1, "--".into());
     }
     args
@@ -433,6 +439,11 @@ mod tests {
         );
         assert_eq!(line(&["-d", "--", "f", "-x"]), ["-d", "--", "f", "-x"]);
         assert_eq!(line(&["-d", "f"]), ["-d", "f"]);
+        // Global flags before a command.
+        assert_eq!(
+            line(&["--verbose", "keyservice", "--network", "unix"]),
+            ["--verbose", "keyservice", "--network", "unix"]
+        );
     }
 
     #[test]

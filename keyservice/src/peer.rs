@@ -3,8 +3,9 @@
 //! sops's protocol has no authentication, and sops's own service answers whoever connects.
 //! keytap's holds PINs, so it asks the kernel who is at the other end: `SO_PEERCRED` on a
 //! unix socket; on loopback TCP, the owner of the client's socket as `/proc/net/tcp{,6}`
-//! lists it (both ends of a loopback connection live on this machine). A peer beyond
-//! loopback is served only with `--allow-remote`, where the user chose to trust the network.
+//! lists it (both ends of a loopback connection live on this machine); a peer beyond
+//! loopback is refused. `--allow-remote` turns the checks off: the user chose to serve
+//! whoever can reach the socket (a container's other uid, another machine).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -27,19 +28,16 @@ pub fn check_unix(stream: &tokio::net::UnixStream) -> Result<(), Refusal> {
 }
 
 /// Checks a TCP client: on loopback, the owner of its socket must be the service's user
-/// (or root); beyond loopback, `allow_remote` decides.
-pub fn check_tcp(stream: &tokio::net::TcpStream, allow_remote: bool) -> Result<(), Refusal> {
+/// (or root); beyond loopback, none is.
+pub fn check_tcp(stream: &tokio::net::TcpStream) -> Result<(), Refusal> {
     let (peer, local) = match (stream.peer_addr(), stream.local_addr()) {
         (Ok(peer), Ok(local)) => (peer, local),
         _ => return Err(Refusal("a TCP client whose address is unknown".into())),
     };
     if !is_loopback(peer.ip()) {
-        return match allow_remote {
-            true => Ok(()),
-            false => Err(Refusal(format!(
-                "a TCP client at {peer}, beyond loopback (--allow-remote not given)"
-            ))),
-        };
+        return Err(Refusal(format!(
+            "a TCP client at {peer}, beyond loopback (--allow-remote not given)"
+        )));
     }
     let what = format!("a TCP client at {peer}");
     match loopback_owner(peer, local) {
@@ -155,8 +153,8 @@ mod tests {
             let connect = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
             let (accepted, client) = tokio::join!(listener.accept(), connect);
             let (served, _) = accepted.unwrap();
-            assert_eq!(check_tcp(&served, false), Ok(()));
-            assert_eq!(check_tcp(&client.unwrap(), false), Ok(()));
+            assert_eq!(check_tcp(&served), Ok(()));
+            assert_eq!(check_tcp(&client.unwrap()), Ok(()));
             let (one, _other) = tokio::net::UnixStream::pair().unwrap();
             assert_eq!(check_unix(&one), Ok(()));
         });

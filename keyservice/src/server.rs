@@ -41,7 +41,7 @@ pub struct Options {
     pub prompt: bool,
     /// Log every request (key, operation, result; never key material) on stderr.
     pub verbose: bool,
-    /// Serve TCP clients beyond loopback (`--allow-remote`).
+    /// Serve whoever connects: TCP beyond loopback, other users (`--allow-remote`).
     pub allow_remote: bool,
 }
 
@@ -329,11 +329,11 @@ pub async fn serve(server: KeyServer, listener: Listener) -> std::io::Result<()>
     let router = tonic::transport::Server::builder()
         .add_service(KeyServiceServer::new(server.clone()))
         .add_service(ControlServer::new(server.clone()));
-    let allow_remote = server.options.allow_remote;
+    let check_peers = !server.options.allow_remote;
     let result = match listener {
         Listener::Unix { listener, remove } => {
             let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener)
-                .filter(|accepted| admitted(accepted, crate::peer::check_unix));
+                .filter(|accepted| !check_peers || admitted(accepted, crate::peer::check_unix));
             let r = router
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await;
@@ -344,7 +344,7 @@ pub async fn serve(server: KeyServer, listener: Listener) -> std::io::Result<()>
         }
         Listener::Tcp(listener) => {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener)
-                .filter(|accepted| admitted(accepted, |s| crate::peer::check_tcp(s, allow_remote)));
+                .filter(|accepted| !check_peers || admitted(accepted, crate::peer::check_tcp));
             router
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await

@@ -59,6 +59,16 @@ fn another_local_user_is_refused_on_unix_sockets_and_loopback_tcp() {
         log.contains("refused a unix client running as uid 65534, not the service's user (uid 0)"),
         "{log}"
     );
+    // --allow-remote: whoever can reach the socket is served, as by sops's service.
+    let open = KeyServiceProcess::start(
+        &ws,
+        &ws.path("ks/open.sock"),
+        &["--allow-remote"],
+        &service_env(&ws),
+    );
+    std::fs::set_permissions(&open.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let theirs = decrypt_through(&ws, &open.uri(), "s.yaml", true);
+    assert_eq!(theirs.out(), "token: s3cret\n", "{}", theirs.stderr);
 
     // Loopback TCP, sops's default network: anyone on the machine can connect.
     let mut tcp = ws

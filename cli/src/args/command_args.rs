@@ -301,8 +301,8 @@ pub struct ServeKeysArgs {
     /// Seconds a PIN or passphrase is kept at most, used or not.
     #[arg(long, value_name = "SECONDS", default_value = "7200")]
     pub cache_max_ttl: u64,
-    /// Listen on a TCP address that is not loopback (anyone who can reach it can use
-    /// your keys).
+    /// Serve whoever connects: listen on a TCP address that is not loopback, and serve
+    /// other users too (anyone who can reach the socket can use your keys).
     #[arg(long)]
     pub allow_remote: bool,
     /// Tell the service at --network/--address to forget every cached secret, and exit.
