@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::str::FromStr;
 
-use age::armor::{ArmoredReadError, ArmoredReader};
+use age::armor::ArmoredReadError;
 use age::{DecryptError, Decryptor, Identity};
 use keytap_core::keys::pq::PqIdentity;
 use sha2::{Digest, Sha256};
@@ -166,7 +166,7 @@ fn run(v: &Vector) -> (Outcome, String) {
         Err(e) if e.starts_with("invalid armor") => return (Outcome::ArmorFailure, empty),
         Err(_) => return (Outcome::HeaderFailure, empty),
     };
-    let decryptor = Decryptor::new_buffered(ArmoredReader::new(data));
+    let decryptor = Decryptor::new_buffered(&data[..]);
     let result = decryptor.and_then(|d| {
         if d.is_scrypt() {
             // At most one passphrase per vector; the work factor is capped as age does

@@ -4,7 +4,6 @@
 
 use std::io::Read;
 
-use age::armor::ArmoredReader;
 use zeroize::Zeroizing;
 
 use super::age::AgeError;
@@ -307,7 +306,7 @@ fn decrypt_with(
 ) -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
     let data =
         super::agefile::checked(enc.as_bytes()).map_err(|_| age::DecryptError::InvalidHeader)?;
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(data))?;
+    let decryptor = age::Decryptor::new_buffered(&data[..])?;
     let mut reader = decryptor.decrypt(std::iter::once(identity))?;
     let mut out = Zeroizing::new(Vec::new());
     reader.read_to_end(&mut out)?;
@@ -343,8 +342,7 @@ fn header_stanzas(enc: &str) -> Result<Vec<age_core::format::Stanza>, String> {
         }
     }
     let data = super::agefile::checked(enc.as_bytes())?;
-    let decryptor =
-        age::Decryptor::new_buffered(ArmoredReader::new(data)).map_err(|e| e.to_string())?;
+    let decryptor = age::Decryptor::new_buffered(&data[..]).map_err(|e| e.to_string())?;
     let collector = Collector(std::cell::RefCell::new(Vec::new()));
     let _ = decryptor.decrypt(std::iter::once(&collector as &dyn age::Identity));
     Ok(collector.0.into_inner())
