@@ -603,3 +603,22 @@ fn keys_keytap_cannot_wrap_to_are_refused_not_dropped() {
     });
     assert_eq!(decrypt.out(), "a: 1\n", "{}", decrypt.stderr);
 }
+
+/// The format comes from the extension as sops reads it, case included: `f.YAML` and
+/// `f.ENV` are binary files, wrapped whole, both ways.
+#[test]
+fn extensions_are_case_sensitive_as_in_sops() {
+    let ws = Workspace::new();
+    for name in ["f.YAML", "f.Yml", "f.JSON", "f.ENV", "f.INI"] {
+        let plain = "a: 1\n";
+        ws.write(name, plain);
+        let ours = ws.keytap(["encrypt", "--age", &ws.recipient, name]).ok();
+        let theirs = ws.sops(["encrypt", "--age", &ws.recipient, name]).ok();
+        assert_eq!(mask_random(&ours), mask_random(&theirs), "{name}");
+        assert!(ours.starts_with(b"{\n\t\"data\": \"ENC["), "{name}");
+        ws.write(name, ours);
+        assert_eq!(ws.sops(["decrypt", name]).ok(), plain.as_bytes(), "{name}");
+        ws.write(name, theirs);
+        assert_eq!(ws.keytap(["decrypt", name]).ok(), plain.as_bytes(), "{name}");
+    }
+}

@@ -62,14 +62,15 @@ impl Format {
     /// The format sops infers from a path's extension (the path's bytes need not be UTF-8).
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Format {
         use std::os::unix::ffi::OsStrExt;
-        let lower = path.as_ref().as_os_str().as_bytes().to_ascii_lowercase();
-        if lower.ends_with(b".yaml") || lower.ends_with(b".yml") {
+        // Case matters, as in sops (`strings.HasSuffix`): `f.YAML` is a binary file.
+        let name = path.as_ref().as_os_str().as_bytes();
+        if name.ends_with(b".yaml") || name.ends_with(b".yml") {
             Format::Yaml
-        } else if lower.ends_with(b".json") {
+        } else if name.ends_with(b".json") {
             Format::Json
-        } else if lower.ends_with(b".env") {
+        } else if name.ends_with(b".env") {
             Format::Dotenv
-        } else if lower.ends_with(b".ini") {
+        } else if name.ends_with(b".ini") {
             Format::Ini
         } else {
             Format::Binary
