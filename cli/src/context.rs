@@ -357,8 +357,13 @@ pub fn exists(path: &Path) -> bool {
     path.exists()
 }
 
-/// sops's checks before touching FILE: `-i` with `--output` (8) and a missing file (100).
-pub fn check_target(common: &CommonArgs, file: &Path) -> Result<(), CliError> {
+/// sops's checks before touching FILE: `-i` with `--output` (8) and, if
+/// `missing_is_no_file`, a missing file (100).
+pub fn check_target(
+    common: &CommonArgs,
+    file: &Path,
+    missing_is_no_file: bool,
+) -> Result<(), CliError> {
     if is_stdin(file) && common.in_place {
         return Err(CliError::new(
             exit_code::CONFLICTING_PARAMETERS,
@@ -371,7 +376,7 @@ pub fn check_target(common: &CommonArgs, file: &Path) -> Result<(), CliError> {
             "Error: cannot operate on both --output and --in-place",
         ));
     }
-    if !is_stdin(file) && !file.exists() {
+    if missing_is_no_file && !is_stdin(file) && !file.exists() {
         return Err(CliError::new(
             exit_code::NO_FILE_SPECIFIED,
             format!(

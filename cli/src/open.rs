@@ -32,6 +32,12 @@ pub struct OpenMode {
     pub lock: bool,
     /// Check `sops.version` as sops does when loading (all but `updatekeys`).
     pub check_version: bool,
+    /// A missing file is sops's "cannot operate on non-existent file" (exit 100), as for
+    /// `decrypt` and the legacy forms; otherwise reading it fails (exit 2), as in `set`,
+    /// `unset`, `rotate`, `exec-*` and `groups`.
+    pub missing_is_no_file: bool,
+    /// A read error names the file as given (`exec-*`, `groups`), not made absolute.
+    pub path_as_given: bool,
 }
 
 impl OpenMode {
@@ -40,12 +46,17 @@ impl OpenMode {
         will_seal: true,
         lock: true,
         check_version: true,
+        missing_is_no_file: false,
+        path_as_given: false,
     };
-    /// Read only: `decrypt`, `exec-*`.
+    /// Read only: `exec-*` (`decrypt` checks for a missing file first, and names it
+    /// absolute).
     pub const READ: OpenMode = OpenMode {
         will_seal: false,
         lock: false,
         check_version: true,
+        missing_is_no_file: false,
+        path_as_given: true,
     };
 }
 
@@ -55,13 +66,21 @@ fn read_encrypted(
     file: &Path,
     mode: OpenMode,
 ) -> Result<(EncryptedFile, context::Formats, Option<LockedFile>), CliError> {
-    context::check_target(common, file)?;
+    context::check_target(common, file, mode.missing_is_no_file)?;
     let f = context::formats(common, file, crate::rules::store_options()?)?;
+    let named = |mut e: CliError| {
+        if mode.path_as_given && e.code == exit_code::COULD_NOT_READ_INPUT_FILE {
+            let absolute = format!("open {}: ", context::absolute(file).display());
+            let given = format!("open {}: ", file.display());
+            e.message = e.message.replacen(&absolute, &given, 1);
+        }
+        e
+    };
     let (data, lock) = if mode.lock {
-        let (data, lock) = context::read_for_change(file)?;
+        let (data, lock) = context::read_for_change(file).map_err(named)?;
         (data.into(), lock)
     } else {
-        (context::read_or_map_input(file)?, None)
+        (context::read_or_map_input(file).map_err(named)?, None)
     };
     let enc = context::parse_encrypted(&*f.input_store, file, data)?;
     if mode.check_version {

@@ -619,6 +619,78 @@ fn extensions_are_case_sensitive_as_in_sops() {
         ws.write(name, ours);
         assert_eq!(ws.sops(["decrypt", name]).ok(), plain.as_bytes(), "{name}");
         ws.write(name, theirs);
-        assert_eq!(ws.keytap(["decrypt", name]).ok(), plain.as_bytes(), "{name}");
+        assert_eq!(
+            ws.keytap(["decrypt", name]).ok(),
+            plain.as_bytes(),
+            "{name}"
+        );
+    }
+}
+
+/// sops 3.11's legacy form with several modes: a warning, then each mode in turn
+/// (encrypt, decrypt, rotate, set), only the last one's result shown or written. A
+/// missing file fails first (49 with key changes, else 100 for -e/-d/-r); the commands
+/// that read a missing file fail reading it (exit 2).
+#[test]
+fn legacy_modes_together_and_missing_files_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("p.yaml", "a: 1\n");
+    let enc = ws.sops(["encrypt", "--age", &ws.recipient, "p.yaml"]).ok();
+    let r = ws.recipient.clone();
+    let lines: &[&[&str]] = &[
+        &["-e", "-d", "--age", &r, "e.yaml"],
+        &["-d", "-e", "--age", &r, "e.yaml"],
+        &["-e", "-d", "--age", &r, "p.yaml"],
+        &["-d", "--set", r#"["a"] 3"#, "e.yaml"],
+        &["-e", "-d", "missing.yaml"],
+        &["-d", "--set", r#"["a"] 3"#, "missing.yaml"],
+        &["-d", "--add-age", &r, "missing.yaml"],
+        &["set", "missing.yaml", r#"["a"]"#, "1"],
+        &["unset", "missing.yaml", r#"["a"]"#],
+        &["rotate", "missing.yaml"],
+        &["exec-env", "missing.yaml", "true"],
+        &["exec-file", "missing.yaml", "true"],
+        &["groups", "delete", "--file", "missing.yaml", "0"],
+    ];
+    let first_error = |r: &Run| {
+        r.stderr
+            .lines()
+            .map(|l| {
+                l.split("msg=")
+                    .last()
+                    .unwrap()
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .find(|l| !l.contains("More than one command"))
+            .unwrap_or_default()
+    };
+    for line in lines {
+        let mut results = Vec::new();
+        for tool in ["sops", "keytap"] {
+            ws.write("e.yaml", &enc);
+            let run = if tool == "sops" {
+                ws.sops(*line)
+            } else {
+                ws.keytap(*line)
+            };
+            let file = ws.read("e.yaml");
+            let warned = run
+                .stderr
+                .contains("More than one command (--encrypt, --decrypt");
+            let shown = ws.keytap(["decrypt", "e.yaml"]).out();
+            let unchanged = file == enc.as_slice();
+            results.push((
+                (run.code, run.out(), warned, unchanged, shown),
+                first_error(&run),
+            ));
+        }
+        let ((theirs, their_error), (ours, our_error)) = (&results[0], &results[1]);
+        assert_eq!(theirs, ours, "{line:?}");
+        // keytap may add which file an error is about.
+        assert!(
+            our_error.starts_with(their_error.as_str()),
+            "{line:?}: {our_error}"
+        );
     }
 }

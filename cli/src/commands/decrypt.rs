@@ -60,6 +60,8 @@ pub fn run(
     let file = &super::first_positional(files)[0];
     let mode = OpenMode {
         lock: common.in_place,
+        missing_is_no_file: true,
+        path_as_given: false,
         ..OpenMode::READ
     };
     let Opened {
@@ -132,7 +134,16 @@ fn decrypt_to_dir(
         }
         targets.push((target, file));
     }
-    let opened = crate::open::open_files(common, files, ignore_mac, OpenMode::READ)?;
+    let opened = crate::open::open_files(
+        common,
+        files,
+        ignore_mac,
+        OpenMode {
+            missing_is_no_file: true,
+            path_as_given: false,
+            ..OpenMode::READ
+        },
+    )?;
     let mut outputs = Vec::new();
     for ((file, o), (target, _)) in files.iter().zip(opened).zip(targets) {
         let f = &o.formats;

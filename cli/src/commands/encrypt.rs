@@ -26,7 +26,7 @@ for example: `sops my_file.yaml`";
 
 /// Runs `encrypt`.
 pub fn run(common: &CommonArgs, keys: &KeyArgs, file: &Path) -> Result<i32, CliError> {
-    context::check_target(common, file)?;
+    context::check_target(common, file, true)?;
     let rules_path = common.filename_override.as_deref().unwrap_or(file);
     let f = context::formats(common, file, rules::store_options()?)?;
     // A copy of the plaintext is wiped after parsing; a mapped file is the page cache's.

@@ -51,6 +51,7 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
     let mode = OpenMode {
         lock: in_place,
         check_version: false,
+        path_as_given: true,
         ..OpenMode::CHANGE
     };
     let Opened {

@@ -304,36 +304,31 @@ fn legacy(cli: Cli) -> Result<i32, CliError> {
         ));
     };
     warn_ignored_positionals(&cli.ignored);
-    let modes = [l.encrypt, l.decrypt, l.rotate]
-        .iter()
-        .filter(|m| **m)
-        .count();
-    if modes > 1 {
-        return Err(CliError::new(
-            exit_code::CONFLICTING_PARAMETERS,
-            "Error: you can't use more than one of --encrypt, --decrypt and --rotate at the same time",
-        ));
+    // sops 3.11's checks, in its order, before any mode runs.
+    let files = std::slice::from_ref(&file);
+    crate::context::check_target(&l.common, &file, false)?;
+    rotate::refuse_key_changes_on_missing_files(&l.key_changes, files, rotate::Form::Legacy)?;
+    crate::context::check_target(&l.common, &file, l.encrypt || l.decrypt || l.rotate)?;
+    // Several modes: sops runs each in turn (encrypt, decrypt, rotate, set) and only the
+    // last one's result is written or shown; the earlier ones change nothing.
+    let modes = [l.encrypt, l.decrypt, l.rotate, l.set.is_some()];
+    if modes.iter().filter(|m| **m).count() > 1 {
+        eprintln!("More than one command (--encrypt, --decrypt, --rotate, --set) has been specified. Only the changes made by the last one will be visible. Note that this behavior is deprecated and will cause an error eventually.");
     }
-    if l.encrypt {
-        encrypt::run(&l.common, &l.keys, &file)
-    } else if l.decrypt {
-        decrypt::run(
-            &l.common,
-            l.extract.as_deref(),
-            l.ignore_mac,
-            None,
-            std::slice::from_ref(&file),
-        )
+    if let Some(set) = l.set {
+        set::run_legacy_set(&l.common, &file, &set, l.ignore_mac)
     } else if l.rotate {
         rotate::run(
             &l.common,
             &l.key_changes,
             l.ignore_mac,
-            std::slice::from_ref(&file),
+            files,
             rotate::Form::Legacy,
         )
-    } else if let Some(set) = l.set {
-        set::run_legacy_set(&l.common, &file, &set, l.ignore_mac)
+    } else if l.decrypt {
+        decrypt::run(&l.common, l.extract.as_deref(), l.ignore_mac, None, files)
+    } else if l.encrypt {
+        encrypt::run(&l.common, &l.keys, &file)
     } else {
         edit::run(&l.common, &l.keys, l.ignore_mac, l.show_master_keys, &file)
     }

@@ -26,8 +26,37 @@ fn recipients(list: Option<&str>) -> Result<Vec<String>, CliError> {
     Ok(out)
 }
 
+/// sops's exit 49: `--add-*`/`--rm-*` on a file that does not exist.
+pub fn refuse_key_changes_on_missing_files(
+    changes: &KeyChangeArgs,
+    files: &[PathBuf],
+    form: Form,
+) -> Result<(), CliError> {
+    if !changes_keys(changes) {
+        return Ok(());
+    }
+    let Some(missing) = files.iter().find(|f| !f.exists()) else {
+        return Ok(());
+    };
+    let instead = match form {
+        Form::Command => "the `edit` subcommand",
+        Form::Legacy => "`--kms` and `--pgp`",
+    };
+    Err(CliError::new(
+        exit_code::CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
+        format!(
+            "Error: cannot add or remove keys on non-existent file {}, use {instead} instead.",
+            keytap_core::goerr::quote(
+                crate::context::absolute(missing)
+                    .as_os_str()
+                    .as_encoded_bytes()
+            )
+        ),
+    ))
+}
+
 /// Which command line asked: sops words the missing-file error differently for each.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
     /// `rotate FILE`.
     Command,
@@ -116,28 +145,13 @@ pub fn run(
     } else {
         super::first_positional(files)
     };
-    if changes_keys(changes) {
-        if let Some(missing) = files.iter().find(|f| !f.exists()) {
-            let instead = match form {
-                Form::Command => "the `edit` subcommand",
-                Form::Legacy => "`--kms` and `--pgp`",
-            };
-            return Err(CliError::new(
-                exit_code::CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
-                format!(
-                    "Error: cannot add or remove keys on non-existent file {}, use {instead} instead.",
-                    keytap_core::goerr::quote(
-                        crate::context::absolute(missing).as_os_str().as_encoded_bytes()
-                    )
-                ),
-            ));
-        }
-    }
+    refuse_key_changes_on_missing_files(changes, files, form)?;
     refuse_foreign_additions(changes)?;
     let add = recipients(changes.add_age.as_deref())?;
     let rm = removals(changes)?;
     let mode = OpenMode {
         lock: common.in_place,
+        missing_is_no_file: form == Form::Legacy,
         ..OpenMode::CHANGE
     };
     let opened = if files.len() == 1 {

@@ -135,7 +135,7 @@ pub fn run(
                 "config file not found, or has no creation rule for this file",
             )
         })?;
-        context::check_target(&common, file)?;
+        context::check_target(&common, file, true)?;
         let f = context::formats(&common, file, crate::rules::store_options()?)?;
         let enc =
             context::parse_encrypted(&*f.input_store, file, context::read_input(file)?.into())?;
