@@ -6,7 +6,7 @@
 use crate::tree::{Branch, Item, Value};
 
 /// One step of a path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Step {
     /// A mapping key.
     Key(String),

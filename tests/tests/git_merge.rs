@@ -18,6 +18,11 @@ struct Repo {
 impl Repo {
     /// A repository with `s.yaml` holding `plain`, committed on `main`.
     fn new(plain: &str) -> Repo {
+        Repo::with_rule(plain, "")
+    }
+
+    /// [`Repo::new`] with `rule` (YAML lines) added to the creation rule.
+    fn with_rule(plain: &str, rule: &str) -> Repo {
         let ws = Workspace::new();
         let dir = ws.path("repo");
         std::fs::create_dir_all(&dir).unwrap();
@@ -28,7 +33,7 @@ impl Repo {
         repo.write(
             ".sops.yaml",
             &format!(
-                "creation_rules:\n  - path_regex: \\.(yaml|json)$\n    age: {}\n",
+                "creation_rules:\n  - path_regex: \\.(yaml|json)$\n    age: {}\n{rule}",
                 repo.ws.recipient
             ),
         );
@@ -474,10 +479,9 @@ fn a_rotated_side_merged_with_no_change_of_our_values_keeps_its_data_key() {
     let repo = Repo::new(BASE);
     repo.branch("theirs", |r| {
         r.ok(r.sops(&["rotate", "-i", "s.yaml"]));
-        r.set(r#"["api_key"]"#, r#""their-key""#);
     });
     // Ours only adds a recipient (updatekeys keeps the data key and every value).
-    repo.on_main(|r| {
+    let add_other = |r: &Repo| {
         r.write(
             ".sops.yaml",
             &format!(
@@ -486,7 +490,8 @@ fn a_rotated_side_merged_with_no_change_of_our_values_keeps_its_data_key() {
             ),
         );
         r.ok(r.keytap(&["updatekeys", "-y", "s.yaml"]));
-    });
+    };
+    repo.on_main(add_other);
     let theirs = repo.at("theirs");
     let r = repo.merge(&[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -496,10 +501,73 @@ fn a_rotated_side_merged_with_no_change_of_our_values_keeps_its_data_key() {
         Repo::line_of(&theirs, "untouched"),
         "the values are theirs: their key and ciphertexts are kept"
     );
-    assert!(repo.decrypted().contains("api_key: their-key"));
     // Our added recipient is wrapped their key and opens the result.
     let r = repo.decrypt_as(&other);
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Their branch rotated the data key and changed values: who can read those rests on
+/// their word alone (it may be another file's secrets, its MAC and wrapped keys copied in,
+/// under a recipient list copied from this file's), so they are not merged into a file
+/// our recipients read. Their rotation alone merges (above).
+#[test]
+fn new_values_under_their_new_data_key_are_left_to_the_user() {
+    let repo = Repo::new(BASE);
+    repo.branch("theirs", |r| {
+        r.ok(r.sops(&["rotate", "-i", "s.yaml"]));
+        r.set(r#"["api_key"]"#, r#""their-key""#);
+    });
+    repo.on_main(|r| r.set(r#"["db"]["password"]"#, r#""our-pass""#));
+    let ours = repo.at("main");
+    let r = repo.merge(&[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr_has("only their branch vouches for who can read them");
+    assert_eq!(repo.read("s.yaml"), ours, "OURS is left as it was");
+}
+
+/// With a comment rule, a comment decides whether the value under it is encrypted: their
+/// branch deleting the marker must not write our new secret in plaintext.
+#[test]
+fn a_comment_change_never_turns_an_encrypted_value_into_plaintext() {
+    let repo = Repo::with_rule(
+        "# sops:enc\ndb: base-pass\nnote: plain\n",
+        "    encrypted_comment_regex: sops:enc\n",
+    );
+    assert!(!repo.read("s.yaml").contains("base-pass"));
+    repo.branch("theirs", |r| r.edit("/sops:enc/d"));
+    repo.on_main(|r| r.set(r#"["db"]"#, r#""NEW-ROTATED-PASSWORD""#));
+    let ours = repo.at("main");
+    let r = repo.merge(&[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr_has(r#"would leave encrypted values in plaintext: ["db"]"#);
+    assert_eq!(repo.read("s.yaml"), ours);
+    assert!(!repo.read("s.yaml").contains("NEW-ROTATED-PASSWORD"));
+}
+
+/// Ours revoked a recipient; their branch (made before) adds another: perhaps the revoked
+/// holder under a new key. Not merged silently.
+#[test]
+fn a_recipient_added_by_them_after_our_revocation_is_left_to_the_user() {
+    let (revoked, again) = (Workspace::new(), Workspace::new());
+    let repo = Repo::new(BASE);
+    repo.ok(repo.sops(&["rotate", "-i", "--add-age", &revoked.recipient, "s.yaml"]));
+    repo.git(&["commit", "-qam", "two recipients"]);
+    repo.branch("theirs", |r| {
+        r.ok(r.sops(&["rotate", "-i", "--add-age", &again.recipient, "s.yaml"]));
+    });
+    repo.on_main(|r| {
+        r.ok(r.sops(&["rotate", "-i", "--rm-age", &revoked.recipient, "s.yaml"]));
+        r.set(r#"["db"]["password"]"#, r#""rotated-after-revocation""#);
+    });
+    let ours = repo.at("main");
+    let r = repo.merge(&[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr_has(&format!(
+        "our side removed a recipient and theirs adds {}",
+        again.recipient
+    ));
+    assert_eq!(repo.read("s.yaml"), ours);
+    assert_eq!(repo.decrypt_as(&again).code, 128);
 }
 
 #[test]

@@ -66,7 +66,24 @@ pub fn run(
     let ours = parse("ours", ours_data)?;
     let theirs = parse("theirs", theirs_data)?;
 
+    let ours_sealed = ours.encrypted.docs.clone();
     let (base, ours, theirs) = open_all(base, ours, theirs, named)?;
+    // Names and recipients come from the files and the repository: defused for the terminal.
+    let shown = defuse(&named.display().to_string());
+    // Leave OURS as it is: git marks the file conflicted, nothing is re-wrapped.
+    let left_as_it_was = |why: &str| {
+        eprintln!("keytap merge: {shown}: {why}; OURS is left as it was");
+        Ok(1)
+    };
+    if merge::exposure::their_values_under_a_new_key(
+        base.as_ref()
+            .map(|b| (b.data_key().as_slice(), b.docs.as_slice())),
+        (theirs.data_key().as_slice(), theirs.docs.as_slice()),
+    ) {
+        return left_as_it_was(
+            "their side changed values under a data key the base did not have, so only their branch vouches for who can read them: take their changes by hand with `keytap edit`",
+        );
+    }
     let mut conflicts = Conflicts::default();
     let docs = merge::merge_documents(
         base.as_ref().map(|b| b.docs.as_slice()),
@@ -81,12 +98,20 @@ pub fn run(
         &mut conflicts,
     );
     if conflicts.0.iter().any(|c| c == merge::KEY_GROUPS_CONFLICT) {
-        // Leave OURS as it is: git marks the file conflicted, nothing is re-wrapped.
-        eprintln!(
-            "keytap merge: {}: both sides changed the key groups; OURS is left as it was: settle the groups with `keytap groups` or `updatekeys`",
-            defuse(&named.display().to_string())
+        return left_as_it_was(
+            "both sides changed the key groups (settle them with `keytap groups` or `updatekeys`)",
         );
-        return Ok(1);
+    }
+    let added = merge::exposure::added_after_a_revocation(
+        base.as_ref().map(|b| &b.metadata),
+        &ours.metadata,
+        &metadata,
+    );
+    if !added.is_empty() {
+        return left_as_it_was(&format!(
+            "our side removed a recipient and theirs adds {} (perhaps the removed one under another key): add it yourself if it belongs",
+            defuse(&added.join(", "))
+        ));
     }
     // (identity, as shown) of every key before and after.
     let keys_of = |m: &Metadata| -> Vec<(String, String)> {
@@ -99,6 +124,13 @@ pub fn run(
     let recipients_before = keys_of(&ours.metadata);
     let recipients_after = keys_of(&metadata);
     let merged = seal(docs, metadata, base, ours, theirs)?;
+    let exposed = merge::exposure::made_plaintext(&ours_sealed, &merged.docs);
+    if !exposed.is_empty() {
+        return left_as_it_was(&format!(
+            "the merged comments would leave encrypted values in plaintext: {}",
+            exposed.join(", ")
+        ));
+    }
     let out = merged.emit(&*store, format)?;
     write_file(
         ours_file,
@@ -109,8 +141,6 @@ pub fn run(
     )
     .map_err(|e| e.in_file(named))?;
     drop(lock);
-    // Names and recipients come from the files and the repository: defused for the terminal.
-    let shown = defuse(&named.display().to_string());
     // Who can open the file changed: say so, since a merge is easy to take on trust.
     for (verb, list, other) in [
         ("added", &recipients_after, &recipients_before),

@@ -4,6 +4,8 @@
 //! key with [`choose_data_key`] and seals the result, so values nobody changed keep their
 //! exact ciphertext.
 
+pub mod exposure;
+
 use std::collections::{HashMap, HashSet};
 
 use crate::metadata::{KeyGroup, MasterKey, Metadata};
