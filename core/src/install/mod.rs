@@ -21,6 +21,7 @@ pub mod template;
 pub mod users;
 pub mod write;
 
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -142,29 +143,44 @@ fn process_umask() -> u32 {
 }
 
 /// Locks out other installer runs for the same mount point until the returned handle is
-/// dropped. The lock is on the mount point's parent directory, which exists before the
-/// mount and is the same inode for every run (the mount point itself changes under a
-/// mount).
+/// dropped. The lock is a file beside the mount point (`/run/secrets.d.lock`), which
+/// exists before the mount and is the same inode for every run (the mount point itself
+/// changes under a mount). It is the installer's own 0600 file, so no other user can
+/// open it, let alone hold the lock and stall every activation.
 fn lock_installs(mount_point: &Path) -> Result<std::fs::File, InstallError> {
-    let parent = match mount_point.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("/"),
-    };
+    let mut name = mount_point.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
     let fail = |e: std::io::Error| {
         InstallError::new(format!(
             "cannot lock {} against concurrent runs: {}",
-            parent.display(),
+            lock_path.display(),
             crate::goerr::io_reason(&e)
         ))
     };
-    std::fs::create_dir_all(parent).map_err(fail)?;
-    let dir = std::fs::File::open(parent).map_err(fail)?;
-    use rustix::fs::{flock, FlockOperation};
-    if flock(&dir, FlockOperation::NonBlockingLockExclusive).is_err() {
-        eprintln!("keytap install-secrets: waiting for another run to finish");
-        flock(&dir, FlockOperation::LockExclusive).map_err(|e| fail(e.into()))?;
+    if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(fail)?;
     }
-    Ok(dir)
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&lock_path)
+        .map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    if !meta.is_file() || meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(fail(std::io::Error::other(
+            "it is not this user's regular file",
+        )));
+    }
+    use rustix::fs::{flock, FlockOperation};
+    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        eprintln!("keytap install-secrets: waiting for another run to finish");
+        flock(&file, FlockOperation::LockExclusive).map_err(|e| fail(e.into()))?;
+    }
+    Ok(file)
 }
 
 /// Runs the installer (or a check) with `opts`.
