@@ -130,7 +130,7 @@ pub fn identity_file(data: &[u8]) {
 
 /// A prompt handler that never answers (a client with no way to ask the user).
 #[derive(Clone)]
-struct NoAnswers;
+pub(crate) struct NoAnswers;
 
 impl age::Callbacks for NoAnswers {
     fn display_message(&self, _: &str) {}

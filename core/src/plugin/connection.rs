@@ -62,18 +62,12 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The stanzas that move a session forward (a result, an error, a question for the user).
-/// `msg` and unknown ("grease") stanzas do not.
-const PROGRESS: [&str; 8] = [
-    "done",
-    "file-key",
-    "error",
-    "recipient-stanza",
-    "labels",
-    "request-secret",
-    "request-public",
-    "confirm",
-];
+/// The stanza that always moves a session forward. The sessions say what else does: a
+/// file's first key or error, a recipient stanza, an answer the user gave (after which
+/// the timeout starts again). Nothing a plugin can repeat forever does: not `msg`, not
+/// unknown ("grease") stanzas, not a question answered `fail` at once for want of a
+/// terminal, not a second key or error for the same file.
+const PROGRESS: [&str; 1] = ["done"];
 
 /// Stanzas queued for a plugin that is slow to read them.
 const OUTGOING_QUEUE: usize = 64;
@@ -243,8 +237,7 @@ impl Connection {
     }
 
     /// Receives the next stanza, killing the plugin when it makes no progress within the
-    /// timeout (messages and unknown stanzas do not count, so a flood of them cannot keep
-    /// it alive).
+    /// timeout (see [`PROGRESS`]: a flood of stanzas cannot keep it alive).
     pub fn receive(&mut self) -> Result<Stanza, PluginError> {
         // Checked first: a plugin that keeps stanzas queued must not outrun its deadline.
         let wait = self.deadline.saturating_duration_since(Instant::now());

@@ -42,20 +42,23 @@ pub fn unwrap_files(
     run(&mut conn, identities, files, ui)
 }
 
-/// Answers a `request-public` or `request-secret` once the user has answered (which restarts
-/// the timeout): with what the user gave, or with `fail` when nothing was given, noting
-/// `asked()` among the unanswered requests.
+/// Answers a `request-public` or `request-secret`: with what the user gave (which restarts
+/// the timeout: the user may have taken a while), or with `fail` when nothing was given,
+/// noting `asked()` among the unanswered requests.
 fn send_answer(
     conn: &mut impl Session,
     answer: Option<&[u8]>,
     unanswered: &mut Vec<String>,
     asked: impl FnOnce() -> String,
 ) -> Result<(), PluginError> {
-    conn.progress();
     match answer {
-        Some(v) => conn.send("ok", &[], v),
+        Some(v) => {
+            conn.progress();
+            conn.send("ok", &[], v)
+        }
         None => {
-            unanswered.push(asked());
+            let binary = conn.binary().to_string();
+            super::keep(unanswered, asked(), &binary, "unanswered questions")?;
             conn.send("fail", &[], &[])
         }
     }
@@ -105,13 +108,15 @@ pub fn run(
                     .unwrap_or_else(|| "yes".into());
                 let no = s.args.get(1).and_then(|a| b64(a));
                 let answer = ui.confirm(&body_text(), &yes, no.as_deref());
-                conn.progress();
+                if answer.is_some() {
+                    conn.progress();
+                }
                 match answer {
                     Some(true) => conn.send("ok", &["yes"], &[])?,
                     Some(false) => conn.send("ok", &["no"], &[])?,
                     None => {
-                        out.unanswered
-                            .push(format!("{binary} asked to confirm: {}", body_text()));
+                        let asked = format!("{binary} asked to confirm: {}", body_text());
+                        super::keep(&mut out.unanswered, asked, &binary, "unanswered questions")?;
                         conn.send("fail", &[], &[])?
                     }
                 }
@@ -136,6 +141,7 @@ pub fn run(
                     (Some(i), Ok(key)) => {
                         if out.file_keys[i].is_none() {
                             out.file_keys[i] = Some(FileKey::new(Box::new(key)));
+                            conn.progress();
                         }
                         conn.send("ok", &[], &[])?;
                     }
@@ -149,15 +155,17 @@ pub fn run(
             }
             "error" => {
                 let message = body_text();
-                match s.args.first().map(String::as_str) {
-                    Some("identity") => out
-                        .identity_errors
-                        .push((s.args.get(1).and_then(|a| a.parse().ok()), message)),
-                    Some("stanza") => out
-                        .file_errors
-                        .push((s.args.get(1).and_then(|a| a.parse().ok()), message)),
-                    _ => out.file_errors.push((None, message)),
+                let index = s.args.get(1).and_then(|a| a.parse().ok());
+                let (list, entry) = match s.args.first().map(String::as_str) {
+                    Some("identity") => (&mut out.identity_errors, (index, message)),
+                    Some("stanza") => (&mut out.file_errors, (index, message)),
+                    _ => (&mut out.file_errors, (None, message)),
+                };
+                // An error about a file or identity not heard of yet is progress.
+                if !list.iter().any(|(i, _)| *i == entry.0) {
+                    conn.progress();
                 }
+                super::keep(list, entry, &binary, "error stanzas")?;
                 conn.send("ok", &[], &[])?;
             }
             _ => conn.send("unsupported", &[], &[])?,

@@ -158,6 +158,28 @@ pub fn printable(bytes: &[u8]) -> String {
 /// How many `msg` stanzas of one session are shown; the rest are counted and dropped.
 pub const MAX_MESSAGES_SHOWN: usize = 64;
 
+/// At most this many stanzas of one kind (errors, recipient stanzas, labels, unanswered
+/// questions) are kept from one session; more is a protocol error: memory stays bounded
+/// whatever a plugin sends.
+pub(crate) const MAX_REPEATED_STANZAS: usize = 1024;
+
+/// Keeps `item` in `list`, or fails once the list holds [`MAX_REPEATED_STANZAS`].
+pub(crate) fn keep<T>(
+    list: &mut Vec<T>,
+    item: T,
+    binary: &str,
+    what: &str,
+) -> Result<(), PluginError> {
+    if list.len() >= MAX_REPEATED_STANZAS {
+        return Err(PluginError::Protocol {
+            binary: binary.to_string(),
+            message: format!("sent more than {MAX_REPEATED_STANZAS} {what}"),
+        });
+    }
+    list.push(item);
+    Ok(())
+}
+
 /// The `msg` stanzas of one session: shown (made printable) up to
 /// [`MAX_MESSAGES_SHOWN`], then counted, so a plugin cannot flood the terminal.
 #[derive(Default)]

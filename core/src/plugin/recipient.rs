@@ -60,14 +60,22 @@ pub fn run(
         match s.tag.as_str() {
             "done" => break,
             "recipient-stanza" if s.args.len() >= 2 => {
-                stanzas.push(Stanza {
+                let stanza = Stanza {
                     tag: s.args[1].clone(),
                     args: s.args[2..].to_vec(),
                     body: s.body.clone(),
-                });
+                };
+                super::keep(&mut stanzas, stanza, &binary, "recipient stanzas")?;
+                conn.progress();
                 conn.send("ok", &[], &[])?;
             }
             "labels" => {
+                if labels.len() + s.args.len() > super::MAX_REPEATED_STANZAS {
+                    return Err(PluginError::Protocol {
+                        binary,
+                        message: format!("sent more than {} labels", super::MAX_REPEATED_STANZAS),
+                    });
+                }
                 labels.extend(s.args.iter().cloned());
                 conn.send("ok", &[], &[])?;
             }
@@ -75,25 +83,27 @@ pub fn run(
                 messages.show(ui, &s.body);
                 conn.send("ok", &[], &[])?;
             }
-            "request-public" => {
-                let answer = ui.request_public_string(&text);
-                conn.progress();
-                match answer {
-                    Some(v) => conn.send("ok", &[], v.as_bytes())?,
-                    None => conn.send("fail", &[], &[])?,
+            // An answer the user gave restarts the timeout; a `fail` at once does not.
+            "request-public" => match ui.request_public_string(&text) {
+                Some(v) => {
+                    conn.progress();
+                    conn.send("ok", &[], v.as_bytes())?
                 }
-            }
-            "request-secret" => {
-                let answer = ui.request_passphrase(&text);
-                conn.progress();
-                match answer {
-                    Some(v) => conn.send("ok", &[], v.expose_secret().as_bytes())?,
-                    None => conn.send("fail", &[], &[])?,
+                None => conn.send("fail", &[], &[])?,
+            },
+            "request-secret" => match ui.request_passphrase(&text) {
+                Some(v) => {
+                    conn.progress();
+                    conn.send("ok", &[], v.expose_secret().as_bytes())?
                 }
-            }
+                None => conn.send("fail", &[], &[])?,
+            },
             "confirm" => conn.send("fail", &[], &[])?,
             "error" => {
-                errors.push(text);
+                if errors.is_empty() {
+                    conn.progress();
+                }
+                super::keep(&mut errors, text, &binary, "error stanzas")?;
                 conn.send("ok", &[], &[])?;
             }
             _ => conn.send("unsupported", &[], &[])?,

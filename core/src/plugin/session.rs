@@ -22,6 +22,8 @@ pub trait Session {
 /// stanza the client sends is accepted and dropped.
 pub struct ScriptedPlugin<'a> {
     reader: super::wire::StanzaReader<&'a [u8]>,
+    /// How often the session counted progress (each would restart a real timeout).
+    pub progressed: usize,
 }
 
 impl<'a> ScriptedPlugin<'a> {
@@ -29,6 +31,7 @@ impl<'a> ScriptedPlugin<'a> {
     pub fn new(output: &'a [u8]) -> Self {
         ScriptedPlugin {
             reader: super::wire::StanzaReader::new(output),
+            progressed: 0,
         }
     }
 }
@@ -56,5 +59,86 @@ impl Session for ScriptedPlugin<'_> {
         })
     }
 
-    fn progress(&mut self) {}
+    fn progress(&mut self) {
+        self.progressed += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzz_targets::NoAnswers;
+
+    fn file() -> Vec<Stanza> {
+        vec![Stanza {
+            tag: "x25519".into(),
+            args: vec!["AAAA".into()],
+            body: vec![0; 32],
+        }]
+    }
+
+    fn repeated(stanza: &str, times: usize) -> Vec<u8> {
+        let mut out = stanza.repeat(times).into_bytes();
+        out.extend_from_slice(b"-> done\n\n");
+        out
+    }
+
+    fn error_of<T>(result: Result<T, PluginError>) -> String {
+        match result {
+            Ok(_) => panic!("the session succeeded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn identity_session(
+        output: &[u8],
+    ) -> (
+        Result<super::super::identity::SessionOutcome, PluginError>,
+        usize,
+    ) {
+        let mut plugin = ScriptedPlugin::new(output);
+        let ids = ["AGE-PLUGIN-SCRIPTED-1QQQQQQ".to_string()];
+        let out = super::super::identity::run(&mut plugin, &ids, &[file()], &NoAnswers);
+        (out, plugin.progressed)
+    }
+
+    /// What a plugin can repeat forever is neither progress (each would restart the
+    /// timeout) nor kept without bound.
+    #[test]
+    fn floods_are_not_progress_and_stay_bounded() {
+        // The same file's error a thousand times: progress once (and `done`).
+        let (out, progressed) = identity_session(&repeated("-> error stanza 0\nYmFk\n", 1000));
+        assert_eq!(out.unwrap().file_errors.len(), 1000);
+        assert_eq!(progressed, 1);
+        let (out, _) = identity_session(&repeated("-> error stanza 0\nYmFk\n", 2000));
+        assert!(error_of(out).contains("more than 1024 error stanzas"));
+        // Questions answered `fail` at once (no terminal): never progress.
+        let (out, progressed) = identity_session(&repeated("-> request-secret\nUElO\n", 1000));
+        assert_eq!(out.unwrap().unanswered.len(), 1000);
+        assert_eq!(progressed, 0);
+        let (out, _) = identity_session(&repeated("-> request-secret\nUElO\n", 2000));
+        assert!(error_of(out).contains("more than 1024 unanswered"));
+        // Recipient stanzas and labels, in a recipient session.
+        let key = age_core::format::FileKey::new(Box::new([7; 16]));
+        let distinct_labels: String = (0..2000).map(|i| format!("-> labels l{i}\n\n")).collect();
+        for (output, what) in [
+            (
+                repeated("-> recipient-stanza 0 x25519 AAAA\nAAAA\n", 2000),
+                "recipient stanzas",
+            ),
+            (repeated(&distinct_labels, 1), "labels"),
+            (
+                repeated("-> error recipient 0\nYmFk\n", 2000),
+                "error stanzas",
+            ),
+        ] {
+            let mut plugin = ScriptedPlugin::new(&output);
+            let out = super::super::recipient::run(&mut plugin, "age1x1qqqq", &key, &NoAnswers);
+            let message = error_of(out);
+            assert!(
+                message.contains(&format!("more than 1024 {what}")),
+                "{message}"
+            );
+        }
+    }
 }
