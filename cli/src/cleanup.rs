@@ -36,11 +36,12 @@ pub fn on_signal_remove(dir: PathBuf) -> Registration {
 
 fn install_handler() {
     use signal_hook::consts::*;
-    // Every signal whose default action ends the process and that a program may catch
-    // (SIGQUIT's would also dump the plaintext in memory to a core file).
+    // The signals that end a process by default and are sent to it from outside (a
+    // terminal, kill, timers, resource limits; SIGQUIT's default would also dump the
+    // plaintext in memory to a core file). Faults (SIGSEGV, SIGBUS) stay with the runtime.
     let terminating = [
         SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU,
-        SIGXFSZ,
+        SIGXFSZ, SIGIO,
     ];
     let Ok(mut signals) = signal_hook::iterator::Signals::new(terminating) else {
         return;

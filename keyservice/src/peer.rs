@@ -24,11 +24,12 @@ pub fn check_unix(stream: &tokio::net::UnixStream) -> Result<(), Refusal> {
     let credentials = stream
         .peer_cred()
         .map_err(|e| Refusal(format!("a unix client whose user is unknown ({e})")))?;
-    check_uid(credentials.uid(), "a unix client")
+    check_uid(credentials.uid(), "a unix client", true)
 }
 
 /// Checks a TCP client: on loopback, the owner of its socket must be the service's user
-/// (or root); beyond loopback, none is.
+/// (not root: a root daemon can be made to open loopback connections for others); beyond
+/// loopback, none is.
 pub fn check_tcp(stream: &tokio::net::TcpStream) -> Result<(), Refusal> {
     let (peer, local) = match (stream.peer_addr(), stream.local_addr()) {
         (Ok(peer), Ok(local)) => (peer, local),
@@ -41,14 +42,14 @@ pub fn check_tcp(stream: &tokio::net::TcpStream) -> Result<(), Refusal> {
     }
     let what = format!("a TCP client at {peer}");
     match loopback_owner(peer, local) {
-        Some(uid) => check_uid(uid, &what),
+        Some(uid) => check_uid(uid, &what, false),
         None => Err(Refusal(format!("{what} whose user is unknown"))),
     }
 }
 
-fn check_uid(uid: u32, what: &str) -> Result<(), Refusal> {
+fn check_uid(uid: u32, what: &str, root_too: bool) -> Result<(), Refusal> {
     let ours = rustix::process::geteuid().as_raw();
-    if uid == ours || uid == 0 {
+    if uid == ours || (root_too && uid == 0) {
         Ok(())
     } else {
         Err(Refusal(format!(
@@ -77,13 +78,19 @@ fn loopback_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
         })
 }
 
-/// [`loopback_owner`] on the text of one `/proc/net/tcp{,6}` table.
+/// [`loopback_owner`] on the text of one `/proc/net/tcp{,6}` table. Only an established
+/// socket with an inode counts: a client that closed before the service accepted is a
+/// time-wait entry the kernel lists as root's.
 fn socket_owner(table: &str, local_end: SocketAddr, remote_end: SocketAddr) -> Option<u32> {
+    const ESTABLISHED: &str = "01";
     table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let (local, remote, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
+        let (local, remote, state) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+        let (uid, inode) = (fields.get(7)?, fields.get(9)?);
         let matches = same_endpoint(parse_endpoint(local)?, local_end)
-            && same_endpoint(parse_endpoint(remote)?, remote_end);
+            && same_endpoint(parse_endpoint(remote)?, remote_end)
+            && *state == ESTABLISHED
+            && *inode != "0";
         matches.then(|| uid.parse().ok()).flatten()
     })
 }
@@ -132,14 +139,15 @@ mod tests {
         let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
         let lo = word([127, 0, 0, 1]);
         let table = format!(
-            "{header}\n   0: {lo}:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n   1: {lo}:1388 {lo}:D431 01 00000000:00000000 00:00000000 00000000     0        0 2\n   2: {lo}:D431 {lo}:1388 01 00000000:00000000 00:00000000 00000000  1000        0 3\n"
+            "{header}\n   0: {lo}:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n   1: {lo}:1388 {lo}:D431 01 00000000:00000000 00:00000000 00000000     0        0 2\n   2: {lo}:D431 {lo}:1388 01 00000000:00000000 00:00000000 00000000  1000        0 3\n   3: {lo}:D432 {lo}:1388 06 00000000:00000000 00:00000000 00000000     0        0 0\n"
         );
         let service: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let client: SocketAddr = "127.0.0.1:54321".parse().unwrap();
         assert_eq!(socket_owner(&table, client, service), Some(1000));
         assert_eq!(socket_owner(&table, service, client), Some(0));
-        let elsewhere: SocketAddr = "127.0.0.1:54322".parse().unwrap();
-        assert_eq!(socket_owner(&table, elsewhere, service), None);
+        // A client that already closed (time-wait, listed as root's) is nobody's.
+        let closed: SocketAddr = "127.0.0.1:54322".parse().unwrap();
+        assert_eq!(socket_owner(&table, closed, service), None);
     }
 
     #[test]

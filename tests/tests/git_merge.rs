@@ -570,6 +570,32 @@ fn a_recipient_added_by_them_after_our_revocation_is_left_to_the_user() {
     assert_eq!(repo.decrypt_as(&again).code, 128);
 }
 
+/// sops's MAC covers the values, not the recipients: anyone can push a verbatim copy of
+/// the file that lists them with an empty wrapped key. The merge must not wrap our data
+/// key for them.
+#[test]
+fn a_recipient_their_side_lists_without_a_key_gets_none_from_the_merge() {
+    let mallory = Workspace::new();
+    let repo = Repo::new(BASE);
+    repo.branch("theirs", |r| {
+        let text = r.read("s.yaml");
+        let end = "-----END AGE ENCRYPTED FILE-----\n";
+        let at = text.find(end).unwrap() + end.len();
+        let entry = format!(
+            "        - recipient: {}\n          enc: \"\"\n",
+            mallory.recipient
+        );
+        r.write("s.yaml", &format!("{}{entry}{}", &text[..at], &text[at..]));
+    });
+    repo.on_main(|r| r.set(r#"["api_key"]"#, r#""OUR-NEW-SECRET""#));
+    let ours = repo.at("main");
+    let r = repo.merge(&[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.assert_stderr_has(&format!("their side adds {}", mallory.recipient));
+    assert_eq!(repo.read("s.yaml"), ours);
+    assert_eq!(repo.decrypt_as(&mallory).code, 128);
+}
+
 #[test]
 fn git_setup_never_writes_through_a_linked_gitattributes() {
     let repo = Repo::new(BASE);

@@ -22,10 +22,10 @@ fn with_secrets() -> Workspace {
 
 fn decrypted(ws: &Workspace, file: &Path) -> String {
     ws.keytap([
-        file.as_os_str(),
+        "-d".as_ref(),
         "--extract".as_ref(),
         "[\"a\"]".as_ref(),
-        "-d".as_ref(),
+        file.as_os_str(),
     ])
     .out()
 }
@@ -211,9 +211,10 @@ fn output_dir_plaintext_is_0600_never_follows_planted_links_and_refuses_collisio
     assert!(!ws.path("out2").exists());
 }
 
-/// A file another user planted where plaintext goes (0666, so anyone may write it): root's
-/// plaintext replaces it with a file of its own, the planted inode never sees a byte; a user
-/// who cannot replace it (a sticky directory) is refused instead of writing into it.
+/// A file another user planted where plaintext goes (0666, so anyone may write it, in a
+/// directory anyone may write): root's plaintext replaces it with a file of its own, the
+/// planted inode never sees a byte; a user who cannot replace it (a sticky directory) is
+/// refused instead of writing into it.
 #[test]
 fn plaintext_never_goes_into_another_users_file() {
     let ws = with_secrets();
@@ -250,6 +251,17 @@ fn plaintext_never_goes_into_another_users_file() {
         );
         assert!(std::fs::read_to_string(&path).unwrap().contains("a: one"));
     }
+    // A file of another user that no one else could have put there (the directory is
+    // root's alone) keeps its owner, as with sops: root deploying an app's secrets.
+    let deploy = ws.path("deploy");
+    std::fs::create_dir(&deploy).unwrap();
+    std::fs::set_permissions(&deploy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(deploy.join("app.yaml"), "").unwrap();
+    std::os::unix::fs::chown(deploy.join("app.yaml"), Some(6), Some(12)).unwrap();
+    let run = ws.keytap(["decrypt", "--output", "deploy/app.yaml", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let meta = std::fs::metadata(deploy.join("app.yaml")).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (6, 0o600));
     // nobody may not replace man's file in a sticky directory: refused, nothing written.
     let (_, held) = plant("nobodys.yaml");
     let run = keytap_as_nobody(

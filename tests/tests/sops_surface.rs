@@ -694,3 +694,30 @@ fn legacy_modes_together_and_missing_files_as_in_sops() {
         );
     }
 }
+
+/// Corners sops answers without an error: `--extract` with no steps ('', '[', '[[') is the
+/// whole file; and `filestatus` loads the config first, so a broken one is an error.
+#[test]
+fn an_empty_extract_path_and_filestatus_with_a_broken_config_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("p.yaml", "a: 1\nb: two\n");
+    let enc = ws.sops(["encrypt", "--age", &ws.recipient, "p.yaml"]).ok();
+    ws.write("e.yaml", enc);
+    for path in ["", "[", "[["] {
+        let line = ["decrypt", "--extract", path, "e.yaml"];
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(
+            (ours.code, ours.out()),
+            (theirs.code, theirs.out()),
+            "{path:?}"
+        );
+        assert_eq!(ours.out(), "a: 1\nb: two\n");
+    }
+    ws.write(".sops.yaml", "creation_rules: 5\n");
+    let (ours, theirs) = (
+        ws.keytap(["filestatus", "e.yaml"]),
+        ws.sops(["filestatus", "e.yaml"]),
+    );
+    assert_eq!((ours.code, theirs.code), (1, 1), "{}", ours.stderr);
+    assert!(ours.out().is_empty() && theirs.out().is_empty());
+}

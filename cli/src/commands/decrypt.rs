@@ -64,19 +64,26 @@ pub fn run(
         path_as_given: false,
         ..OpenMode::READ
     };
+    // sops's order: a missing file, then a bad path, then decrypting.
+    crate::context::check_target(common, file, true)?;
+    let steps = extract
+        .map(treepath::parse)
+        .transpose()
+        .map_err(|e| {
+            CliError::new(
+                exit_code::INVALID_TREE_PATH_FORMAT,
+                format!("error parsing --extract path: {}", e.reason),
+            )
+        })?
+        // A path of no steps ('', '[') extracts nothing: the whole file, as in sops.
+        .filter(|steps| !steps.is_empty());
     let Opened {
         open,
         formats: f,
         lock,
     } = open_file(common, file, ignore_mac, mode)?;
-    let out = match extract {
-        Some(path) => {
-            let steps = treepath::parse(path).map_err(|e| {
-                CliError::new(
-                    exit_code::INVALID_TREE_PATH_FORMAT,
-                    format!("error parsing --extract path: {}", e.reason),
-                )
-            })?;
+    let out = match steps {
+        Some(steps) => {
             let (doc, later_docs) = open
                 .docs
                 .split_first()

@@ -1,6 +1,6 @@
 //! `filestatus`: is this a sops file?
 
-use keytap_core::stores::{Format, StoreOptions};
+use keytap_core::stores::Format;
 
 use crate::context;
 use crate::error::CliError;
@@ -18,6 +18,8 @@ pub fn run(input_type: Option<&str>, file: &std::path::Path) -> Result<i32, CliE
     let format = input_type
         .and_then(Format::from_name)
         .unwrap_or_else(|| Format::from_path(file));
+    // sops loads the config for its store options first: a broken one is an error here too.
+    let options = crate::rules::store_options()?;
     let data = std::fs::read(file).map_err(|e| {
         fail(format!(
             "Error reading file: open {}: {}",
@@ -25,7 +27,7 @@ pub fn run(input_type: Option<&str>, file: &std::path::Path) -> Result<i32, CliE
             context::io_reason(&e)
         ))
     })?;
-    let store = format.store(&StoreOptions::default());
+    let store = format.store(&options);
     let encrypted = match store.load_encrypted(&data) {
         Ok((_, None)) => false,
         Ok((_, Some(meta))) => match keytap_core::metadata::Metadata::from_branch(&meta) {

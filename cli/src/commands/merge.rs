@@ -84,6 +84,12 @@ pub fn run(
             "their side changed values under a data key the base did not have, so only their branch vouches for who can read them: take their changes by hand with `keytap edit`",
         );
     }
+    let they_read_the_base = merge::exposure::they_read_the_base(
+        base.as_ref()
+            .map(|b| (b.data_key().as_slice(), b.docs.as_slice())),
+        (theirs.data_key().as_slice(), theirs.docs.as_slice()),
+    );
+    let theirs_metadata = theirs.metadata.clone();
     let mut conflicts = Conflicts::default();
     let docs = merge::merge_documents(
         base.as_ref().map(|b| b.docs.as_slice()),
@@ -122,8 +128,22 @@ pub fn run(
             .collect()
     };
     let recipients_before = keys_of(&ours.metadata);
+    let ours_metadata = ours.metadata.clone();
     let recipients_after = keys_of(&metadata);
     let merged = seal(docs, metadata, base, ours, theirs)?;
+    if !they_read_the_base {
+        let wrapped = merge::exposure::wrapped_for_their_additions(
+            &ours_metadata,
+            &theirs_metadata,
+            &merged.metadata,
+        );
+        if !wrapped.is_empty() {
+            return left_as_it_was(&format!(
+                "their side adds {} without a data key this merge keeps wrapped for it, and nothing shows their side can read the file: add it yourself if it belongs",
+                defuse(&wrapped.join(", "))
+            ));
+        }
+    }
     let exposed = merge::exposure::made_plaintext(&ours_sealed, &merged.docs);
     if !exposed.is_empty() {
         return left_as_it_was(&format!(

@@ -148,7 +148,9 @@ fn process_umask() -> u32 {
 /// changes under a mount). It is the installer's own 0600 file, so no other user can
 /// open it, let alone hold the lock and stall every activation.
 fn lock_installs(mount_point: &Path) -> Result<std::fs::File, InstallError> {
-    let mut name = mount_point.as_os_str().to_owned();
+    // Without a trailing slash, which would put the lock inside the mount point.
+    let mount_point: PathBuf = mount_point.components().collect();
+    let mut name = mount_point.into_os_string();
     name.push(".lock");
     let lock_path = PathBuf::from(name);
     let fail = |e: std::io::Error| {

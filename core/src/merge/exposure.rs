@@ -56,6 +56,42 @@ pub fn added_after_a_revocation(
         .collect()
 }
 
+/// Whether their side proved it could read the base: it rotated the data key and its
+/// values are the base's (an outsider cannot re-encrypt values it cannot read). Only then
+/// may a recipient it adds get a data key the merge wraps; otherwise such a recipient
+/// keeps exactly the wrapped key their file gave it (see [`wrapped_for_their_additions`]).
+pub fn they_read_the_base(base: Option<(&[u8], &[Branch])>, theirs: (&[u8], &[Branch])) -> bool {
+    base.is_some_and(|(key, docs)| key != theirs.0 && docs == theirs.1)
+}
+
+/// The recipients only their side lists (not ours) whose wrapped key in the merged file
+/// is not the one their file gave them: the merge wrapped a data key for them. sops's MAC
+/// covers the values only, so anyone can add themselves to a copy of the file with an
+/// empty `enc`; the merge must not fill it in.
+pub fn wrapped_for_their_additions(
+    ours: &Metadata,
+    theirs: &Metadata,
+    merged: &Metadata,
+) -> Vec<String> {
+    let ours_ids: HashSet<String> = ours.key_groups.iter().flatten().map(key_identity).collect();
+    let given: std::collections::HashMap<String, &str> = theirs
+        .key_groups
+        .iter()
+        .flatten()
+        .map(|k| (key_identity(k), k.enc()))
+        .collect();
+    merged
+        .key_groups
+        .iter()
+        .flatten()
+        .filter(|k| {
+            let id = key_identity(k);
+            !ours_ids.contains(&id) && given.get(&id) != Some(&k.enc())
+        })
+        .map(|k| k.describe())
+        .collect()
+}
+
 /// The paths of values encrypted in ours (as sealed) that the merged file would write in
 /// plaintext: comment rules (`encrypted_comment_regex`, `unencrypted_comment_regex`) let a
 /// comment their branch moves or deletes decide that.

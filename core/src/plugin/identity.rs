@@ -156,13 +156,17 @@ pub fn run(
             "error" => {
                 let message = body_text();
                 let index = s.args.get(1).and_then(|a| a.parse().ok());
-                let (list, entry) = match s.args.first().map(String::as_str) {
-                    Some("identity") => (&mut out.identity_errors, (index, message)),
-                    Some("stanza") => (&mut out.file_errors, (index, message)),
-                    _ => (&mut out.file_errors, (None, message)),
+                let (list, entry, count) = match s.args.first().map(String::as_str) {
+                    Some("identity") => {
+                        (&mut out.identity_errors, (index, message), identities.len())
+                    }
+                    Some("stanza") => (&mut out.file_errors, (index, message), files.len()),
+                    _ => (&mut out.file_errors, (None, message), 0),
                 };
-                // An error about a file or identity not heard of yet is progress.
-                if !list.iter().any(|(i, _)| *i == entry.0) {
+                // An error about an existing file or identity not heard of yet is progress.
+                let new =
+                    entry.0.is_some_and(|i| i < count) && !list.iter().any(|(i, _)| *i == entry.0);
+                if new {
                     conn.progress();
                 }
                 super::keep(list, entry, &binary, "error stanzas")?;

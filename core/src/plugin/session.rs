@@ -112,6 +112,13 @@ mod tests {
         assert_eq!(progressed, 1);
         let (out, _) = identity_session(&repeated("-> error stanza 0\nYmFk\n", 2000));
         assert!(error_of(out).contains("more than 1024 error stanzas"));
+        // Errors naming files that do not exist are not progress either.
+        let many: String = (0..1000)
+            .map(|i| format!("-> error stanza {i}\nYmFk\n"))
+            .collect();
+        let (out, progressed) = identity_session(&repeated(&many, 1));
+        assert_eq!(out.unwrap().file_errors.len(), 1000);
+        assert_eq!(progressed, 1);
         // Questions answered `fail` at once (no terminal): never progress.
         let (out, progressed) = identity_session(&repeated("-> request-secret\nUElO\n", 1000));
         assert_eq!(out.unwrap().unanswered.len(), 1000);

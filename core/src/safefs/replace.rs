@@ -185,10 +185,20 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
         Contents::Plaintext => 0o600,
         Contents::Encrypted => meta.mode() & 0o7777,
     };
-    // Plaintext belongs to whoever decrypted it: a file of another user (one planted where
-    // the plaintext goes) is replaced by one of ours, and never written into.
-    let foreign =
-        opts.contents == Contents::Plaintext && meta.uid() != rustix::process::geteuid().as_raw();
+    // The file opened is the one looked at (its owner decides what follows).
+    let opened = file.metadata().map_err(cannot_open)?;
+    if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
+        return Err(cannot_open(io::Error::other(
+            "it was replaced while being opened",
+        )));
+    }
+    // Plaintext never goes into a file another user may have planted where it goes: such a
+    // file is replaced by one of ours, never written into. A file of another user that no
+    // one else could have put there (root deploying into an app's own directory) keeps its
+    // owner, as with sops.
+    let foreign = opts.contents == Contents::Plaintext
+        && meta.uid() != rustix::process::geteuid().as_raw()
+        && another_user_could_plant(dir, &meta);
     let refuse_foreign = || {
         cannot_open(io::Error::other(format!(
             "it belongs to another user (uid {}), who could read the plaintext",
@@ -212,6 +222,16 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
     }
     write_in_place(&file, data, &meta, opts.contents).map_err(write_failed)?;
     Ok(Written::InPlace)
+}
+
+/// Whether someone other than this user and `file`'s owner can create files in `dir`:
+/// group or others may write it (a sticky `/tmp` too), or it belongs to a third user.
+fn another_user_could_plant(dir: &Path, file: &Metadata) -> bool {
+    let Ok(d) = std::fs::metadata(dir) else {
+        return true;
+    };
+    let ours = rustix::process::geteuid().as_raw();
+    d.mode() & 0o022 != 0 || (d.uid() != ours && d.uid() != file.uid())
 }
 
 /// Follows symlinks at the last component (relative targets resolve against the link's
