@@ -1,7 +1,7 @@
 //! `keytap install-secrets` end to end, as root, on sops files written by the real sops:
 //! every format, owners and modes, templates, the ramfs, generations and the atomic
 //! symlink switch, pruning, restart/reload lists, failures that leave the live generation
-//! alone, a kill at every step, and the check modes.
+//! alone, and the check modes (runs killed or concurrent: `install_runs.rs`).
 
 mod install_common;
 
@@ -530,149 +530,6 @@ fn a_failing_secret_names_secret_and_file_and_keeps_the_live_generation() {
     }
 }
 
-/// The state after a run killed at `step`: the symlink (if any) points at a generation
-/// holding every secret and template, all from the same run.
-fn assert_complete(site: &Site, step: &str, old: Option<&str>, new: &str) {
-    let Some(live) = site.live() else {
-        assert!(old.is_none(), "{step}: the symlink vanished");
-        return;
-    };
-    let gen = site.mount().join(live.to_string());
-    let a = std::fs::read_to_string(gen.join("a")).unwrap_or_else(|e| panic!("{step}: a: {e}"));
-    let b = std::fs::read_to_string(gen.join("sub/b")).unwrap_or_else(|e| panic!("{step}: b: {e}"));
-    let t = std::fs::read_to_string(gen.join("rendered/t"))
-        .unwrap_or_else(|e| panic!("{step}: t: {e}"));
-    let which = if a == new {
-        new
-    } else {
-        old.unwrap_or_else(|| panic!("{step}: unexpected {a}"))
-    };
-    assert_eq!(a, which, "{step}");
-    assert_eq!(
-        b,
-        format!("{which}-b"),
-        "{step}: secrets of one generation come from one run"
-    );
-    assert_eq!(t, format!("t={which}"), "{step}");
-}
-
-#[test]
-fn a_kill_at_any_step_leaves_the_symlink_on_a_complete_generation() {
-    // The installer's steps, with a kill after the second secret too (there are two).
-    let steps: Vec<&str> = keytap_core::install::STEPS
-        .iter()
-        .flat_map(|&step| match step {
-            "secret:1" => vec![step, "secret:2"],
-            _ => vec![step],
-        })
-        .collect();
-    // Every step the installer names is exercised.
-    let out = std::process::Command::new("grep")
-        .args([
-            "-o",
-            "\"[a-z]*:\\?[0-9]*\"",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../core/src/install/mod.rs"),
-        ])
-        .output()
-        .unwrap();
-    let named = String::from_utf8(out.stdout).unwrap();
-    for s in [
-        "validated",
-        "mounted",
-        "keys",
-        "decrypted",
-        "prepared",
-        "secrets",
-        "templates",
-        "changes",
-        "switched",
-        "linked",
-        "pruned",
-    ] {
-        assert!(
-            named.contains(&format!("\"{s}\"")),
-            "step {s} not in the installer"
-        );
-    }
-
-    let site = Site::new();
-    let mut n = 0;
-    let mut make = |value: &str| {
-        n += 1;
-        let f = site.sops_file(
-            &format!("k{n}.yaml"),
-            format!("a: {value}\nb: {value}-b\n").as_bytes(),
-            &[],
-        );
-        let a = site.secret("a", "a", &f, "yaml");
-        let mut b = site.secret("sub/b", "b", &f, "yaml");
-        b["path"] = json!(site.s(&site.ws.path("outside/b")));
-        let t = site.template("t", &format!("t={}", placeholder("a")));
-        let mut m = site.manifest_value(vec![a, b], vec![t]);
-        m["keepGenerations"] = json!(2);
-        site.write_manifest(&format!("k{n}.json"), &m)
-    };
-
-    // Killed during the very first run: either no symlink or a complete generation.
-    let first = make("v0");
-    for &step in &steps {
-        let fresh = Site::new();
-        let f = fresh.sops_file("k.yaml", b"a: v0\nb: v0-b\n", &[]);
-        let mut b = fresh.secret("sub/b", "b", &f, "yaml");
-        b["path"] = json!(fresh.s(&fresh.ws.path("outside/b")));
-        let m = fresh.manifest_value(
-            vec![fresh.secret("a", "a", &f, "yaml"), b],
-            vec![fresh.template("t", &format!("t={}", placeholder("a")))],
-        );
-        let mf = fresh.write_manifest("k.json", &m);
-        let r = fresh.install(&[&fresh.s(&mf)], &[("KEYTAP_INSTALL_TEST_KILL_AT", step)]);
-        assert_eq!(
-            r.code, -1,
-            "first run, {step}: expected SIGKILL, got {} {}",
-            r.code, r.stderr
-        );
-        assert_complete(&fresh, step, None, "v0");
-        fresh.install_ok(&mf);
-        assert_complete(&fresh, step, None, "v0");
-    }
-
-    // Killed while replacing a live generation.
-    site.install_ok(&first);
-    let mut old = "v0".to_string();
-    for (i, step) in steps.iter().enumerate() {
-        let new = format!("v{}", i + 1);
-        let m = make(&new);
-        let r = site.install(&[&site.s(&m)], &[("KEYTAP_INSTALL_TEST_KILL_AT", step)]);
-        assert_eq!(
-            r.code, -1,
-            "{step}: expected SIGKILL, got {} {}",
-            r.code, r.stderr
-        );
-        assert_complete(&site, step, Some(&old), &new);
-        let switched = std::fs::read_to_string(site.link().join("a")).unwrap() == new;
-        let after_switch = ["switched", "linked", "pruned"].contains(step);
-        assert_eq!(
-            switched, after_switch,
-            "{step}: the switch is the one point of change"
-        );
-        // The next run repairs whatever the kill left behind.
-        site.install_ok(&m);
-        assert_complete(&site, step, None, &new);
-        assert_eq!(
-            std::fs::read_to_string(site.ws.path("outside/b")).unwrap(),
-            format!("{new}-b")
-        );
-        old = new;
-    }
-    // No temporary symlinks or directories left in the symlink's directory.
-    let leftovers: Vec<String> = std::fs::read_dir(site.ws.path("run"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
 #[test]
 fn check_modes_validate_without_touching_anything() {
     let site = Site::new();
@@ -924,54 +781,6 @@ pm = polymod([ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + fiv
 print(hrp + "1" + "".join(CH[v] for v in five) + "".join(CH[(pm >> 5 * (5 - i)) & 31] for i in range(6)))
 "#;
     python(script, pub_line)
-}
-
-#[test]
-fn concurrent_runs_take_turns_and_never_mix_two_manifests() {
-    let site = Site::new();
-    let manifest = |tag: &str| {
-        let secrets: Vec<_> = (0..8)
-            .map(|i| {
-                let f = site.sops_file(
-                    &format!("{tag}{i}.yaml"),
-                    format!("v: {tag}{i}\n").as_bytes(),
-                    &[],
-                );
-                site.secret(&format!("{tag}{i}"), "v", &f, "yaml")
-            })
-            .collect();
-        let mut m = site.manifest_value(secrets, vec![]);
-        m["keepGenerations"] = json!(0);
-        site.write_manifest(&format!("m-{tag}.json"), &m)
-    };
-    let (a, b) = (manifest("a"), manifest("b"));
-    let runs: Vec<_> = (0..6)
-        .map(|i| {
-            let m = if i % 2 == 0 { &a } else { &b };
-            site.ws
-                .command(keytap_e2e::keytap_bin())
-                .args(["install-secrets", m.to_str().unwrap()])
-                .env("KEYTAP_INSTALL_NIXOS_RUN_DIR", site.ws.path("run/nixos"))
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    keytap_e2e::assert_all_succeed(runs);
-    assert_eq!(site.generations(), (1..=6).collect::<Vec<u64>>());
-    for g in 1..=6 {
-        let mut names: Vec<String> = std::fs::read_dir(site.mount().join(g.to_string()))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        let one_manifest =
-            names.iter().all(|n| n.starts_with('a')) || names.iter().all(|n| n.starts_with('b'));
-        assert!(
-            one_manifest && names.len() == 8,
-            "generation {g} holds {names:?}"
-        );
-    }
 }
 
 #[test]
