@@ -365,18 +365,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sops_commands_take_go_spellings() {
-        let line = |args: &[&str]| {
-            let all = std::iter::once("keytap").chain(args.iter().copied());
-            rewrite_go_spellings(all.map(OsString::from).collect(), || {
-                <crate::args::Cli as clap::CommandFactory>::command()
-            })
+    /// A rewrite of keytap's whole command line, given its definitions.
+    type Rewrite = fn(Vec<OsString>, fn() -> clap::Command) -> Vec<OsString>;
+
+    /// `args` after the program name, as `rewrite` leaves them for keytap's command line.
+    fn keytap_line(args: &[&str], rewrite: Rewrite) -> Vec<String> {
+        let all = std::iter::once("keytap").chain(args.iter().copied());
+        let root: fn() -> clap::Command = <crate::args::Cli as clap::CommandFactory>::command;
+        rewrite(all.map(OsString::from).collect(), root)
             .into_iter()
             .skip(1)
             .map(|a| a.into_string().unwrap())
-            .collect::<Vec<_>>()
-        };
+            .collect()
+    }
+
+    #[test]
+    fn sops_commands_take_go_spellings() {
+        let line = |args: &[&str]| keytap_line(args, rewrite_go_spellings);
         assert_eq!(
             line(&["-decrypt", "-extract", "[\"a\"]", "-output-type=json", "f"]),
             [
@@ -410,16 +415,7 @@ mod tests {
 
     #[test]
     fn the_legacy_forms_flags_end_at_its_first_argument() {
-        let line = |args: &[&str]| {
-            let all = std::iter::once("keytap").chain(args.iter().copied());
-            end_flags_at_first_argument(all.map(OsString::from).collect(), || {
-                <crate::args::Cli as clap::CommandFactory>::command()
-            })
-            .into_iter()
-            .skip(1)
-            .map(|a| a.into_string().unwrap())
-            .collect::<Vec<_>>()
-        };
+        let line = |args: &[&str]| keytap_line(args, end_flags_at_first_argument);
         assert_eq!(
             line(&["-d", "f", "--output-type", "json"]),
             ["-d", "f", "--", "--output-type", "json"]
