@@ -160,15 +160,19 @@ pub fn rewrite_go_spellings(
             continue;
         }
         let (flag, name, value) = split_flag(text);
-        let defined = (name.len() > 1)
-            .then(|| {
-                command.get_arguments().find(|a| {
-                    a.get_long() == Some(name)
-                        || a.get_all_aliases()
-                            .is_some_and(|aliases| aliases.contains(&name))
-                })
-            })
-            .flatten();
+        let mut short = name.chars();
+        let defined = match (short.next(), short.next()) {
+            // `-d=true`: a one-letter boolean given a value.
+            (Some(letter), None) if value.is_some() => command
+                .get_arguments()
+                .find(|a| a.get_short() == Some(letter) && !a.get_action().takes_values()),
+            (Some(_), None) => None,
+            _ => command.get_arguments().find(|a| {
+                a.get_long() == Some(name)
+                    || a.get_all_aliases()
+                        .is_some_and(|aliases| aliases.contains(&name))
+            }),
+        };
         let Some(defined) = defined else {
             out.push(arg);
             continue;
@@ -182,10 +186,11 @@ pub fn rewrite_go_spellings(
             }
             continue;
         }
-        let (spelling, value) = (
-            format!("--{name}"),
-            value.map(keytap_core::cipher::parse_go_bool),
-        );
+        let spelling = match defined.get_long() {
+            Some(long) => format!("--{long}"),
+            None => format!("-{name}"),
+        };
+        let value = value.map(keytap_core::cipher::parse_go_bool);
         push_bool(&mut out, spelling.into(), value, arg);
     }
     out.extend(rest);
@@ -406,6 +411,8 @@ mod tests {
             ["-d", "-zz", "--ignore-mac=maybe", "--", "-decrypt"]
         );
         assert_eq!(line(&["decrypt", "f"]), ["decrypt", "f"]);
+        // A one-letter boolean with a value, as Go reads it.
+        assert_eq!(line(&["-d=true", "-i=false", "f"]), ["--decrypt", "f"]);
         // A flag whose value must be joined takes nothing from the next argument.
         assert_eq!(
             line(&["decrypt", "-enable-local-keyservice", "-in-place=1", "f"]),

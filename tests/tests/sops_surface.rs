@@ -153,6 +153,7 @@ fn go_flag_spellings_read_as_sops_reads_them() {
             "enc.yaml",
         ],
         &["-d", "--ignore-mac=maybe", "enc.yaml"],
+        &["-d=true", "enc.yaml"],
     ] {
         let (ours, theirs) = (ws.keytap(line), ws.sops(line));
         assert_eq!(
