@@ -642,6 +642,8 @@ fn legacy_modes_together_and_missing_files_as_in_sops() {
         &["-e", "-d", "--age", &r, "e.yaml"],
         &["-d", "-e", "--age", &r, "e.yaml"],
         &["-e", "-d", "--age", &r, "p.yaml"],
+        &["-e", "-d", "e.yaml"],
+        &["-e", "-r", "e.yaml"],
         &["-d", "--set", r#"["a"] 3"#, "e.yaml"],
         &["-e", "-d", "missing.yaml"],
         &["-d", "--set", r#"["a"] 3"#, "missing.yaml"],

@@ -312,8 +312,17 @@ fn legacy(cli: Cli) -> Result<i32, CliError> {
     // Several modes: sops runs each in turn (encrypt, decrypt, rotate, set) and only the
     // last one's result is written or shown; the earlier ones change nothing.
     let modes = [l.encrypt, l.decrypt, l.rotate, l.set.is_some()];
-    if modes.iter().filter(|m| **m).count() > 1 {
+    let several = modes.iter().filter(|m| **m).count() > 1;
+    if several {
         eprintln!("More than one command (--encrypt, --decrypt, --rotate, --set) has been specified. Only the changes made by the last one will be visible. Note that this behavior is deprecated and will cause an error eventually.");
+    }
+    if several && l.encrypt {
+        // sops settles the encryption's keys and rules before any mode runs: with none,
+        // the line fails even though a later mode's result is the one shown.
+        let rules_path = l.common.filename_override.as_deref().unwrap_or(&file);
+        let formats = crate::context::formats(&l.common, &file, crate::rules::store_options()?)?;
+        let binary = formats.input == keytap_core::stores::Format::Binary;
+        crate::rules::resolve(&l.keys, rules_path, binary)?;
     }
     if let Some(set) = l.set {
         set::run_legacy_set(&l.common, &file, &set, l.ignore_mac)
