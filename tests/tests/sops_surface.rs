@@ -724,3 +724,42 @@ fn an_empty_extract_path_and_filestatus_with_a_broken_config_as_in_sops() {
     assert_eq!((ours.code, theirs.code), (1, 1), "{}", ours.stderr);
     assert!(ours.out().is_empty() && theirs.out().is_empty());
 }
+
+/// sops's JSON store unmarshals the metadata into Go structs: a field of the wrong type
+/// (hand-edited) is refused with encoding/json's message, whatever the keys could do.
+#[test]
+fn json_metadata_of_the_wrong_type_is_refused_in_sops_words() {
+    let ws = Workspace::new();
+    ws.write("p.json", r#"{"a": 1}"#);
+    let enc =
+        String::from_utf8(ws.sops(["encrypt", "--age", &ws.recipient, "p.json"]).ok()).unwrap();
+    let edits: [(&str, &str); 5] = [
+        ("\"mac\": \"", "\"mac\": 5, \"x\": \""),
+        (
+            "\"version\": \"",
+            "\"shamir_threshold\": \"1\", \"version\": \"",
+        ),
+        ("\"enc\": \"", "\"enc\": 5, \"x\": \""),
+        (
+            "\"lastmodified\": \"",
+            "\"mac_only_encrypted\": \"true\", \"lastmodified\": \"",
+        ),
+        ("\"sops\": {", "\"sops\": 5, \"x\": {"),
+    ];
+    for (from, to) in edits {
+        assert!(enc.contains(from), "{from}");
+        ws.write("t.json", enc.replacen(from, to, 1));
+        let (ours, theirs) = (
+            ws.keytap(["decrypt", "t.json"]),
+            ws.sops(["decrypt", "t.json"]),
+        );
+        assert_eq!((ours.code, theirs.code), (1, 1), "{to}: {}", ours.stderr);
+        let message = theirs.stderr.lines().last().unwrap().to_string();
+        assert!(message.contains("json: cannot unmarshal"), "{message}");
+        assert!(
+            ours.stderr.contains(&message),
+            "{to}: {} / {message}",
+            ours.stderr
+        );
+    }
+}

@@ -8,6 +8,7 @@
 mod encode;
 pub(crate) mod gofmt;
 mod halves;
+mod metadata_types;
 mod parse;
 
 use super::{Store, StoreError};
@@ -136,30 +137,16 @@ pub(crate) fn load_encrypted(input: &[u8]) -> Result<(Branch, Option<Branch>), S
                 metadata = match value {
                     Value::Map(m) => Some(m),
                     Value::Null => None,
-                    other => {
-                        return Err(StoreError::new(format!(
-                            "Error unmarshalling input json: the top-level 'sops' entry is {}, not an object",
-                            describe(&other)
-                        )))
-                    }
+                    other => return Err(metadata_types::not_an_object(&other)),
                 };
             }
             other => data.push(other),
         }
     }
     if let Some(m) = &metadata {
-        if matches!(
-            crate::tree::get(m, "version"),
-            Some(Value::Int(_) | Value::Float(_))
-        ) {
-            return Err(StoreError::new(
-                "SOPS versions higher than 2.0.10 can not automatically decrypt JSON files created with \
-                 SOPS 1.x. In order to be able to decrypt this file, you can either edit it manually and \
-                 make sure the JSON value under `sops -> version` is a string and not a number, or you \
-                 can rotate the file's key with any version of SOPS between 2.0 and 2.0.10 using \
-                 `sops -r your_file.json`",
-            ));
-        }
+        // (sops's message for a SOPS 1.x numeric version is unreachable in sops built
+        // with Go 1.20+, which names the field by its whole path: Go's own message it is.)
+        metadata_types::check(m)?;
     }
     Ok((data, metadata))
 }
