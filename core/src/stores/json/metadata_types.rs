@@ -85,6 +85,33 @@ pub(crate) fn not_an_object(value: &Value) -> StoreError {
     ))
 }
 
+/// Keeps the last of a key given twice, in the metadata and every object inside it, as
+/// `json.Unmarshal` into a struct does (`"age": [...]` then `"age": []` has no age keys).
+pub(crate) fn last_duplicate_wins(branch: &mut Branch) {
+    let mut seen = std::collections::HashSet::new();
+    let mut keep = vec![true; branch.len()];
+    for (i, item) in branch.iter().enumerate().rev() {
+        if let Item::Entry(key, _) = item {
+            keep[i] = seen.insert(key.clone());
+        }
+    }
+    let mut keep = keep.into_iter();
+    branch.retain(|_| keep.next().unwrap_or(true));
+    for item in branch.iter_mut() {
+        if let Item::Entry(_, value) = item {
+            last_duplicate_wins_in(value);
+        }
+    }
+}
+
+fn last_duplicate_wins_in(value: &mut Value) {
+    match value {
+        Value::Map(branch) => last_duplicate_wins(branch),
+        Value::List(items) => items.iter_mut().for_each(last_duplicate_wins_in),
+        _ => {}
+    }
+}
+
 /// Checks the `sops` object as `json.Unmarshal` into `stores.Metadata` would.
 pub(crate) fn check(metadata: &Branch) -> Result<(), StoreError> {
     check_struct(metadata, "Metadata", "sops", METADATA)
@@ -156,6 +183,27 @@ mod tests {
     fn metadata(json: &str) -> Result<(), String> {
         let (_, m) = super::super::load_encrypted(json.as_bytes()).map_err(|e| e.to_string())?;
         check(&m.expect("metadata")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_last_of_a_duplicate_key_wins() {
+        let json = r#"{"sops": {"age": [{"enc": "a", "enc": "b"}], "mac": "m", "age": []}}"#;
+        let (_, m) = super::super::load_encrypted(json.as_bytes()).unwrap();
+        let m = m.unwrap();
+        assert_eq!(crate::tree::get(&m, "age"), Some(&Value::List(vec![])));
+        assert_eq!(m.len(), 2);
+        let json = r#"{"sops": {"age": [{"enc": "a", "enc": "b"}]}}"#;
+        let (_, m) = super::super::load_encrypted(json.as_bytes()).unwrap();
+        let Some(Value::List(ages)) = crate::tree::get(&m.unwrap(), "age").cloned() else {
+            panic!("no age list");
+        };
+        assert_eq!(
+            ages,
+            vec![Value::Map(vec![Item::Entry(
+                "enc".into(),
+                Value::Str("b".into())
+            )])]
+        );
     }
 
     #[test]

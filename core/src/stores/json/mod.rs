@@ -143,7 +143,8 @@ pub(crate) fn load_encrypted(input: &[u8]) -> Result<(Branch, Option<Branch>), S
             other => data.push(other),
         }
     }
-    if let Some(m) = &metadata {
+    if let Some(m) = &mut metadata {
+        metadata_types::last_duplicate_wins(m);
         // (sops's message for a SOPS 1.x numeric version is unreachable in sops built
         // with Go 1.20+, which names the field by its whole path: Go's own message it is.)
         metadata_types::check(m)?;
