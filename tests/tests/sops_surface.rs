@@ -762,4 +762,13 @@ fn json_metadata_of_the_wrong_type_is_refused_in_sops_words() {
             ours.stderr
         );
     }
+    // A key given twice: the last one wins, as in a Go struct (no age key left here).
+    let twice = enc.replacen("\"lastmodified\"", "\"age\": [], \"lastmodified\"", 1);
+    ws.write("t.json", twice);
+    let (ours, theirs) = (
+        ws.keytap(["decrypt", "t.json"]),
+        ws.sops(["decrypt", "t.json"]),
+    );
+    assert_eq!((ours.code, theirs.code), (1, 1), "{}", ours.stderr);
+    ours.assert_stderr_has("No keys found in file");
 }
