@@ -376,16 +376,24 @@ pub fn check_target(
             "Error: cannot operate on both --output and --in-place",
         ));
     }
-    if missing_is_no_file && !is_stdin(file) && !file.exists() {
-        return Err(CliError::new(
-            exit_code::NO_FILE_SPECIFIED,
-            format!(
-                "Error: cannot operate on non-existent file {}",
-                keytap_core::goerr::quote(absolute(file).as_os_str().as_bytes())
-            ),
-        ));
+    if missing_is_no_file {
+        refuse_missing(file)?;
     }
     Ok(())
+}
+
+/// sops's exit 100 for a file that does not exist (stdin aside).
+pub fn refuse_missing(file: &Path) -> Result<(), CliError> {
+    if is_stdin(file) || file.exists() {
+        return Ok(());
+    }
+    Err(CliError::new(
+        exit_code::NO_FILE_SPECIFIED,
+        format!(
+            "Error: cannot operate on non-existent file {}",
+            keytap_core::goerr::quote(absolute(file).as_os_str().as_bytes())
+        ),
+    ))
 }
 
 /// The absolute form of a path, for messages (as sops prints them).

@@ -167,11 +167,7 @@ pub fn rewrite_go_spellings(
                 .get_arguments()
                 .find(|a| a.get_short() == Some(letter) && !a.get_action().takes_values()),
             (Some(_), None) => None,
-            _ => command.get_arguments().find(|a| {
-                a.get_long() == Some(name)
-                    || a.get_all_aliases()
-                        .is_some_and(|aliases| aliases.contains(&name))
-            }),
+            _ => long_flag(command, name),
         };
         let Some(defined) = defined else {
             out.push(arg);
@@ -238,19 +234,19 @@ pub fn end_flags_at_first_argument(
     args
 }
 
+/// `command`'s argument named `--name` (or one of its aliases).
+fn long_flag<'a>(command: &'a clap::Command, name: &str) -> Option<&'a clap::Arg> {
+    command.get_arguments().find(|a| {
+        a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|all| all.contains(&name))
+    })
+}
+
 /// Whether flag argument `text` of `command` takes its value from the next argument.
 fn takes_the_next_argument(command: &clap::Command, text: &str) -> bool {
     let separate_value =
         |arg: &clap::Arg| arg.get_action().takes_values() && !arg.is_require_equals_set();
     if let Some(long) = text.strip_prefix("--") {
-        return !long.contains('=')
-            && command
-                .get_arguments()
-                .find(|a| {
-                    a.get_long() == Some(long)
-                        || a.get_all_aliases().is_some_and(|all| all.contains(&long))
-                })
-                .is_some_and(separate_value);
+        return !long.contains('=') && long_flag(command, long).is_some_and(separate_value);
     }
     // A cluster of short flags: the first that takes a value takes the rest of the
     // cluster, or the next argument when it ends the cluster.

@@ -64,7 +64,7 @@ pub fn run(
         path_as_given: false,
         ..OpenMode::READ
     };
-    // sops's order: a missing file, then a bad path, then decrypting.
+    // sops's order: -i with --output, a missing file, then a bad path, then decrypting.
     crate::context::check_target(common, file, true)?;
     let steps = extract
         .map(treepath::parse)

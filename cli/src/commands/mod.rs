@@ -308,7 +308,9 @@ fn legacy(cli: Cli) -> Result<i32, CliError> {
     let files = std::slice::from_ref(&file);
     crate::context::check_target(&l.common, &file, false)?;
     rotate::refuse_key_changes_on_missing_files(&l.key_changes, files, rotate::Form::Legacy)?;
-    crate::context::check_target(&l.common, &file, l.encrypt || l.decrypt || l.rotate)?;
+    if l.encrypt || l.decrypt || l.rotate {
+        crate::context::refuse_missing(&file)?;
+    }
     // Several modes: sops runs each in turn (encrypt, decrypt, rotate, set) and only the
     // last one's result is written or shown; the earlier ones change nothing.
     let modes = [l.encrypt, l.decrypt, l.rotate, l.set.is_some()];

@@ -26,7 +26,8 @@ const PGP_KEY: &[(&str, Kind)] = &[
 /// Key types keytap does not use: only their shape (a list of objects) is checked.
 const OTHER_KEY: &[(&str, Kind)] = &[];
 
-const KEY_GROUP: &[(&str, Kind)] = &[
+/// The key lists, in `stores.Metadata` and in each `stores.keygroup` alike.
+const KEY_LISTS: &[(&str, Kind)] = &[
     ("pgp", Kind::Structs("stores.pgpkey", "pgpkey", PGP_KEY)),
     ("kms", Kind::Structs("stores.kmskey", "kmskey", OTHER_KEY)),
     (
@@ -44,29 +45,15 @@ const KEY_GROUP: &[(&str, Kind)] = &[
     ("age", Kind::Structs("stores.agekey", "agekey", AGE_KEY)),
 ];
 
+/// `stores.Metadata`'s other fields.
 const METADATA: &[(&str, Kind)] = &[
     ("shamir_threshold", Kind::Int),
     (
         "key_groups",
-        Kind::Structs("stores.keygroup", "keygroup", KEY_GROUP),
+        Kind::Structs("stores.keygroup", "keygroup", KEY_LISTS),
     ),
-    ("kms", Kind::Structs("stores.kmskey", "kmskey", OTHER_KEY)),
-    (
-        "gcp_kms",
-        Kind::Structs("stores.gcpkmskey", "gcpkmskey", OTHER_KEY),
-    ),
-    (
-        "azure_kv",
-        Kind::Structs("stores.azkvkey", "azkvkey", OTHER_KEY),
-    ),
-    (
-        "hc_vault",
-        Kind::Structs("stores.vaultkey", "vaultkey", OTHER_KEY),
-    ),
-    ("age", Kind::Structs("stores.agekey", "agekey", AGE_KEY)),
     ("lastmodified", Kind::Str),
     ("mac", Kind::Str),
-    ("pgp", Kind::Structs("stores.pgpkey", "pgpkey", PGP_KEY)),
     ("unencrypted_suffix", Kind::Str),
     ("encrypted_suffix", Kind::Str),
     ("unencrypted_regex", Kind::Str),
@@ -114,20 +101,22 @@ fn last_duplicate_wins_in(value: &mut Value) {
 
 /// Checks the `sops` object as `json.Unmarshal` into `stores.Metadata` would.
 pub(crate) fn check(metadata: &Branch) -> Result<(), StoreError> {
-    check_struct(metadata, "Metadata", "sops", METADATA)
+    check_struct(metadata, "Metadata", "sops", &[METADATA, KEY_LISTS])
 }
 
+/// Checks the fields of struct `name` (at JSON path `path`) that `tables` list.
 fn check_struct(
     branch: &Branch,
     name: &str,
     path: &str,
-    fields: &[(&str, Kind)],
+    tables: &[&[(&str, Kind)]],
 ) -> Result<(), StoreError> {
     for item in branch {
         let Item::Entry(key, value) = item else {
             continue;
         };
-        if let Some((_, kind)) = fields.iter().find(|(field, _)| field == key) {
+        let field = tables.iter().flat_map(|t| t.iter()).find(|(f, _)| f == key);
+        if let Some((_, kind)) = field {
             check_value(value, name, &format!("{path}.{key}"), kind)?;
         }
     }
@@ -153,7 +142,7 @@ fn check_value(value: &Value, name: &str, path: &str, kind: &Kind) -> Result<(),
         (Kind::Structs(element, struct_name, fields), Value::List(items)) => {
             for item in items {
                 match item {
-                    Value::Map(b) => check_struct(b, struct_name, path, fields)?,
+                    Value::Map(b) => check_struct(b, struct_name, path, &[fields])?,
                     Value::Null | Value::Comment(_) => {}
                     other => return mismatch(json_kind(other), element),
                 }
