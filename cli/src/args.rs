@@ -59,7 +59,7 @@ impl Cli {
             args = crate::go_flags::rewrite(args, &crate::go_flags::INSTALL_SECRETS);
         } else {
             args =
-                crate::go_flags::rewrite_go_spellings(args, <Cli as clap::CommandFactory>::command);
+                crate::go_flags::rewrite_go_spellings(args, <Cli as clap::CommandFactory>::command)?;
         }
         let names_a_command = args
             .get(1)

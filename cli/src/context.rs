@@ -56,9 +56,14 @@ pub fn formats(
     })
 }
 
-/// Whether FILE means stdin (`-`).
+/// The path that stands for stdin when a command is given no file. It holds a NUL byte,
+/// which no argument can: sops takes a `-` argument as a file named `-`, and so does
+/// keytap.
+pub const STDIN: &str = "\0stdin";
+
+/// Whether FILE means stdin (see [`STDIN`]).
 pub fn is_stdin(file: &Path) -> bool {
-    file.as_os_str() == "-"
+    file.as_os_str() == STDIN
 }
 
 fn read_error(file: &Path, e: &std::io::Error) -> CliError {
@@ -72,7 +77,7 @@ fn read_error(file: &Path, e: &std::io::Error) -> CliError {
     )
 }
 
-/// Reads the input file (or stdin for `-`), mapping failures to exit 2.
+/// Reads the input file (or stdin for [`STDIN`]), mapping failures to exit 2.
 pub fn read_input(file: &Path) -> Result<Vec<u8>, CliError> {
     if let Some(checked) = crate::stack_choice::checked_bytes(file) {
         return Ok(checked);

@@ -129,13 +129,16 @@ fn may_be_go_spelling(arg: &OsString) -> bool {
 /// rewritten into clap's spelling, using `root`'s argument definitions for the command
 /// the line names; anything else (short flags, unknown names, values) is left for clap.
 /// The definitions are only built when an argument may need it.
+///
+/// Go has no short-flag clusters: `-di` is a flag named `di`, and an unknown one is a
+/// usage error (clap would read `-d -i` and decrypt in place).
 pub fn rewrite_go_spellings(
     args: Vec<OsString>,
     root: impl FnOnce() -> clap::Command,
-) -> Vec<OsString> {
+) -> Result<Vec<OsString>, clap::Error> {
     let ends = args.iter().position(|a| a == "--").unwrap_or(args.len());
     if !args[..ends].iter().skip(1).any(may_be_go_spelling) {
-        return args;
+        return Ok(args);
     }
     let mut root = root();
     root.build();
@@ -153,10 +156,15 @@ pub fn rewrite_go_spellings(
             break;
         }
         if !text.starts_with('-') || text == "-" {
-            if let Some(sub) = command.find_subcommand(text) {
-                command = sub;
-            }
+            let sub = command.find_subcommand(text);
             out.push(arg);
+            match sub {
+                Some(sub) => command = sub,
+                // The legacy form's file: what follows is not read as flags (see
+                // `end_flags_at_first_argument`).
+                None if std::ptr::eq(command, &root) => break,
+                None => {}
+            }
             continue;
         }
         let (flag, name, value) = split_flag(text);
@@ -166,12 +174,24 @@ pub fn rewrite_go_spellings(
             (Some(letter), None) if value.is_some() => command
                 .get_arguments()
                 .find(|a| a.get_short() == Some(letter) && !a.get_action().takes_values()),
-            (Some(_), None) => None,
+            (Some(letter), None) => {
+                let short_flag = command.get_arguments().find(|a| a.get_short() == Some(letter));
+                out.push(arg);
+                if short_flag.is_some_and(|a| a.get_action().takes_values()) {
+                    // Its value, whatever it looks like.
+                    out.extend(rest.next());
+                }
+                continue;
+            }
             _ => long_flag(command, name),
         };
         let Some(defined) = defined else {
-            out.push(arg);
-            continue;
+            if text.starts_with("--") {
+                out.push(arg);
+                continue;
+            }
+            let message = format!("flag provided but not defined: -{name}");
+            return Err(command.clone().error(clap::error::ErrorKind::UnknownArgument, message));
         };
         if defined.get_action().takes_values() {
             let has_value = value.is_some();
@@ -190,7 +210,7 @@ pub fn rewrite_go_spellings(
         push_bool(&mut out, spelling.into(), value, arg);
     }
     out.extend(rest);
-    out
+    Ok(out)
 }
 
 /// sops's legacy form (`sops -d FILE`, no command): urfave/cli reads the app's flags only
@@ -382,7 +402,7 @@ mod tests {
 
     #[test]
     fn sops_commands_take_go_spellings() {
-        let line = |args: &[&str]| keytap_line(args, rewrite_go_spellings);
+        let line = |args: &[&str]| keytap_line(args, |a, r| rewrite_go_spellings(a, r).unwrap());
         assert_eq!(
             line(&["-decrypt", "-extract", "[\"a\"]", "-output-type=json", "f"]),
             [
@@ -401,10 +421,16 @@ mod tests {
             line(&["encrypt", "-age", "-x", "--in-place=0", "f"]),
             ["encrypt", "--age", "-x", "f"]
         );
-        // Short flags, unknown names, bad booleans and what follows `--` stay.
+        // Short flags, unknown long names, bad booleans and what follows `--` stay.
         assert_eq!(
-            line(&["-d", "-zz", "--ignore-mac=maybe", "--", "-decrypt"]),
-            ["-d", "-zz", "--ignore-mac=maybe", "--", "-decrypt"]
+            line(&["-d", "--zz", "--ignore-mac=maybe", "--", "-decrypt"]),
+            ["-d", "--zz", "--ignore-mac=maybe", "--", "-decrypt"]
+        );
+        // A short flag's value is taken whatever it looks like; the legacy form's flags
+        // end at its file.
+        assert_eq!(
+            line(&["-a", "-decrypt", "-d", "f", "-zz", "-in-place"]),
+            ["-a", "-decrypt", "-d", "f", "-zz", "-in-place"]
         );
         assert_eq!(line(&["decrypt", "f"]), ["decrypt", "f"]);
         // A one-letter boolean with a value, as Go reads it.
@@ -414,6 +440,22 @@ mod tests {
             line(&["decrypt", "-enable-local-keyservice", "-in-place=1", "f"]),
             ["decrypt", "--enable-local-keyservice", "--in-place", "f"]
         );
+    }
+
+    #[test]
+    fn a_cluster_of_short_flags_is_an_unknown_go_flag() {
+        let refused = |args: &[&str]| {
+            let all = std::iter::once("keytap").chain(args.iter().copied());
+            let root = <crate::args::Cli as clap::CommandFactory>::command;
+            let error = rewrite_go_spellings(all.map(OsString::from).collect(), root)
+                .expect_err("a usage error");
+            assert_eq!(error.kind(), clap::error::ErrorKind::UnknownArgument);
+            error.to_string()
+        };
+        assert!(refused(&["-di", "f"]).contains("flag provided but not defined: -di"));
+        assert!(refused(&["decrypt", "-di", "f"]).contains("-di"));
+        assert!(refused(&["decrypt", "f", "-zz=1"]).contains("-zz"));
+        assert!(refused(&["groups", "add", "-xyz"]).contains("-xyz"));
     }
 
     #[test]

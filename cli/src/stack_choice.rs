@@ -44,7 +44,7 @@ pub fn fits_main_stack(cli: &Cli) -> bool {
         ) => file,
         _ => return false,
     };
-    if file.as_os_str() == "-" || !main_stack_is_large_enough() {
+    if crate::context::is_stdin(file) || !main_stack_is_large_enough() {
         return false;
     }
     let mut budget = MAIN_STACK_LEVELS;

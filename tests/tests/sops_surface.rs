@@ -124,7 +124,7 @@ fn go_flag_spellings_read_as_sops_reads_them() {
     let enc = ws
         .sops(["encrypt", "--age", &ws.recipient, "plain.yaml"])
         .ok();
-    ws.write("enc.yaml", enc);
+    ws.write("enc.yaml", &enc);
     for line in [
         &["-decrypt", "-extract", r#"["b"]"#, "enc.yaml"][..],
         &["-d", "-output-type", "json", "enc.yaml"],
@@ -196,6 +196,18 @@ fn go_flag_spellings_read_as_sops_reads_them() {
     }
     let run = ws.keytap(["-d", "enc.yaml", "--", "--output-type", "json"]);
     run.assert_stderr_has(r#"ignored positional argument is "--output-type", which"#);
+    // Go has no clusters of short flags: `-di` is an unknown flag, and the file is left
+    // encrypted (clap alone would decrypt it in place).
+    for line in [
+        &["-di", "enc.yaml"][..],
+        &["decrypt", "-di", "enc.yaml"],
+        &["-d", "-ex", "enc.yaml"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!((ours.code, theirs.code), (1, 1), "{line:?}: {}", ours.stderr);
+        ours.assert_stderr_has("flag provided but not defined: -");
+        assert_eq!(ws.read("enc.yaml"), enc, "{line:?}");
+    }
     let encrypted = ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml", "x"]);
     assert_eq!(encrypted.code, 0, "{}", encrypted.stderr);
     assert!(encrypted.stderr.contains("Only the first one will be used"));
@@ -315,6 +327,17 @@ fn stdin_works_like_sops() {
     assert_eq!(code, 0);
     ws.write("from-stdin.yaml", out);
     assert_eq!(ws.sops(["decrypt", "from-stdin.yaml"]).out(), "b: 2\n");
+    // `-` is a file name to sops, not stdin: missing (exit 100), then a binary file.
+    for args in [&["decrypt", "-"][..], &["-d", "-"], &["-e", "-"]] {
+        let ours = piped(bin, args, &enc);
+        assert_eq!((ours.0, piped("sops", args, &enc).0), (100, 100), "{args:?}");
+    }
+    ws.write("-", "from a file\n");
+    let ours = ws.keytap(["encrypt", "--age", &ws.recipient, "-"]);
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    ws.write("dash.json", &ours.stdout);
+    let decrypted = ws.sops(["decrypt", "--output-type", "binary", "dash.json"]);
+    assert_eq!(decrypted.out(), "from a file\n");
 }
 
 /// Writes `text` to `name` and encrypts it to the workspace's recipient with keytap, then

@@ -55,7 +55,7 @@ pub fn run(
     if let Some(dir) = output_dir {
         return decrypt_to_dir(common, ignore_mac, dir, files);
     }
-    let stdin = [PathBuf::from("-")];
+    let stdin = [PathBuf::from(crate::context::STDIN)];
     let files = if files.is_empty() { &stdin[..] } else { files };
     let file = &super::first_positional(files)[0];
     let mode = OpenMode {

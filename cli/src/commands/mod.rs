@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             warn_ignored_positionals(&ignored);
             let file = match file {
                 Some(f) => f,
-                None if common.filename_override.is_some() => "-".into(),
+                None if common.filename_override.is_some() => crate::context::STDIN.into(),
                 None => {
                     return Err(CliError::new(
                         exit_code::CONFLICTING_PARAMETERS,
