@@ -137,7 +137,10 @@ pub fn rewrite_go_spellings(
     root: impl FnOnce() -> clap::Command,
 ) -> Result<Vec<OsString>, clap::Error> {
     let ends = args.iter().position(|a| a == "--").unwrap_or(args.len());
-    if !args[..ends].iter().skip(1).any(may_be_go_spelling) {
+    let is_flag = |arg: &OsString| arg.as_encoded_bytes().starts_with(b"-") && arg != "-";
+    // `--extract -d`: Go takes the next argument as a flag's value whatever it looks like.
+    let flag_after_flag = args[..ends].windows(2).any(|w| is_flag(&w[0]) && is_flag(&w[1]));
+    if !flag_after_flag && !args[..ends].iter().skip(1).any(may_be_go_spelling) {
         return Ok(args);
     }
     let mut root = root();
@@ -176,10 +179,9 @@ pub fn rewrite_go_spellings(
                 .find(|a| a.get_short() == Some(letter) && !a.get_action().takes_values()),
             (Some(letter), None) => {
                 let short_flag = command.get_arguments().find(|a| a.get_short() == Some(letter));
-                out.push(arg);
-                if short_flag.is_some_and(|a| a.get_action().takes_values()) {
-                    // Its value, whatever it looks like.
-                    out.extend(rest.next());
+                match short_flag.filter(|a| a.get_action().takes_values()) {
+                    Some(flag) => push_with_value(&mut out, flag, arg, rest.next()),
+                    None => out.push(arg),
                 }
                 continue;
             }
@@ -194,11 +196,10 @@ pub fn rewrite_go_spellings(
             return Err(command.clone().error(clap::error::ErrorKind::UnknownArgument, message));
         };
         if defined.get_action().takes_values() {
-            let has_value = value.is_some();
-            out.push(format!("--{flag}").into());
-            if !has_value && !defined.is_require_equals_set() {
-                // Its value, whatever it looks like.
-                out.extend(rest.next());
+            let spelled: OsString = format!("--{flag}").into();
+            match value.is_some() || defined.is_require_equals_set() {
+                true => out.push(spelled),
+                false => push_with_value(&mut out, defined, spelled, rest.next()),
             }
             continue;
         }
@@ -211,6 +212,25 @@ pub fn rewrite_go_spellings(
     }
     out.extend(rest);
     Ok(out)
+}
+
+/// Flag argument `arg` of `flag` and its value, the next argument whatever it looks like:
+/// one that starts with a dash is joined to the flag's long name (`--extract=-d`), which
+/// clap reads as a value.
+fn push_with_value(
+    out: &mut Vec<OsString>,
+    flag: &clap::Arg,
+    arg: OsString,
+    value: Option<OsString>,
+) {
+    match (value, flag.get_long()) {
+        (Some(value), Some(long)) if value.as_encoded_bytes().starts_with(b"-") => {
+            let mut joined = OsString::from(format!("--{long}="));
+            joined.push(value);
+            out.push(joined);
+        }
+        (value, _) => out.extend(std::iter::once(arg).chain(value)),
+    }
 }
 
 /// sops's legacy form (`sops -d FILE`, no command): urfave/cli reads the app's flags only
@@ -419,18 +439,22 @@ mod tests {
         );
         assert_eq!(
             line(&["encrypt", "-age", "-x", "--in-place=0", "f"]),
-            ["encrypt", "--age", "-x", "f"]
+            ["encrypt", "--age=-x", "f"]
         );
         // Short flags, unknown long names, bad booleans and what follows `--` stay.
         assert_eq!(
             line(&["-d", "--zz", "--ignore-mac=maybe", "--", "-decrypt"]),
             ["-d", "--zz", "--ignore-mac=maybe", "--", "-decrypt"]
         );
-        // A short flag's value is taken whatever it looks like; the legacy form's flags
-        // end at its file.
+        // A flag's value is taken whatever it looks like; the legacy form's flags end at
+        // its file.
         assert_eq!(
             line(&["-a", "-decrypt", "-d", "f", "-zz", "-in-place"]),
-            ["-a", "-decrypt", "-d", "f", "-zz", "-in-place"]
+            ["--age=-decrypt", "-d", "f", "-zz", "-in-place"]
+        );
+        assert_eq!(
+            line(&["decrypt", "--extract", "-d", "-output-type", "-", "f"]),
+            ["decrypt", "--extract=-d", "--output-type=-", "f"]
         );
         assert_eq!(line(&["decrypt", "f"]), ["decrypt", "f"]);
         // A one-letter boolean with a value, as Go reads it.

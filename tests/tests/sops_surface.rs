@@ -154,6 +154,9 @@ fn go_flag_spellings_read_as_sops_reads_them() {
         ],
         &["-d", "--ignore-mac=maybe", "enc.yaml"],
         &["-d=true", "enc.yaml"],
+        // A flag's value is the next argument whatever it looks like.
+        &["decrypt", "--extract", "-d", "enc.yaml"],
+        &["-d", "--output-type", "-json", "enc.yaml"],
     ] {
         let (ours, theirs) = (ws.keytap(line), ws.sops(line));
         assert_eq!(
