@@ -58,8 +58,10 @@ impl Cli {
         if args.get(1).is_some_and(|arg| arg == "install-secrets") {
             args = crate::go_flags::rewrite(args, &crate::go_flags::INSTALL_SECRETS);
         } else {
-            args =
-                crate::go_flags::rewrite_go_spellings(args, <Cli as clap::CommandFactory>::command)?;
+            args = crate::go_flags::rewrite_go_spellings(
+                args,
+                <Cli as clap::CommandFactory>::command,
+            )?;
         }
         let names_a_command = args
             .get(1)

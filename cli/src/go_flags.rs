@@ -139,7 +139,9 @@ pub fn rewrite_go_spellings(
     let ends = args.iter().position(|a| a == "--").unwrap_or(args.len());
     let is_flag = |arg: &OsString| arg.as_encoded_bytes().starts_with(b"-") && arg != "-";
     // `--extract -d`: Go takes the next argument as a flag's value whatever it looks like.
-    let flag_after_flag = args[..ends].windows(2).any(|w| is_flag(&w[0]) && is_flag(&w[1]));
+    let flag_after_flag = args[..ends]
+        .windows(2)
+        .any(|w| is_flag(&w[0]) && is_flag(&w[1]));
     if !flag_after_flag && !args[..ends].iter().skip(1).any(may_be_go_spelling) {
         return Ok(args);
     }
@@ -178,7 +180,9 @@ pub fn rewrite_go_spellings(
                 .get_arguments()
                 .find(|a| a.get_short() == Some(letter) && !a.get_action().takes_values()),
             (Some(letter), None) => {
-                let short_flag = command.get_arguments().find(|a| a.get_short() == Some(letter));
+                let short_flag = command
+                    .get_arguments()
+                    .find(|a| a.get_short() == Some(letter));
                 match short_flag.filter(|a| a.get_action().takes_values()) {
                     Some(flag) => push_with_value(&mut out, flag, arg, rest.next()),
                     None => out.push(arg),
@@ -193,7 +197,9 @@ pub fn rewrite_go_spellings(
                 continue;
             }
             let message = format!("flag provided but not defined: -{name}");
-            return Err(command.clone().error(clap::error::ErrorKind::UnknownArgument, message));
+            return Err(command
+                .clone()
+                .error(clap::error::ErrorKind::UnknownArgument, message));
         };
         if defined.get_action().takes_values() {
             let spelled: OsString = format!("--{flag}").into();

@@ -21,6 +21,10 @@ mod stack_choice;
 static GLOBAL: keytap_alloc::SplitAlloc = keytap_alloc::SplitAlloc;
 
 fn main() {
+    // Plaintext and data keys live in this process's memory: keep other processes of the
+    // same user (ptrace, /proc/PID/mem) and core dumps out, as ssh-agent and gpg-agent
+    // do. Programs keytap starts (editor, exec-*, plugins) are dumpable again after exec.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     // Usage errors exit 1 as sops's do (clap's default is 2); help and version exit 0.
     let cli = match args::Cli::parse_args() {
         Ok(cli) => cli,

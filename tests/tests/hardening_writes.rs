@@ -484,3 +484,22 @@ fn every_catchable_terminating_signal_removes_the_plaintext_copy() {
         "the file is unchanged"
     );
 }
+
+#[test]
+fn keytaps_memory_is_closed_to_the_users_other_processes() {
+    // A non-dumpable process's /proc entries belong to root, so another process of the
+    // same user cannot read its memory or attach to it; the command keytap runs is its
+    // child, and dumpable again after exec.
+    let ws = with_secrets();
+    std::fs::set_permissions(ws.path("s.yaml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = keytap_as_nobody(
+        &ws,
+        &[
+            "exec-env",
+            "s.yaml",
+            "stat -c %u /proc/$PPID/mem /proc/$$/mem",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.out(), "0\n65534\n");
+}

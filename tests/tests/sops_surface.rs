@@ -207,7 +207,12 @@ fn go_flag_spellings_read_as_sops_reads_them() {
         &["-d", "-ex", "enc.yaml"],
     ] {
         let (ours, theirs) = (ws.keytap(line), ws.sops(line));
-        assert_eq!((ours.code, theirs.code), (1, 1), "{line:?}: {}", ours.stderr);
+        assert_eq!(
+            (ours.code, theirs.code),
+            (1, 1),
+            "{line:?}: {}",
+            ours.stderr
+        );
         ours.assert_stderr_has("flag provided but not defined: -");
         assert_eq!(ws.read("enc.yaml"), enc, "{line:?}");
     }
@@ -333,7 +338,11 @@ fn stdin_works_like_sops() {
     // `-` is a file name to sops, not stdin: missing (exit 100), then a binary file.
     for args in [&["decrypt", "-"][..], &["-d", "-"], &["-e", "-"]] {
         let ours = piped(bin, args, &enc);
-        assert_eq!((ours.0, piped("sops", args, &enc).0), (100, 100), "{args:?}");
+        assert_eq!(
+            (ours.0, piped("sops", args, &enc).0),
+            (100, 100),
+            "{args:?}"
+        );
     }
     ws.write("-", "from a file\n");
     let ours = ws.keytap(["encrypt", "--age", &ws.recipient, "-"]);
