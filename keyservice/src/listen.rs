@@ -155,13 +155,31 @@ fn check_socket_directory(dir: &Path) -> io::Result<()> {
         return refuse(format!("belongs to uid {}", m.uid()));
     }
     let sticky = m.mode() & 0o1000 != 0;
-    if m.mode() & 0o022 != 0 && !sticky {
+    let only_group_writable = m.mode() & 0o022 == 0o020;
+    if m.mode() & 0o022 != 0 && !sticky && !(only_group_writable && is_private_group(m.gid())) {
         return refuse(format!(
             "is writable by others (mode {:o})",
             m.mode() & 0o777
         ));
     }
     Ok(())
+}
+
+/// Whether `gid` is this user's private group (umask 002 systems give each user a group
+/// of the same name, with no other members): writable by that group is writable by no one
+/// else.
+fn is_private_group(gid: u32) -> bool {
+    use nix::unistd::{Gid, Group, User};
+    let uid = rustix::process::geteuid().as_raw();
+    let (Ok(Some(user)), Ok(Some(group))) = (
+        User::from_uid(nix::unistd::Uid::from_raw(uid)),
+        Group::from_gid(Gid::from_raw(gid)),
+    ) else {
+        return false;
+    };
+    user.gid.as_raw() == gid
+        && group.name == user.name
+        && group.mem.iter().all(|member| *member == user.name)
 }
 
 /// Binds TCP `address` (`host:port`). Anything but a loopback address needs

@@ -183,6 +183,16 @@ fn the_socket_is_never_made_where_another_user_could_swap_it() {
     let run = keytap(&dir("open", 0o777, 0));
     assert_eq!(run.code, 1, "{}", run.stderr);
     run.assert_stderr_has("is writable by others (mode 777)");
+    // Writable by a shared group is writable by others; by the user's own private group
+    // (root's here: group `root`, no other members), it is not.
+    let shared = dir("shared", 0o770, 0);
+    std::os::unix::fs::chown(&shared, None, Some(100)).unwrap();
+    let run = keytap(&shared);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    run.assert_stderr_has("is writable by others (mode 770)");
+    let private = dir("private-group", 0o770, 0);
+    let mut service = KeyServiceProcess::start(&ws, &private.join("ks.sock"), &[], &[]);
+    service.stop();
     // A sticky directory (like /tmp) is fine: no one removes another's file there.
     let sticky = dir("sticky", 0o1777, 0);
     let mut service = KeyServiceProcess::start(&ws, &sticky.join("ks.sock"), &[], &[]);
