@@ -1,7 +1,8 @@
 //! Installer runs that are killed, run at once, or contended: a kill at any step leaves
 //! the symlink on a complete generation; concurrent runs take turns; the lock they take
 //! turns with is the installer's own (another user can neither hold it, stalling every
-//! activation and boot, nor plant it).
+//! activation and boot, nor plant it); a secret's path cannot be redirected by another
+//! user's symlink.
 
 mod install_common;
 
@@ -264,4 +265,56 @@ fn concurrent_runs_take_turns_and_never_mix_two_manifests() {
             "generation {g} holds {names:?}"
         );
     }
+}
+
+#[test]
+fn a_secrets_path_never_follows_another_users_symlink() {
+    let site = Site::new();
+    let file = site.sops_file("s.yaml", b"token: t0k3n\n", &[]);
+    // Root's directory, holding a file named like the secret.
+    let victim = site.ws.path("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("token"), "root's file").unwrap();
+    // nobody's home, where the secret is to be linked, and nobody's link to root's
+    // directory on the way.
+    let home = site.ws.path("home-nobody");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let app = home.join("app");
+    std::os::unix::fs::symlink(&victim, &app).unwrap();
+    std::os::unix::fs::lchown(&app, Some(65534), Some(65534)).unwrap();
+    let install_at = |path: &std::path::Path, tag: &str| {
+        let mut secret = site.secret("token", "token", &file, "yaml");
+        secret["path"] = json!(site.s(path));
+        let m = site.manifest_value(vec![secret], vec![]);
+        site.install(
+            &[&site.s(&site.write_manifest(&format!("{tag}.json"), &m))],
+            &[],
+        )
+    };
+    for (path, tag) in [
+        (app.join("token"), "link"),
+        (app.join("made/token"), "made"),
+    ] {
+        let run = install_at(&path, tag);
+        assert_eq!(run.code, 1, "{tag}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("refusing to follow symlink")
+                && run.stderr.contains("owned by uid 65534"),
+            "{tag}: {}",
+            run.stderr
+        );
+        assert_eq!(std::fs::read(victim.join("token")).unwrap(), b"root's file");
+        assert!(!victim.join("made").exists(), "{tag}");
+    }
+    // A link of root's on the way is followed, missing directories are made, and the
+    // secret's link is the secret's.
+    let trusted = site.ws.path("trusted");
+    std::os::unix::fs::symlink(&home, &trusted).unwrap();
+    let run = install_at(&trusted.join("real/dir/token"), "trusted");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read(home.join("real/dir/token")).unwrap(),
+        b"t0k3n"
+    );
 }

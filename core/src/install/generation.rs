@@ -4,7 +4,7 @@
 //! on a complete generation), links secrets whose `path` lies elsewhere, and prunes old
 //! generations as sops-nix does.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use super::InstallError;
@@ -149,23 +149,32 @@ pub struct Link<'a> {
 
 /// Makes every link whose `path` is not its `target` (those are reachable through the
 /// generation symlink already). Links point through `symlinkPath`, so they never need to
-/// change when a new generation goes live.
+/// change when a new generation goes live. The link's directory is opened without
+/// following another user's symlinks (see [`trusted_path`](super::trusted_path)).
 pub fn link_paths(links: &[Link<'_>], user_mode: bool) -> Result<(), InstallError> {
+    let trusted_uid = rustix::process::geteuid().as_raw();
     for l in links {
         if l.target == Path::new(l.path) {
             continue;
         }
         let path = Path::new(l.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                err(format!(
-                    "cannot create parent directory of '{}': {}",
-                    l.path,
-                    io_reason(&e)
-                ))
-            })?;
-        }
-        create_symlink(&l.target, path, l.uid, l.gid, user_mode).map_err(|e| {
+        let (parent, name) = match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => (parent, name),
+            _ => {
+                return Err(err(format!(
+                    "cannot symlink {} '{}': no file name",
+                    l.kind, l.path
+                )))
+            }
+        };
+        let dir = super::trusted_path::open_dir(parent, trusted_uid).map_err(|e| {
+            err(format!(
+                "cannot create parent directory of '{}': {e}",
+                l.path
+            ))
+        })?;
+        let entry = super::trusted_path::Entry { dir: &dir, name };
+        create_symlink(&l.target, &entry, path, (l.uid, l.gid), user_mode).map_err(|e| {
             err(format!(
                 "failed to symlink {} '{}': {}",
                 l.kind, l.path, e.message
@@ -175,26 +184,29 @@ pub fn link_paths(links: &[Link<'_>], user_mode: bool) -> Result<(), InstallErro
     Ok(())
 }
 
+/// Makes `entry` (at `path`) a symlink to `target` owned by `owner`, unless it is one.
 fn create_symlink(
     target: &Path,
+    entry: &super::trusted_path::Entry<'_>,
     path: &Path,
-    uid: u32,
-    gid: u32,
+    (uid, gid): (u32, u32),
     user_mode: bool,
 ) -> Result<(), InstallError> {
     for _ in 0..16 {
-        match std::fs::symlink_metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if user_mode {
-                    return std::os::unix::fs::symlink(target, path).map_err(|e| {
-                        err(format!(
-                            "cannot create symlink '{}': {}",
-                            path.display(),
-                            io_reason(&e)
-                        ))
-                    });
-                }
-                return symlink_chowned(target, path, uid, gid);
+        match entry.stat() {
+            Ok(None) => {
+                let made = match user_mode {
+                    true => entry.symlink(target),
+                    false => entry.symlink_owned(target, uid, gid),
+                };
+                return made.map_err(|e| {
+                    err(format!(
+                        "cannot create symlink '{}' (pointing to '{}'): {}",
+                        path.display(),
+                        target.display(),
+                        io_reason(&e)
+                    ))
+                });
             }
             Err(e) => {
                 return Err(err(format!(
@@ -203,17 +215,16 @@ fn create_symlink(
                     io_reason(&e)
                 )))
             }
-            Ok(meta) => {
-                if meta.file_type().is_symlink() {
-                    if let Ok(current) = std::fs::read_link(path) {
-                        if current == target
-                            && (user_mode || (meta.uid() == uid && meta.gid() == gid))
-                        {
-                            return Ok(());
-                        }
-                    }
+            Ok(Some(stat)) => {
+                let is_link = rustix::fs::FileType::from_raw_mode(stat.st_mode)
+                    == rustix::fs::FileType::Symlink;
+                if is_link
+                    && entry.read_link().is_ok_and(|current| current == target)
+                    && (user_mode || (stat.st_uid == uid && stat.st_gid == gid))
+                {
+                    return Ok(());
                 }
-                remove_as_go_does(path).map_err(|e| {
+                entry.remove_as_go_does().map_err(|e| {
                     err(format!(
                         "cannot override {}: remove {}: {}",
                         path.display(),
@@ -228,60 +239,6 @@ fn create_symlink(
         "cannot create symlink '{}': it keeps reappearing",
         path.display()
     )))
-}
-
-/// Go's `os.Remove`, which sops-nix clears a secret's path with: a file, a link or an
-/// empty directory. Of the two errors, unlink's is reported unless the path is no
-/// directory (rmdir's ENOTDIR), as Go does.
-fn remove_as_go_does(path: &Path) -> std::io::Result<()> {
-    let Err(unlink) = std::fs::remove_file(path) else {
-        return Ok(());
-    };
-    match std::fs::remove_dir(path) {
-        Ok(()) => Ok(()),
-        Err(rmdir) if rmdir.raw_os_error() == Some(libc::ENOTDIR) => Err(unlink),
-        Err(rmdir) => Err(rmdir),
-    }
-}
-
-/// Creates the link under a temporary name in a private directory, gives it to
-/// `uid:gid`, then renames it into place.
-fn symlink_chowned(target: &Path, path: &Path, uid: u32, gid: u32) -> Result<(), InstallError> {
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let dir = tempfile::Builder::new()
-        .prefix(".keytap-link")
-        .tempdir_in(parent)
-        .map_err(|e| {
-            err(format!(
-                "cannot create temporary symlink directory: {}",
-                io_reason(&e)
-            ))
-        })?;
-    let tmp = dir.path().join(path.file_name().unwrap_or_default());
-    std::os::unix::fs::symlink(target, &tmp).map_err(|e| {
-        err(format!(
-            "cannot create symlink '{}' (pointing to '{}'): {}",
-            path.display(),
-            target.display(),
-            io_reason(&e)
-        ))
-    })?;
-    std::os::unix::fs::lchown(&tmp, Some(uid), Some(gid)).map_err(|e| {
-        err(format!(
-            "cannot change owner of symlink '{}' (pointing to '{}') to owner/group: {uid}/{gid}: {}",
-            tmp.display(),
-            target.display(),
-            io_reason(&e)
-        ))
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        err(format!(
-            "cannot move symlink '{}' to '{}': {}",
-            tmp.display(),
-            path.display(),
-            io_reason(&e)
-        ))
-    })
 }
 
 /// Removes numbered generations older than the newest `keep` (the current one counts);

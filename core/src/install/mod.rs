@@ -18,6 +18,7 @@ pub mod sshkey;
 pub mod sshpgp;
 pub mod sshring;
 pub mod template;
+pub mod trusted_path;
 pub mod users;
 pub mod write;
 
