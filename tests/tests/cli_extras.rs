@@ -69,6 +69,42 @@ fn doctor_reports_identities_and_recipients_without_secrets() {
         !out.contains(secret_line) && !run.stderr.contains(secret_line),
         "doctor printed a secret key"
     );
+    // A file that repeats a token's entry runs its plugin once: one PIN prompt, however
+    // many entries an attacker committed.
+    let (recipient, identity) = keytap_e2e::testkit_key(Some("prompt-pin"));
+    let token = ws
+        .keytap_with_plugins(30, &["encrypt", "--age", &recipient, "plain.yaml"], &[])
+        .ok();
+    let text = String::from_utf8(token).unwrap();
+    let entry_start = text.find("        - recipient:").expect("an age entry");
+    let entry_end = entry_start + text[entry_start..].find("-----END").unwrap();
+    let entry_end = entry_end + text[entry_end..].find('\n').unwrap() + 1;
+    let repeated = text[entry_start..entry_end].repeat(5);
+    ws.write(
+        "repeated.yaml",
+        format!("{}{repeated}{}", &text[..entry_start], &text[entry_start..]),
+    );
+    let log = ws.path("testkit.log");
+    let (askpass, asked) = ws.askpass("askpass", "123456");
+    let run = ws.keytap_with_plugins(
+        30,
+        &["doctor", "repeated.yaml"],
+        &[
+            ("SOPS_AGE_KEY", identity.as_str()),
+            ("KEYTAP_ASKPASS", askpass.to_str().unwrap()),
+            ("TESTKIT_LOG", log.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.out().matches("you can open it").count(),
+        6,
+        "{}",
+        run.out()
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(log.matches("session identity-v1").count(), 1, "{log}");
+    assert_eq!(std::fs::read_to_string(&asked).unwrap().lines().count(), 1);
     // A key file readable by others is flagged.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&ws.keys, std::fs::Permissions::from_mode(0o644)).unwrap();

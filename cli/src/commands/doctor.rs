@@ -139,13 +139,26 @@ pub fn run(file: Option<&Path>) -> Result<i32, CliError> {
                 t
             );
         }
+        // Every entry in one pass, so each plugin runs once (one PIN prompt, one touch),
+        // however many entries a file repeats.
+        let age_entries: Vec<&str> = enc
+            .metadata
+            .key_groups
+            .iter()
+            .flatten()
+            .filter_map(|key| match key {
+                MasterKey::Age { enc, .. } => Some(enc.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut opened = ids.unwrap_many(&age_entries).into_iter().map(|r| r.is_ok());
         for (gi, group) in enc.metadata.key_groups.iter().enumerate() {
             for key in group {
                 match key {
-                    MasterKey::Age { recipient, enc } => {
-                        let verdict = match ids.unwrap(enc) {
-                            Ok(_) => "you can open it".to_string(),
-                            Err(_) => "none of your identities opens it".to_string(),
+                    MasterKey::Age { recipient, .. } => {
+                        let verdict = match opened.next() == Some(true) {
+                            true => "you can open it",
+                            false => "none of your identities opens it",
                         };
                         println!(
                             "  group {gi}: {} [{}]: {verdict}",
