@@ -504,20 +504,53 @@ pub fn request_secret<E>(
 
 /// Appends `line` and a newline to the log file `path` (created if need be), in one write
 /// so that concurrent sessions do not interleave within a line. A log that cannot be
-/// written is skipped: logs are for debugging, never in the way.
+/// written is skipped: logs are for debugging, never in the way. The log is private
+/// (0600, whatever the umask) and only ever a regular file of the user's: a symlink
+/// another user planted at the path (`/tmp/tpm.log`) is not followed.
 pub fn append_line(path: impl AsRef<OsStr>, line: &str) {
-    if let Ok(mut f) = std::fs::OpenOptions::new()
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path.as_ref())
-    {
-        let _ = f.write_all(format!("{line}\n").as_bytes());
+    else {
+        return;
+    };
+    let ours = f.metadata().is_ok_and(|m| {
+        m.file_type().is_file() && m.uid() == rustix::process::geteuid().as_raw() && m.nlink() == 1
+    });
+    if !ours {
+        return;
     }
+    if f.metadata().is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    let _ = f.write_all(format!("{line}\n").as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_is_private_and_never_written_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("plugin.log");
+        append_line(&log, "one");
+        append_line(&log, "two");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\n");
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "mine\n").unwrap();
+        let planted = dir.path().join("planted.log");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        append_line(&planted, "line");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+    }
     use age_core::secrecy::ExposeSecret;
 
     /// A client that records what the plugin sends it.
