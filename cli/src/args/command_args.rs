@@ -90,6 +90,9 @@ pub struct SetArgs {
     /// as in sops (whose flags end at the first positional argument).
     #[arg(allow_hyphen_values = true)]
     pub value: Option<OsString>,
+    /// Arguments past the value: sops refuses the line (exit 100).
+    #[arg(hide = true, allow_hyphen_values = true, trailing_var_arg = true)]
+    pub extra: Vec<OsString>,
 }
 
 // `keytap unset`.
@@ -110,6 +113,9 @@ pub struct UnsetArgs {
     pub file: Option<PathBuf>,
     /// The path.
     pub path: Option<String>,
+    /// Arguments past the path: sops refuses the line (exit 100).
+    #[arg(hide = true, allow_hyphen_values = true, trailing_var_arg = true)]
+    pub extra: Vec<OsString>,
 }
 
 // `keytap rotate`.

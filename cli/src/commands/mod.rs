@@ -81,6 +81,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             file,
             path,
             value,
+            extra,
             ..
         }))) => {
             if value_file && value_stdin {
@@ -89,7 +90,9 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                     "Error: cannot use both --value-file and --value-stdin",
                 ));
             }
-            let (Some(file), Some(path)) = (file, path) else {
+            let given = usize::from(value.is_some()) + extra.len();
+            let (Some(file), Some(path), true) = (file, path, given == usize::from(!value_stdin))
+            else {
                 let message = if value_stdin {
                     "Error: file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used."
                 } else {
@@ -103,7 +106,6 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 &path,
                 value.as_deref(),
                 value_file,
-                value_stdin,
                 idempotent,
                 ignore_mac,
             )
@@ -114,9 +116,10 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             ignore_mac,
             file,
             path,
+            extra,
             ..
         }))) => {
-            let (Some(file), Some(path)) = (file, path) else {
+            let (Some(file), Some(path), true) = (file, path, extra.is_empty()) else {
                 return Err(CliError::new(
                     exit_code::NO_FILE_SPECIFIED,
                     "Error: no file specified, or index is missing",

@@ -6,6 +6,7 @@ use std::path::Path;
 use keytap_core::safefs::replace::Contents;
 
 use keytap_core::error::exit_code;
+use keytap_core::goerr::io_reason;
 use keytap_core::stores::{Format, StoreOptions};
 use keytap_core::tree::{Branch, Value};
 use keytap_core::treepath;
@@ -118,61 +119,42 @@ fn first_doc(opened: &mut Opened) -> Result<&mut Branch, CliError> {
         .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))
 }
 
-/// Runs `set FILE PATH VALUE`.
-#[allow(clippy::too_many_arguments)]
+/// Runs `set FILE PATH VALUE`; `value` is `None` for `--value-stdin`, a file's path with
+/// `--value-file`. The command line's checks (sops's order) are done.
 pub fn run_set(
     common: &CommonArgs,
     file: &Path,
     path: &str,
     value: Option<&OsStr>,
     value_file: bool,
-    value_stdin: bool,
     idempotent: bool,
     ignore_mac: bool,
 ) -> Result<i32, CliError> {
-    if value_file && value_stdin {
-        return Err(CliError::new(
-            exit_code::GENERIC,
-            "Error: cannot use both --value-file and --value-stdin",
-        ));
-    }
     let steps = treepath::parse(path)
         .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid set index format"))?;
-    let text = zeroize::Zeroizing::new(if value_stdin {
-        if value.is_some() {
-            return Err(CliError::new(
-                exit_code::NO_FILE_SPECIFIED,
-                "Error: file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used.",
-            ));
+    let text = zeroize::Zeroizing::new(match value {
+        None => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+                CliError::new(exit_code::GENERIC, format!("Error reading stdin: {e}"))
+            })?;
+            s
         }
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| CliError::new(exit_code::GENERIC, format!("Error reading stdin: {e}")))?;
-        s
-    } else {
-        let Some(v) = value else {
-            return Err(CliError::new(
-                exit_code::NO_FILE_SPECIFIED,
-                "Error: no file specified, or index and value are missing. Need precisely 3 positional arguments.",
-            ));
-        };
-        if value_file {
-            std::fs::read_to_string(v).map_err(|e| {
+        Some(v) if value_file => std::fs::read_to_string(v).map_err(|e| {
+            CliError::new(
+                exit_code::GENERIC,
+                format!("open {}: {}", Path::new(v).display(), io_reason(&e)),
+            )
+        })?,
+        Some(v) => v
+            .to_str()
+            .ok_or_else(|| {
                 CliError::new(
-                    exit_code::GENERIC,
-                    format!("Error reading {}: {e}", Path::new(v).display()),
+                    exit_code::INVALID_SET_FORMAT,
+                    "Value for --set is not valid JSON",
                 )
             })?
-        } else {
-            v.to_str()
-                .ok_or_else(|| {
-                    CliError::new(
-                        exit_code::INVALID_SET_FORMAT,
-                        "Value for --set is not valid JSON",
-                    )
-                })?
-                .to_string()
-        }
+            .to_string(),
     });
     let mut value = json_value(&text)?;
     drop(text);
