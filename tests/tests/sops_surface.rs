@@ -807,3 +807,36 @@ fn json_metadata_of_the_wrong_type_is_refused_in_sops_words() {
     assert_eq!((ours.code, theirs.code), (1, 1), "{}", ours.stderr);
     ours.assert_stderr_has("No keys found in file");
 }
+
+#[test]
+fn argument_counts_and_missing_files_of_set_unset_and_groups_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("enc.yaml", ws.encrypt_plain("plain.yaml", "a: 1\n"));
+    let before = ws.read("enc.yaml");
+    for line in [
+        &["set", "enc.yaml", r#"["a"]"#, "2", "extra"][..],
+        &["set", "--value-stdin", "enc.yaml", r#"["a"]"#, "2"],
+        &["unset", "enc.yaml", r#"["a"]"#, "extra"],
+        &[
+            "set",
+            "--value-file",
+            "enc.yaml",
+            r#"["a"]"#,
+            "missing.json",
+        ],
+        &["groups", "add", "--age", &ws.recipient],
+        &["groups", "delete", "0"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(ours.code, theirs.code, "{line:?}: {}", ours.stderr);
+        assert_eq!(
+            ours.stderr.lines().next(),
+            theirs.stderr.lines().next(),
+            "{line:?}"
+        );
+        assert_eq!(ws.read("enc.yaml"), before, "{line:?}");
+    }
+    // Flags after the value are still read as the command's flags.
+    let line = ["set", "enc.yaml", r#"["a"]"#, "1", "--idempotent"];
+    assert_eq!((ws.keytap(line).code, ws.sops(line).code), (0, 0));
+}

@@ -363,9 +363,9 @@ pub struct InstallSecretsArgs {
 // `keytap groups add`.
 #[derive(Args, Debug)]
 pub struct GroupsAddArgs {
-    /// The sops file.
+    /// The sops file (without it, sops fails reading a file named "").
     #[arg(short = 'f', long)]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub keyservice: KeyServiceArgs,
     /// age recipients of the new group (repeatable, each may be a comma list).
@@ -402,9 +402,9 @@ pub struct GroupsAddArgs {
 // `keytap groups delete`.
 #[derive(Args, Debug)]
 pub struct GroupsDeleteArgs {
-    /// The sops file.
+    /// The sops file (without it, sops fails reading a file named "").
     #[arg(short = 'f', long)]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub keyservice: KeyServiceArgs,
     /// Write back to the file instead of stdout.

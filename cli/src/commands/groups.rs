@@ -35,13 +35,21 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
             in_place,
             shamir_threshold,
             ..
-        })) => (file.clone(), *in_place, *shamir_threshold),
+        })) => (
+            file.clone().unwrap_or_default(),
+            *in_place,
+            *shamir_threshold,
+        ),
         GroupsAction::Delete(Lazy(GroupsDeleteArgs {
             file,
             in_place,
             shamir_threshold,
             ..
-        })) => (file.clone(), *in_place, *shamir_threshold),
+        })) => (
+            file.clone().unwrap_or_default(),
+            *in_place,
+            *shamir_threshold,
+        ),
     };
     let common = CommonArgs {
         in_place,

@@ -524,7 +524,9 @@ pub fn append_line(path: impl AsRef<OsStr>, line: &str) {
     if !ours {
         return;
     }
-    if f.metadata().is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+    if f.metadata()
+        .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+    {
         let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
     }
     let _ = f.write_all(format!("{line}\n").as_bytes());
