@@ -38,8 +38,12 @@ fn config_error(e: config::ConfigError) -> CliError {
 fn load_config() -> Result<Option<Config>, CliError> {
     let flag = CONFIG_FLAG.get().and_then(|f| f.as_deref());
     let choice = config::choose_config(flag, None);
+    // A command may load the config twice (store options, then its rules); sops warns once.
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if let Some(w) = &choice.warning {
-        eprintln!("{w}");
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("{w}");
+        }
     }
     match choice.path {
         Some(path) => match crate::stack_choice::checked_bytes(&path) {

@@ -840,3 +840,23 @@ fn argument_counts_and_missing_files_of_set_unset_and_groups_as_in_sops() {
     let line = ["set", "enc.yaml", r#"["a"]"#, "1", "--idempotent"];
     assert_eq!((ws.keytap(line).code, ws.sops(line).code), (0, 0));
 }
+
+#[test]
+fn a_sops_yml_is_ignored_with_one_warning_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write(
+        ".sops.yml",
+        format!("creation_rules:\n  - age: {}\n", ws.recipient),
+    );
+    ws.write("plain.yaml", "a: 1\n");
+    let line = ["encrypt", "plain.yaml"];
+    let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+    assert_eq!((ours.code, theirs.code), (1, 1), "{}", ours.stderr);
+    let warnings = |run: &Run| run.stderr.matches("when searching for config file").count();
+    assert_eq!(
+        (warnings(&ours), warnings(&theirs)),
+        (1, 1),
+        "{}",
+        ours.stderr
+    );
+}
