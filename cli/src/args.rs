@@ -58,6 +58,7 @@ impl Cli {
         if args.get(1).is_some_and(|arg| arg == "install-secrets") {
             args = crate::go_flags::rewrite(args, &crate::go_flags::INSTALL_SECRETS);
         } else {
+            args = crate::sops_command_flags::read_as_sops(args)?;
             args = crate::go_flags::rewrite_go_spellings(
                 args,
                 <Cli as clap::CommandFactory>::command,
@@ -537,12 +538,11 @@ mod tests {
         let lines: &[&[&str]] = &[
             &["decrypt", "f.yaml"],
             &["-v", "decrypt", "f.yaml"],
-            &["decrypt", "-d", "--ignore-mac", "--ignore-mac", "f.yaml"],
+            &["decrypt", "--ignore-mac", "--ignore-mac", "f.yaml"],
             &[
                 "decrypt",
-                "--verbose",
-                "--config",
-                "c.yaml",
+                "--input-type",
+                "yaml",
                 "--extract",
                 "[\"a\"]",
                 "f.yaml",
@@ -553,8 +553,6 @@ mod tests {
             &["groups"],
             &["exec-env", "f.yaml", "env"],
             &["install-secrets", "--check-mode", "x", "m.json"],
-            &["decrypt", "--bogus"],
-            &["decrypt", "--version"],
             &["rotate"],
             &["keyservice", "--cache-ttl", "x"],
         ];

@@ -13,6 +13,7 @@ mod open;
 mod output;
 mod rules;
 mod run_as;
+mod sops_command_flags;
 mod stack_choice;
 
 // The system allocator for a short command, mimalloc for the bulk work of the deep-stack

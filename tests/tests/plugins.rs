@@ -305,7 +305,7 @@ fn an_absent_token_falls_back_to_a_software_key() {
     let keys = ws.write("keys.txt.both", format!("{hw_identity}\n{software}"));
     let (run, _) = keytap_env(
         &ws,
-        &["decrypt", "--verbose", "s.json"],
+        &["--verbose", "decrypt", "s.json"],
         &[("SOPS_AGE_KEY_FILE", keys.to_str().unwrap())],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);

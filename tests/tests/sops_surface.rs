@@ -157,6 +157,39 @@ fn go_flag_spellings_read_as_sops_reads_them() {
         // A flag's value is the next argument whatever it looks like.
         &["decrypt", "--extract", "-d", "enc.yaml"],
         &["-d", "--output-type", "-json", "enc.yaml"],
+        // Only the command's own flags are its flags (urfave/cli reorders those first);
+        // a boolean takes the file along, and what follows it is arguments.
+        &["decrypt", "--verbose", "enc.yaml"],
+        &["decrypt", "enc.yaml", "--verbose"],
+        &[
+            "decrypt",
+            "--ignore-mac",
+            "enc.yaml",
+            "--output-type",
+            "json",
+        ],
+        &[
+            "decrypt",
+            "enc.yaml",
+            "--output-type",
+            "json",
+            "--extract",
+            r#"["b"]"#,
+        ],
+        &["decrypt", "--verbose", "--", "enc.yaml"],
+        &[
+            "encrypt",
+            "--mac-only-encrypted",
+            "--age",
+            &ws.recipient,
+            "plain.yaml",
+        ],
+        &["encrypt", "--config", "x.yaml", "plain.yaml"],
+        &["set", "-i", "enc.yaml", r#"["a"]"#, "2"],
+        &["set", "enc.yaml", r#"["a"]"#, "2", "--verbose"],
+        &["filestatus", "--indent", "2", "enc.yaml"],
+        &["exec-env", "--input-type", "yaml", "enc.yaml", "true"],
+        &["exec-env", "enc.yaml", "echo $a", "--pristine"],
     ] {
         let (ours, theirs) = (ws.keytap(line), ws.sops(line));
         assert_eq!(

@@ -1,0 +1,365 @@
+//! A sops command's flags as sops 3.11 reads them (urfave/cli v1 over Go's `flag`), where
+//! that differs from clap:
+//!
+//! - Only the command's own flags are flags: `sops decrypt --verbose f` is a usage error
+//!   (`--verbose` belongs before the command), as is any flag the command lacks.
+//! - urfave first moves the command's flags (and the argument after each, if it does not
+//!   start with a dash) in front of everything else; Go's `flag` then reads flags up to the
+//!   first argument that is not one. So a flag the command lacks is an argument once an
+//!   argument came before it (`decrypt f --verbose` warns and ignores it), and a boolean
+//!   flag followed by the file takes the file along, making every flag after it an
+//!   argument too (`decrypt --ignore-mac f --output-type json` prints YAML).
+//!
+//! The line is rewritten into what Go ends up with: the flags, then `--` and the
+//! arguments. Lines clap reads the same way are left alone.
+
+use std::ffi::OsString;
+
+/// One sops command's flags: names (with their aliases) that take a value, and booleans.
+struct CommandFlags {
+    command: &'static str,
+    values: &'static [&'static str],
+    bools: &'static [&'static str],
+}
+
+/// Flags every command below has: urfave's help and sops's key-service flags.
+const COMMON_BOOLS: &[&str] = &["help", "h", "enable-local-keyservice"];
+const COMMON_VALUES: &[&str] = &["keyservice"];
+
+/// The key flags of encrypt and edit; `hckms` is sops 3.12's.
+const NEW_FILE_KEYS: &[&str] = &[
+    "kms",
+    "k",
+    "aws-profile",
+    "gcp-kms",
+    "hckms",
+    "azure-kv",
+    "hc-vault-transit",
+    "pgp",
+    "p",
+    "age",
+    "a",
+    "input-type",
+    "output-type",
+    "unencrypted-suffix",
+    "encrypted-suffix",
+    "unencrypted-regex",
+    "encrypted-regex",
+    "encryption-context",
+    "shamir-secret-sharing-threshold",
+];
+
+/// sops 3.11's commands (3.13's additions too: `hckms`, exec-*'s `--decryption-order`)
+/// and keytap's own additions (`decrypt --output-dir`).
+const COMMANDS: &[CommandFlags] = &[
+    CommandFlags {
+        command: "encrypt",
+        values: &[
+            "output",
+            "kms",
+            "k",
+            "aws-profile",
+            "gcp-kms",
+            "hckms",
+            "azure-kv",
+            "hc-vault-transit",
+            "pgp",
+            "p",
+            "age",
+            "a",
+            "input-type",
+            "output-type",
+            "unencrypted-suffix",
+            "encrypted-suffix",
+            "unencrypted-regex",
+            "encrypted-regex",
+            "encryption-context",
+            "shamir-secret-sharing-threshold",
+            "filename-override",
+        ],
+        bools: &["in-place", "i"],
+    },
+    CommandFlags {
+        command: "decrypt",
+        values: &[
+            "extract",
+            "output",
+            "input-type",
+            "output-type",
+            "filename-override",
+            "decryption-order",
+            "output-dir",
+        ],
+        bools: &["in-place", "i", "ignore-mac"],
+    },
+    CommandFlags {
+        command: "rotate",
+        values: &[
+            "output",
+            "input-type",
+            "output-type",
+            "encryption-context",
+            "add-gcp-kms",
+            "rm-gcp-kms",
+            "add-hckms",
+            "rm-hckms",
+            "add-azure-kv",
+            "rm-azure-kv",
+            "add-kms",
+            "rm-kms",
+            "add-hc-vault-transit",
+            "rm-hc-vault-transit",
+            "add-age",
+            "rm-age",
+            "add-pgp",
+            "rm-pgp",
+            "filename-override",
+            "decryption-order",
+        ],
+        bools: &["in-place", "i"],
+    },
+    CommandFlags {
+        command: "set",
+        values: &[
+            "input-type",
+            "output-type",
+            "shamir-secret-sharing-threshold",
+            "decryption-order",
+        ],
+        bools: &["value-file", "value-stdin", "ignore-mac", "idempotent"],
+    },
+    CommandFlags {
+        command: "unset",
+        values: &[
+            "input-type",
+            "output-type",
+            "shamir-secret-sharing-threshold",
+            "decryption-order",
+        ],
+        bools: &["ignore-mac", "idempotent"],
+    },
+    CommandFlags {
+        command: "filestatus",
+        values: &["input-type"],
+        bools: &[],
+    },
+    CommandFlags {
+        command: "exec-env",
+        values: &["user", "decryption-order"],
+        bools: &["background", "pristine", "same-process"],
+    },
+    CommandFlags {
+        command: "exec-file",
+        values: &[
+            "user",
+            "input-type",
+            "output-type",
+            "filename",
+            "decryption-order",
+        ],
+        bools: &["background", "no-fifo"],
+    },
+    CommandFlags {
+        command: "edit",
+        values: &["decryption-order"],
+        bools: &["show-master-keys", "s", "ignore-mac"],
+    },
+];
+
+impl CommandFlags {
+    /// Whether `name` is one of the command's flags, and whether it takes a value.
+    fn lookup(&self, name: &str) -> Option<bool> {
+        let edit_keys = if self.command == "edit" {
+            NEW_FILE_KEYS
+        } else {
+            &[]
+        };
+        if self.values.contains(&name) || COMMON_VALUES.contains(&name) || edit_keys.contains(&name)
+        {
+            Some(true)
+        } else if self.bools.contains(&name) || COMMON_BOOLS.contains(&name) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// The flag's name in a flag argument (`--name=v`, `-name`), if `arg` looks like one.
+fn flag_name(arg: &str) -> Option<&str> {
+    if arg == "-" || arg == "--" || !arg.starts_with('-') {
+        return None;
+    }
+    let bare = arg.strip_prefix("--").unwrap_or(&arg[1..]);
+    Some(bare.split('=').next().unwrap_or(bare))
+}
+
+/// `args` (the whole line, `args[1]` the command) as sops reads a command's flags (see the
+/// module's documentation), or the usage error sops gives.
+pub fn read_as_sops(args: Vec<OsString>) -> Result<Vec<OsString>, clap::Error> {
+    let Some(flags) = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .and_then(|name| COMMANDS.iter().find(|c| c.command == name))
+    else {
+        return Ok(args);
+    };
+    let text = |a: &OsString| a.to_str().map(str::to_owned).unwrap_or_default();
+    let is_flag = |a: &str| flag_name(a).is_some_and(|n| flags.lookup(n).is_some());
+    // urfave's `reorderArgs`: the command's flags, each with the next argument unless that
+    // is one of the flags, go first; a `--` goes in front of the rest, which keep their
+    // order.
+    let mut moved: Vec<&OsString> = Vec::new();
+    let mut rest: Vec<&OsString> = Vec::new();
+    let mut value_may_follow = false;
+    for (i, arg) in args.iter().enumerate().skip(2) {
+        let arg_text = text(arg);
+        if value_may_follow && !is_flag(&arg_text) {
+            value_may_follow = false;
+            moved.push(arg);
+        } else if arg_text == "--" {
+            rest.insert(0, arg);
+            rest.extend(&args[i + 1..]);
+            break;
+        } else if is_flag(&arg_text) {
+            moved.push(arg);
+            value_may_follow = !arg_text.contains('=');
+        } else {
+            rest.push(arg);
+        }
+    }
+    // Go's `flag.Parse`: flags up to the first argument or `--`; a flag's value is the next
+    // argument whatever it looks like.
+    let reordered: Vec<&OsString> = moved.into_iter().chain(rest).collect();
+    let mut parsed_flags: Vec<OsString> = Vec::new();
+    let mut i = 0;
+    while let Some(arg) = reordered.get(i) {
+        let arg_text = text(arg);
+        if arg_text == "--" {
+            i += 1;
+            break;
+        }
+        let Some(name) = flag_name(&arg_text) else {
+            break;
+        };
+        let Some(takes_value) = flags.lookup(name) else {
+            let mut command = clap::Command::new("keytap");
+            let message = format!("flag provided but not defined: -{name}");
+            return Err(command.error(clap::error::ErrorKind::UnknownArgument, message));
+        };
+        parsed_flags.push((*arg).clone());
+        i += 1;
+        if takes_value && !arg_text.contains('=') {
+            if let Some(value) = reordered.get(i) {
+                parsed_flags.push((*value).clone());
+                i += 1;
+            }
+        }
+    }
+    let arguments = &reordered[i..];
+    // Unchanged when Go read the line in its own order and clap reads it alike: no
+    // argument looks like a flag.
+    let in_order = parsed_flags
+        .iter()
+        .chain(arguments.iter().copied())
+        .eq(args[2..].iter());
+    let plain =
+        |a: &&OsString| a.as_encoded_bytes() == b"-" || !a.as_encoded_bytes().starts_with(b"-");
+    if in_order && arguments.iter().all(plain) {
+        return Ok(args);
+    }
+    let mut out: Vec<OsString> = args[..2].to_vec();
+    out.extend(parsed_flags);
+    out.push("--".into());
+    out.extend(arguments.iter().map(|a| (*a).clone()));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(args: &[&str]) -> Result<Vec<String>, String> {
+        let all = std::iter::once("keytap").chain(args.iter().copied());
+        read_as_sops(all.map(OsString::from).collect())
+            .map(|out| {
+                out.into_iter()
+                    .skip(1)
+                    .map(|a| a.into_string().unwrap())
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_commands_flags_are_read_as_sops_reads_them() {
+        // Lines clap reads alike stay as they are.
+        for line in [
+            &["decrypt", "f"][..],
+            &["decrypt", "--output-type", "json", "f"],
+            &["decrypt", "--extract", "-d", "f"],
+            &["set", "--idempotent", "f", "[\"a\"]", "1"],
+            &["groups", "add", "--verbose"],
+        ] {
+            assert_eq!(read(line).unwrap(), line, "{line:?}");
+        }
+        // A flag the command lacks, before any argument: sops's usage error.
+        for line in [
+            &["decrypt", "--verbose", "f"][..],
+            &["encrypt", "--mac-only-encrypted", "f"],
+            &["set", "-i", "f", "[\"a\"]", "1"],
+            &["exec-env", "--input-type", "yaml", "f", "true"],
+        ] {
+            let error = read(line).unwrap_err();
+            assert!(
+                error.contains("flag provided but not defined: -"),
+                "{line:?}: {error}"
+            );
+        }
+        // Flags after the file are read first.
+        assert_eq!(
+            read(&["decrypt", "f", "--output-type", "json"]).unwrap(),
+            ["decrypt", "--output-type", "json", "--", "f"]
+        );
+        // A flag the command lacks after an argument is an argument.
+        assert_eq!(
+            read(&["decrypt", "f", "--verbose"]).unwrap(),
+            ["decrypt", "--", "f", "--verbose"]
+        );
+        // A boolean takes the file along, and what follows is arguments.
+        assert_eq!(
+            read(&["decrypt", "--ignore-mac", "f", "--output-type", "json"]).unwrap(),
+            [
+                "decrypt",
+                "--ignore-mac",
+                "--",
+                "f",
+                "--output-type",
+                "json"
+            ]
+        );
+        // A flag's value is the next argument unless that is a flag of the command.
+        assert_eq!(
+            read(&["set", "f", "[\"a\"]", "-1"]).unwrap(),
+            ["set", "--", "f", "[\"a\"]", "-1"]
+        );
+        // Flags come first: the file after a boolean is the first argument.
+        assert_eq!(
+            read(&["decrypt", "a", "-i", "b"]).unwrap(),
+            ["decrypt", "-i", "--", "b", "a"]
+        );
+        // `--` goes in front of what is not a flag, and ends the flags.
+        assert_eq!(
+            read(&["decrypt", "f", "--", "--output-type", "json"]).unwrap(),
+            ["decrypt", "--", "f", "--output-type", "json"]
+        );
+        assert_eq!(
+            read(&["decrypt", "--verbose", "--", "f"]).unwrap(),
+            ["decrypt", "--", "--verbose", "f"]
+        );
+        assert_eq!(
+            read(&["decrypt", "-i", "--", "f"]).unwrap(),
+            ["decrypt", "-i", "--", "f"]
+        );
+    }
+}
