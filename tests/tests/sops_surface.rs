@@ -469,10 +469,11 @@ fn negative_indentation_is_taken_as_sops_takes_it() {
             ("decrypt", vec!["e.json"]),
             ("decrypt", vec!["--output-type", "yaml", "e.json"]),
         ] {
-            // sops 3.11 takes --indent before its legacy --encrypt/--decrypt only.
-            let ours = [&[command, "--indent", indent][..], &rest].concat();
+            // sops 3.11 takes --indent before its legacy --encrypt/--decrypt only (a
+            // command has no such flag).
             let legacy = format!("--{command}");
             let theirs = [&["--indent", indent, legacy.as_str()][..], &rest].concat();
+            let ours = theirs.clone();
             let ours_run = ws.keytap(&ours);
             let theirs_run = ws.sops(&theirs);
             assert_eq!(

@@ -161,8 +161,11 @@ fn decrypt(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Run {
-    let mut all_args = vec!["decrypt"];
-    all_args.extend_from_slice(args);
+    // `--verbose` is a global flag: before the command, as sops takes it.
+    let (global, own): (Vec<&str>, Vec<&str>) = args.iter().partition(|a| **a == "--verbose");
+    let mut all_args = global;
+    all_args.push("decrypt");
+    all_args.extend(own);
     let mut all_env = vec![
         ("SOPS_AGE_KEY_FILE", keys.to_str().unwrap()),
         ("TPM2TOOLS_TCTI", tcti),
