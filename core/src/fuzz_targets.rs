@@ -200,7 +200,9 @@ pub fn tree_path(data: &[u8]) {
             Value::List(vec![Value::Str("x".into()), Value::Comment("c".into())]),
         ),
     ];
-    let _ = crate::treepath::get(&doc, &steps);
+    if let Ok(crate::treepath::Found::Item(item)) = crate::treepath::get(&doc, &steps) {
+        let _ = crate::treepath::item_as_value(item, true);
+    }
     let _ = crate::treepath::set(&mut doc, &steps, Value::Int(1));
     let _ = crate::treepath::unset(&mut doc, &steps);
 }

@@ -92,39 +92,88 @@ pub fn display(steps: &[Step]) -> String {
         .collect()
 }
 
-/// Finds the value at `steps` in a document.
-pub fn get<'a>(doc: &'a Branch, steps: &[Step]) -> Result<&'a Value, String> {
-    let mut current: Option<&Value> = None;
+/// What a path leads to.
+#[derive(Debug, PartialEq)]
+pub enum Found<'a> {
+    /// A value.
+    Value(&'a Value),
+    /// An item of a mapping, reached by an index (`[1]` on a mapping: sops's `TreeItem`,
+    /// comments counted).
+    Item(&'a Item),
+}
+
+/// Finds what `steps` lead to in a document, as sops's `Truncate` does.
+pub fn get<'a>(doc: &'a Branch, steps: &[Step]) -> Result<Found<'a>, String> {
+    let mut current: Option<Found<'a>> = None;
     for step in steps {
-        match step {
-            Step::Key(k) => {
-                let branch = match current {
-                    None => doc,
-                    Some(Value::Map(b)) => b,
-                    Some(_) => return Err(format!("component ['{k}'] not found")),
-                };
-                current = Some(
-                    crate::tree::get(branch, k)
-                        .ok_or_else(|| format!("component ['{k}'] not found"))?,
-                );
+        let branch = match current {
+            None => Some(doc),
+            Some(Found::Value(Value::Map(b))) => Some(b),
+            _ => None,
+        };
+        current = Some(match (step, branch, current) {
+            (Step::Key(k), Some(branch), _) => Found::Value(
+                crate::tree::get(branch, k)
+                    .ok_or_else(|| format!("component ['{k}'] not found"))?,
+            ),
+            // sops panics here (an item is no mapping); the key is not there.
+            (Step::Key(k), None, _) => return Err(format!("component ['{k}'] not found")),
+            (Step::Index(i), Some(branch), _) => Found::Item(
+                branch
+                    .get(*i)
+                    .ok_or_else(|| format!("component [{i}] accesses out of bounds"))?,
+            ),
+            // Like sops, indices count comment entries too.
+            (Step::Index(i), None, Some(Found::Value(Value::List(l)))) => Found::Value(
+                l.get(*i)
+                    .ok_or_else(|| format!("component [{i}] accesses out of bounds"))?,
+            ),
+            (Step::Index(i), None, _) => {
+                return Err(format!(
+                    "component [{i}] is integer, but tree part is not a slice"
+                ))
             }
-            Step::Index(i) => match current {
-                Some(Value::List(l)) => {
-                    // Like sops, indices count comment entries too.
-                    current = Some(
-                        l.get(*i)
-                            .ok_or_else(|| format!("component [{i}] accesses out of bounds"))?,
-                    );
-                }
-                _ => {
-                    return Err(format!(
-                        "component [{i}] is integer, but tree part is not a slice"
-                    ))
-                }
-            },
-        }
+        });
     }
     current.ok_or_else(|| "empty path".to_string())
+}
+
+/// A mapping's item as sops's `EmitValue` writes a `TreeItem` (Go marshals the struct):
+/// a mapping of `key` and `value` (`Key` and `Value` in JSON), whose nested mappings are
+/// lists of such items; a comment is a `Comment` struct (`value`/`Value`).
+pub fn item_as_value(item: &Item, json: bool) -> Value {
+    let (key_field, value_field) = if json {
+        ("Key", "Value")
+    } else {
+        ("key", "value")
+    };
+    let comment = |text: &str| {
+        Value::Map(vec![Item::Entry(
+            value_field.into(),
+            Value::Str(text.into()),
+        )])
+    };
+    let (key, value) = match item {
+        Item::Entry(k, v) => (Value::Str(k.clone()), go_struct_form(v, json)),
+        Item::Comment(c) => (comment(c), Value::Null),
+    };
+    Value::Map(vec![
+        Item::Entry(key_field.into(), key),
+        Item::Entry(value_field.into(), value),
+    ])
+}
+
+/// [`item_as_value`]'s form of a value inside an item.
+fn go_struct_form(value: &Value, json: bool) -> Value {
+    match value {
+        Value::Map(b) => Value::List(b.iter().map(|i| item_as_value(i, json)).collect()),
+        Value::List(l) => Value::List(l.iter().map(|v| go_struct_form(v, json)).collect()),
+        Value::Comment(c) => {
+            let field = if json { "Value" } else { "value" };
+            Value::Map(vec![Item::Entry(field.into(), Value::Str(c.clone()))])
+        }
+        other => other.clone(),
+    }
 }
 
 fn value_from_path(steps: &[Step], leaf: Value) -> Value {
@@ -333,13 +382,24 @@ mod tests {
         assert!(set(&mut doc, &parse(r#"["b"]["c"]"#).unwrap(), s("1")).unwrap());
         assert_eq!(
             get(&doc, &parse(r#"["b"]["c"]"#).unwrap()).unwrap(),
-            &s("1")
+            Found::Value(&s("1"))
         );
         assert!(!set(&mut doc, &parse(r#"["b"]["c"]"#).unwrap(), s("1")).unwrap());
         assert!(set(&mut doc, &parse(r#"["a"][5]"#).unwrap(), s("z")).unwrap());
-        assert_eq!(get(&doc, &parse(r#"["a"][2]"#).unwrap()).unwrap(), &s("z"));
+        assert_eq!(
+            get(&doc, &parse(r#"["a"][2]"#).unwrap()).unwrap(),
+            Found::Value(&s("z"))
+        );
         unset(&mut doc, &parse(r#"["a"][0]"#).unwrap()).unwrap();
-        assert_eq!(get(&doc, &parse(r#"["a"][0]"#).unwrap()).unwrap(), &s("y"));
+        assert_eq!(
+            get(&doc, &parse(r#"["a"][0]"#).unwrap()).unwrap(),
+            Found::Value(&s("y"))
+        );
+        // An index into a mapping is one of its items.
+        assert_eq!(
+            get(&doc, &parse("[1]").unwrap()).unwrap(),
+            Found::Item(&doc[1])
+        );
         assert_eq!(
             unset(&mut doc, &parse(r#"["nope"]"#).unwrap()).unwrap_err(),
             "Key not found: nope"

@@ -894,3 +894,36 @@ fn a_sops_yml_is_ignored_with_one_warning_as_in_sops() {
         ours.stderr
     );
 }
+
+#[test]
+fn an_index_into_a_mapping_extracts_the_item_as_sops_writes_it() {
+    let ws = Workspace::new();
+    let plain = "# top\na: 1\nb: [x, y, {q: r}]\nc:\n  d: e\n  # inner\n  f: [1, 2]\n";
+    ws.write("enc.yaml", ws.encrypt_plain("m.yaml", plain));
+    for path in [
+        "[0]",
+        "[2]",
+        "[3]",
+        r#"["c"][1]"#,
+        r#"["b"][2][0]"#,
+        "[1][0]",
+        "[9]",
+    ] {
+        for output in ["yaml", "json", "dotenv", "ini"] {
+            let line = [
+                "decrypt",
+                "--extract",
+                path,
+                "--output-type",
+                output,
+                "enc.yaml",
+            ];
+            let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+            assert_eq!(
+                (ours.code, ours.out(), ours.stderr.trim()),
+                (theirs.code, theirs.out(), theirs.stderr.trim()),
+                "{line:?}"
+            );
+        }
+    }
+}

@@ -6,7 +6,8 @@ use keytap_core::safefs::replace::Contents;
 use keytap_core::safefs::{replace, Replace};
 
 use keytap_core::error::exit_code;
-use keytap_core::tree::{Branch, Value, WipedOnDrop};
+use keytap_core::stores::Format;
+use keytap_core::tree::{Branch, Item, Value, WipedOnDrop};
 use keytap_core::treepath;
 
 use crate::args::CommonArgs;
@@ -42,6 +43,43 @@ fn extract_bytes(
             )
         })?,
     })
+}
+
+/// The bytes `--extract` prints for an item of a mapping (an index into a mapping): sops
+/// writes its `TreeItem` struct through EmitValue, whatever the item holds.
+fn extract_item(item: &Item, f: &context::Formats) -> Result<Vec<u8>, CliError> {
+    fn failed(e: impl std::fmt::Display) -> CliError {
+        CliError::new(
+            exit_code::ERROR_DUMPING_TREE,
+            format!("Error dumping tree: {e}"),
+        )
+    }
+    match f.output {
+        Format::Dotenv => Err(failed(
+            "the dotenv store only supports emitting strings, got sops.TreeItem",
+        )),
+        // json.Marshal of the struct, its value as the store writes any value.
+        Format::Ini => {
+            let (key, value) = match item {
+                Item::Entry(k, v) => (Value::Str(k.clone()), v),
+                Item::Comment(c) => (Value::Comment(c.clone()), &Value::Null),
+            };
+            let mut out = b"{\"Key\":".to_vec();
+            out.extend(f.output_store.emit_value(&key).map_err(failed)?);
+            out.extend(b",\"Value\":");
+            out.extend(
+                zeroize::Zeroizing::new(f.output_store.emit_value(value).map_err(failed)?).iter(),
+            );
+            out.push(b'}');
+            Ok(out)
+        }
+        _ => {
+            let mut value = treepath::item_as_value(item, f.output == Format::Json);
+            let emitted = f.output_store.emit_value(&value);
+            keytap_core::tree::wipe_value(&mut value);
+            emitted.map_err(failed)
+        }
+    }
 }
 
 /// Runs `decrypt`.
@@ -88,10 +126,13 @@ pub fn run(
                 .docs
                 .split_first()
                 .ok_or_else(|| CliError::new(exit_code::GENERIC, "file has no document"))?;
-            let value = treepath::get(doc, &steps).map_err(|e| {
+            let found = treepath::get(doc, &steps).map_err(|e| {
                 CliError::new(exit_code::GENERIC, format!("error truncating tree: {e}"))
             })?;
-            extract_bytes(value, later_docs, &f)?
+            match found {
+                treepath::Found::Value(value) => extract_bytes(value, later_docs, &f)?,
+                treepath::Found::Item(item) => extract_item(item, &f)?,
+            }
         }
         None => f.output_store.emit_plain(&open.docs).map_err(|e| {
             CliError::new(
