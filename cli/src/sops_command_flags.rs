@@ -292,6 +292,52 @@ mod tests {
     }
 
     #[test]
+    fn every_short_line_is_read_without_panic_and_keeps_its_arguments() {
+        // Every line of up to four of these arguments, after each command.
+        let tokens = [
+            "f",
+            "-",
+            "--",
+            "-i",
+            "--ignore-mac",
+            "--extract",
+            "-extract=x",
+            "-d",
+            "--verbose",
+            "--output-type",
+            "-1",
+            "=",
+        ];
+        let commands = ["decrypt", "set", "exec-env", "edit"];
+        let mut line = Vec::new();
+        for command in commands {
+            for n in 0..=4u32 {
+                for mut index in 0..tokens.len().pow(n) {
+                    line.clear();
+                    line.push(command);
+                    for _ in 0..n {
+                        line.push(tokens[index % tokens.len()]);
+                        index /= tokens.len();
+                    }
+                    let Ok(out) = read(&line) else { continue };
+                    assert_eq!(out[0], command, "{line:?}");
+                    // Nothing is lost or made up: the same arguments, a `--` aside.
+                    let mut given: Vec<&str> =
+                        line.iter().copied().filter(|a| *a != "--").collect();
+                    let mut read: Vec<&str> = out
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|a| *a != "--")
+                        .collect();
+                    given.sort_unstable();
+                    read.sort_unstable();
+                    assert_eq!(given, read, "{line:?} -> {out:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_commands_flags_are_read_as_sops_reads_them() {
         // Lines clap reads alike stay as they are.
         for line in [
