@@ -175,10 +175,22 @@ pub fn rewrite_go_spellings(
         let (flag, name, value) = split_flag(text);
         let mut short = name.chars();
         let defined = match (short.next(), short.next()) {
-            // `-d=true`: a one-letter boolean given a value.
-            (Some(letter), None) if value.is_some() => command
-                .get_arguments()
-                .find(|a| a.get_short() == Some(letter) && !a.get_action().takes_values()),
+            // `-d=true`, `-a=age1...`: a one-letter flag given its value.
+            (Some(letter), None) if value.is_some() => {
+                let short_flag = command
+                    .get_arguments()
+                    .find(|a| a.get_short() == Some(letter));
+                match (short_flag, value) {
+                    (Some(flag), Some(value)) if flag.get_action().takes_values() => {
+                        match flag.get_long() {
+                            Some(long) => out.push(format!("--{long}={value}").into()),
+                            None => out.push(arg),
+                        }
+                        continue;
+                    }
+                    (flag, _) => flag,
+                }
+            }
             (Some(letter), None) => {
                 let short_flag = command
                     .get_arguments()

@@ -185,26 +185,133 @@ impl CommandFlags {
     }
 }
 
-/// The flag's name in a flag argument (`--name=v`, `-name`), if `arg` looks like one.
+/// sops's own (app) flags that take a value; they may come before the command.
+const APP_VALUES: &[&str] = &[
+    "kms",
+    "k",
+    "aws-profile",
+    "gcp-kms",
+    "hckms",
+    "azure-kv",
+    "hc-vault-transit",
+    "pgp",
+    "p",
+    "age",
+    "a",
+    "extract",
+    "input-type",
+    "output-type",
+    "add-gcp-kms",
+    "rm-gcp-kms",
+    "add-hckms",
+    "rm-hckms",
+    "add-azure-kv",
+    "rm-azure-kv",
+    "add-kms",
+    "rm-kms",
+    "add-hc-vault-transit",
+    "rm-hc-vault-transit",
+    "add-age",
+    "rm-age",
+    "add-pgp",
+    "rm-pgp",
+    "unencrypted-suffix",
+    "encrypted-suffix",
+    "unencrypted-regex",
+    "encrypted-regex",
+    "unencrypted-comment-regex",
+    "encrypted-comment-regex",
+    "config",
+    "encryption-context",
+    "set",
+    "shamir-secret-sharing-threshold",
+    "indent",
+    "output",
+    "filename-override",
+    "decryption-order",
+    "keyservice",
+];
+
+/// Flags with two names (urfave refuses both forms on one line); the app's and the
+/// commands'.
+const TWO_FORMS: &[(&str, &str)] = &[
+    ("decrypt", "d"),
+    ("encrypt", "e"),
+    ("rotate", "r"),
+    ("version", "v"),
+    ("in-place", "i"),
+    ("kms", "k"),
+    ("pgp", "p"),
+    ("age", "a"),
+    ("show-master-keys", "s"),
+    ("help", "h"),
+];
+
+/// The flag's name as urfave's `argIsFlag` sees it (`--name=v`, `-name`, `---name`), if
+/// `arg` looks like a flag.
 fn flag_name(arg: &str) -> Option<&str> {
     if arg == "-" || arg == "--" || !arg.starts_with('-') {
         return None;
     }
-    let bare = arg.strip_prefix("--").unwrap_or(&arg[1..]);
+    let bare = arg.strip_prefix("--").unwrap_or(arg);
+    let bare = bare.strip_prefix('-').unwrap_or(bare);
     Some(bare.split('=').next().unwrap_or(bare))
 }
 
-/// `args` (the whole line, `args[1]` the command) as sops reads a command's flags (see the
-/// module's documentation), or the usage error sops gives.
+/// The usage error sops (urfave/cli over Go's flag package) gives.
+fn usage_error(message: String) -> clap::Error {
+    clap::Command::new("keytap").error(clap::error::ErrorKind::UnknownArgument, message)
+}
+
+/// Go's flag package refuses `---name`, `-=x` and the like.
+fn refuse_bad_syntax(arg: &str) -> Result<(), clap::Error> {
+    let name = arg.strip_prefix("--").unwrap_or(&arg[1..]);
+    match name.starts_with('-') || name.starts_with('=') || name.is_empty() {
+        true => Err(usage_error(format!("bad flag syntax: {arg}"))),
+        false => Ok(()),
+    }
+}
+
+/// urfave's check that a flag with two names is not given under both.
+fn refuse_two_forms<'a>(
+    names: impl IntoIterator<Item = &'a str> + Clone,
+) -> Result<(), clap::Error> {
+    let given = |wanted: &str| names.clone().into_iter().any(|n| n == wanted);
+    match TWO_FORMS
+        .iter()
+        .find(|(long, short)| given(long) && given(short))
+    {
+        Some((long, short)) => Err(usage_error(format!(
+            "Cannot use two forms of the same flag: {short} {long}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `args` (the whole line) as sops reads a command's flags (see the module's
+/// documentation), or the usage error sops gives. The app's own flags before the command
+/// are read as Go reads them too, to find the command.
 pub fn read_as_sops(args: Vec<OsString>) -> Result<Vec<OsString>, clap::Error> {
+    let text = |a: &OsString| a.to_str().map(str::to_owned).unwrap_or_default();
+    // The app's flags: up to the first argument (the command, or the legacy form's file).
+    let mut at = 1;
+    let mut app_flags: Vec<String> = Vec::new();
+    while let Some(arg) = args.get(at) {
+        let arg_text = text(arg);
+        let Some(name) = flag_name(&arg_text) else {
+            break;
+        };
+        at += 1 + usize::from(APP_VALUES.contains(&name) && !arg_text.contains('='));
+        app_flags.push(name.to_owned());
+    }
+    refuse_two_forms(app_flags.iter().map(String::as_str))?;
     let Some(flags) = args
-        .get(1)
+        .get(at)
         .and_then(|a| a.to_str())
         .and_then(|name| COMMANDS.iter().find(|c| c.command == name))
     else {
         return Ok(args);
     };
-    let text = |a: &OsString| a.to_str().map(str::to_owned).unwrap_or_default();
     let is_flag = |a: &str| flag_name(a).is_some_and(|n| flags.lookup(n).is_some());
     // urfave's `reorderArgs`: the command's flags, each with the next argument unless that
     // is one of the flags, go first; a `--` goes in front of the rest, which keep their
@@ -212,7 +319,7 @@ pub fn read_as_sops(args: Vec<OsString>) -> Result<Vec<OsString>, clap::Error> {
     let mut moved: Vec<&OsString> = Vec::new();
     let mut rest: Vec<&OsString> = Vec::new();
     let mut value_may_follow = false;
-    for (i, arg) in args.iter().enumerate().skip(2) {
+    for (i, arg) in args.iter().enumerate().skip(at + 1) {
         let arg_text = text(arg);
         if value_may_follow && !is_flag(&arg_text) {
             value_may_follow = false;
@@ -229,9 +336,12 @@ pub fn read_as_sops(args: Vec<OsString>) -> Result<Vec<OsString>, clap::Error> {
         }
     }
     // Go's `flag.Parse`: flags up to the first argument or `--`; a flag's value is the next
-    // argument whatever it looks like.
+    // argument whatever it looks like (joined to the flag when it starts with a dash, for
+    // clap to take it as the value).
     let reordered: Vec<&OsString> = moved.into_iter().chain(rest).collect();
     let mut parsed_flags: Vec<OsString> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut joined = false;
     let mut i = 0;
     while let Some(arg) = reordered.get(i) {
         let arg_text = text(arg);
@@ -242,33 +352,44 @@ pub fn read_as_sops(args: Vec<OsString>) -> Result<Vec<OsString>, clap::Error> {
         let Some(name) = flag_name(&arg_text) else {
             break;
         };
+        refuse_bad_syntax(&arg_text)?;
         let Some(takes_value) = flags.lookup(name) else {
-            let mut command = clap::Command::new("keytap");
-            let message = format!("flag provided but not defined: -{name}");
-            return Err(command.error(clap::error::ErrorKind::UnknownArgument, message));
+            return Err(usage_error(format!(
+                "flag provided but not defined: -{name}"
+            )));
         };
-        parsed_flags.push((*arg).clone());
+        names.push(name.to_owned());
         i += 1;
-        if takes_value && !arg_text.contains('=') {
-            if let Some(value) = reordered.get(i) {
-                parsed_flags.push((*value).clone());
+        match reordered.get(i) {
+            Some(value) if takes_value && !arg_text.contains('=') => {
                 i += 1;
+                if value.as_encoded_bytes().starts_with(b"-") {
+                    let mut flag_and_value = (*arg).clone();
+                    flag_and_value.push("=");
+                    flag_and_value.push(value);
+                    parsed_flags.push(flag_and_value);
+                    joined = true;
+                } else {
+                    parsed_flags.extend([(*arg).clone(), (*value).clone()]);
+                }
             }
+            _ => parsed_flags.push((*arg).clone()),
         }
     }
+    refuse_two_forms(names.iter().map(String::as_str))?;
     let arguments = &reordered[i..];
     // Unchanged when Go read the line in its own order and clap reads it alike: no
     // argument looks like a flag.
     let in_order = parsed_flags
         .iter()
         .chain(arguments.iter().copied())
-        .eq(args[2..].iter());
+        .eq(args[at + 1..].iter());
     let plain =
         |a: &&OsString| a.as_encoded_bytes() == b"-" || !a.as_encoded_bytes().starts_with(b"-");
-    if in_order && arguments.iter().all(plain) {
+    if in_order && !joined && arguments.iter().all(plain) {
         return Ok(args);
     }
-    let mut out: Vec<OsString> = args[..2].to_vec();
+    let mut out: Vec<OsString> = args[..=at].to_vec();
     out.extend(parsed_flags);
     out.push("--".into());
     out.extend(arguments.iter().map(|a| (*a).clone()));
@@ -321,17 +442,16 @@ mod tests {
                     }
                     let Ok(out) = read(&line) else { continue };
                     assert_eq!(out[0], command, "{line:?}");
-                    // Nothing is lost or made up: the same arguments, a `--` aside.
-                    let mut given: Vec<&str> =
-                        line.iter().copied().filter(|a| *a != "--").collect();
-                    let mut read: Vec<&str> = out
-                        .iter()
-                        .map(String::as_str)
-                        .filter(|a| *a != "--")
-                        .collect();
-                    given.sort_unstable();
-                    read.sort_unstable();
-                    assert_eq!(given, read, "{line:?} -> {out:?}");
+                    // Nothing is lost: every argument is there (a `--` aside), alone or as a
+                    // value joined to its flag.
+                    for arg in line.iter().filter(|a| **a != "--") {
+                        let kept = out.iter().any(|o| {
+                            o == arg
+                                || o.split_once('=')
+                                    .is_some_and(|(f, v)| f == *arg || v == *arg)
+                        });
+                        assert!(kept, "{line:?} -> {out:?}: {arg} lost");
+                    }
                 }
             }
         }
@@ -343,7 +463,6 @@ mod tests {
         for line in [
             &["decrypt", "f"][..],
             &["decrypt", "--output-type", "json", "f"],
-            &["decrypt", "--extract", "-d", "f"],
             &["set", "--idempotent", "f", "[\"a\"]", "1"],
             &["groups", "add", "--verbose"],
         ] {
@@ -367,6 +486,60 @@ mod tests {
             read(&["decrypt", "f", "--output-type", "json"]).unwrap(),
             ["decrypt", "--output-type", "json", "--", "f"]
         );
+        // A value that starts with a dash (`--` too) is joined to its flag for clap.
+        assert_eq!(
+            read(&["decrypt", "--extract", "-d", "f"]).unwrap(),
+            ["decrypt", "--extract=-d", "--", "f"]
+        );
+        assert_eq!(
+            read(&["decrypt", "--output", "--", "f"]).unwrap(),
+            ["decrypt", "--output=--", "--", "f"]
+        );
+        // The app's flags before the command are skipped to find it.
+        assert_eq!(
+            read(&[
+                "--verbose",
+                "--indent",
+                "4",
+                "decrypt",
+                "--ignore-mac",
+                "f",
+                "-i"
+            ])
+            .unwrap(),
+            [
+                "--verbose",
+                "--indent",
+                "4",
+                "decrypt",
+                "--ignore-mac",
+                "--",
+                "f",
+                "-i"
+            ]
+        );
+        // Both names of one flag, or a third dash: urfave's and Go's usage errors.
+        for (line, error) in [
+            (
+                &["decrypt", "-i", "--in-place=false", "f"][..],
+                "two forms of the same flag: i in-place",
+            ),
+            (
+                &["-d", "-i", "--in-place", "f"],
+                "two forms of the same flag: i in-place",
+            ),
+            (
+                &["encrypt", "--age", "x", "-a", "y", "f"],
+                "two forms of the same flag: a age",
+            ),
+            (
+                &["decrypt", "---output-type", "json", "f"],
+                "bad flag syntax: ---output-type",
+            ),
+        ] {
+            let refused = read(line).unwrap_err();
+            assert!(refused.contains(error), "{line:?}: {refused}");
+        }
         // A flag the command lacks after an argument is an argument.
         assert_eq!(
             read(&["decrypt", "f", "--verbose"]).unwrap(),

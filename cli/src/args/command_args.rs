@@ -161,7 +161,7 @@ pub struct FilestatusArgs {
     #[arg(long)]
     pub input_type: Option<String>,
     /// The file.
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     /// Further arguments, which sops ignores (silently, here).
     #[arg(hide = true)]
     pub ignored: Vec<OsString>,

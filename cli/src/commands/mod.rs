@@ -149,7 +149,13 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         }))) => updatekeys::run(yes, dry_run, input_type.as_deref(), &files),
         Some(Command::Filestatus(Lazy(FilestatusArgs {
             input_type, file, ..
-        }))) => filestatus::run(input_type.as_deref(), &file),
+        }))) => match file {
+            Some(file) => filestatus::run(input_type.as_deref(), &file),
+            None => Err(CliError::new(
+                exit_code::NO_FILE_SPECIFIED,
+                "Error: no file specified",
+            )),
+        },
         Some(Command::ExecEnv(Lazy(ExecEnvArgs {
             pristine,
             background,

@@ -7,7 +7,7 @@ use keytap_core::metadata::MasterKey;
 
 use crate::args::{CommonArgs, KeyChangeArgs};
 use crate::error::CliError;
-use crate::open::{open_file, open_files, OpenMode, Opened};
+use crate::open::{open_file, OpenMode, Opened};
 use keytap_core::safefs::replace::Contents;
 use std::path::PathBuf;
 
@@ -130,8 +130,7 @@ fn changes_keys(changes: &KeyChangeArgs) -> bool {
     .any(|l| l.as_deref().is_some_and(|l| !l.is_empty()))
 }
 
-/// Runs `rotate FILE` (with `-i`, any number of files: their data keys are unwrapped in
-/// one plugin session, then each file gets a new one).
+/// Runs `rotate FILE`: like sops, the first file only (the rest are warned about).
 pub fn run(
     common: &CommonArgs,
     changes: &KeyChangeArgs,
@@ -139,12 +138,7 @@ pub fn run(
     files: &[PathBuf],
     form: Form,
 ) -> Result<i32, CliError> {
-    // Several files are rotated in place together; otherwise sops's rule: the first.
-    let files = if common.in_place {
-        files
-    } else {
-        super::first_positional(files)
-    };
+    let files = super::first_positional(files);
     refuse_key_changes_on_missing_files(changes, files, form)?;
     refuse_foreign_additions(changes)?;
     let add = recipients(changes.add_age.as_deref())?;
@@ -154,38 +148,32 @@ pub fn run(
         missing_is_no_file: form == Form::Legacy,
         ..OpenMode::CHANGE
     };
-    let opened = if files.len() == 1 {
-        vec![open_file(common, &files[0], ignore_mac, mode)?]
-    } else {
-        open_files(common, files, ignore_mac, mode)?
-    };
+    let file = &files[0];
+    let Opened {
+        mut open,
+        formats: f,
+        lock,
+    } = open_file(common, file, ignore_mac, mode)?;
     let sources = crate::context::wrapping_sources();
-    for (file, o) in files.iter().zip(opened) {
-        let Opened {
-            mut open,
-            formats: f,
-            lock,
-        } = o;
-        if let Some(first) = open.metadata.key_groups.first_mut() {
-            for r in &add {
-                first.push(MasterKey::Age {
-                    recipient: r.clone(),
-                    enc: String::new(),
-                });
-            }
-            first.extend(pgp::master_keys(changes.add_pgp.as_deref().unwrap_or("")));
-        }
-        for group in open.metadata.key_groups.iter_mut() {
-            group.retain(|k| {
-                !rm.iter()
-                    .any(|(kind, name)| k.kind() == *kind && k.describe() == *name)
+    if let Some(first) = open.metadata.key_groups.first_mut() {
+        for r in &add {
+            first.push(MasterKey::Age {
+                recipient: r.clone(),
+                enc: String::new(),
             });
         }
-        open.rotate(&sources)
-            .map_err(|e| CliError::from(e).in_file(file))?;
-        let sealed = open.into_sealed()?;
-        let out = sealed.emit(&*f.output_store, f.output)?;
-        crate::output::write_result(common, file, &out, Contents::Encrypted, lock.is_some())?;
+        first.extend(pgp::master_keys(changes.add_pgp.as_deref().unwrap_or("")));
     }
+    for group in open.metadata.key_groups.iter_mut() {
+        group.retain(|k| {
+            !rm.iter()
+                .any(|(kind, name)| k.kind() == *kind && k.describe() == *name)
+        });
+    }
+    open.rotate(&sources)
+        .map_err(|e| CliError::from(e).in_file(file))?;
+    let sealed = open.into_sealed()?;
+    let out = sealed.emit(&*f.output_store, f.output)?;
+    crate::output::write_result(common, file, &out, Contents::Encrypted, lock.is_some())?;
     Ok(0)
 }

@@ -88,8 +88,16 @@ fn trusted_link(
     here: &Path,
     trusted_uid: u32,
 ) -> Result<PathBuf, String> {
-    let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| format!("stat {}: {e}", here.display()))?;
+    // The link itself is opened once; its owner and target are read from that one file
+    // (looking the name up again could meet another link swapped in meanwhile).
+    let link = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("open {}: {e}", here.display()))?;
+    let stat = rustix::fs::fstat(&link).map_err(|e| format!("stat {}: {e}", here.display()))?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::Symlink {
         return Err(format!("{} is not a directory", here.display()));
     }
@@ -100,7 +108,7 @@ fn trusted_link(
             stat.st_uid
         ));
     }
-    let target = rustix::fs::readlinkat(dir, name, Vec::new())
+    let target = rustix::fs::readlinkat(&link, "", Vec::new())
         .map_err(|e| format!("readlink {}: {e}", here.display()))?;
     Ok(PathBuf::from(OsStr::from_bytes(target.as_bytes())))
 }
@@ -189,6 +197,16 @@ fn private_dir_in(dir: &impl AsFd) -> std::io::Result<(PathBuf, OwnedFd)> {
             Ok(()) => {
                 let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 let fd = rustix::fs::openat(dir, &name, flags, Mode::empty())?;
+                // The directory's owner may have put another directory under that name
+                // since: only ours, private, is used.
+                let stat = rustix::fs::fstat(&fd)?;
+                let ours = stat.st_uid == rustix::process::geteuid().as_raw();
+                if !ours || stat.st_mode & 0o077 != 0 {
+                    return Err(std::io::Error::other(format!(
+                        "{} was replaced by another user's directory",
+                        name.display()
+                    )));
+                }
                 return Ok((name, fd));
             }
             Err(Errno::EXIST) => continue,

@@ -1,0 +1,423 @@
+//! sops's command line against the real sops: the legacy forms and their modes, Go's flag
+//! spellings and placement, stdin, argument counts and missing files.
+
+use keytap_e2e::{Run, Workspace};
+
+#[test]
+fn legacy_forms_behave_like_sops() {
+    let ws = Workspace::new();
+    ws.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", ws.recipient),
+    );
+    ws.write("plain.yaml", "a: 1\n");
+    let enc = ws.keytap(["-e", "plain.yaml"]);
+    assert_eq!(enc.code, 0, "{}", enc.stderr);
+    ws.write("enc.yaml", &enc.stdout);
+    assert_eq!(
+        ws.keytap(["-d", "enc.yaml"]).ok(),
+        ws.sops(["-d", "enc.yaml"]).ok()
+    );
+    let missing_ours = ws.keytap(["-d", "missing.yaml"]);
+    let missing_theirs = ws.sops(["-d", "missing.yaml"]);
+    assert_eq!(missing_ours.code, missing_theirs.code);
+    assert_eq!(ws.keytap(["--set", r#"["a"] 2"#, "enc.yaml"]).code, 0);
+    assert_eq!(
+        ws.sops(["-d", "--extract", r#"["a"]"#, "enc.yaml"]).out(),
+        "2\n"
+    );
+    let before = ws.read("enc.yaml");
+    let rotated = ws.keytap(["-r", "-i", "enc.yaml"]);
+    assert_eq!(rotated.code, 0, "{}", rotated.stderr);
+    assert_ne!(ws.read("enc.yaml"), before);
+    assert_eq!(ws.sops(["-d", "enc.yaml"]).out(), "a: 2\n");
+    assert_eq!(
+        ws.keytap([] as [&str; 0]).code,
+        ws.sops([] as [&str; 0]).code
+    );
+}
+
+/// Flags as Go's flag package reads them, which sops users write: one dash before a long
+/// name, a value joined to a boolean, a flag given twice (the last wins), `-v` for the
+/// version, positional arguments past the first. keytap answers each line with sops's
+/// exit code and output (sops's usage text after a bad flag aside).
+#[test]
+fn go_flag_spellings_read_as_sops_reads_them() {
+    let ws = Workspace::new();
+    ws.write("plain.yaml", "a: 1\nb: two\n");
+    let enc = ws
+        .sops(["encrypt", "--age", &ws.recipient, "plain.yaml"])
+        .ok();
+    ws.write("enc.yaml", &enc);
+    for line in [
+        &["-decrypt", "-extract", r#"["b"]"#, "enc.yaml"][..],
+        &["-d", "-output-type", "json", "enc.yaml"],
+        &[
+            "decrypt",
+            "--ignore-mac=true",
+            "--output-type=json",
+            "enc.yaml",
+        ],
+        &["decrypt", "-in-place=false", "enc.yaml"],
+        &[
+            "decrypt",
+            "--output-type",
+            "json",
+            "--output-type",
+            "yaml",
+            "enc.yaml",
+        ],
+        &[
+            "-d",
+            "-d",
+            "--extract",
+            r#"["a"]"#,
+            "--extract",
+            r#"["b"]"#,
+            "enc.yaml",
+        ],
+        &["-d", "--ignore-mac=maybe", "enc.yaml"],
+        &["-d=true", "enc.yaml"],
+        // A flag's value is the next argument whatever it looks like.
+        &["decrypt", "--extract", "-d", "enc.yaml"],
+        &["-d", "--output-type", "-json", "enc.yaml"],
+        // Only the command's own flags are its flags (urfave/cli reorders those first);
+        // a boolean takes the file along, and what follows it is arguments.
+        &["decrypt", "--verbose", "enc.yaml"],
+        &["decrypt", "enc.yaml", "--verbose"],
+        &[
+            "decrypt",
+            "--ignore-mac",
+            "enc.yaml",
+            "--output-type",
+            "json",
+        ],
+        &[
+            "decrypt",
+            "enc.yaml",
+            "--output-type",
+            "json",
+            "--extract",
+            r#"["b"]"#,
+        ],
+        &["decrypt", "--verbose", "--", "enc.yaml"],
+        &[
+            "encrypt",
+            "--mac-only-encrypted",
+            "--age",
+            &ws.recipient,
+            "plain.yaml",
+        ],
+        &["encrypt", "--config", "x.yaml", "plain.yaml"],
+        &["set", "-i", "enc.yaml", r#"["a"]"#, "2"],
+        &["set", "enc.yaml", r#"["a"]"#, "2", "--verbose"],
+        &["filestatus", "--indent", "2", "enc.yaml"],
+        &["exec-env", "--input-type", "yaml", "enc.yaml", "true"],
+        &["exec-env", "enc.yaml", "echo $a", "--pristine"],
+        // The app's flags before the command do not change how the command's are read.
+        &["--verbose", "decrypt", "--ignore-mac", "enc.yaml", "-i"],
+        &[
+            "--indent",
+            "4",
+            "decrypt",
+            "--ignore-mac",
+            "enc.yaml",
+            "--output-type",
+            "json",
+        ],
+        &["--verbose", "set", "enc.yaml", r#"["a"]"#, "7", "--verbose"],
+        // Both names of one flag; a third dash; `--` as a value.
+        &["decrypt", "--in-place=false", "-i", "enc.yaml"],
+        &["-d", "-i", "--in-place", "enc.yaml"],
+        &["decrypt", "enc.yaml", "---output-type", "json"],
+        &["decrypt", "--output-type", "--", "enc.yaml"],
+        &["filestatus"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(
+            ours.code, theirs.code,
+            "{line:?}: {} / {}",
+            ours.stderr, theirs.stderr
+        );
+        if theirs.code == 0 {
+            assert_eq!(ours.out(), theirs.out(), "{line:?}");
+        }
+        assert_eq!(ws.read("enc.yaml"), enc, "{line:?} wrote the file");
+    }
+    // Positional arguments past the first: sops warns (decrypt, encrypt, rotate, edit,
+    // the legacy forms) and uses the first.
+    // The app's own flags (the legacy form) end at the first positional argument: a
+    // flag after the file is ignored too (a command's flags may follow it).
+    for line in [
+        &["decrypt", "enc.yaml", "other.yaml"][..],
+        &["-d", "enc.yaml", "other.yaml"],
+        &["filestatus", "enc.yaml", "x"],
+        &["-d", "enc.yaml", "--output-type", "json"],
+        &["-d", "--output-type", "json", "enc.yaml", "x", "-y"],
+        &["-d", "enc.yaml", "--", "--extract"],
+        &["-d", "enc.yaml", "--"],
+        &["decrypt", "enc.yaml", "--output-type", "json"],
+        &["decrypt", "enc.yaml", "--", "--output-type", "json"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(
+            (ours.code, ours.out()),
+            (theirs.code, theirs.out()),
+            "{line:?}"
+        );
+        for warning in [
+            "More than one positional argument provided",
+            "which looks like a flag. Flags must always be provided before",
+        ] {
+            let warned = |r: &Run| r.stderr.contains(warning);
+            assert_eq!(warned(&ours), warned(&theirs), "{line:?}: {}", ours.stderr);
+        }
+    }
+    let run = ws.keytap(["-d", "enc.yaml", "--", "--output-type", "json"]);
+    run.assert_stderr_has(r#"ignored positional argument is "--output-type", which"#);
+    // Go has no clusters of short flags: `-di` is an unknown flag, and the file is left
+    // encrypted (clap alone would decrypt it in place).
+    for line in [
+        &["-di", "enc.yaml"][..],
+        &["decrypt", "-di", "enc.yaml"],
+        &["-d", "-ex", "enc.yaml"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(
+            (ours.code, theirs.code),
+            (1, 1),
+            "{line:?}: {}",
+            ours.stderr
+        );
+        ours.assert_stderr_has("flag provided but not defined: -");
+        assert_eq!(ws.read("enc.yaml"), enc, "{line:?}");
+    }
+    let encrypted = ws.keytap(["encrypt", "--age", &ws.recipient, "plain.yaml", "x"]);
+    assert_eq!(encrypted.code, 0, "{}", encrypted.stderr);
+    assert!(encrypted.stderr.contains("Only the first one will be used"));
+    let (ours, theirs) = (
+        ws.keytap(["-v"]),
+        ws.sops(["-v", "--disable-version-check"]),
+    );
+    assert_eq!((ours.code, theirs.code), (0, 0), "{}", ours.stderr);
+    assert!(ours.out().starts_with("keytap ") && theirs.out().starts_with("sops "));
+    // `h` is `help` where a command name goes, even beside a file named `h`.
+    ws.write("h", "a: 1\n");
+    for (line, names) in [
+        (&["h"][..], "decrypt"),
+        (&["h", "decrypt"], "--extract"),
+        (&["groups", "h"], "delete"),
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(
+            (ours.code, theirs.code),
+            (0, 0),
+            "{line:?}: {}",
+            ours.stderr
+        );
+        for run in [&ours, &theirs] {
+            assert!(run.out().contains(names), "{line:?}: {}", run.out());
+        }
+    }
+}
+
+#[test]
+fn stdin_works_like_sops() {
+    let ws = Workspace::new();
+    let enc = ws.encrypt_plain("plain.yaml", "a: 1\n");
+    // Either tool may refuse before reading stdin (encrypt without --filename-override).
+    let piped = |program: &str, args: &[&str], input: &[u8]| {
+        let run = ws.run_with_stdin(program, args, input);
+        (run.code, run.stdout)
+    };
+    let bin = keytap_e2e::keytap_bin();
+    let bin = bin.to_str().unwrap();
+    for args in [
+        &["decrypt", "--input-type", "yaml", "--output-type", "yaml"][..],
+        &["decrypt"][..],
+        &["encrypt", "--age", ws.recipient.as_str()][..],
+    ] {
+        let ours = piped(bin, args, &enc);
+        let theirs = piped("sops", args, &enc);
+        assert_eq!(ours.0, theirs.0, "{args:?}");
+        if args[0] == "decrypt" {
+            assert_eq!(ours.1, theirs.1, "{args:?}");
+        }
+    }
+    let (code, out) = piped(
+        bin,
+        &[
+            "encrypt",
+            "--age",
+            &ws.recipient,
+            "--filename-override",
+            "x.yaml",
+        ],
+        b"b: 2\n",
+    );
+    assert_eq!(code, 0);
+    ws.write("from-stdin.yaml", out);
+    assert_eq!(ws.sops(["decrypt", "from-stdin.yaml"]).out(), "b: 2\n");
+    // `-` is a file name to sops, not stdin: missing (exit 100), then a binary file.
+    for args in [&["decrypt", "-"][..], &["-d", "-"], &["-e", "-"]] {
+        let ours = piped(bin, args, &enc);
+        assert_eq!(
+            (ours.0, piped("sops", args, &enc).0),
+            (100, 100),
+            "{args:?}"
+        );
+    }
+    ws.write("-", "from a file\n");
+    let ours = ws.keytap(["encrypt", "--age", &ws.recipient, "-"]);
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    ws.write("dash.json", &ours.stdout);
+    let decrypted = ws.sops(["decrypt", "--output-type", "binary", "dash.json"]);
+    assert_eq!(decrypted.out(), "from a file\n");
+}
+
+/// sops 3.11's legacy form with several modes: a warning, then each mode in turn
+/// (encrypt, decrypt, rotate, set), only the last one's result shown or written. A
+/// missing file fails first (49 with key changes, else 100 for -e/-d/-r); the commands
+/// that read a missing file fail reading it (exit 2).
+#[test]
+fn legacy_modes_together_and_missing_files_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("p.yaml", "a: 1\n");
+    let enc = ws.sops(["encrypt", "--age", &ws.recipient, "p.yaml"]).ok();
+    let r = ws.recipient.clone();
+    let lines: &[&[&str]] = &[
+        &["-e", "-d", "--age", &r, "e.yaml"],
+        &["-d", "-e", "--age", &r, "e.yaml"],
+        &["-e", "-d", "--age", &r, "p.yaml"],
+        &["-e", "-d", "e.yaml"],
+        &["-e", "-r", "e.yaml"],
+        &["-d", "--set", r#"["a"] 3"#, "e.yaml"],
+        &["-e", "-d", "missing.yaml"],
+        &["-d", "--set", r#"["a"] 3"#, "missing.yaml"],
+        &["-d", "--add-age", &r, "missing.yaml"],
+        &["set", "missing.yaml", r#"["a"]"#, "1"],
+        &["unset", "missing.yaml", r#"["a"]"#],
+        &["rotate", "missing.yaml"],
+        &["exec-env", "missing.yaml", "true"],
+        &["exec-file", "missing.yaml", "true"],
+        &["groups", "delete", "--file", "missing.yaml", "0"],
+    ];
+    let first_error = |r: &Run| {
+        r.stderr
+            .lines()
+            .map(|l| {
+                l.split("msg=")
+                    .last()
+                    .unwrap()
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .find(|l| !l.contains("More than one command"))
+            .unwrap_or_default()
+    };
+    for line in lines {
+        let mut results = Vec::new();
+        for tool in ["sops", "keytap"] {
+            ws.write("e.yaml", &enc);
+            let run = if tool == "sops" {
+                ws.sops(*line)
+            } else {
+                ws.keytap(*line)
+            };
+            let file = ws.read("e.yaml");
+            let warned = run
+                .stderr
+                .contains("More than one command (--encrypt, --decrypt");
+            let shown = ws.keytap(["decrypt", "e.yaml"]).out();
+            let unchanged = file == enc.as_slice();
+            results.push((
+                (run.code, run.out(), warned, unchanged, shown),
+                first_error(&run),
+            ));
+        }
+        let ((theirs, their_error), (ours, our_error)) = (&results[0], &results[1]);
+        assert_eq!(theirs, ours, "{line:?}");
+        // keytap may add which file an error is about.
+        assert!(
+            our_error.starts_with(their_error.as_str()),
+            "{line:?}: {our_error}"
+        );
+    }
+}
+
+#[test]
+fn argument_counts_and_missing_files_of_set_unset_and_groups_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("enc.yaml", ws.encrypt_plain("plain.yaml", "a: 1\n"));
+    let before = ws.read("enc.yaml");
+    for line in [
+        &["set", "enc.yaml", r#"["a"]"#, "2", "extra"][..],
+        &["set", "--value-stdin", "enc.yaml", r#"["a"]"#, "2"],
+        &["unset", "enc.yaml", r#"["a"]"#, "extra"],
+        &[
+            "set",
+            "--value-file",
+            "enc.yaml",
+            r#"["a"]"#,
+            "missing.json",
+        ],
+        &["groups", "add", "--age", &ws.recipient],
+        &["groups", "delete", "0"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(ours.code, theirs.code, "{line:?}: {}", ours.stderr);
+        assert_eq!(
+            ours.stderr.lines().next(),
+            theirs.stderr.lines().next(),
+            "{line:?}"
+        );
+        assert_eq!(ws.read("enc.yaml"), before, "{line:?}");
+    }
+    // Flags after the value are still read as the command's flags.
+    let line = ["set", "enc.yaml", r#"["a"]"#, "1", "--idempotent"];
+    assert_eq!((ws.keytap(line).code, ws.sops(line).code), (0, 0));
+}
+
+#[test]
+fn a_sops_yml_is_ignored_with_one_warning_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write(
+        ".sops.yml",
+        format!("creation_rules:\n  - age: {}\n", ws.recipient),
+    );
+    ws.write("plain.yaml", "a: 1\n");
+    let line = ["encrypt", "plain.yaml"];
+    let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+    assert_eq!((ours.code, theirs.code), (1, 1), "{}", ours.stderr);
+    let warnings = |run: &Run| run.stderr.matches("when searching for config file").count();
+    assert_eq!(
+        (warnings(&ours), warnings(&theirs)),
+        (1, 1),
+        "{}",
+        ours.stderr
+    );
+}
+
+#[test]
+fn rotate_rotates_the_first_file_only_as_sops_does() {
+    let ws = Workspace::new();
+    for name in ["a.yaml", "b.yaml"] {
+        ws.write(name, ws.encrypt_plain("plain.yaml", "a: 1\n"));
+    }
+    let before = ws.read("b.yaml");
+    for tool in ["keytap", "sops"] {
+        let line = ["rotate", "-i", "a.yaml", "b.yaml"];
+        let run = if tool == "keytap" {
+            ws.keytap(line)
+        } else {
+            ws.sops(line)
+        };
+        assert_eq!(run.code, 0, "{tool}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Only the first one will be used"),
+            "{tool}: {}",
+            run.stderr
+        );
+        assert_eq!(ws.read("b.yaml"), before, "{tool} rotated the second file");
+    }
+}
