@@ -49,34 +49,30 @@ const NEW_FILE_KEYS: &[&str] = &[
     "shamir-secret-sharing-threshold",
 ];
 
+/// rotate's key changes (sops 3.11's app flags too); `hckms` is sops 3.12's.
+const KEY_CHANGES: &[&str] = &[
+    "add-gcp-kms",
+    "rm-gcp-kms",
+    "add-hckms",
+    "rm-hckms",
+    "add-azure-kv",
+    "rm-azure-kv",
+    "add-kms",
+    "rm-kms",
+    "add-hc-vault-transit",
+    "rm-hc-vault-transit",
+    "add-age",
+    "rm-age",
+    "add-pgp",
+    "rm-pgp",
+];
+
 /// sops 3.11's commands (3.13's additions too: `hckms`, exec-*'s `--decryption-order`)
 /// and keytap's own additions (`decrypt --output-dir`).
 const COMMANDS: &[CommandFlags] = &[
     CommandFlags {
         command: "encrypt",
-        values: &[
-            "output",
-            "kms",
-            "k",
-            "aws-profile",
-            "gcp-kms",
-            "hckms",
-            "azure-kv",
-            "hc-vault-transit",
-            "pgp",
-            "p",
-            "age",
-            "a",
-            "input-type",
-            "output-type",
-            "unencrypted-suffix",
-            "encrypted-suffix",
-            "unencrypted-regex",
-            "encrypted-regex",
-            "encryption-context",
-            "shamir-secret-sharing-threshold",
-            "filename-override",
-        ],
+        values: &["output", "filename-override"],
         bools: &["in-place", "i"],
     },
     CommandFlags {
@@ -99,20 +95,6 @@ const COMMANDS: &[CommandFlags] = &[
             "input-type",
             "output-type",
             "encryption-context",
-            "add-gcp-kms",
-            "rm-gcp-kms",
-            "add-hckms",
-            "rm-hckms",
-            "add-azure-kv",
-            "rm-azure-kv",
-            "add-kms",
-            "rm-kms",
-            "add-hc-vault-transit",
-            "rm-hc-vault-transit",
-            "add-age",
-            "rm-age",
-            "add-pgp",
-            "rm-pgp",
             "filename-override",
             "decryption-order",
         ],
@@ -169,12 +151,12 @@ const COMMANDS: &[CommandFlags] = &[
 impl CommandFlags {
     /// Whether `name` is one of the command's flags, and whether it takes a value.
     fn lookup(&self, name: &str) -> Option<bool> {
-        let edit_keys = if self.command == "edit" {
-            NEW_FILE_KEYS
-        } else {
-            &[]
+        let key_flags = match self.command {
+            "encrypt" | "edit" => NEW_FILE_KEYS,
+            "rotate" => KEY_CHANGES,
+            _ => &[],
         };
-        if self.values.contains(&name) || COMMON_VALUES.contains(&name) || edit_keys.contains(&name)
+        if self.values.contains(&name) || COMMON_VALUES.contains(&name) || key_flags.contains(&name)
         {
             Some(true)
         } else if self.bools.contains(&name) || COMMON_BOOLS.contains(&name) {
@@ -185,46 +167,14 @@ impl CommandFlags {
     }
 }
 
-/// sops's own (app) flags that take a value; they may come before the command.
+/// sops's own (app) flags that take a value, besides [`NEW_FILE_KEYS`] and [`KEY_CHANGES`];
+/// they may come before the command.
 const APP_VALUES: &[&str] = &[
-    "kms",
-    "k",
-    "aws-profile",
-    "gcp-kms",
-    "hckms",
-    "azure-kv",
-    "hc-vault-transit",
-    "pgp",
-    "p",
-    "age",
-    "a",
     "extract",
-    "input-type",
-    "output-type",
-    "add-gcp-kms",
-    "rm-gcp-kms",
-    "add-hckms",
-    "rm-hckms",
-    "add-azure-kv",
-    "rm-azure-kv",
-    "add-kms",
-    "rm-kms",
-    "add-hc-vault-transit",
-    "rm-hc-vault-transit",
-    "add-age",
-    "rm-age",
-    "add-pgp",
-    "rm-pgp",
-    "unencrypted-suffix",
-    "encrypted-suffix",
-    "unencrypted-regex",
-    "encrypted-regex",
     "unencrypted-comment-regex",
     "encrypted-comment-regex",
     "config",
-    "encryption-context",
     "set",
-    "shamir-secret-sharing-threshold",
     "indent",
     "output",
     "filename-override",
@@ -301,7 +251,10 @@ pub fn read_as_sops(args: Vec<OsString>) -> Result<Vec<OsString>, clap::Error> {
         let Some(name) = flag_name(&arg_text) else {
             break;
         };
-        at += 1 + usize::from(APP_VALUES.contains(&name) && !arg_text.contains('='));
+        let takes_value = [APP_VALUES, NEW_FILE_KEYS, KEY_CHANGES]
+            .iter()
+            .any(|list| list.contains(&name));
+        at += 1 + usize::from(takes_value && !arg_text.contains('='));
         app_flags.push(name.to_owned());
     }
     refuse_two_forms(app_flags.iter().map(String::as_str))?;
