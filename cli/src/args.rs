@@ -391,6 +391,8 @@ pub enum Command {
     Updatekeys(Lazy<UpdatekeysArgs>),
     /// Print {"encrypted":true|false}.
     Filestatus(Lazy<FilestatusArgs>),
+    /// sops's upload to S3, GCS or Vault: checked as sops checks it, not done by keytap.
+    Publish(Lazy<PublishArgs>),
     /// Run a command with the file's values in its environment.
     ExecEnv(Lazy<ExecEnvArgs>),
     /// Run a command with the decrypted file at '{}' (a FIFO by default).

@@ -35,7 +35,7 @@ fn config_error(e: config::ConfigError) -> CliError {
 }
 
 /// Loads the config sops would use (flag, env, or found upward from the cwd).
-fn load_config() -> Result<Option<Config>, CliError> {
+pub fn load_config() -> Result<Option<Config>, CliError> {
     let flag = CONFIG_FLAG.get().and_then(|f| f.as_deref());
     let choice = config::choose_config(flag, None);
     // A command may load the config twice (store options, then its rules); sops warns once.

@@ -121,6 +121,11 @@ const COMMANDS: &[CommandFlags] = &[
         bools: &["ignore-mac", "idempotent"],
     },
     CommandFlags {
+        command: "publish",
+        values: &["decryption-order"],
+        bools: &["yes", "y", "omit-extensions", "recursive", "verbose"],
+    },
+    CommandFlags {
         command: "filestatus",
         values: &["input-type"],
         bools: &[],
@@ -195,6 +200,7 @@ const TWO_FORMS: &[(&str, &str)] = &[
     ("age", "a"),
     ("show-master-keys", "s"),
     ("help", "h"),
+    ("yes", "y"),
 ];
 
 /// The flag's name as urfave's `argIsFlag` sees it (`--name=v`, `-name`, `---name`), if

@@ -421,3 +421,38 @@ fn rotate_rotates_the_first_file_only_as_sops_does() {
         assert_eq!(ws.read("b.yaml"), before, "{tool} rotated the second file");
     }
 }
+
+#[test]
+fn publish_is_checked_as_sops_checks_it_and_never_taken_for_a_file_to_edit() {
+    let ws = Workspace::new();
+    let both = |line: &[&str]| {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(ours.code, theirs.code, "{line:?}: {}", ours.stderr);
+        ours
+    };
+    std::fs::remove_file(ws.path(".sops.yaml")).ok();
+    both(&["publish", "x.yaml"]).assert_stderr_has("config file not found");
+    ws.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", ws.recipient),
+    );
+    assert_eq!(both(&["publish"]).code, 100);
+    both(&["publish", "missing.yaml"]).assert_stderr_has("stat missing.yaml: no such file");
+    std::fs::create_dir(ws.path("dir")).unwrap();
+    both(&["publish", "dir"]).assert_stderr_has("without --recursive flag");
+    ws.write("s.yaml", ws.encrypt_plain("plain.yaml", "a: 1\n"));
+    both(&["publish", "--yes", "s.yaml"]).assert_stderr_has("no matching destination");
+    both(&["publish", "--yes", "-y", "s.yaml"]).assert_stderr_has("two forms");
+    // A destination keytap does not upload to: an error naming it, no editor, no file.
+    ws.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - age: {}\ndestination_rules:\n  - vault_path: sops/\n    vault_address: http://127.0.0.1:1\n",
+            ws.recipient
+        ),
+    );
+    let run = ws.keytap(["publish", "--yes", "s.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    run.assert_stderr_has("keytap does not publish s.yaml to Vault sops/ at http://127.0.0.1:1");
+    assert!(!ws.path("publish").exists());
+}

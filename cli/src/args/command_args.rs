@@ -154,6 +154,24 @@ pub struct UpdatekeysArgs {
     pub files: Vec<PathBuf>,
 }
 
+// `keytap publish`.
+#[derive(Args, Debug)]
+pub struct PublishArgs {
+    /// Pre-approve all changes and run non-interactively.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Omit file extensions in the destination path.
+    #[arg(long)]
+    pub omit_extensions: bool,
+    /// Publish a directory's files recursively.
+    #[arg(long)]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub keyservice: KeyServiceArgs,
+    /// The file or directory (sops uses the first).
+    pub files: Vec<PathBuf>,
+}
+
 // `keytap filestatus`.
 #[derive(Args, Debug)]
 pub struct FilestatusArgs {

@@ -12,6 +12,7 @@ mod install_secrets;
 mod keygen;
 mod keyservice;
 mod merge;
+mod publish;
 mod rotate;
 mod set;
 mod ssh_to_pgp;
@@ -147,6 +148,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             files,
             ..
         }))) => updatekeys::run(yes, dry_run, input_type.as_deref(), &files),
+        Some(Command::Publish(Lazy(args))) => publish::run(&args),
         Some(Command::Filestatus(Lazy(FilestatusArgs {
             input_type, file, ..
         }))) => match file {
