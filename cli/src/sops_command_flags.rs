@@ -3,9 +3,10 @@
 //!
 //! - Only the command's own flags are flags: `sops decrypt --verbose f` is a usage error
 //!   (`--verbose` belongs before the command), as is any flag the command lacks.
-//! - urfave first moves the command's flags (and the argument after each, if it does not
-//!   start with a dash) in front of everything else; Go's `flag` then reads flags up to the
-//!   first argument that is not one. So a flag the command lacks is an argument once an
+//! - urfave first moves the command's flags (and the argument after each, unless that is
+//!   one of them) in front of everything else; Go's `flag` then reads flags up to the
+//!   first argument that is not one, and urfave refuses both names of one flag (`-i
+//!   --in-place`). So a flag the command lacks is an argument once an
 //!   argument came before it (`decrypt f --verbose` warns and ignores it), and a boolean
 //!   flag followed by the file takes the file along, making every flag after it an
 //!   argument too (`decrypt --ignore-mac f --output-type json` prints YAML).
