@@ -261,8 +261,14 @@ fn list_identities(plugin: &str) -> Option<String> {
 impl PromptHook for SecretCache {
     fn cached_secret(&self, prompt: &str) -> Option<SecretString> {
         self.sweep();
+        // Only the plugin that was given the secret is answered with it: another plugin
+        // showing the same prompt text is asked anew.
+        let plugin = |s: &Option<(String, Vec<String>)>| s.as_ref().map(|(p, _)| p.clone());
+        let current = self.session.lock().ok().and_then(|s| plugin(&s));
         let mut entries = self.entries.lock().ok()?;
-        let entry = entries.get_mut(prompt)?;
+        let entry = entries
+            .get_mut(prompt)
+            .filter(|e| plugin(&e.session) == current)?;
         entry.used = Instant::now();
         let secret = SecretString::from(entry.secret.text.to_string());
         drop(entries);
@@ -355,6 +361,21 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(100));
         assert!(c.cached_secret("PIN?").is_none());
+    }
+
+    #[test]
+    fn a_secret_answers_only_the_plugin_it_was_given_to() {
+        let c = cache(10_000, 10_000);
+        c.begin_request();
+        c.begin_session("yubikey", &["AGE-PLUGIN-YUBIKEY-1X".into()]);
+        c.remember_secret("PIN?", &SecretString::from("123456".to_string()));
+        c.begin_request();
+        c.begin_session("evil", &["AGE-PLUGIN-EVIL-1X".into()]);
+        assert!(c.cached_secret("PIN?").is_none(), "another plugin's prompt");
+        c.begin_request();
+        assert!(c.cached_secret("PIN?").is_none(), "no plugin");
+        c.begin_session("yubikey", &["AGE-PLUGIN-YUBIKEY-1X".into()]);
+        assert_eq!(c.cached_secret("PIN?").unwrap().expose_secret(), "123456");
     }
 
     #[test]
