@@ -34,16 +34,22 @@ fn config_error(e: config::ConfigError) -> CliError {
     CliError::new(e.exit_code(), e.to_string())
 }
 
-/// Loads the config sops would use (flag, env, or found upward from the cwd).
+/// The config sops would use (flag, env, or found upward from the cwd), read once per run:
+/// a command asks for it more than once (store options, then its rules), and sops warns
+/// about a `.sops.yml` once.
 pub fn load_config() -> Result<Option<Config>, CliError> {
+    static LOADED: OnceLock<Result<Option<Config>, (i32, String)>> = OnceLock::new();
+    LOADED
+        .get_or_init(read_config)
+        .clone()
+        .map_err(|(code, message)| CliError::new(code, message))
+}
+
+fn read_config() -> Result<Option<Config>, (i32, String)> {
     let flag = CONFIG_FLAG.get().and_then(|f| f.as_deref());
     let choice = config::choose_config(flag, None);
-    // A command may load the config twice (store options, then its rules); sops warns once.
-    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if let Some(w) = &choice.warning {
-        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            eprintln!("{w}");
-        }
+        eprintln!("{w}");
     }
     match choice.path {
         Some(path) => match crate::stack_choice::checked_bytes(&path) {
@@ -51,7 +57,7 @@ pub fn load_config() -> Result<Option<Config>, CliError> {
             None => config::load(&path),
         }
         .map(Some)
-        .map_err(config_error),
+        .map_err(|e| (e.exit_code(), e.to_string())),
         None => Ok(None),
     }
 }

@@ -202,9 +202,6 @@ pub struct ExecEnvArgs {
     /// Run the command as this user (keytap switches to it after decrypting; needs root).
     #[arg(long)]
     pub user: Option<String>,
-    /// Input format.
-    #[arg(long)]
-    pub input_type: Option<String>,
     /// The file.
     pub file: PathBuf,
     /// The command (run with `sh -c`).

@@ -110,7 +110,6 @@ fn substitute(command: &OsStr, path: &Path) -> OsString {
 
 /// Runs `exec-env FILE COMMAND`.
 pub fn run_env(
-    input_type: Option<&str>,
     file: &Path,
     command: &OsStr,
     pristine: bool,
@@ -125,8 +124,7 @@ pub fn run_env(
             ));
         }
     }
-    let Opened { open, .. } =
-        open_file(&common_for(input_type, None), file, false, OpenMode::READ)?;
+    let Opened { open, .. } = open_file(&common_for(None, None), file, false, OpenMode::READ)?;
     let mut values = Vec::new();
     for item in open.docs.first().map(|d| d.as_slice()).unwrap_or(&[]) {
         let Item::Entry(key, value) = item else {

@@ -163,7 +163,6 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             background,
             same_process,
             user,
-            input_type,
             file,
             command,
             ..
@@ -173,7 +172,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 background,
                 same_process,
             };
-            exec::run_env(input_type.as_deref(), &file, &command, pristine, &launch)
+            exec::run_env(&file, &command, pristine, &launch)
         }
         Some(Command::ExecFile(Lazy(ExecFileArgs {
             no_fifo,
