@@ -45,6 +45,16 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Whether a command line runs the installer: `keytap install-secrets ...`, or keytap run
+/// as `sops-install-secrets` (a link of that name drops in for sops-nix's installer; the
+/// package's wrapper passes `install-secrets` itself).
+pub fn runs_installer(args: &[OsString]) -> bool {
+    let named = args.first().is_some_and(|argv0| {
+        std::path::Path::new(argv0).file_name() == Some("sops-install-secrets".as_ref())
+    });
+    named || args.get(1).is_some_and(|arg| arg == "install-secrets")
+}
+
 impl Cli {
     /// Parses the process's arguments. When the first names a command, without the
     /// legacy form's arguments: clap would build them on every run (a tenth of a small
@@ -55,7 +65,10 @@ impl Cli {
 
     fn parse_from_args(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
         spell_help_alias(&mut args);
-        if args.get(1).is_some_and(|arg| arg == "install-secrets") {
+        if runs_installer(&args) {
+            if args.get(1).is_none_or(|arg| arg != "install-secrets") {
+                args.insert(1, "install-secrets".into());
+            }
             args = crate::go_flags::rewrite(args, &crate::go_flags::INSTALL_SECRETS);
         } else {
             args = crate::sops_command_flags::read_as_sops(args)?;

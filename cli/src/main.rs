@@ -30,9 +30,7 @@ fn main() {
     let cli = match args::Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
-            let installer = std::env::args_os()
-                .nth(1)
-                .is_some_and(|a| a == "install-secrets");
+            let installer = args::runs_installer(&std::env::args_os().collect::<Vec<_>>());
             let code = match e.use_stderr() {
                 false => 0,
                 true if installer && manifest_argument_error(&e) => 0,

@@ -10,8 +10,9 @@ use crate::tree::{Branch, Item, Value};
 pub enum Step {
     /// A mapping key.
     Key(String),
-    /// A list index.
-    Index(usize),
+    /// A list index. Negative ones parse, as in sops: they make a new list (`set` of a
+    /// missing key) but index none.
+    Index(i64),
 }
 
 /// A path that does not parse.
@@ -27,8 +28,8 @@ pub struct PathError {
 /// Parses `["key"][0]['other']` as sops's `parseTreePath` does, on bytes: each `[`-split
 /// component must end with `]`; one starting with a quote is a key (its first and last
 /// byte dropped, the closing quote unchecked, as in sops); anything else is an index in
-/// Go's `strconv.Atoi` syntax. Where sops panics (`["]`, `[]`, a negative index) this
-/// returns an error instead. A key cut inside a multi-byte character keeps the valid part.
+/// Go's `strconv.Atoi` syntax. Where sops panics (`["]`, `[]`) this returns an error
+/// instead. A key cut inside a multi-byte character keeps the valid part.
 pub fn parse(arg: &str) -> Result<Vec<Step>, PathError> {
     let err = |reason: String| PathError {
         path: arg.to_string(),
@@ -58,9 +59,8 @@ pub fn parse(arg: &str) -> Result<Vec<Step>, PathError> {
     Ok(steps)
 }
 
-/// Go's `strconv.Atoi` (optional sign, decimal digits) for a list index.
-fn atoi_index(text: &[u8]) -> Result<usize, String> {
-    let shown = String::from_utf8_lossy(text);
+/// Go's `strconv.Atoi` (optional sign, decimal digits, 64 bits) for a list index.
+fn atoi_index(text: &[u8]) -> Result<i64, String> {
     let quoted = crate::goerr::quote(text);
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -70,15 +70,23 @@ fn atoi_index(text: &[u8]) -> Result<usize, String> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(format!("strconv.Atoi: parsing {quoted}: invalid syntax"));
     }
-    let value: i64 = std::str::from_utf8(digits)
+    // Parsed with its sign, so that i64::MIN is in range as in Go.
+    let sign = if negative { "-" } else { "" };
+    std::str::from_utf8(digits)
         .ok()
-        .and_then(|d| d.parse().ok())
-        .ok_or_else(|| format!("strconv.Atoi: parsing {quoted}: value out of range"))?;
-    if negative && value != 0 {
-        return Err(format!("index {shown} is negative"));
-    }
-    usize::try_from(value)
-        .map_err(|_| format!("strconv.Atoi: parsing {quoted}: value out of range"))
+        .and_then(|d| format!("{sign}{d}").parse().ok())
+        .ok_or_else(|| format!("strconv.Atoi: parsing {quoted}: value out of range"))
+}
+
+/// A list position for an index; `None` for a negative one (sops panics there).
+fn position(index: i64) -> Option<usize> {
+    usize::try_from(index).ok()
+}
+
+/// The error for a negative index into an existing list or mapping, where sops 3.11
+/// panics ("index out of range").
+fn negative_index(index: i64) -> String {
+    format!("component [{index}]: index out of range")
 }
 
 /// Renders a path back to its `["a"][0]` form.
@@ -120,12 +128,12 @@ pub fn get<'a>(doc: &'a Branch, steps: &[Step]) -> Result<Found<'a>, String> {
             (Step::Key(k), None, _) => return Err(format!("component ['{k}'] not found")),
             (Step::Index(i), Some(branch), _) => Found::Item(
                 branch
-                    .get(*i)
+                    .get(position(*i).ok_or_else(|| negative_index(*i))?)
                     .ok_or_else(|| format!("component [{i}] accesses out of bounds"))?,
             ),
             // Like sops, indices count comment entries too.
             (Step::Index(i), None, Some(Found::Value(Value::List(l)))) => Found::Value(
-                l.get(*i)
+                l.get(position(*i).ok_or_else(|| negative_index(*i))?)
                     .ok_or_else(|| format!("component [{i}] accesses out of bounds"))?,
             ),
             (Step::Index(i), None, _) => {
@@ -230,7 +238,7 @@ fn set_in_value(target: &mut Value, steps: &[Step], value: Value) -> Result<bool
         (Step::Key(k), Value::Map(b)) => set_in_branch(b, k, rest, value),
         (Step::Index(i), Value::List(l)) => {
             // Like sops, indices count comment entries too.
-            match l.get_mut(*i) {
+            match l.get_mut(position(*i).ok_or_else(|| negative_index(*i))?) {
                 Some(item) => set_in_value(item, rest, value),
                 None => {
                     l.push(value_from_path(rest, value));
@@ -283,7 +291,7 @@ fn unset_in_value(target: &mut Value, steps: &[Step]) -> Result<(), String> {
     match (first, target) {
         (Step::Key(k), Value::Map(b)) => unset_in_branch(b, k, rest),
         (Step::Index(i), Value::List(l)) => {
-            let p = *i;
+            let p = position(*i).ok_or_else(|| negative_index(*i))?;
             if p >= l.len() {
                 return Err(format!("Index {i} out of bounds"));
             }
@@ -328,9 +336,42 @@ mod tests {
             parse("[c]").unwrap_err().reason,
             "strconv.Atoi: parsing \"c\": invalid syntax"
         );
-        for panics_in_sops in ["[]", "]", "[-1]", "[\"]"] {
+        for panics_in_sops in ["[]", "]", "[\"]"] {
             assert!(parse(panics_in_sops).is_err(), "{panics_in_sops}");
         }
+        assert_eq!(
+            parse("[-1][-9223372036854775808]").unwrap(),
+            vec![Step::Index(-1), Step::Index(i64::MIN)]
+        );
+        assert!(parse("[9223372036854775808]").is_err());
+    }
+
+    #[test]
+    fn negative_indices_make_new_lists_but_index_none() {
+        let parse_doc = |text: &str| parse(text).unwrap();
+        let mut doc = vec![
+            Item::Entry("a".into(), s("1")),
+            Item::Entry("l".into(), Value::List(vec![s("x")])),
+        ];
+        // As sops 3.11: a missing key or a scalar becomes a one-item list.
+        assert!(set(&mut doc, &parse_doc(r#"["new"][-1]["k"]"#), s("v")).unwrap());
+        assert!(set(&mut doc, &parse_doc(r#"["a"][-2]"#), s("v")).unwrap());
+        assert_eq!(doc[0], Item::Entry("a".into(), Value::List(vec![s("v")])));
+        assert_eq!(
+            doc[2],
+            Item::Entry(
+                "new".into(),
+                Value::List(vec![Value::Map(vec![Item::Entry("k".into(), s("v"))])])
+            )
+        );
+        // sops panics on an existing list; keytap refuses and changes nothing.
+        let before = doc.clone();
+        let list = parse_doc(r#"["l"][-1]"#);
+        assert!(set(&mut doc, &list, s("v")).is_err());
+        assert!(unset(&mut doc, &list).is_err());
+        assert!(get(&doc, &list).is_err());
+        assert!(get(&doc, &parse_doc("[-1]")).is_err());
+        assert_eq!(doc, before);
     }
 
     #[test]

@@ -540,11 +540,14 @@ fn random_set_and_unset_agree_with_sops() {
         }
         let mut r = Rng::new(seed + 1000);
         let key = first_key_path(&plain, false).unwrap_or_else(|| "[\"k1\"]".into());
-        let path = match r.below(5) {
+        let path = match r.below(7) {
             0 => key,
             1 => format!("{key}[\"new\"]"),
             2 => "[\"fresh\"][0]".into(),
             3 => "[0]".into(),
+            // A negative index makes a new list, as a positive one does.
+            4 => "[\"fresh\"][-1][\"k\"]".into(),
+            5 => format!("{key}[-2]"),
             _ => "[\"fresh\"]".into(),
         };
         let mut args = vec!["set", "f.yaml", &path];

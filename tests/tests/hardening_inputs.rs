@@ -270,6 +270,7 @@ fn tree_paths_that_crashed_the_cli_are_clear_errors() {
         "[99999999999999999999]",
         "[\"a']",
         "[\"b\"][\"c\"][+1]",
+        "[\"new\"][-1]",
     ] {
         let run = ws.keytap(["decrypt", "--extract", path, "s.yaml"]);
         let sops = ws.sops(["decrypt", "--extract", path, "s.yaml"]);

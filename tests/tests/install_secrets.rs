@@ -743,6 +743,25 @@ fn an_ssh_host_key_works_as_an_age_identity_like_ssh_to_age() {
         "{}",
         r2.stderr
     );
+    // A link named sops-install-secrets is the installer too, flags and all.
+    let link = site.ws.path("links/sops-install-secrets");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(keytap_e2e::keytap_bin(), &link).unwrap();
+    let r3 = site.ws.run(link.to_str().unwrap(), |c| {
+        c.env_remove("SOPS_AGE_KEY_FILE")
+            .arg("-check-mode=manifest")
+            .arg(site.s(&mf));
+    });
+    assert_eq!(r3.code, 0, "{}", r3.stderr);
+    let r3 = site.ws.run(link.to_str().unwrap(), |c| {
+        c.arg("/nonexistent/manifest.json");
+    });
+    assert_eq!(r3.code, 1);
+    assert!(
+        r3.stderr.starts_with(&format!("{}: ", link.display())),
+        "{}",
+        r3.stderr
+    );
     assert!(
         r.stderr
             .contains("Cannot read ssh key '/nonexistent/ssh_host_rsa_key'"),

@@ -210,13 +210,17 @@ pub fn parse_mode(mode: &str) -> Result<(u32, bool), InstallError> {
         Ok(m) if m <= 0o177777 && !mode.is_empty() && !mode.starts_with('+') => {
             Ok((m & 0o777, m & !0o777 != 0))
         }
-        Ok(_) => Err(InstallError::new(format!(
-            "invalid number in mode: {mode}: value out of range"
-        ))),
-        Err(_) => Err(InstallError::new(format!(
-            "invalid number in mode: {mode}: invalid syntax"
-        ))),
+        Ok(_) => Err(mode_error(mode, "value out of range")),
+        Err(_) => Err(mode_error(mode, "invalid syntax")),
     }
+}
+
+/// Go's error for a mode `strconv.ParseUint` refuses, word for word.
+fn mode_error(mode: &str, reason: &str) -> InstallError {
+    let quoted = crate::goerr::quote(mode.as_bytes());
+    InstallError::new(format!(
+        "invalid number in mode: {mode}: strconv.ParseUint: parsing {quoted}: {reason}"
+    ))
 }
 
 #[cfg(test)]
@@ -229,7 +233,14 @@ mod tests {
         assert_eq!(parse_mode("4777").unwrap(), (0o777, true));
         assert_eq!(parse_mode("7440").unwrap(), (0o440, true));
         assert!(parse_mode("200000").is_err());
-        assert!(parse_mode("8").is_err());
+        assert_eq!(
+            parse_mode("8").unwrap_err().message,
+            "invalid number in mode: 8: strconv.ParseUint: parsing \"8\": invalid syntax"
+        );
+        assert!(parse_mode("200000")
+            .unwrap_err()
+            .message
+            .ends_with("parsing \"200000\": value out of range"));
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub fn made_plaintext(ours: &[Branch], merged: &[Branch]) -> Vec<String> {
     let mut encrypted = HashSet::new();
     let mut path = Vec::new();
     for (i, doc) in ours.iter().enumerate() {
-        path.push(Step::Index(i));
+        path.push(Step::Index(i as i64));
         leaves(doc, &mut path, &mut |p, v| {
             if is_encrypted(v) {
                 encrypted.insert(p.to_vec());
@@ -109,7 +109,7 @@ pub fn made_plaintext(ours: &[Branch], merged: &[Branch]) -> Vec<String> {
     }
     let mut exposed = Vec::new();
     for (i, doc) in merged.iter().enumerate() {
-        path.push(Step::Index(i));
+        path.push(Step::Index(i as i64));
         leaves(doc, &mut path, &mut |p, v| {
             if !is_encrypted(v) && !matches!(v, Value::Null) && encrypted.contains(p) {
                 exposed.push(printable_path(&p[1..]));
@@ -141,7 +141,7 @@ fn leaf_values(value: &Value, path: &mut Vec<Step>, f: &mut impl FnMut(&[Step], 
         Value::List(items) => {
             let values = items.iter().filter(|v| !matches!(v, Value::Comment(_)));
             for (i, v) in values.enumerate() {
-                path.push(Step::Index(i));
+                path.push(Step::Index(i as i64));
                 leaf_values(v, path, f);
                 path.pop();
             }

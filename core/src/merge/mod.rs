@@ -278,7 +278,7 @@ fn merge_list(
     if base.len() == ours.len() && base.len() == theirs.len() {
         return (0..base.len())
             .map(|i| {
-                path.push(Step::Index(i));
+                path.push(Step::Index(i as i64));
                 let v = merge_value(
                     Some(&base[i]),
                     Some(&ours[i]),
