@@ -285,12 +285,12 @@ impl OpenFile {
 }
 
 /// sops's `HasSopsTopLevelKey` for the output format: a top-level `sops` key, or for
-/// dotenv any key starting with `sops_` (its flattened metadata).
+/// dotenv a key starting with `sops_` (its flattened metadata; a plain `sops` key is
+/// data there).
 pub fn has_sops_top_level_key(doc: &Branch, format: Format) -> bool {
     doc.iter().any(|item| match item {
-        crate::tree::Item::Entry(k, _) => {
-            k == "sops" || (format == Format::Dotenv && k.starts_with("sops_"))
-        }
+        crate::tree::Item::Entry(k, _) if format == Format::Dotenv => k.starts_with("sops_"),
+        crate::tree::Item::Entry(k, _) => k == "sops",
         crate::tree::Item::Comment(_) => false,
     })
 }

@@ -551,3 +551,60 @@ fn an_index_into_a_mapping_extracts_the_item_as_sops_writes_it() {
         }
     }
 }
+
+#[test]
+fn values_sops_encrypted_from_bytes_that_are_not_utf8_decrypt_to_the_same_bytes() {
+    let ws = Workspace::new();
+    // One dotenv key whose value holds a byte that is not UTF-8 and the two characters
+    // `\n`: keytap once wrote U+FFFD and a real newline, which made a second key.
+    let cases: [(&str, &[u8]); 3] = [
+        ("p.env", b"A=\xff\\nB=injected\nC=x\xfey\n"),
+        ("p.ini", b"[s]\na = \xff\nb = \xa0x\xff\n"),
+        ("p.bin", b"\xff\xfe\n\x00abc"),
+    ];
+    for (name, plain) in cases {
+        ws.write(name, plain);
+        let enc = ws.sops(["encrypt", "--age", &ws.recipient, name]);
+        assert_eq!(enc.code, 0, "{name}: {}", enc.stderr);
+        let file = format!("enc.{}", name.rsplit('.').next().unwrap());
+        ws.write(&file, &enc.stdout);
+        for output in ["dotenv", "ini", "yaml", "json", "binary"] {
+            let line = ["decrypt", "--output-type", output, file.as_str()];
+            let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+            assert_eq!(
+                (ours.code, &ours.stdout),
+                (theirs.code, &theirs.stdout),
+                "{name} as {output}: {} / {}",
+                ours.stderr,
+                theirs.stderr
+            );
+            assert_eq!(
+                ours.stderr.trim(),
+                theirs.stderr.trim(),
+                "{name} as {output}"
+            );
+        }
+    }
+    // A dotenv key named `sops` is data (sops's dotenv store looks for `sops_` keys only).
+    ws.write("k.env", "sops=1\n");
+    ws.write("k.yaml", "sops: 1\na: 2\n");
+    for line in [
+        vec!["encrypt", "--age", &ws.recipient, "k.env"],
+        vec![
+            "encrypt",
+            "--age",
+            &ws.recipient,
+            "--output-type",
+            "dotenv",
+            "k.yaml",
+        ],
+    ] {
+        let (ours, theirs) = (ws.keytap(&line), ws.sops(&line));
+        assert_eq!(
+            (ours.code, theirs.code),
+            (0, 0),
+            "{line:?}: {}",
+            ours.stderr
+        );
+    }
+}

@@ -17,6 +17,21 @@ use crate::open::{open_file, OpenMode, Opened};
 
 /// The bytes `--extract` prints for a value of the first document: strings raw, other
 /// scalars in their text form, collections through the output store.
+/// sops's error for a file the output store cannot write, with its hint when that store
+/// is the binary one.
+fn dump_error(e: impl std::fmt::Display) -> CliError {
+    use keytap_core::stores::binary::{EMIT_ERROR, NOT_BINARY_HINT};
+    let message = e.to_string();
+    let hint = match message.starts_with(EMIT_ERROR) {
+        true => format!("\n\n{NOT_BINARY_HINT}"),
+        false => String::new(),
+    };
+    CliError::new(
+        exit_code::ERROR_DUMPING_TREE,
+        format!("Error dumping file: {message}{hint}"),
+    )
+}
+
 fn extract_bytes(
     value: &Value,
     later_docs: &[Branch],
@@ -29,12 +44,7 @@ fn extract_bytes(
         Value::Bytes(b) => b.clone(),
         Value::Map(branch) => {
             let docs = WipedOnDrop(std::iter::once(branch).chain(later_docs).cloned().collect());
-            f.output_store.emit_plain(&docs.0).map_err(|e| {
-                CliError::new(
-                    exit_code::ERROR_DUMPING_TREE,
-                    format!("Error dumping file: {e}"),
-                )
-            })?
+            f.output_store.emit_plain(&docs.0).map_err(dump_error)?
         }
         other => f.output_store.emit_value(other).map_err(|e| {
             CliError::new(
@@ -134,12 +144,7 @@ pub fn run(
                 treepath::Found::Item(item) => extract_item(item, &f)?,
             }
         }
-        None => f.output_store.emit_plain(&open.docs).map_err(|e| {
-            CliError::new(
-                exit_code::ERROR_DUMPING_TREE,
-                format!("Error dumping file: {e}"),
-            )
-        })?,
+        None => f.output_store.emit_plain(&open.docs).map_err(dump_error)?,
     };
     let out = zeroize::Zeroizing::new(out);
     crate::output::write_result(common, file, &out, Contents::Plaintext, lock.is_some())?;

@@ -21,8 +21,12 @@ impl BinaryStore {
     }
 }
 
-/// sops's `BinaryStoreEmitPlainError` text.
-const EMIT_ERROR: &str = "error emitting binary store";
+/// sops's `BinaryStoreEmitPlainError` text: `decrypt` adds [`NOT_BINARY_HINT`] to
+/// errors that start with it.
+pub const EMIT_ERROR: &str = "error emitting binary store";
+
+/// What sops's `decrypt` adds, after a blank line, to a binary store's error.
+pub const NOT_BINARY_HINT: &str = "This is likely not an encrypted binary file? If not, use --output-type to select the correct output type.";
 
 impl Store for BinaryStore {
     /// The whole input as the value of `data`: a `Value::Str` when it is UTF-8, else a

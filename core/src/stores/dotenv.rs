@@ -8,7 +8,7 @@
 //! non-string values as sops's `ValToString`; lists and mappings are refused.
 //! Metadata is flattened into `sops_`-prefixed keys, sorted (see [`super::flatten`]).
 
-use super::flatten::{flatten_metadata, unflatten_metadata, val_to_string};
+use super::flatten::{flatten_metadata, unflatten_metadata, val_to_bytes};
 use super::{Store, StoreError};
 use crate::tree::{Branch, Item, Value};
 
@@ -59,12 +59,12 @@ fn parse(input: &[u8]) -> Result<Branch, StoreError> {
     Ok(branch)
 }
 
-fn emit(branch: &[Item], out: &mut String) -> Result<(), StoreError> {
+fn emit(branch: &[Item], out: &mut Vec<u8>) -> Result<(), StoreError> {
     for item in branch {
         match item {
             Item::Comment(c) => {
-                out.push('#');
-                out.push_str(c);
+                out.push(b'#');
+                out.extend_from_slice(c.as_bytes());
             }
             Item::Entry(key, value) => {
                 if value.is_collection() {
@@ -72,15 +72,23 @@ fn emit(branch: &[Item], out: &mut String) -> Result<(), StoreError> {
                         "cannot use complex value in dotenv file; offending key {key}"
                     )));
                 }
-                out.push_str(key);
-                out.push('=');
-                match value {
-                    Value::Str(s) => out.push_str(&s.replace('\n', "\\n")),
-                    other => out.push_str(&val_to_string(other)),
+                out.extend_from_slice(key.as_bytes());
+                out.push(b'=');
+                let text = match value {
+                    Value::Str(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
+                    other => std::borrow::Cow::Owned(val_to_bytes(other)),
+                };
+                // sops writes every newline of a value as `\n` (one line per key), byte
+                // strings included.
+                for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b"\\n");
+                    }
+                    out.extend_from_slice(line);
                 }
             }
         }
-        out.push('\n');
+        out.push(b'\n');
     }
     Ok(())
 }
@@ -116,23 +124,23 @@ impl Store for DotenvStore {
         let first = docs
             .first()
             .ok_or_else(|| StoreError::new("no document to write"))?;
-        let mut out = String::new();
+        let mut out = Vec::new();
         emit(first, &mut out)?;
-        Ok(out.into_bytes())
+        Ok(out)
     }
 
     fn emit_encrypted(&self, docs: &[Branch], metadata: &Branch) -> Result<Vec<u8>, StoreError> {
         let first = docs
             .first()
             .ok_or_else(|| StoreError::new("no document to write"))?;
-        let mut out = String::new();
+        let mut out = Vec::new();
         emit(first, &mut out)?;
         let md: Branch = flatten_metadata(metadata)
             .into_iter()
             .map(|(k, v)| Item::Entry(format!("{SOPS_PREFIX}{k}"), Value::Str(v)))
             .collect();
         emit(&md, &mut out)?;
-        Ok(out.into_bytes())
+        Ok(out)
     }
 
     /// Only strings can be extracted to dotenv (sops's `EmitValue`).

@@ -31,8 +31,8 @@ const MAX_LIST_SLOTS: usize = 100_000;
 /// `1E+06`); times are RFC 3339 without fractional seconds; `null` is Go's `<nil>`;
 /// lists and mappings, which sops does not reject in INI files, are Go's `%v` rendering
 /// of its in-memory structures (`[1 2]`, `[{key value}]`). `Value::Bytes` is a byte
-/// string; sops would write its bytes raw, keytap's text output replaces bytes that are
-/// not UTF-8 with U+FFFD.
+/// string: written raw by [`val_to_bytes`]; here (and inside lists) bytes that are not
+/// UTF-8 become U+FFFD.
 pub fn val_to_string(v: &Value) -> String {
     match v {
         Value::Str(s) => s.clone(),
@@ -45,6 +45,16 @@ pub fn val_to_string(v: &Value) -> String {
             go_v(&mut out, v);
             out
         }
+    }
+}
+
+/// [`val_to_string`] as bytes, with a byte string's bytes as they are: sops keeps a value
+/// that is not UTF-8 (a file sops encrypted from such input) in a Go string and writes it
+/// unchanged.
+pub fn val_to_bytes(v: &Value) -> Vec<u8> {
+    match v {
+        Value::Bytes(b) => b.clone(),
+        other => val_to_string(other).into_bytes(),
     }
 }
 

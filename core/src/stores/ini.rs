@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 
-use super::flatten::{flatten_metadata, unflatten_metadata, val_to_string};
+use super::flatten::{flatten_metadata, unflatten_metadata, val_to_bytes};
+use super::json::go_lossy_utf8;
 use super::json::write_go_marshal;
 use super::{Store, StoreError};
 use crate::tree::{Branch, Item, Value};
@@ -36,7 +37,9 @@ struct Section {
 #[derive(Debug)]
 struct Key {
     name: String,
-    value: String,
+    /// Bytes: a value sops encrypted from input that is not UTF-8 is written back as it
+    /// was (a Go string), not with U+FFFD.
+    value: Vec<u8>,
     comment: String,
 }
 
@@ -49,7 +52,7 @@ impl Section {
     }
 
     /// go-ini's `NewKey` without shadows: a repeated name overwrites the value in place.
-    fn set_key(&mut self, name: &str, value: String) -> Result<usize, String> {
+    fn set_key(&mut self, name: &str, value: Vec<u8>) -> Result<usize, String> {
         if name.is_empty() {
             return Err("error creating new key: empty key name".into());
         }
@@ -268,7 +271,9 @@ impl<'a> Parser<'a> {
             let value = self.value(&line[offset..])?;
             let comment = self.take_comment();
             let section = sections.last_mut().expect("DEFAULT is always present");
-            let i = section.set_key(&name, value).map_err(|e| self.err(&e))?;
+            let i = section
+                .set_key(&name, value.into_bytes())
+                .map_err(|e| self.err(&e))?;
             section.keys[i].comment = comment;
         }
         Ok(sections)
@@ -306,6 +311,11 @@ fn parse(input: &[u8]) -> Result<Vec<Section>, StoreError> {
     .parse()
 }
 
+/// A parsed value back as text (the parser reads UTF-8 text only, so nothing is lost).
+fn parsed_text(value: Vec<u8>) -> String {
+    String::from_utf8(value).unwrap_or_else(|e| go_lossy_utf8(e.as_bytes()))
+}
+
 /// sops's `treeItemFromSection`.
 fn section_to_item(section: Section) -> Item {
     let mut items = Vec::with_capacity(section.keys.len() + 1);
@@ -313,7 +323,7 @@ fn section_to_item(section: Section) -> Item {
         items.push(Item::Comment(strip_comment_char(&section.comment)));
     }
     for key in section.keys {
-        items.push(Item::Entry(key.name, Value::Str(key.value)));
+        items.push(Item::Entry(key.name, Value::Str(parsed_text(key.value))));
         if !key.comment.is_empty() {
             items.push(Item::Comment(strip_comment_char(&key.comment)));
         }
@@ -338,11 +348,11 @@ fn sections_from_tree(items: &[Item], out: &mut Vec<Section>) -> Result<(), Stor
                 "Error marshaling to ini: Error encoding section : empty section name",
             ));
         }
+        // sops's words exactly (they name no section).
         let Value::Map(body) = value else {
-            return Err(StoreError::new(format!(
-                "Error marshaling to ini: Error encoding section {name}: section values should always be mappings, got {}",
-                super::json::describe(value)
-            )));
+            return Err(StoreError::new(
+                "Error marshaling to ini: Error encoding section: Section values should always be TreeBranches",
+            ));
         };
         let mut section = Section::new(name);
         let mut rest = &body[..];
@@ -359,7 +369,7 @@ fn sections_from_tree(items: &[Item], out: &mut Vec<Section>) -> Result<(), Stor
                     }
                 }
                 Item::Entry(k, v) => {
-                    let i = section.set_key(k, val_to_string(v)).map_err(|e| {
+                    let i = section.set_key(k, val_to_bytes(v)).map_err(|e| {
                         StoreError::new(format!("Error marshaling to ini: Error encoding key: {e}"))
                     })?;
                     last = Some(i);
@@ -375,17 +385,17 @@ fn sections_from_tree(items: &[Item], out: &mut Vec<Section>) -> Result<(), Stor
 /// followed by one space; other lines get `; `. Key comment lines are trimmed, section
 /// comment lines without a marker are not (go-ini's asymmetry). go-ini crashes on an
 /// empty line; keytap writes `; ` for it.
-fn write_comment(out: &mut String, comment: &str, trim_plain: bool) {
+fn write_comment(out: &mut Vec<u8>, comment: &str, trim_plain: bool) {
     for line in comment.split('\n') {
         if line.starts_with('#') || line.starts_with(';') {
-            out.push_str(&line[..1]);
-            out.push(' ');
-            out.push_str(line[1..].trim());
+            out.extend_from_slice(&line.as_bytes()[..1]);
+            out.push(b' ');
+            out.extend_from_slice(line[1..].trim().as_bytes());
         } else {
-            out.push_str("; ");
-            out.push_str(if trim_plain { line.trim() } else { line });
+            out.extend_from_slice(b"; ");
+            out.extend_from_slice(if trim_plain { line.trim() } else { line }.as_bytes());
         }
-        out.push('\n');
+        out.push(b'\n');
     }
 }
 
@@ -403,31 +413,40 @@ fn quoted_key(name: &str) -> String {
 
 /// The value as go-ini writes it: triple quotes for newlines or backticks, backticks for
 /// `#`/`;`, double quotes for leading or trailing whitespace.
-fn quoted_value(val: &str) -> String {
-    if val.contains(['\n', '`']) {
-        format!("\"\"\"{val}\"\"\"")
-    } else if val.contains(['#', ';']) {
-        format!("`{val}`")
-    } else if val.trim().len() != val.len() {
-        format!("\"{val}\"")
+fn quoted_value(val: &[u8]) -> Vec<u8> {
+    let has = |set: &[u8]| val.iter().any(|b| set.contains(b));
+    let quote: &[u8] = if has(b"\n`") {
+        b"\"\"\""
+    } else if has(b"#;") {
+        b"`"
+    } else if has_outer_space(val) {
+        b"\""
     } else {
-        val.to_string()
-    }
+        b""
+    };
+    [quote, val, quote].concat()
+}
+
+/// Whether Go's `strings.TrimSpace` would change the value (Unicode spaces; a byte that
+/// is not UTF-8 is no space).
+fn has_outer_space(val: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(val);
+    text.trim().len() != text.len()
 }
 
 /// go-ini's `writeToBuffer` with its defaults (PrettyFormat, PrettySection, no
 /// DefaultHeader, `" = "`).
-fn write_sections(sections: &[Section]) -> String {
-    let mut out = String::new();
+fn write_sections(sections: &[Section]) -> Vec<u8> {
+    let mut out = Vec::new();
     let last = sections.len().saturating_sub(1);
     for (i, sec) in sections.iter().enumerate() {
         if !sec.comment.is_empty() {
             write_comment(&mut out, &sec.comment, false);
         }
         if i > 0 || sec.name.to_uppercase() != DEFAULT_SECTION {
-            out.push('[');
-            out.push_str(&sec.name);
-            out.push_str("]\n");
+            out.push(b'[');
+            out.extend_from_slice(sec.name.as_bytes());
+            out.extend_from_slice(b"]\n");
         } else if sec.keys.is_empty() {
             // An empty default section writes nothing, not even the blank line.
             continue;
@@ -444,16 +463,14 @@ fn write_sections(sections: &[Section]) -> String {
                 write_comment(&mut out, &key.comment, true);
             }
             let name = quoted_key(&key.name);
-            out.push_str(&name);
-            for _ in name.len()..align {
-                out.push(' ');
-            }
-            out.push_str(" = ");
-            out.push_str(&quoted_value(&key.value));
-            out.push('\n');
+            out.extend_from_slice(name.as_bytes());
+            out.resize(out.len() + align.saturating_sub(name.len()), b' ');
+            out.extend_from_slice(b" = ");
+            out.extend_from_slice(&quoted_value(&key.value));
+            out.push(b'\n');
         }
         if i != last {
-            out.push('\n');
+            out.push(b'\n');
         }
     }
     out
@@ -478,7 +495,7 @@ impl Store for IniStore {
                     let flat = section
                         .keys
                         .into_iter()
-                        .map(|k| (k.name, k.value))
+                        .map(|k| (k.name, parsed_text(k.value)))
                         .collect();
                     metadata = Some(unflatten_metadata(flat)?);
                 }
@@ -495,7 +512,7 @@ impl Store for IniStore {
         for doc in docs {
             sections_from_tree(doc, &mut sections)?;
         }
-        Ok(write_sections(&sections).into_bytes())
+        Ok(write_sections(&sections))
     }
 
     /// The data sections followed by `[sops]` with the flattened metadata, sorted by key
@@ -507,12 +524,12 @@ impl Store for IniStore {
         }
         let mut md = Section::new("sops");
         for (k, v) in flatten_metadata(metadata) {
-            md.set_key(&k, v).map_err(|e| {
+            md.set_key(&k, v.into_bytes()).map_err(|e| {
                 StoreError::new(format!("Error marshaling to ini: Error encoding key: {e}"))
             })?;
         }
         sections.push(md);
-        Ok(write_sections(&sections).into_bytes())
+        Ok(write_sections(&sections))
     }
 
     /// sops's INI `EmitValue` is Go's `json.Marshal` of the in-memory value: compact,

@@ -152,19 +152,6 @@ pub(crate) fn load_encrypted(input: &[u8]) -> Result<(Branch, Option<Branch>), S
     Ok((data, metadata))
 }
 
-/// A short name for a value's kind, for error messages (never the value itself).
-pub(crate) fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Int(_) | Value::Float(_) => "a number",
-        Value::Str(_) | Value::Time(_) | Value::Bytes(_) => "a string",
-        Value::Comment(_) => "a comment",
-        Value::Map(_) => "an object",
-        Value::List(_) => "a list",
-    }
-}
-
 impl JsonStore {
     /// The encrypted file: the first document with `sops` appended last.
     pub(crate) fn emit_encrypted_doc(
