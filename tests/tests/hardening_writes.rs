@@ -273,6 +273,61 @@ fn plaintext_never_goes_into_another_users_file() {
     assert_eq!(planted_len(&held), 0);
 }
 
+/// A link another user planted in a sticky world-writable directory is not followed, as
+/// the kernel's `fs.protected_symlinks` would refuse it to sops: neither into a file of
+/// theirs (which would get the plaintext) nor onto a file of root's (overwritten).
+#[test]
+fn another_users_link_in_a_sticky_directory_is_not_followed() {
+    let ws = with_secrets();
+    let shared = ws.path("shared");
+    let theirs = ws.path("theirs");
+    for (dir, mode) in [(&shared, 0o1777), (&theirs, 0o755)] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let their_file = theirs.join("f");
+    std::fs::write(&their_file, "").unwrap();
+    std::os::unix::fs::chown(&their_file, Some(65534), Some(65534)).unwrap();
+    let roots_file = ws.write("roots.conf", "root's own\n");
+    for (link, target, contents) in [
+        ("to-theirs.yaml", &their_file, ""),
+        ("to-roots.yaml", &roots_file, "root's own\n"),
+    ] {
+        let link = shared.join(link);
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+        for args in [
+            vec!["decrypt", "--output", link.to_str().unwrap(), "s.yaml"],
+            vec![
+                "encrypt",
+                "--age",
+                &ws.recipient,
+                "--output",
+                link.to_str().unwrap(),
+                "plain.yaml",
+            ],
+        ] {
+            let run = ws.keytap(&args);
+            assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+            run.assert_stderr_has("permission denied");
+            assert_eq!(
+                std::fs::read_to_string(target).unwrap(),
+                contents,
+                "{args:?}"
+            );
+        }
+    }
+    // Our own link there is followed.
+    let ours = shared.join("ours.yaml");
+    std::os::unix::fs::symlink(ws.path("mine.yaml"), &ours).unwrap();
+    let run = ws.keytap(["decrypt", "--output", ours.to_str().unwrap(), "s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::fs::read_to_string(ws.path("mine.yaml"))
+        .unwrap()
+        .contains("a: one"));
+}
+
 #[test]
 fn plaintext_outputs_are_private_under_any_umask() {
     let ws = with_secrets();

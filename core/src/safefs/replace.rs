@@ -236,11 +236,25 @@ fn another_user_could_plant(dir: &Path, file: &Metadata) -> bool {
 
 /// Follows symlinks at the last component (relative targets resolve against the link's
 /// directory), as `open` does; a dangling link gives the path it points to.
+///
+/// As the kernel does with `fs.protected_symlinks` (whatever the sysctl says, since the
+/// links are read here, not by the kernel): a link in a sticky world-writable directory
+/// (`/tmp`) is followed only when it is ours or the directory owner's. Another user's
+/// link there is `EACCES`, so that no one can point root's `--output /tmp/x` at a file of
+/// theirs, or at `/etc/shadow`.
 pub fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&current) {
             Ok(m) if m.file_type().is_symlink() => {
+                let (dir, _) = split(&current)?;
+                let dir = std::fs::metadata(dir)?;
+                let planted_in_shared_dir = dir.mode() & 0o1002 == 0o1002
+                    && m.uid() != rustix::process::geteuid().as_raw()
+                    && m.uid() != dir.uid();
+                if planted_in_shared_dir {
+                    return Err(Errno::ACCESS.into());
+                }
                 let target = std::fs::read_link(&current)?;
                 current = match current.parent() {
                     Some(parent) if target.is_relative() => parent.join(target),
