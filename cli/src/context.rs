@@ -83,10 +83,9 @@ pub fn read_input(file: &Path) -> Result<Vec<u8>, CliError> {
         return Ok(checked);
     }
     let result = if is_stdin(file) {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+        keytap_core::safefs::read_bounded(std::io::stdin())
     } else {
-        std::fs::read(file)
+        keytap_core::safefs::read_file_bounded(file)
     };
     result.map_err(|e| read_error(file, &e))
 }
@@ -127,14 +126,19 @@ pub fn read_or_map_input(file: &Path) -> Result<InputBytes, CliError> {
     // Looked at before it is opened: opening a FIFO waits for a writer, and a second open
     // to read it would lose what that writer wrote.
     let large_file = |path: &Path| {
-        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > MAP_ABOVE_BYTES)
+        std::fs::metadata(path).is_ok_and(|m| {
+            m.is_file()
+                && m.len() > MAP_ABOVE_BYTES
+                && m.len() <= keytap_core::safefs::MAX_INPUT_BYTES
+        })
     };
     if !is_stdin(file) && crate::stack_choice::checked_bytes(file).is_none() && large_file(file) {
         if let Ok(opened) = std::fs::File::open(file) {
-            let large = opened
-                .metadata()
-                .ok()
-                .filter(|m| m.is_file() && m.len() > MAP_ABOVE_BYTES);
+            let large = opened.metadata().ok().filter(|m| {
+                m.is_file()
+                    && m.len() > MAP_ABOVE_BYTES
+                    && m.len() <= keytap_core::safefs::MAX_INPUT_BYTES
+            });
             if let Some(mapped) =
                 large.and_then(|m| keytap_mapfile::map(&opened, m.len(), &absolute(file)))
             {

@@ -309,6 +309,12 @@ impl PromptHook for SecretCache {
         }
     }
 
+    fn end_session(&self) {
+        if let Ok(mut s) = self.session.lock() {
+            *s = None;
+        }
+    }
+
     fn notify(&self, message: &str) {
         if let Some(program) = &self.notifier {
             keytap_core::keys::prompt::notify_desktop(program, message);
@@ -376,6 +382,25 @@ mod tests {
         assert!(c.cached_secret("PIN?").is_none(), "no plugin");
         c.begin_session("yubikey", &["AGE-PLUGIN-YUBIKEY-1X".into()]);
         assert_eq!(c.cached_secret("PIN?").unwrap().expose_secret(), "123456");
+    }
+
+    #[test]
+    fn a_secret_asked_after_a_plugin_session_is_no_plugins() {
+        // An SSH key's passphrase is asked after the plugins ran: it must not be filed
+        // under the last plugin and handed to it on its next run.
+        let c = cache(10_000, 10_000);
+        c.begin_request();
+        c.begin_session("evil", &["AGE-PLUGIN-EVIL-1X".into()]);
+        c.end_session();
+        c.remember_secret(
+            "Type passphrase for OpenSSH key",
+            &SecretString::from("s".to_string()),
+        );
+        c.begin_request();
+        c.begin_session("evil", &["AGE-PLUGIN-EVIL-1X".into()]);
+        assert!(c.cached_secret("Type passphrase for OpenSSH key").is_none());
+        c.end_session();
+        assert!(c.cached_secret("Type passphrase for OpenSSH key").is_some());
     }
 
     #[test]

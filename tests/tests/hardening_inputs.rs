@@ -515,3 +515,31 @@ fn a_flooding_gnupg_is_stopped_even_when_its_child_holds_the_pipes() {
     assert_eq!(dec.code, 128, "{}", dec.stderr);
     assert!(dec.stderr.contains("stopped it"), "{}", dec.stderr);
 }
+
+/// An endless input (a committed symlink to /dev/zero, a file that keeps growing) is read
+/// up to a bound and refused, never until memory runs out.
+#[test]
+fn endless_inputs_are_refused_at_a_bound() {
+    let ws = Workspace::new();
+    // filestatus exits 1 where the others exit 2 for a file they cannot read, as in sops.
+    for (args, code) in [
+        (vec!["decrypt", "/dev/zero"], 2),
+        (
+            vec![
+                "encrypt",
+                "--age",
+                &ws.recipient,
+                "--input-type",
+                "binary",
+                "/dev/zero",
+            ],
+            2,
+        ),
+        (vec!["filestatus", "/dev/zero"], 1),
+    ] {
+        let run = ws.keytap(&args);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        run.assert_stderr_has("larger than 256 MiB, the most keytap reads");
+        assert!(run.stdout.is_empty(), "{args:?}");
+    }
+}

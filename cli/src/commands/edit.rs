@@ -64,7 +64,7 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 }
 
 fn hash(path: &Path) -> Result<Vec<u8>, CliError> {
-    let data = std::fs::read(path).map_err(|e| {
+    let data = keytap_core::safefs::read_file_bounded(path).map_err(|e| {
         CliError::new(
             exit_code::COULD_NOT_READ_INPUT_FILE,
             format!("Could not hash file: {e}"),

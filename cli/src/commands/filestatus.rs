@@ -20,7 +20,7 @@ pub fn run(input_type: Option<&str>, file: &std::path::Path) -> Result<i32, CliE
         .unwrap_or_else(|| Format::from_path(file));
     // sops loads the config for its store options first: a broken one is an error here too.
     let options = crate::rules::store_options()?;
-    let data = std::fs::read(file).map_err(|e| {
+    let data = keytap_core::safefs::read_file_bounded(file).map_err(|e| {
         fail(format!(
             "Error reading file: open {}: {}",
             file.display(),

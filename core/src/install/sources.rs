@@ -161,7 +161,7 @@ impl Sources {
 }
 
 fn parse_file(path: &str, format: Format) -> Result<EncryptedFile, InstallError> {
-    let data = std::fs::read(path).map_err(|e| {
+    let data = crate::safefs::read_file_bounded(std::path::Path::new(path)).map_err(|e| {
         InstallError::new(format!(
             "failed reading {path}: open {path}: {}",
             crate::goerr::io_reason(&e)

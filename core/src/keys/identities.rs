@@ -210,8 +210,11 @@ impl AgeIdentities {
                 .iter()
                 .map(|i| clone_stanzas(&stanzas[*i]))
                 .collect();
-            self.prompter.begin_session(name, &id_strings);
-            match crate::plugin::identity::unwrap_files(name, &id_strings, &files, &self.prompter) {
+            let session = self.prompter.begin_session(name, &id_strings);
+            let unwrapped =
+                crate::plugin::identity::unwrap_files(name, &id_strings, &files, &self.prompter);
+            drop(session);
+            match unwrapped {
                 Ok(outcome) => {
                     for (idx, message) in &outcome.identity_errors {
                         let who = idx

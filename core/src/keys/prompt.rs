@@ -17,6 +17,9 @@ pub trait PromptHook: Send + Sync {
     fn notify(&self, message: &str);
     /// A plugin session starts: what it asks is for these identities of this plugin.
     fn begin_session(&self, _plugin: &str, _identities: &[String]) {}
+    /// The plugin session ended: what is asked next (an SSH key's passphrase) is no
+    /// plugin's.
+    fn end_session(&self) {}
 }
 
 /// Answers age's prompts (passphrases, PINs, confirmations, messages).
@@ -39,17 +42,34 @@ impl std::fmt::Debug for Prompter {
     }
 }
 
+/// A plugin session as the [`PromptHook`] sees it: ended when dropped, so a secret asked
+/// for afterwards is never taken for the plugin's (and answered to it from a cache).
+pub struct PluginSession<'a> {
+    prompter: &'a Prompter,
+}
+
+impl Drop for PluginSession<'_> {
+    fn drop(&mut self) {
+        if let Some(hook) = &self.prompter.hook {
+            hook.end_session();
+        }
+    }
+}
+
 impl Prompter {
     /// A prompter that consults `hook` first.
     pub fn with_hook(hook: Arc<dyn PromptHook>) -> Prompter {
         Prompter { hook: Some(hook) }
     }
 
-    /// Tells the hook a plugin session starts (see [`PromptHook::begin_session`]).
-    pub fn begin_session(&self, plugin: &str, identities: &[String]) {
+    /// Tells the hook a plugin session starts (see [`PromptHook::begin_session`]); it
+    /// ends when the returned guard is dropped, on every path.
+    #[must_use = "the session ends when the guard is dropped"]
+    pub fn begin_session(&self, plugin: &str, identities: &[String]) -> PluginSession<'_> {
         if let Some(hook) = &self.hook {
             hook.begin_session(plugin, identities);
         }
+        PluginSession { prompter: self }
     }
 
     fn askpass(description: &str) -> Option<Option<String>> {

@@ -131,7 +131,14 @@ impl Connection {
         let debug = std::env::var("AGEDEBUG")
             .map(|v| v == "plugin")
             .unwrap_or(false);
-        let mut child = Command::new(path)
+        let mut command = Command::new(path);
+        // A plugin gets none of the secrets keytap itself reads from the environment but
+        // its own: the inline age identities, and the TPM PIN but for the TPM plugin.
+        command.env_remove("SOPS_AGE_KEY");
+        if binary != "age-plugin-tpm" {
+            command.env_remove("AGE_TPM_PIN");
+        }
+        let mut child = command
             .arg(format!("--age-plugin={state_machine}"))
             .current_dir(workdir.path())
             .stdin(Stdio::piped())

@@ -48,11 +48,13 @@ pub fn unwrap_files(
 fn send_answer(
     conn: &mut impl Session,
     answer: Option<&[u8]>,
-    unanswered: &mut Vec<String>,
+    counts: (&mut Vec<String>, &mut usize),
     asked: impl FnOnce() -> String,
 ) -> Result<(), PluginError> {
+    let (unanswered, answered) = counts;
     match answer {
         Some(v) => {
+            super::count_answer(answered, conn.binary())?;
             conn.progress();
             conn.send("ok", &[], v)
         }
@@ -90,6 +92,7 @@ pub fn run(
         ..Default::default()
     };
     let mut messages = super::Messages::default();
+    let mut answered = 0;
     loop {
         let s = conn.receive()?;
         let body_text = || super::printable(&s.body);
@@ -109,6 +112,7 @@ pub fn run(
                 let no = s.args.get(1).and_then(|a| b64(a));
                 let answer = ui.confirm(&body_text(), &yes, no.as_deref());
                 if answer.is_some() {
+                    super::count_answer(&mut answered, &binary)?;
                     conn.progress();
                 }
                 match answer {
@@ -124,12 +128,22 @@ pub fn run(
             "request-public" => {
                 let answer = ui.request_public_string(&body_text());
                 let answer = answer.as_ref().map(|v| v.as_bytes());
-                send_answer(conn, answer, &mut out.unanswered, asked_for)?;
+                send_answer(
+                    conn,
+                    answer,
+                    (&mut out.unanswered, &mut answered),
+                    asked_for,
+                )?;
             }
             "request-secret" => {
                 let answer = ui.request_passphrase(&body_text());
                 let answer = answer.as_ref().map(|v| v.expose_secret().as_bytes());
-                send_answer(conn, answer, &mut out.unanswered, asked_for)?;
+                send_answer(
+                    conn,
+                    answer,
+                    (&mut out.unanswered, &mut answered),
+                    asked_for,
+                )?;
             }
             "file-key" => {
                 let index = s

@@ -180,6 +180,23 @@ pub(crate) fn keep<T>(
     Ok(())
 }
 
+/// Questions of one session the user (or the key service's memory) answered. Each is
+/// progress, which restarts the timeout, so a plugin asking again and again would never
+/// be stopped; no real plugin asks more than once per identity.
+pub(crate) const MAX_ANSWERED_QUESTIONS: usize = 256;
+
+/// Counts one answered question of a session, failing past [`MAX_ANSWERED_QUESTIONS`].
+pub(crate) fn count_answer(answered: &mut usize, binary: &str) -> Result<(), PluginError> {
+    *answered += 1;
+    if *answered > MAX_ANSWERED_QUESTIONS {
+        return Err(PluginError::Protocol {
+            binary: binary.to_string(),
+            message: format!("asked more than {MAX_ANSWERED_QUESTIONS} questions"),
+        });
+    }
+    Ok(())
+}
+
 /// The `msg` stanzas of one session: shown (made printable) up to
 /// [`MAX_MESSAGES_SHOWN`], then counted, so a plugin cannot flood the terminal.
 #[derive(Default)]

@@ -54,6 +54,7 @@ pub fn run(
     let mut labels = HashSet::new();
     let mut errors = Vec::new();
     let mut messages = super::Messages::default();
+    let mut answered = 0;
     loop {
         let s = conn.receive()?;
         let text = super::printable(&s.body);
@@ -86,6 +87,7 @@ pub fn run(
             // An answer the user gave restarts the timeout; a `fail` at once does not.
             "request-public" => match ui.request_public_string(&text) {
                 Some(v) => {
+                    super::count_answer(&mut answered, &binary)?;
                     conn.progress();
                     conn.send("ok", &[], v.as_bytes())?
                 }
@@ -93,6 +95,7 @@ pub fn run(
             },
             "request-secret" => match ui.request_passphrase(&text) {
                 Some(v) => {
+                    super::count_answer(&mut answered, &binary)?;
                     conn.progress();
                     conn.send("ok", &[], v.expose_secret().as_bytes())?
                 }

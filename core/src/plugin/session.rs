@@ -83,6 +83,60 @@ mod tests {
         out
     }
 
+    /// A user who answers every question.
+    #[derive(Clone)]
+    struct AlwaysAnswers;
+
+    impl age::Callbacks for AlwaysAnswers {
+        fn display_message(&self, _: &str) {}
+        fn confirm(&self, _: &str, _: &str, _: Option<&str>) -> Option<bool> {
+            Some(true)
+        }
+        fn request_public_string(&self, _: &str) -> Option<String> {
+            Some("x".into())
+        }
+        fn request_passphrase(&self, _: &str) -> Option<age::secrecy::SecretString> {
+            Some("1234".to_string().into())
+        }
+    }
+
+    /// Answered questions are progress: a plugin asking forever is stopped all the same.
+    #[test]
+    fn a_plugin_asking_forever_is_stopped() {
+        let ids = ["AGE-PLUGIN-SCRIPTED-1QQQQQQ".to_string()];
+        for question in ["request-secret", "request-public", "confirm"] {
+            let ask = |n| repeated(&format!("-> {question}\nUElO\n"), n);
+            let (few, many) = (ask(MAX), ask(MAX + 1));
+            let out = super::super::identity::run(
+                &mut ScriptedPlugin::new(&few),
+                &ids,
+                &[file()],
+                &AlwaysAnswers,
+            );
+            assert!(out.is_ok(), "{question}");
+            let out = super::super::identity::run(
+                &mut ScriptedPlugin::new(&many),
+                &ids,
+                &[file()],
+                &AlwaysAnswers,
+            );
+            assert!(
+                error_of(out).contains("asked more than 256 questions"),
+                "{question}"
+            );
+        }
+        let key = age_core::format::FileKey::new(Box::new([7; 16]));
+        let out = super::super::recipient::run(
+            &mut ScriptedPlugin::new(&repeated("-> request-secret\nUElO\n", MAX + 1)),
+            "age1x1qqqq",
+            &key,
+            &AlwaysAnswers,
+        );
+        assert!(error_of(out).contains("asked more than 256 questions"));
+    }
+
+    const MAX: usize = super::super::MAX_ANSWERED_QUESTIONS;
+
     fn error_of<T>(result: Result<T, PluginError>) -> String {
         match result {
             Ok(_) => panic!("the session succeeded"),

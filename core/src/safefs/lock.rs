@@ -1,7 +1,7 @@
 //! An exclusive advisory lock (`flock`) held from reading a file to replacing it.
 
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, Seek};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -52,9 +52,7 @@ impl LockedFile {
     /// The whole contents, read from the locked handle.
     pub fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
         self.file.rewind()?;
-        let mut data = Vec::new();
-        self.file.read_to_end(&mut data)?;
-        Ok(data)
+        super::read_bounded(&mut self.file)
     }
 }
 

@@ -1,5 +1,6 @@
 //! File-system operations for files that hold secrets.
 //!
+//! * [`bounded`]: whole inputs read up to a bound, never until memory runs out.
 //! * [`lock`]: read-modify-write under an exclusive advisory lock, so two concurrent
 //!   `set`s never lose an update.
 //! * [`replace`]: write a file atomically where a rename is possible (through symlinks,
@@ -8,10 +9,12 @@
 //! * [`private`]: directories only their owner can enter, whatever the umask, for
 //!   plaintext that has to exist as a file for a while (the editor's copy, exec-file).
 
+pub mod bounded;
 pub mod lock;
 pub mod private;
 pub mod replace;
 
+pub use bounded::{read_bounded, read_file_bounded, MAX_INPUT_BYTES};
 pub use lock::LockedFile;
 pub use private::PrivateDir;
 pub use replace::{replace, Replace, ReplaceError, Written};
