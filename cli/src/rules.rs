@@ -95,6 +95,14 @@ pub fn resolve(
         binary,
     )
     .map_err(|e| CliError::new(e.exit_code(), e.to_string()))?;
+    if let Some(rule) = &crypt_rule {
+        keytap_core::walk::check_new_file_rule(rule).map_err(|e| {
+            CliError::new(
+                exit_code::ERROR_ENCRYPTING_TREE,
+                format!("Error encrypting tree: {e}"),
+            )
+        })?;
+    }
     let shamir_threshold = keys
         .shamir_threshold
         .filter(|t| *t != 0)

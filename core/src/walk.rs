@@ -132,37 +132,55 @@ struct Matcher {
     mac_only_encrypted: bool,
 }
 
+/// The rule's regex as Go compiles it (Go's syntax first: the `regex` crate takes `a**`),
+/// or Go's complaint; `None` for a rule without one.
+fn rule_regex(rule: &CryptRule) -> Option<Result<regex::Regex, WalkError>> {
+    let (CryptRule::UnencryptedRegex(r)
+    | CryptRule::EncryptedRegex(r)
+    | CryptRule::UnencryptedCommentRegex(r)
+    | CryptRule::EncryptedCommentRegex(r)) = rule
+    else {
+        return None;
+    };
+    let bad = |message| WalkError::BadRegex {
+        field: rule.field_name(),
+        regex: r.clone(),
+        message,
+    };
+    if let Some(message) = crate::go_regex::go_syntax_error(r) {
+        return Some(Err(bad(message)));
+    }
+    Some(crate::go_regex::go_regex(r).map_err(|e| {
+        bad(format!(
+            "error parsing regexp: {}: `{r}`",
+            crate::go_regex::regex_error_text(&e)
+        ))
+    }))
+}
+
+/// Refuses the rule of a new file whose `encrypted_regex` or `encrypted_comment_regex`
+/// Go cannot compile: sops takes such a regex as matching nothing and writes every value
+/// in plaintext. An `unencrypted_*` regex that does not compile encrypts everything, as
+/// in sops.
+pub fn check_new_file_rule(rule: &CryptRule) -> Result<(), WalkError> {
+    match (rule, rule_regex(rule)) {
+        (CryptRule::EncryptedRegex(_) | CryptRule::EncryptedCommentRegex(_), Some(Err(e))) => {
+            Err(e)
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Matcher {
-    fn new(rule: &CryptRule, mac_only_encrypted: bool) -> Result<Self, WalkError> {
-        let regex = match rule {
-            CryptRule::UnencryptedRegex(r)
-            | CryptRule::EncryptedRegex(r)
-            | CryptRule::UnencryptedCommentRegex(r)
-            | CryptRule::EncryptedCommentRegex(r) => {
-                // Go's syntax first (the `regex` crate takes `a**`), in Go's words; sops
-                // itself would then encrypt nothing, which keytap refuses to do.
-                let bad = |message| WalkError::BadRegex {
-                    field: rule.field_name(),
-                    regex: r.clone(),
-                    message,
-                };
-                if let Some(message) = crate::go_regex::go_syntax_error(r) {
-                    return Err(bad(message));
-                }
-                Some(crate::go_regex::go_regex(r).map_err(|e| {
-                    bad(format!(
-                        "error parsing regexp: {}: `{r}`",
-                        crate::go_regex::regex_error_text(&e)
-                    ))
-                })?)
-            }
-            _ => None,
-        };
-        Ok(Matcher {
+    /// As sops's `regexp.Match` in each walk: a regex Go cannot compile matches nothing
+    /// (so files sops wrote with one read and change as in sops; new files are checked by
+    /// [`check_new_file_rule`]).
+    fn new(rule: &CryptRule, mac_only_encrypted: bool) -> Self {
+        Matcher {
             rule: rule.clone(),
-            regex,
+            regex: rule_regex(rule).and_then(Result::ok),
             mac_only_encrypted,
-        })
+        }
     }
 
     /// sops's `shouldBeEncrypted`.
@@ -375,7 +393,7 @@ pub fn encrypt_tree(
     rule: &CryptRule,
     mac_only_encrypted: bool,
 ) -> Result<String, WalkError> {
-    let matcher = Matcher::new(rule, mac_only_encrypted)?;
+    let matcher = Matcher::new(rule, mac_only_encrypted);
     let split = split_single(docs).and_then(|cut| Some((cut, cipher.sealing_twin()?)));
     split_walk(
         docs,
@@ -477,7 +495,7 @@ pub(crate) fn decrypt_tree_cut(
     mac_only_encrypted: bool,
     keep_bad_comments: bool,
 ) -> Result<String, WalkError> {
-    let matcher = Matcher::new(rule, mac_only_encrypted)?;
+    let matcher = Matcher::new(rule, mac_only_encrypted);
     let split = cut.and_then(|cut| Some((cut, cipher.reading_twin()?)));
     let (matcher, keep) = (&matcher, keep_bad_comments);
     split_walk(
@@ -655,7 +673,7 @@ pub fn plaintext_mac(
     rule: &CryptRule,
     mac_only_encrypted: bool,
 ) -> Result<String, WalkError> {
-    let matcher = Matcher::new(rule, mac_only_encrypted)?;
+    let matcher = Matcher::new(rule, mac_only_encrypted);
     let mut hasher = MacHasher::new(mac_only_encrypted);
     let mut docs = docs.to_vec();
     walk_docs(&mut docs, &matcher, |leaf, _, encrypt| {

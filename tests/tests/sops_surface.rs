@@ -608,3 +608,47 @@ fn values_sops_encrypted_from_bytes_that_are_not_utf8_decrypt_to_the_same_bytes(
         );
     }
 }
+
+/// A rule regex Go cannot compile matches nothing in sops: an `unencrypted_regex` one
+/// encrypts every value, an `encrypted_regex` one none. Files sops wrote with either read
+/// and change alike in both tools; keytap refuses only to write a new file in plaintext.
+#[test]
+fn rule_regexes_go_cannot_compile_match_nothing_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("p.yaml", "a: secret\nb: 2\n");
+    for regex in ["(", "a**"] {
+        for flag in ["--unencrypted-regex", "--encrypted-regex"] {
+            let line = ["encrypt", "--age", &ws.recipient, flag, regex, "p.yaml"];
+            let theirs = ws.sops(line);
+            assert_eq!(theirs.code, 0, "{line:?}: {}", theirs.stderr);
+            ws.write("s.yaml", &theirs.stdout);
+            let (ours, plain) = (
+                ws.keytap(["decrypt", "s.yaml"]),
+                ws.sops(["decrypt", "s.yaml"]),
+            );
+            assert_eq!(
+                (ours.code, ours.out()),
+                (0, plain.out()),
+                "{line:?}: {}",
+                ours.stderr
+            );
+            let set = ws.keytap(["set", "s.yaml", r#"["c"]"#, r#""new""#]);
+            assert_eq!(set.code, 0, "{line:?}: {}", set.stderr);
+            let after = ws.sops(["decrypt", "s.yaml"]);
+            assert_eq!(after.code, 0, "{line:?}: {}", after.stderr);
+            assert!(
+                after.out().ends_with("c: new\n"),
+                "{line:?}: {}",
+                after.out()
+            );
+            let ours = ws.keytap(line);
+            if flag == "--encrypted-regex" {
+                assert_eq!(ours.code, 23, "{line:?}");
+                ours.assert_stderr_has("invalid encrypted_regex");
+            } else {
+                assert_eq!(ours.code, 0, "{line:?}: {}", ours.stderr);
+                assert!(!ours.out().contains("secret"), "{line:?}");
+            }
+        }
+    }
+}

@@ -203,22 +203,26 @@ fn rules_select_the_right_leaves() {
         keys.iter().for_each(|k| path.push(k));
         path
     };
-    let m = Matcher::new(&CryptRule::EncryptedRegex("^pass".into()), false).unwrap();
+    let m = Matcher::new(&CryptRule::EncryptedRegex("^pass".into()), false);
     assert!(m.should_encrypt(&path(&["db", "password"]), &[], false));
     assert!(!m.should_encrypt(&path(&["db", "user"]), &[], false));
-    let m = Matcher::new(&CryptRule::EncryptedSuffix("_secret".into()), false).unwrap();
+    let m = Matcher::new(&CryptRule::EncryptedSuffix("_secret".into()), false);
     assert!(m.should_encrypt(&path(&["x_secret", "y"]), &[], false));
     assert!(!m.should_encrypt(&path(&["y"]), &[], false));
-    let m = Matcher::new(&CryptRule::EncryptedCommentRegex("sops:enc".into()), false).unwrap();
+    let m = Matcher::new(&CryptRule::EncryptedCommentRegex("sops:enc".into()), false);
     let comments = vec![vec![" sops:enc".to_string()]];
     assert!(m.should_encrypt(&path(&["k"]), &comments, false));
     assert!(
         !m.should_encrypt(&path(&[]), &comments, true),
         "the marker comment itself stays plain"
     );
-    let m = Matcher::new(&CryptRule::UnencryptedCommentRegex("plain".into()), false).unwrap();
+    let m = Matcher::new(&CryptRule::UnencryptedCommentRegex("plain".into()), false);
     assert!(!m.should_encrypt(&path(&["k"]), &[vec![" plain".into()]], false));
-    assert!(Matcher::new(&CryptRule::EncryptedRegex("(".into()), false).is_err());
+    // As sops: a regex Go cannot compile matches nothing.
+    let m = Matcher::new(&CryptRule::EncryptedRegex("(".into()), false);
+    assert!(!m.should_encrypt(&path(&["("]), &[], false));
+    let m = Matcher::new(&CryptRule::UnencryptedRegex("(".into()), false);
+    assert!(m.should_encrypt(&path(&["("]), &[], false));
 }
 
 #[test]
@@ -241,9 +245,9 @@ fn mac_only_encrypted_differs_and_skips_plain_values() {
 
 #[test]
 fn a_rule_regex_go_refuses_is_refused_in_go_s_words() {
-    let err = |rule: CryptRule| match Matcher::new(&rule, false) {
-        Err(e) => e.to_string(),
-        Ok(_) => panic!("{rule:?} compiled"),
+    let err = |rule: CryptRule| match rule_regex(&rule) {
+        Some(Err(e)) => e.to_string(),
+        _ => panic!("{rule:?} compiled"),
     };
     // The `regex` crate takes `a**`; Go (and so sops) does not.
     assert_eq!(
@@ -254,5 +258,12 @@ fn a_rule_regex_go_refuses_is_refused_in_go_s_words() {
         err(CryptRule::UnencryptedCommentRegex("(a".into())),
         "invalid unencrypted_comment_regex \"(a\": error parsing regexp: missing closing ): `(a`"
     );
-    assert!(Matcher::new(&CryptRule::EncryptedRegex("^a{,3}$".into()), false).is_ok());
+    assert!(matches!(
+        rule_regex(&CryptRule::EncryptedRegex("^a{,3}$".into())),
+        Some(Ok(_))
+    ));
+    // A new file refuses only the regexes that would leave it in plaintext.
+    assert!(check_new_file_rule(&CryptRule::EncryptedRegex("a**".into())).is_err());
+    assert!(check_new_file_rule(&CryptRule::EncryptedCommentRegex("(".into())).is_err());
+    assert!(check_new_file_rule(&CryptRule::UnencryptedRegex("(".into())).is_ok());
 }
