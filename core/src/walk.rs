@@ -627,12 +627,19 @@ fn decrypt_comment(
         // sops never encrypts an empty value, and decrypts one to itself, silently.
         return Ok(());
     }
-    match cipher.decrypt(comment, path.aad()) {
+    let decrypted = cipher.decrypt(comment, path.aad());
+    // Only a well-formed envelope that fails to authenticate is taken for tampering; text
+    // that merely starts like one (`#ENC[hello]`) is a plain comment, as sops reads it.
+    let malformed = matches!(
+        decrypted,
+        Err(CipherError::NotEncrypted | CipherError::Base64(_) | CipherError::IvLength(_))
+    );
+    match decrypted {
         Ok(Value::Comment(plain)) => {
             *comment = plain;
             Ok(())
         }
-        _ if !comment.starts_with("ENC[") => {
+        _ if malformed || !comment.starts_with("ENC[") => {
             warnings.push(format!(
                 "the comment at {} is not encrypted (written by an old sops, or added by hand)",
                 path.display()

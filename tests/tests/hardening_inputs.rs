@@ -314,6 +314,32 @@ fn a_tampered_encrypted_comment_is_refused_unless_the_mac_is_ignored() {
         .contains("# the admin password"));
 }
 
+/// Text that only starts like an encrypted comment (no envelope: `#ENC[hello]`) is a plain
+/// comment, as sops reads it: shown with a warning, the same bytes as sops prints.
+#[test]
+fn a_comment_that_only_looks_encrypted_is_read_as_sops_reads_it() {
+    let ws = Workspace::new();
+    let enc = String::from_utf8(ws.encrypt_plain("c.yaml", "a: 1\n")).unwrap();
+    for comment in [
+        "#ENC[hello]",
+        "#ENC[",
+        "#ENC[AES256_GCM,data:!!,iv:x,tag:y,type:comment]",
+    ] {
+        ws.write("t.yaml", format!("{comment}\n{enc}"));
+        let (ours, theirs) = (
+            ws.keytap(["decrypt", "t.yaml"]),
+            ws.sops(["decrypt", "t.yaml"]),
+        );
+        assert_eq!(
+            (ours.code, ours.out()),
+            (theirs.code, theirs.out()),
+            "{comment}: {}",
+            ours.stderr
+        );
+        assert_eq!(ours.code, 0, "{comment}");
+    }
+}
+
 /// A file whose metadata an attacker wrote (a pull request): a recipient with terminal
 /// escape sequences and multi-byte characters. `doctor` and every error show it defused,
 /// and nothing panics on a character boundary.
