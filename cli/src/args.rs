@@ -49,10 +49,19 @@ pub struct Cli {
 /// as `sops-install-secrets` (a link of that name drops in for sops-nix's installer; the
 /// package's wrapper passes `install-secrets` itself).
 pub fn runs_installer(args: &[OsString]) -> bool {
+    installer_args(args).is_some()
+}
+
+/// The installer's own arguments (after `install-secrets`, or all of them when keytap
+/// runs as `sops-install-secrets`), when the command line runs it.
+pub fn installer_args(args: &[OsString]) -> Option<&[OsString]> {
+    if args.get(1).is_some_and(|arg| arg == "install-secrets") {
+        return Some(&args[2..]);
+    }
     let named = args.first().is_some_and(|argv0| {
         std::path::Path::new(argv0).file_name() == Some("sops-install-secrets".as_ref())
     });
-    named || args.get(1).is_some_and(|arg| arg == "install-secrets")
+    named.then(|| args.get(1..).unwrap_or_default())
 }
 
 impl Cli {

@@ -8,6 +8,7 @@ mod config_rules;
 mod context;
 mod error;
 mod go_flags;
+mod installer_usage;
 mod lazy_args;
 mod open;
 mod output;
@@ -26,11 +27,16 @@ fn main() {
     // same user (ptrace, /proc/PID/mem) and core dumps out, as ssh-agent and gpg-agent
     // do. Programs keytap starts (editor, exec-*, plugins) are dumpable again after exec.
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let argv: Vec<_> = std::env::args_os().collect();
+    if let Some(refusal) = args::installer_args(&argv).and_then(installer_usage::refusal) {
+        let program = commands::install_secrets_program_name();
+        std::process::exit(installer_usage::report(&refusal, &program));
+    }
     // Usage errors exit 1 as sops's do (clap's default is 2); help and version exit 0.
     let cli = match args::Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
-            let installer = args::runs_installer(&std::env::args_os().collect::<Vec<_>>());
+            let installer = args::runs_installer(&argv);
             let code = match e.use_stderr() {
                 false => 0,
                 true if installer && manifest_argument_error(&e) => 0,

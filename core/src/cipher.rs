@@ -488,9 +488,10 @@ impl ValueCipher {
                 })
                 .map(|t| Value::Time(t.to_owned()))
                 .ok_or(CipherError::BadPlaintext("time")),
-            PlainType::Comment => text()
-                .map(|t| Value::Comment(t.to_owned()))
-                .ok_or(CipherError::BadPlaintext("comment")),
+            // A comment sops encrypted from bytes that are not UTF-8 authenticated: it is no
+            // tampering. keytap's comments are text, so those bytes become U+FFFD (sops
+            // writes them back raw).
+            PlainType::Comment => Ok(Value::Comment(String::from_utf8_lossy(plain).into_owned())),
         };
         self.plain.as_mut_slice().zeroize();
         self.plain.clear();

@@ -547,6 +547,7 @@ fn a_flooding_gnupg_is_stopped_even_when_its_child_holds_the_pipes() {
 #[test]
 fn endless_inputs_are_refused_at_a_bound() {
     let ws = Workspace::new();
+    ws.write("s.yaml", ws.encrypt_plain("p.yaml", "a: 1\n"));
     // filestatus exits 1 where the others exit 2 for a file they cannot read, as in sops.
     for (args, code) in [
         (vec!["decrypt", "/dev/zero"], 2),
@@ -562,6 +563,12 @@ fn endless_inputs_are_refused_at_a_bound() {
             2,
         ),
         (vec!["filestatus", "/dev/zero"], 1),
+        (
+            vec!["set", "--value-file", "s.yaml", "[\"a\"]", "/dev/zero"],
+            1,
+        ),
+        (vec!["keygen", "-y", "/dev/zero"], 2),
+        (vec!["--config", "/dev/zero", "decrypt", "s.yaml"], 1),
     ] {
         let run = ws.keytap(&args);
         assert_eq!(run.code, code, "{args:?}: {}", run.stderr);

@@ -273,6 +273,15 @@ fn plaintext_never_goes_into_another_users_file() {
     assert_eq!(planted_len(&held), 0);
 }
 
+fn make_fifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .args(["-m", "0622"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 /// A link another user planted in a sticky world-writable directory is not followed, as
 /// the kernel's `fs.protected_symlinks` would refuse it to sops: neither into a file of
 /// theirs (which would get the plaintext) nor onto a file of root's (overwritten).
@@ -318,6 +327,14 @@ fn another_users_link_in_a_sticky_directory_is_not_followed() {
             );
         }
     }
+    // Nor is another user's FIFO there written into (the kernel's fs.protected_fifos,
+    // which sops's O_CREAT open meets).
+    let fifo = shared.join("fifo.yaml");
+    make_fifo(&fifo);
+    std::os::unix::fs::lchown(&fifo, Some(65534), Some(65534)).unwrap();
+    let run = ws.keytap(["decrypt", "--output", fifo.to_str().unwrap(), "s.yaml"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    run.assert_stderr_has("permission denied");
     // Our own link there is followed.
     let ours = shared.join("ours.yaml");
     std::os::unix::fs::symlink(ws.path("mine.yaml"), &ours).unwrap();

@@ -569,6 +569,20 @@ fn check_modes_validate_without_touching_anything() {
         let r = site.install(&[&args[..], &[&site.s(&good)]].concat(), &[]);
         assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
     }
+    // In Go's words, usage and all (the program's name is keytap's here).
+    let r = site.install(&["-bogus", &site.s(&good)], &[]);
+    let usage = "Usage: keytap install-secrets [OPTION] manifest.json\n  -check-mode string\n    \tValidate configuration without installing it (possible values: \"manifest\",\"sopsfile\",\"off\") (default \"off\")\n  -ignore-passwd\n    \tDon't look up anything in /etc/passwd. Causes everything to be owned by root:root or the user executing the tool in user mode\n";
+    assert_eq!(
+        r.stderr,
+        format!("flag provided but not defined: -bogus\n{usage}keytap install-secrets: flag provided but not defined: -bogus\n")
+    );
+    let r = site.install(&["-h"], &[]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, usage));
+    let r = site.install(&["-check-mode=bogus", &site.s(&good)], &[]);
+    assert_eq!(
+        r.stderr,
+        "keytap install-secrets: invalid value provided for -check-mode flag: \n"
+    );
     // Go's flags end at the first argument: a flag after the manifest is a second argument,
     // so nothing is installed or checked, in either spelling.
     for args in [

@@ -585,6 +585,18 @@ fn values_sops_encrypted_from_bytes_that_are_not_utf8_decrypt_to_the_same_bytes(
             );
         }
     }
+    // A comment of such bytes authenticates: it is read (as U+FFFD), not taken for
+    // tampering.
+    ws.write("c.env", b"# c\xff\nA=1\n");
+    let enc = ws.sops(["encrypt", "--age", &ws.recipient, "c.env"]);
+    ws.write("enc-c.env", &enc.stdout);
+    let ours = ws.keytap(["decrypt", "enc-c.env"]);
+    assert_eq!(
+        (ours.code, ours.out()),
+        (0, "# c\u{fffd}\nA=1\n".to_string()),
+        "{}",
+        ours.stderr
+    );
     // A dotenv key named `sops` is data (sops's dotenv store looks for `sops_` keys only).
     ws.write("k.env", "sops=1\n");
     ws.write("k.yaml", "sops: 1\na: 2\n");

@@ -362,7 +362,7 @@ pub struct GitSetupArgs {
 pub struct InstallSecretsArgs {
     /// Validate without installing: `manifest` (the manifest alone), `sopsfile` (also
     /// the sops files and keys, without decrypting) or `off` (install).
-    #[arg(long, value_name = "MODE", default_value = "off", value_parser = ["manifest", "sopsfile", "off"])]
+    #[arg(long, value_name = "MODE", default_value = "off")]
     pub check_mode: String,
     /// Look up no user or group: everything is owned by root (secrets for users).
     #[arg(long)]

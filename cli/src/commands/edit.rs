@@ -215,12 +215,13 @@ pub fn run(
                 "File has not changed, exiting.",
             ));
         }
-        let edited = zeroize::Zeroizing::new(std::fs::read(&tmp).map_err(|e| {
-            CliError::new(
-                exit_code::COULD_NOT_READ_INPUT_FILE,
-                format!("Could not read edited file: {e}"),
-            )
-        })?);
+        let edited =
+            zeroize::Zeroizing::new(keytap_core::safefs::read_file_bounded(&tmp).map_err(|e| {
+                CliError::new(
+                    exit_code::COULD_NOT_READ_INPUT_FILE,
+                    format!("Could not read edited file: {e}"),
+                )
+            })?);
         if show_master_keys {
             let loaded = f
                 .input_store

@@ -12,7 +12,7 @@ use crate::error::CliError;
 /// The installer's name in its messages, as sops-install-secrets names itself by its
 /// `argv[0]`: the path it was run as through the `sops-install-secrets` drop-in (which
 /// passes it on), else `keytap install-secrets`.
-fn program_name() -> String {
+pub fn program_name() -> String {
     match std::env::args_os().next() {
         Some(argv0) if Path::new(&argv0).file_name().is_some_and(|n| n != "keytap") => {
             argv0.to_string_lossy().into_owned()
@@ -33,12 +33,16 @@ pub fn run(
         eprintln!("Usage of {}:", program_name());
         return Ok(0);
     };
-    let check_mode = CheckMode::parse(check_mode).ok_or_else(|| {
-        CliError::new(
-            1,
-            format!("invalid value provided for --check-mode flag: {check_mode}"),
-        )
-    })?;
+    // sops-install-secrets's words, whose message prints the option it has not set yet
+    // (always empty) where the value was meant; printed here, as errors lose a trailing
+    // space.
+    let Some(check_mode) = CheckMode::parse(check_mode) else {
+        eprintln!(
+            "{}: invalid value provided for -check-mode flag: ",
+            program_name()
+        );
+        return Ok(1);
+    };
     let opts = Options {
         manifest: manifest.clone(),
         check_mode,

@@ -19,12 +19,13 @@ pub fn run(
 ) -> Result<i32, CliError> {
     if to_recipient {
         let data = match input {
-            Some(p) if p.as_os_str() != "-" => std::fs::read_to_string(p).map_err(|e| {
-                CliError::new(
-                    exit_code::COULD_NOT_READ_INPUT_FILE,
-                    format!("failed to read {}: {e}", p.display()),
-                )
-            })?,
+            Some(p) if p.as_os_str() != "-" => keytap_core::safefs::read_text_file_bounded(p)
+                .map_err(|e| {
+                    CliError::new(
+                        exit_code::COULD_NOT_READ_INPUT_FILE,
+                        format!("failed to read {}: {e}", p.display()),
+                    )
+                })?,
             _ => {
                 let mut s = String::new();
                 for line in std::io::stdin().lock().lines() {

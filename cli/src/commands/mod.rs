@@ -18,6 +18,8 @@ mod set;
 mod ssh_to_pgp;
 mod updatekeys;
 
+pub use install_secrets::program_name as install_secrets_program_name;
+
 use crate::args::*;
 use crate::error::CliError;
 use keytap_core::error::exit_code;

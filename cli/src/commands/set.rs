@@ -133,19 +133,15 @@ pub fn run_set(
     let steps = treepath::parse(path)
         .map_err(|_| CliError::new(exit_code::INVALID_SET_FORMAT, "Invalid set index format"))?;
     let text = zeroize::Zeroizing::new(match value {
-        None => {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
-                CliError::new(exit_code::GENERIC, format!("Error reading stdin: {e}"))
-            })?;
-            s
-        }
-        Some(v) if value_file => std::fs::read_to_string(v).map_err(|e| {
-            CliError::new(
-                exit_code::GENERIC,
-                format!("open {}: {}", Path::new(v).display(), io_reason(&e)),
-            )
-        })?,
+        None => keytap_core::safefs::read_text_bounded(std::io::stdin())
+            .map_err(|e| CliError::new(exit_code::GENERIC, format!("Error reading stdin: {e}")))?,
+        Some(v) if value_file => keytap_core::safefs::read_text_file_bounded(Path::new(v))
+            .map_err(|e| {
+                CliError::new(
+                    exit_code::GENERIC,
+                    format!("open {}: {}", Path::new(v).display(), io_reason(&e)),
+                )
+            })?,
         Some(v) => v
             .to_str()
             .ok_or_else(|| {

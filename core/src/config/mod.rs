@@ -382,7 +382,7 @@ impl ConfigError {
 
 /// Reads and parses a config file (see the module docs for the YAML rules).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+    let bytes = crate::safefs::read_file_bounded(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;

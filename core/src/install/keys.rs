@@ -52,13 +52,16 @@ pub fn load(manifest: &Manifest) -> Result<AgeIdentities, InstallError> {
     // A passphrase-protected identity file cannot be appended to: it is read where it is.
     let mut encrypted_key_file = false;
     if !manifest.age_key_file.is_empty() {
-        let contents = Zeroizing::new(std::fs::read(&manifest.age_key_file).map_err(|e| {
-            InstallError::new(format!(
-                "cannot read keyfile '{0}': open {0}: {1}",
-                manifest.age_key_file,
-                io_reason(&e)
-            ))
-        })?);
+        let contents = Zeroizing::new(
+            crate::safefs::read_file_bounded(std::path::Path::new(&manifest.age_key_file))
+                .map_err(|e| {
+                    InstallError::new(format!(
+                        "cannot read keyfile '{0}': open {0}: {1}",
+                        manifest.age_key_file,
+                        io_reason(&e)
+                    ))
+                })?,
+        );
         encrypted_key_file = contents.starts_with(b"age-encryption.org/")
             || contents.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----");
         if !encrypted_key_file {

@@ -169,7 +169,7 @@ impl Manifest {
 
     /// Reads and parses the manifest at `path`.
     pub fn read(path: &Path) -> Result<Manifest, InstallError> {
-        let data = std::fs::read(path).map_err(|e| {
+        let data = crate::safefs::read_file_bounded(path).map_err(|e| {
             InstallError::new(format!(
                 "failed to open manifest: open {}: {}",
                 path.display(),

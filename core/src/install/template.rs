@@ -16,7 +16,7 @@ pub fn text_of(t: &Template) -> Result<Vec<u8>, InstallError> {
         return Ok(t.content.clone().into_bytes());
     }
     if !t.file.is_empty() {
-        return std::fs::read(&t.file).map_err(|e| {
+        return crate::safefs::read_file_bounded(std::path::Path::new(&t.file)).map_err(|e| {
             InstallError::new(format!(
                 "cannot read {0}: open {0}: {1}",
                 t.file,

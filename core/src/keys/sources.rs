@@ -94,7 +94,7 @@ impl AgeIdentities {
             Err(_) => ids.unused_locations.push("SOPS_AGE_KEY".into()),
         }
         match std::env::var_os("SOPS_AGE_KEY_FILE") {
-            Some(path) => match std::fs::read(&path) {
+            Some(path) => match crate::safefs::read_file_bounded(std::path::Path::new(&path)) {
                 Ok(data) => {
                     warn_if_exposed(Path::new(&path), &data);
                     readers.push(("SOPS_AGE_KEY_FILE".into(), Zeroizing::new(data)))
@@ -117,7 +117,7 @@ impl AgeIdentities {
             Err(_) => ids.unused_locations.push("SOPS_AGE_KEY_CMD".into()),
         }
         if let Some(path) = default_keys_file() {
-            match std::fs::read(&path) {
+            match crate::safefs::read_file_bounded(std::path::Path::new(&path)) {
                 Ok(data) => {
                     warn_if_exposed(&path, &data);
                     readers.push((path.display().to_string(), Zeroizing::new(data)))
@@ -312,7 +312,7 @@ impl AgeIdentities {
 
     fn add_ssh_identity(&mut self, path: &Path, explicit: bool) {
         let source = path.display().to_string();
-        let data = match std::fs::read(path) {
+        let data = match crate::safefs::read_file_bounded(std::path::Path::new(path)) {
             Ok(d) => Zeroizing::new(d),
             Err(e) => {
                 if explicit {

@@ -134,7 +134,13 @@ impl Connection {
         let mut command = Command::new(path);
         // A plugin gets none of the secrets keytap itself reads from the environment but
         // its own: the inline age identities, and the TPM PIN but for the TPM plugin.
-        command.env_remove("SOPS_AGE_KEY");
+        for secret in [
+            "SOPS_AGE_KEY",
+            "SOPS_AGE_KEY_CMD",
+            "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
+        ] {
+            command.env_remove(secret);
+        }
         if binary != "age-plugin-tpm" {
             command.env_remove("AGE_TPM_PIN");
         }

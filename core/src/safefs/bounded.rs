@@ -39,6 +39,26 @@ pub fn read_file_bounded(path: &Path) -> io::Result<Vec<u8>> {
     read_bounded(file)
 }
 
+/// [`read_file_bounded`] as text (`std::fs::read_to_string`'s error for bytes that are
+/// not UTF-8).
+pub fn read_text_file_bounded(path: &Path) -> io::Result<String> {
+    text(read_file_bounded(path)?)
+}
+
+/// [`read_bounded`] as text.
+pub fn read_text_bounded(reader: impl Read) -> io::Result<String> {
+    text(read_bounded(reader)?)
+}
+
+fn text(bytes: Vec<u8>) -> io::Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

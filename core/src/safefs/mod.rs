@@ -14,7 +14,9 @@ pub mod lock;
 pub mod private;
 pub mod replace;
 
-pub use bounded::{read_bounded, read_file_bounded, MAX_INPUT_BYTES};
+pub use bounded::{
+    read_bounded, read_file_bounded, read_text_bounded, read_text_file_bounded, MAX_INPUT_BYTES,
+};
 pub use lock::LockedFile;
 pub use private::PrivateDir;
 pub use replace::{replace, Replace, ReplaceError, Written};

@@ -170,7 +170,13 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
             .map_err(attempt_error);
     }
     if !meta.is_file() {
-        return write_direct(&target, data, opts).map(|()| Written::Direct);
+        // The kernel's fs.protected_fifos, which would refuse sops's O_CREAT open here
+        // but never applies to keytap's (no O_CREAT on a file that exists): another
+        // user's FIFO or device in a sticky world-writable directory gets no plaintext.
+        if planted_in_shared_dir(dir, &meta).map_err(cannot_open)? {
+            return Err(cannot_open(Errno::ACCESS.into()));
+        }
+        return write_direct(&target, data, opts, &meta).map(|()| Written::Direct);
     }
     // sops's permission check: the file must be writable by this user.
     let file = OpenOptions::new()
@@ -248,11 +254,7 @@ pub fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
         match std::fs::symlink_metadata(&current) {
             Ok(m) if m.file_type().is_symlink() => {
                 let (dir, _) = split(&current)?;
-                let dir = std::fs::metadata(dir)?;
-                let planted_in_shared_dir = dir.mode() & 0o1002 == 0o1002
-                    && m.uid() != rustix::process::geteuid().as_raw()
-                    && m.uid() != dir.uid();
-                if planted_in_shared_dir {
+                if planted_in_shared_dir(dir, &m)? {
                     return Err(Errno::ACCESS.into());
                 }
                 let target = std::fs::read_link(&current)?;
@@ -267,6 +269,16 @@ pub fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
         }
     }
     Err(Errno::LOOP.into())
+}
+
+/// Whether `entry` (of `dir`) sits in a sticky world-writable directory (`/tmp`) and
+/// belongs neither to this user nor to the directory's owner: what the kernel's
+/// `protected_symlinks`/`protected_fifos` refuse to follow or open.
+fn planted_in_shared_dir(dir: &Path, entry: &Metadata) -> io::Result<bool> {
+    let dir = std::fs::metadata(dir)?;
+    Ok(dir.mode() & 0o1002 == 0o1002
+        && entry.uid() != rustix::process::geteuid().as_raw()
+        && entry.uid() != dir.uid())
 }
 
 fn split(target: &Path) -> io::Result<(&Path, &OsStr)> {
@@ -523,15 +535,30 @@ fn write_in_place(file: &File, data: &[u8], meta: &Metadata, contents: Contents)
 }
 
 /// Writes into a device or FIFO the way `os.Create` does.
-fn write_direct(target: &Path, data: &[u8], opts: &Replace<'_>) -> Result<(), ReplaceError> {
+/// Writes into a FIFO or device: the one looked at (`expected`), never a link swapped in
+/// for it since.
+fn write_direct(
+    target: &Path,
+    data: &[u8],
+    opts: &Replace<'_>,
+    expected: &Metadata,
+) -> Result<(), ReplaceError> {
+    let cannot_open = |source| ReplaceError::CannotOpen {
+        path: opts.path.to_path_buf(),
+        source,
+    };
     let mut f = OpenOptions::new()
         .write(true)
         .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(target)
-        .map_err(|source| ReplaceError::CannotOpen {
-            path: opts.path.to_path_buf(),
-            source,
-        })?;
+        .map_err(cannot_open)?;
+    let opened = f.metadata().map_err(cannot_open)?;
+    if (opened.dev(), opened.ino()) != (expected.dev(), expected.ino()) || opened.is_file() {
+        return Err(cannot_open(io::Error::other(
+            "it was replaced while being opened",
+        )));
+    }
     f.write_all(data)
         .and_then(|()| f.flush())
         .map_err(|source| ReplaceError::Write {
