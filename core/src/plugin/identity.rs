@@ -125,25 +125,17 @@ pub fn run(
                     }
                 }
             }
-            "request-public" => {
-                let answer = ui.request_public_string(&body_text());
-                let answer = answer.as_ref().map(|v| v.as_bytes());
-                send_answer(
-                    conn,
-                    answer,
-                    (&mut out.unanswered, &mut answered),
-                    asked_for,
-                )?;
-            }
-            "request-secret" => {
-                let answer = ui.request_passphrase(&body_text());
-                let answer = answer.as_ref().map(|v| v.expose_secret().as_bytes());
-                send_answer(
-                    conn,
-                    answer,
-                    (&mut out.unanswered, &mut answered),
-                    asked_for,
-                )?;
+            "request-public" | "request-secret" => {
+                let (public, secret);
+                let answer = if s.tag == "request-public" {
+                    public = ui.request_public_string(&body_text());
+                    public.as_ref().map(|v| v.as_bytes())
+                } else {
+                    secret = ui.request_passphrase(&body_text());
+                    secret.as_ref().map(|v| v.expose_secret().as_bytes())
+                };
+                let counts = (&mut out.unanswered, &mut answered);
+                send_answer(conn, answer, counts, asked_for)?;
             }
             "file-key" => {
                 let index = s
