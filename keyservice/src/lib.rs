@@ -16,6 +16,7 @@ pub mod client;
 pub mod listen;
 pub mod peer;
 pub mod server;
+mod sock_diag;
 
 /// Code generated from `proto/` at build time.
 #[allow(missing_docs, clippy::all)]

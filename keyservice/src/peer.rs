@@ -2,8 +2,9 @@
 //!
 //! sops's protocol has no authentication, and sops's own service answers whoever connects.
 //! keytap's holds PINs, so it asks the kernel who is at the other end: `SO_PEERCRED` on a
-//! unix socket; on loopback TCP, the owner of the client's socket as `/proc/net/tcp{,6}`
-//! lists it (both ends of a loopback connection live on this machine); a peer beyond
+//! unix socket; on loopback TCP, the owner of the client's socket as the kernel's
+//! sock_diag (or `/proc/net/tcp{,6}`) knows it (both ends of a loopback connection live
+//! on this machine); a peer beyond
 //! loopback is refused. `--allow-remote` turns the checks off: the user chose to serve
 //! whoever can reach the socket (a container's other uid, another machine).
 
@@ -68,8 +69,15 @@ fn is_loopback(ip: IpAddr) -> bool {
 }
 
 /// The uid owning the client end of a loopback connection: the socket whose local address
-/// is `peer` and whose remote address is `local` (the service's end).
+/// is `peer` and whose remote address is `local` (the service's end). Asked of sock_diag
+/// (one lookup); `/proc/net/tcp{,6}` only where the kernel cannot answer that way, as
+/// reading it takes time in every socket on the machine (another user can add thousands).
 fn loopback_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+    match crate::sock_diag::owner(peer, local) {
+        Some(crate::sock_diag::Lookup::Owner(uid)) => return Some(uid),
+        Some(crate::sock_diag::Lookup::Absent) => return None,
+        None => {}
+    }
     ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
         .find_map(|table| {
