@@ -45,15 +45,10 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Whether a command line runs the installer: `keytap install-secrets ...`, or keytap run
-/// as `sops-install-secrets` (a link of that name drops in for sops-nix's installer; the
-/// package's wrapper passes `install-secrets` itself).
-pub fn runs_installer(args: &[OsString]) -> bool {
-    installer_args(args).is_some()
-}
-
-/// The installer's own arguments (after `install-secrets`, or all of them when keytap
-/// runs as `sops-install-secrets`), when the command line runs it.
+/// The installer's own arguments when the command line runs it: after `keytap
+/// install-secrets`, or all of them when keytap runs as `sops-install-secrets` (a link of
+/// that name drops in for sops-nix's installer; the package's wrapper passes
+/// `install-secrets` itself).
 pub fn installer_args(args: &[OsString]) -> Option<&[OsString]> {
     if args.get(1).is_some_and(|arg| arg == "install-secrets") {
         return Some(&args[2..]);
@@ -74,7 +69,7 @@ impl Cli {
 
     fn parse_from_args(mut args: Vec<OsString>) -> Result<Cli, clap::Error> {
         spell_help_alias(&mut args);
-        if runs_installer(&args) {
+        if installer_args(&args).is_some() {
             if args.get(1).is_none_or(|arg| arg != "install-secrets") {
                 args.insert(1, "install-secrets".into());
             }

@@ -6,15 +6,30 @@
 
 use std::ffi::OsString;
 
-/// The flags sops-install-secrets defines and whether each takes a value, then keytap's
-/// key-service flags, which it also takes (not in the usage, as they are not sops-nix's).
-const FLAGS: [(&str, bool); 5] = [
-    ("check-mode", true),
-    ("ignore-passwd", false),
+/// keytap's key-service flags, which the installer takes beside sops-install-secrets's own
+/// (`go_flags::INSTALL_SECRETS`; not in the usage, as they are not sops-nix's), and
+/// whether each takes a value.
+const KEYTAP_FLAGS: [(&str, bool); 3] = [
     ("keyservice", true),
     ("enable-local-keyservice", false),
     ("decryption-order", true),
 ];
+
+/// Whether the installer's flag `name` takes a value; `None` for no such flag.
+fn takes_value(name: &str) -> Option<bool> {
+    let go = &crate::go_flags::INSTALL_SECRETS;
+    let named = |table: &[(&str, &str)]| table.iter().any(|(go_name, _)| *go_name == name);
+    if named(go.values) {
+        return Some(true);
+    }
+    if named(go.bools) {
+        return Some(false);
+    }
+    KEYTAP_FLAGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+}
 
 /// sops-install-secrets's `fs.Usage`, after the program's name.
 const USAGE_AFTER_NAME: &str = r#" [OPTION] manifest.json
@@ -50,7 +65,7 @@ pub fn refusal(args: &[OsString]) -> Option<Refusal> {
             Some((name, value)) => (name, Some(value)),
             None => (flag, None),
         };
-        let Some((_, takes_value)) = FLAGS.iter().find(|(n, _)| *n == name) else {
+        let Some(takes_value) = takes_value(name) else {
             return Some(match name {
                 "h" | "help" => Refusal::Help,
                 _ => Refusal::Error(format!("flag provided but not defined: -{name}")),

@@ -36,7 +36,7 @@ fn main() {
     let cli = match args::Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
-            let installer = args::runs_installer(&argv);
+            let installer = args::installer_args(&argv).is_some();
             let code = match e.use_stderr() {
                 false => 0,
                 true if installer && manifest_argument_error(&e) => 0,

@@ -60,12 +60,7 @@ fn check_uid(uid: u32, what: &str, root_too: bool) -> Result<(), Refusal> {
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    }
+    ip.to_canonical().is_loopback()
 }
 
 /// The uid owning the client end of a loopback connection: the socket whose local address
@@ -106,14 +101,7 @@ fn socket_owner(table: &str, local_end: SocketAddr, remote_end: SocketAddr) -> O
 /// Compares addresses as the kernel sees them: an IPv4 peer of an IPv6 socket is listed
 /// in its mapped form.
 fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
-    let canonical = |ip: IpAddr| match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
-    a.port() == b.port() && canonical(a.ip()) == canonical(b.ip())
+    a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
 }
 
 /// `0100007F:1388` (IPv4) or 32 hex digits and a port (IPv6). The kernel prints each 32-bit

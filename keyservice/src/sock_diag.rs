@@ -71,18 +71,13 @@ fn ask(client: SocketAddr, service: SocketAddr) -> Option<Lookup> {
 /// IPv4 addresses (mapped ones too: the client's own socket is then IPv4) go as
 /// `AF_INET`, the first 4 of 16 bytes.
 fn family_and_bytes(ip: IpAddr) -> (u8, [u8; 16]) {
-    let v4 = match ip {
-        IpAddr::V4(v4) => Some(v4),
-        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
-    };
-    match (v4, ip) {
-        (Some(v4), _) => {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
             let mut bytes = [0; 16];
             bytes[..4].copy_from_slice(&v4.octets());
             (AF_INET, bytes)
         }
-        (None, IpAddr::V6(v6)) => (AF_INET6, v6.octets()),
-        (None, IpAddr::V4(_)) => unreachable!("an IPv4 address is v4"),
+        IpAddr::V6(v6) => (AF_INET6, v6.octets()),
     }
 }
 

@@ -15,8 +15,6 @@ use crate::context;
 use crate::error::CliError;
 use crate::open::{open_file, OpenMode, Opened};
 
-/// The bytes `--extract` prints for a value of the first document: strings raw, other
-/// scalars in their text form, collections through the output store.
 /// sops's error for a file the output store cannot write, with its hint when that store
 /// is the binary one.
 fn dump_error(e: impl std::fmt::Display) -> CliError {
@@ -32,6 +30,8 @@ fn dump_error(e: impl std::fmt::Display) -> CliError {
     )
 }
 
+/// The bytes `--extract` prints for a value of the first document: strings raw, other
+/// scalars in their text form, collections through the output store.
 fn extract_bytes(
     value: &Value,
     later_docs: &[Branch],

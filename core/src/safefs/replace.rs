@@ -534,9 +534,8 @@ fn write_in_place(file: &File, data: &[u8], meta: &Metadata, contents: Contents)
     file.sync_all()
 }
 
-/// Writes into a device or FIFO the way `os.Create` does.
-/// Writes into a FIFO or device: the one looked at (`expected`), never a link swapped in
-/// for it since.
+/// Writes into a device or FIFO the way `os.Create` does, but only into the one looked at
+/// (`expected`), never a link swapped in for it since.
 fn write_direct(
     target: &Path,
     data: &[u8],
@@ -554,7 +553,7 @@ fn write_direct(
         .open(target)
         .map_err(cannot_open)?;
     let opened = f.metadata().map_err(cannot_open)?;
-    if (opened.dev(), opened.ino()) != (expected.dev(), expected.ino()) || opened.is_file() {
+    if (opened.dev(), opened.ino()) != (expected.dev(), expected.ino()) {
         return Err(cannot_open(io::Error::other(
             "it was replaced while being opened",
         )));
