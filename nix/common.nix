@@ -271,7 +271,8 @@ rec {
 
   # The installer's manifest (sops-nix's format): `secrets` and `templates` as attribute
   # sets, the module's own fields in `fields` (mount point, symlink path, user mode...),
-  # checked at build time by `validator`'s `keytap install-secrets --check-mode`.
+  # checked at build time by `validator`'s `sops-install-secrets -check-mode`, as sops-nix
+  # calls it (so that sops-nix's own installer package also serves as a validator).
   manifest =
     {
       name,
@@ -300,7 +301,7 @@ rec {
         // fields
       );
       checkPhase = ''
-        ${lib.getExe' validator "keytap"} install-secrets --check-mode=${
+        ${lib.getExe' validator "sops-install-secrets"} -check-mode=${
           if cfg.validateSopsFiles then "sopsfile" else "manifest"
         } "$out"
       '';

@@ -81,6 +81,8 @@ let
   hmConfig = config;
 
   keytap = lib.getExe' cfg.package "keytap";
+  # By sops-nix's name and flags (see the NixOS module).
+  installer = lib.getExe' cfg.package "sops-install-secrets";
 
   manifest = common.manifest {
     name = "manifest.json";
@@ -105,19 +107,19 @@ let
         if [[ ! -f ${escapedAgeKeyFile} ]]; then
           echo generating machine-specific age key...
           ${pkgs.coreutils}/bin/mkdir -p "$(${pkgs.coreutils}/bin/dirname ${escapedAgeKeyFile})"
-          ${keytap} keygen -o ${escapedAgeKeyFile}
+          ${pkgs.age}/bin/age-keygen -o ${escapedAgeKeyFile}
         fi
       ''
       + (
         if cfg.keyservice.enable then
           # The service holds the identities (and the PIN): the installer asks it only.
           ''
-            exec ${keytap} install-secrets --ignore-passwd --enable-local-keyservice=false \
-              --keyservice="${keyserviceUri}" ${manifest}
+            exec ${installer} -ignore-passwd -enable-local-keyservice=false \
+              -keyservice="${keyserviceUri}" ${manifest}
           ''
         else
           ''
-            exec ${keytap} install-secrets --ignore-passwd ${manifest}
+            exec ${installer} -ignore-passwd ${manifest}
           ''
       )
     )
@@ -367,7 +369,9 @@ in
           Environment = unitEnvironment cfg.environment;
           ExecStart = script;
         };
-        Install.WantedBy = [ "default.target" ];
+        # sops-nix's: a GnuPG home's agent and pinentry come with the graphical session.
+        Install.WantedBy =
+          if cfg.gnupg.home != null then [ "graphical-session-pre.target" ] else [ "default.target" ];
       };
 
       # Darwin: load secrets once on login.

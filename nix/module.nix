@@ -234,7 +234,9 @@ let
 
   # --- how the installer runs -------------------------------------------------------------
 
-  installer = lib.getExe' cfg.package "keytap";
+  # By sops-nix's name and flags: keytap's package links it to keytap, and sops-nix's own
+  # installer package still works as `sops.package`.
+  installer = lib.getExe' cfg.package "sops-install-secrets";
 
   askPasswordProgram = pkgs.writeShellScript "keytap-askpass" ''
     exec ${lib.getExe' config.systemd.package "systemd-ask-password"} --id=keytap:install-secrets -- "$1"
@@ -286,7 +288,7 @@ let
     };
     serviceConfig = {
       Type = "oneshot";
-      ExecStart = [ "${installer} install-secrets ${args}" ];
+      ExecStart = [ "${installer} ${args}" ];
       RemainAfterExit = true;
     };
   };
@@ -297,7 +299,7 @@ let
     deps: message: args:
     lib.stringAfter (deps ++ lib.optional cfg.age.generateKey "generate-age-key") ''
       [ -e /run/current-system ] || echo ${message}
-      ${withEnvironment "${installer} install-secrets ${args}"}
+      ${withEnvironment "${installer} ${args}"}
     ''
     // lib.optionalAttrs (config.system ? dryActivationScript) { supportsDryActivation = true; };
 
@@ -532,7 +534,7 @@ in
               wantedBy = [ "systemd-sysusers.service" ];
               before = [ "systemd-sysusers.service" ];
             }
-            // installerService "--ignore-passwd ${manifestForUsers}"
+            // installerService "-ignore-passwd ${manifestForUsers}"
           );
 
       system.activationScripts = mkMerge [
@@ -554,8 +556,8 @@ in
                 if [[ ! -f ${escapedKeyFile} ]]; then
                   echo generating machine-specific age key...
                   mkdir -p "$(dirname ${escapedKeyFile})"
-                  # keytap keygen writes the key with mode 0600.
-                  ${installer} keygen -o ${escapedKeyFile}
+                  # age-keygen sets 0600 by default, no need to chmod.
+                  ${pkgs.age}/bin/age-keygen -o ${escapedKeyFile}
                 fi
               ''
             );
@@ -563,7 +565,7 @@ in
         (mkIf (secretsForUsers != { } && !(sysusersEnabled || userbornEnabled)) {
           setupSecretsForUsers =
             installerScript [ "specialfs" ] "setting up secrets for users..."
-              "--ignore-passwd ${manifestForUsers}";
+              "-ignore-passwd ${manifestForUsers}";
 
           users.deps = [ "setupSecretsForUsers" ];
         })

@@ -6,7 +6,6 @@
   lib,
   stdenv ? { hostPlatform.isLinux = true; },
   rustPlatform,
-  runtimeShell,
   pkg-config ? null,
   pcsclite ? null,
   tpm2-tss ? null,
@@ -54,15 +53,10 @@ rustPlatform.buildRustPackage {
   # them, the build sandbox cannot.
   doCheck = false;
 
-  # `sops-install-secrets` for tools that call sops-nix's installer by name (keytap
-  # install-secrets reads its Go-style flags, `-check-mode=sopsfile`, itself, and names
-  # itself in messages by the argv[0] passed on, as the Go installer does).
+  # `sops-install-secrets`, as the modules and sops-nix's tools call the installer: keytap
+  # run by that name is the installer, with the Go installer's flags and messages.
   postInstall = lib.optionalString (pname == "keytap") ''
-    cat > $out/bin/sops-install-secrets <<EOF
-    #!${runtimeShell}
-    exec -a "\$0" $out/bin/keytap install-secrets "\$@"
-    EOF
-    chmod +x $out/bin/sops-install-secrets
+    ln -s keytap $out/bin/sops-install-secrets
   '';
 
   passthru = lib.optionalAttrs (keytapNeeds != null) { inherit keytapNeeds; };

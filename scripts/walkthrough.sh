@@ -182,6 +182,7 @@ chmod 700 "$work/run-user"
 tar -xzf "$root/../shared/vendor/nixpkgs-lib.tgz" -C "$work/vendor"
 tar -xzf "$root/../shared/vendor/home-manager-lib.tgz" -C "$work/vendor"
 ln -s "$keytap" "$work/hm-pkg/bin/keytap"
+ln -s "$keytap" "$work/hm-pkg/bin/sops-install-secrets"
 ln -s "$root/target/debug/age-plugin-yubikey" "$work/hm-plugins/bin/age-plugin-yubikey"
 if [ -f "$work/yubikey-identity.txt" ]; then
   echo "   (the YubiKey is plugged in again for the login)"

@@ -45,16 +45,23 @@ pub fn load_config() -> Result<Option<Config>, CliError> {
         .map_err(|(code, message)| CliError::new(code, message))
 }
 
+/// The config file sops would use with `--config` `flag`, chosen once per run: the lookup
+/// stats two names in up to 100 directories, and `stack_choice` asks before the command.
+pub fn chosen_config(flag: Option<&Path>) -> &'static config::ConfigChoice {
+    static CHOSEN: OnceLock<config::ConfigChoice> = OnceLock::new();
+    CHOSEN.get_or_init(|| config::choose_config(flag, None))
+}
+
 fn read_config() -> Result<Option<Config>, (i32, String)> {
     let flag = CONFIG_FLAG.get().and_then(|f| f.as_deref());
-    let choice = config::choose_config(flag, None);
+    let choice = chosen_config(flag);
     if let Some(w) = &choice.warning {
         eprintln!("{w}");
     }
-    match choice.path {
-        Some(path) => match crate::stack_choice::checked_bytes(&path) {
-            Some(bytes) => config::parse(&String::from_utf8_lossy(&bytes), &path),
-            None => config::load(&path),
+    match &choice.path {
+        Some(path) => match crate::stack_choice::checked_bytes(path) {
+            Some(bytes) => config::parse(&String::from_utf8_lossy(&bytes), path),
+            None => config::load(path),
         }
         .map(Some)
         .map_err(|e| (e.exit_code(), e.to_string())),

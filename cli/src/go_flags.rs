@@ -16,12 +16,20 @@ pub struct GoFlags {
     pub values: &'static [(&'static str, &'static str)],
     /// Boolean flags.
     pub bools: &'static [(&'static str, &'static str)],
+    /// Boolean flags that default to true: clap's spelling takes `=true` or `=false`.
+    pub true_bools: &'static [(&'static str, &'static str)],
 }
 
-/// sops-install-secrets's flags.
+/// sops-install-secrets's flags, and keytap's key-service flags beside them (not in its
+/// usage text, as they are not sops-nix's).
 pub const INSTALL_SECRETS: GoFlags = GoFlags {
-    values: &[("check-mode", "--check-mode")],
+    values: &[
+        ("check-mode", "--check-mode"),
+        ("keyservice", "--keyservice"),
+        ("decryption-order", "--decryption-order"),
+    ],
     bools: &[("ignore-passwd", "--ignore-passwd")],
+    true_bools: &[("enable-local-keyservice", "--enable-local-keyservice")],
 };
 
 /// A flag argument (`-name`, `--name`, either with `=value`): the flag without its
@@ -99,6 +107,9 @@ pub fn rewrite(args: Vec<OsString>, flags: &GoFlags) -> Vec<OsString> {
         } else if let Some(clap) = spelling(flags.bools) {
             let value = value.map(keytap_core::cipher::parse_go_bool);
             push_bool(&mut out, clap.into(), value, arg);
+        } else if let Some(clap) = spelling(flags.true_bools) {
+            // Its value is read as sops reads the flag's (strconv.ParseBool).
+            out.push(format!("{clap}={}", value.unwrap_or("true")).into());
         } else if matches!((name, value), ("h" | "help", None)) {
             out.push("--help".into());
         } else {
@@ -397,6 +408,35 @@ mod tests {
             ["--", "m.json"]
         );
         assert_eq!(rewritten(&["-help"]), ["--help"]);
+        // keytap's key-service flags, as the home-manager module passes them; local keys
+        // are used unless the flag says false.
+        assert_eq!(
+            rewritten(&[
+                "-enable-local-keyservice=false",
+                "-keyservice",
+                "unix:///run/k.sock",
+                "m.json"
+            ]),
+            [
+                "--enable-local-keyservice=false",
+                "--keyservice=unix:///run/k.sock",
+                "--",
+                "m.json"
+            ]
+        );
+        assert_eq!(
+            rewritten(&[
+                "-enable-local-keyservice",
+                "-decryption-order=age",
+                "m.json"
+            ]),
+            [
+                "--enable-local-keyservice=true",
+                "--decryption-order=age",
+                "--",
+                "m.json"
+            ]
+        );
     }
 
     #[test]
@@ -414,9 +454,9 @@ mod tests {
             ["--check-mode=-ignore-passwd", "--", "m.json"]
         );
         assert_eq!(
-            rewritten(&["-keyservice=unix:///s", "-ignore-passwd=maybe", "m.json"]),
+            rewritten(&["-bogus=unix:///s", "-ignore-passwd=maybe", "m.json"]),
             [
-                "-keyservice=unix:///s",
+                "-bogus=unix:///s",
                 "-ignore-passwd=maybe",
                 "--",
                 "m.json"

@@ -6,15 +6,6 @@
 
 use std::ffi::OsString;
 
-/// keytap's key-service flags, which the installer takes beside sops-install-secrets's own
-/// (`go_flags::INSTALL_SECRETS`; not in the usage, as they are not sops-nix's), and
-/// whether each takes a value.
-const KEYTAP_FLAGS: [(&str, bool); 3] = [
-    ("keyservice", true),
-    ("enable-local-keyservice", false),
-    ("decryption-order", true),
-];
-
 /// Whether the installer's flag `name` takes a value; `None` for no such flag.
 fn takes_value(name: &str) -> Option<bool> {
     let go = &crate::go_flags::INSTALL_SECRETS;
@@ -22,13 +13,7 @@ fn takes_value(name: &str) -> Option<bool> {
     if named(go.values) {
         return Some(true);
     }
-    if named(go.bools) {
-        return Some(false);
-    }
-    KEYTAP_FLAGS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| *v)
+    (named(go.bools) || named(go.true_bools)).then_some(false)
 }
 
 /// sops-install-secrets's `fs.Usage`, after the program's name.

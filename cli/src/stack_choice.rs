@@ -53,11 +53,9 @@ pub fn fits_main_stack(cli: &Cli) -> bool {
         return false;
     };
     let mut checked = vec![(file.clone(), bytes)];
-    if let Some(config) =
-        keytap_core::config::choose_config(cli.global.config.as_deref(), None).path
-    {
-        match read_within_budget(&config, &mut budget) {
-            Some(bytes) => checked.push((config, bytes)),
+    if let Some(config) = &crate::config_rules::chosen_config(cli.global.config.as_deref()).path {
+        match read_within_budget(config, &mut budget) {
+            Some(bytes) => checked.push((config.clone(), bytes)),
             None => return false,
         }
     }

@@ -6,7 +6,7 @@
 {
   lib,
   system ? "x86_64-linux",
-  # A directory with `bin/keytap` standing in for the keytap package (to run the login
+  # A directory with `bin/keytap` and `bin/sops-install-secrets` standing in for the keytap package (to run the login
   # script for real), else a fake store path.
   keytapDir ? null,
 }:
@@ -48,6 +48,7 @@ in
       sessionVariables = config.home.sessionVariables;
       # Where the scripts' coreutils are, for tests that run them with the real ones.
       coreutils = toString pkgs.coreutils;
+      age = toString pkgs.age;
       manifest =
         if ok then
           {

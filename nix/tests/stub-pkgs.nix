@@ -62,6 +62,7 @@ in
   keytap = fakePackage "keytap" { };
   systemd = fakePackage "systemd" { };
   coreutils = fakePackage "coreutils" { };
+  age = fakePackage "age" { };
   age-plugin-yubikey = fakePackage "age-plugin-yubikey" { };
   age-plugin-tpm = fakePackage "age-plugin-tpm" { };
   age-plugin-passphrase = fakePackage "age-plugin-passphrase" { };

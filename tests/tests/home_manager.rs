@@ -99,18 +99,18 @@ fn sops_nix_users_config_gives_sops_nix_paths_unit_and_manifest() {
     assert!(manifest["checkPhase"]
         .as_str()
         .unwrap()
-        .contains("/bin/keytap install-secrets --check-mode=sopsfile \"$out\""));
+        .contains("/bin/sops-install-secrets -check-mode=sopsfile \"$out\""));
     let text = script["text"].as_str().unwrap();
     assert!(
         text.contains(&format!(
-            "/bin/keytap install-secrets --ignore-passwd {}",
+            "/bin/sops-install-secrets -ignore-passwd {}",
             manifest["path"].as_str().unwrap()
         )),
         "{text}"
     );
-    // generateKey: keytap's keygen (an age key, 0600) when the key file is missing.
+    // generateKey: age-keygen (an age key, 0600) when the key file is missing, as sops-nix.
     assert!(
-        text.contains("/bin/keytap keygen -o /home/alice/.age-key.txt"),
+        text.contains("-age/bin/age-keygen -o /home/alice/.age-key.txt"),
         "{text}"
     );
 
@@ -130,7 +130,7 @@ fn sops_nix_users_config_gives_sops_nix_paths_unit_and_manifest() {
     assert!(v["manifest"]["checkPhase"]
         .as_str()
         .unwrap()
-        .contains("--check-mode=manifest"));
+        .contains("-check-mode=manifest"));
 }
 
 #[test]
@@ -232,7 +232,7 @@ fn the_key_service_is_a_socket_activated_user_unit_the_login_unit_uses() {
     let text = v["script"]["text"].as_str().unwrap();
     assert!(
         text.contains(
-            "--enable-local-keyservice=false \\\n  --keyservice=\"unix://${XDG_RUNTIME_DIR}/keytap/keyservice.sock\""
+            "-enable-local-keyservice=false \\\n  -keyservice=\"unix://${XDG_RUNTIME_DIR}/keytap/keyservice.sock\""
         ),
         "{text}"
     );
@@ -347,6 +347,11 @@ fn typos_and_wrong_types_are_rejected_with_the_module_systems_messages() {
     assert!(v["environment"]["SOPS_GPG_EXEC"]
         .as_str()
         .is_some_and(|p| p.ends_with("/bin/gpg")));
+    // sops-nix starts the unit with the graphical session then (gpg-agent's pinentry).
+    assert_eq!(
+        v["services"]["sops-nix"]["Install"]["WantedBy"],
+        serde_json::json!(["graphical-session-pre.target"])
+    );
     // Qubes split GPG: its client for GnuPG, the domain it asks.
     let v = linux(
         r#"sops.defaultSopsFile = "/etc/s.yaml"; sops.secrets.api = { };
@@ -420,9 +425,11 @@ impl Login {
         }
         // The workspace itself is root's 0700: the user may pass through it.
         std::fs::set_permissions(ws.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-        // The keytap "package": a directory with bin/keytap.
+        // The keytap "package": a directory with bin/keytap and its sops-install-secrets.
         std::fs::create_dir_all(ws.path("keytap-pkg/bin")).unwrap();
-        std::os::unix::fs::symlink(keytap_bin(), ws.path("keytap-pkg/bin/keytap")).unwrap();
+        for name in ["keytap", "sops-install-secrets"] {
+            std::os::unix::fs::symlink(keytap_bin(), ws.path("keytap-pkg/bin").join(name)).unwrap();
+        }
         Login {
             ws,
             uid,
@@ -497,7 +504,8 @@ impl Login {
             .as_str()
             .unwrap()
             .replace(manifest_path, manifest.to_str().unwrap())
-            .replace(v["coreutils"].as_str().unwrap(), "/usr");
+            .replace(v["coreutils"].as_str().unwrap(), "/usr")
+            .replace(v["age"].as_str().unwrap(), "/usr");
         let script = self.ws.script(
             "store/sops-nix-user",
             &format!("#!/bin/bash\nset -e\n{text}"),

@@ -148,7 +148,7 @@ fn a_sops_nix_users_config_reads_back_sops_nix_values() {
     // The installer runs from activation scripts, users' secrets before `users`.
     let setup = s["activation"]["setupSecrets"]["text"].as_str().unwrap();
     assert!(
-        setup.contains("bin/keytap install-secrets /nix/store/"),
+        setup.contains("bin/sops-install-secrets /nix/store/"),
         "{setup}"
     );
     assert!(setup.contains("export HOME='/var/empty'"), "{setup}");
@@ -160,7 +160,7 @@ fn a_sops_nix_users_config_reads_back_sops_nix_values() {
         .as_str()
         .unwrap();
     assert!(
-        for_users.contains("install-secrets --ignore-passwd /nix/store/"),
+        for_users.contains("bin/sops-install-secrets -ignore-passwd /nix/store/"),
         "{for_users}"
     );
     assert!(s["activation"]["usersDeps"]
@@ -213,7 +213,7 @@ fn a_sops_nix_users_config_reads_back_sops_nix_values() {
     assert!(s["manifest"]["checkPhase"]
         .as_str()
         .unwrap()
-        .contains("bin/keytap install-secrets --check-mode=sopsfile \"$out\""));
+        .contains("bin/sops-install-secrets -check-mode=sopsfile \"$out\""));
 
     // The installer parses what the module wrote (the build-time check the manifest
     // derivation runs; its sops files live in a store that does not exist here).
@@ -257,7 +257,7 @@ fn the_modules_manifest_installs_with_keytap() {
     assert!(s["manifest"]["checkPhase"]
         .as_str()
         .unwrap()
-        .contains("--check-mode=manifest"));
+        .contains("-check-mode=manifest"));
 
     // Point /run at the site and install both manifests, as the activation scripts do.
     let run = site.s(&site.ws.path("run"));
@@ -501,7 +501,7 @@ fn plugins_that_need_a_card_tpm_or_prompt_make_it_a_unit() {
     assert!(u["serviceConfig"]["ExecStart"][0]
         .as_str()
         .unwrap()
-        .contains("bin/keytap install-secrets /nix/store/"));
+        .contains("bin/sops-install-secrets /nix/store/"));
     assert_eq!(s["activation"]["setupSecrets"], Value::Null);
     // Users' secrets still come from the activation script, before pcscd: warned about.
     assert!(
@@ -565,7 +565,7 @@ fn plugins_that_need_a_card_tpm_or_prompt_make_it_a_unit() {
     assert!(fu["serviceConfig"]["ExecStart"][0]
         .as_str()
         .unwrap()
-        .contains("install-secrets --ignore-passwd"));
+        .contains("bin/sops-install-secrets -ignore-passwd /nix/store/"));
     assert_eq!(s["activation"]["setupSecretsForUsers"], Value::Null);
 
     // No plugins: the activation script, with the plugins' PATH as sops-nix sets it.
@@ -584,7 +584,7 @@ fn plugins_that_need_a_card_tpm_or_prompt_make_it_a_unit() {
     assert!(s["activation"]["generateAgeKey"]["text"]
         .as_str()
         .unwrap()
-        .contains("bin/keytap keygen -o /var/lib/sops-nix/key.txt"));
+        .contains("-age/bin/age-keygen -o /var/lib/sops-nix/key.txt"));
 }
 
 #[test]
@@ -689,12 +689,10 @@ fn the_flake_and_package_evaluate() {
         r#"(let
           drv = import {pkg} {{
             inherit lib;
-            runtimeShell = "/bin/bash";
             rustPlatform.buildRustPackage = args: args;
           }};
           plugin = name: import {pkg} {{
             inherit lib;
-            runtimeShell = "/bin/bash";
             rustPlatform.buildRustPackage = args: args;
             pkg-config = "pkg-config"; pcsclite = "pcsclite"; tpm2-tss = "tpm2-tss";
             pname = "age-plugin-${{name}}"; crate = "keytap-age-plugin-${{name}}";
@@ -721,13 +719,11 @@ fn the_flake_and_package_evaluate() {
         json!({"cargoBuildFlags": ["--package", "keytap-age-plugin-tpm"],
                "nativeBuildInputs": ["pkg-config"], "buildInputs": ["tpm2-tss"]})
     );
-    // Run the postInstall into a fake $out and call the wrapper with sops-nix's flags.
+    // Run the postInstall into a fake $out holding keytap, and call the installer by
+    // sops-nix's name with its flags: the Go installer's usage, named as it was called.
     let out = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(out.path().join("bin")).unwrap();
-    let fake = out.path().join("bin/keytap");
-    std::fs::write(&fake, "#!/bin/sh\nprintf '%s\\n' \"$@\"\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(keytap_e2e::keytap_bin(), out.path().join("bin/keytap")).unwrap();
     let st = Command::new("bash")
         .arg("-euc")
         .arg(v["postInstall"].as_str().unwrap())
@@ -735,16 +731,23 @@ fn the_flake_and_package_evaluate() {
         .status()
         .unwrap();
     assert!(st.success());
-    let r = Command::new(out.path().join("bin/sops-install-secrets"))
-        .args([
-            "-check-mode=sopsfile",
-            "-ignore-passwd",
-            "/nix/store/x-manifest.json",
-        ])
+    let installer = out.path().join("bin/sops-install-secrets");
+    assert_eq!(
+        std::fs::read_link(&installer).unwrap(),
+        Path::new("keytap"),
+        "a link within the package"
+    );
+    let r = Command::new(&installer)
+        .args(["-check-mode=sopsfile", "-ignore-passwd", "-h"])
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8(r.stdout).unwrap(),
-        "install-secrets\n-check-mode=sopsfile\n-ignore-passwd\n/nix/store/x-manifest.json\n"
+    let usage = String::from_utf8(r.stderr).unwrap();
+    assert!(
+        usage.starts_with(&format!(
+            "Usage: {} [OPTION] manifest.json\n",
+            installer.display()
+        )),
+        "{usage}"
     );
+    assert!(usage.contains("  -check-mode string"), "{usage}");
 }
