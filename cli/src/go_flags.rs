@@ -455,12 +455,7 @@ mod tests {
         );
         assert_eq!(
             rewritten(&["-bogus=unix:///s", "-ignore-passwd=maybe", "m.json"]),
-            [
-                "-bogus=unix:///s",
-                "-ignore-passwd=maybe",
-                "--",
-                "m.json"
-            ]
+            ["-bogus=unix:///s", "-ignore-passwd=maybe", "--", "m.json"]
         );
     }
 

@@ -1,6 +1,7 @@
 //! A remote key service as a key source: `--keyservice unix:///path` or `tcp://host:port`,
 //! parsed, dialled and reported the way sops's client does (plaintext HTTP/2, no call
-//! deadline, a connection that is only made on first use).
+//! deadline, a connection that is only made on first use), except that a service another
+//! local user runs is refused before anything is sent (see `peer`).
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -149,9 +150,9 @@ impl RemoteKeyService {
                     move |_: tonic::transport::Uri| {
                         let path = path.clone();
                         async move {
-                            Ok::<_, std::io::Error>(TokioIo::new(
-                                tokio::net::UnixStream::connect(path).await?,
-                            ))
+                            let stream = tokio::net::UnixStream::connect(path).await?;
+                            crate::peer::check_unix_server(&stream).map_err(refused)?;
+                            Ok::<_, std::io::Error>(TokioIo::new(stream))
                         }
                     },
                 )))
@@ -160,11 +161,31 @@ impl RemoteKeyService {
                 let endpoint = Endpoint::from_shared(format!("http://{addr}"))
                     .map_err(|e| format!("rpc error: code = Unavailable desc = {e}"))?
                     .connect_timeout(Duration::from_secs(20));
-                runtime().block_on(endpoint.connect())
+                let addr = addr.clone();
+                runtime().block_on(endpoint.connect_with_connector(tower::service_fn(
+                    move |_: tonic::transport::Uri| {
+                        let addr = addr.clone();
+                        async move {
+                            let stream = tokio::net::TcpStream::connect(addr).await?;
+                            stream.set_nodelay(true)?;
+                            crate::peer::check_tcp_server(&stream, Duration::from_secs(5))
+                                .await
+                                .map_err(refused)?;
+                            Ok::<_, std::io::Error>(TokioIo::new(stream))
+                        }
+                    },
+                )))
             }
         };
         let channel = result.map_err(|e| {
-            let io = std::error::Error::source(&e)
+            let source = std::error::Error::source(&e);
+            if let Some(refusal) = source.and_then(find_refusal) {
+                return format!(
+                    "refusing the key service at {}: {refusal}; no key was sent to it",
+                    self.uri
+                );
+            }
+            let io = source
                 .and_then(|s| find_io_error(s))
                 .map(|io| std::io::Error::new(io.kind(), io.to_string()))
                 .unwrap_or_else(|| std::io::Error::other(e.to_string()));
@@ -172,6 +193,27 @@ impl RemoteKeyService {
         })?;
         *slot = Some(channel.clone());
         Ok(channel)
+    }
+}
+
+/// A service refused by `peer`'s checks, carried through tonic's connector as an I/O error.
+fn refused(refusal: crate::peer::Refusal) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, refusal)
+}
+
+fn find_refusal(mut e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    loop {
+        if let Some(refusal) = e.downcast_ref::<crate::peer::Refusal>() {
+            return Some(refusal.to_string());
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<crate::peer::Refusal>())
+        {
+            return Some(inner.to_string());
+        }
+        e = e.source()?;
     }
 }
 

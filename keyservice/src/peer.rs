@@ -7,6 +7,11 @@
 //! on this machine); a peer beyond
 //! loopback is refused. `--allow-remote` turns the checks off: the user chose to serve
 //! whoever can reach the socket (a container's other uid, another machine).
+//!
+//! The client asks the same of the service it dialled ([`check_unix_server`],
+//! [`check_tcp_server`]): a data key sent to a socket another user took first (a path in
+//! `/tmp`, port 5000 while the real service was down) would be theirs. A service beyond
+//! loopback cannot be asked and is trusted, as sops trusts every service.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -19,6 +24,8 @@ impl std::fmt::Display for Refusal {
         f.write_str(&self.0)
     }
 }
+
+impl std::error::Error for Refusal {}
 
 /// Checks a unix-socket client: same user as the service, or root.
 pub fn check_unix(stream: &tokio::net::UnixStream) -> Result<(), Refusal> {
@@ -48,6 +55,57 @@ pub fn check_tcp(stream: &tokio::net::TcpStream) -> Result<(), Refusal> {
     }
 }
 
+/// Checks the service at the other end of a unix socket the client dialled: the user's
+/// own, or root's.
+pub fn check_unix_server(stream: &tokio::net::UnixStream) -> Result<(), Refusal> {
+    let credentials = stream
+        .peer_cred()
+        .map_err(|e| Refusal(format!("it is served by an unknown user ({e})")))?;
+    check_server_uid(credentials.uid())
+}
+
+/// Checks the service at the other end of a TCP connection the client made: on loopback,
+/// the owner of the service's socket must be the user or root. The kernel tells the owner
+/// once the service has accepted the connection (until then the socket is nobody's, or
+/// root's on older kernels), which a live service does at once: asked again for up to
+/// `patience`.
+pub async fn check_tcp_server(
+    stream: &tokio::net::TcpStream,
+    patience: std::time::Duration,
+) -> Result<(), Refusal> {
+    let (service, local) = match (stream.peer_addr(), stream.local_addr()) {
+        (Ok(service), Ok(local)) => (service, local),
+        _ => return Err(Refusal("its address is unknown".into())),
+    };
+    if !is_loopback(service.ip()) {
+        return Ok(());
+    }
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        if let Some(uid) = loopback_owner(service, local) {
+            return check_server_uid(uid);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Refusal(
+                "the kernel does not say which user serves it (it has not accepted the connection)"
+                    .into(),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+fn check_server_uid(uid: u32) -> Result<(), Refusal> {
+    let ours = rustix::process::geteuid().as_raw();
+    if uid == ours || uid == 0 {
+        Ok(())
+    } else {
+        Err(Refusal(format!(
+            "it is served by uid {uid}, not by you (uid {ours}) or root"
+        )))
+    }
+}
+
 fn check_uid(uid: u32, what: &str, root_too: bool) -> Result<(), Refusal> {
     let ours = rustix::process::geteuid().as_raw();
     if uid == ours || (root_too && uid == 0) {
@@ -63,8 +121,8 @@ fn is_loopback(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
 
-/// The uid owning the client end of a loopback connection: the socket whose local address
-/// is `peer` and whose remote address is `local` (the service's end). Asked of sock_diag
+/// The uid owning the other end of a loopback connection: the socket whose local address
+/// is `peer` and whose remote address is `local` (this end). Asked of sock_diag
 /// (one lookup); `/proc/net/tcp{,6}` only where the kernel cannot answer that way, as
 /// reading it takes time in every socket on the machine (another user can add thousands).
 fn loopback_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
@@ -161,6 +219,34 @@ mod tests {
             assert_eq!(check_tcp(&client.unwrap()), Ok(()));
             let (one, _other) = tokio::net::UnixStream::pair().unwrap();
             assert_eq!(check_unix(&one), Ok(()));
+            assert_eq!(check_unix_server(&one), Ok(()));
+        });
+    }
+
+    #[test]
+    fn a_client_waits_for_the_service_to_accept_then_knows_it() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let patience = std::time::Duration::from_secs(5);
+            // Never accepted: nobody is known to serve it.
+            let unaccepted = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let short = std::time::Duration::from_millis(50);
+            assert!(check_tcp_server(&unaccepted, short).await.is_err());
+            // Accepted meanwhile: this process serves it.
+            let (_first, _) = listener.accept().await.unwrap();
+            let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+            let accepting = async {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                listener.accept().await.unwrap()
+            };
+            let (client, _served) = tokio::join!(client, accepting);
+            assert_eq!(check_tcp_server(&client.unwrap(), patience).await, Ok(()));
         });
     }
 

@@ -205,3 +205,67 @@ fn the_socket_is_never_made_where_another_user_could_swap_it() {
         "someone else's file"
     );
 }
+
+/// A key service another local user runs where the user's was expected (a socket path in
+/// a shared directory, a loopback port taken first), even one that would serve anyone:
+/// the client asks the kernel who serves it and sends it nothing. (sops sends it the data
+/// key of every file it encrypts.)
+#[test]
+fn a_service_another_user_runs_is_sent_no_key() {
+    let ws = shared_secrets();
+    let shared = ws.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let nobodys_service = |network: &str, address: &str| {
+        let mut child = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(keytap_bin())
+            .args(["--verbose", "keyservice", "--allow-remote", "--network"])
+            .args([network, "--address", address])
+            .env("HOME", ws.path("shared"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        (child, lines)
+    };
+    let encrypt_through = |uri: &str| {
+        ws.run(keytap_bin().to_str().unwrap(), |c| {
+            c.args(["encrypt", "--enable-local-keyservice=false"])
+                .arg(format!("--keyservice={uri}"))
+                .args(["--age", &ws.recipient, "plain.yaml"]);
+        })
+    };
+    let socket = shared.join("ks.sock");
+    let (mut unix, unix_log) = nobodys_service("unix", socket.to_str().unwrap());
+    let (mut tcp, mut tcp_log) = nobodys_service("tcp", "127.0.0.1:0");
+    let tcp_uri = tcp_log
+        .by_ref()
+        .find_map(|l| l.unwrap().split("listening on ").nth(1).map(String::from))
+        .expect("the service says where it listens");
+    for uri in [format!("unix://{}", socket.display()), tcp_uri] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !socket.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let r = encrypt_through(&uri);
+        assert_ne!(r.code, 0, "{}", r.out());
+        r.assert_stderr_has(&format!(
+            "refusing the key service at {uri}: it is served by uid 65534, not by you (uid 0) or root; no key was sent to it"
+        ));
+        assert!(!r.out().contains("ENC["), "{}", r.out());
+    }
+    for child in [&mut unix, &mut tcp] {
+        let _ = std::process::Command::new("kill")
+            .arg(child.id().to_string())
+            .status();
+        let _ = child.wait();
+    }
+    // Neither service was asked anything.
+    let log: Vec<String> = unix_log.chain(tcp_log).map_while(Result::ok).collect();
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("encrypt") || l.contains("request")),
+        "{log:?}"
+    );
+}
