@@ -39,8 +39,12 @@ pub fn fits_main_stack(cli: &Cli) -> bool {
             ..
         }))) if files.len() == 1 && !common.in_place => &files[0],
         Some(
-            Command::ExecEnv(Lazy(ExecEnvArgs { file, .. }))
-            | Command::ExecFile(Lazy(ExecFileArgs { file, .. })),
+            Command::ExecEnv(Lazy(ExecEnvArgs {
+                file: Some(file), ..
+            }))
+            | Command::ExecFile(Lazy(ExecFileArgs {
+                file: Some(file), ..
+            })),
         ) => file,
         _ => return false,
     };
@@ -72,13 +76,13 @@ pub fn names_a_large_file(cli: &Cli) -> bool {
     let files: Vec<&Path> = match &cli.command {
         Some(Command::Encrypt(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
         Some(Command::Decrypt(Lazy(a))) => a.files.iter().map(PathBuf::as_path).collect(),
-        Some(Command::Edit(Lazy(a))) => vec![&a.file],
+        Some(Command::Edit(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
         Some(Command::Set(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
         Some(Command::Unset(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
         Some(Command::Rotate(Lazy(a))) => a.files.iter().map(PathBuf::as_path).collect(),
         Some(Command::Updatekeys(Lazy(a))) => a.files.iter().map(PathBuf::as_path).collect(),
-        Some(Command::ExecEnv(Lazy(a))) => vec![&a.file],
-        Some(Command::ExecFile(Lazy(a))) => vec![&a.file],
+        Some(Command::ExecEnv(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
+        Some(Command::ExecFile(Lazy(a))) => a.file.iter().map(PathBuf::as_path).collect(),
         Some(Command::Merge(Lazy(a))) => vec![&a.base, &a.ours, &a.theirs],
         _ => return false,
     };

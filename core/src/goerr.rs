@@ -60,9 +60,10 @@ pub fn exit_reason(status: std::process::ExitStatus) -> String {
     format!("signal: {name}")
 }
 
-/// How Go's `os/exec` words a command that could not be started.
+/// How Go's `os/exec` words a command that could not be started: a bare name is looked
+/// up in `$PATH` first, a path is started as it is.
 pub fn start_reason(program: &str, e: &std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::NotFound {
+    if e.kind() == std::io::ErrorKind::NotFound && !program.contains('/') {
         format!("exec: \"{program}\": executable file not found in $PATH")
     } else {
         format!("fork/exec {program}: {}", io_reason(e))

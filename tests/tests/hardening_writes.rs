@@ -4,6 +4,7 @@
 //! `setpriv` to act as `nobody` where the user's rights matter.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use keytap_e2e::{keytap_bin, Run, Workspace};
@@ -522,7 +523,9 @@ fn every_catchable_terminating_signal_removes_the_plaintext_copy() {
         assert_eq!(status.code(), Some(code), "{signal}");
         assert_eq!(left(), 0, "{signal}: the plaintext copy was left behind");
     }
-    // edit's copy, on SIGQUIT (Ctrl-\), whose default would also dump memory to a core.
+    // edit's copy, on SIGQUIT (Ctrl-\), whose default would also dump memory to a core,
+    // sent to keytap and its editor alike (a terminal signals its foreground group): the
+    // editor ends too, and so does its directory.
     let editor = ws.write(
         "editor.sh",
         format!(
@@ -531,25 +534,65 @@ fn every_catchable_terminating_signal_removes_the_plaintext_copy() {
         ),
     );
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut child = ws
-        .command(keytap_bin())
-        .args(["edit", "s.yaml"])
-        .env("TMPDIR", &tmp)
-        .env("EDITOR", &editor)
-        .spawn()
-        .unwrap();
-    wait_for(&ws.path("editing"));
-    assert_eq!(left(), 1);
+    let edit = || {
+        let _ = std::fs::remove_file(ws.path("editing"));
+        let child = ws
+            .command(keytap_bin())
+            .args(["edit", "s.yaml"])
+            .env("TMPDIR", &tmp)
+            .env("EDITOR", &editor)
+            .process_group(0)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for(&ws.path("editing"));
+        assert_eq!(left(), 1);
+        child
+    };
+    let child = edit();
+    let group = format!("-{}", child.id());
     std::process::Command::new("kill")
-        .args(["-QUIT", &child.id().to_string()])
+        .args(["-QUIT", "--", &group])
         .status()
         .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(131));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(131));
+    assert_eq!(left(), 0, "edit's copy was left behind");
+    // An editor that outlives keytap (one ignoring the signal; a GUI editor's server): the
+    // copy goes, its directory stays, empty and private, so that no one else can make a
+    // directory by that name in a shared /tmp and receive the editor's next save.
+    let mut child = edit();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    let kept: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert_eq!(kept.len(), 1, "the editor's directory is kept");
+    let dir = kept[0].path();
+    let meta = std::fs::symlink_metadata(&dir).unwrap();
+    assert!(meta.is_dir() && meta.mode() & 0o777 == 0o700);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "the copy is gone"
+    );
+    // The editor holds keytap's stderr open: its end ends the stream.
     let editor_pid = std::fs::read_to_string(ws.path("editing")).unwrap();
     let _ = std::process::Command::new("kill")
         .args(["-KILL", editor_pid.trim()])
         .status();
-    assert_eq!(left(), 0, "edit's copy was left behind");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "The editor is still running: its directory {} is kept",
+            dir.display()
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_dir(&dir).unwrap();
     assert_eq!(
         decrypted(&ws, &ws.path("s.yaml")),
         "one",

@@ -346,7 +346,7 @@ fn legacy_modes_together_and_missing_files_as_in_sops() {
 }
 
 #[test]
-fn argument_counts_and_missing_files_of_set_unset_and_groups_as_in_sops() {
+fn argument_counts_and_missing_files_of_each_command_as_in_sops() {
     let ws = Workspace::new();
     ws.write("enc.yaml", ws.encrypt_plain("plain.yaml", "a: 1\n"));
     let before = ws.read("enc.yaml");
@@ -363,6 +363,14 @@ fn argument_counts_and_missing_files_of_set_unset_and_groups_as_in_sops() {
         ],
         &["groups", "add", "--age", &ws.recipient],
         &["groups", "delete", "0"],
+        &["groups", "delete", "--file", "enc.yaml", "-i"],
+        &["groups", "delete", "--file", "enc.yaml", "-i", "0", "1"],
+        &["edit"],
+        &["rotate", "-i"],
+        &["exec-env", "enc.yaml"],
+        &["exec-env", "enc.yaml", "true", "extra"],
+        &["exec-file"],
+        &["exec-file", "enc.yaml", "cat {}", "extra"],
     ] {
         let (ours, theirs) = (ws.keytap(line), ws.sops(line));
         assert_eq!(ours.code, theirs.code, "{line:?}: {}", ours.stderr);

@@ -54,8 +54,8 @@ pub struct EditArgs {
     /// Do not check the MAC.
     #[arg(long)]
     pub ignore_mac: bool,
-    /// The file to edit.
-    pub file: PathBuf,
+    /// The file to edit (without it, sops's "no file specified").
+    pub file: Option<PathBuf>,
     /// Further arguments, which sops ignores with a warning.
     #[arg(hide = true)]
     pub ignored: Vec<OsString>,
@@ -131,7 +131,6 @@ pub struct RotateArgs {
     #[arg(long)]
     pub ignore_mac: bool,
     /// The file (with -i, several: their keys are unwrapped in one plugin session).
-    #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
 
@@ -150,7 +149,6 @@ pub struct UpdatekeysArgs {
     #[command(flatten)]
     pub keyservice: KeyServiceArgs,
     /// The files.
-    #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
 
@@ -202,10 +200,13 @@ pub struct ExecEnvArgs {
     /// Run the command as this user (keytap switches to it after decrypting; needs root).
     #[arg(long)]
     pub user: Option<String>,
-    /// The file.
-    pub file: PathBuf,
+    /// The file (it and the command are checked as sops checks them: two arguments).
+    pub file: Option<PathBuf>,
     /// The command (run with `sh -c`).
-    pub command: OsString,
+    pub command: Option<OsString>,
+    /// Arguments past the command, which sops refuses.
+    #[arg(hide = true)]
+    pub extra: Vec<OsString>,
 }
 
 // `keytap exec-file`.
@@ -232,10 +233,13 @@ pub struct ExecFileArgs {
     /// File name of the plaintext inside its private directory.
     #[arg(long)]
     pub filename: Option<OsString>,
-    /// The file.
-    pub file: PathBuf,
+    /// The file (it and the command are checked as sops checks them: two arguments).
+    pub file: Option<PathBuf>,
     /// The command; `{}` is replaced by the plaintext's path.
-    pub command: OsString,
+    pub command: Option<OsString>,
+    /// Arguments past the command, which sops refuses.
+    #[arg(hide = true)]
+    pub extra: Vec<OsString>,
 }
 
 // `keytap groups`.
@@ -429,5 +433,8 @@ pub struct GroupsDeleteArgs {
     #[arg(long = "shamir-secret-sharing-threshold", value_parser = crate::go_flags::parse_go_count)]
     pub shamir_threshold: Option<usize>,
     /// The group's index.
-    pub index: String,
+    pub index: Option<String>,
+    /// Arguments past the index, which sops refuses.
+    #[arg(hide = true)]
+    pub extra: Vec<OsString>,
 }

@@ -197,17 +197,27 @@ pub fn run(
     let original = hash(&tmp)?;
 
     loop {
-        let status = editor_command(&tmp)?.status().map_err(|e| {
+        let mut editor = editor_command(&tmp)?;
+        let could_not_run = |reason: String| {
             CliError::new(
                 exit_code::NO_EDITOR_FOUND,
-                format!("Could not run editor: {e}"),
+                format!("Could not run editor: {reason}"),
             )
+        };
+        let mut child = editor.spawn().map_err(|e| {
+            let program = editor.get_program().to_string_lossy();
+            could_not_run(keytap_core::goerr::start_reason(&program, &e))
         })?;
+        let status = {
+            let _watched = crate::cleanup::watch_editor(child.id());
+            child.wait()
+        }
+        .map_err(|e| could_not_run(e.to_string()))?;
+        if std::os::unix::process::ExitStatusExt::signal(&status).is_some() {
+            crate::cleanup::yield_to_interruption();
+        }
         if !status.success() {
-            return Err(CliError::new(
-                exit_code::NO_EDITOR_FOUND,
-                format!("Could not run editor: {status}"),
-            ));
+            return Err(could_not_run(keytap_core::goerr::exit_reason(status)));
         }
         if hash(&tmp)? == original {
             return Err(CliError::new(

@@ -60,28 +60,13 @@ fn run_child(mut cmd: Command) -> Result<i32, CliError> {
     // Like sops: Go's exec error for a failed child, and its exit code (255 after a signal).
     match status.code() {
         Some(0) => Ok(0),
-        Some(code) => {
-            eprintln!("exit status {code}");
-            Ok(code)
+        code => {
+            if code.is_none() {
+                crate::cleanup::yield_to_interruption();
+            }
+            eprintln!("{}", keytap_core::goerr::exit_reason(status));
+            Ok(code.unwrap_or(255))
         }
-        None => {
-            use std::os::unix::process::ExitStatusExt;
-            eprintln!("signal: {}", signal_name(status.signal().unwrap_or(0)));
-            Ok(255)
-        }
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGKILL => "killed",
-        libc::SIGTERM => "terminated",
-        libc::SIGINT => "interrupt",
-        libc::SIGSEGV => "segmentation fault",
-        libc::SIGABRT => "aborted",
-        libc::SIGHUP => "hangup",
-        libc::SIGPIPE => "broken pipe",
-        _ => "killed by a signal",
     }
 }
 

@@ -26,8 +26,16 @@ fn refuse_foreign_keys(add: &GroupsAddArgs) -> Result<(), CliError> {
 
 /// Runs `groups add` or `groups delete`.
 pub fn run(action: GroupsAction) -> Result<i32, CliError> {
-    if let GroupsAction::Add(Lazy(add)) = &action {
-        refuse_foreign_keys(add)?;
+    match &action {
+        GroupsAction::Add(Lazy(add)) => refuse_foreign_keys(add)?,
+        GroupsAction::Delete(Lazy(GroupsDeleteArgs { index, extra, .. })) => {
+            if index.is_none() || !extra.is_empty() {
+                return Err(CliError::new(
+                    exit_code::GENERIC,
+                    "error: exactly one positional argument (index) required",
+                ));
+            }
+        }
     }
     let (file, in_place, threshold) = match &action {
         GroupsAction::Add(Lazy(GroupsAddArgs {
@@ -99,6 +107,7 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
             }
         }
         GroupsAction::Delete(Lazy(GroupsDeleteArgs { index, .. })) => {
+            let index = index.as_deref().unwrap_or_default();
             let i: usize = index.parse().map_err(|_| {
                 CliError::new(
                     exit_code::GENERIC,

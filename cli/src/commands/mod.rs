@@ -20,6 +20,9 @@ mod updatekeys;
 
 pub use install_secrets::program_name as install_secrets_program_name;
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
 use crate::args::*;
 use crate::error::CliError;
 use keytap_core::error::exit_code;
@@ -72,6 +75,12 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             file,
             ignored,
         }))) => {
+            let Some(file) = file else {
+                return Err(CliError::new(
+                    exit_code::NO_FILE_SPECIFIED,
+                    "Error: no file specified",
+                ));
+            };
             warn_ignored_positionals(&ignored);
             edit::run(&common, &keys, ignore_mac, show_master_keys, &file)
         }
@@ -136,7 +145,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             ignore_mac,
             files,
             ..
-        }))) => rotate::run(
+        }))) if !files.is_empty() => rotate::run(
             &common,
             &key_changes,
             ignore_mac,
@@ -150,6 +159,10 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             files,
             ..
         }))) => updatekeys::run(yes, dry_run, input_type.as_deref(), &files),
+        Some(Command::Rotate(_)) => Err(CliError::new(
+            exit_code::NO_FILE_SPECIFIED,
+            "Error: no file specified",
+        )),
         Some(Command::Publish(Lazy(args))) => publish::run(&args),
         Some(Command::Filestatus(Lazy(FilestatusArgs {
             input_type, file, ..
@@ -167,8 +180,10 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             user,
             file,
             command,
+            extra,
             ..
         }))) => {
+            let (file, command) = exec_arguments(file, command, &extra)?;
             let launch = exec::Launch {
                 user: user.as_deref(),
                 background,
@@ -185,20 +200,24 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             filename,
             file,
             command,
+            extra,
             ..
-        }))) => exec::run_file(
-            input_type.as_deref(),
-            output_type.as_deref(),
-            filename.as_deref(),
-            &file,
-            &command,
-            no_fifo,
-            &exec::Launch {
-                user: user.as_deref(),
-                background,
-                same_process: false,
-            },
-        ),
+        }))) => {
+            let (file, command) = exec_arguments(file, command, &extra)?;
+            exec::run_file(
+                input_type.as_deref(),
+                output_type.as_deref(),
+                filename.as_deref(),
+                &file,
+                &command,
+                no_fifo,
+                &exec::Launch {
+                    user: user.as_deref(),
+                    background,
+                    same_process: false,
+                },
+            )
+        }
         Some(Command::Groups(GroupsArgs { action })) => groups::run(action),
         Some(Command::Completion(Lazy(CompletionArgs { shell }))) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -280,6 +299,21 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             ..
         }))) => install_secrets::run(&check_mode, ignore_passwd, &manifest),
         None => legacy(cli),
+    }
+}
+
+/// exec-env's and exec-file's file and command: exactly two arguments, as sops takes them.
+fn exec_arguments(
+    file: Option<PathBuf>,
+    command: Option<OsString>,
+    extra: &[OsString],
+) -> Result<(PathBuf, OsString), CliError> {
+    match (file, command) {
+        (Some(file), Some(command)) if extra.is_empty() => Ok((file, command)),
+        _ => Err(CliError::new(
+            exit_code::GENERIC,
+            "error: missing file to decrypt",
+        )),
     }
 }
 
