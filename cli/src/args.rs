@@ -330,8 +330,9 @@ pub struct CommonArgs {
     /// Write the result back to the input file (atomically).
     #[arg(short = 'i', long = "in-place")]
     pub in_place: bool,
-    /// Write the result to this file instead of stdout (atomically).
-    #[arg(long, value_name = "PATH")]
+    /// Write the result to this file instead of stdout (atomically; empty: stdout, as in
+    /// sops).
+    #[arg(long, value_name = "PATH", value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub output: Option<PathBuf>,
     /// Input format: yaml, json, dotenv, ini or binary (default: from the extension).
     #[arg(long, value_name = "TYPE")]

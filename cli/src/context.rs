@@ -379,7 +379,12 @@ pub fn check_target(
             "Error: cannot use --in-place when reading from stdin",
         ));
     }
-    if common.in_place && common.output.is_some() {
+    if common.in_place
+        && common
+            .output
+            .as_ref()
+            .is_some_and(|o| !o.as_os_str().is_empty())
+    {
         return Err(CliError::new(
             exit_code::CONFLICTING_PARAMETERS,
             "Error: cannot operate on both --output and --in-place",

@@ -95,7 +95,7 @@ pub fn write_result(
 ) -> Result<(), CliError> {
     if common.in_place {
         write_file(file, data, contents, Destination::InPlace, locked)
-    } else if let Some(out) = &common.output {
+    } else if let Some(out) = common.output.as_ref().filter(|o| !o.as_os_str().is_empty()) {
         write_file(out, data, contents, Destination::Output, false)
     } else {
         write_stdout(data)

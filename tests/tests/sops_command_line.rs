@@ -371,6 +371,8 @@ fn argument_counts_and_missing_files_of_each_command_as_in_sops() {
         &["exec-env", "enc.yaml", "true", "extra"],
         &["exec-file"],
         &["exec-file", "enc.yaml", "cat {}", "extra"],
+        &["decrypt", "--output", "nodir/x.yaml", "enc.yaml"],
+        &["decrypt", "--output", "enc.yaml/x", "enc.yaml"],
     ] {
         let (ours, theirs) = (ws.keytap(line), ws.sops(line));
         assert_eq!(ours.code, theirs.code, "{line:?}: {}", ours.stderr);
@@ -463,4 +465,59 @@ fn publish_is_checked_as_sops_checks_it_and_never_taken_for_a_file_to_edit() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     run.assert_stderr_has("keytap does not publish s.yaml to Vault sops/ at http://127.0.0.1:1");
     assert!(!ws.path("publish").exists());
+}
+
+/// An editor that is missing, fails or dies: sops's exit code (201) and its Go wording.
+#[test]
+fn editor_failures_read_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("enc.yaml", ws.encrypt_plain("plain.yaml", "a: 1\n"));
+    let before = ws.read("enc.yaml");
+    for (name, body) in [("fail.sh", "exit 3"), ("killed.sh", "kill -9 $$")] {
+        let script = ws.write(name, format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    for editor in [
+        "nonexistent-editor",
+        "./missing.sh",
+        "./fail.sh",
+        "./killed.sh",
+    ] {
+        let run = |program: &str| {
+            Run::from(
+                ws.command(program)
+                    .env("EDITOR", editor)
+                    .env("SOPS_DISABLE_VERSION_CHECK", "1")
+                    .args(["edit", "enc.yaml"])
+                    .output()
+                    .unwrap(),
+            )
+        };
+        let (ours, theirs) = (run(keytap_e2e::keytap_bin().to_str().unwrap()), run("sops"));
+        assert_eq!((ours.code, theirs.code), (201, 201), "{editor}");
+        assert_eq!(ours.stderr.trim(), theirs.stderr.trim(), "{editor}");
+        assert_eq!(ws.read("enc.yaml"), before, "{editor}");
+    }
+}
+
+/// An empty `--output` is stdout and an empty `--user` no user, as sops reads them.
+#[test]
+fn empty_output_and_user_flags_are_unset_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("enc.yaml", ws.encrypt_plain("plain.yaml", "a: 1\n"));
+    for line in [
+        &["decrypt", "--output", "", "enc.yaml"][..],
+        &["exec-env", "--user", "", "enc.yaml", "echo $a"],
+        &["exec-file", "--user", "", "enc.yaml", "cat {}"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(
+            (ours.code, ours.out()),
+            (0, theirs.out()),
+            "{line:?}: {}",
+            ours.stderr
+        );
+        assert_eq!(theirs.code, 0, "{line:?}");
+    }
 }

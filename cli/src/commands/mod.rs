@@ -185,7 +185,8 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         }))) => {
             let (file, command) = exec_arguments(file, command, &extra)?;
             let launch = exec::Launch {
-                user: user.as_deref(),
+                // sops: an empty user is no user.
+                user: user.as_deref().filter(|u| !u.is_empty()),
                 background,
                 same_process,
             };
@@ -212,7 +213,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 &command,
                 no_fifo,
                 &exec::Launch {
-                    user: user.as_deref(),
+                    user: user.as_deref().filter(|u| !u.is_empty()),
                     background,
                     same_process: false,
                 },

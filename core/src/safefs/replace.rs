@@ -339,7 +339,10 @@ fn remove_stale_temps(dir: &Path, name: &OsStr) {
 
 fn impossible_or_failed(e: Errno) -> Attempt {
     match e {
-        Errno::ACCESS | Errno::PERM | Errno::ROFS => Attempt::Impossible(e.into()),
+        // A missing directory too: sops's open of the file fails there (exit 3).
+        Errno::ACCESS | Errno::PERM | Errno::ROFS | Errno::NOENT | Errno::NOTDIR => {
+            Attempt::Impossible(e.into())
+        }
         _ => Attempt::Failed(e.into()),
     }
 }
