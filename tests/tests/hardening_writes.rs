@@ -287,7 +287,7 @@ fn make_fifo(path: &Path) {
 /// the kernel's `fs.protected_symlinks` would refuse it to sops: neither into a file of
 /// theirs (which would get the plaintext) nor onto a file of root's (overwritten).
 #[test]
-fn another_users_link_in_a_sticky_directory_is_not_followed() {
+fn another_users_link_or_fifo_in_a_shared_directory_gets_no_plaintext() {
     let ws = with_secrets();
     let shared = ws.path("shared");
     let theirs = ws.path("theirs");
@@ -344,6 +344,45 @@ fn another_users_link_in_a_sticky_directory_is_not_followed() {
     assert!(std::fs::read_to_string(ws.path("mine.yaml"))
         .unwrap()
         .contains("a: one"));
+
+    // A directory others can write without the sticky bit, where the kernel protects
+    // nothing (and sops follows and opens whatever is there): another user's link to a
+    // file of theirs, or their FIFO (write-only for others: keytap opens it write-only),
+    // gets no plaintext either. Encrypted output still follows the link, as with sops.
+    let open = ws.path("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let link = open.join("out.yaml");
+    std::os::unix::fs::symlink(&their_file, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    let fifo = open.join("fifo.yaml");
+    make_fifo(&fifo);
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o622)).unwrap();
+    std::os::unix::fs::lchown(&fifo, Some(65534), Some(65534)).unwrap();
+    for (path, says) in [
+        (&link, "it is a link of another user (uid 65534)"),
+        (
+            &fifo,
+            "it belongs to another user (uid 65534), who could read the plaintext",
+        ),
+    ] {
+        let run = ws.keytap(["decrypt", "--output", path.to_str().unwrap(), "s.yaml"]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        run.assert_stderr_has(says);
+    }
+    assert_eq!(std::fs::read_to_string(&their_file).unwrap(), "");
+    let run = ws.keytap([
+        "encrypt",
+        "--age",
+        &ws.recipient,
+        "--output",
+        link.to_str().unwrap(),
+        "plain.yaml",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::fs::read_to_string(&their_file)
+        .unwrap()
+        .contains("ENC["));
 }
 
 #[test]

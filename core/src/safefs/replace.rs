@@ -132,7 +132,15 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
         source,
     };
     let target = if opts.follow_symlinks {
-        resolve_symlinks(opts.path).map_err(cannot_open)?
+        let (target, planted_link) = resolve_links(opts.path).map_err(cannot_open)?;
+        // Plaintext does not follow a link another user could have put where it goes (a
+        // directory others can write, sticky or not): it would go wherever they chose.
+        if let (Contents::Plaintext, Some(uid)) = (opts.contents, planted_link) {
+            return Err(cannot_open(io::Error::other(format!(
+                "it is a link of another user (uid {uid}), who chose where the plaintext would go"
+            ))));
+        }
+        target
     } else {
         opts.path.to_path_buf()
     };
@@ -175,6 +183,18 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
         // user's FIFO or device in a sticky world-writable directory gets no plaintext.
         if planted_in_shared_dir(dir, &meta).map_err(cannot_open)? {
             return Err(cannot_open(Errno::ACCESS.into()));
+        }
+        // Nor, wherever another user could have made it, a FIFO or device of theirs.
+        let ours = rustix::process::geteuid().as_raw();
+        if opts.contents == Contents::Plaintext
+            && meta.uid() != ours
+            && meta.uid() != 0
+            && another_user_could_plant(dir, &meta)
+        {
+            return Err(cannot_open(io::Error::other(format!(
+                "it belongs to another user (uid {}), who could read the plaintext",
+                meta.uid()
+            ))));
         }
         return write_direct(&target, data, opts, &meta).map(|()| Written::Direct);
     }
@@ -249,7 +269,15 @@ fn another_user_could_plant(dir: &Path, file: &Metadata) -> bool {
 /// link there is `EACCES`, so that no one can point root's `--output /tmp/x` at a file of
 /// theirs, or at `/etc/shadow`.
 pub fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
+    resolve_links(path).map(|(target, _)| target)
+}
+
+/// [`resolve_symlinks`], and the owner of a link on the way that another user (than
+/// this one and root) may have planted: theirs, in a directory others can write.
+fn resolve_links(path: &Path) -> io::Result<(PathBuf, Option<u32>)> {
     let mut current = path.to_path_buf();
+    let mut planted = None;
+    let ours = rustix::process::geteuid().as_raw();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&current) {
             Ok(m) if m.file_type().is_symlink() => {
@@ -257,14 +285,17 @@ pub fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
                 if planted_in_shared_dir(dir, &m)? {
                     return Err(Errno::ACCESS.into());
                 }
+                if m.uid() != ours && m.uid() != 0 && another_user_could_plant(dir, &m) {
+                    planted = planted.or(Some(m.uid()));
+                }
                 let target = std::fs::read_link(&current)?;
                 current = match current.parent() {
                     Some(parent) if target.is_relative() => parent.join(target),
                     _ => target,
                 };
             }
-            Ok(_) => return Ok(current),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(current),
+            Ok(_) => return Ok((current, planted)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((current, planted)),
             Err(e) => return Err(e),
         }
     }
