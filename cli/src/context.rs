@@ -6,7 +6,7 @@ use keytap_core::error::exit_code;
 use keytap_core::file::EncryptedFile;
 use keytap_core::keys::identities::AgeIdentities;
 use keytap_core::keysource::KeySources;
-use keytap_core::safefs::LockedFile;
+use keytap_core::safefs::{LockWait, LockedFile};
 use keytap_core::stores::{Format, Store, StoreOptions};
 use std::os::unix::ffi::OsStrExt;
 
@@ -157,11 +157,15 @@ pub fn read_for_change(file: &Path) -> Result<(Vec<u8>, Option<LockedFile>), Cli
     if !regular {
         return read_input(file).map(|d| (d, None));
     }
-    let mut locked = LockedFile::open(file, || {
-        eprintln!(
+    let mut locked = LockedFile::open(file, |wait| match wait {
+        LockWait::Waiting => eprintln!(
             "keytap: waiting for another process to finish changing {}",
             file.display()
-        )
+        ),
+        LockWait::NotWaitingFor { pid, uid } => eprintln!(
+            "keytap: warning: {} is locked by process {pid} of uid {uid}, who cannot be changing it; not waiting for it",
+            file.display()
+        ),
     })
     .map_err(|e| read_error(file, &e))?;
     let data = locked.read_to_end().map_err(|e| read_error(file, &e))?;

@@ -657,3 +657,42 @@ fn keytaps_memory_is_closed_to_the_users_other_processes() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.out(), "0\n65534\n");
 }
+
+/// Anyone who can read a secrets file can `flock` it. A lock held only by another user
+/// who cannot be changing the file (not the owner, not root) is not waited for: `set`
+/// goes on, saying so, where it used to wait as long as the other user liked.
+#[test]
+fn another_users_lock_on_a_readable_file_stops_no_change() {
+    let ws = with_secrets();
+    std::fs::set_permissions(ws.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = ws.path("s.yaml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut holder = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["flock", "--shared"])
+        .arg(&file)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    // The lock is taken once the kernel lists it for that process.
+    let listed = format!(" {} ", holder.id());
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(&listed))
+    {
+        assert!(start.elapsed().as_secs() < 20, "the lock was never taken");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let run = ws.run("timeout", |c| {
+        c.arg("20")
+            .arg(keytap_bin())
+            .args(["set", "s.yaml", r#"["a"]"#, r#""changed""#]);
+    });
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_stderr_has("who cannot be changing it; not waiting for it");
+    assert_eq!(decrypted(&ws, &file), "changed");
+}

@@ -14,32 +14,61 @@ use rustix::fs::{flock, FlockOperation};
 /// getting the lock the path is checked to still name the locked inode; if it does not,
 /// the new file is opened and locked in turn. Every keytap command that changes a file
 /// takes this lock, so concurrent `set`s apply one after the other.
+///
+/// Anyone who can read a file can lock it, so a lock held only by other users' processes
+/// that could not be changing the file (neither this user, nor root, nor the file's
+/// owner) is not waited for: waiting would let any reader of a checkout stop every change
+/// to it for as long as they like.
 #[derive(Debug)]
 pub struct LockedFile {
     file: File,
 }
 
+/// Why [`LockedFile::open`] did not get the lock at once.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LockWait {
+    /// Another process that may be changing the file holds it: waiting.
+    Waiting,
+    /// Only a process of another user holds it: going on without the lock.
+    NotWaitingFor {
+        /// The process.
+        pid: u32,
+        /// Its user.
+        uid: u32,
+    },
+}
+
+/// How often a held lock is tried again.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl LockedFile {
     /// Opens `path` (through symlinks) and locks it, calling `on_wait` once if another
-    /// process holds the lock. A file system without `flock` support gives an unlocked
-    /// handle rather than an error, as the lock is only advisory.
-    pub fn open(path: &Path, mut on_wait: impl FnMut()) -> io::Result<LockedFile> {
+    /// process holds the lock (see [`LockWait`]). A file system without `flock` support
+    /// gives an unlocked handle rather than an error, as the lock is only advisory.
+    pub fn open(path: &Path, mut on_wait: impl FnMut(&LockWait)) -> io::Result<LockedFile> {
         let mut waited = false;
         loop {
             let file = File::open(path)?;
-            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => {}
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    if !waited {
-                        on_wait();
-                        waited = true;
+            loop {
+                match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                    Ok(()) => break,
+                    Err(rustix::io::Errno::WOULDBLOCK) => {
+                        let held = file.metadata()?;
+                        if let Some((pid, uid)) = only_other_users_hold(&held) {
+                            on_wait(&LockWait::NotWaitingFor { pid, uid });
+                            return Ok(LockedFile { file });
+                        }
+                        if !waited {
+                            on_wait(&LockWait::Waiting);
+                            waited = true;
+                        }
+                        std::thread::sleep(RETRY);
                     }
-                    flock(&file, FlockOperation::LockExclusive)?;
+                    Err(rustix::io::Errno::NOLCK | rustix::io::Errno::OPNOTSUPP) => {
+                        return Ok(LockedFile { file })
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(rustix::io::Errno::NOLCK | rustix::io::Errno::OPNOTSUPP) => {
-                    return Ok(LockedFile { file })
-                }
-                Err(e) => return Err(e.into()),
             }
             let held = file.metadata()?;
             let now = std::fs::metadata(path)?;
@@ -56,6 +85,42 @@ impl LockedFile {
     }
 }
 
+/// One of the processes holding a lock on `file`, when every holder the kernel lists
+/// (`/proc/locks`) belongs to a user other than this one, root and the file's owner; None
+/// when one may be changing the file, or the holders cannot be told.
+fn only_other_users_hold(file: &std::fs::Metadata) -> Option<(u32, u32)> {
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let wanted = format!(
+        "{:02x}:{:02x}:{}",
+        rustix::fs::major(file.dev()),
+        rustix::fs::minor(file.dev()),
+        file.ino()
+    );
+    let ours = rustix::process::geteuid().as_raw();
+    let mut found = None;
+    for line in locks.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // "1: FLOCK ADVISORY WRITE <pid> <maj:min:ino> 0 EOF"; waiters are "1: -> FLOCK".
+        if fields.get(1) == Some(&"->") || fields.get(5) != Some(&wanted.as_str()) {
+            continue;
+        }
+        let pid: u32 = fields.get(4)?.parse().ok()?;
+        let uid = process_uid(pid)?;
+        if uid == ours || uid == 0 || uid == file.uid() {
+            return None;
+        }
+        found = Some((pid, uid));
+    }
+    found
+}
+
+/// The effective uid of process `pid`.
+fn process_uid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let uids = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    uids.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,11 +132,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, "0").unwrap();
-        let first = LockedFile::open(&path, || panic!("nobody holds it")).unwrap();
+        let first = LockedFile::open(&path, |_| panic!("nobody holds it")).unwrap();
         let waits = Arc::new(AtomicUsize::new(0));
         let (p, w) = (path.clone(), waits.clone());
         let second = std::thread::spawn(move || {
-            let mut l = LockedFile::open(&p, || {
+            let mut l = LockedFile::open(&p, |wait| {
+                assert_eq!(*wait, LockWait::Waiting, "this process's own lock");
                 w.fetch_add(1, Ordering::SeqCst);
             })
             .unwrap();

@@ -17,7 +17,7 @@ pub mod replace;
 pub use bounded::{
     read_bounded, read_file_bounded, read_text_bounded, read_text_file_bounded, MAX_INPUT_BYTES,
 };
-pub use lock::LockedFile;
+pub use lock::{LockWait, LockedFile};
 pub use private::PrivateDir;
 pub use replace::{replace, Replace, ReplaceError, Written};
 
