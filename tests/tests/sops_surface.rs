@@ -122,11 +122,40 @@ fn groups_add_and_delete_interoperate() {
             c.args(args).env("SOPS_AGE_KEY_FILE", &keys);
         })
     };
+    // One group left under a threshold of 2: refused by both, the file unchanged.
+    let before = ws.read("s.yaml");
     let del = keytap_both(&["groups", "delete", "--file", "s.yaml", "-i", "1"]);
+    let by_sops = ws.run("sops", |c| {
+        c.args(["groups", "delete", "--file", "s.yaml", "-i", "1"])
+            .env("SOPS_AGE_KEY_FILE", &keys);
+    });
+    assert_eq!((del.code, by_sops.code), (1, 1), "{}", del.stderr);
+    del.assert_stderr_has("removing this key group will make the Shamir threshold impossible to satisfy: Shamir threshold is 2, but we only have 1 key groups");
+    by_sops.assert_stderr_has(
+        "removing this key group will make the Shamir threshold impossible to satisfy",
+    );
+    assert_eq!(ws.read("s.yaml"), before);
+    // With the threshold lowered, as sops writes it (the threshold kept).
+    let del = keytap_both(&[
+        "groups",
+        "delete",
+        "--file",
+        "s.yaml",
+        "--shamir-secret-sharing-threshold",
+        "1",
+        "-i",
+        "1",
+    ]);
     assert_eq!(del.code, 0, "{}", del.stderr);
+    assert!(String::from_utf8(ws.read("s.yaml"))
+        .unwrap()
+        .contains("    shamir_threshold: 1\n"));
     assert_eq!(ws.sops(["decrypt", "s.yaml"]).out(), "a: 1\n");
-    // And the other way: a group added by sops is read by keytap.
-    let add = ws.sops(add_group);
+    // And the other way: a group added by sops is read by keytap (the threshold raised
+    // again: sops keeps a threshold of 1, under which neither tool can open the file).
+    let mut add_group = add_group.to_vec();
+    add_group.extend(["--shamir-secret-sharing-threshold", "2"]);
+    let add = ws.sops(&add_group);
     assert_eq!(add.code, 0, "{}", add.stderr);
     let run = keytap_both(&["decrypt", "s.yaml"]);
     assert_eq!(run.out(), "a: 1\n", "{}", run.stderr);

@@ -129,18 +129,22 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
     if let Some(t) = threshold {
         open.metadata.shamir_threshold = t;
     }
-    let groups = open.metadata.key_groups.len();
-    if groups > 1 && open.metadata.shamir_threshold > groups {
-        return Err(CliError::new(
-            exit_code::GENERIC,
-            format!(
-                "removing this key group will make the Shamir threshold impossible to satisfy: Shamir threshold is {}, but we only have {} key groups",
-                open.metadata.shamir_threshold, groups
+    let (groups, shamir) = (
+        open.metadata.key_groups.len(),
+        open.metadata.shamir_threshold,
+    );
+    // sops's check after a delete, one group left included (the threshold stays as it
+    // is, as sops writes it).
+    if shamir > groups {
+        let message = match action {
+            GroupsAction::Delete(_) => format!(
+                "removing this key group will make the Shamir threshold impossible to satisfy: Shamir threshold is {shamir}, but we only have {groups} key groups"
             ),
-        ));
-    }
-    if groups <= 1 {
-        open.metadata.shamir_threshold = 0;
+            GroupsAction::Add(_) => format!(
+                "the Shamir threshold {shamir} is more than the {groups} key groups could satisfy"
+            ),
+        };
+        return Err(CliError::new(exit_code::GENERIC, message));
     }
     for group in open.metadata.key_groups.iter_mut() {
         for key in group.iter_mut() {
