@@ -32,6 +32,17 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// `message` as Go's standard logger writes it: after the date and time (UTC here; Go's
+/// is local time), `2009/11/10 23:00:00 message`.
+pub fn log_line(message: &str) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!("[year]/[month]/[day] [hour]:[minute]:[second]");
+    match now.format(format) {
+        Ok(stamp) => format!("{stamp} {message}"),
+        Err(_) => message.to_string(),
+    }
+}
+
 /// How Go's `os/exec` words a command that failed: `exit status N`, or `signal: NAME`.
 pub fn exit_reason(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;

@@ -1,6 +1,7 @@
 //! Identity sources and the editor's private copy.
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,7 @@ fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
         .args(["edit", "s.yaml"])
         .env("EDITOR", &editor)
         .env("TMPDIR", &tmp)
+        .process_group(0)
         .spawn()
         .unwrap();
     let start = Instant::now();
@@ -94,8 +96,9 @@ fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
             & 0o777,
         0o700
     );
+    // As a terminal or a service manager does: to keytap and its editor.
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", "--", &format!("-{}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());

@@ -521,3 +521,75 @@ fn empty_output_and_user_flags_are_unset_as_in_sops() {
         assert_eq!(theirs.code, 0, "{line:?}");
     }
 }
+
+/// sops's stderr lines without what differs between runs: the standard logger's date and
+/// time, and logrus's decoration around its message.
+fn log_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|line| {
+            let line = match line.as_bytes().get(..20) {
+                Some(head) if head[4] == b'/' && head[7] == b'/' && head[19] == b' ' => &line[20..],
+                _ => line,
+            };
+            match line.split_once(" msg=\"") {
+                Some((_, msg)) => msg.trim_end_matches('"').to_string(),
+                None => line.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// updatekeys as sops runs it: the config looked for first, each file stat'ed, logged and
+/// synced; among several files a failing one is reported and the others are updated.
+#[test]
+fn updatekeys_logs_checks_and_goes_on_as_sops_does() {
+    let ws = Workspace::new();
+    let other = Workspace::new();
+    ws.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: \\.yaml$\n    age: {},{}\n",
+            ws.recipient, other.recipient
+        ),
+    );
+    let enc = ws.encrypt_plain("plain.yaml", "a: 1\n");
+    std::fs::create_dir(ws.path("dir")).unwrap();
+    let lines: &[&[&str]] = &[
+        &["updatekeys", "-y", "u.yaml"],
+        &["updatekeys", "-y", "u.yaml"],
+        &["updatekeys", "-y", "missing.yaml", "v.yaml"],
+        &["updatekeys", "-y", "missing.yaml"],
+        &["updatekeys", "-y", "dir"],
+        &["updatekeys", "-y"],
+    ];
+    let mut results = Vec::new();
+    for tool in ["keytap", "sops"] {
+        ws.write("u.yaml", &enc);
+        ws.write("v.yaml", &enc);
+        let runs: Vec<_> = lines
+            .iter()
+            .map(|line| match tool {
+                "keytap" => ws.keytap(*line),
+                _ => ws.sops(*line),
+            })
+            .map(|r| (r.code, r.out(), log_lines(&r.stderr)))
+            .collect();
+        let synced = String::from_utf8(ws.read("v.yaml")).unwrap();
+        assert!(synced.contains(&other.recipient), "{tool}: v.yaml synced");
+        results.push(runs);
+    }
+    for (line, (ours, theirs)) in lines.iter().zip(results[0].iter().zip(&results[1])) {
+        assert_eq!(ours, theirs, "{line:?}");
+    }
+    // Without a config, that is the error, before the missing file.
+    let bare = Workspace::new();
+    let (ours, theirs) = (
+        bare.keytap(["updatekeys", "-y"]),
+        bare.sops(["updatekeys", "-y"]),
+    );
+    assert_eq!(
+        (ours.code, ours.stderr.trim()),
+        (theirs.code, theirs.stderr.trim())
+    );
+}

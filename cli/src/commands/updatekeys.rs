@@ -6,7 +6,7 @@
 //! shown, confirmed (unless `-y`) and written. `--dry-run` stops after showing.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use keytap_core::error::exit_code;
 use keytap_core::metadata::{KeyGroup, MasterKey, Metadata};
@@ -27,11 +27,17 @@ fn describe_group(g: &[MasterKey]) -> Vec<String> {
 }
 
 /// What sops prints before changing a file's groups (on stdout, the shamir line first).
+/// The threshold sops gives a file whose groups become the rule's: the file's own (not
+/// the rule's), at most the number of groups.
+fn new_threshold(meta: &Metadata, rule: &Rule) -> usize {
+    meta.shamir_threshold.min(rule.key_groups.len())
+}
+
 fn describe_changes(meta: &Metadata, rule: &Rule) -> Option<String> {
     let old: Vec<Vec<String>> = meta.key_groups.iter().map(|g| describe_group(g)).collect();
     let new: Vec<Vec<String>> = rule.key_groups.iter().map(|g| describe_group(g)).collect();
-    if old == new && (rule.shamir_threshold == 0 || rule.shamir_threshold == meta.shamir_threshold)
-    {
+    let (old_t, new_t) = (meta.shamir_threshold, new_threshold(meta, rule));
+    if old == new && old_t == new_t {
         return None;
     }
     let mut diff = String::new();
@@ -54,21 +60,18 @@ fn describe_changes(meta: &Metadata, rule: &Rule) -> Option<String> {
             diff.push_str(&format!("--- {k}\n"));
         }
     }
-    let old_t = meta.shamir_threshold;
-    let new_t = if rule.shamir_threshold != 0 {
-        rule.shamir_threshold
+    // sops's PrettyPrintShamirDiff.
+    let mut shamir_line = String::new();
+    if old_t > 0 && old_t == new_t {
+        shamir_line = format!("shamir_threshold: {new_t}\n");
     } else {
-        old_t
-    };
-    let shamir_line = if old_t == new_t {
         if new_t > 0 {
-            format!("shamir_threshold: {new_t}\n")
-        } else {
-            String::new()
+            shamir_line.push_str(&format!("+++ shamir_threshold: {new_t}\n"));
         }
-    } else {
-        format!("+++ shamir_threshold: {new_t}\n--- shamir_threshold: {old_t}\n")
-    };
+        if old_t > 0 {
+            shamir_line.push_str(&format!("--- shamir_threshold: {old_t}\n"));
+        }
+    }
     Some(format!(
         "The following changes will be made to the file's groups:\n{shamir_line}{diff}"
     ))
@@ -125,36 +128,47 @@ pub fn run(
         input_type: input_type.map(String::from),
         ..CommonArgs::default()
     };
-    // Pass 1: which files change (metadata only).
+    // sops: the config is looked for before the arguments are counted.
+    if crate::config_rules::load_config()?.is_none() {
+        return Err(CliError::new(exit_code::GENERIC, "config file not found"));
+    }
+    if files.is_empty() {
+        return Err(CliError::new(
+            exit_code::NO_FILE_SPECIFIED,
+            "Error: no file specified",
+        ));
+    }
+    // Pass 1: which files change (metadata only). As in sops, a file that fails is the
+    // error when it is the only one; among several, it is reported, the others go on, and
+    // the run fails at the end.
     let mut changing: Vec<(PathBuf, Rule, String)> = Vec::new();
+    let mut failed = 0;
     for file in files {
-        // sops: a missing config and a file no rule matches are generic errors (exit 1).
-        let rule = crate::config_rules::creation_rule(file)?.ok_or_else(|| {
-            CliError::new(
-                exit_code::GENERIC,
-                "config file not found, or has no creation rule for this file",
-            )
-        })?;
-        context::check_target(&common, file, true)?;
-        let f = context::formats(&common, file, crate::rules::store_options()?)?;
-        let enc =
-            context::parse_encrypted(&*f.input_store, file, context::read_input(file)?.into())?;
-        match describe_changes(&enc.metadata, &rule) {
-            None => eprintln!(
-                "File {} already up to date",
-                context::absolute(file).display()
-            ),
-            Some(diff) => changing.push((file.clone(), rule, diff)),
+        match plan(&common, file) {
+            Ok(Some(change)) => changing.push(change),
+            Ok(None) => {}
+            Err(e) if files.len() == 1 => return Err(e),
+            Err(e) => {
+                eprintln!("{}", e.message);
+                failed += 1;
+            }
         }
     }
+    let finish = |failed: usize| match failed {
+        0 => Ok(0),
+        n => Err(CliError::new(
+            exit_code::GENERIC,
+            format!("failed updating {n} key(s)"),
+        )),
+    };
     if dry_run {
         for (file, _, diff) in &changing {
             print!("{}:\n{diff}", context::absolute(file).display());
         }
-        return Ok(0);
+        return finish(failed);
     }
     if changing.is_empty() {
-        return Ok(0);
+        return finish(failed);
     }
     // Pass 2: decrypt every changing file at once (one session per plugin), under locks.
     let paths: Vec<PathBuf> = changing.iter().map(|(p, _, _)| p.clone()).collect();
@@ -173,24 +187,22 @@ pub fn run(
         } = o;
         // The file may have changed between the passes; show what will really happen.
         let Some(diff) = describe_changes(&open.metadata, rule) else {
-            eprintln!(
+            log(format!(
                 "File {} already up to date",
                 context::absolute(file).display()
-            );
+            ));
             continue;
         };
         print!("{diff}");
         if !yes && !confirmed()? {
-            eprintln!("File {} left unchanged", context::absolute(file).display());
+            log(format!(
+                "File {} left unchanged",
+                context::absolute(file).display()
+            ));
             continue;
         }
+        open.metadata.shamir_threshold = new_threshold(&open.metadata, rule);
         open.metadata.key_groups = updated_groups(&open.metadata, rule);
-        if rule.shamir_threshold != 0 {
-            open.metadata.shamir_threshold = rule.shamir_threshold;
-        }
-        if open.metadata.key_groups.len() < 2 {
-            open.metadata.shamir_threshold = 0;
-        }
         open.wrap_new_keys(&sources)
             .map_err(|e| CliError::from(e).in_file(file))?;
         let sealed = open.into_sealed()?;
@@ -203,10 +215,50 @@ pub fn run(
             lock.is_some(),
         )?;
         drop(lock);
-        eprintln!(
+        log(format!(
             "File {} synced with new keys",
             context::absolute(file).display()
-        );
+        ));
     }
-    Ok(0)
+    finish(failed)
+}
+
+/// What `updatekeys` would change in `file`, sops's checks in sops's order: the file must
+/// exist and not be a directory, then it is read, then its creation rule is found.
+fn plan(common: &CommonArgs, file: &Path) -> Result<Option<(PathBuf, Rule, String)>, CliError> {
+    let abs = context::absolute(file);
+    let meta = std::fs::metadata(&abs).map_err(|e| {
+        CliError::new(
+            exit_code::GENERIC,
+            format!("stat {}: {}", abs.display(), context::io_reason(&e)),
+        )
+    })?;
+    if meta.is_dir() {
+        return Err(CliError::new(
+            exit_code::GENERIC,
+            "can't operate on a directory",
+        ));
+    }
+    context::check_target(common, file, true)?;
+    let f = context::formats(common, file, crate::rules::store_options()?)?;
+    log(format!("Syncing keys for file {}", abs.display()));
+    let enc = context::parse_encrypted(&*f.input_store, file, context::read_input(file)?.into())?;
+    let rule = crate::config_rules::creation_rule(file)?.ok_or_else(|| {
+        CliError::new(
+            exit_code::GENERIC,
+            "config file not found, or has no creation rule for this file",
+        )
+    })?;
+    Ok(match describe_changes(&enc.metadata, &rule) {
+        None => {
+            log(format!("File {} already up to date", abs.display()));
+            None
+        }
+        Some(diff) => Some((file.to_path_buf(), rule, diff)),
+    })
+}
+
+/// A line of sops's standard logger (stderr, after the date and time).
+fn log(line: String) {
+    eprintln!("{}", keytap_core::goerr::log_line(&line));
 }

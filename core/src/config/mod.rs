@@ -298,12 +298,13 @@ pub struct DestinationRule {
     pub omit_extensions: bool,
 }
 
-/// Everything that can go wrong reading a config or selecting a rule. Every message is one
-/// line naming the config file. All exit with code 1 in sops ([`ConfigError::exit_code`]).
+/// Everything that can go wrong reading a config or selecting a rule. Every message is
+/// sops's, on one line, with the config file named after it. All exit with code 1 in sops
+/// ([`ConfigError::exit_code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read (missing `--config` target, a directory, permissions).
-    #[error("could not read config file {}: {source}", .path.display())]
+    #[error("could not read config file: {}", read_reason(.path, .source))]
     Read {
         /// Config path.
         path: PathBuf,
@@ -311,7 +312,7 @@ pub enum ConfigError {
         source: io::Error,
     },
     /// Not valid YAML.
-    #[error("error loading config file {}: {message}", .path.display())]
+    #[error("error loading config: Could not unmarshal config file: {message} (in {})", .path.display())]
     Syntax {
         /// Config path.
         path: PathBuf,
@@ -320,7 +321,7 @@ pub enum ConfigError {
     },
     /// Valid YAML of the wrong shape: sops's `yaml: unmarshal errors` (all of them, joined
     /// with `; `), e.g. `line 3: cannot unmarshal !!str `abc` into int`.
-    #[error("error loading config file {}: yaml: unmarshal errors: {}", .path.display(), .errors.join("; "))]
+    #[error("error loading config: Could not unmarshal config file: yaml: unmarshal errors: {} (in {})", .errors.join("; "), .path.display())]
     Types {
         /// Config path.
         path: PathBuf,
@@ -328,13 +329,13 @@ pub enum ConfigError {
         errors: Vec<String>,
     },
     /// Aliases that would expand far beyond the file (an alias bomb): go-yaml's guard.
-    #[error("error loading config file {}: yaml: document contains excessive aliasing", .path.display())]
+    #[error("error loading config: Could not unmarshal config file: yaml: document contains excessive aliasing (in {})", .path.display())]
     ExcessiveAliasing {
         /// Config path.
         path: PathBuf,
     },
     /// No creation rule matches the file.
-    #[error("error loading config file {}: no matching creation rules found", .path.display())]
+    #[error("error loading config: no matching creation rules found (in {})", .path.display())]
     NoMatchingRule {
         /// Config path.
         path: PathBuf,
@@ -352,7 +353,7 @@ pub enum ConfigError {
     },
     /// The selected rule is invalid (two encryption rules, a key field of the wrong type,
     /// an unparsable Azure URL); the message is sops's.
-    #[error("error loading config file {}: {message}", .path.display())]
+    #[error("error loading config: {message} (in {})", .path.display())]
     InvalidRule {
         /// Config path.
         path: PathBuf,
@@ -360,17 +361,27 @@ pub enum ConfigError {
         message: String,
     },
     /// No destination rule matches (`publish`).
-    #[error("error loading config file {}: no matching destination found in config", .path.display())]
+    #[error("error loading config: no matching destination found in config (in {})", .path.display())]
     NoMatchingDestination {
         /// Config path.
         path: PathBuf,
     },
     /// The matching destination rule names several destinations.
-    #[error("error loading config file {}: more than one destinations were found in a single destination rule, you can only use one per rule", .path.display())]
+    #[error("error loading config: more than one destinations were found in a single destination rule, you can only use one per rule (in {})", .path.display())]
     MultipleDestinations {
         /// Config path.
         path: PathBuf,
     },
+}
+
+/// How Go's `os.ReadFile` says it could not read `path`.
+fn read_reason(path: &Path, e: &io::Error) -> String {
+    let reason = crate::goerr::io_reason(e);
+    if e.kind() == io::ErrorKind::IsADirectory {
+        format!("read {}: {reason}", path.display())
+    } else {
+        format!("open {}: {reason}", path.display())
+    }
 }
 
 impl ConfigError {

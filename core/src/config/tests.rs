@@ -248,6 +248,9 @@ fn syntax_errors_carry_go_yaml_words_and_lines() {
         ),
     ] {
         let err = parse(text, Path::new("t.yaml")).unwrap_err().to_string();
-        assert_eq!(err, format!("error loading config file t.yaml: {message}"));
+        assert_eq!(
+            err,
+            format!("error loading config: Could not unmarshal config file: {message} (in t.yaml)")
+        );
     }
 }
