@@ -38,6 +38,9 @@ pub struct OpenMode {
     pub missing_is_no_file: bool,
     /// A read error names the file as given (`exec-*`, `groups`), not made absolute.
     pub path_as_given: bool,
+    /// A data key that cannot be recovered is sops's one-line error, exit 1 (`groups`,
+    /// which does not report each key), not its report with exit 128.
+    pub brief_key_error: bool,
 }
 
 impl OpenMode {
@@ -48,6 +51,7 @@ impl OpenMode {
         check_version: true,
         missing_is_no_file: false,
         path_as_given: false,
+        brief_key_error: false,
     };
     /// Read only: `exec-*` (`decrypt` checks for a missing file first, and names it
     /// absolute).
@@ -57,6 +61,7 @@ impl OpenMode {
         check_version: true,
         missing_is_no_file: false,
         path_as_given: true,
+        brief_key_error: false,
     };
 }
 
@@ -114,8 +119,13 @@ pub fn open_file(
     // SOPS_AGE_KEY_CMD learns the file's first recipient (SOPS_AGE_RECIPIENT).
     let first = enc.metadata.age_recipients().first().map(|s| s.to_string());
     let sources = context::key_sources(first.as_deref());
-    let key = keytap_core::datakey::recover(&enc.metadata, &sources)
-        .map_err(|e| CliError::from(keytap_core::error::Error::Recover(e)))?;
+    let key = keytap_core::datakey::recover(&enc.metadata, &sources).map_err(|e| {
+        if mode.brief_key_error {
+            CliError::new(exit_code::GENERIC, e.brief())
+        } else {
+            CliError::from(keytap_core::error::Error::Recover(e))
+        }
+    })?;
     let open = decrypt_with(enc, key, ignore_mac, mode).map_err(CliError::from)?;
     Ok(Opened {
         open,

@@ -164,8 +164,25 @@ pub struct RecoverError {
     pub group_ok: Vec<bool>,
     /// Groups needed.
     pub threshold: usize,
+    /// The threshold the file records (0 when unset), which sops's brief error quotes.
+    pub recorded_threshold: usize,
     /// A non-key failure (e.g. Shamir shares that do not combine).
     pub other: Option<String>,
+}
+
+impl RecoverError {
+    /// sops's one-line form of the error (`getDataKeyError.Error()`), where a command
+    /// does not print the report.
+    pub fn brief(&self) -> String {
+        match &self.other {
+            Some(other) => other.clone(),
+            None => format!(
+                "Error getting data key: {} successful groups required, got {}",
+                self.recorded_threshold,
+                self.group_ok.iter().filter(|ok| **ok).count()
+            ),
+        }
+    }
 }
 
 impl std::fmt::Display for RecoverError {
@@ -427,6 +444,7 @@ fn combine_groups(
         groups,
         group_ok,
         threshold,
+        recorded_threshold: metadata.shamir_threshold,
         other,
     };
     let key: Zeroizing<Vec<u8>> = if several {

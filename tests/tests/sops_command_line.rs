@@ -593,3 +593,34 @@ fn updatekeys_logs_checks_and_goes_on_as_sops_does() {
         (theirs.code, theirs.stderr.trim())
     );
 }
+
+/// `groups` on a file whose key this user does not hold, or with an index Go cannot
+/// parse: sops's one-line errors and exit codes, the index checked before the file.
+#[test]
+fn groups_errors_read_as_in_sops() {
+    let ws = Workspace::new();
+    let stranger = Workspace::new();
+    ws.write("enc.yaml", stranger.encrypt_plain("plain.yaml", "a: 1\n"));
+    for line in [
+        &["groups", "delete", "--file", "enc.yaml", "abc"][..],
+        &["groups", "delete", "--file", "enc.yaml", "99999999999"],
+        &["groups", "delete", "--file", "enc.yaml", "+1"],
+        &["groups", "delete", "--file", "enc.yaml", "0"],
+        &[
+            "groups",
+            "add",
+            "--file",
+            "enc.yaml",
+            "--age",
+            &ws.recipient,
+        ],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(ours.code, theirs.code, "{line:?}: {}", ours.stderr);
+        let unescaped: Vec<String> = log_lines(&theirs.stderr)
+            .into_iter()
+            .map(|l| l.replace("\\\"", "\""))
+            .collect();
+        assert_eq!(log_lines(&ours.stderr), unescaped, "{line:?}");
+    }
+}

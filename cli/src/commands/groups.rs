@@ -26,15 +26,34 @@ fn refuse_foreign_keys(add: &GroupsAddArgs) -> Result<(), CliError> {
 
 /// Runs `groups add` or `groups delete`.
 pub fn run(action: GroupsAction) -> Result<i32, CliError> {
+    // sops's checks of the arguments, before the file is read.
+    let mut deleted = None;
     match &action {
         GroupsAction::Add(Lazy(add)) => refuse_foreign_keys(add)?,
         GroupsAction::Delete(Lazy(GroupsDeleteArgs { index, extra, .. })) => {
-            if index.is_none() || !extra.is_empty() {
+            let (Some(index), true) = (index, extra.is_empty()) else {
                 return Err(CliError::new(
                     exit_code::GENERIC,
                     "error: exactly one positional argument (index) required",
                 ));
-            }
+            };
+            // Go's strconv.ParseUint(index, 10, 32), in its words.
+            let parsed = match index.starts_with('+') {
+                true => Err("invalid syntax"),
+                false => index.parse::<u32>().map_err(|e| match e.kind() {
+                    std::num::IntErrorKind::PosOverflow => "value out of range",
+                    _ => "invalid syntax",
+                }),
+            };
+            deleted = Some(parsed.map(|i| i as usize).map_err(|why| {
+                CliError::new(
+                    exit_code::GENERIC,
+                    format!(
+                        "failed to parse [index] argument: strconv.ParseUint: parsing {}: {why}",
+                        keytap_core::goerr::quote(index.as_bytes())
+                    ),
+                )
+            })?);
         }
     }
     let (file, in_place, threshold) = match &action {
@@ -68,6 +87,7 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
         lock: in_place,
         check_version: false,
         path_as_given: true,
+        brief_key_error: true,
         ..OpenMode::CHANGE
     };
     let Opened {
@@ -106,14 +126,9 @@ pub fn run(action: GroupsAction) -> Result<i32, CliError> {
                 open.metadata.shamir_threshold = open.metadata.key_groups.len();
             }
         }
-        GroupsAction::Delete(Lazy(GroupsDeleteArgs { index, .. })) => {
-            let index = index.as_deref().unwrap_or_default();
-            let i: usize = index.parse().map_err(|_| {
-                CliError::new(
-                    exit_code::GENERIC,
-                    format!("failed to parse [index] argument: {index:?} is not a group index"),
-                )
-            })?;
+        GroupsAction::Delete(_) => {
+            let i = deleted.unwrap_or_default();
+
             if i >= open.metadata.key_groups.len() {
                 return Err(CliError::new(
                     exit_code::GENERIC,
