@@ -624,3 +624,26 @@ fn groups_errors_read_as_in_sops() {
         assert_eq!(log_lines(&ours.stderr), unescaped, "{line:?}");
     }
 }
+
+/// A key that does not open the file, and a SOPS_AGE_KEY that is not a key: sops's report,
+/// word for word (its wrapping depends on every word).
+#[test]
+fn key_failures_report_as_sops_reports_them() {
+    let ws = Workspace::new();
+    let stranger = Workspace::new();
+    ws.write("enc.yaml", stranger.encrypt_plain("plain.yaml", "a: 1\n"));
+    for garbage in [None, Some("garbage")] {
+        let run = |program: &str| {
+            let mut c = ws.command(program);
+            c.env("SOPS_DISABLE_VERSION_CHECK", "1")
+                .args(["decrypt", "enc.yaml"]);
+            if let Some(g) = garbage {
+                c.env("SOPS_AGE_KEY", g);
+            }
+            Run::from(c.output().unwrap())
+        };
+        let (ours, theirs) = (run(keytap_e2e::keytap_bin().to_str().unwrap()), run("sops"));
+        assert_eq!((ours.code, theirs.code), (128, 128), "{garbage:?}");
+        assert_eq!(ours.stderr, theirs.stderr, "{garbage:?}");
+    }
+}

@@ -174,7 +174,14 @@ impl AgeIdentities {
                 }
             }
             if done[i].is_none() && !self.identities.is_empty() {
-                causes[i].push("identity did not match any of the recipients".into());
+                // age's NoIdentityMatchError: the one identity's error when only one was
+                // tried (as sops tries them all in one decryption).
+                let single = self.identities.len() + self.plugin_identities.len() == 1;
+                causes[i].push(if single {
+                    "identity did not match any of the recipients: incorrect identity for recipient block".into()
+                } else {
+                    "identity did not match any of the recipients".into()
+                });
             }
         }
     }

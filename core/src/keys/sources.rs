@@ -267,10 +267,10 @@ impl AgeIdentities {
                     );
                 }
             } else {
-                // The line itself is never echoed: it may be a secret.
+                // sops's words; the line itself is never echoed: it may be a secret.
                 return self.load_error(
                     source,
-                    format!("failed to parse '{source}' age identities: unknown identity type on line {}", n + 1),
+                    format!("failed to parse '{source}' age identities: unknown identity type"),
                 );
             }
         }
