@@ -365,6 +365,7 @@ fn argument_counts_and_missing_files_of_each_command_as_in_sops() {
         &["groups", "delete", "0"],
         &["groups", "delete", "--file", "enc.yaml", "-i"],
         &["groups", "delete", "--file", "enc.yaml", "-i", "0", "1"],
+        &["groups", "foo"],
         &["edit"],
         &["rotate", "-i"],
         &["exec-env", "enc.yaml"],
@@ -383,6 +384,11 @@ fn argument_counts_and_missing_files_of_each_command_as_in_sops() {
         );
         assert_eq!(ws.read("enc.yaml"), before, "{line:?}");
     }
+    // `groups` alone is its help, on stdout.
+    let (ours, theirs) = (ws.keytap(["groups"]), ws.sops(["groups"]));
+    assert_eq!((ours.code, theirs.code), (0, 0));
+    assert!(ours.out().contains("add") && ours.out().contains("delete"));
+    assert!(ours.stderr.is_empty());
     // Flags after the value are still read as the command's flags.
     let line = ["set", "enc.yaml", r#"["a"]"#, "1", "--idempotent"];
     assert_eq!((ws.keytap(line).code, ws.sops(line).code), (0, 0));

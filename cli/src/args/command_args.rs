@@ -244,11 +244,14 @@ pub struct ExecFileArgs {
 
 // `keytap groups`.
 #[derive(Args, Debug)]
-#[command(args_override_self = true)]
+#[command(args_override_self = true, args_conflicts_with_subcommands = true)]
 pub struct GroupsArgs {
-    /// What to do.
+    /// What to do (without it, the help, as sops prints it: on stdout, exit 0).
     #[command(subcommand)]
-    pub action: GroupsAction,
+    pub action: Option<GroupsAction>,
+    /// Anything else: sops's "No help topic" (exit 3).
+    #[arg(hide = true)]
+    pub topic: Vec<OsString>,
 }
 
 // `keytap completion`.

@@ -219,7 +219,29 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 },
             )
         }
-        Some(Command::Groups(GroupsArgs { action })) => groups::run(action),
+        Some(Command::Groups(GroupsArgs {
+            action: Some(action),
+            ..
+        })) => groups::run(action),
+        Some(Command::Groups(GroupsArgs {
+            action: None,
+            topic,
+        })) => match topic.first() {
+            Some(topic) => Err(CliError::new(
+                3,
+                format!("No help topic for '{}'", topic.to_string_lossy()),
+            )),
+            None => {
+                let mut cmd = <Cli as clap::CommandFactory>::command();
+                cmd.build();
+                let help = cmd
+                    .find_subcommand_mut("groups")
+                    .map(|g| g.render_help().to_string())
+                    .unwrap_or_default();
+                crate::output::write_stdout(help.as_bytes())?;
+                Ok(0)
+            }
+        },
         Some(Command::Completion(Lazy(CompletionArgs { shell }))) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -333,7 +355,10 @@ fn key_service_args(cli: &Cli) -> Option<&KeyServiceArgs> {
         | Some(Command::ExecFile(Lazy(ExecFileArgs { keyservice, .. })))
         | Some(Command::InstallSecrets(Lazy(InstallSecretsArgs { keyservice, .. })))
         | Some(Command::Merge(Lazy(MergeArgs { keyservice, .. }))) => keyservice,
-        Some(Command::Groups(GroupsArgs { action })) => match action {
+        Some(Command::Groups(GroupsArgs {
+            action: Some(action),
+            ..
+        })) => match action {
             GroupsAction::Add(Lazy(GroupsAddArgs { keyservice, .. }))
             | GroupsAction::Delete(Lazy(GroupsDeleteArgs { keyservice, .. })) => keyservice,
         },
