@@ -653,3 +653,38 @@ fn key_failures_report_as_sops_reports_them() {
         assert_eq!(ours.stderr, theirs.stderr, "{garbage:?}");
     }
 }
+
+/// encrypt resolves its keys and rules before it reads the file, as sops does: an empty
+/// or broken file under a config with no rule for it is the config's error.
+#[test]
+fn encrypt_checks_keys_and_rules_before_the_file() {
+    let ws = Workspace::new();
+    ws.write(
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: \\.yaml$\n    age: x\n",
+    );
+    ws.write("empty.json", "");
+    ws.write("broken.json", "{");
+    for line in [
+        &["encrypt", "--age", &ws.recipient, "empty.json"][..],
+        &["encrypt", "--age", &ws.recipient, "broken.json"],
+        &[
+            "--config",
+            "/dev/null",
+            "encrypt",
+            "--age",
+            "bogus",
+            "broken.json",
+        ],
+        &["decrypt", "empty.json"],
+    ] {
+        let (ours, theirs) = (ws.keytap(line), ws.sops(line));
+        assert_eq!(ours.code, theirs.code, "{line:?}: {}", ours.stderr);
+        let theirs = log_lines(&theirs.stderr).concat();
+        assert!(
+            ours.stderr.starts_with(&theirs),
+            "{line:?}: {} / {theirs}",
+            ours.stderr
+        );
+    }
+}

@@ -29,6 +29,12 @@ pub fn run(common: &CommonArgs, keys: &KeyArgs, file: &Path) -> Result<i32, CliE
     context::check_target(common, file, true)?;
     let rules_path = common.filename_override.as_deref().unwrap_or(file);
     let f = context::formats(common, file, rules::store_options()?)?;
+    // The keys and rules first, as sops's getEncryptConfig runs before the file is read.
+    let settings = rules::resolve(
+        keys,
+        rules_path,
+        f.input == keytap_core::stores::Format::Binary,
+    )?;
     // A copy of the plaintext is wiped after parsing; a mapped file is the page cache's.
     let (data, lock) = if common.in_place {
         let (data, lock) = context::read_for_change(file)?;
@@ -70,11 +76,6 @@ pub fn run(common: &CommonArgs, keys: &KeyArgs, file: &Path) -> Result<i32, CliE
             ALREADY_ENCRYPTED,
         ));
     }
-    let settings = rules::resolve(
-        keys,
-        rules_path,
-        f.input == keytap_core::stores::Format::Binary,
-    )?;
     let open = OpenFile::create(docs, settings.metadata, &context::wrapping_sources())
         .map_err(CliError::from)?;
     let sealed = open.into_sealed()?;

@@ -164,7 +164,8 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         let branch = match self.peek() {
             None if self.tokens => return Err("EOF".into()),
-            None => return Err("the input is empty, expected a JSON object".into()),
+            // encoding/json's words.
+            None => return Err("unexpected end of JSON input".into()),
             Some(b'{') => {
                 self.pos += 1;
                 let branch = self.object(Numbers::Float, Some(sops_numbers))?;
