@@ -204,13 +204,16 @@ mod tests {
         assert_eq!(socket_owner(&table, closed, service), None);
     }
 
-    #[test]
-    fn this_process_is_its_own_peer() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
-        runtime.block_on(async {
+            .unwrap()
+    }
+
+    #[test]
+    fn this_process_is_its_own_peer() {
+        runtime().block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let connect = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
             let (accepted, client) = tokio::join!(listener.accept(), connect);
@@ -225,11 +228,7 @@ mod tests {
 
     #[test]
     fn a_client_waits_for_the_service_to_accept_then_knows_it() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        runtime().block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let patience = std::time::Duration::from_secs(5);
             // Never accepted: nobody is known to serve it.
