@@ -60,7 +60,7 @@ fn read_config() -> Result<Option<Config>, (i32, String)> {
     }
     match &choice.path {
         Some(path) => match crate::stack_choice::checked_bytes(path) {
-            Some(bytes) => config::parse(&String::from_utf8_lossy(&bytes), path),
+            Some(bytes) => config::parse_bytes(bytes, path),
             None => config::load(path),
         }
         .map(Some)

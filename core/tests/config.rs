@@ -1137,3 +1137,25 @@ fn many_duplicate_keys_are_reported_without_quadratic_work() {
     );
     assert_eq!(err.matches("already defined").count(), 100);
 }
+
+/// A config that is not UTF-8 gets go-yaml's reader errors, as sops reports them (the
+/// text used to be decoded lossily and then failed, or passed, on something else).
+#[test]
+fn a_config_that_is_not_utf8_gets_go_yamls_reader_error() {
+    let err = config::parse_bytes(
+        b"creation_rules:\n  - path_regex: \xc3:\n    age: a\n".to_vec(),
+        Path::new("/cfg/.sops.yaml"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "error loading config: Could not unmarshal config file: yaml: invalid trailing UTF-8 octet (in /cfg/.sops.yaml)"
+    );
+    // A BOM is read past, as go-yaml does.
+    let conf = config::parse_bytes(
+        b"\xef\xbb\xbfcreation_rules:\n  - age: a\n".to_vec(),
+        Path::new("/cfg/.sops.yaml"),
+    )
+    .unwrap();
+    assert_eq!(conf.creation_rules.map(|r| r.len()), Some(1));
+}

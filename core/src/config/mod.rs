@@ -397,7 +397,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let text = String::from_utf8_lossy(&bytes);
+    parse_bytes(bytes, path)
+}
+
+/// [`parse`] of the file's bytes, decoded as go-yaml decodes them (its errors for bytes
+/// that are not UTF-8, or characters YAML forbids, as sops reports them).
+pub fn parse_bytes(bytes: Vec<u8>, path: &Path) -> Result<Config, ConfigError> {
+    let text = crate::stores::yaml::decode_owned(bytes).map_err(|message| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        message,
+    })?;
     parse(&text, path)
 }
 

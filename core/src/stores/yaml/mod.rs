@@ -17,6 +17,8 @@ mod reader;
 mod resolve;
 mod scanner;
 
+pub(crate) use reader::decode_owned;
+
 use super::{Store, StoreError};
 use crate::tree::{Branch, Item, Value};
 
