@@ -42,6 +42,10 @@ fn main() {
                 true if installer && manifest_argument_error(&e) => 0,
                 true => 1,
             };
+            if e.kind() == clap::error::ErrorKind::DisplayVersion && !installer {
+                println!("{}", version_line(&argv));
+                std::process::exit(0);
+            }
             let _ = e.print();
             std::process::exit(code);
         }
@@ -62,6 +66,22 @@ fn main() {
         keytap_core::stack::run_deep_with_helper(run)
     } else {
         keytap_core::stack::with_deep_stack(run)
+    }
+}
+
+/// `--version`: run as `sops` (a link by that name, which tools call), sops's line first,
+/// as tools parse it (`^sops (\d+)\.(\d+)\.(\d+)`: the sops release whose command line
+/// and file format keytap follows); as keytap, keytap's.
+fn version_line(argv: &[std::ffi::OsString]) -> String {
+    let keytap = env!("CARGO_PKG_VERSION");
+    let sops = keytap_core::metadata::SOPS_VERSION;
+    let as_sops = argv
+        .first()
+        .and_then(|argv0| std::path::Path::new(argv0).file_name())
+        .is_some_and(|name| name == "sops");
+    match as_sops {
+        true => format!("sops {sops} (keytap {keytap})"),
+        false => format!("keytap {keytap} (sops {sops})"),
     }
 }
 

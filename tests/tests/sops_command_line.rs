@@ -688,3 +688,24 @@ fn encrypt_checks_keys_and_rules_before_the_file() {
         );
     }
 }
+
+/// keytap run as `sops` (a link by that name on PATH, as tools call it) says sops's
+/// version first, in the form tools parse (ansible's community.sops, editor plugins).
+#[test]
+fn the_version_reads_as_sops_when_called_sops() {
+    let ws = Workspace::new();
+    let link = ws.path("sops");
+    std::os::unix::fs::symlink(keytap_e2e::keytap_bin(), &link).unwrap();
+    let theirs = ws.sops(["--version", "--disable-version-check"]).out();
+    for flag in ["--version", "-v"] {
+        let ours = ws.run(link.to_str().unwrap(), |c| {
+            c.args([flag, "--disable-version-check"]);
+        });
+        assert_eq!(ours.code, 0);
+        let line = ours.out();
+        assert!(
+            line.starts_with(theirs.trim_end()) && line.contains("(keytap "),
+            "{line} / {theirs}"
+        );
+    }
+}
