@@ -709,3 +709,40 @@ fn the_version_reads_as_sops_when_called_sops() {
         );
     }
 }
+
+/// `--output /dev/stdout` (or `/dev/stderr`, `/dev/fd/N`) when that is a pipe, as editor
+/// plugins and scripts call it: written through the kernel's link to the pipe, as sops
+/// writes it (keytap followed `pipe:[N]` as a path and found nothing).
+#[test]
+fn output_to_dev_stdout_as_a_pipe_works_as_in_sops() {
+    let ws = Workspace::new();
+    ws.write("enc.yaml", ws.encrypt_plain("plain.yaml", "a: 1\n"));
+    let keytap = keytap_e2e::keytap_bin();
+    for (tool, output) in [
+        (keytap.to_str().unwrap(), "/dev/stdout"),
+        (keytap.to_str().unwrap(), "/dev/fd/1"),
+        (keytap.to_str().unwrap(), "/proc/self/fd/1"),
+        ("sops", "/dev/stdout"),
+    ] {
+        let run = ws.run("bash", |c| {
+            c.arg("-c")
+                .arg(format!(
+                    "set -o pipefail; \"$0\" decrypt --output {output} enc.yaml | cat"
+                ))
+                .arg(tool)
+                .env("SOPS_DISABLE_VERSION_CHECK", "1");
+        });
+        assert_eq!(
+            (run.code, run.out()),
+            (0, "a: 1\n".to_string()),
+            "{tool} {output}: {}",
+            run.stderr
+        );
+    }
+    let run = ws.run("sh", |c| {
+        c.arg("-c")
+            .arg("\"$0\" decrypt --output /dev/stderr enc.yaml 2>&1 >/dev/null | cat")
+            .arg(&keytap);
+    });
+    assert_eq!(run.out(), "a: 1\n", "{}", run.stderr);
+}

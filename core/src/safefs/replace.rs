@@ -144,6 +144,12 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
     } else {
         opts.path.to_path_buf()
     };
+    if opts.follow_symlinks && std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_symlink()) {
+        // A descriptor's link to a pipe or socket (`--output /dev/stdout` into a pipe):
+        // opened through the kernel, which alone can, and checked to be what it named.
+        let meta = std::fs::metadata(&target).map_err(cannot_open)?;
+        return write_direct(&target, data, opts, &meta, Follow::Kernel).map(|()| Written::Direct);
+    }
     let (dir, name) = split(&target).map_err(cannot_open)?;
     let existing = match std::fs::symlink_metadata(&target) {
         Ok(m) => Some(m),
@@ -196,7 +202,7 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
                 meta.uid()
             ))));
         }
-        return write_direct(&target, data, opts, &meta).map(|()| Written::Direct);
+        return write_direct(&target, data, opts, &meta, Follow::Never).map(|()| Written::Direct);
     }
     // sops's permission check: the file must be writable by this user.
     let file = OpenOptions::new()
@@ -273,7 +279,9 @@ pub fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// [`resolve_symlinks`], and the owner of a link on the way that another user (than
-/// this one and root) may have planted: theirs, in a directory others can write.
+/// this one and root) may have planted: theirs, in a directory others can write. A link
+/// of `/proc/PID/fd` to an object without a name (`pipe:[N]`: `/dev/stdout` when it is a
+/// pipe) ends the walk there: only the kernel can open it.
 fn resolve_links(path: &Path) -> io::Result<(PathBuf, Option<u32>)> {
     let mut current = path.to_path_buf();
     let mut planted = None;
@@ -289,6 +297,9 @@ fn resolve_links(path: &Path) -> io::Result<(PathBuf, Option<u32>)> {
                     planted = planted.or(Some(m.uid()));
                 }
                 let target = std::fs::read_link(&current)?;
+                if names_an_unnamed_object(dir, &target) {
+                    return Ok((current, planted));
+                }
                 current = match current.parent() {
                     Some(parent) if target.is_relative() => parent.join(target),
                     _ => target,
@@ -300,6 +311,16 @@ fn resolve_links(path: &Path) -> io::Result<(PathBuf, Option<u32>)> {
         }
     }
     Err(Errno::LOOP.into())
+}
+
+/// Whether `target`, read from a link in `dir`, is the kernel's name for an open file
+/// without a path (`pipe:[N]`, `socket:[N]`, `anon_inode:...`): a link of a process's
+/// `fd` directory under `/proc`.
+fn names_an_unnamed_object(dir: &Path, target: &Path) -> bool {
+    let text = target.as_os_str().as_encoded_bytes();
+    !text.contains(&b'/')
+        && text.contains(&b':')
+        && std::fs::canonicalize(dir).is_ok_and(|d| d.starts_with("/proc"))
 }
 
 /// Whether `entry` (of `dir`) sits in a sticky world-writable directory (`/tmp`) and
@@ -570,20 +591,34 @@ fn write_in_place(file: &File, data: &[u8], meta: &Metadata, contents: Contents)
 
 /// Writes into a device or FIFO the way `os.Create` does, but only into the one looked at
 /// (`expected`), never a link swapped in for it since.
+/// Whether [`write_direct`] lets the kernel follow a link at the end of the path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    /// No: the path was resolved here, and is the file itself.
+    Never,
+    /// Yes: a `/proc` descriptor link to an object without a name.
+    Kernel,
+}
+
 fn write_direct(
     target: &Path,
     data: &[u8],
     opts: &Replace<'_>,
     expected: &Metadata,
+    follow: Follow,
 ) -> Result<(), ReplaceError> {
     let cannot_open = |source| ReplaceError::CannotOpen {
         path: opts.path.to_path_buf(),
         source,
     };
+    let no_follow = match follow {
+        Follow::Never => libc::O_NOFOLLOW,
+        Follow::Kernel => 0,
+    };
     let mut f = OpenOptions::new()
         .write(true)
         .truncate(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(no_follow | libc::O_CLOEXEC)
         .open(target)
         .map_err(cannot_open)?;
     let opened = f.metadata().map_err(cannot_open)?;
