@@ -89,11 +89,8 @@ pub fn store_binary(data: &[u8]) {
 
 /// `.sops.yaml`: parsing and rule matching.
 pub fn sops_config(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
     let path = std::path::Path::new("/repo/.sops.yaml");
-    if let Ok(config) = crate::config::parse(text, path) {
+    if let Ok(config) = crate::config::parse_bytes(data.to_vec(), path) {
         for file in ["/repo/secrets/a.yaml", "/repo/x.json", "/elsewhere/b.env"] {
             let _ = config.rule_for(std::path::Path::new(file), std::path::Path::new("/repo"));
         }
