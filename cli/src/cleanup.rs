@@ -3,10 +3,10 @@
 //! the user and timer signals, resource limits), before keytap exits. (On every other exit
 //! path their owners remove them when dropped; SIGKILL cannot be caught.)
 //!
-//! An editor may outlive keytap (it ignores SIGINT, or a GUI editor keeps the buffer after
-//! its client is killed) and save again. Its directory is then emptied but kept: in a
-//! shared `/tmp`, another user could otherwise make a directory of the same name and
-//! receive that save.
+//! An editor may outlive keytap (it ignores SIGINT, or the server of a client/server editor
+//! keeps the buffer after its client is killed, which keytap cannot see) and save again.
+//! The editor's directory is therefore emptied but kept: in a shared `/tmp`, another user
+//! could otherwise make a directory of the same name and receive that save.
 
 use std::path::PathBuf;
 use std::sync::{Mutex, Once};
@@ -18,26 +18,13 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 static HANDLER: Once = Once::new();
 /// Set as a terminating signal is handled.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-/// The editor keytap is waiting for, if any.
-static EDITOR: Mutex<Option<u32>> = Mutex::new(None);
+/// Set once keytap has started an editor, which (or whose server) may outlive it.
+static EDITOR_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Forgets the editor when dropped.
-pub struct EditorWatch;
-
-impl Drop for EditorWatch {
-    fn drop(&mut self) {
-        if let Ok(mut e) = EDITOR.lock() {
-            *e = None;
-        }
-    }
-}
-
-/// Records the editor `pid` keytap waits for, until the returned guard is dropped.
-pub fn watch_editor(pid: u32) -> EditorWatch {
-    if let Ok(mut e) = EDITOR.lock() {
-        *e = Some(pid);
-    }
-    EditorWatch
+/// Records that an editor was started: from then on, a signal empties the registered
+/// directories but keeps them.
+pub fn editor_started() {
+    EDITOR_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Called when a command keytap waited for died of a signal, which a terminal sends to
@@ -53,15 +40,6 @@ pub fn yield_to_interruption() {
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-}
-
-/// Whether the process `pid` still runs (not merely waits to be reaped).
-fn still_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        // The state follows the command name, which is in parentheses and may hold any.
-        stat.rsplit_once(')')
-            .is_some_and(|(_, rest)| !matches!(rest.trim_start().chars().next(), Some('Z' | 'X')))
-    })
 }
 
 /// Removes what `dir` holds, keeping the directory itself.
@@ -118,22 +96,11 @@ fn install_handler() {
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-            // A signal to the whole terminal (Ctrl-C, a hangup) ends the editor too: given
-            // a moment to.
-            let editor = EDITOR.lock().ok().and_then(|e| *e).filter(|&pid| {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
-                while still_running(pid) {
-                    if std::time::Instant::now() >= deadline {
-                        return true;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                false
-            });
+            let editing = EDITOR_STARTED.load(std::sync::atomic::Ordering::SeqCst);
             let mut kept = Vec::new();
             if let Ok(r) = REGISTERED.lock() {
                 for (_, dir) in r.iter() {
-                    if editor.is_some() {
+                    if editing {
                         empty(dir);
                         kept.push(dir.display().to_string());
                     } else {
@@ -144,7 +111,7 @@ fn install_handler() {
             eprintln!("Interrupted: the plaintext copy was removed and the file was not changed.");
             for dir in kept {
                 eprintln!(
-                    "The editor is still running: its directory {dir} is kept, empty and only yours, so that no one else can take its name. Delete it once the editor is closed."
+                    "The editor may still be running: its directory {dir} is kept, empty and only yours, so that no one else can take its name. Delete it once the editor is closed."
                 );
             }
             std::process::exit(if sig == SIGINT {

@@ -108,11 +108,9 @@ fn sigterm_during_edit_removes_the_plaintext_and_keeps_the_file() {
         !plaintext_copy.exists(),
         "plaintext copy left behind after SIGTERM"
     );
-    assert_eq!(
-        std::fs::read_dir(&tmp).unwrap().count(),
-        0,
-        "temp dir left behind"
-    );
+    // The editor's directory stays, empty (see hardening_writes).
+    let dir = plaintext_copy.parent().unwrap();
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0);
     assert_eq!(ws.read("s.yaml"), original);
 }
 

@@ -204,15 +204,12 @@ pub fn run(
                 format!("Could not run editor: {reason}"),
             )
         };
+        crate::cleanup::editor_started();
         let mut child = editor.spawn().map_err(|e| {
             let program = editor.get_program().to_string_lossy();
             could_not_run(keytap_core::goerr::start_reason(&program, &e))
         })?;
-        let status = {
-            let _watched = crate::cleanup::watch_editor(child.id());
-            child.wait()
-        }
-        .map_err(|e| could_not_run(e.to_string()))?;
+        let status = child.wait().map_err(|e| could_not_run(e.to_string()))?;
         if std::os::unix::process::ExitStatusExt::signal(&status).is_some() {
             crate::cleanup::yield_to_interruption();
         }
