@@ -10,8 +10,8 @@
 //!
 //! The client asks the same of the service it dialled ([`check_unix_server`],
 //! [`check_tcp_server`]): a data key sent to a socket another user took first (a path in
-//! `/tmp`, port 5000 while the real service was down) would be theirs. A service beyond
-//! loopback cannot be asked and is trusted, as sops trusts every service.
+//! `/tmp`, port 5000 while the real service was down) would be theirs. A service on
+//! another machine cannot be asked and is trusted, as sops trusts every service.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -64,8 +64,9 @@ pub fn check_unix_server(stream: &tokio::net::UnixStream) -> Result<(), Refusal>
     check_server_uid(credentials.uid())
 }
 
-/// Checks the service at the other end of a TCP connection the client made: on loopback,
-/// the owner of the service's socket must be the user or root. The kernel tells the owner
+/// Checks the service at the other end of a TCP connection the client made: on loopback
+/// or another of this machine's addresses, the owner of the service's socket must be the
+/// user or root. The kernel tells the owner
 /// once the service has accepted the connection (until then the socket is nobody's, or
 /// root's on older kernels), which a live service does at once: asked again for up to
 /// `patience`.
@@ -77,7 +78,7 @@ pub async fn check_tcp_server(
         (Ok(service), Ok(local)) => (service, local),
         _ => return Err(Refusal("its address is unknown".into())),
     };
-    if !is_loopback(service.ip()) {
+    if !is_loopback(service.ip()) && !is_this_machines(service.ip()) {
         return Ok(());
     }
     let deadline = tokio::time::Instant::now() + patience;
@@ -119,6 +120,12 @@ fn check_uid(uid: u32, what: &str, root_too: bool) -> Result<(), Refusal> {
 
 fn is_loopback(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()
+}
+
+/// Whether `ip` is one of this machine's own addresses (a LAN address a local user could
+/// listen on as well as on loopback): only those can be bound to.
+fn is_this_machines(ip: IpAddr) -> bool {
+    std::net::TcpListener::bind(SocketAddr::new(ip.to_canonical(), 0)).is_ok()
 }
 
 /// The uid owning the other end of a loopback connection: the socket whose local address

@@ -243,7 +243,28 @@ fn a_service_another_user_runs_is_sent_no_key() {
         .by_ref()
         .find_map(|l| l.unwrap().split("listening on ").nth(1).map(String::from))
         .expect("the service says where it listens");
-    for uri in [format!("unix://{}", socket.display()), tcp_uri] {
+    // And on this machine's own network address (another local user can listen there too).
+    let lan_address = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .skip_while(|w| *w != "inet")
+                .nth(1)
+                .and_then(|a| a.split('/').next().map(String::from))
+        });
+    let mut lan = lan_address.map(|ip| nobodys_service("tcp", &format!("{ip}:0")));
+    let lan_uri = lan.as_mut().map(|(_, log)| {
+        log.by_ref()
+            .find_map(|l| l.unwrap().split("listening on ").nth(1).map(String::from))
+            .expect("the service says where it listens")
+    });
+    for uri in [format!("unix://{}", socket.display()), tcp_uri]
+        .into_iter()
+        .chain(lan_uri)
+    {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !socket.exists() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -255,7 +276,10 @@ fn a_service_another_user_runs_is_sent_no_key() {
         ));
         assert!(!r.out().contains("ENC["), "{}", r.out());
     }
-    for child in [&mut unix, &mut tcp] {
+    for child in [&mut unix, &mut tcp]
+        .into_iter()
+        .chain(lan.as_mut().map(|(child, _)| child))
+    {
         let _ = std::process::Command::new("kill")
             .arg(child.id().to_string())
             .status();
