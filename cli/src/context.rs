@@ -163,8 +163,12 @@ pub fn read_for_change(file: &Path) -> Result<(Vec<u8>, Option<LockedFile>), Cli
             file.display()
         ),
         LockWait::NotWaitingFor { pid, uid } => eprintln!(
-            "keytap: warning: {} is locked by process {pid} of uid {uid}, who cannot be changing it; not waiting for it",
-            file.display()
+            "keytap: warning: {} is locked by process {pid} of {}, who cannot be changing it; not waiting for it",
+            file.display(),
+            match uid {
+                Some(uid) => format!("uid {uid}"),
+                None => "a user that cannot be told".to_string(),
+            }
         ),
     })
     .map_err(|e| read_error(file, &e))?;

@@ -703,4 +703,51 @@ fn another_users_lock_on_a_readable_file_stops_no_change() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     run.assert_stderr_has("who cannot be changing it; not waiting for it");
     assert_eq!(decrypted(&ws, &file), "changed");
+
+    let locked_by_nobody = |command: &str| {
+        let mut holder = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["flock", "--shared"])
+            .arg(&file)
+            .args(["sh", "-c", command])
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(&format!(" {} ", holder.id())))
+        {
+            assert!(start.elapsed().as_secs() < 20, "the lock was never taken");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        holder
+    };
+    let set = |value: &str| {
+        ws.run("timeout", |c| {
+            c.arg("3")
+                .arg(keytap_bin())
+                .args(["set", "s.yaml", r#"["a"]"#, value]);
+        })
+    };
+    // A holder the kernel's table cannot name any more (it left the lock to a child and
+    // exited): not waited for either.
+    let mut holder = locked_by_nobody("sleep 61.25 & sleep 0.3");
+    let _ = holder.wait();
+    let run = set(r#""again""#);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_stderr_has("of a user that cannot be told, who cannot be changing it");
+    let _ = std::process::Command::new("pkill")
+        .args(["-u", "65534", "-f", "^sleep 61.25$"])
+        .status();
+    // A member of the file's group, when the group may write it, may be changing it:
+    // waited for.
+    std::os::unix::fs::chown(&file, None, Some(65534)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let mut holder = locked_by_nobody("sleep 60");
+    let run = set(r#""waited""#);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(run.code, 124, "{}", run.stderr);
+    run.assert_stderr_has("waiting for another process to finish changing");
 }

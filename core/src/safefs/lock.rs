@@ -33,8 +33,8 @@ pub enum LockWait {
     NotWaitingFor {
         /// The process.
         pid: u32,
-        /// Its user.
-        uid: u32,
+        /// Its user, if it can be told.
+        uid: Option<u32>,
     },
 }
 
@@ -85,10 +85,12 @@ impl LockedFile {
     }
 }
 
-/// One of the processes holding a lock on `file`, when every holder the kernel lists
-/// (`/proc/locks`) belongs to a user other than this one, root and the file's owner; None
-/// when one may be changing the file, or the holders cannot be told.
-fn only_other_users_hold(file: &std::fs::Metadata) -> Option<(u32, u32)> {
+/// One of the processes holding a lock on `file`, when no holder the kernel lists
+/// (`/proc/locks`) could be changing it: each is another user's, not root's or the owner's,
+/// and not of the file's group where the group may write it (nor is the file writable by
+/// all). A holder whose user cannot be read (it has exited and left the lock to a child,
+/// or `/proc` hides it) counts as another user's. None when one may be changing the file.
+fn only_other_users_hold(file: &std::fs::Metadata) -> Option<(u32, Option<u32>)> {
     let locks = std::fs::read_to_string("/proc/locks").ok()?;
     let wanted = format!(
         "{:02x}:{:02x}:{}",
@@ -96,6 +98,9 @@ fn only_other_users_hold(file: &std::fs::Metadata) -> Option<(u32, u32)> {
         rustix::fs::minor(file.dev()),
         file.ino()
     );
+    if file.mode() & 0o002 != 0 {
+        return None;
+    }
     let ours = rustix::process::geteuid().as_raw();
     let mut found = None;
     for line in locks.lines() {
@@ -105,20 +110,44 @@ fn only_other_users_hold(file: &std::fs::Metadata) -> Option<(u32, u32)> {
             continue;
         }
         let pid: u32 = fields.get(4)?.parse().ok()?;
-        let uid = process_uid(pid)?;
-        if uid == ours || uid == 0 || uid == file.uid() {
+        let holder = Holder::of(pid);
+        let may_change = holder.as_ref().is_some_and(|h| {
+            h.uid == ours
+                || h.uid == 0
+                || h.uid == file.uid()
+                || (file.mode() & 0o020 != 0 && h.groups.contains(&file.gid()))
+        });
+        if may_change {
             return None;
         }
-        found = Some((pid, uid));
+        found = Some((pid, holder.map(|h| h.uid)));
     }
     found
 }
 
-/// The effective uid of process `pid`.
-fn process_uid(pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let uids = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    uids.split_whitespace().nth(1)?.parse().ok()
+/// Who a process is, from `/proc/PID/status`.
+struct Holder {
+    /// Its effective uid.
+    uid: u32,
+    /// Its effective gid and supplementary groups.
+    groups: Vec<u32>,
+}
+
+impl Holder {
+    fn of(pid: u32) -> Option<Holder> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let field = |name: &str| {
+            status.lines().find_map(|l| l.strip_prefix(name)).map(|v| {
+                v.split_whitespace()
+                    .filter_map(|n| n.parse::<u32>().ok())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let uid = *field("Uid:")?.get(1)?;
+        let mut groups = field("Groups:").unwrap_or_default();
+        groups.push(*field("Gid:")?.get(1)?);
+        Some(Holder { uid, groups })
+    }
 }
 
 #[cfg(test)]
