@@ -705,7 +705,7 @@ fn another_users_lock_on_a_readable_file_stops_no_change() {
     assert_eq!(decrypted(&ws, &file), "changed");
 
     let locked_by_nobody = |command: &str| {
-        let mut holder = std::process::Command::new("setpriv")
+        let holder = std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .args(["flock", "--shared"])
             .arg(&file)
