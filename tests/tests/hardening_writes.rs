@@ -383,6 +383,32 @@ fn another_users_link_or_fifo_in_a_shared_directory_gets_no_plaintext() {
     assert!(std::fs::read_to_string(&their_file)
         .unwrap()
         .contains("ENC["));
+
+    // Nor into a directory another user made in a directory anyone may write, however it
+    // is reached (named, or through a link earlier in the path): their FIFO or file there
+    // would hand them the plaintext (sops writes into both).
+    let build = shared.join("build");
+    std::fs::create_dir(&build).unwrap();
+    make_fifo(&build.join("env"));
+    std::fs::write(build.join("out.yaml"), "").unwrap();
+    for p in [&build, &build.join("env"), &build.join("out.yaml")] {
+        std::os::unix::fs::lchown(p, Some(65534), Some(65534)).unwrap();
+    }
+    let via = open.join("via");
+    std::os::unix::fs::symlink(&build, &via).unwrap();
+    for target in [
+        build.join("env"),
+        build.join("out.yaml"),
+        via.join("out.yaml"),
+    ] {
+        let run = ws.keytap(["decrypt", "--output", target.to_str().unwrap(), "s.yaml"]);
+        assert_eq!(run.code, 3, "{}: {}", target.display(), run.stderr);
+        run.assert_stderr_has("a directory on its path belongs to another user (uid 65534)");
+    }
+    let run = ws.keytap(["decrypt", "--output-dir", build.to_str().unwrap(), "s.yaml"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(build.join("out.yaml")).unwrap(), "");
+    assert!(!build.join("s.yaml").exists());
 }
 
 #[test]

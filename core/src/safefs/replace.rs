@@ -144,6 +144,15 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
     } else {
         opts.path.to_path_buf()
     };
+    // Nor into a directory another user made where anyone may make one (`/tmp/build`
+    // squatted before root's `decrypt --output /tmp/build/env`): its files are theirs.
+    if opts.contents == Contents::Plaintext {
+        if let Some(uid) = planted_directory(split(&target).map_err(cannot_open)?.0) {
+            return Err(cannot_open(io::Error::other(format!(
+                "a directory on its path belongs to another user (uid {uid}), who could read the plaintext"
+            ))));
+        }
+    }
     if opts.follow_symlinks && std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_symlink()) {
         // A descriptor's link to a pipe or socket (`--output /dev/stdout` into a pipe):
         // opened through the kernel, which alone can, and checked to be what it named.
@@ -311,6 +320,25 @@ fn resolve_links(path: &Path) -> io::Result<(PathBuf, Option<u32>)> {
         }
     }
     Err(Errno::LOOP.into())
+}
+
+/// The owner of a directory on the way to `dir` (links resolved) that another user made
+/// in a directory anyone may write: neither this user nor root. None when there is none,
+/// or `dir` does not exist (the write then fails on its own).
+fn planted_directory(dir: &Path) -> Option<u32> {
+    let ours = rustix::process::geteuid().as_raw();
+    let canonical = std::fs::canonicalize(dir).ok()?;
+    let mut current = canonical.as_path();
+    while let Some(parent) = current.parent() {
+        let (Ok(this), Ok(above)) = (std::fs::metadata(current), std::fs::metadata(parent)) else {
+            return None;
+        };
+        if this.uid() != ours && this.uid() != 0 && above.mode() & 0o002 != 0 {
+            return Some(this.uid());
+        }
+        current = parent;
+    }
+    None
 }
 
 /// Whether `target`, read from a link in `dir`, is the kernel's name for an open file
