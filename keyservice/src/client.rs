@@ -178,15 +178,17 @@ impl RemoteKeyService {
             }
         };
         let channel = result.map_err(|e| {
-            let source = std::error::Error::source(&e);
-            if let Some(refusal) = source.and_then(find_refusal) {
+            let io = std::error::Error::source(&e).and_then(|s| find_io_error(s));
+            let refusal = io
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<crate::peer::Refusal>());
+            if let Some(refusal) = refusal {
                 return format!(
                     "refusing the key service at {}: {refusal}; no key was sent to it",
                     self.uri
                 );
             }
-            let io = source
-                .and_then(|s| find_io_error(s))
+            let io = io
                 .map(|io| std::io::Error::new(io.kind(), io.to_string()))
                 .unwrap_or_else(|| std::io::Error::other(e.to_string()));
             self.dial_error(&io)
@@ -199,22 +201,6 @@ impl RemoteKeyService {
 /// A service refused by `peer`'s checks, carried through tonic's connector as an I/O error.
 fn refused(refusal: crate::peer::Refusal) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::PermissionDenied, refusal)
-}
-
-fn find_refusal(mut e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    loop {
-        if let Some(refusal) = e.downcast_ref::<crate::peer::Refusal>() {
-            return Some(refusal.to_string());
-        }
-        if let Some(inner) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<crate::peer::Refusal>())
-        {
-            return Some(inner.to_string());
-        }
-        e = e.source()?;
-    }
 }
 
 fn find_io_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {

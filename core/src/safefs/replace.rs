@@ -144,15 +144,6 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
     } else {
         opts.path.to_path_buf()
     };
-    // Nor into a directory another user made where anyone may make one (`/tmp/build`
-    // squatted before root's `decrypt --output /tmp/build/env`): its files are theirs.
-    if opts.contents == Contents::Plaintext {
-        if let Some(uid) = planted_directory(split(&target).map_err(cannot_open)?.0) {
-            return Err(cannot_open(io::Error::other(format!(
-                "a directory on its path belongs to another user (uid {uid}), who could read the plaintext"
-            ))));
-        }
-    }
     if opts.follow_symlinks && std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_symlink()) {
         // A descriptor's link to a pipe or socket (`--output /dev/stdout` into a pipe):
         // opened through the kernel, which alone can, and checked to be what it named.
@@ -160,6 +151,15 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
         return write_direct(&target, data, opts, &meta, Follow::Kernel).map(|()| Written::Direct);
     }
     let (dir, name) = split(&target).map_err(cannot_open)?;
+    // Nor into a directory another user made where anyone may make one (`/tmp/build`
+    // squatted before root's `decrypt --output /tmp/build/env`): its files are theirs.
+    if opts.contents == Contents::Plaintext {
+        if let Some(uid) = planted_directory(dir) {
+            return Err(cannot_open(io::Error::other(format!(
+                "a directory on its path belongs to another user (uid {uid}), who could read the plaintext"
+            ))));
+        }
+    }
     let existing = match std::fs::symlink_metadata(&target) {
         Ok(m) => Some(m),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -206,10 +206,7 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
             && meta.uid() != 0
             && another_user_could_plant(dir, &meta)
         {
-            return Err(cannot_open(io::Error::other(format!(
-                "it belongs to another user (uid {}), who could read the plaintext",
-                meta.uid()
-            ))));
+            return Err(cannot_open(held_by_another(meta.uid())));
         }
         return write_direct(&target, data, opts, &meta, Follow::Never).map(|()| Written::Direct);
     }
@@ -240,12 +237,7 @@ pub fn replace(opts: &Replace<'_>, data: &[u8]) -> Result<Written, ReplaceError>
     let foreign = opts.contents == Contents::Plaintext
         && meta.uid() != rustix::process::geteuid().as_raw()
         && another_user_could_plant(dir, &meta);
-    let refuse_foreign = || {
-        cannot_open(io::Error::other(format!(
-            "it belongs to another user (uid {}), who could read the plaintext",
-            meta.uid()
-        )))
-    };
+    let refuse_foreign = || cannot_open(held_by_another(meta.uid()));
     if meta.nlink() == 1 && !has_access_acl(&file) {
         let owner = (!foreign).then(|| (meta.uid(), meta.gid()));
         match write_beside_and_rename(dir, name, data, NewMode::Exact(mode), owner, false) {
@@ -320,6 +312,13 @@ fn resolve_links(path: &Path) -> io::Result<(PathBuf, Option<u32>)> {
         }
     }
     Err(Errno::LOOP.into())
+}
+
+/// Why plaintext is not written into a file of user `uid`'s.
+fn held_by_another(uid: u32) -> io::Error {
+    io::Error::other(format!(
+        "it belongs to another user (uid {uid}), who could read the plaintext"
+    ))
 }
 
 /// The owner of a directory on the way to `dir` (links resolved) that another user made
